@@ -1,0 +1,115 @@
+/**
+ * createApp(deps): the Elysia app assembled from feature plugins. Request ids, the error
+ * envelope, request logs and the request-duration histogram are wired here, once.
+ */
+import { openapi } from "@elysiajs/openapi";
+import { Elysia, ValidationError } from "elysia";
+import type { Sql } from "./adapters/postgres";
+import type { Config } from "./config";
+import type { Authenticator } from "./platform/auth";
+import { AppError } from "./platform/errors";
+import { beginRequest, errorBody, requestInfo, validationIssues } from "./platform/http";
+import type { Logger } from "./platform/logger";
+import type { Metrics } from "./platform/metrics";
+import { opsRoutes } from "./platform/ops";
+import { scenarioRoutes } from "./scenarios";
+import { createScenarioRepo } from "./scenarios/repo";
+import { createScenarioService } from "./scenarios/service";
+
+export const API_VERSION = "0.1.0";
+
+export type AppDeps = {
+  config: Pick<Config, "maxBodyBytes">;
+  sql: Sql;
+  log: Logger;
+  metrics: Metrics;
+  authenticate: Authenticator;
+  /** True once shutdown began: /readyz answers 503 so load balancers stop sending traffic. */
+  isDraining?: () => boolean;
+};
+
+export function createApp(deps: AppDeps) {
+  const { log, metrics } = deps;
+  const scenarios = createScenarioService(createScenarioRepo(deps.sql));
+
+  return new Elysia({ normalize: false })
+    .onRequest(({ request, set }) => {
+      const { requestId } = beginRequest(request);
+      set.headers["x-request-id"] = requestId;
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > deps.config.maxBodyBytes) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${deps.config.maxBodyBytes} bytes`);
+    })
+    .onError({ as: "global" }, ({ request, code, error, set }) => {
+      const { status, body } = toErrorResponse(request, code, error, log);
+      set.status = status;
+      set.headers["content-type"] = "application/json";
+      set.headers["x-request-id"] = requestInfo(request).requestId;
+      return body;
+    })
+    .onAfterResponse({ as: "global" }, (ctx) => {
+      const { request, set } = ctx;
+      const route = (ctx as { route?: string }).route || "unmatched";
+      const status = typeof set.status === "number" ? set.status : 200;
+      const info = requestInfo(request);
+      const ms = performance.now() - info.startedAt;
+      metrics.httpDuration.observe({ method: request.method, route, status: String(status) }, ms / 1000);
+      const principal = (ctx as { principal?: { tenantId: string | null } }).principal;
+      log.info("http_request", {
+        request_id: info.requestId,
+        method: request.method,
+        route,
+        status,
+        duration_ms: Math.round(ms * 1000) / 1000,
+        tenant: principal?.tenantId ?? null,
+      });
+    })
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/openapi.json",
+        documentation: {
+          info: {
+            title: "Aurum Scenarios API",
+            version: API_VERSION,
+            description: "Define energy-market scenarios, run them asynchronously and pull their outputs.",
+          },
+          tags: [
+            { name: "scenarios", description: "Scenario definitions" },
+            { name: "ops", description: "Health, readiness and metrics" },
+          ],
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
+    .use(scenarioRoutes({ authenticate: deps.authenticate, scenarios }));
+}
+
+export type App = ReturnType<typeof createApp>;
+
+/** Maps any error to a status and the envelope; unknown errors become a 500 without internals. */
+function toErrorResponse(request: Request, code: string | number, error: unknown, log: Logger) {
+  const reply = (status: number, errCode: string, message: string, details?: unknown) => ({ status, body: errorBody(request, errCode, message, details) });
+  if (error instanceof AppError) return reply(error.status, error.code, error.message, error.details);
+  if (error instanceof ValidationError) {
+    return reply(400, "VALIDATION_ERROR", `invalid ${error.type}`, validationIssues(error.type, error.all));
+  }
+  switch (code) {
+    case "NOT_FOUND":
+      return reply(404, "NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
+    case "PARSE":
+      return reply(400, "VALIDATION_ERROR", "request body is not valid JSON", [{ field: "/", location: "body", message: "could not be parsed" }]);
+    case "INVALID_COOKIE_SIGNATURE":
+    case "INVALID_FILE_TYPE":
+      return reply(400, "VALIDATION_ERROR", (error as Error).message);
+  }
+  // A data exception from Postgres (class 22: bad encoding, out-of-range value) is bad input that slipped past the schema.
+  const pgCode = (error as { code?: unknown })?.code;
+  if (typeof pgCode === "string" && pgCode.startsWith("22")) return reply(400, "VALIDATION_ERROR", "a value in the request is not acceptable to the database");
+  if (typeof pgCode === "string" && /^(ECONNREFUSED|ECONNRESET|CONNECTION_|CONNECT_TIMEOUT|57P0)/.test(pgCode)) {
+    return reply(503, "UNAVAILABLE", "the metadata database is unavailable; retry later");
+  }
+  log.error("unhandled_error", { request_id: requestInfo(request).requestId, code: String(code), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  return reply(500, "INTERNAL", "internal error");
+}

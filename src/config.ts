@@ -1,0 +1,141 @@
+/**
+ * Configuration: every setting comes from an `AURUM_*` environment variable, is parsed once
+ * into one typed, frozen object, and a bad value stops start-up with a message that names the
+ * variable and what it expects. `SETTINGS` is the single source for docs/configuration.md.
+ */
+
+type Parser<T> = { expects: string; parse: (raw: string) => T | undefined };
+
+const text: Parser<string> = { expects: "a string", parse: (raw) => raw };
+
+const optionalText: Parser<string | undefined> = { expects: "a string", parse: (raw) => raw };
+
+const flag: Parser<boolean> = {
+  expects: "a boolean (1/0, true/false, yes/no, on/off)",
+  parse: (raw) => {
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off", ""].includes(v)) return false;
+    return undefined;
+  },
+};
+
+function int(min: number, max: number): Parser<number> {
+  return {
+    expects: `an integer from ${min} to ${max}`,
+    parse: (raw) => {
+      if (!/^-?\d+$/.test(raw.trim())) return undefined;
+      const n = Number(raw);
+      return n >= min && n <= max ? n : undefined;
+    },
+  };
+}
+
+function oneOf<const T extends string>(...values: T[]): Parser<T> {
+  return {
+    expects: `one of ${values.join(", ")}`,
+    parse: (raw) => values.find((v) => v === raw.trim().toLowerCase()),
+  };
+}
+
+function url(...protocols: string[]): Parser<string | undefined> {
+  return {
+    expects: `a URL (${protocols.join(", ")})`,
+    parse: (raw) => {
+      try {
+        return protocols.includes(new URL(raw).protocol) ? raw : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+const list: Parser<string[]> = {
+  expects: "a comma-separated list",
+  parse: (raw) =>
+    raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+};
+
+const roleMap: Parser<Record<string, string[]>> = {
+  expects: 'a JSON object of role → permission list, e.g. {"analyst":["scenarios:read"]}',
+  parse: (raw) => {
+    try {
+      const value: unknown = JSON.parse(raw);
+      if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+      const entries = Object.entries(value as Record<string, unknown>);
+      if (!entries.every(([, v]) => Array.isArray(v) && v.every((p) => typeof p === "string"))) return undefined;
+      return Object.fromEntries(entries) as Record<string, string[]>;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+type Setting<T> = { env: string; default: string | undefined; doc: string; parser: Parser<T> };
+
+function setting<T>(env: string, def: string | undefined, parser: Parser<T>, doc: string): Setting<T> {
+  return { env, default: def, doc, parser };
+}
+
+/** Every variable the service reads. Order here is the order of docs/configuration.md. */
+export const SETTINGS = {
+  port: setting("AURUM_API_PORT", "8095", int(0, 65535), "HTTP port of the API (0 picks a free port)."),
+  host: setting("AURUM_API_HOST", "0.0.0.0", text, "Bind address of the API."),
+  logLevel: setting("AURUM_LOG_LEVEL", "info", oneOf("debug", "info", "warn", "error", "silent"), "Lowest level written to the JSON log on stdout."),
+  maxBodyBytes: setting("AURUM_API_MAX_BODY_BYTES", "1048576", int(1024, 64 * 1024 * 1024), "Largest accepted request body; larger bodies get 413."),
+  shutdownGraceMs: setting("AURUM_SHUTDOWN_GRACE_MS", "10000", int(0, 600_000), "On SIGTERM, how long in-flight requests may finish before connections are closed."),
+  appDbDsn: setting("AURUM_APP_DB_DSN", undefined, url("postgres:", "postgresql:"), "Postgres DSN for scenario metadata. Unset: falls back to AURUM_TIMESCALE_DSN, then to embedded PGlite."),
+  timescaleDsn: setting("AURUM_TIMESCALE_DSN", undefined, url("postgres:", "postgresql:"), "Fallback Postgres DSN when AURUM_APP_DB_DSN is unset."),
+  dbPoolMax: setting("AURUM_DB_POOL_MAX", "10", int(1, 200), "Connections in the postgres.js pool (server mode; embedded mode always uses 1)."),
+  dataDir: setting("AURUM_DATA_DIR", "./.aurum", text, "Folder for embedded data (PGlite database files)."),
+  authDisabled: setting("AURUM_API_AUTH_DISABLED", "0", flag, "Trusted local mode: no bearer token; X-Aurum-Tenant or tenant_id scopes a request, none acts as the operator."),
+  jwksUrl: setting("AURUM_API_AUTH_JWKS_URL", undefined, url("http:", "https:"), "JWKS endpoint of the OIDC issuer (cached; refetched once for an unknown kid)."),
+  jwtPublicKey: setting("AURUM_API_AUTH_PUBLIC_KEY", undefined, optionalText, "A static PEM (SPKI) public key instead of a JWKS URL, for small deployments."),
+  jwtIssuer: setting("AURUM_API_AUTH_ISSUER", undefined, optionalText, "Required `iss` of bearer tokens."),
+  jwtAudience: setting("AURUM_API_AUTH_AUDIENCE", undefined, optionalText, "Required `aud` of bearer tokens."),
+  jwtAlgorithms: setting("AURUM_API_AUTH_ALGORITHMS", "RS256,ES256", list, "Accepted signature algorithms (never `none`)."),
+  jwtLeewaySeconds: setting("AURUM_API_AUTH_LEEWAY_SECONDS", "30", int(0, 600), "Clock tolerance for exp/nbf/iat, in seconds."),
+  tenantClaim: setting("AURUM_API_AUTH_TENANT_CLAIM", "tenant_id", text, "Token claim that carries the tenant id."),
+  rolesClaim: setting("AURUM_API_AUTH_ROLES_CLAIM", "roles", text, "Token claim (a list or space-separated string) that carries roles or permissions; dotted paths such as realm_access.roles work."),
+  rolePermissions: setting("AURUM_API_AUTH_ROLE_PERMISSIONS", undefined, roleMap, "Extra role → permissions map (JSON), merged over the built-in viewer/analyst/operator/admin roles."),
+} as const;
+
+type Values = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never };
+
+export type Config = Readonly<
+  Omit<Values, "appDbDsn" | "timescaleDsn"> & {
+    /** The metadata DSN after the AURUM_APP_DB_DSN → AURUM_TIMESCALE_DSN fallback; undefined means embedded. */
+    databaseUrl: string | undefined;
+  }
+>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment into a frozen Config; throws ConfigError listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    const raw = env[s.env];
+    const source = raw === undefined || raw === "" ? s.default : raw;
+    if (source === undefined) {
+      values[key] = undefined;
+      continue;
+    }
+    const parsed = s.parser.parse(source);
+    if (parsed === undefined) problems.push(`${s.env}=${JSON.stringify(raw)} is invalid: expected ${s.parser.expects}`);
+    values[key] = parsed;
+  }
+  const v = values as Values;
+  if (v.jwksUrl && v.jwtPublicKey) problems.push("AURUM_API_AUTH_JWKS_URL and AURUM_API_AUTH_PUBLIC_KEY are exclusive: set one");
+  if (v.jwtAlgorithms.some((a) => a.toLowerCase() === "none")) problems.push("AURUM_API_AUTH_ALGORITHMS must not contain none");
+  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  const { appDbDsn, timescaleDsn, ...rest } = v;
+  return Object.freeze({ ...rest, jwtAlgorithms: Object.freeze([...rest.jwtAlgorithms]) as string[], databaseUrl: appDbDsn ?? timescaleDsn });
+}

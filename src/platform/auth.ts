@@ -1,0 +1,151 @@
+/**
+ * Authentication (bearer JWTs verified with jose) and authorization (roles → permissions),
+ * plus the trusted local mode of `AURUM_API_AUTH_DISABLED=1`.
+ */
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { Config } from "../config";
+import { AppError } from "./errors";
+
+export const PERMISSIONS = ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "admin:*"] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Built-in roles; AURUM_API_AUTH_ROLE_PERMISSIONS adds to or replaces them. A role claim may also name a permission directly. */
+export const DEFAULT_ROLES: Record<string, Permission[]> = {
+  viewer: ["scenarios:read"],
+  analyst: ["scenarios:read", "scenarios:write", "scenarios:run"],
+  operator: ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete"],
+  admin: ["admin:*"],
+};
+
+export type Principal = {
+  subject: string;
+  /** The tenant every query is scoped to; null only for the operator of the trusted local mode (all tenants). */
+  tenantId: string | null;
+  permissions: ReadonlySet<Permission>;
+  mode: "jwt" | "local";
+};
+
+export const TENANT_HEADER = "x-aurum-tenant";
+const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+export function isValidTenantId(value: string): boolean {
+  return TENANT_PATTERN.test(value);
+}
+
+export function hasPermission(p: Principal, perm: Permission): boolean {
+  return p.permissions.has("admin:*") || p.permissions.has(perm);
+}
+
+export function authorize(p: Principal, perm: Permission): void {
+  if (!hasPermission(p, perm)) throw new AppError("FORBIDDEN", `missing permission ${perm}`);
+}
+
+/**
+ * The tenant a request acts on. A token's tenant wins and must match any tenant the request names;
+ * in local mode the header or `tenant_id` picks it, and naming none means the operator (null).
+ */
+export function resolveTenant(p: Principal, requested: string | undefined): string | null {
+  if (requested !== undefined && !isValidTenantId(requested)) {
+    throw new AppError("VALIDATION_ERROR", "tenant_id is invalid", [{ field: "tenant_id", message: `must match ${TENANT_PATTERN}` }]);
+  }
+  if (p.mode === "jwt") {
+    if (requested !== undefined && requested !== p.tenantId) throw new AppError("FORBIDDEN", "tenant_id does not match the tenant of your token");
+    return p.tenantId;
+  }
+  if (p.tenantId !== null && requested !== undefined && requested !== p.tenantId) {
+    throw new AppError("VALIDATION_ERROR", `${TENANT_HEADER} and tenant_id name different tenants`, [{ field: "tenant_id", message: "differs from the X-Aurum-Tenant header" }]);
+  }
+  return p.tenantId ?? requested ?? null;
+}
+
+export type Authenticator = (request: Request) => Promise<Principal>;
+
+const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
+
+/** Builds the request authenticator from config; throws at start-up when auth is on but unconfigured. */
+export function createAuthenticator(config: Config): Authenticator {
+  if (config.authDisabled) {
+    return async (request) => {
+      const header = request.headers.get(TENANT_HEADER)?.trim();
+      if (header !== undefined && header !== "" && !isValidTenantId(header)) {
+        throw new AppError("VALIDATION_ERROR", "X-Aurum-Tenant is invalid", [{ field: TENANT_HEADER, location: "headers", message: `must match ${TENANT_PATTERN}` }]);
+      }
+      return { subject: "local-operator", tenantId: header || null, permissions: ALL_PERMISSIONS, mode: "local" };
+    };
+  }
+  const key = verificationKey(config);
+  const roles: Record<string, readonly string[]> = { ...DEFAULT_ROLES, ...config.rolePermissions };
+  const options = {
+    algorithms: config.jwtAlgorithms,
+    clockTolerance: config.jwtLeewaySeconds,
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  };
+
+  return async (request) => {
+    const header = request.headers.get("authorization");
+    const match = header?.match(/^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i);
+    if (!match) throw new AppError("UNAUTHORIZED", header ? "authorization header must be 'Bearer <token>'" : "missing bearer token");
+    let payload: JWTPayload;
+    try {
+      payload = (await (typeof key === "function" ? jwtVerify(match[1] as string, key, options) : jwtVerify(match[1] as string, key, options))).payload;
+    } catch (err) {
+      throw tokenError(err);
+    }
+    const tenant = claim(payload, config.tenantClaim);
+    if (typeof tenant !== "string" || !isValidTenantId(tenant)) throw new AppError("FORBIDDEN", `token has no valid ${config.tenantClaim} claim`);
+    const permissions = new Set<Permission>();
+    for (const role of roleList(claim(payload, config.rolesClaim))) {
+      if ((PERMISSIONS as readonly string[]).includes(role)) permissions.add(role as Permission);
+      for (const perm of roles[role] ?? []) if ((PERMISSIONS as readonly string[]).includes(perm)) permissions.add(perm as Permission);
+    }
+    return { subject: payload.sub ?? "unknown", tenantId: tenant, permissions, mode: "jwt" };
+  };
+}
+
+function verificationKey(config: Config): JWTVerifyGetKey | KeyObject {
+  if (config.jwksUrl) {
+    return createRemoteJWKSet(new URL(config.jwksUrl), {
+      cacheMaxAge: 10 * 60_000,
+      // An unknown kid triggers one refetch; a flood of bad kids cannot hammer the issuer.
+      cooldownDuration: 30_000,
+      timeoutDuration: 5_000,
+    });
+  }
+  if (config.jwtPublicKey) {
+    try {
+      return createPublicKey(config.jwtPublicKey.replace(/\\n/g, "\n"));
+    } catch (err) {
+      throw new Error(`AURUM_API_AUTH_PUBLIC_KEY is not a PEM public key: ${(err as Error).message}`);
+    }
+  }
+  throw new Error("auth is enabled but unconfigured: set AURUM_API_AUTH_JWKS_URL or AURUM_API_AUTH_PUBLIC_KEY, or AURUM_API_AUTH_DISABLED=1 for trusted local use");
+}
+
+function tokenError(err: unknown): AppError {
+  if (err instanceof joseErrors.JWKSTimeout || (err instanceof Error && /fetch|ECONNREFUSED|network/i.test(err.message) && !(err instanceof joseErrors.JOSEError))) {
+    return new AppError("UNAVAILABLE", "token keys could not be fetched from the issuer");
+  }
+  if (err instanceof joseErrors.JWTExpired) return new AppError("UNAUTHORIZED", "token expired");
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return new AppError("UNAUTHORIZED", `token claim ${err.claim} is invalid: ${err.reason}`);
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return new AppError("UNAUTHORIZED", "token signed with an unknown key");
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new AppError("UNAUTHORIZED", "token algorithm is not allowed");
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new AppError("UNAUTHORIZED", "token signature is invalid");
+  return new AppError("UNAUTHORIZED", "token is invalid");
+}
+
+function claim(payload: JWTPayload, path: string): unknown {
+  let value: unknown = payload;
+  for (const part of path.split(".")) {
+    if (!value || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+function roleList(value: unknown): string[] {
+  if (typeof value === "string") return value.split(/\s+/).filter(Boolean);
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+  return [];
+}

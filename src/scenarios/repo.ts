@@ -1,0 +1,127 @@
+/**
+ * Scenario SQL. Every statement takes the tenant (null = the local operator, all tenants) and
+ * every mutation writes its `scenario_event` row in the same transaction.
+ */
+import type { Sql } from "../adapters/postgres";
+import type { ScenarioRecord, ScenarioStatus } from "./model";
+
+export type NewScenario = {
+  tenantId: string;
+  name: string;
+  description: string | null;
+  status: ScenarioStatus;
+  assumptions: unknown[];
+  parameters: Record<string, unknown>;
+  tags: string[];
+  createdBy: string;
+};
+
+export type ScenarioChanges = Partial<Pick<NewScenario, "name" | "description" | "status" | "assumptions" | "parameters" | "tags">>;
+
+export type ScenarioFilter = {
+  tenantId: string | null;
+  name?: string;
+  tag?: string;
+  status?: ScenarioStatus;
+  createdAfter?: Date;
+  createdBefore?: Date;
+};
+
+/** A page row: the record plus the exact (microsecond) sort key for the cursor. */
+export type ScenarioRow = ScenarioRecord & { sort_ts: string };
+
+const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+export function createScenarioRepo(sql: Sql) {
+  const columns = sql.unsafe(`id::text as id, tenant_id, name, description, status, assumptions, parameters, tags, version, created_by,
+    to_char(created_at at time zone 'UTC', ${ISO_US}) as created_at,
+    to_char(updated_at at time zone 'UTC', ${ISO_US}) as updated_at`);
+  const tenantScope = (tenantId: string | null) => (tenantId === null ? sql`` : sql`and tenant_id = ${tenantId}`);
+
+  return {
+    async insert(s: NewScenario): Promise<ScenarioRecord> {
+      return sql.begin(async (tx) => {
+        const [row] = await tx<ScenarioRecord[]>`
+          insert into scenario (tenant_id, name, description, status, assumptions, parameters, tags, created_by)
+          values (${s.tenantId}, ${s.name}, ${s.description}, ${s.status}, ${tx.json(s.assumptions as never)},
+                  ${tx.json(s.parameters as never)}, ${tx.array(s.tags)}, ${s.createdBy})
+          returning ${columns}`;
+        const created = row as ScenarioRecord;
+        await tx`insert into scenario_event (tenant_id, scenario_id, event_type, payload)
+                 values (${s.tenantId}, ${created.id}, 'scenario_created', ${tx.json({ version: 1, by: s.createdBy })})`;
+        return created;
+      });
+    },
+
+    async get(id: string, tenantId: string | null): Promise<ScenarioRecord | undefined> {
+      const [row] = await sql<ScenarioRecord[]>`select ${columns} from scenario where id = ${id} ${tenantScope(tenantId)}`;
+      return row;
+    },
+
+    /** Newest first; `after` is the sort key of the previous page's last row. Returns up to `limit` + 1 rows. */
+    async list(f: ScenarioFilter, limit: number, after?: { ts: string; id: string }): Promise<ScenarioRow[]> {
+      return sql<ScenarioRow[]>`
+        select ${columns}, to_char(created_at at time zone 'UTC', ${sql.unsafe(ISO_US)}) as sort_ts
+        from scenario
+        where true ${tenantScope(f.tenantId)}
+          ${f.name !== undefined ? sql`and name ilike ${`%${escapeLike(f.name)}%`}` : sql``}
+          ${f.tag !== undefined ? sql`and tags @> ${sql.array([f.tag])}::text[]` : sql``}
+          ${f.status !== undefined ? sql`and status = ${f.status}` : sql``}
+          ${f.createdAfter ? sql`and created_at >= ${f.createdAfter}` : sql``}
+          ${f.createdBefore ? sql`and created_at < ${f.createdBefore}` : sql``}
+          ${
+            // ::text first: a parameter typed timestamptz would go through a JS Date and lose microseconds.
+            after ? sql`and (created_at, id) < (${after.ts}::text::timestamptz, ${after.id}::uuid)` : sql``}
+        order by created_at desc, id desc
+        limit ${limit + 1}`;
+    },
+
+    /**
+     * Applies changes and bumps the version, atomically; with `expectedVersion` only if the row
+     * still has it. Returns the new row, or why nothing changed.
+     */
+    async update(
+      id: string,
+      tenantId: string | null,
+      changes: ScenarioChanges,
+      expectedVersion: number | undefined,
+      by: string,
+    ): Promise<{ row: ScenarioRecord } | { missing: true } | { currentVersion: number }> {
+      if (Object.keys(changes).length === 0) throw new Error("update needs at least one change");
+      return sql.begin(async (tx) => {
+        const set: Record<string, unknown> = {};
+        if (changes.name !== undefined) set.name = changes.name;
+        if (changes.description !== undefined) set.description = changes.description;
+        if (changes.status !== undefined) set.status = changes.status;
+        if (changes.assumptions !== undefined) set.assumptions = tx.json(changes.assumptions as never);
+        if (changes.parameters !== undefined) set.parameters = tx.json(changes.parameters as never);
+        if (changes.tags !== undefined) set.tags = tx.array(changes.tags);
+        const [row] = await tx<ScenarioRecord[]>`
+          update scenario set ${tx(set)}, version = version + 1, updated_at = clock_timestamp()
+          where id = ${id} ${tenantScope(tenantId)}
+            ${expectedVersion !== undefined ? sql`and version = ${expectedVersion}` : sql``}
+          returning ${columns}`;
+        if (!row) {
+          const [current] = await tx<{ version: number }[]>`select version from scenario where id = ${id} ${tenantScope(tenantId)}`;
+          return current ? { currentVersion: current.version } : { missing: true as const };
+        }
+        await tx`insert into scenario_event (tenant_id, scenario_id, event_type, payload)
+                 values (${row.tenant_id}, ${row.id}, 'scenario_updated', ${tx.json({ version: row.version, by, fields: Object.keys(changes) })})`;
+        return { row };
+      });
+    },
+
+    /** Deletes the scenario with its runs and events (ON DELETE CASCADE). */
+    async remove(id: string, tenantId: string | null): Promise<boolean> {
+      const rows = await sql`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning id`;
+      return rows.length > 0;
+    },
+  };
+}
+
+export type ScenarioRepo = ReturnType<typeof createScenarioRepo>;
+
+/** ILIKE treats % and _ as wildcards and \ as the escape: a user's substring matches literally. */
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,164 @@
+/**
+ * Scenario use cases: tenant scoping, normalisation, paging and concurrency rules.
+ * No Elysia imports: routes translate HTTP into these calls.
+ */
+import { authorize, type Principal, resolveTenant } from "../platform/auth";
+import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
+import { normalizeEnum } from "../platform/schema";
+import { parseInstant } from "../platform/time";
+import {
+  DRIVER_TYPES,
+  LIMITS,
+  SCENARIO_STATUSES,
+  type ScenarioCreateInput,
+  type ScenarioListInput,
+  type ScenarioPatchInput,
+  type ScenarioRecord,
+} from "./model";
+import type { ScenarioChanges, ScenarioRepo } from "./repo";
+
+export type ScenarioPage = { items: ScenarioRecord[]; nextCursor: string | null; limit: number };
+
+const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
+
+export function etagOf(s: Pick<ScenarioRecord, "version">): string {
+  return `"v${s.version}"`;
+}
+
+export function createScenarioService(repo: ScenarioRepo) {
+  return {
+    async create(p: Principal, input: ScenarioCreateInput): Promise<ScenarioRecord> {
+      authorize(p, "scenarios:write");
+      const tenantId = resolveTenant(p, input.tenant_id);
+      if (tenantId === null) throw badRequest("tenant_id is required", [{ field: "/tenant_id", location: "body", message: "name a tenant (body tenant_id or X-Aurum-Tenant)" }]);
+      const fields = normalizeFields(input);
+      try {
+        return await repo.insert({
+          tenantId,
+          name: fields.name as string,
+          description: fields.description ?? null,
+          status: fields.status ?? "active",
+          assumptions: fields.assumptions ?? [],
+          parameters: fields.parameters ?? {},
+          tags: fields.tags ?? [],
+          createdBy: p.subject,
+        });
+      } catch (err) {
+        throw duplicateName(err, fields.name) ?? err;
+      }
+    },
+
+    async get(p: Principal, id: string, requestedTenant?: string): Promise<ScenarioRecord> {
+      authorize(p, "scenarios:read");
+      const row = await repo.get(id, resolveTenant(p, requestedTenant));
+      if (!row) throw notFound("scenario");
+      return row;
+    },
+
+    async list(p: Principal, q: ScenarioListInput): Promise<ScenarioPage> {
+      authorize(p, "scenarios:read");
+      const tenantId = resolveTenant(p, q.tenant_id);
+      const createdAfter = parseInstant("created_after", q.created_after);
+      const createdBefore = parseInstant("created_before", q.created_before);
+      if (createdAfter && createdBefore && createdAfter > createdBefore) {
+        throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
+      }
+      const filter = {
+        tenantId,
+        ...(q.name !== undefined ? { name: q.name } : {}),
+        ...(q.tag !== undefined ? { tag: q.tag } : {}),
+        ...(q.status !== undefined ? { status: normalizeEnum(SCENARIO_STATUSES, q.status) } : {}),
+        ...(createdAfter ? { createdAfter } : {}),
+        ...(createdBefore ? { createdBefore } : {}),
+      };
+      const fingerprint = filterFingerprint({ ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() });
+      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, CURSOR_SHAPE) : undefined;
+      const limit = q.limit ?? 20;
+      const rows = await repo.list(filter, limit, after && { ts: after.t, id: after.i });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      const nextCursor = rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fingerprint) : null;
+      return { items: page.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
+    },
+
+    /** `ifMatch` is the If-Match header (412 on mismatch); `version` in the body is a 409 on mismatch. */
+    async update(p: Principal, id: string, input: ScenarioPatchInput, ifMatch?: string): Promise<ScenarioRecord> {
+      authorize(p, "scenarios:write");
+      const tenantId = resolveTenant(p, undefined);
+      const { version, ...rest } = input;
+      if (Object.keys(rest).length === 0) throw badRequest("nothing to change", [{ field: "/", location: "body", message: "give at least one field to change" }]);
+      let expected = version;
+      if (ifMatch !== undefined && ifMatch.trim() !== "*") {
+        const current = await repo.get(id, tenantId);
+        if (!current) throw notFound("scenario");
+        if (!ifMatch.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etagOf(current))) {
+          throw new AppError("PRECONDITION_FAILED", `If-Match does not match the current ETag ${etagOf(current)}`);
+        }
+        if (expected !== undefined && expected !== current.version) throw versionConflict(expected, current.version);
+        expected = current.version;
+      }
+      const fields = normalizeFields(rest);
+      let result: Awaited<ReturnType<ScenarioRepo["update"]>>;
+      try {
+        result = await repo.update(id, tenantId, fields, expected, p.subject);
+      } catch (err) {
+        throw duplicateName(err, fields.name) ?? err;
+      }
+      if ("row" in result) return result.row;
+      if ("missing" in result) throw notFound("scenario");
+      if (ifMatch !== undefined && version === undefined) throw new AppError("PRECONDITION_FAILED", "the scenario changed since the ETag was read");
+      throw versionConflict(expected as number, result.currentVersion);
+    },
+
+    async remove(p: Principal, id: string, requestedTenant?: string): Promise<void> {
+      authorize(p, "scenarios:delete");
+      if (!(await repo.remove(id, resolveTenant(p, requestedTenant)))) throw notFound("scenario");
+    },
+  };
+}
+
+export type ScenarioService = ReturnType<typeof createScenarioService>;
+
+function versionConflict(expected: number, current: number): AppError {
+  return conflict(`scenario is at version ${current}, not ${expected}`, { expected_version: expected, current_version: current });
+}
+
+type Fields = Partial<Omit<ScenarioCreateInput, "tenant_id">>;
+
+/** Trims names and tags, lower-cases enums, and bounds JSON sizes the schema cannot express. */
+function normalizeFields(input: Fields): ScenarioChanges {
+  const issues: FieldIssue[] = [];
+  const out: ScenarioChanges = {};
+  if (input.name !== undefined) out.name = input.name.trim();
+  if (input.description !== undefined) out.description = input.description;
+  if (input.status !== undefined) out.status = normalizeEnum(SCENARIO_STATUSES, input.status);
+  if (input.tags !== undefined) out.tags = [...new Set(input.tags.map((tag) => tag.trim()))];
+  if (input.assumptions !== undefined) {
+    out.assumptions = input.assumptions.map((a) => ({ ...a, driver_type: normalizeEnum(DRIVER_TYPES, a.driver_type) }));
+    if (jsonBytes(out.assumptions) > LIMITS.jsonBytes) issues.push({ field: "/assumptions", location: "body", message: `must be at most ${LIMITS.jsonBytes} bytes of JSON` });
+  }
+  if (input.parameters !== undefined) {
+    out.parameters = input.parameters;
+    if (jsonBytes(out.parameters) > LIMITS.jsonBytes) issues.push({ field: "/parameters", location: "body", message: `must be at most ${LIMITS.jsonBytes} bytes of JSON` });
+  }
+  for (const [field, value] of Object.entries(out)) {
+    // Postgres text and jsonb cannot hold NUL: reject it here, naming the field, instead of failing in SQL.
+    if (JSON.stringify(value ?? null).includes("\\u0000")) issues.push({ field: `/${field}`, location: "body", message: "must not contain NUL characters" });
+  }
+  if (issues.length) throw badRequest("request body is invalid", issues);
+  return out;
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+/** A unique violation on (tenant, lower(name)) is the duplicate-name conflict of the guide. */
+function duplicateName(err: unknown, name: string | undefined): AppError | undefined {
+  const e = err as { code?: string; constraint_name?: string };
+  if (e?.code === "23505" && e.constraint_name === "scenario_tenant_name_uq") {
+    return conflict(`a scenario named '${name}' already exists in this tenant`, { field: "name" });
+  }
+  return undefined;
+}

@@ -1,0 +1,91 @@
+/**
+ * Builds the real app for tests, exactly as main.ts does, on either store:
+ * "pglite" (embedded, a fresh data folder) or "postgres" (a fresh database on the machine's server).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { type Database, openDatabase } from "../../src/adapters/postgres";
+import { createApp } from "../../src/app";
+import { loadConfig } from "../../src/config";
+import { migrate } from "../../src/db/migrate";
+import { createAuthenticator } from "../../src/platform/auth";
+import { createLogger } from "../../src/platform/logger";
+import { createMetrics } from "../../src/platform/metrics";
+
+export type Store = "pglite" | "postgres";
+export const STORES: Store[] = ["pglite", "postgres"];
+
+/** The machine's Postgres (trust auth); override with AURUM_TEST_PG_URL. */
+export const ADMIN_PG_URL = process.env.AURUM_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+export type TestDb = Database & { url?: string; drop: () => Promise<void> };
+
+export async function createTestDb(store: Store): Promise<TestDb> {
+  const log = createLogger("silent");
+  if (store === "pglite") {
+    const dir = mkdtempSync(join(tmpdir(), "aurum-pglite-"));
+    const db = await openDatabase({ databaseUrl: undefined, dataDir: dir, poolMax: 1, log });
+    await migrate(db.sql);
+    return { ...db, drop: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
+  }
+  const name = `aurum_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = postgres(ADMIN_PG_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = ADMIN_PG_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+  const db = await openDatabase({ databaseUrl: url, dataDir: "", poolMax: 10, log });
+  await migrate(db.sql);
+  return {
+    ...db,
+    url,
+    drop: async () => {
+      await db.close();
+      const a = postgres(ADMIN_PG_URL, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export function buildApp(db: Database, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }) {
+  const config = loadConfig({ AURUM_LOG_LEVEL: "silent", ...env });
+  return createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config) });
+}
+
+type Json = Record<string, unknown> | unknown[] | string | number | boolean | null;
+
+/** One request through app.handle; returns status, headers and the parsed JSON body (if any). */
+export async function call(
+  app: { handle: (r: Request) => Promise<Response> },
+  method: string,
+  path: string,
+  opts: { body?: Json; raw?: string; headers?: Record<string, string> } = {},
+) {
+  const headers: Record<string, string> = { ...opts.headers };
+  let body: string | undefined = opts.raw;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await app.handle(new Request(`http://localhost${path}`, { method, headers, ...(body !== undefined ? { body } : {}) }));
+  const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** The guide's create-scenario body, exactly as its curl example sends it. */
+export const GUIDE_SCENARIO = {
+  tenant_id: "demo-tenant",
+  name: "RPS sensitivity",
+  assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2030, target: 0.6 } }],
+  parameters: { shock_bp: 25 },
+  tags: ["demo", "sensitivity"],
+};

@@ -3,7 +3,7 @@
  * and closes with one line `tests: N passed, N failed` that CI reads. Exit code is bun's.
  */
 const args = process.argv.slice(2);
-const proc = Bun.spawn(["bun", "test", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
+const proc = Bun.spawn(["bun", "test", "--timeout", "60000", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
 
 let tail = "";
 const decoder = new TextDecoder();

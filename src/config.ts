@@ -94,6 +94,7 @@ export const SETTINGS = {
   dataDir: setting("AURUM_DATA_DIR", "./.aurum", text, "Folder for embedded data (PGlite database files)."),
   authDisabled: setting("AURUM_API_AUTH_DISABLED", "0", flag, "Trusted local mode: no bearer token; X-Aurum-Tenant or tenant_id scopes a request, none acts as the operator."),
   jwksUrl: setting("AURUM_API_AUTH_JWKS_URL", undefined, url("http:", "https:"), "JWKS endpoint of the OIDC issuer (cached; refetched once for an unknown kid)."),
+  jwksCooldownSeconds: setting("AURUM_API_AUTH_JWKS_COOLDOWN_SECONDS", "30", int(0, 3600), "Minimum time between two JWKS refetches triggered by unknown kids."),
   jwtPublicKey: setting("AURUM_API_AUTH_PUBLIC_KEY", undefined, optionalText, "A static PEM (SPKI) public key instead of a JWKS URL, for small deployments."),
   jwtIssuer: setting("AURUM_API_AUTH_ISSUER", undefined, optionalText, "Required `iss` of bearer tokens."),
   jwtAudience: setting("AURUM_API_AUTH_AUDIENCE", undefined, optionalText, "Required `aud` of bearer tokens."),

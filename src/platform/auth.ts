@@ -109,7 +109,7 @@ function verificationKey(config: Config): JWTVerifyGetKey | KeyObject {
     return createRemoteJWKSet(new URL(config.jwksUrl), {
       cacheMaxAge: 10 * 60_000,
       // An unknown kid triggers one refetch; a flood of bad kids cannot hammer the issuer.
-      cooldownDuration: 30_000,
+      cooldownDuration: config.jwksCooldownSeconds * 1000,
       timeoutDuration: 5_000,
     });
   }

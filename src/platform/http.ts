@@ -44,10 +44,14 @@ export function validationIssues(
   const seen = new Set<string>();
   const issues: FieldIssue[] = [];
   for (const e of errors) {
-    const field = e.path === "" ? "/" : e.path;
+    let custom = typeof e.schema?.error === "string" ? e.schema.error : undefined;
+    let field = e.path === "" ? "/" : e.path;
+    // Elysia's coercion of numeric query values reports failures without a path; such schemas name
+    // their field in the message instead ("limit: must be ..."), see `queryInteger`.
+    const named = field === "/" ? custom?.match(/^(\w+): (.*)$/) : null;
+    if (named) [field, custom] = [`/${named[1]}`, named[2]];
     if (seen.has(field)) continue; // TypeBox reports a union's every branch; the first is the useful one
     seen.add(field);
-    const custom = typeof e.schema?.error === "string" ? e.schema.error : undefined;
     issues.push({ field, location: location as FieldIssue["location"], message: custom ?? e.summary ?? e.message });
   }
   return issues;

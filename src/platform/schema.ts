@@ -22,6 +22,11 @@ export function normalizeEnum<const T extends string>(values: readonly T[], raw:
   return found;
 }
 
+/** An integer query parameter; its error names the field because coercion failures arrive without a path. */
+export function queryInteger(field: string, min: number, max: number, def?: number) {
+  return t.Integer({ minimum: min, maximum: max, ...(def !== undefined ? { default: def } : {}), error: `${field}: must be an integer from ${min} to ${max}` });
+}
+
 export const Uuid = t.String({ format: "uuid", error: "must be a UUID" });
 
 export const ErrorResponse = t.Object(

@@ -1,6 +1,6 @@
 /** Scenario request and response schemas (TypeBox via Elysia's `t`), registered by name for OpenAPI. */
 import { t } from "elysia";
-import { caseInsensitiveEnum, Uuid } from "../platform/schema";
+import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
 
 export const DRIVER_TYPES = ["policy", "load_growth", "fuel_curve", "fleet_change"] as const;
 export type DriverType = (typeof DRIVER_TYPES)[number];
@@ -65,7 +65,7 @@ export const Scenario = t.Object({
 
 export const ScenarioListQuery = t.Object(
   {
-    limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 20, error: "must be an integer from 1 to 200" })),
+    limit: t.Optional(queryInteger("limit", 1, 200, 20)),
     cursor: t.Optional(t.String({ maxLength: 512, description: "Opaque `meta.next_cursor` of the previous page." })),
     name: t.Optional(t.String({ minLength: 1, maxLength: LIMITS.name, description: "Case-insensitive substring of the name." })),
     tag: t.Optional(t.String({ minLength: 1, maxLength: LIMITS.tag })),

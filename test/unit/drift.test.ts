@@ -1,0 +1,30 @@
+/** Generated documents stay true to the code: docs/configuration.md, the OpenAPI spec, and env names used in src/. */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CONFIG_DOC_PATH, renderConfigDoc } from "../../scripts/config-docs";
+import { OPENAPI_PATH, renderOpenApi } from "../../scripts/openapi";
+import { SETTINGS } from "../../src/config";
+
+describe("drift", () => {
+  test("docs/configuration.md matches the settings in src/config.ts (run `npm run docs:config`)", () => {
+    expect(readFileSync(CONFIG_DOC_PATH, "utf8")).toBe(renderConfigDoc());
+  });
+
+  test("docs/api/openapi-spec.yaml matches the routes (run `npm run openapi`)", async () => {
+    expect(readFileSync(OPENAPI_PATH, "utf8")).toBe(await renderOpenApi());
+  });
+
+  test("the OpenAPI version is semantic", async () => {
+    expect(readFileSync(OPENAPI_PATH, "utf8")).toMatch(/\n {2}version: \d+\.\d+\.\d+\n/);
+  });
+
+  test("every AURUM_ variable named in src/ is a declared setting", () => {
+    const declared = new Set(Object.values(SETTINGS).map((s) => s.env));
+    const root = join(import.meta.dir, "../../src");
+    const files = readdirSync(root, { recursive: true }).filter((f) => String(f).endsWith(".ts"));
+    const used = new Set<string>();
+    for (const f of files) for (const m of readFileSync(join(root, String(f)), "utf8").matchAll(/\bAURUM_[A-Z0-9_]+/g)) used.add(m[0]);
+    expect([...used].filter((n) => !declared.has(n))).toEqual([]);
+  });
+});

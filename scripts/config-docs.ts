@@ -5,7 +5,9 @@ import { SETTINGS } from "../src/config";
 export const CONFIG_DOC_PATH = join(import.meta.dir, "../docs/configuration.md");
 
 export function renderConfigDoc(): string {
-  const rows = Object.values(SETTINGS).map((s) => `| \`${s.env}\` | ${s.default === undefined ? "(unset)" : `\`${s.default}\``} | ${s.parser.expects} | ${s.doc.replace(/\|/g, "\\|")} |`);
+  const rows = Object.values(SETTINGS).map(
+    (s) => `| \`${s.env}\` | ${s.default === undefined ? "(unset)" : `\`${s.default}\``} | ${s.parser.expects} | ${s.doc.replace(/\|/g, "\\|")} |`,
+  );
   return `# Configuration
 
 Every setting is an environment variable, read once at start-up into one typed, frozen object

@@ -2,6 +2,8 @@
  * `npm test`: runs `bun test` (all of test/ unless paths are given), passes its output through,
  * and closes with one line `tests: N passed, N failed` that CI reads. Exit code is bun's.
  */
+export {};
+
 const args = process.argv.slice(2);
 const proc = Bun.spawn(["bun", "test", "--timeout", "60000", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
 

@@ -6,6 +6,9 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import type { Sql } from "./adapters/postgres";
 import type { Config } from "./config";
+import { curveRoutes } from "./curves";
+import { createCurveRepo } from "./curves/repo";
+import { createCurveService } from "./curves/service";
 import type { Authenticator } from "./platform/auth";
 import { AppError } from "./platform/errors";
 import { beginRequest, errorBody, requestInfo, validationIssues } from "./platform/http";
@@ -19,7 +22,7 @@ import { createScenarioService } from "./scenarios/service";
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes">;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes">;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -30,14 +33,17 @@ export type AppDeps = {
 
 export function createApp(deps: AppDeps) {
   const { log, metrics } = deps;
+  const curves = createCurveService(createCurveRepo(deps.sql));
   const scenarios = createScenarioService(createScenarioRepo(deps.sql));
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
+      // Streamed imports have their own, larger limit; everything else is parsed in memory.
+      const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > deps.config.maxBodyBytes) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${deps.config.maxBodyBytes} bytes`);
+      if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
     })
     .onError({ as: "global" }, ({ request, code, error, set }) => {
       const { status, body } = toErrorResponse(request, code, error, log);
@@ -75,6 +81,7 @@ export function createApp(deps: AppDeps) {
           },
           tags: [
             { name: "scenarios", description: "Scenario definitions" },
+            { name: "curves", description: "Baseline forward curves" },
             { name: "ops", description: "Health, readiness and metrics" },
           ],
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
@@ -83,7 +90,8 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
-    .use(scenarioRoutes({ authenticate: deps.authenticate, scenarios }));
+    .use(scenarioRoutes({ authenticate: deps.authenticate, scenarios }))
+    .use(curveRoutes({ authenticate: deps.authenticate, curves }));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -87,8 +87,20 @@ export const SETTINGS = {
   host: setting("AURUM_API_HOST", "0.0.0.0", text, "Bind address of the API."),
   logLevel: setting("AURUM_LOG_LEVEL", "info", oneOf("debug", "info", "warn", "error", "silent"), "Lowest level written to the JSON log on stdout."),
   maxBodyBytes: setting("AURUM_API_MAX_BODY_BYTES", "1048576", int(1024, 64 * 1024 * 1024), "Largest accepted request body; larger bodies get 413."),
+  maxImportBytes: setting("AURUM_API_MAX_IMPORT_BYTES", "1073741824", int(1024, 16 * 1024 * 1024 * 1024), "Largest accepted body for streamed imports (`POST /v1/curves:import`)."),
+  loadSampleCurves: setting(
+    "AURUM_LOAD_SAMPLE_CURVES",
+    "embedded",
+    oneOf("embedded", "always", "never"),
+    "When to load the bundled sample curves into an empty curve store: on embedded starts only, always, or never.",
+  ),
   shutdownGraceMs: setting("AURUM_SHUTDOWN_GRACE_MS", "10000", int(0, 600_000), "On SIGTERM, how long in-flight requests may finish before connections are closed."),
-  appDbDsn: setting("AURUM_APP_DB_DSN", undefined, url("postgres:", "postgresql:"), "Postgres DSN for scenario metadata. Unset: falls back to AURUM_TIMESCALE_DSN, then to embedded PGlite."),
+  appDbDsn: setting(
+    "AURUM_APP_DB_DSN",
+    undefined,
+    url("postgres:", "postgresql:"),
+    "Postgres DSN for scenario metadata. Unset: falls back to AURUM_TIMESCALE_DSN, then to embedded PGlite.",
+  ),
   timescaleDsn: setting("AURUM_TIMESCALE_DSN", undefined, url("postgres:", "postgresql:"), "Fallback Postgres DSN when AURUM_APP_DB_DSN is unset."),
   dbPoolMax: setting("AURUM_DB_POOL_MAX", "10", int(1, 200), "Connections in the postgres.js pool (server mode; embedded mode always uses 1)."),
   dataDir: setting("AURUM_DATA_DIR", "./.aurum", text, "Folder for embedded data (PGlite database files)."),
@@ -101,8 +113,18 @@ export const SETTINGS = {
   jwtAlgorithms: setting("AURUM_API_AUTH_ALGORITHMS", "RS256,ES256", list, "Accepted signature algorithms (never `none`)."),
   jwtLeewaySeconds: setting("AURUM_API_AUTH_LEEWAY_SECONDS", "30", int(0, 600), "Clock tolerance for exp/nbf/iat, in seconds."),
   tenantClaim: setting("AURUM_API_AUTH_TENANT_CLAIM", "tenant_id", text, "Token claim that carries the tenant id."),
-  rolesClaim: setting("AURUM_API_AUTH_ROLES_CLAIM", "roles", text, "Token claim (a list or space-separated string) that carries roles or permissions; dotted paths such as realm_access.roles work."),
-  rolePermissions: setting("AURUM_API_AUTH_ROLE_PERMISSIONS", undefined, roleMap, "Extra role → permissions map (JSON), merged over the built-in viewer/analyst/operator/admin roles."),
+  rolesClaim: setting(
+    "AURUM_API_AUTH_ROLES_CLAIM",
+    "roles",
+    text,
+    "Token claim (a list or space-separated string) that carries roles or permissions; dotted paths such as realm_access.roles work.",
+  ),
+  rolePermissions: setting(
+    "AURUM_API_AUTH_ROLE_PERMISSIONS",
+    undefined,
+    roleMap,
+    "Extra role → permissions map (JSON), merged over the built-in viewer/analyst/operator/admin roles.",
+  ),
 } as const;
 
 type Values = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never };

@@ -5,6 +5,9 @@
 import { openDatabase } from "./adapters/postgres";
 import { createApp } from "./app";
 import { type Config, ConfigError, loadConfig } from "./config";
+import { createCurveRepo } from "./curves/repo";
+import { SAMPLE_CURVES } from "./curves/sample";
+import { createCurveService } from "./curves/service";
 import { migrate } from "./db/migrate";
 import { createAuthenticator } from "./platform/auth";
 import { createLogger } from "./platform/logger";
@@ -36,6 +39,8 @@ async function main(verb: string | undefined): Promise<void> {
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax, log });
   const applied = await migrate(db.sql);
   log.info("migrations_applied", { applied, mode: db.mode });
+  const loadSample = config.loadSampleCurves === "always" || (config.loadSampleCurves === "embedded" && db.mode === "embedded");
+  if (loadSample && (await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty())) log.info("sample_curves_loaded", { curves: SAMPLE_CURVES.length });
   if (verb === "migrate") {
     await db.close();
     return;
@@ -47,7 +52,7 @@ async function main(verb: string | undefined): Promise<void> {
   const app = createApp({ config, sql: db.sql, log, metrics: createMetrics(), authenticate, isDraining: () => draining }).listen({
     port: config.port,
     hostname: config.host,
-    maxRequestBodySize: config.maxBodyBytes,
+    maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxImportBytes),
   });
   log.info("listening", { url: `http://${config.host}:${app.server?.port}`, verb, database: db.mode, auth: config.authDisabled ? "disabled" : "jwt" });
 

@@ -3,7 +3,7 @@
  * plus the trusted local mode of `AURUM_API_AUTH_DISABLED=1`.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
 import type { Config } from "../config";
 import { AppError } from "./errors";
 

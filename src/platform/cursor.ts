@@ -5,7 +5,11 @@
 import { badRequest } from "./errors";
 
 export function filterFingerprint(filters: Record<string, unknown>): string {
-  const canonical = JSON.stringify(Object.keys(filters).sort().map((k) => [k, filters[k] ?? null]));
+  const canonical = JSON.stringify(
+    Object.keys(filters)
+      .sort()
+      .map((k) => [k, filters[k] ?? null]),
+  );
   return new Bun.CryptoHasher("sha256").update(canonical).digest("base64url").slice(0, 12);
 }
 

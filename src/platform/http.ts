@@ -37,10 +37,7 @@ export function errorBody(request: Request, code: string, message: string, detai
 }
 
 /** Elysia/TypeBox validation errors → one entry per invalid field. */
-export function validationIssues(
-  location: string,
-  errors: { path: string; message: string; summary?: string; schema?: { error?: unknown } }[],
-): FieldIssue[] {
+export function validationIssues(location: string, errors: { path: string; message: string; summary?: string; schema?: { error?: unknown } }[]): FieldIssue[] {
   const seen = new Set<string>();
   const issues: FieldIssue[] = [];
   for (const e of errors) {

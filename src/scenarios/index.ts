@@ -98,4 +98,3 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
       },
     );
 }
-

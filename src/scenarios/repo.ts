@@ -71,7 +71,8 @@ export function createScenarioRepo(sql: Sql) {
           ${f.createdBefore ? sql`and created_at < ${f.createdBefore}` : sql``}
           ${
             // ::text first: a parameter typed timestamptz would go through a JS Date and lose microseconds.
-            after ? sql`and (created_at, id) < (${after.ts}::text::timestamptz, ${after.id}::uuid)` : sql``}
+            after ? sql`and (created_at, id) < (${after.ts}::text::timestamptz, ${after.id}::uuid)` : sql``
+          }
         order by created_at desc, id desc
         limit ${limit + 1}`;
     },

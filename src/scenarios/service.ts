@@ -7,15 +7,7 @@ import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/curso
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
-import {
-  DRIVER_TYPES,
-  LIMITS,
-  SCENARIO_STATUSES,
-  type ScenarioCreateInput,
-  type ScenarioListInput,
-  type ScenarioPatchInput,
-  type ScenarioRecord,
-} from "./model";
+import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
 
 export type ScenarioPage = { items: ScenarioRecord[]; nextCursor: string | null; limit: number };

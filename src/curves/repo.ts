@@ -1,0 +1,115 @@
+/** Curve SQL: the all-or-nothing import through a staging table, lists and reads. */
+import type { Sql } from "../adapters/postgres";
+import { AppError } from "../platform/errors";
+import type { CurveIdentity, ObservationBatch } from "./csv";
+import type { CurveRecord } from "./model";
+
+export type ImportResult = { rows: number; curves: number; inserted: number; updated: number };
+export type ObservationRow = { asof_date: string; contract_month: string; mid: number };
+
+const COLUMNS = `curve_key, market, location, product, block, unit, first_month::text as first_month, last_month::text as last_month,
+  latest_asof::text as latest_asof, observations::int as observations`;
+
+export function createCurveRepo(sql: Sql) {
+  const columns = sql.unsafe(COLUMNS);
+  return {
+    /**
+     * One transaction: batches go to a temporary staging table, then duplicates and identity
+     * clashes with stored curves are checked, then everything is upserted. Any error rolls back all of it.
+     */
+    async importBatches(batches: AsyncIterable<ObservationBatch>, identities: Map<string, CurveIdentity & { line: number }>): Promise<ImportResult> {
+      return sql.begin(async (tx) => {
+        await tx`create temporary table curve_import (line int not null, curve_key text not null, asof_date date not null, contract_month date not null, mid float8 not null) on commit drop`;
+        let rows = 0;
+        for await (const b of batches) {
+          await tx`insert into curve_import select * from unnest(${b.line}::int[], ${b.curveKey}::text[], ${b.asofDate}::date[], ${b.contractMonth}::date[], ${b.mid}::float8[])`;
+          rows += b.line.length;
+        }
+        const [dup] = await tx<{ line: number; first: number; curve_key: string }[]>`
+          select max(line) as line, min(line) as first, curve_key from curve_import
+          group by curve_key, asof_date, contract_month having count(*) > 1 order by max(line) limit 1`;
+        if (dup) {
+          throw new AppError("VALIDATION_ERROR", `line ${dup.line}: repeats the curve_key, asof_date and contract_month of line ${dup.first}; nothing was imported`, [
+            { field: `line ${dup.line}`, location: "body", message: `duplicate of line ${dup.first}` },
+          ]);
+        }
+        const incoming = [...identities].map(([key, id]) => ({ curve_key: key, ...id }));
+        for (const existing of incoming.length
+          ? await tx<(CurveIdentity & { curve_key: string })[]>`
+          select curve_key, market, location, product, block, unit from curve where curve_key in ${tx(incoming.map((c) => c.curve_key))}`
+          : []) {
+          const mine = identities.get(existing.curve_key) as CurveIdentity & { line: number };
+          if (
+            mine.market !== existing.market ||
+            mine.location !== existing.location ||
+            mine.product !== existing.product ||
+            mine.block !== existing.block ||
+            mine.unit !== existing.unit
+          ) {
+            throw new AppError("CONFLICT", `line ${mine.line}: curve ${existing.curve_key} is stored with other market/location/product/block/unit; nothing was imported`, [
+              { field: `line ${mine.line}`, location: "body", message: "identity differs from the stored curve" },
+            ]);
+          }
+        }
+        if (incoming.length) {
+          await tx`insert into curve ${tx(
+            incoming.map(({ line: _, ...c }) => ({ ...c, first_month: "1900-01-01", last_month: "1900-01-01", latest_asof: "1900-01-01", observations: 0 })),
+          )} on conflict (curve_key) do nothing`;
+        }
+        const [counts] = await tx<{ inserted: number; updated: number }[]>`
+          with upserted as (
+            insert into curve_observation (curve_key, asof_date, contract_month, mid)
+            select curve_key, asof_date, contract_month, mid from curve_import
+            on conflict (curve_key, asof_date, contract_month) do update set mid = excluded.mid
+            returning (xmax = 0) as inserted
+          )
+          select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from upserted`;
+        await tx`
+          update curve c set first_month = s.first_month, last_month = s.last_month, latest_asof = s.latest_asof,
+                 observations = s.observations, updated_at = clock_timestamp()
+          from (select curve_key, min(contract_month) as first_month, max(contract_month) as last_month,
+                       max(asof_date) as latest_asof, count(*) as observations
+                from curve_observation where curve_key in (select distinct curve_key from curve_import) group by curve_key) s
+          where c.curve_key = s.curve_key`;
+        return { rows, curves: identities.size, inserted: counts?.inserted ?? 0, updated: counts?.updated ?? 0 };
+      });
+    },
+
+    async list(f: { market?: string; product?: string; block?: string }, limit: number, afterKey?: string): Promise<CurveRecord[]> {
+      return sql<CurveRecord[]>`
+        select ${columns} from curve where true
+          ${f.market !== undefined ? sql`and lower(market) = lower(${f.market})` : sql``}
+          ${f.product !== undefined ? sql`and product = ${f.product}` : sql``}
+          ${f.block !== undefined ? sql`and block = ${f.block}` : sql``}
+          ${afterKey !== undefined ? sql`and curve_key > ${afterKey}` : sql``}
+        order by curve_key limit ${limit + 1}`;
+    },
+
+    async get(curveKey: string): Promise<CurveRecord | undefined> {
+      const [row] = await sql<CurveRecord[]>`select ${columns} from curve where curve_key = ${curveKey}`;
+      return row;
+    },
+
+    async observations(curveKey: string, asofDate: string, limit: number, afterMonth?: string): Promise<ObservationRow[]> {
+      return sql<ObservationRow[]>`
+        select asof_date::text as asof_date, contract_month::text as contract_month, mid from curve_observation
+        where curve_key = ${curveKey} and asof_date = ${asofDate}::date
+          ${afterMonth !== undefined ? sql`and contract_month > ${afterMonth}::date` : sql``}
+        order by contract_month limit ${limit + 1}`;
+    },
+
+    /** Which of these keys exist (for validating drivers that reference curves). */
+    async existingKeys(keys: string[]): Promise<Set<string>> {
+      if (!keys.length) return new Set();
+      const rows = await sql<{ curve_key: string }[]>`select curve_key from curve where curve_key in ${sql(keys)}`;
+      return new Set(rows.map((r) => r.curve_key));
+    },
+
+    async isEmpty(): Promise<boolean> {
+      const [row] = await sql`select not exists (select 1 from curve) as empty`;
+      return Boolean(row?.empty);
+    },
+  };
+}
+
+export type CurveRepo = ReturnType<typeof createCurveRepo>;

@@ -1,0 +1,74 @@
+/** Curve use cases: import (admin), reads (any reader), and the sample set for a first start. */
+import { authorize, type Principal } from "../platform/auth";
+import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { badRequest, notFound } from "../platform/errors";
+import { normalizeEnum } from "../platform/schema";
+import { type CurveIdentity, parseCurveCsv } from "./csv";
+import { BLOCKS, type CurveRecord, PRODUCTS } from "./model";
+import type { CurveRepo, ImportResult, ObservationRow } from "./repo";
+import { curveObservations, SAMPLE_ASOF, SAMPLE_CURVES, SAMPLE_MONTHS } from "./sample";
+
+export function createCurveService(repo: CurveRepo) {
+  return {
+    /** Streams the CSV body into one transaction; a bad line rejects the whole file. */
+    async importCsv(p: Principal, body: ReadableStream<Uint8Array> | null): Promise<ImportResult> {
+      authorize(p, "admin:*");
+      if (!body) throw badRequest("the request has no body; send a CSV file", [{ field: "/", location: "body", message: "missing CSV" }]);
+      const identities = new Map<string, CurveIdentity & { line: number }>();
+      return repo.importBatches(parseCurveCsv(body, identities), identities);
+    },
+
+    async list(p: Principal, q: { limit?: number; cursor?: string; market?: string; product?: string; block?: string }) {
+      authorize(p, "scenarios:read");
+      const filter = {
+        ...(q.market !== undefined ? { market: q.market } : {}),
+        ...(q.product !== undefined ? { product: normalizeEnum(PRODUCTS, q.product) } : {}),
+        ...(q.block !== undefined ? { block: normalizeEnum(BLOCKS, q.block) } : {}),
+      };
+      const fingerprint = filterFingerprint(filter);
+      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, { k: /^.{1,128}$/ }).k : undefined;
+      const limit = q.limit ?? 50;
+      const rows = await repo.list(filter, limit, after);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { items: page, limit, nextCursor: rows.length > limit && last ? encodeCursor({ k: last.curve_key }, fingerprint) : null };
+    },
+
+    async get(p: Principal, curveKey: string, q: { asof_date?: string; limit?: number; cursor?: string }) {
+      authorize(p, "scenarios:read");
+      const curve = await repo.get(curveKey);
+      if (!curve) throw notFound("curve");
+      if (q.asof_date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(q.asof_date)) {
+        throw badRequest("asof_date must be a date YYYY-MM-DD", [{ field: "asof_date", location: "query", message: "expected YYYY-MM-DD" }]);
+      }
+      const asof = q.asof_date ?? curve.latest_asof;
+      const fingerprint = filterFingerprint({ curveKey, asof });
+      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, { m: /^\d{4}-\d{2}-01$/ }).m : undefined;
+      const limit = q.limit ?? 120;
+      const rows: ObservationRow[] = await repo.observations(curveKey, asof, limit, after);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        curve: curve as CurveRecord,
+        asof,
+        observations: page,
+        limit,
+        nextCursor: rows.length > limit && last ? encodeCursor({ m: last.contract_month }, fingerprint) : null,
+      };
+    },
+
+    /** Loads the bundled sample curves into an empty store; returns whether it did. */
+    async loadSampleIfEmpty(): Promise<boolean> {
+      if (!(await repo.isEmpty())) return false;
+      const identities = new Map(SAMPLE_CURVES.map(({ curveKey, market, location, product, block, unit }) => [curveKey, { market, location, product, block, unit, line: 0 }]));
+      await repo.importBatches(toAsync(curveObservations(SAMPLE_CURVES, SAMPLE_ASOF, SAMPLE_MONTHS)), identities);
+      return true;
+    },
+  };
+}
+
+export type CurveService = ReturnType<typeof createCurveService>;
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

@@ -33,8 +33,9 @@ export type AppDeps = {
 
 export function createApp(deps: AppDeps) {
   const { log, metrics } = deps;
-  const curves = createCurveService(createCurveRepo(deps.sql));
-  const scenarios = createScenarioService(createScenarioRepo(deps.sql));
+  const curveRepo = createCurveRepo(deps.sql);
+  const curves = createCurveService(curveRepo);
+  const scenarios = createScenarioService(createScenarioRepo(deps.sql), curveRepo.existingKeys);
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {

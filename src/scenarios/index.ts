@@ -3,6 +3,7 @@ import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
 import { envelope } from "../platform/http";
 import { ErrorResponse, Uuid } from "../platform/schema";
+import { DRIVER_PAYLOADS, MODEL_PARAMETERS } from "./drivers";
 import { ScenarioListQuery, scenarioModels } from "./model";
 import { etagOf, type ScenarioService } from "./service";
 
@@ -13,7 +14,9 @@ const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 }
 export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: ScenarioService }) {
   const { scenarios } = deps;
   return new Elysia({ name: "scenarios", prefix: "/v1/scenarios" })
-    .model(scenarioModels)
+    // Driver payloads and model parameters are validated by the service; registered here so the
+    // OpenAPI document names them.
+    .model({ ...scenarioModels, PolicyDriver: DRIVER_PAYLOADS.policy, LoadGrowthDriver: DRIVER_PAYLOADS.load_growth, FuelCurveDriver: DRIVER_PAYLOADS.fuel_curve, FleetChangeDriver: DRIVER_PAYLOADS.fleet_change, ModelParameters: MODEL_PARAMETERS })
     .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
     .get(
       "",

@@ -16,7 +16,10 @@ const JsonObject = t.Record(t.String({ maxLength: 128 }), t.Unknown(), { error: 
 export const Assumption = t.Object(
   {
     driver_type: caseInsensitiveEnum(DRIVER_TYPES, { description: "Kind of driver." }),
-    payload: JsonObject,
+    payload: t.Record(t.String({ maxLength: 128 }), t.Unknown(), {
+      error: "must be a JSON object",
+      description: "Validated per driver_type: PolicyDriver, LoadGrowthDriver, FuelCurveDriver or FleetChangeDriver (see components).",
+    }),
     version: t.Optional(t.String({ maxLength: 32 })),
   },
   { additionalProperties: false },

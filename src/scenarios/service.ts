@@ -8,6 +8,7 @@ import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../pl
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
 import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
+import { validateAssumptions, validateModelParameters } from "./drivers";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
 
 export type ScenarioPage = { items: ScenarioRecord[]; nextCursor: string | null; limit: number };
@@ -18,13 +19,27 @@ export function etagOf(s: Pick<ScenarioRecord, "version">): string {
   return `"v${s.version}"`;
 }
 
-export function createScenarioService(repo: ScenarioRepo) {
+/** Which of these curve keys exist; drivers that reference others are rejected. */
+export type CurveKeyLookup = (keys: string[]) => Promise<Set<string>>;
+
+export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: CurveKeyLookup) {
+  /** Schema-level normalisation, then the checks that need the database (referenced curves). */
+  async function validated(input: Fields): Promise<ScenarioChanges> {
+    const { changes, curveRefs } = normalizeFields(input);
+    if (curveRefs.length) {
+      const known = await existingCurveKeys([...new Set(curveRefs.map((r) => r.key))]);
+      const missing = curveRefs.filter((r) => !known.has(r.key));
+      if (missing.length) throw badRequest("assumptions reference unknown curves", missing.map((r) => ({ field: r.field, location: "body", message: `unknown curve key ${r.key}` })));
+    }
+    return changes;
+  }
+
   return {
     async create(p: Principal, input: ScenarioCreateInput): Promise<ScenarioRecord> {
       authorize(p, "scenarios:write");
       const tenantId = resolveTenant(p, input.tenant_id);
       if (tenantId === null) throw badRequest("tenant_id is required", [{ field: "/tenant_id", location: "body", message: "name a tenant (body tenant_id or X-Aurum-Tenant)" }]);
-      const fields = normalizeFields(input);
+      const fields = await validated(input);
       try {
         return await repo.insert({
           tenantId,
@@ -90,7 +105,7 @@ export function createScenarioService(repo: ScenarioRepo) {
         if (expected !== undefined && expected !== current.version) throw versionConflict(expected, current.version);
         expected = current.version;
       }
-      const fields = normalizeFields(rest);
+      const fields = await validated(rest);
       let result: Awaited<ReturnType<ScenarioRepo["update"]>>;
       try {
         result = await repo.update(id, tenantId, fields, expected, p.subject);
@@ -118,20 +133,25 @@ function versionConflict(expected: number, current: number): AppError {
 
 type Fields = Partial<Omit<ScenarioCreateInput, "tenant_id">>;
 
-/** Trims names and tags, lower-cases enums, and bounds JSON sizes the schema cannot express. */
-function normalizeFields(input: Fields): ScenarioChanges {
+/** Trims names and tags, lower-cases enums, validates driver payloads and model parameters, and bounds JSON sizes. */
+function normalizeFields(input: Fields): { changes: ScenarioChanges; curveRefs: { key: string; field: string }[] } {
   const issues: FieldIssue[] = [];
   const out: ScenarioChanges = {};
+  let curveRefs: { key: string; field: string }[] = [];
   if (input.name !== undefined) out.name = input.name.trim();
   if (input.description !== undefined) out.description = input.description;
   if (input.status !== undefined) out.status = normalizeEnum(SCENARIO_STATUSES, input.status);
   if (input.tags !== undefined) out.tags = [...new Set(input.tags.map((tag) => tag.trim()))];
   if (input.assumptions !== undefined) {
-    out.assumptions = input.assumptions.map((a) => ({ ...a, driver_type: normalizeEnum(DRIVER_TYPES, a.driver_type) }));
+    const checked = validateAssumptions(input.assumptions.map((a) => ({ ...a, driver_type: normalizeEnum(DRIVER_TYPES, a.driver_type) })));
+    issues.push(...checked.issues);
+    curveRefs = checked.curveRefs;
+    out.assumptions = checked.normalized;
     if (jsonBytes(out.assumptions) > LIMITS.jsonBytes) issues.push({ field: "/assumptions", location: "body", message: `must be at most ${LIMITS.jsonBytes} bytes of JSON` });
   }
   if (input.parameters !== undefined) {
     out.parameters = input.parameters;
+    issues.push(...validateModelParameters(input.parameters));
     if (jsonBytes(out.parameters) > LIMITS.jsonBytes) issues.push({ field: "/parameters", location: "body", message: `must be at most ${LIMITS.jsonBytes} bytes of JSON` });
   }
   for (const [field, value] of Object.entries(out)) {
@@ -139,7 +159,7 @@ function normalizeFields(input: Fields): ScenarioChanges {
     if (JSON.stringify(value ?? null).includes("\\u0000")) issues.push({ field: `/${field}`, location: "body", message: "must not contain NUL characters" });
   }
   if (issues.length) throw badRequest("request body is invalid", issues);
-  return out;
+  return { changes: out, curveRefs };
 }
 
 function jsonBytes(value: unknown): number {

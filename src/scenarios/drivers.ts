@@ -1,0 +1,142 @@
+/**
+ * Driver payload schemas (TypeBox) and the model parameters a scenario may set. The scenarios
+ * API validates assumptions and parameters with them on create and patch, so a run never starts
+ * from input the engine would reject.
+ */
+import { type TSchema, t } from "elysia";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { FieldIssue } from "../platform/errors";
+import { caseInsensitiveEnum } from "../platform/schema";
+import type { DriverType } from "./model";
+
+const Year = t.Integer({ minimum: 2000, maximum: 2100 });
+const Region = t.String({ minLength: 1, maxLength: 64, description: "Applies only to curves whose market or location matches (case-insensitive)." });
+const CurveKey = t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description: "A curve key of GET /v1/curves." });
+
+export const FUELS = ["natural_gas", "coal", "co2", "oil"] as const;
+export const CHANGE_TYPES = ["add", "retire"] as const;
+
+export const DRIVER_PAYLOADS = {
+  policy: t.Object(
+    {
+      policy_name: t.String({ minLength: 1, maxLength: 32, pattern: "^[A-Za-z][A-Za-z0-9_]*$", description: "RPS, CES, CARBON_TAX, ... (stored upper-case)." }),
+      start_year: Year,
+      target: t.Number({ minimum: 0, maximum: 10_000, description: "Share 0..1 for RPS/CES; USD per tonne for CARBON_TAX." }),
+      target_year: t.Optional(Year),
+      region: t.Optional(Region),
+    },
+    { additionalProperties: false, title: "PolicyDriver" },
+  ),
+  load_growth: t.Object(
+    {
+      annual_growth_pct: t.Number({ minimum: -50, maximum: 100 }),
+      start_year: Year,
+      end_year: Year,
+      region: t.Optional(Region),
+      reference_curve_key: t.Optional(CurveKey),
+    },
+    { additionalProperties: false, title: "LoadGrowthDriver" },
+  ),
+  fuel_curve: t.Object(
+    {
+      fuel: caseInsensitiveEnum(FUELS),
+      reference_series: CurveKey,
+      basis_points_adjustment: t.Number({ minimum: -10_000, maximum: 100_000, description: "Relative shock to the fuel curve in basis points (100 bp = +1 %)." }),
+    },
+    { additionalProperties: false, title: "FuelCurveDriver" },
+  ),
+  fleet_change: t.Object(
+    {
+      fleet_id: t.String({ minLength: 1, maxLength: 64 }),
+      change_type: caseInsensitiveEnum(CHANGE_TYPES),
+      effective_date: t.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "YYYY-MM-DD" }),
+      capacity_mw: t.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+      technology: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
+      region: t.Optional(Region),
+    },
+    { additionalProperties: false, title: "FleetChangeDriver" },
+  ),
+} satisfies Record<DriverType, TSchema>;
+
+/** Parameters the model reads; other keys in `parameters` are the user's own and kept as they are. */
+export const MODEL_PARAMETERS = t.Object(
+  {
+    shock_bp: t.Optional(t.Number({ minimum: -1000, maximum: 1000, description: "Shift of the NPV discount rate in basis points. Default 0." })),
+    horizon_months: t.Optional(t.Integer({ minimum: 1, maximum: 480, description: "Months valued from the as-of month. Default 120." })),
+    mc_paths: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, description: "Monte Carlo paths for the bands. Default 200." })),
+    seed: t.Optional(t.Integer({ minimum: 0, maximum: 2_147_483_647, description: "Monte Carlo seed. Default 42." })),
+    band_quantiles: t.Optional(t.Tuple([t.Number({ exclusiveMinimum: 0, maximum: 0.5 }), t.Number({ minimum: 0.5, exclusiveMaximum: 1 })], { description: "Lower and upper band quantiles. Default [0.05, 0.95]." })),
+    discount_rate: t.Optional(t.Number({ minimum: -0.05, maximum: 1, description: "Annual NPV discount rate before shock_bp. Default 0.08." })),
+  },
+  { additionalProperties: true, title: "ModelParameters" },
+);
+
+type Checker = { Errors: (value: unknown) => Iterable<{ path: string; message: string; schema: unknown }> };
+const payloadCheckers: Record<DriverType, Checker> = {
+  policy: TypeCompiler.Compile(DRIVER_PAYLOADS.policy),
+  load_growth: TypeCompiler.Compile(DRIVER_PAYLOADS.load_growth),
+  fuel_curve: TypeCompiler.Compile(DRIVER_PAYLOADS.fuel_curve),
+  fleet_change: TypeCompiler.Compile(DRIVER_PAYLOADS.fleet_change),
+};
+const parameterChecker = TypeCompiler.Compile(MODEL_PARAMETERS);
+
+function schemaIssues(checker: Checker, value: unknown, prefix: string): FieldIssue[] {
+  const seen = new Set<string>();
+  const issues: FieldIssue[] = [];
+  for (const e of checker.Errors(value)) {
+    const field = `${prefix}${e.path}`;
+    if (seen.has(field)) continue;
+    seen.add(field);
+    const custom = typeof (e.schema as { error?: unknown }).error === "string" ? (e.schema as { error: string }).error : undefined;
+    issues.push({ field, location: "body", message: custom ?? e.message });
+  }
+  return issues;
+}
+
+export type Assumption = { driver_type: DriverType; payload: Record<string, unknown>; version?: string };
+
+/**
+ * Checks each payload against its driver's schema and the rules a schema cannot say, normalises
+ * enum case, and lists the curve keys the drivers reference (their existence is checked by the caller).
+ */
+export function validateAssumptions(assumptions: Assumption[]): { issues: FieldIssue[]; normalized: Assumption[]; curveRefs: { key: string; field: string }[] } {
+  const issues: FieldIssue[] = [];
+  const curveRefs: { key: string; field: string }[] = [];
+  const normalized = assumptions.map((a, i) => {
+    const at = `/assumptions/${i}/payload`;
+    const found = schemaIssues(payloadCheckers[a.driver_type], a.payload, at);
+    issues.push(...found);
+    if (found.length) return a;
+    const p = { ...a.payload } as Record<string, unknown>;
+    switch (a.driver_type) {
+      case "policy": {
+        p.policy_name = String(p.policy_name).toUpperCase();
+        const share = p.policy_name === "RPS" || p.policy_name === "CES";
+        if (share && (p.target as number) > 1) issues.push({ field: `${at}/target`, location: "body", message: `is a share for ${p.policy_name}: 0..1` });
+        if (p.target_year !== undefined && (p.target_year as number) < (p.start_year as number)) issues.push({ field: `${at}/target_year`, location: "body", message: "must not be before start_year" });
+        break;
+      }
+      case "load_growth":
+        if ((p.start_year as number) > (p.end_year as number)) issues.push({ field: `${at}/start_year`, location: "body", message: "must not be after end_year" });
+        if (p.reference_curve_key !== undefined) curveRefs.push({ key: p.reference_curve_key as string, field: `${at}/reference_curve_key` });
+        break;
+      case "fuel_curve":
+        p.fuel = String(p.fuel).toLowerCase();
+        curveRefs.push({ key: p.reference_series as string, field: `${at}/reference_series` });
+        break;
+      case "fleet_change": {
+        p.change_type = String(p.change_type).toLowerCase();
+        const [y, m, d] = String(p.effective_date).split("-").map(Number) as [number, number, number];
+        const date = new Date(Date.UTC(y, m - 1, d));
+        if (date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 2000 || y > 2100) issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
+        break;
+      }
+    }
+    return { ...a, payload: p };
+  });
+  return { issues, normalized, curveRefs };
+}
+
+export function validateModelParameters(parameters: Record<string, unknown>): FieldIssue[] {
+  return schemaIssues(parameterChecker, parameters, "/parameters");
+}

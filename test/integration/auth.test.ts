@@ -111,7 +111,14 @@ describe("JWT auth", () => {
       "HS256 signed with the public key (algorithm confusion)",
       async () => {
         const secret = new TextEncoder().encode(await exportSPKI(rsa.publicKey));
-        return bearer(await new SignJWT({ tenant_id: "tenant-a", roles: ["admin"] }).setProtectedHeader({ alg: "HS256", kid: "rsa-1" }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("5m").sign(secret));
+        return bearer(
+          await new SignJWT({ tenant_id: "tenant-a", roles: ["admin"] })
+            .setProtectedHeader({ alg: "HS256", kid: "rsa-1" })
+            .setIssuer(ISSUER)
+            .setAudience(AUDIENCE)
+            .setExpirationTime("5m")
+            .sign(secret),
+        );
       },
     ],
     ["garbage", async () => bearer("not.a.jwt")],
@@ -180,7 +187,7 @@ describe("JWT auth", () => {
   });
 
   test("health, readiness, metrics and the OpenAPI document need no token", async () => {
-    for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json"]) expect((await call(app, "GET", path)).status).toBe(200);
+    for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"]) expect((await call(app, "GET", path)).status).toBe(200);
   });
 });
 

@@ -15,6 +15,10 @@ import { beginRequest, errorBody, requestInfo, validationIssues } from "./platfo
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
+import { runRoutes } from "./runs";
+import { createLocalQueue, type RunQueue } from "./runs/queue";
+import { createRunRepo } from "./runs/repo";
+import { createRunService } from "./runs/service";
 import { scenarioRoutes } from "./scenarios";
 import { createScenarioRepo } from "./scenarios/repo";
 import { createScenarioService } from "./scenarios/service";
@@ -27,6 +31,8 @@ export type AppDeps = {
   log: Logger;
   metrics: Metrics;
   authenticate: Authenticator;
+  /** Where triggered runs go; default: a local queue with no dispatcher attached (runs stay QUEUED). */
+  queue?: RunQueue;
   /** True once shutdown began: /readyz answers 503 so load balancers stop sending traffic. */
   isDraining?: () => boolean;
 };
@@ -35,7 +41,9 @@ export function createApp(deps: AppDeps) {
   const { log, metrics } = deps;
   const curveRepo = createCurveRepo(deps.sql);
   const curves = createCurveService(curveRepo);
-  const scenarios = createScenarioService(createScenarioRepo(deps.sql), curveRepo.existingKeys);
+  const scenarioRepo = createScenarioRepo(deps.sql);
+  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys);
+  const runs = createRunService({ sql: deps.sql, runs: createRunRepo(deps.sql), scenarios: scenarioRepo, queue: deps.queue ?? createLocalQueue() });
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
@@ -82,6 +90,7 @@ export function createApp(deps: AppDeps) {
           },
           tags: [
             { name: "scenarios", description: "Scenario definitions" },
+            { name: "runs", description: "Asynchronous scenario runs" },
             { name: "curves", description: "Baseline forward curves" },
             { name: "ops", description: "Health, readiness and metrics" },
           ],
@@ -92,6 +101,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
     .use(scenarioRoutes({ authenticate: deps.authenticate, scenarios }))
+    .use(runRoutes({ authenticate: deps.authenticate, runs }))
     .use(curveRoutes({ authenticate: deps.authenticate, curves }));
 }
 

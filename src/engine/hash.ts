@@ -38,8 +38,15 @@ export class Fnv1a64 {
       }
       if (c < 0x80) this.byte(c);
       else if (c < 0x800) this.byte(0xc0 | (c >> 6)).byte(0x80 | (c & 63));
-      else if (c < 0x10000) this.byte(0xe0 | (c >> 12)).byte(0x80 | ((c >> 6) & 63)).byte(0x80 | (c & 63));
-      else this.byte(0xf0 | (c >> 18)).byte(0x80 | ((c >> 12) & 63)).byte(0x80 | ((c >> 6) & 63)).byte(0x80 | (c & 63));
+      else if (c < 0x10000)
+        this.byte(0xe0 | (c >> 12))
+          .byte(0x80 | ((c >> 6) & 63))
+          .byte(0x80 | (c & 63));
+      else
+        this.byte(0xf0 | (c >> 18))
+          .byte(0x80 | ((c >> 12) & 63))
+          .byte(0x80 | ((c >> 6) & 63))
+          .byte(0x80 | (c & 63));
     }
     return this;
   }

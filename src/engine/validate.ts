@@ -26,12 +26,10 @@ export function validateDriversAgainstCurves(drivers: readonly Driver[], curveKe
         break;
       }
       case "load_growth": {
-        if (!isNum(d.annual_growth_pct) || d.annual_growth_pct <= -100 || d.annual_growth_pct > 100)
-          add("annual_growth_pct", "annual_growth_pct must be a number in (-100, 100]");
+        if (!isNum(d.annual_growth_pct) || d.annual_growth_pct <= -100 || d.annual_growth_pct > 100) add("annual_growth_pct", "annual_growth_pct must be a number in (-100, 100]");
         if (!isYear(d.start_year)) add("start_year", "start_year must be an integer year");
         if (!isYear(d.end_year)) add("end_year", "end_year must be an integer year");
-        if (isYear(d.start_year) && isYear(d.end_year) && d.start_year > d.end_year)
-          add("start_year", `start_year ${d.start_year} is after end_year ${d.end_year}`);
+        if (isYear(d.start_year) && isYear(d.end_year) && d.start_year > d.end_year) add("start_year", `start_year ${d.start_year} is after end_year ${d.end_year}`);
         if (d.reference_curve_key !== undefined && d.reference_curve_key !== null && !curveKeys.has(d.reference_curve_key))
           add("reference_curve_key", `unknown curve key ${d.reference_curve_key}`);
         break;
@@ -39,8 +37,7 @@ export function validateDriversAgainstCurves(drivers: readonly Driver[], curveKe
       case "fuel_curve": {
         if (!FUELS.has(d.fuel)) add("fuel", "fuel must be one of natural_gas, coal, co2, oil");
         if (typeof d.reference_series !== "string" || !curveKeys.has(d.reference_series)) add("reference_series", `unknown curve key ${d.reference_series}`);
-        if (!isNum(d.basis_points_adjustment) || d.basis_points_adjustment < -10000)
-          add("basis_points_adjustment", "basis_points_adjustment must be a finite number ≥ -10000");
+        if (!isNum(d.basis_points_adjustment) || d.basis_points_adjustment < -10000) add("basis_points_adjustment", "basis_points_adjustment must be a finite number ≥ -10000");
         break;
       }
       case "fleet_change": {

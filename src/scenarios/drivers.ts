@@ -3,8 +3,9 @@
  * API validates assumptions and parameters with them on create and patch, so a run never starts
  * from input the engine would reject.
  */
-import { type TSchema, t } from "elysia";
+
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { type TSchema, t } from "elysia";
 import type { FieldIssue } from "../platform/errors";
 import { caseInsensitiveEnum } from "../platform/schema";
 import type { DriverType } from "./model";
@@ -65,7 +66,11 @@ export const MODEL_PARAMETERS = t.Object(
     horizon_months: t.Optional(t.Integer({ minimum: 1, maximum: 480, description: "Months valued from the as-of month. Default 120." })),
     mc_paths: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, description: "Monte Carlo paths for the bands. Default 200." })),
     seed: t.Optional(t.Integer({ minimum: 0, maximum: 2_147_483_647, description: "Monte Carlo seed. Default 42." })),
-    band_quantiles: t.Optional(t.Tuple([t.Number({ exclusiveMinimum: 0, maximum: 0.5 }), t.Number({ minimum: 0.5, exclusiveMaximum: 1 })], { description: "Lower and upper band quantiles. Default [0.05, 0.95]." })),
+    band_quantiles: t.Optional(
+      t.Tuple([t.Number({ exclusiveMinimum: 0, maximum: 0.5 }), t.Number({ minimum: 0.5, exclusiveMaximum: 1 })], {
+        description: "Lower and upper band quantiles. Default [0.05, 0.95].",
+      }),
+    ),
     discount_rate: t.Optional(t.Number({ minimum: -0.05, maximum: 1, description: "Annual NPV discount rate before shock_bp. Default 0.08." })),
   },
   { additionalProperties: true, title: "ModelParameters" },
@@ -113,7 +118,8 @@ export function validateAssumptions(assumptions: Assumption[]): { issues: FieldI
         p.policy_name = String(p.policy_name).toUpperCase();
         const share = p.policy_name === "RPS" || p.policy_name === "CES";
         if (share && (p.target as number) > 1) issues.push({ field: `${at}/target`, location: "body", message: `is a share for ${p.policy_name}: 0..1` });
-        if (p.target_year !== undefined && (p.target_year as number) < (p.start_year as number)) issues.push({ field: `${at}/target_year`, location: "body", message: "must not be before start_year" });
+        if (p.target_year !== undefined && (p.target_year as number) < (p.start_year as number))
+          issues.push({ field: `${at}/target_year`, location: "body", message: "must not be before start_year" });
         break;
       }
       case "load_growth":
@@ -128,7 +134,8 @@ export function validateAssumptions(assumptions: Assumption[]): { issues: FieldI
         p.change_type = String(p.change_type).toLowerCase();
         const [y, m, d] = String(p.effective_date).split("-").map(Number) as [number, number, number];
         const date = new Date(Date.UTC(y, m - 1, d));
-        if (date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 2000 || y > 2100) issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
+        if (date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 2000 || y > 2100)
+          issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
         break;
       }
     }

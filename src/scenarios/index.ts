@@ -13,91 +13,100 @@ const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 }
 
 export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: ScenarioService }) {
   const { scenarios } = deps;
-  return new Elysia({ name: "scenarios", prefix: "/v1/scenarios" })
-    // Driver payloads and model parameters are validated by the service; registered here so the
-    // OpenAPI document names them.
-    .model({ ...scenarioModels, PolicyDriver: DRIVER_PAYLOADS.policy, LoadGrowthDriver: DRIVER_PAYLOADS.load_growth, FuelCurveDriver: DRIVER_PAYLOADS.fuel_curve, FleetChangeDriver: DRIVER_PAYLOADS.fleet_change, ModelParameters: MODEL_PARAMETERS })
-    .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
-    .get(
-      "",
-      async ({ request, principal, query }) => {
-        const page = await scenarios.list(principal, query);
-        return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
-      },
-      {
-        query: ScenarioListQuery,
-        response: { 200: "ScenarioListEnvelope", ...errors },
-        detail: { tags: ["scenarios"], summary: "List scenarios", description: "Newest first, keyset-paged: pass `meta.next_cursor` back as `cursor`." },
-      },
-    )
-    .post(
-      "",
-      async ({ request, principal, body, set }) => {
-        const created = await scenarios.create(principal, body);
-        set.status = 201;
-        set.headers.location = `/v1/scenarios/${created.id}`;
-        set.headers.etag = etagOf(created);
-        return envelope(request, created);
-      },
-      {
-        body: "ScenarioCreate",
-        response: { 201: "ScenarioEnvelope", ...errors, 409: ErrorResponse },
-        detail: {
-          tags: ["scenarios"],
-          summary: "Create a scenario",
-          description: "Names are unique per tenant, case-insensitively (409 otherwise). Enum values are accepted in any case.",
+  return (
+    new Elysia({ name: "scenarios", prefix: "/v1/scenarios" })
+      // Driver payloads and model parameters are validated by the service; registered here so the
+      // OpenAPI document names them.
+      .model({
+        ...scenarioModels,
+        PolicyDriver: DRIVER_PAYLOADS.policy,
+        LoadGrowthDriver: DRIVER_PAYLOADS.load_growth,
+        FuelCurveDriver: DRIVER_PAYLOADS.fuel_curve,
+        FleetChangeDriver: DRIVER_PAYLOADS.fleet_change,
+        ModelParameters: MODEL_PARAMETERS,
+      })
+      .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+      .get(
+        "",
+        async ({ request, principal, query }) => {
+          const page = await scenarios.list(principal, query);
+          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
         },
-      },
-    )
-    .get(
-      "/:id",
-      async ({ request, principal, params, query, set }) => {
-        const scenario = await scenarios.get(principal, params.id, query.tenant_id);
-        const etag = etagOf(scenario);
-        set.headers.etag = etag;
-        const ifNoneMatch = request.headers.get("if-none-match");
-        if (ifNoneMatch?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag || tag.trim() === "*")) {
-          set.status = 304;
-          return undefined;
-        }
-        return envelope(request, scenario);
-      },
-      {
-        params: IdParams,
-        query: TenantQuery,
-        response: { 200: "ScenarioEnvelope", 304: t.Void(), ...errors },
-        detail: { tags: ["scenarios"], summary: "Get a scenario", description: "Returns an ETag; `If-None-Match` with it gives 304." },
-      },
-    )
-    .patch(
-      "/:id",
-      async ({ request, principal, params, body, set }) => {
-        const updated = await scenarios.update(principal, params.id, body, request.headers.get("if-match") ?? undefined);
-        set.headers.etag = etagOf(updated);
-        return envelope(request, updated);
-      },
-      {
-        params: IdParams,
-        body: "ScenarioPatch",
-        response: { 200: "ScenarioEnvelope", ...errors, 409: ErrorResponse, 412: ErrorResponse },
-        detail: {
-          tags: ["scenarios"],
-          summary: "Update a scenario",
-          description: "Bumps `version`. `If-Match: <ETag>` gives 412 and a body `version` gives 409 when the scenario changed meanwhile.",
+        {
+          query: ScenarioListQuery,
+          response: { 200: "ScenarioListEnvelope", ...errors },
+          detail: { tags: ["scenarios"], summary: "List scenarios", description: "Newest first, keyset-paged: pass `meta.next_cursor` back as `cursor`." },
         },
-      },
-    )
-    .delete(
-      "/:id",
-      async ({ principal, params, query, set }) => {
-        await scenarios.remove(principal, params.id, query.tenant_id);
-        set.status = 204;
-      },
-      {
-        params: IdParams,
-        query: TenantQuery,
-        response: { 204: t.Void(), ...errors },
-        detail: { tags: ["scenarios"], summary: "Delete a scenario", description: "Its runs and events go with it." },
-      },
-    );
+      )
+      .post(
+        "",
+        async ({ request, principal, body, set }) => {
+          const created = await scenarios.create(principal, body);
+          set.status = 201;
+          set.headers.location = `/v1/scenarios/${created.id}`;
+          set.headers.etag = etagOf(created);
+          return envelope(request, created);
+        },
+        {
+          body: "ScenarioCreate",
+          response: { 201: "ScenarioEnvelope", ...errors, 409: ErrorResponse },
+          detail: {
+            tags: ["scenarios"],
+            summary: "Create a scenario",
+            description: "Names are unique per tenant, case-insensitively (409 otherwise). Enum values are accepted in any case.",
+          },
+        },
+      )
+      .get(
+        "/:id",
+        async ({ request, principal, params, query, set }) => {
+          const scenario = await scenarios.get(principal, params.id, query.tenant_id);
+          const etag = etagOf(scenario);
+          set.headers.etag = etag;
+          const ifNoneMatch = request.headers.get("if-none-match");
+          if (ifNoneMatch?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag || tag.trim() === "*")) {
+            set.status = 304;
+            return undefined;
+          }
+          return envelope(request, scenario);
+        },
+        {
+          params: IdParams,
+          query: TenantQuery,
+          response: { 200: "ScenarioEnvelope", 304: t.Void(), ...errors },
+          detail: { tags: ["scenarios"], summary: "Get a scenario", description: "Returns an ETag; `If-None-Match` with it gives 304." },
+        },
+      )
+      .patch(
+        "/:id",
+        async ({ request, principal, params, body, set }) => {
+          const updated = await scenarios.update(principal, params.id, body, request.headers.get("if-match") ?? undefined);
+          set.headers.etag = etagOf(updated);
+          return envelope(request, updated);
+        },
+        {
+          params: IdParams,
+          body: "ScenarioPatch",
+          response: { 200: "ScenarioEnvelope", ...errors, 409: ErrorResponse, 412: ErrorResponse },
+          detail: {
+            tags: ["scenarios"],
+            summary: "Update a scenario",
+            description: "Bumps `version`. `If-Match: <ETag>` gives 412 and a body `version` gives 409 when the scenario changed meanwhile.",
+          },
+        },
+      )
+      .delete(
+        "/:id",
+        async ({ principal, params, query, set }) => {
+          await scenarios.remove(principal, params.id, query.tenant_id);
+          set.status = 204;
+        },
+        {
+          params: IdParams,
+          query: TenantQuery,
+          response: { 204: t.Void(), ...errors },
+          detail: { tags: ["scenarios"], summary: "Delete a scenario", description: "Its runs and events go with it." },
+        },
+      )
+  );
 }

@@ -7,8 +7,8 @@ import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/curso
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
-import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import { validateAssumptions, validateModelParameters } from "./drivers";
+import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
 
 export type ScenarioPage = { items: ScenarioRecord[]; nextCursor: string | null; limit: number };
@@ -29,7 +29,11 @@ export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: Cur
     if (curveRefs.length) {
       const known = await existingCurveKeys([...new Set(curveRefs.map((r) => r.key))]);
       const missing = curveRefs.filter((r) => !known.has(r.key));
-      if (missing.length) throw badRequest("assumptions reference unknown curves", missing.map((r) => ({ field: r.field, location: "body", message: `unknown curve key ${r.key}` })));
+      if (missing.length)
+        throw badRequest(
+          "assumptions reference unknown curves",
+          missing.map((r) => ({ field: r.field, location: "body", message: `unknown curve key ${r.key}` })),
+        );
     }
     return changes;
   }

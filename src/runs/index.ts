@@ -1,0 +1,101 @@
+/** Run routes, paths exactly as the guide lists them. */
+import { Elysia, t } from "elysia";
+import { customVerb } from "../curves";
+import type { Authenticator } from "../platform/auth";
+import { envelope, requestInfo } from "../platform/http";
+import { ErrorResponse, Uuid } from "../platform/schema";
+import { RunListQuery, runModels, ScenarioRunOptions } from "./model";
+import type { RunService } from "./service";
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
+
+export function runRoutes(deps: { authenticate: Authenticator; runs: RunService }) {
+  const { runs } = deps;
+  return new Elysia({ name: "runs" })
+    .model(runModels)
+    .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+    .post(
+      "/v1/scenarios/:id/run",
+      async ({ request, principal, params, body, set }) => {
+        const { run, deduplicated } = await runs.trigger(principal, params.id, body ?? {}, requestInfo(request).requestId);
+        set.status = deduplicated ? 200 : 202;
+        set.headers.location = `/v1/scenarios/${run.scenario_id}/runs/${run.id}`;
+        return envelope(request, run, { deduplicated });
+      },
+      {
+        params: t.Object({ id: Uuid }),
+        body: t.Optional(ScenarioRunOptions),
+        response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors },
+        detail: {
+          tags: ["runs"],
+          summary: "Trigger a run (202 Accepted)",
+          description:
+            "Queues a run. The same `idempotency_key`, or the same fingerprint (`input_hash`) while an equal run is QUEUED, RUNNING or SUCCEEDED, returns that run with 200 and `meta.deduplicated` = `idempotency_key` or `fingerprint`.",
+        },
+      },
+    )
+    .post(
+      // `runs:bulk`: Elysia reads ":bulk" as a parameter; customVerb checks it.
+      "/v1/scenarios/:id/runs:verb",
+      async ({ request, principal, params, body }) => {
+        customVerb({ verb: params.verb }, "bulk", request);
+        const results = await runs.bulk(principal, params.id, body.runs, requestInfo(request).requestId);
+        return envelope(request, results, {
+          created: results.filter((r) => r.status === "created").length,
+          duplicates: results.filter((r) => r.status === "duplicate").length,
+          failed: results.filter((r) => r.status === "failed").length,
+        });
+      },
+      {
+        params: t.Object({ id: Uuid, verb: t.String() }),
+        body: "BulkRunRequest",
+        response: { 200: "BulkRunEnvelope", ...errors },
+        detail: {
+          tags: ["runs"],
+          summary: "Trigger 1..100 runs (POST /v1/scenarios/{id}/runs:bulk)",
+          description: "Per-item result: created, duplicate (with the existing run) or failed (with the reason). Repeated idempotency keys within one request are a 400.",
+        },
+      },
+    )
+    .get(
+      "/v1/scenarios/:id/runs",
+      async ({ request, principal, params, query }) => {
+        const page = await runs.list(principal, params.id, query);
+        return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+      },
+      {
+        params: t.Object({ id: Uuid }),
+        query: RunListQuery,
+        response: { 200: "RunListEnvelope", ...errors },
+        detail: { tags: ["runs"], summary: "List a scenario's runs", description: "Newest first, keyset-paged." },
+      },
+    )
+    .get("/v1/scenarios/:id/runs/:run_id", async ({ request, principal, params }) => envelope(request, await runs.get(principal, params.id, params.run_id)), {
+      params: t.Object({ id: Uuid, run_id: Uuid }),
+      response: { 200: "RunEnvelope", ...errors },
+      detail: { tags: ["runs"], summary: "Get a run", description: "State, priority, attempts, progress, timings and error." },
+    })
+    .post("/v1/scenarios/runs/:run_id/cancel", async ({ request, principal, params }) => envelope(request, await runs.cancel(principal, params.run_id)), {
+      params: t.Object({ run_id: Uuid }),
+      response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },
+      detail: {
+        tags: ["runs"],
+        summary: "Cancel a run",
+        description: "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`); a finished run is a 409 naming its state.",
+      },
+    })
+    .post(
+      "/v1/scenarios/runs/:run_id/state",
+      async ({ request, principal, params, body }) => envelope(request, await runs.setState(principal, params.run_id, body.state, body.reason)),
+      {
+        params: t.Object({ run_id: Uuid }),
+        body: "RunStateChange",
+        response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },
+        detail: {
+          tags: ["runs"],
+          summary: "Update run state (internal/admin)",
+          description: "Needs admin:*. Only QUEUED → RUNNING → SUCCEEDED/FAILED/CANCELLED, QUEUED → CANCELLED and RUNNING → QUEUED; anything else is a 409.",
+        },
+      },
+    );
+}

@@ -1,0 +1,84 @@
+/** Run request and response schemas (`ScenarioRunOptions` as the guide names it). */
+import { t } from "elysia";
+import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { RUN_STATES } from "./state";
+
+export const PRIORITIES = ["LOW", "NORMAL", "HIGH", "CRITICAL"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const ScenarioRunOptions = t.Object(
+  {
+    code_version: t.Optional(t.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$", default: "v1", description: "Model code version. Default v1." })),
+    seed: t.Optional(t.Integer({ minimum: 0, maximum: 2_147_483_647, description: "Monte Carlo seed; default: the scenario's `parameters.seed`, else 42." })),
+    priority: t.Optional(caseInsensitiveEnum(PRIORITIES, { default: "NORMAL" })),
+    timeout_minutes: t.Optional(t.Integer({ minimum: 1, maximum: 1440, default: 60 })),
+    max_retries: t.Optional(t.Integer({ minimum: 0, maximum: 10, default: 3 })),
+    parameters: t.Optional(
+      t.Record(t.String({ maxLength: 128 }), t.Unknown(), { description: "Overrides of the scenario's parameters for this run (ModelParameters are validated)." }),
+    ),
+    environment: t.Optional(t.Record(t.String({ maxLength: 64 }), t.String({ maxLength: 256 }), { description: "Labels for the executor; not part of the fingerprint." })),
+    idempotency_key: t.Optional(t.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+export const Run = t.Object({
+  id: Uuid,
+  scenario_id: Uuid,
+  tenant_id: t.String(),
+  state: t.String(),
+  priority: t.String(),
+  code_version: t.String(),
+  seed: t.Integer(),
+  timeout_minutes: t.Integer(),
+  max_retries: t.Integer(),
+  parameters: t.Record(t.String(), t.Unknown()),
+  environment: t.Record(t.String(), t.String()),
+  idempotency_key: t.Union([t.String(), t.Null()]),
+  input_hash: t.String(),
+  run_key: t.String(),
+  attempts: t.Integer(),
+  progress: t.Number(),
+  rows_written: t.Integer(),
+  cancel_requested: t.Boolean(),
+  error: t.Union([t.Record(t.String(), t.Unknown()), t.Null()]),
+  requested_by: t.Union([t.String(), t.Null()]),
+  created_at: t.String(),
+  queued_at: t.String(),
+  started_at: t.Union([t.String(), t.Null()]),
+  finished_at: t.Union([t.String(), t.Null()]),
+  updated_at: t.String(),
+});
+
+const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
+export const RunEnvelope = t.Object({ meta: Meta, data: Run });
+export const RunListEnvelope = t.Object({ meta: Meta, data: t.Array(Run) });
+
+export const RunListQuery = t.Object(
+  {
+    limit: t.Optional(queryInteger("limit", 1, 200, 20)),
+    cursor: t.Optional(t.String({ maxLength: 512 })),
+    state: t.Optional(caseInsensitiveEnum(RUN_STATES)),
+    created_after: t.Optional(t.String({ maxLength: 40 })),
+    created_before: t.Optional(t.String({ maxLength: 40 })),
+    tenant_id: t.Optional(t.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RunStateChange = t.Object({ state: caseInsensitiveEnum(RUN_STATES), reason: t.Optional(t.String({ maxLength: 1000 })) }, { additionalProperties: false });
+
+export const BulkRunRequest = t.Object({ runs: t.Array(ScenarioRunOptions, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
+export const BulkRunResult = t.Object({
+  index: t.Integer(),
+  status: t.Union([t.Literal("created"), t.Literal("duplicate"), t.Literal("failed")]),
+  run: t.Optional(Run),
+  duplicate_of: t.Optional(t.String()),
+  reason: t.Optional(t.String()),
+  error: t.Optional(t.Unknown()),
+});
+export const BulkRunEnvelope = t.Object({ meta: Meta, data: t.Array(BulkRunResult) });
+
+export const runModels = { ScenarioRunOptions, Run, RunEnvelope, RunListEnvelope, RunStateChange, BulkRunRequest, BulkRunEnvelope } as const;
+export type RunOptionsInput = typeof ScenarioRunOptions.static;
+export type RunRecord = typeof Run.static;

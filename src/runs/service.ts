@@ -1,0 +1,190 @@
+/**
+ * Run use cases: trigger with fingerprint/idempotency dedupe (run, event and queue entry in one
+ * transaction), reads, cancellation and admin state changes through the state machine.
+ */
+import type { Sql } from "../adapters/postgres";
+import { authorize, type Principal, resolveTenant } from "../platform/auth";
+import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
+import { normalizeEnum } from "../platform/schema";
+import { parseInstant } from "../platform/time";
+import { validateModelParameters } from "../scenarios/drivers";
+import type { ScenarioRepo } from "../scenarios/repo";
+import { fingerprint } from "./fingerprint";
+import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
+import type { RunQueue } from "./queue";
+import type { RunRepo } from "./repo";
+import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
+
+export type Dedupe = "idempotency_key" | "fingerprint" | null;
+export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
+
+const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
+
+export function createRunService(deps: { sql: Sql; runs: RunRepo; scenarios: ScenarioRepo; queue: RunQueue }) {
+  const { sql, runs, scenarios, queue } = deps;
+
+  async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, requestId: string): Promise<TriggerResult> {
+    authorize(p, "scenarios:run");
+    const tenantId = resolveTenant(p, undefined);
+    const scenario = await scenarios.get(scenarioId, tenantId);
+    if (!scenario) throw notFound("scenario");
+    const overrides = options.parameters ?? {};
+    const issues: FieldIssue[] = validateModelParameters(overrides);
+    if (issues.length) throw badRequest("run parameters are invalid", issues);
+    const parameters = { ...scenario.parameters, ...overrides };
+    const seed = options.seed ?? (typeof parameters.seed === "number" ? parameters.seed : 42);
+    const codeVersion = options.code_version ?? "v1";
+    const { inputHash, runKey } = fingerprint({
+      tenantId: scenario.tenant_id,
+      scenarioId,
+      scenarioVersion: scenario.version,
+      assumptions: scenario.assumptions,
+      parameters,
+      codeVersion,
+      seed,
+    });
+    const candidate = {
+      scenarioId,
+      tenantId: scenario.tenant_id,
+      priority: normalizeEnum(PRIORITIES, options.priority ?? "NORMAL"),
+      codeVersion,
+      seed,
+      timeoutMinutes: options.timeout_minutes ?? 60,
+      maxRetries: options.max_retries ?? 3,
+      parameters: overrides,
+      environment: options.environment ?? {},
+      idempotencyKey: options.idempotency_key ?? null,
+      inputHash,
+      runKey,
+      requestedBy: p.subject,
+    };
+    const result = await sql.begin(async (tx): Promise<TriggerResult> => {
+      const existing = await runs.findEquivalent(tx, candidate);
+      if (existing) return { run: existing.run, deduplicated: existing.by };
+      const run = await runs.insert(tx, candidate);
+      if (!run) {
+        // A concurrent identical request won the unique index between our check and insert.
+        const winner = await runs.findEquivalent(sql, candidate);
+        if (!winner) throw conflict("an equivalent run was created concurrently; retry");
+        return { run: winner.run, deduplicated: winner.by };
+      }
+      await runs.event(tx, {
+        tenantId: run.tenant_id,
+        scenarioId,
+        runId: run.id,
+        type: "run_state_changed",
+        payload: { from: null, to: "QUEUED", by: p.subject, reason: "triggered" },
+      });
+      await queue.enqueue(tx, run, { requestId });
+      return { run, deduplicated: null };
+    });
+    if (result.deduplicated === null) queue.notify();
+    return result;
+  }
+
+  async function getScoped(p: Principal, runId: string, scenarioId?: string): Promise<RunRecord> {
+    const run = await runs.get(sql, runId, resolveTenant(p, undefined));
+    if (!run || (scenarioId !== undefined && run.scenario_id !== scenarioId)) throw notFound("run");
+    return run;
+  }
+
+  return {
+    trigger,
+
+    async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], requestId: string) {
+      authorize(p, "scenarios:run");
+      const seen = new Map<string, number>();
+      const issues: FieldIssue[] = [];
+      items.forEach((item, i) => {
+        if (item.idempotency_key === undefined) return;
+        const first = seen.get(item.idempotency_key);
+        if (first !== undefined) issues.push({ field: `/runs/${i}/idempotency_key`, location: "body", message: `repeats the key of /runs/${first}` });
+        else seen.set(item.idempotency_key, i);
+      });
+      if (issues.length) throw badRequest("idempotency keys repeat within the request", issues);
+      const results = [];
+      for (const [index, item] of items.entries()) {
+        try {
+          const { run, deduplicated } = await trigger(p, scenarioId, item, requestId);
+          results.push(deduplicated ? { index, status: "duplicate" as const, run, duplicate_of: run.id, reason: deduplicated } : { index, status: "created" as const, run });
+        } catch (err) {
+          // The scenario itself missing or forbidden fails the whole request; one bad item fails only itself.
+          if (err instanceof AppError && (err.status === 404 || err.status === 403)) throw err;
+          if (!(err instanceof AppError)) throw err;
+          results.push({ index, status: "failed" as const, reason: err.message, error: { code: err.code, details: err.details } });
+        }
+      }
+      return results;
+    },
+
+    async get(p: Principal, scenarioId: string, runId: string): Promise<RunRecord> {
+      authorize(p, "scenarios:read");
+      return getScoped(p, runId, scenarioId);
+    },
+
+    async list(p: Principal, scenarioId: string, q: { limit?: number; cursor?: string; state?: string; created_after?: string; created_before?: string; tenant_id?: string }) {
+      authorize(p, "scenarios:read");
+      const tenantId = resolveTenant(p, q.tenant_id);
+      if (!(await scenarios.get(scenarioId, tenantId))) throw notFound("scenario");
+      const createdAfter = parseInstant("created_after", q.created_after);
+      const createdBefore = parseInstant("created_before", q.created_before);
+      if (createdAfter && createdBefore && createdAfter > createdBefore) {
+        throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
+      }
+      const filter = {
+        scenarioId,
+        tenantId,
+        ...(q.state ? { state: normalizeEnum(RUN_STATES, q.state.toUpperCase()) } : {}),
+        ...(createdAfter ? { createdAfter } : {}),
+        ...(createdBefore ? { createdBefore } : {}),
+      };
+      const fp = filterFingerprint({ ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() });
+      const after = q.cursor ? decodeCursor(q.cursor, fp, CURSOR_SHAPE) : undefined;
+      const limit = q.limit ?? 20;
+      const rows = await runs.list(filter, limit, after && { ts: after.t, id: after.i });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { items: page.map(({ sort_ts: _, ...r }) => r), limit, nextCursor: rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fp) : null };
+    },
+
+    /** Idempotent: QUEUED → CANCELLED at once; RUNNING → cancel requested (the worker aborts); CANCELLED stays; finished → 409. */
+    async cancel(p: Principal, runId: string): Promise<RunRecord> {
+      authorize(p, "scenarios:run");
+      const run = await getScoped(p, runId);
+      if (run.state === "CANCELLED") return run;
+      if (run.state === "SUCCEEDED" || run.state === "FAILED") throw conflict(`run is already ${run.state}; only QUEUED or RUNNING runs can be cancelled`, { state: run.state });
+      const updated = await sql.begin(async (tx) => {
+        const queued = await runs.transition(tx, runId, ["QUEUED"], "CANCELLED", { by: p.subject, reason: "cancelled by user" });
+        if (queued) return queued;
+        await runs.requestCancel(tx, runId);
+        return runs.get(tx, runId, null);
+      });
+      queue.cancel(runId);
+      const now = updated ?? run;
+      // A run that finished between our read and the update is reported as it is.
+      if (now.state === "SUCCEEDED" || now.state === "FAILED") throw conflict(`run is already ${now.state}; only QUEUED or RUNNING runs can be cancelled`, { state: now.state });
+      return now;
+    },
+
+    /** Admin: any transition the state machine allows, nothing else. */
+    async setState(p: Principal, runId: string, target: string, reason: string | undefined): Promise<RunRecord> {
+      authorize(p, "admin:*");
+      const to = normalizeEnum(RUN_STATES, target.toUpperCase()) as RunState;
+      const run = await getScoped(p, runId);
+      const from = run.state as RunState;
+      if (!canTransition(from, to)) throw conflict(`illegal transition ${from} → ${to}`, { from, to, allowed: RUN_STATES.filter((s) => canTransition(from, s)) });
+      const updated = await sql.begin(async (tx) => {
+        const r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change" });
+        if (r && to === "QUEUED") await queue.enqueue(tx, r, { requestId: "admin" });
+        return r;
+      });
+      if (!updated) throw conflict(`run changed state concurrently (was ${from}); read it again`, { from });
+      if (to === "QUEUED") queue.notify();
+      if (TERMINAL.has(to)) queue.cancel(runId);
+      return updated;
+    },
+  };
+}
+
+export type RunService = ReturnType<typeof createRunService>;

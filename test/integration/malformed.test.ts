@@ -39,7 +39,14 @@ function cases(id: string): Case[] {
     post("a NUL character in the name", { ...valid, name: "a\u0000b" }, "/name"),
     post("a NUL character inside parameters", { ...valid, parameters: { k: "v\u0000" } }, "/parameters"),
     post("no tenant at all in local operator mode", { name: "Orphan" }, "/tenant_id"),
-    { name: "a body over the size limit", method: "POST", path: "/v1/scenarios", raw: "x".repeat(1_100_000), headers: { "content-type": "application/json", "content-length": "1100000" }, status: 413 },
+    {
+      name: "a body over the size limit",
+      method: "POST",
+      path: "/v1/scenarios",
+      raw: "x".repeat(1_100_000),
+      headers: { "content-type": "application/json", "content-length": "1100000" },
+      status: 413,
+    },
     list("limit 0", "limit=0", "/limit"),
     list("limit over 200", "limit=201", "/limit"),
     list("a non-numeric limit", "limit=abc", "/limit"),
@@ -68,8 +75,10 @@ for (const store of STORES) {
     let app: ReturnType<typeof buildApp>;
     let id: string;
     const snapshot = async () =>
-      (await db.sql`select (select count(*) from scenario)::int as scenarios, (select count(*) from scenario_event)::int as events,
-                           (select coalesce(max(version), 0) from scenario)::int as max_version, (select count(*) from scenario_run)::int as runs`)[0];
+      (
+        await db.sql`select (select count(*) from scenario)::int as scenarios, (select count(*) from scenario_event)::int as events,
+                           (select coalesce(max(version), 0) from scenario)::int as max_version, (select count(*) from scenario_run)::int as runs`
+      )[0];
 
     beforeAll(async () => {
       db = await createTestDb(store);

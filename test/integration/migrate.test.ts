@@ -19,7 +19,12 @@ describe("migrations on the real Postgres", () => {
   test("two processes migrating at once apply each file exactly once", async () => {
     await admin.unsafe(`create database ${name}`);
     const procs = [0, 1].map(() =>
-      Bun.spawn(["bun", "src/main.ts", "migrate"], { cwd: join(import.meta.dir, "../.."), env: { ...process.env, AURUM_APP_DB_DSN: url, AURUM_LOG_LEVEL: "info" }, stdout: "pipe", stderr: "pipe" }),
+      Bun.spawn(["bun", "src/main.ts", "migrate"], {
+        cwd: join(import.meta.dir, "../.."),
+        env: { ...process.env, AURUM_APP_DB_DSN: url, AURUM_LOG_LEVEL: "info" },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
     );
     const codes = await Promise.all(procs.map((p) => p.exited));
     expect(codes).toEqual([0, 0]);

@@ -20,7 +20,10 @@ describe("the service process on embedded defaults", () => {
   test("answers /healthz within 15 s of a first start", async () => {
     const started = performance.now();
     for (;;) {
-      const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       expect(performance.now() - started).toBeLessThan(15_000);
       await Bun.sleep(100);
@@ -54,14 +57,34 @@ describe("the service process on embedded defaults", () => {
   });
 
   test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
-    // A large list is in flight while the signal arrives; it must complete with 200.
-    const inflight = fetch(`${base}/v1/scenarios?limit=200`);
-    await Bun.sleep(5);
+    // The request is surely in flight: its body is still arriving when the signal is sent.
+    const json = JSON.stringify({ tenant_id: "demo-tenant", name: "In flight during shutdown" });
+    let finish: () => void = () => {};
+    const rest = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode(json.slice(0, 10)));
+        await rest;
+        controller.enqueue(new TextEncoder().encode(json.slice(10)));
+        controller.close();
+      },
+    });
+    const inflight = fetch(`${base}/v1/scenarios`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(json.length) }, body });
+    await Bun.sleep(200);
     proc.kill("SIGTERM");
-    expect((await inflight).status).toBe(200);
+    await Bun.sleep(200);
+    finish();
+    expect((await inflight).status).toBe(201);
     expect(await proc.exited).toBe(0);
     const out = await new Response(proc.stdout).text();
     expect(out).toContain('"event":"shutdown_complete"');
-    expect(await fetch(`${base}/healthz`).then(() => "up", () => "down")).toBe("down");
+    expect(
+      await fetch(`${base}/healthz`).then(
+        () => "up",
+        () => "down",
+      ),
+    ).toBe("down");
   });
 });

@@ -28,7 +28,13 @@ export async function createTestDb(store: Store): Promise<TestDb> {
     const dir = mkdtempSync(join(tmpdir(), "aurum-pglite-"));
     const db = await openDatabase({ databaseUrl: undefined, dataDir: dir, poolMax: 1, log });
     await migrate(db.sql);
-    return { ...db, drop: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
+    return {
+      ...db,
+      drop: async () => {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const name = `aurum_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = postgres(ADMIN_PG_URL, { max: 1, onnotice: () => {} });

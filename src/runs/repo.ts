@@ -101,7 +101,7 @@ export function createRunRepo(sql: Sql) {
       why: { by: string; reason?: string; error?: Record<string, unknown> },
     ): Promise<RunRecord | undefined> {
       const [row] = await tx<(RunRecord & { previous: RunState })[]>`
-        with prev as (select id, state from scenario_run where id = ${runId} and state in ${tx(from as RunState[])} for update)
+        with prev as (select id as prev_id, state as prev_state from scenario_run where id = ${runId} and state in ${tx(from as RunState[])} for update)
         update scenario_run r set state = ${to}, updated_at = clock_timestamp(),
           started_at = case when ${to} = 'RUNNING' then clock_timestamp() else r.started_at end,
           finished_at = case when ${to} in ('SUCCEEDED', 'FAILED', 'CANCELLED') then clock_timestamp() else r.finished_at end,
@@ -110,8 +110,8 @@ export function createRunRepo(sql: Sql) {
           error = coalesce(${why.error ? tx.json(why.error as never) : null}, case when ${to} = 'SUCCEEDED' then null else r.error end),
           lease_owner = case when ${to} = 'RUNNING' then r.lease_owner else null end,
           lease_expires_at = case when ${to} = 'RUNNING' then r.lease_expires_at else null end
-        from prev where r.id = prev.id
-        returning ${columns}, prev.state as previous`;
+        from prev where r.id = prev.prev_id
+        returning ${columns}, prev.prev_state as previous`;
       if (!row) return undefined;
       const { previous, ...run } = row;
       await this.event(tx, {

@@ -20,7 +20,7 @@ import {
 import { buildDriverTables, type DriverTable, fleetTable } from "./effects";
 import { canonicalJson, Fnv1a64, fnv1a32 } from "./hash";
 import { OU_PARAMS, referenceCapacity } from "./params";
-import { quantilePair } from "./quantile";
+import { quantilePairGuided } from "./quantile";
 import { Xoshiro128 } from "./rng";
 import type { BaselineCurve, Driver, EngineInput, EngineResult, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
 import { EngineValidationError, validateInput } from "./validate";
@@ -243,10 +243,10 @@ class Workspace {
   x: Float64Array;
   z: Float64Array;
   s: Float64Array;
-  acc: Float64Array; // NM × P quarter accumulators
-  accY: Float64Array; // NM × P year accumulators
+  acc: Float64Array; // P quarter accumulators of the period shock
+  accY: Float64Array; // P year accumulators
   qOut = new Float64Array(2);
-  aggLo: Float64Array; // NM × (nQ + nY)
+  aggLo: Float64Array; // period-shock quantiles per aggregate slot (quarters, then years)
   aggHi: Float64Array;
   part: Float64Array; // per-driver aggregate scratch
   constructor(maxT: number, nd: number, P: number) {
@@ -260,11 +260,11 @@ class Workspace {
     this.x = new Float64Array(P);
     this.z = new Float64Array(P);
     this.s = new Float64Array(P);
-    this.acc = new Float64Array(NM * P);
-    this.accY = new Float64Array(NM * P);
+    this.acc = new Float64Array(P);
+    this.accY = new Float64Array(P);
     const maxAgg = Math.ceil(maxT / 3) + Math.ceil(maxT / 12) + 2;
-    this.aggLo = new Float64Array(NM * maxAgg);
-    this.aggHi = new Float64Array(NM * maxAgg);
+    this.aggLo = new Float64Array(maxAgg);
+    this.aggHi = new Float64Array(maxAgg);
     this.part = new Float64Array(Math.max(1, nd));
   }
 }
@@ -293,11 +293,11 @@ interface RunCtx {
 /** Band of a scalar multiple v·M where M has quantiles [mLo, mHi]; clamped to contain v. */
 function bandLo(v: number, mLo: number, mHi: number): number {
   const b = v >= 0 ? v * mLo : v * mHi;
-  return b < v ? b : v;
+  return Math.min(b, v);
 }
 function bandHi(v: number, mLo: number, mHi: number): number {
   const b = v >= 0 ? v * mHi : v * mLo;
-  return b > v ? b : v;
+  return Math.max(b, v);
 }
 
 function attrJson(keys: string[], idx: Int32Array, n: number, vals: Float64Array): string {
@@ -401,9 +401,12 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
   const endS = a + T;
   const hFirst = cx.h0 + a; // absolute month index of t = 0
   const hLast = hFirst + T - 1;
-  let qSlot = 0;
-  let ySlot = 0;
-  const nQ = plan.nQ;
+  let slot = 0; // aggregate slots: quarters in time order, then years
+  let ySlot = plan.nQ;
+  const qAcc = acc.subarray(0, nP);
+  const yAcc = accY.subarray(0, nP);
+  let qW = 0;
+  let yW = 0;
   let phiPow2 = 1;
   for (let st = 0; st < endS; st++) {
     rng.fillNormals(z, nP);
@@ -411,41 +414,35 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
     phiPow2 *= phi * phi;
     if (st < a) continue;
     const t = st - a;
-    const half = (0.5 * ou.sigma * ou.sigma * (1 - phiPow2)) / (2 * ou.kappa);
-    s.set(x);
-    quantilePair(s, nP, cx.qLo, cx.qHi, qOut);
+    const varX = (ou.sigma * ou.sigma * (1 - phiPow2)) / (2 * ou.kappa);
+    const half = 0.5 * varX;
+    quantilePairGuided(x, nP, cx.qLo, cx.qHi, 0, Math.sqrt(varX), qOut);
     mLo[t] = Math.exp(qOut[0]! - half);
     mHi[t] = Math.exp(qOut[1]! - half);
 
     const m = hFirst + t;
     const qStart = m - (m % 3);
     if (qStart < hFirst || qStart + 2 > hLast) continue; // month not in a full quarter
-    const c0 = weight[t]! * vals[M_MID * T + t]!;
-    const c1 = weight[t]! * vals[M_BASE * T + t]!;
-    const c2 = weight[t]! * vals[M_UP * T + t]!;
-    const c3 = weight[t]! * vals[M_POL * T + t]!;
-    const c4 = vals[M_NPV * T + t]!;
-    for (let p = 0; p < nP; p++) {
-      const M = Math.exp(x[p]! - half);
-      acc[p] = acc[p]! + c0 * M;
-      acc[nP + p] = acc[nP + p]! + c1 * M;
-      acc[2 * nP + p] = acc[2 * nP + p]! + c2 * M;
-      acc[3 * nP + p] = acc[3 * nP + p]! + c3 * M;
-      acc[4 * nP + p] = acc[4 * nP + p]! + c4 * M;
-    }
+    // period shock A_p = Σ ω_t M_t,p / Σ ω_t with ω_t = hours_t·|mid_t| (hours only if the period's mids are all 0)
+    const am = Math.abs(vals[M_MID * T + t]!);
+    const om = weight[t]! * (am > 0 ? am : 1e-300);
+    qW += om;
+    for (let p = 0; p < nP; p++) qAcc[p] = qAcc[p]! + om * Math.exp(x[p]! - half);
     if (m !== qStart + 2) continue;
     // quarter complete
-    const Wq = weight[t]! + weight[t - 1]! + weight[t - 2]!;
-    aggQuantiles(acc, nP, Wq, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, qSlot++);
+    periodBand(qAcc, nP, qW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, slot++);
     const yStart = m - (m % 12);
     const yearFull = yStart >= hFirst && yStart + 11 <= hLast;
-    if (yearFull) for (let i = 0; i < NM * nP; i++) accY[i] = accY[i]! + acc[i]!;
-    acc.fill(0);
+    if (yearFull) {
+      for (let p = 0; p < nP; p++) yAcc[p] = yAcc[p]! + qAcc[p]!;
+      yW += qW;
+    }
+    qAcc.fill(0);
+    qW = 0;
     if (yearFull && m === yStart + 11) {
-      let Wy = 0;
-      for (let u = t - 11; u <= t; u++) Wy += weight[u]!;
-      aggQuantiles(accY, nP, Wy, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, nQ + ySlot++);
-      accY.fill(0);
+      periodBand(yAcc, nP, yW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, ySlot++);
+      yAcc.fill(0);
+      yW = 0;
     }
   }
 
@@ -475,7 +472,7 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
     }
   }
   // quarters, then calendar years
-  let slot = 0;
+  slot = 0;
   for (let pass = 0; pass < 2; pass++) {
     const len = pass === 0 ? 3 : 12;
     const tenor: TenorType = pass === 0 ? "QUARTER" : "CALENDAR";
@@ -506,17 +503,17 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
           }
           attr = attrJson(cx.attrKeys, mi === M_POL ? pIdx : dIdx, q, part);
         }
-        const bl = aggLo[slot * NM + mi]!;
-        const bh = aggHi[slot * NM + mi]!;
-        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, bl < v ? bl : v, bh > v ? bh : v, attr);
+        const sl = aggLo[slot]!;
+        const sh = aggHi[slot]!;
+        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, bandLo(v, sl, sh), bandHi(v, sl, sh), attr);
       }
       slot++;
     }
   }
 }
 
-/** Quantiles over paths of an aggregate accumulator (NM × P); price metrics divided by W, NPV summed. */
-function aggQuantiles(
+/** Quantiles over paths of the period shock A_p = acc_p / W (a weighted average of the monthly shocks). */
+function periodBand(
   acc: Float64Array,
   nP: number,
   W: number,
@@ -528,12 +525,18 @@ function aggQuantiles(
   hi: Float64Array,
   slot: number,
 ): void {
-  for (let mi = 0; mi < NM; mi++) {
-    const inv = mi === M_NPV ? 1 : 1 / W;
-    const off = mi * nP;
-    for (let p = 0; p < nP; p++) s[p] = acc[off + p]! * inv;
-    quantilePair(s, nP, qLo, qHi, qOut);
-    lo[slot * NM + mi] = qOut[0]!;
-    hi[slot * NM + mi] = qOut[1]!;
+  const inv = 1 / W;
+  let sum = 0;
+  let sum2 = 0;
+  for (let p = 0; p < nP; p++) {
+    const v = acc[p]! * inv;
+    s[p] = v;
+    sum += v;
+    sum2 += v * v;
   }
+  const mean = sum / nP;
+  const sd = Math.sqrt(Math.max(0, sum2 / nP - mean * mean));
+  quantilePairGuided(s, nP, qLo, qHi, mean, sd, qOut);
+  lo[slot] = qOut[0]!;
+  hi[slot] = qOut[1]!;
 }

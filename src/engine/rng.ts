@@ -1,7 +1,35 @@
 /**
  * Deterministic randomness: xoshiro128** (Blackman & Vigna) seeded through splitmix32,
- * standard normals by Box-Muller (both outputs used). Integer-only state, so identical on every platform.
+ * standard normals by the Marsaglia-Tsang (2000) ziggurat with 128 layers (exact normal; the
+ * tail and wedges are sampled by rejection). Integer-only generator state; the floating-point
+ * tables are computed with Math.exp/log/sqrt at load, identical on every IEEE-754 platform running
+ * the same JS engine.
  */
+
+const ZK = new Uint32Array(128);
+const ZW = new Float64Array(128);
+const ZF = new Float64Array(128);
+const ZR = 3.442619855899;
+{
+  const m1 = 2147483648.0;
+  const vn = 9.91256303526217e-3;
+  let dn = ZR;
+  let tn = dn;
+  const q = vn / Math.exp(-0.5 * dn * dn);
+  ZK[0] = Math.floor((dn / q) * m1);
+  ZK[1] = 0;
+  ZW[0] = q / m1;
+  ZW[127] = dn / m1;
+  ZF[0] = 1.0;
+  ZF[127] = Math.exp(-0.5 * dn * dn);
+  for (let i = 126; i >= 1; i--) {
+    dn = Math.sqrt(-2.0 * Math.log(vn / dn + Math.exp(-0.5 * dn * dn)));
+    ZK[i + 1] = Math.floor((dn / tn) * m1);
+    tn = dn;
+    ZF[i] = Math.exp(-0.5 * dn * dn);
+    ZW[i] = dn / m1;
+  }
+}
 
 function splitmix32(state: Uint32Array): number {
   state[0] = (state[0]! + 0x9e3779b9) >>> 0;
@@ -40,19 +68,33 @@ export class Xoshiro128 {
     return (this.nextU32() + 0.5) * 2.3283064365386963e-10;
   }
 
-  /** Fills out[0..n) with independent standard normals (Box-Muller, both outputs used). */
+  /** One standard normal (ziggurat). */
+  nextNormal(): number {
+    let hz = this.nextU32() | 0;
+    let iz = hz & 127;
+    if (Math.abs(hz) < ZK[iz]!) return hz * ZW[iz]!;
+    for (;;) {
+      if (iz === 0) {
+        // tail beyond ZR: Marsaglia's exponential rejection
+        let x: number;
+        let y: number;
+        do {
+          x = -Math.log(this.nextOpen01()) / ZR;
+          y = -Math.log(this.nextOpen01());
+        } while (y + y < x * x);
+        return hz > 0 ? ZR + x : -ZR - x;
+      }
+      const x = hz * ZW[iz]!;
+      if (ZF[iz]! + this.nextOpen01() * (ZF[iz - 1]! - ZF[iz]!) < Math.exp(-0.5 * x * x)) return x;
+      hz = this.nextU32() | 0;
+      iz = hz & 127;
+      if (Math.abs(hz) < ZK[iz]!) return hz * ZW[iz]!;
+    }
+  }
+
+  /** Fills out[0..n) with independent standard normals. */
   fillNormals(out: Float64Array, n: number): void {
-    let i = 0;
-    for (; i + 1 < n; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(this.nextOpen01()));
-      const a = 6.283185307179586 * this.nextOpen01();
-      out[i] = r * Math.cos(a);
-      out[i + 1] = r * Math.sin(a);
-    }
-    if (i < n) {
-      const r = Math.sqrt(-2 * Math.log(this.nextOpen01()));
-      out[i] = r * Math.cos(6.283185307179586 * this.nextOpen01());
-    }
+    for (let i = 0; i < n; i++) out[i] = this.nextNormal();
   }
 }
 

@@ -75,7 +75,7 @@ export const DEFAULT_PARAMETERS: ModelParameters = Object.freeze({
   horizon_months: 120,
   mc_paths: 200,
   seed: 42,
-  band_quantiles: [0.05, 0.95] as [number, number],
+  band_quantiles: Object.freeze([0.05, 0.95]) as unknown as [number, number],
   discount_rate: 0.08,
 }) as ModelParameters;
 

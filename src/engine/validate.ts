@@ -56,7 +56,15 @@ export function validateDriversAgainstCurves(drivers: readonly Driver[], curveKe
 
 /** Fills missing parameters with defaults and range-checks them. */
 export function normalizeParameters(p: Partial<ModelParameters> | undefined, issues: ValidationIssue[]): ModelParameters {
-  const q = { ...DEFAULT_PARAMETERS, ...(p ?? {}) } as ModelParameters;
+  const src = (p ?? {}) as Partial<ModelParameters>;
+  const q: ModelParameters = {
+    shock_bp: src.shock_bp ?? DEFAULT_PARAMETERS.shock_bp,
+    horizon_months: src.horizon_months ?? DEFAULT_PARAMETERS.horizon_months,
+    mc_paths: src.mc_paths ?? DEFAULT_PARAMETERS.mc_paths,
+    seed: src.seed ?? DEFAULT_PARAMETERS.seed,
+    band_quantiles: src.band_quantiles ?? ([...DEFAULT_PARAMETERS.band_quantiles] as [number, number]),
+    discount_rate: src.discount_rate ?? DEFAULT_PARAMETERS.discount_rate,
+  };
   const bad = (name: string, message: string) => issues.push({ field: `/parameters/${name}`, message });
   if (!isNum(q.shock_bp) || q.shock_bp < -1000 || q.shock_bp > 1000) bad("shock_bp", "shock_bp must be in -1000..1000");
   if (!Number.isInteger(q.horizon_months) || q.horizon_months < 1 || q.horizon_months > 480) bad("horizon_months", "horizon_months must be an integer in 1..480");
@@ -114,7 +122,7 @@ export class EngineValidationError extends Error {
   readonly issues: ValidationIssue[];
   constructor(issues: ValidationIssue[]) {
     super(`invalid engine input: ${issues.map((x) => `${x.field}: ${x.message}`).join("; ")}`);
-    this.name = "ValidationError";
+    this.name = "EngineValidationError";
     this.issues = issues;
   }
 }

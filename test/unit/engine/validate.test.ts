@@ -1,0 +1,100 @@
+import { describe, expect, test } from "bun:test";
+import { type Driver, type EngineInput, runScenario, validateDriversAgainstCurves, validateInput } from "../../../src/engine/index";
+import { WORKED_EXAMPLE } from "./helpers";
+
+const keys = new Set(["HH_GAS", "PJM_W_ON", "COAL"]);
+
+describe("validateDriversAgainstCurves", () => {
+  test("valid drivers give no issues", () => {
+    const drivers: Driver[] = [
+      { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 100 },
+      { driver_type: "load_growth", annual_growth_pct: 2, start_year: 2027, end_year: 2030, reference_curve_key: "PJM_W_ON" },
+      { driver_type: "policy", policy_name: "RPS", start_year: 2028, target: 0.5, target_year: 2035 },
+      { driver_type: "fleet_change", fleet_id: "f1", change_type: "retire", effective_date: "2029-06-01", capacity_mw: 500 },
+    ];
+    expect(validateDriversAgainstCurves(drivers, keys)).toEqual([]);
+  });
+
+  test("unknown reference_series is reported at the driver's index", () => {
+    const drivers: Driver[] = [
+      { driver_type: "policy", policy_name: "CES", start_year: 2028, target: 0.4 },
+      { driver_type: "load_growth", annual_growth_pct: 1, start_year: 2027, end_year: 2029 },
+      { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "X", basis_points_adjustment: 50 },
+    ];
+    expect(validateDriversAgainstCurves(drivers, keys)).toEqual([{ field: "/assumptions/2/payload/reference_series", message: "unknown curve key X" }]);
+  });
+
+  test("unknown reference_curve_key", () => {
+    const issues = validateDriversAgainstCurves([{ driver_type: "load_growth", annual_growth_pct: 1, start_year: 2027, end_year: 2029, reference_curve_key: "NOPE" }], keys);
+    expect(issues).toEqual([{ field: "/assumptions/0/payload/reference_curve_key", message: "unknown curve key NOPE" }]);
+  });
+
+  test("start_year > end_year", () => {
+    const issues = validateDriversAgainstCurves([{ driver_type: "load_growth", annual_growth_pct: 1, start_year: 2031, end_year: 2029 }], keys);
+    expect(issues).toEqual([{ field: "/assumptions/0/payload/start_year", message: "start_year 2031 is after end_year 2029" }]);
+  });
+
+  test("policy target_year before start_year, negative target", () => {
+    const issues = validateDriversAgainstCurves([{ driver_type: "policy", policy_name: "RPS", start_year: 2030, target: -1, target_year: 2029 }], keys);
+    expect(issues.map((i) => i.field)).toEqual(["/assumptions/0/payload/target", "/assumptions/0/payload/target_year"]);
+  });
+
+  test("fleet change: bad date, non-positive capacity, bad change_type", () => {
+    const issues = validateDriversAgainstCurves(
+      [{ driver_type: "fleet_change", fleet_id: "f", change_type: "mothball" as "add", effective_date: "2029-02-30", capacity_mw: 0 }],
+      keys,
+    );
+    expect(issues.map((i) => i.field)).toEqual(["/assumptions/0/payload/change_type", "/assumptions/0/payload/effective_date", "/assumptions/0/payload/capacity_mw"]);
+  });
+
+  test("load growth ≤ −100% is rejected; unknown driver_type is reported on driver_type", () => {
+    const issues = validateDriversAgainstCurves(
+      [{ driver_type: "load_growth", annual_growth_pct: -100, start_year: 2027, end_year: 2028 }, { driver_type: "weather" } as unknown as Driver],
+      keys,
+    );
+    expect(issues).toEqual([
+      { field: "/assumptions/0/payload/annual_growth_pct", message: "annual_growth_pct must be a number in (-100, 100]" },
+      { field: "/assumptions/1/driver_type", message: "unknown driver_type weather" },
+    ]);
+  });
+});
+
+describe("runScenario input checks", () => {
+  test("throws a ValidationError listing the issues", () => {
+    const bad: EngineInput = { ...WORKED_EXAMPLE, drivers: [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "MISSING", basis_points_adjustment: 1 }] };
+    let err: unknown;
+    try {
+      runScenario(bad);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe("EngineValidationError");
+    expect((err as { issues: unknown[] }).issues).toEqual([{ field: "/assumptions/0/payload/reference_series", message: "unknown curve key MISSING" }]);
+  });
+
+  test("fuel of the driver must match the referenced curve's product", () => {
+    const { issues } = validateInput({ ...WORKED_EXAMPLE, drivers: [{ driver_type: "fuel_curve", fuel: "coal", reference_series: "HH_GAS", basis_points_adjustment: 1 }] });
+    expect(issues).toEqual([{ field: "/assumptions/0/payload/reference_series", message: "curve HH_GAS is a natural_gas curve, expected coal" }]);
+  });
+
+  test("parameters out of range, bad as-of date, non-contiguous months", () => {
+    const curve = WORKED_EXAMPLE.curves[0]!;
+    const { issues } = validateInput({
+      ...WORKED_EXAMPLE,
+      asofDate: "2027-13-01",
+      parameters: { ...WORKED_EXAMPLE.parameters, horizon_months: 0, mc_paths: 20000, band_quantiles: [0.9, 0.1] },
+      curves: [{ ...curve, months: new Int32Array([202701, 202703, 202704]) }, WORKED_EXAMPLE.curves[1]!],
+    });
+    expect(issues.map((i) => i.field).sort()).toEqual(["/asof_date", "/curves/0", "/parameters/band_quantiles", "/parameters/horizon_months", "/parameters/mc_paths"]);
+  });
+
+  test("missing parameters take the defaults", () => {
+    const { issues, parameters } = validateInput({ ...WORKED_EXAMPLE, parameters: {} as EngineInput["parameters"] });
+    expect(issues).toEqual([]);
+    expect(parameters).toEqual({ shock_bp: 0, horizon_months: 120, mc_paths: 200, seed: 42, band_quantiles: [0.05, 0.95], discount_rate: 0.08 });
+    const partial = validateInput({ ...WORKED_EXAMPLE, parameters: { mc_paths: 3, shock_bp: undefined } as unknown as EngineInput["parameters"] });
+    expect(partial.issues).toEqual([]);
+    expect(partial.parameters.mc_paths).toBe(3);
+    expect(partial.parameters.shock_bp).toBe(0);
+  });
+});

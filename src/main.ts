@@ -12,6 +12,8 @@ import { migrate } from "./db/migrate";
 import { createAuthenticator } from "./platform/auth";
 import { createLogger } from "./platform/logger";
 import { createMetrics } from "./platform/metrics";
+import { createLocalQueue } from "./runs/queue";
+import { startEmbeddedWorker } from "./worker";
 
 const USAGE = "usage: bun src/main.ts <start|api|migrate>";
 
@@ -49,7 +51,10 @@ async function main(verb: string | undefined): Promise<void> {
 
   let draining = false;
   const authenticate = createAuthenticator(config);
-  const app = createApp({ config, sql: db.sql, log, metrics: createMetrics(), authenticate, isDraining: () => draining }).listen({
+  // `start` executes runs in-process; `api` only queues them (workers run elsewhere).
+  const queue = createLocalQueue();
+  const worker = verb === "start" ? startEmbeddedWorker({ sql: db.sql, config, log, queue }) : undefined;
+  const app = createApp({ config, sql: db.sql, log, metrics: createMetrics(), authenticate, queue, isDraining: () => draining }).listen({
     port: config.port,
     hostname: config.host,
     maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxImportBytes),
@@ -64,6 +69,7 @@ async function main(verb: string | undefined): Promise<void> {
     const closed = app.server?.stop(false);
     const graceful = await Promise.race([closed?.then(() => true), Bun.sleep(config.shutdownGraceMs).then(() => false)]);
     if (!graceful) await app.server?.stop(true);
+    if (worker) await worker.stop(config.shutdownGraceMs);
     await db.close();
     log.info("shutdown_complete", { graceful });
     process.exit(0);

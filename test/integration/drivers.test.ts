@@ -24,7 +24,9 @@ describe("driver and parameter validation", () => {
   });
   let n = 0;
   const create = (assumptions: unknown[], parameters?: Record<string, unknown>) =>
-    call(app, "POST", "/v1/scenarios", { body: { tenant_id: "t-drivers", name: `s-${n++}`, assumptions: assumptions as never, ...(parameters ? { parameters: parameters as never } : {}) } });
+    call(app, "POST", "/v1/scenarios", {
+      body: { tenant_id: "t-drivers", name: `s-${n++}`, assumptions: assumptions as never, ...(parameters ? { parameters: parameters as never } : {}) },
+    });
 
   test("accepts every driver type with its payload, normalising enum case", async () => {
     const res = await create(Object.values(drivers), { shock_bp: 25, horizon_months: 60, mc_paths: 100, seed: 7, band_quantiles: [0.1, 0.9], note: "user's own key" });
@@ -43,11 +45,23 @@ describe("driver and parameter validation", () => {
     ["start after end", [{ driver_type: "load_growth", payload: { ...drivers.load.payload, start_year: 2036 } }], "/assumptions/0/payload/start_year"],
     ["a negative capacity", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, capacity_mw: -5 } }], "/assumptions/0/payload/capacity_mw"],
     ["a zero capacity", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, capacity_mw: 0 } }], "/assumptions/0/payload/capacity_mw"],
-    ["an unknown curve key", [drivers.policy, { driver_type: "fuel_curve", payload: { ...drivers.fuel.payload, reference_series: "NOPE_GAS" } }], "/assumptions/1/payload/reference_series"],
-    ["an unknown reference curve", [{ driver_type: "load_growth", payload: { ...drivers.load.payload, reference_curve_key: "MARS_HUB" } }], "/assumptions/0/payload/reference_curve_key"],
+    [
+      "an unknown curve key",
+      [drivers.policy, { driver_type: "fuel_curve", payload: { ...drivers.fuel.payload, reference_series: "NOPE_GAS" } }],
+      "/assumptions/1/payload/reference_series",
+    ],
+    [
+      "an unknown reference curve",
+      [{ driver_type: "load_growth", payload: { ...drivers.load.payload, reference_curve_key: "MARS_HUB" } }],
+      "/assumptions/0/payload/reference_curve_key",
+    ],
     ["an RPS share above 1", [{ driver_type: "policy", payload: { ...drivers.policy.payload, target: 60 } }], "/assumptions/0/payload/target"],
     ["a target year before the start", [{ driver_type: "policy", payload: { ...drivers.policy.payload, target_year: 2029 } }], "/assumptions/0/payload/target_year"],
-    ["an impossible effective date", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, effective_date: "2028-02-30" } }], "/assumptions/0/payload/effective_date"],
+    [
+      "an impossible effective date",
+      [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, effective_date: "2028-02-30" } }],
+      "/assumptions/0/payload/effective_date",
+    ],
     ["an unknown fuel", [{ driver_type: "fuel_curve", payload: { ...drivers.fuel.payload, fuel: "hydrogen" } }], "/assumptions/0/payload/fuel"],
     ["an unknown payload field", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, colour: "red" } }], "/assumptions/0/payload/colour"],
     ["a bad shock_bp", [], "/parameters/shock_bp", { shock_bp: "25bp" }],
@@ -66,7 +80,9 @@ describe("driver and parameter validation", () => {
 
   test("PATCH validates assumptions the same way", async () => {
     const s = (await create([drivers.policy])).json.data;
-    const res = await call(app, "PATCH", `/v1/scenarios/${s.id}`, { body: { assumptions: [{ driver_type: "fuel_curve", payload: { ...drivers.fuel.payload, reference_series: "NOPE" } }] } });
+    const res = await call(app, "PATCH", `/v1/scenarios/${s.id}`, {
+      body: { assumptions: [{ driver_type: "fuel_curve", payload: { ...drivers.fuel.payload, reference_series: "NOPE" } }] },
+    });
     expect(res.status).toBe(400);
     expect(res.json.error.details[0].field).toBe("/assumptions/0/payload/reference_series");
     expect((await call(app, "GET", `/v1/scenarios/${s.id}`)).json.data.version).toBe(1);

@@ -47,7 +47,12 @@ for (const store of STORES) {
     });
 
     test("accepts enum values in any case and stores them canonically", async () => {
-      const res = await create({ tenant_id: "t-enum", name: "Case test", status: "DRAFT", assumptions: [{ driver_type: "Load_Growth", payload: { annual_growth_pct: 2, start_year: 2027, end_year: 2035 } }] });
+      const res = await create({
+        tenant_id: "t-enum",
+        name: "Case test",
+        status: "DRAFT",
+        assumptions: [{ driver_type: "Load_Growth", payload: { annual_growth_pct: 2, start_year: 2027, end_year: 2035 } }],
+      });
       expect(res.status).toBe(201);
       expect(res.json.data.status).toBe("draft");
       expect(res.json.data.assumptions[0].driver_type).toBe("load_growth");

@@ -1,0 +1,14 @@
+/** The output store port, write side: a run's rows are replaced as a whole, never appended twice. */
+import type { OutputBatch } from "../engine/types";
+import type { Tx } from "../runs/repo";
+
+export type RunOutputMeta = { tenantId: string; scenarioId: string; runId: string; asofDate: string; versionHash: string; computedTs: string };
+
+export interface OutputWriter {
+  /**
+   * Replaces every row of the run with `batches`. `commit` runs in the same metadata transaction
+   * (it marks the run SUCCEEDED); if it throws, no row of this call stays. Returns rows written.
+   */
+  replaceRun(meta: RunOutputMeta, batches: OutputBatch[], commit: (tx: Tx) => Promise<void>): Promise<number>;
+  deleteRun(runId: string): Promise<void>;
+}

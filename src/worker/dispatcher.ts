@@ -1,0 +1,71 @@
+/**
+ * The in-process dispatcher of embedded mode: claims QUEUED runs from the runs table (priority,
+ * then age) up to the pool's concurrency, reclaims runs whose lease expired, and wakes on new
+ * runs or every poll interval. Kafka mode replaces it with a consumer; the executor is the same.
+ */
+import type { Logger } from "../platform/logger";
+import type { LocalQueue } from "../runs/queue";
+import type { Executor } from "./executor";
+import type { RunStore } from "./run-store";
+
+export type Dispatcher = { stop: (graceMs: number) => Promise<boolean>; readonly active: number };
+
+export function startDispatcher(deps: { store: RunStore; executor: Executor; queue: LocalQueue; concurrency: number; pollMs: number; log: Logger }): Dispatcher {
+  const { store, executor, queue, concurrency, pollMs, log } = deps;
+  let active = 0;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    wake?.();
+    wake = undefined;
+  };
+  queue.onNotify(poke);
+  queue.onCancel((runId) => executor.cancel(runId));
+
+  const loop = (async () => {
+    let lastReclaim = 0;
+    while (!stopped) {
+      try {
+        if (Date.now() - lastReclaim >= pollMs) {
+          lastReclaim = Date.now();
+          const reclaimed = await store.reclaimExpired();
+          if (reclaimed.length) log.warn("runs_reclaimed", { run_ids: reclaimed });
+        }
+        while (!stopped && active < concurrency) {
+          const id = await store.nextQueued();
+          const run = id ? await store.claim(id) : undefined;
+          if (!run) break;
+          active++;
+          void executor
+            .execute(run)
+            .catch((err) => log.error("run_execution_crashed", { run_id: run.id, error: (err as Error).stack ?? String(err) }))
+            .finally(() => {
+              active--;
+              poke();
+            });
+        }
+      } catch (err) {
+        log.error("dispatcher_error", { error: (err as Error).message });
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, pollMs);
+      });
+    }
+  })();
+
+  return {
+    get active() {
+      return active;
+    },
+    /** Stops claiming; waits for running runs up to `graceMs`. True when all finished in time. */
+    async stop(graceMs: number) {
+      stopped = true;
+      poke();
+      await loop;
+      const deadline = Date.now() + graceMs;
+      while (active > 0 && Date.now() < deadline) await Bun.sleep(50);
+      return active === 0;
+    },
+  };
+}

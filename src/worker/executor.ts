@@ -1,0 +1,138 @@
+/**
+ * Executes one claimed run: engine input → pool thread → output store → SUCCEEDED, with a lease
+ * heartbeat, a timeout, cancellation, and retries with exponential backoff and jitter.
+ */
+
+import type { OutputWriter } from "../outputs/store";
+import type { Logger } from "../platform/logger";
+import type { RunRecord } from "../runs/model";
+import type { Job, WorkerPool } from "./pool";
+import type { RunStore } from "./run-store";
+
+export type ExecutorOptions = {
+  workerId: string;
+  leaseMs: number;
+  retryBaseMs: number;
+  /** Called for a run that failed for good (Kafka mode publishes it to the dead-letter topic). */
+  onDeadLetter?: (run: RunRecord, error: Record<string, unknown>) => Promise<void>;
+  /** Called after a run's outputs commit (cache invalidation hooks here). */
+  onSucceeded?: (run: RunRecord, rows: number) => Promise<void>;
+};
+
+class LostRunError extends Error {
+  override name = "LostRunError";
+}
+
+export type Outcome = "SUCCEEDED" | "FAILED" | "CANCELLED" | "RETRY" | "LOST";
+
+/** Delay before attempt n+1: base × 2^(n−1), ±50 % jitter, capped at 5 minutes. */
+export function backoffMs(base: number, attempt: number, random = Math.random): number {
+  const exp = Math.min(base * 2 ** Math.max(0, attempt - 1), 300_000);
+  return Math.round(exp * (0.5 + random()));
+}
+
+export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; options: ExecutorOptions }) {
+  const { store, pool, writer, log, options } = deps;
+  /** Stop functions of the runs executing in this process. */
+  const running = new Map<string, (reason: "cancelled" | "handback") => void>();
+
+  async function execute(run: RunRecord): Promise<Outcome> {
+    const started = performance.now();
+    let progress = 0;
+    let stopReason: "cancelled" | "timeout" | "lease lost" | "handback" | undefined;
+    let job: Job | undefined;
+    const stop = (reason: NonNullable<typeof stopReason>) => {
+      stopReason ??= reason;
+      job?.abort(reason);
+    };
+    running.set(run.id, stop);
+    const heartbeat = setInterval(
+      async () => {
+        try {
+          const beat = await store.heartbeat(run.id, progress);
+          if (!beat.keep) stop(beat.cancelled ? "cancelled" : "lease lost");
+        } catch (err) {
+          log.warn("run_heartbeat_failed", { run_id: run.id, error: (err as Error).message });
+        }
+      },
+      Math.max(100, Math.floor(options.leaseMs / 3)),
+    );
+    const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * 60_000);
+    try {
+      const input = await store.engineInput(run);
+      job = pool.run(input, { onProgress: (f) => (progress = f) });
+      if (stopReason) job.abort(stopReason);
+      const result = await job.result;
+      const rows = await writer.replaceRun(
+        { tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, asofDate: input.asofDate, versionHash: result.versionHash, computedTs: new Date().toISOString() },
+        result.batches,
+        async (tx) => {
+          const done = await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
+          // Moved on by someone else (admin, or reclaimed after our lease lapsed): roll our rows back.
+          if (!done) throw new LostRunError();
+          await tx`update scenario_run set rows_written = ${result.rows} where id = ${run.id}`;
+        },
+      );
+      log.info("run_succeeded", { run_id: run.id, rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
+      await options.onSucceeded?.(run, rows);
+      return "SUCCEEDED";
+    } catch (err) {
+      return await settleFailure(run, err, stopReason);
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(timeout);
+      running.delete(run.id);
+    }
+  }
+
+  async function settleFailure(run: RunRecord, err: unknown, stopReason: string | undefined): Promise<Outcome> {
+    const error = { code: "ENGINE_ERROR", message: err instanceof Error ? err.message : String(err), attempt: run.attempts };
+    if (stopReason === "lease lost" || err instanceof LostRunError) return "LOST";
+    if (stopReason === "handback") {
+      // Shutting down: give the run back untouched; its attempt does not count against the budget.
+      const back = await store.scheduleRetry(run.id, 0, { code: "HANDED_BACK", message: "worker shut down before the run finished" }, true);
+      return back ? "RETRY" : "LOST";
+    }
+    if (stopReason === "cancelled") {
+      await writer.deleteRun(run.id);
+      const done = await store.finish(run.id, "CANCELLED", "cancelled by user");
+      log.info("run_cancelled", { run_id: run.id });
+      return done ? "CANCELLED" : "LOST";
+    }
+    if (stopReason === "timeout") {
+      const e = { code: "TIMEOUT", message: `run exceeded its timeout of ${run.timeout_minutes} minute(s)`, attempt: run.attempts };
+      await store.finish(run.id, "FAILED", "timeout", e);
+      await options.onDeadLetter?.(run, e);
+      return "FAILED";
+    }
+    // Bad input never gets better by retrying.
+    const permanent = err instanceof Error && err.name === "EngineValidationError";
+    if (!permanent && run.attempts <= run.max_retries) {
+      const delay = backoffMs(options.retryBaseMs, run.attempts);
+      await store.scheduleRetry(run.id, delay, error);
+      log.warn("run_retry_scheduled", { run_id: run.id, attempt: run.attempts, delay_ms: delay, error: error.message });
+      return "RETRY";
+    }
+    await store.finish(run.id, "FAILED", permanent ? "invalid input" : "retries exhausted", { ...error, code: permanent ? "INVALID_INPUT" : error.code });
+    await options.onDeadLetter?.(run, error);
+    log.error("run_failed", { run_id: run.id, attempt: run.attempts, error: error.message });
+    return "FAILED";
+  }
+
+  return {
+    execute,
+    /** Aborts a run executing in this process now (the heartbeat would notice within a third of the lease anyway). */
+    cancel(runId: string) {
+      running.get(runId)?.("cancelled");
+    },
+    get active() {
+      return running.size;
+    },
+    /** Shutdown: hand every running run back to the queue. */
+    handBackAll() {
+      for (const stop of running.values()) stop("handback");
+    },
+  };
+}
+
+export type Executor = ReturnType<typeof createExecutor>;

@@ -1,0 +1,10 @@
+/** Messages between the pool (main thread) and its engine threads. */
+import type { EngineInput, OutputBatch } from "../engine/types";
+
+export type ToThread = { jobId: number; input: EngineInput };
+
+export type FromThread =
+  | { type: "progress"; jobId: number; done: number; total: number }
+  | { type: "batch"; jobId: number; batch: OutputBatch }
+  | { type: "done"; jobId: number; versionHash: string; rows: number }
+  | { type: "error"; jobId: number; message: string; name: string };

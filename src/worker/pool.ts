@@ -1,0 +1,107 @@
+/**
+ * A fixed pool of Bun Workers running the engine. One job per thread at a time; extra jobs wait.
+ * Aborting a job terminates its thread and starts a fresh one: the engine is synchronous, so a
+ * message could not interrupt it, and termination stops it at once.
+ */
+import type { EngineInput, OutputBatch } from "../engine/types";
+import type { FromThread } from "./messages";
+
+export type JobResult = { batches: OutputBatch[]; versionHash: string; rows: number };
+export type Job = { result: Promise<JobResult>; abort: (reason: string) => void };
+export type JobCallbacks = { onProgress?: (fraction: number) => void };
+
+export class AbortedError extends Error {
+  override name = "AbortError";
+}
+
+type Slot = { worker: Worker; busy: boolean };
+type Waiting = { start: (slot: Slot) => void };
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Waiting[] = [];
+  private nextJob = 1;
+  private closed = false;
+
+  constructor(readonly size: number) {
+    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), busy: false });
+  }
+
+  /** Jobs running now (for the utilisation metric). */
+  get busy(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  run(input: EngineInput, callbacks: JobCallbacks = {}): Job {
+    let abort: (reason: string) => void = () => {};
+    const result = new Promise<JobResult>((resolve, reject) => {
+      let settled = false;
+      let current: Slot | undefined;
+      const finish = (slot: Slot | undefined, fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (slot) this.release(slot);
+        fn();
+      };
+      abort = (reason) => {
+        const slot = current;
+        if (slot) {
+          // Replace the thread before releasing the slot, so the next job gets a live one.
+          slot.worker.terminate();
+          slot.worker = this.spawn();
+        } else {
+          const i = this.waiting.indexOf(entry);
+          if (i >= 0) this.waiting.splice(i, 1);
+        }
+        finish(slot, () => reject(new AbortedError(reason)));
+      };
+      const entry: Waiting = {
+        start: (slot) => {
+          current = slot;
+          const jobId = this.nextJob++;
+          const batches: OutputBatch[] = [];
+          slot.worker.onmessage = (event: MessageEvent<FromThread>) => {
+            const m = event.data;
+            if (m.jobId !== jobId) return;
+            if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
+            else if (m.type === "batch") batches.push(m.batch);
+            else if (m.type === "done") finish(slot, () => resolve({ batches, versionHash: m.versionHash, rows: m.rows }));
+            else finish(slot, () => reject(Object.assign(new Error(m.message), { name: m.name })));
+          };
+          slot.worker.onerror = (event) => finish(slot, () => reject(new Error(`engine thread crashed: ${event.message}`)));
+          slot.worker.postMessage({ jobId, input });
+        },
+      };
+      this.acquire(entry);
+    });
+    return { result, abort: (reason) => abort(reason) };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.slots) s.worker.terminate();
+  }
+
+  private spawn(): Worker {
+    return new Worker(new URL("./thread.ts", import.meta.url).href);
+  }
+
+  private acquire(entry: Waiting): void {
+    if (this.closed) throw new Error("worker pool is closed");
+    const free = this.slots.find((s) => !s.busy);
+    if (!free) {
+      this.waiting.push(entry);
+      return;
+    }
+    free.busy = true;
+    entry.start(free);
+  }
+
+  private release(slot: Slot): void {
+    slot.worker.onmessage = null;
+    slot.worker.onerror = null;
+    const next = this.waiting.shift();
+    if (next) next.start(slot);
+    else slot.busy = false;
+  }
+}

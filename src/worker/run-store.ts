@@ -1,0 +1,127 @@
+/**
+ * Worker-side SQL: claiming runs (with a lease), heartbeats, retry scheduling, reclaiming runs
+ * whose worker died, and loading a run's engine input (scenario + baseline curves).
+ */
+import type { Sql } from "../adapters/postgres";
+import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, type ModelParameters, type Product } from "../engine/types";
+import { normalizeParameters } from "../engine/validate";
+import type { RunRecord } from "../runs/model";
+import { createRunRepo } from "../runs/repo";
+
+export function createRunStore(sql: Sql, workerId: string, leaseMs: number) {
+  const runs = createRunRepo(sql);
+  return {
+    runs,
+
+    /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
+    async claim(runId: string): Promise<RunRecord | undefined> {
+      return sql.begin(async (tx) => {
+        const [ok] = await tx`select 1 from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
+        if (!ok) return undefined;
+        const run = await runs.transition(tx, runId, ["QUEUED"], "RUNNING", { by: workerId, reason: "claimed" });
+        if (!run) return undefined;
+        const [leased] = await tx<RunRecord[]>`
+          update scenario_run set attempts = attempts + 1, lease_owner = ${workerId},
+            lease_expires_at = clock_timestamp() + ${leaseMs} * interval '1 millisecond'
+          where id = ${runId} returning ${runs.columns}`;
+        return leased;
+      });
+    },
+
+    /** The next claimable run id, highest priority first, oldest first. */
+    async nextQueued(): Promise<string | undefined> {
+      const [row] = await sql<{ id: string }[]>`
+        select id::text as id from scenario_run
+        where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
+        order by case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end, created_at
+        limit 1`;
+      return row?.id;
+    },
+
+    /** Extends this worker's lease; says whether to keep going (false: cancelled, reclaimed or gone). */
+    async heartbeat(runId: string, progress: number): Promise<{ keep: boolean; cancelled: boolean }> {
+      const [row] = await sql<{ cancel_requested: boolean }[]>`
+        update scenario_run set lease_expires_at = clock_timestamp() + ${leaseMs} * interval '1 millisecond', progress = ${progress}, updated_at = clock_timestamp()
+        where id = ${runId} and state = 'RUNNING' and lease_owner = ${workerId}
+        returning cancel_requested`;
+      if (!row) return { keep: false, cancelled: false };
+      return { keep: !row.cancel_requested, cancelled: row.cancel_requested };
+    },
+
+    /** RUNNING runs whose lease expired go back to QUEUED (their worker died); returns how many. */
+    async reclaimExpired(): Promise<string[]> {
+      const expired = await sql<{ id: string }[]>`
+        select id::text as id from scenario_run where state = 'RUNNING' and lease_expires_at < clock_timestamp()`;
+      const reclaimed: string[] = [];
+      for (const { id } of expired) {
+        const r = await sql.begin((tx) => runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" }));
+        if (r) reclaimed.push(id);
+      }
+      return reclaimed;
+    },
+
+    /** RUNNING → QUEUED, claimable again after `delayMs`; a hand-back also returns the attempt it used. */
+    async scheduleRetry(runId: string, delayMs: number, error: Record<string, unknown>, handBack = false): Promise<RunRecord | undefined> {
+      return sql.begin(async (tx) => {
+        const run = await runs.transition(tx, runId, ["RUNNING"], "QUEUED", { by: workerId, reason: handBack ? "handed back on shutdown" : `retry in ${delayMs} ms`, error });
+        if (run) {
+          await tx`update scenario_run set next_attempt_at = clock_timestamp() + ${delayMs} * interval '1 millisecond',
+                   attempts = attempts - ${handBack ? 1 : 0} where id = ${runId}`;
+        }
+        return run;
+      });
+    },
+
+    async finish(runId: string, to: "FAILED" | "CANCELLED", reason: string, error?: Record<string, unknown>): Promise<RunRecord | undefined> {
+      return sql.begin((tx) => runs.transition(tx, runId, ["RUNNING"], to, { by: workerId, reason, ...(error ? { error } : {}) }));
+    },
+
+    /** The engine input of a run: its scenario and every curve at its latest as-of date. */
+    async engineInput(run: RunRecord): Promise<EngineInput> {
+      const [scenario] = await sql<{ assumptions: { driver_type: string; payload: Record<string, unknown> }[]; parameters: Record<string, unknown> }[]>`
+        select assumptions, parameters from scenario where id = ${run.scenario_id}`;
+      if (!scenario) throw Object.assign(new Error("the run's scenario no longer exists"), { name: "EngineValidationError" });
+      const rows = await sql<
+        { curve_key: string; market: string; location: string; product: Product; block: string; unit: string; asof: string; months: number[]; mids: number[] }[]
+      >`
+        select c.curve_key, c.market, c.location, c.product, c.block, c.unit, c.latest_asof::text as asof,
+               array_agg((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int order by o.contract_month) as months,
+               array_agg(o.mid order by o.contract_month) as mids
+        from curve c join curve_observation o on o.curve_key = c.curve_key and o.asof_date = c.latest_asof
+        group by c.curve_key order by c.curve_key`;
+      const curves: BaselineCurve[] = rows.map((r) => ({
+        curveKey: r.curve_key,
+        market: r.market,
+        location: r.location,
+        product: r.product,
+        block: r.block,
+        unit: r.unit,
+        months: Int32Array.from(r.months),
+        mid: Float64Array.from(r.mids),
+      }));
+      const asofDate = rows.map((r) => r.asof).sort().at(-1) ?? "0000-00-00";
+      const issues: { field: string; message: string }[] = [];
+      const merged: Record<string, unknown> = { ...scenario.parameters, ...run.parameters, seed: run.seed };
+      // Only the model's own keys; the rest of `parameters` is the user's metadata.
+      const modelKeys = Object.fromEntries(
+        Object.keys(DEFAULT_PARAMETERS)
+          .filter((k) => k in merged)
+          .map((k) => [k, merged[k]]),
+      );
+      const parameters = normalizeParameters(modelKeys as Partial<ModelParameters>, issues);
+      if (issues.length) throw Object.assign(new Error(`invalid parameters: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`), { name: "EngineValidationError" });
+      return {
+        tenantId: run.tenant_id,
+        scenarioId: run.scenario_id,
+        runId: run.id,
+        asofDate,
+        codeVersion: run.code_version,
+        parameters,
+        drivers: scenario.assumptions.map((a) => ({ driver_type: a.driver_type, ...a.payload }) as Driver),
+        curves,
+      };
+    },
+  };
+}
+
+export type RunStore = ReturnType<typeof createRunStore>;

@@ -6,7 +6,7 @@ import { normalizeEnum } from "../platform/schema";
 import { type CurveIdentity, parseCurveCsv } from "./csv";
 import { BLOCKS, type CurveRecord, PRODUCTS } from "./model";
 import type { CurveRepo, ImportResult, ObservationRow } from "./repo";
-import { curveObservations, SAMPLE_ASOF, SAMPLE_CURVES, SAMPLE_MONTHS } from "./sample";
+import { type CurveSpec, curveObservations, SAMPLE_ASOF, SAMPLE_CURVES, SAMPLE_MONTHS } from "./sample";
 
 export function createCurveService(repo: CurveRepo) {
   return {
@@ -60,9 +60,14 @@ export function createCurveService(repo: CurveRepo) {
     /** Loads the bundled sample curves into an empty store; returns whether it did. */
     async loadSampleIfEmpty(): Promise<boolean> {
       if (!(await repo.isEmpty())) return false;
-      const identities = new Map(SAMPLE_CURVES.map(({ curveKey, market, location, product, block, unit }) => [curveKey, { market, location, product, block, unit, line: 0 }]));
-      await repo.importBatches(toAsync(curveObservations(SAMPLE_CURVES, SAMPLE_ASOF, SAMPLE_MONTHS)), identities);
+      await this.loadSpecs(SAMPLE_CURVES, SAMPLE_ASOF, SAMPLE_MONTHS);
       return true;
+    },
+
+    /** Stores generated curves (the sample set, or a synthetic universe for tests and benchmarks). */
+    async loadSpecs(specs: CurveSpec[], asofDate: string, months: number): Promise<ImportResult> {
+      const identities = new Map(specs.map(({ curveKey, market, location, product, block, unit }) => [curveKey, { market, location, product, block, unit, line: 0 }]));
+      return repo.importBatches(toAsync(curveObservations(specs, asofDate, months)), identities);
     },
   };
 }

@@ -17,6 +17,8 @@ export type ExecutorOptions = {
   onDeadLetter?: (run: RunRecord, error: Record<string, unknown>) => Promise<void>;
   /** Called after a run's outputs commit (cache invalidation hooks here). */
   onSucceeded?: (run: RunRecord, rows: number) => Promise<void>;
+  /** Length of the minute that `timeout_minutes` counts (60 000; tests shorten it). */
+  minuteMs?: number;
 };
 
 class LostRunError extends Error {
@@ -55,9 +57,10 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           log.warn("run_heartbeat_failed", { run_id: run.id, error: (err as Error).message });
         }
       },
-      Math.max(100, Math.floor(options.leaseMs / 3)),
+      // At least every second, so a cancel requested through another process lands within 2 s.
+      Math.min(1000, Math.floor(options.leaseMs / 3)),
     );
-    const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * 60_000);
+    const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * (options.minuteMs ?? 60_000));
     try {
       const input = await store.engineInput(run);
       job = pool.run(input, { onProgress: (f) => (progress = f) });
@@ -67,9 +70,16 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
         { tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, asofDate: input.asofDate, versionHash: result.versionHash, computedTs: new Date().toISOString() },
         result.batches,
         async (tx) => {
-          const done = await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
-          // Moved on by someone else (admin, or reclaimed after our lease lapsed): roll our rows back.
-          if (!done) throw new LostRunError();
+          const [row] = await tx<{ cancel_requested: boolean; lease_owner: string | null }[]>`
+            select cancel_requested, lease_owner from scenario_run where id = ${run.id} and state = 'RUNNING' for update`;
+          // Reclaimed after our lease lapsed (another worker owns it now) or moved on by an admin: roll our rows back.
+          if (row?.lease_owner !== options.workerId) throw new LostRunError();
+          // A cancel that arrived while the rows were being written wins over completion.
+          if (row.cancel_requested) {
+            stopReason ??= "cancelled";
+            throw new Error("cancelled while writing outputs");
+          }
+          await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
           await tx`update scenario_run set rows_written = ${result.rows} where id = ${run.id}`;
         },
       );

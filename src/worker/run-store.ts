@@ -99,7 +99,11 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number) {
         months: Int32Array.from(r.months),
         mid: Float64Array.from(r.mids),
       }));
-      const asofDate = rows.map((r) => r.asof).sort().at(-1) ?? "0000-00-00";
+      const asofDate =
+        rows
+          .map((r) => r.asof)
+          .sort()
+          .at(-1) ?? "0000-00-00";
       const issues: { field: string; message: string }[] = [];
       const merged: Record<string, unknown> = { ...scenario.parameters, ...run.parameters, seed: run.seed };
       // Only the model's own keys; the rest of `parameters` is the user's metadata.

@@ -13,6 +13,7 @@ import { migrate } from "../../src/db/migrate";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
+import type { RunQueue } from "../../src/runs/queue";
 
 export type Store = "pglite" | "postgres";
 export const STORES: Store[] = ["pglite", "postgres"];
@@ -55,9 +56,9 @@ export async function createTestDb(store: Store): Promise<TestDb> {
   };
 }
 
-export function buildApp(db: Database, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }) {
+export function buildApp(db: Database, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }, queue?: RunQueue) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", ...env });
-  return createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config) });
+  return createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), ...(queue ? { queue } : {}) });
 }
 
 type Json = Record<string, unknown> | unknown[] | string | number | boolean | null;

@@ -1,0 +1,245 @@
+/**
+ * The embedded worker end to end on the real Postgres: runs execute in Bun Workers and their rows
+ * land exactly once; cancel, timeout, retries, dead letters and lease reclaim behave as documented.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createCurveRepo } from "../../src/curves/repo";
+import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
+import { createCurveService } from "../../src/curves/service";
+import { runScenario } from "../../src/engine";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
+import type { OutputWriter } from "../../src/outputs/store";
+import { createLogger } from "../../src/platform/logger";
+import type { RunRecord } from "../../src/runs/model";
+import { createLocalQueue } from "../../src/runs/queue";
+import { startEmbeddedWorker } from "../../src/worker";
+import { createRunStore } from "../../src/worker/run-store";
+import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+
+const tenant = { "x-aurum-tenant": "t-worker" };
+const POLICY = [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }];
+
+/** A fresh database with curves, the app and an embedded worker sharing one local queue. */
+async function harness(opts: { curves?: number; months?: number; writer?: (sql: TestDb["sql"]) => OutputWriter; minuteMs?: number; concurrency?: number } = {}) {
+  const db = await createTestDb("postgres");
+  const curves = createCurveService(createCurveRepo(db.sql));
+  if (opts.curves) await curves.loadSpecs(syntheticCurves(opts.curves), SAMPLE_ASOF, opts.months ?? 120);
+  else await curves.loadSampleIfEmpty();
+  const queue = createLocalQueue();
+  const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+  const deadLetters: { run: RunRecord; error: Record<string, unknown> }[] = [];
+  const worker = startEmbeddedWorker({
+    sql: db.sql,
+    config: { workerConcurrency: opts.concurrency ?? 2, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
+    log: createLogger("silent"),
+    queue,
+    workerId: "test-worker",
+    ...(opts.writer ? { writer: opts.writer(db.sql) } : {}),
+    executorOptions: {
+      minuteMs: opts.minuteMs ?? 60_000,
+      onDeadLetter: async (run, error) => void deadLetters.push({ run, error }),
+    },
+  });
+  const scenario = async (parameters: Record<string, unknown>, name = "Worker test") =>
+    (await call(app, "POST", "/v1/scenarios", { body: { name, assumptions: POLICY, parameters }, headers: tenant })).json.data.id as string;
+  const trigger = async (scenarioId: string, body: Record<string, unknown> = {}) => {
+    const res = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: body as never, headers: tenant });
+    expect(res.status).toBe(202);
+    return res.json.data as RunRecord;
+  };
+  const getRun = async (run: RunRecord) => (await call(app, "GET", `/v1/scenarios/${run.scenario_id}/runs/${run.id}`, { headers: tenant })).json.data as RunRecord;
+  const waitFor = async (run: RunRecord, states: string[], timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await getRun(run);
+      if (states.includes(now.state)) return now;
+      if (Date.now() > deadline) throw new Error(`run ${run.id} is ${now.state}, expected ${states.join("|")}`);
+      await Bun.sleep(25);
+    }
+  };
+  const rowsOf = async (runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0]!.n as number;
+  const close = async () => {
+    await worker.stop(1_000);
+    await db.drop();
+  };
+  return { db, app, worker, deadLetters, scenario, trigger, getRun, waitFor, rowsOf, close };
+}
+
+type Harness = Awaited<ReturnType<typeof harness>>;
+
+/** Rows the engine produces for this run's inputs, computed here independently of the worker. */
+async function engineRows(h: Harness, run: RunRecord): Promise<number> {
+  return runScenario(await createRunStore(h.db.sql, "check", 1_000).engineInput(run)).rows;
+}
+
+async function duplicateKeys(h: Harness): Promise<number> {
+  const [{ n }] = await h.db.sql`
+    select count(*)::int as n from (select 1 from scenario_output
+      group by run_id, metric, curve_key, tenor_type, contract_month having count(*) > 1) d`;
+  return n;
+}
+
+describe("embedded worker: execution", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test("a run goes QUEUED → RUNNING → SUCCEEDED and writes exactly the engine's rows", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 24, mc_paths: 100 }, "Single");
+    const run = await h.trigger(scenarioId, { seed: 7 });
+    const done = await h.waitFor(run, ["SUCCEEDED", "FAILED"]);
+    expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 1, progress: 1 });
+    const expected = await engineRows(h, run);
+    expect(expected).toBeGreaterThan(1000);
+    expect(done.rows_written).toBe(expected);
+    expect(await h.rowsOf(run.id)).toBe(expected);
+    const events = await h.db.sql`select payload->>'from' as "from", payload->>'to' as "to" from scenario_event where run_id = ${run.id} order by id`;
+    expect(events.map((e) => `${e.from}→${e.to}`)).toEqual(["null→QUEUED", "QUEUED→RUNNING", "RUNNING→SUCCEEDED"]);
+    const [meta] = await h.db
+      .sql`select count(distinct version_hash)::int as hashes, min(tenant_id) as tenant, min(asof_date)::text as asof from scenario_output where run_id = ${run.id}`;
+    expect(meta).toEqual({ hashes: 1, tenant: "t-worker", asof: SAMPLE_ASOF });
+  });
+
+  test("200 runs over 5 scenarios triggered concurrently all succeed, each with its engine row count and no duplicate rows", async () => {
+    const scenarios = await Promise.all([1, 2, 3, 4, 5].map((i) => h.scenario({ horizon_months: 12 + i, mc_paths: 20 }, `Batch ${i}`)));
+    const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => h.trigger(scenarios[i % 5]!, { seed: 1000 + i })));
+    expect(new Set(runs.map((r) => r.id)).size).toBe(200);
+    const finished = await Promise.all(runs.map((r) => h.waitFor(r, ["SUCCEEDED", "FAILED", "CANCELLED"], 120_000)));
+    expect(finished.filter((r) => r.state !== "SUCCEEDED")).toEqual([]);
+    // Row counts depend on the horizon only, so one engine computation per scenario checks all its runs.
+    const expectedPerScenario = new Map<string, number>();
+    for (const r of runs.slice(0, 5)) expectedPerScenario.set(r.scenario_id, await engineRows(h, r));
+    const counts = await h.db.sql<{ run_id: string; n: number }[]>`
+      select run_id::text as run_id, count(*)::int as n from scenario_output where run_id in ${h.db.sql(runs.map((r) => r.id))} group by run_id`;
+    const byRun = new Map(counts.map((c) => [c.run_id, c.n]));
+    for (const r of runs) expect(byRun.get(r.id)).toBe(expectedPerScenario.get(r.scenario_id));
+    expect(await duplicateKeys(h)).toBe(0);
+  }, 150_000);
+
+  test("a cancel of a finished run is a 409 naming its state", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Finished");
+    const run = await h.waitFor(await h.trigger(scenarioId, { seed: 5 }), ["SUCCEEDED"]);
+    const res = await call(h.app, "POST", `/v1/scenarios/runs/${run.id}/cancel`, { headers: tenant });
+    expect(res.status).toBe(409);
+    expect(res.json.error.message).toContain("SUCCEEDED");
+  });
+});
+
+describe("embedded worker: long runs (cancel, timeout)", () => {
+  let h: Harness;
+  // 100 curves × 240 months × 10 000 paths: several seconds of engine time per run.
+  const LONG = { horizon_months: 240, mc_paths: 10_000 };
+  beforeAll(async () => {
+    h = await harness({ curves: 100, months: 240, minuteMs: 400, concurrency: 1 });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test("cancel while RUNNING → CANCELLED within 2 s with zero rows; cancelling twice gives the same answer", async () => {
+    const scenarioId = await h.scenario(LONG, "Long cancel");
+    const run = await h.waitFor(await h.trigger(scenarioId, { seed: 1, timeout_minutes: 1440 }), ["RUNNING"]);
+    await Bun.sleep(300);
+    const started = performance.now();
+    const first = await call(h.app, "POST", `/v1/scenarios/runs/${run.id}/cancel`, { headers: tenant });
+    expect(first.status).toBe(200);
+    const done = await h.waitFor(run, ["CANCELLED", "SUCCEEDED", "FAILED"], 5_000);
+    expect(done.state).toBe("CANCELLED");
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(await h.rowsOf(run.id)).toBe(0);
+    const second = await call(h.app, "POST", `/v1/scenarios/runs/${run.id}/cancel`, { headers: tenant });
+    expect(second.status).toBe(200);
+    expect(second.json.data.state).toBe("CANCELLED");
+    expect(second.json.data.finished_at).toBe(done.finished_at);
+  });
+
+  test("a run past its timeout is FAILED with a timeout error, not retried, and dead-lettered once", async () => {
+    const scenarioId = await h.scenario(LONG, "Long timeout");
+    // timeout_minutes = 1 and a 400 ms test minute.
+    const run = await h.trigger(scenarioId, { seed: 2, timeout_minutes: 1, max_retries: 3 });
+    const done = await h.waitFor(run, ["FAILED", "SUCCEEDED", "CANCELLED"], 10_000);
+    expect(done.state).toBe("FAILED");
+    expect(done.attempts).toBe(1);
+    expect(done.error).toMatchObject({ code: "TIMEOUT" });
+    expect(await h.rowsOf(run.id)).toBe(0);
+    expect(h.deadLetters.filter((d) => d.run.id === run.id)).toHaveLength(1);
+  });
+});
+
+describe("embedded worker: failures, retries and leases", () => {
+  let h: Harness;
+  let failures = 0;
+  let gate: Promise<void> | undefined;
+  /** The real writer, made to fail while `failures` > 0 (an output store outage) and to wait while `gate` is pending. */
+  const flaky = (sql: TestDb["sql"]): OutputWriter => {
+    const real = createPgOutputWriter(sql);
+    return {
+      replaceRun: async (meta, batches, commit) => {
+        await gate;
+        if (failures > 0) {
+          failures--;
+          throw new Error("output store unavailable");
+        }
+        return real.replaceRun(meta, batches, commit);
+      },
+      deleteRun: (runId) => real.deleteRun(runId),
+    };
+  };
+  beforeAll(async () => {
+    h = await harness({ writer: flaky, concurrency: 1 });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test("a transient failure is retried with backoff and the run then succeeds once", async () => {
+    failures = 2;
+    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 20 }, "Flaky");
+    const run = await h.trigger(scenarioId, { seed: 3, max_retries: 3 });
+    const done = await h.waitFor(run, ["SUCCEEDED", "FAILED"]);
+    expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 3 });
+    expect(await h.rowsOf(run.id)).toBe(await engineRows(h, run));
+    const events = await h.db.sql`select payload->>'to' as "to", payload->>'reason' as reason from scenario_event where run_id = ${run.id} order by id`;
+    expect(events.map((e) => e.to)).toEqual(["QUEUED", "RUNNING", "QUEUED", "RUNNING", "QUEUED", "RUNNING", "SUCCEEDED"]);
+    expect(events[2]!.reason).toMatch(/^retry in \d+ ms$/);
+  });
+
+  test("a failure beyond the retry budget ends FAILED after max_retries + 1 attempts, with one dead letter", async () => {
+    failures = 100;
+    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 20 }, "Broken");
+    const run = await h.trigger(scenarioId, { seed: 4, max_retries: 2 });
+    const done = await h.waitFor(run, ["FAILED", "SUCCEEDED"]);
+    failures = 0;
+    expect(done).toMatchObject({ state: "FAILED", attempts: 3 });
+    expect(done.error).toMatchObject({ code: "ENGINE_ERROR", message: "output store unavailable" });
+    expect(h.deadLetters.filter((d) => d.run.id === run.id)).toHaveLength(1);
+    expect(await h.rowsOf(run.id)).toBe(0);
+  });
+
+  test("a run whose worker died is reclaimed after its lease expires and succeeds exactly once", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 20 }, "Orphan");
+    // Keep the live worker's only thread busy, so the orphan is certainly claimed by the "dead" worker,
+    // which then never heartbeats.
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    const blocker = await h.waitFor(await h.trigger(scenarioId, { seed: 6 }), ["RUNNING"]);
+    const dead = createRunStore(h.db.sql, "dead-worker", 3_000);
+    const run = await h.trigger(scenarioId, { seed: 5 });
+    const claimed = await dead.claim(run.id);
+    expect(claimed?.state).toBe("RUNNING");
+    gate = undefined;
+    open();
+    expect((await h.waitFor(blocker, ["SUCCEEDED", "FAILED"])).state).toBe("SUCCEEDED");
+    const done = await h.waitFor(run, ["SUCCEEDED", "FAILED"], 15_000);
+    expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 2 });
+    expect(await h.rowsOf(run.id)).toBe(await engineRows(h, run));
+    const reasons = (await h.db.sql`select payload->>'reason' as reason from scenario_event where run_id = ${run.id} order by id`).map((e) => e.reason);
+    expect(reasons).toContain("lease expired; worker presumed dead");
+    // The dead worker coming back cannot commit anything: its heartbeat says stop.
+    expect(await dead.heartbeat(run.id, 0.5)).toEqual({ keep: false, cancelled: false });
+  });
+});

@@ -118,6 +118,42 @@ export const SETTINGS = {
     int(1, 3_600_000),
     "Base of the exponential retry backoff (doubles per attempt, ±50 % jitter, capped at 5 minutes).",
   ),
+  kafkaBrokers: setting(
+    "AURUM_KAFKA_BROKERS",
+    undefined,
+    list,
+    "Kafka bootstrap servers (host:port,...). Set: runs travel through the outbox and Kafka to `npm run worker` processes. Unset: embedded mode, runs are claimed from the runs table.",
+  ),
+  kafkaClientId: setting("AURUM_KAFKA_CLIENT_ID", "aurum-scenarios", text, "Kafka client id prefix of this process."),
+  scenarioRequestTopic: setting("AURUM_SCENARIO_REQUEST_TOPIC", "aurum.scenario.request.v1", text, "Topic of run requests (docs/events.md)."),
+  scenarioDlqTopic: setting(
+    "AURUM_SCENARIO_DLQ_TOPIC",
+    "aurum.scenario.request.dlq.v1",
+    text,
+    "Dead-letter topic: runs that failed for good, and request messages that could not be decoded.",
+  ),
+  workerGroupId: setting("AURUM_WORKER_GROUP_ID", "aurum-scenario-worker", text, "Kafka consumer group of the scenario workers."),
+  relayPollMs: setting("AURUM_OUTBOX_RELAY_POLL_MS", "500", int(10, 60_000), "How often the outbox relay looks for unsent run requests (it also wakes on new runs)."),
+  scenarioMetricsPort: setting("AURUM_SCENARIO_METRICS_PORT", "9500", int(0, 65535), "Port of the worker's /metrics, /healthz and /readyz (0 picks a free port)."),
+  scenarioMetricsAddr: setting("AURUM_SCENARIO_METRICS_ADDR", "0.0.0.0", text, "Bind address of the worker's metrics and probe server."),
+  outputStore: setting(
+    "AURUM_OUTPUT_STORE",
+    "postgres",
+    oneOf("postgres", "trino"),
+    "Where workers write run outputs: the metadata Postgres (`scenario_output`) or Iceberg through Trino (`<catalog>.<schema>.scenario_output`, needs AURUM_TRINO_URL and a server Postgres).",
+  ),
+  trinoUrl: setting("AURUM_TRINO_URL", undefined, url("http:", "https:"), "Trino coordinator (HTTP client protocol)."),
+  trinoUser: setting("AURUM_TRINO_USER", "aurum", text, "X-Trino-User of every query."),
+  trinoSource: setting("AURUM_TRINO_SOURCE", "aurum-scenarios", text, "X-Trino-Source of every query (shows in system.runtime.queries)."),
+  trinoCatalog: setting("AURUM_TRINO_CATALOG", "iceberg", text, "Catalog of the output table and the session default."),
+  trinoSchema: setting("AURUM_TRINO_SCHEMA", "market", text, "Schema of the output table and the session default."),
+  trinoWriteConcurrency: setting("AURUM_TRINO_WRITE_CONCURRENCY", "2", int(1, 16), "INSERT statements of one run's outputs in flight at once."),
+  trinoMaxStatementChars: setting(
+    "AURUM_TRINO_MAX_STATEMENT_CHARS",
+    "1000000",
+    int(20_000, 1_000_000_000),
+    "Largest INSERT statement the output writer sends; must not exceed the server's `query.max-length` (default 1,000,000). Larger statements write faster.",
+  ),
   authDisabled: setting("AURUM_API_AUTH_DISABLED", "0", flag, "Trusted local mode: no bearer token; X-Aurum-Tenant or tenant_id scopes a request, none acts as the operator."),
   jwksUrl: setting("AURUM_API_AUTH_JWKS_URL", undefined, url("http:", "https:"), "JWKS endpoint of the OIDC issuer (cached; refetched once for an unknown kid)."),
   jwksCooldownSeconds: setting("AURUM_API_AUTH_JWKS_COOLDOWN_SECONDS", "30", int(0, 3600), "Minimum time between two JWKS refetches triggered by unknown kids."),
@@ -172,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const v = values as Values;
   if (v.jwksUrl && v.jwtPublicKey) problems.push("AURUM_API_AUTH_JWKS_URL and AURUM_API_AUTH_PUBLIC_KEY are exclusive: set one");
   if (v.jwtAlgorithms.some((a) => a.toLowerCase() === "none")) problems.push("AURUM_API_AUTH_ALGORITHMS must not contain none");
+  if (v.outputStore === "trino" && !v.trinoUrl) problems.push("AURUM_OUTPUT_STORE=trino needs AURUM_TRINO_URL");
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   const { appDbDsn, timescaleDsn, ...rest } = v;
   return Object.freeze({ ...rest, jwtAlgorithms: Object.freeze([...rest.jwtAlgorithms]) as string[], databaseUrl: appDbDsn ?? timescaleDsn });

@@ -385,9 +385,24 @@ cmd_status() {
   return $rc
 }
 
+# Stop or start Kafka alone (the outage tests use these; `up` must have run once).
+cmd_kafka() {
+  mkdir -p "$RUN"
+  case "$1" in
+    stop) stop_one kafka kafka_pid $KAFKA_PORT $KAFKA_CONTROLLER_PORT ;;
+    start)
+      pick_jdk KAFKA_JAVA_HOME 17 Kafka
+      kafka_start
+      kafka_wait
+      ;;
+  esac
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  kafka-stop) cmd_kafka stop ;;
+  kafka-start) cmd_kafka start ;;
+  *) echo "usage: $0 up|down|status|kafka-stop|kafka-start" >&2; exit 2 ;;
 esac

@@ -3,6 +3,16 @@ import { Elysia } from "elysia";
 import type { Sql } from "../adapters/postgres";
 import type { Metrics } from "./metrics";
 
+/** Undefined when the database answers `select 1` within 2 s, else what went wrong. */
+export async function pingDatabase(sql: Sql): Promise<string | undefined> {
+  try {
+    await Promise.race([sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export function opsRoutes(deps: { sql: Sql; metrics: Metrics; isDraining: () => boolean }) {
   return new Elysia({ name: "ops" })
     .get("/healthz", () => ({ status: "ok" }), { detail: { tags: ["ops"], summary: "Liveness" } })
@@ -13,13 +23,10 @@ export function opsRoutes(deps: { sql: Sql; metrics: Metrics; isDraining: () => 
           set.status = 503;
           return { status: "draining" };
         }
-        try {
-          await Promise.race([deps.sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
-          return { status: "ready", database: "ok" };
-        } catch (err) {
-          set.status = 503;
-          return { status: "unavailable", database: (err as Error).message };
-        }
+        const problem = await pingDatabase(deps.sql);
+        if (problem === undefined) return { status: "ready", database: "ok" };
+        set.status = 503;
+        return { status: "unavailable", database: problem };
       },
       { detail: { tags: ["ops"], summary: "Readiness: the metadata database answers within 2 s" } },
     )

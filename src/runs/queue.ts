@@ -7,10 +7,16 @@ import type { RunRecord } from "./model";
 import type { Tx } from "./repo";
 
 export const REQUEST_TOPIC = "aurum.scenario.request.v1";
+export const DLQ_TOPIC = "aurum.scenario.request.dlq.v1";
 
 export interface RunQueue {
-  /** Inside the trigger transaction: make the run reach a worker once the transaction commits. */
-  enqueue(tx: Tx, run: RunRecord, ctx: { requestId: string }): Promise<void>;
+  /**
+   * Inside the transaction that made the run QUEUED (trigger, retry, reclaim): make it reach a
+   * worker once the transaction commits, not before `delayMs` (a retry's backoff).
+   */
+  enqueue(tx: Tx, run: RunRecord, ctx: { requestId: string; delayMs?: number }): Promise<void>;
+  /** Inside the transaction that fails a run for good: the dead-letter message (request + error), if this queue has a topic for it. */
+  deadLetter(tx: Tx, run: RunRecord, error: Record<string, unknown>): Promise<void>;
   /** After commit: wake a local dispatcher, if any. */
   notify(): void;
   /** Abort the run now if this process executes it (remote workers see `cancel_requested`). */
@@ -31,12 +37,19 @@ export function requestMessage(run: RunRecord) {
   };
 }
 
+/** Version 1 of the dead-letter message (docs/events.md): why, the error, and the request or the raw message. */
+export function deadLetterMessage(letter: { reason: string; error: Record<string, unknown>; request?: unknown; source?: { topic: string; partition: number; offset: string } }) {
+  return { schema: "aurum.scenario.dead_letter", version: 1, ...letter, at: new Date().toISOString() };
+}
+
 /** W3C trace context for a request id: a stable trace id derived from it, a fresh span id. */
 export function traceparent(requestId: string): string {
   const traceId = new Bun.CryptoHasher("sha256").update(requestId).digest("hex").slice(0, 32);
   const spanId = crypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "");
   return `00-${traceId}-${spanId}-01`;
 }
+
+export type OutboxQueue = RunQueue & { onNotify(fn: () => void): void };
 
 export type LocalQueue = RunQueue & { onNotify(fn: () => void): void; onCancel(fn: (runId: string) => void): void };
 
@@ -45,6 +58,7 @@ export function createLocalQueue(): LocalQueue {
   const cancels = new Set<(runId: string) => void>();
   return {
     async enqueue() {},
+    async deadLetter() {},
     notify: () => {
       for (const fn of wakeups) fn();
     },
@@ -56,14 +70,26 @@ export function createLocalQueue(): LocalQueue {
   };
 }
 
-export function createOutboxQueue(): RunQueue {
+/** Kafka mode: an outbox row per message, published by the relay (relay.ts); `notify` wakes a relay in this process. */
+export function createOutboxQueue(topics: { request: string; deadLetter: string } = { request: REQUEST_TOPIC, deadLetter: DLQ_TOPIC }): OutboxQueue {
+  const wakeups = new Set<() => void>();
+  const insert = (tx: Tx, run: RunRecord, topic: string, requestId: string, payload: Record<string, unknown>, delayMs = 0) => {
+    const headers = { run_id: run.id, request_id: requestId, traceparent: traceparent(requestId) };
+    return tx`insert into run_outbox (run_id, topic, msg_key, headers, payload, available_at)
+              values (${run.id}, ${topic}, ${run.scenario_id}, ${tx.json(headers)}, ${tx.json(payload as never)},
+                      clock_timestamp() + ${delayMs} * interval '1 millisecond')`;
+  };
   return {
     async enqueue(tx, run, ctx) {
-      const headers = { run_id: run.id, request_id: ctx.requestId, traceparent: traceparent(ctx.requestId) };
-      await tx`insert into run_outbox (run_id, topic, msg_key, headers, payload)
-               values (${run.id}, ${REQUEST_TOPIC}, ${run.scenario_id}, ${tx.json(headers)}, ${tx.json(requestMessage(run) as never)})`;
+      await insert(tx, run, topics.request, ctx.requestId, requestMessage(run), ctx.delayMs);
     },
-    notify() {},
+    async deadLetter(tx, run, error) {
+      await insert(tx, run, topics.deadLetter, `dead-letter-${run.id}`, deadLetterMessage({ reason: "run failed", error, request: requestMessage(run) }));
+    },
+    notify: () => {
+      for (const fn of wakeups) fn();
+    },
     cancel() {},
+    onNotify: (fn) => void wakeups.add(fn),
   };
 }

@@ -8,7 +8,7 @@ import type { LocalQueue } from "../runs/queue";
 import type { Executor } from "./executor";
 import type { RunStore } from "./run-store";
 
-export type Dispatcher = { stop: (graceMs: number) => Promise<boolean>; readonly active: number };
+export type Dispatcher = { stop: () => Promise<void>; readonly active: number };
 
 export function startDispatcher(deps: { store: RunStore; executor: Executor; queue: LocalQueue; concurrency: number; pollMs: number; log: Logger }): Dispatcher {
   const { store, executor, queue, concurrency, pollMs, log } = deps;
@@ -58,14 +58,11 @@ export function startDispatcher(deps: { store: RunStore; executor: Executor; que
     get active() {
       return active;
     },
-    /** Stops claiming; waits for running runs up to `graceMs`. True when all finished in time. */
-    async stop(graceMs: number) {
+    /** Stops claiming runs (the ones running go on; the worker drains them). */
+    async stop() {
       stopped = true;
       poke();
       await loop;
-      const deadline = Date.now() + graceMs;
-      while (active > 0 && Date.now() < deadline) await Bun.sleep(50);
-      return active === 0;
     },
   };
 }

@@ -6,6 +6,7 @@
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
+import type { WorkerMetrics } from "./metrics";
 import type { Job, WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
 
@@ -13,7 +14,7 @@ export type ExecutorOptions = {
   workerId: string;
   leaseMs: number;
   retryBaseMs: number;
-  /** Called for a run that failed for good (Kafka mode publishes it to the dead-letter topic). */
+  /** Called after a run failed for good (its dead-letter message is already in the outbox in Kafka mode). */
   onDeadLetter?: (run: RunRecord, error: Record<string, unknown>) => Promise<void>;
   /** Called after a run's outputs commit (cache invalidation hooks here). */
   onSucceeded?: (run: RunRecord, rows: number) => Promise<void>;
@@ -33,12 +34,20 @@ export function backoffMs(base: number, attempt: number, random = Math.random): 
   return Math.round(exp * (0.5 + random()));
 }
 
-export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; options: ExecutorOptions }) {
-  const { store, pool, writer, log, options } = deps;
+export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: WorkerMetrics; options: ExecutorOptions }) {
+  const { store, pool, writer, log, metrics, options } = deps;
   /** Stop functions of the runs executing in this process. */
   const running = new Map<string, (reason: "cancelled" | "handback") => void>();
 
   async function execute(run: RunRecord): Promise<Outcome> {
+    metrics?.started();
+    const started = performance.now();
+    const outcome = await attempt(run);
+    metrics?.finished(outcome, (performance.now() - started) / 1000);
+    return outcome;
+  }
+
+  async function attempt(run: RunRecord): Promise<Outcome> {
     const started = performance.now();
     let progress = 0;
     let stopReason: "cancelled" | "timeout" | "lease lost" | "handback" | undefined;
@@ -95,6 +104,11 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     }
   }
 
+  async function deadLettered(run: RunRecord, error: Record<string, unknown>): Promise<void> {
+    metrics?.deadLettered();
+    await options.onDeadLetter?.(run, error);
+  }
+
   async function settleFailure(run: RunRecord, err: unknown, stopReason: string | undefined): Promise<Outcome> {
     const error = { code: "ENGINE_ERROR", message: err instanceof Error ? err.message : String(err), attempt: run.attempts };
     if (stopReason === "lease lost" || err instanceof LostRunError) return "LOST";
@@ -111,8 +125,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     }
     if (stopReason === "timeout") {
       const e = { code: "TIMEOUT", message: `run exceeded its timeout of ${run.timeout_minutes} minute(s)`, attempt: run.attempts };
-      await store.finish(run.id, "FAILED", "timeout", e);
-      await options.onDeadLetter?.(run, e);
+      if (await store.finish(run.id, "FAILED", "timeout", e)) await deadLettered(run, e);
       return "FAILED";
     }
     // Bad input never gets better by retrying.
@@ -123,8 +136,8 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       log.warn("run_retry_scheduled", { run_id: run.id, attempt: run.attempts, delay_ms: delay, error: error.message });
       return "RETRY";
     }
-    await store.finish(run.id, "FAILED", permanent ? "invalid input" : "retries exhausted", { ...error, code: permanent ? "INVALID_INPUT" : error.code });
-    await options.onDeadLetter?.(run, error);
+    const final = { ...error, code: permanent ? "INVALID_INPUT" : error.code };
+    if (await store.finish(run.id, "FAILED", permanent ? "invalid input" : "retries exhausted", final)) await deadLettered(run, final);
     log.error("run_failed", { run_id: run.id, attempt: run.attempts, error: error.message });
     return "FAILED";
   }

@@ -6,9 +6,11 @@ import type { Sql } from "../adapters/postgres";
 import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, type ModelParameters, type Product } from "../engine/types";
 import { normalizeParameters } from "../engine/validate";
 import type { RunRecord } from "../runs/model";
+import type { RunQueue } from "../runs/queue";
 import { createRunRepo } from "../runs/repo";
 
-export function createRunStore(sql: Sql, workerId: string, leaseMs: number) {
+/** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
+export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queue?: RunQueue) {
   const runs = createRunRepo(sql);
   return {
     runs,
@@ -48,13 +50,17 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number) {
       return { keep: !row.cancel_requested, cancelled: row.cancel_requested };
     },
 
-    /** RUNNING runs whose lease expired go back to QUEUED (their worker died); returns how many. */
+    /** RUNNING runs whose lease expired go back to QUEUED (their worker died); returns their ids. */
     async reclaimExpired(): Promise<string[]> {
       const expired = await sql<{ id: string }[]>`
         select id::text as id from scenario_run where state = 'RUNNING' and lease_expires_at < clock_timestamp()`;
       const reclaimed: string[] = [];
       for (const { id } of expired) {
-        const r = await sql.begin((tx) => runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" }));
+        const r = await sql.begin(async (tx) => {
+          const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
+          if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
+          return back;
+        });
         if (r) reclaimed.push(id);
       }
       return reclaimed;
@@ -67,13 +73,19 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number) {
         if (run) {
           await tx`update scenario_run set next_attempt_at = clock_timestamp() + ${delayMs} * interval '1 millisecond',
                    attempts = attempts - ${handBack ? 1 : 0} where id = ${runId}`;
+          await queue?.enqueue(tx, run, { requestId: `retry-${runId}-${run.attempts}`, delayMs });
         }
         return run;
       });
     },
 
+    /** RUNNING → FAILED or CANCELLED; a FAILED run with an error also gets its dead-letter message in the same transaction. */
     async finish(runId: string, to: "FAILED" | "CANCELLED", reason: string, error?: Record<string, unknown>): Promise<RunRecord | undefined> {
-      return sql.begin((tx) => runs.transition(tx, runId, ["RUNNING"], to, { by: workerId, reason, ...(error ? { error } : {}) }));
+      return sql.begin(async (tx) => {
+        const run = await runs.transition(tx, runId, ["RUNNING"], to, { by: workerId, reason, ...(error ? { error } : {}) });
+        if (run && to === "FAILED" && error) await queue?.deadLetter(tx, run, error);
+        return run;
+      });
     },
 
     /** The engine input of a run: its scenario and every curve at its latest as-of date. */

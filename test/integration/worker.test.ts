@@ -3,6 +3,7 @@
  * land exactly once; cancel, timeout, retries, dead letters and lease reclaim behave as documented.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
 import { createCurveService } from "../../src/curves/service";
@@ -12,7 +13,7 @@ import type { OutputWriter } from "../../src/outputs/store";
 import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
-import { startEmbeddedWorker } from "../../src/worker";
+import { startWorker } from "../../src/worker";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
@@ -28,9 +29,10 @@ async function harness(opts: { curves?: number; months?: number; writer?: (sql: 
   const queue = createLocalQueue();
   const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
   const deadLetters: { run: RunRecord; error: Record<string, unknown> }[] = [];
-  const worker = startEmbeddedWorker({
+  const worker = await startWorker({
+    mode: "embedded",
     sql: db.sql,
-    config: { workerConcurrency: opts.concurrency ?? 2, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
+    config: { ...loadConfig({}), workerConcurrency: opts.concurrency ?? 2, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
     log: createLogger("silent"),
     queue,
     workerId: "test-worker",

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONFIG_DOC_PATH, renderConfigDoc } from "../../scripts/config-docs";
-import { OPENAPI_PATH, renderOpenApi } from "../../scripts/openapi";
+import { OPENAPI_PATH } from "../../scripts/openapi";
 import { SETTINGS } from "../../src/config";
 
 describe("drift", () => {
@@ -12,7 +12,11 @@ describe("drift", () => {
   });
 
   test("docs/api/openapi-spec.yaml matches the routes (run `npm run openapi`)", async () => {
-    expect(readFileSync(OPENAPI_PATH, "utf8")).toBe(await renderOpenApi());
+    // A fresh process: Elysia normalises shared TypeBox schemas in place when an app is built, so
+    // a document rendered after other tests built apps can differ from the generator's.
+    const proc = Bun.spawnSync(["bun", join(import.meta.dir, "../../scripts/openapi.ts")], { stderr: "inherit" });
+    expect(proc.exitCode).toBe(0);
+    expect(readFileSync(OPENAPI_PATH, "utf8")).toBe(proc.stdout.toString());
   });
 
   test("the OpenAPI version is semantic", async () => {

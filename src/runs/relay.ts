@@ -1,0 +1,113 @@
+/**
+ * The outbox relay: publishes due `run_outbox` rows to Kafka in id order and marks them sent in
+ * the same transaction that locked them. Rows are locked with SKIP LOCKED, so several relays (one
+ * per API replica and worker) share the work; a publish that fails rolls the batch back and it is
+ * tried again, so a Kafka outage delays runs and never loses them. Delivery is at least once:
+ * a crash between publish and commit sends a row twice, and workers skip a run they cannot claim.
+ */
+import type { Sql } from "../adapters/postgres";
+import type { Logger } from "../platform/logger";
+
+export type OutboxMessage = { key: string; value: string; headers: Record<string, string> };
+export type Publisher = { send(topic: string, messages: OutboxMessage[]): Promise<void> };
+
+const SEND_TIMEOUT_MS = 15_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export type Relay = { stop(): Promise<void>; readonly backlog: number; flush(): Promise<number> };
+
+export function startOutboxRelay(deps: {
+  sql: Sql;
+  publisher: Publisher;
+  log: Logger;
+  pollMs: number;
+  batchSize?: number;
+  onNotify?: (wake: () => void) => void;
+  onPublished?: (count: number) => void;
+  onError?: (err: Error) => void;
+}): Relay {
+  const { sql, publisher, log, pollMs } = deps;
+  const batchSize = deps.batchSize ?? 500;
+  let stopped = false;
+  let failures = 0;
+  let backlog = 0;
+  let wake: (() => void) | undefined;
+  deps.onNotify?.(() => {
+    wake?.();
+    wake = undefined;
+  });
+
+  /** Publishes one batch of due rows; returns how many were sent. */
+  async function flushOnce(): Promise<number> {
+    return sql.begin(async (tx) => {
+      const rows = await tx<{ id: string; topic: string; msg_key: string; headers: Record<string, string>; payload: unknown }[]>`
+        select id::text as id, topic, msg_key, headers, payload from run_outbox
+        where sent_at is null and available_at <= clock_timestamp()
+        order by available_at, id limit ${batchSize} for update skip locked`;
+      if (rows.length === 0) return 0;
+      const byTopic = new Map<string, OutboxMessage[]>();
+      for (const r of rows) {
+        const list = byTopic.get(r.topic) ?? [];
+        list.push({ key: r.msg_key, value: JSON.stringify(r.payload), headers: r.headers });
+        byTopic.set(r.topic, list);
+      }
+      // Bounded: the rows stay locked while we wait, so a hung broker must not hold them for long.
+      for (const [topic, messages] of byTopic) await withTimeout(publisher.send(topic, messages), SEND_TIMEOUT_MS, `publishing to ${topic}`);
+      await tx`update run_outbox set sent_at = clock_timestamp() where id in ${tx(rows.map((r) => r.id))}`;
+      return rows.length;
+    });
+  }
+
+  async function flush(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await flushOnce();
+      total += n;
+      if (n < batchSize) break;
+    }
+    return total;
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const sent = await flush();
+        if (sent) deps.onPublished?.(sent);
+        if (failures) log.info("outbox_relay_recovered", { after_failures: failures });
+        failures = 0;
+        const [row] = await sql<{ n: number }[]>`select count(*)::int as n from run_outbox where sent_at is null`;
+        backlog = row?.n ?? 0;
+      } catch (err) {
+        failures++;
+        deps.onError?.(err as Error);
+        // Log the first failure and then every tenth, not every poll of an outage.
+        if (failures === 1 || failures % 10 === 0) log.warn("outbox_relay_failed", { failures, error: (err as Error).message });
+      }
+      // Back off while failing: poll interval × failures, at most 10 s.
+      const delay = Math.min(10_000, pollMs * Math.max(1, failures));
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, delay);
+      });
+    }
+  })();
+
+  return {
+    get backlog() {
+      return backlog;
+    },
+    flush,
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}

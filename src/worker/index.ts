@@ -62,7 +62,12 @@ export async function startWorker(deps: WorkerDeps) {
   } else {
     const producer = await deps.kafka.producer();
     const handle = createRequestHandler({ store, executor, producer, dlqTopic: config.scenarioDlqTopic, metrics, log });
-    const c = await deps.kafka.consumer({ groupId: config.workerGroupId, topics: [config.scenarioRequestTopic], concurrency });
+    const c = await deps.kafka.consumer({
+      groupId: config.workerGroupId,
+      topics: [config.scenarioRequestTopic],
+      concurrency,
+      onError: (err, m) => log.warn("consumer_error", { error: err.message, ...(m ? { topic: m.topic, partition: m.partition, offset: String(m.offset) } : {}) }),
+    });
     consumer = c;
     const consuming = c.run(handle).catch((err) => log.error("consumer_failed", { error: (err as Error).message }));
     const sweeper = startSweeper(store, config.workerPollMs, log);

@@ -203,6 +203,55 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     expect(offsets.reduce((sum, [, o]) => sum + Number(o), 0)).toBe(600);
   }, 60_000);
 
+  test("a member joining and leaving while messages flow loses nothing, and every offset ends up committed", async () => {
+    const { topic, groupId } = await fresh("rebalance", 6);
+    const counts = new Map<string, number>();
+    const onMessage = async (m: KafkaMessage) => {
+      await Bun.sleep(1);
+      counts.set(m.key!, (counts.get(m.key!) ?? 0) + 1);
+    };
+    const first = await consumer(groupId, topic, 4);
+    void first.run(onMessage);
+    await until("the first member owns all partitions", () => first.assignments().length === 6);
+    const producer = await client.producer();
+    const producing = (async () => {
+      for (let i = 0; i < 2_000; i += 50) {
+        await producer.send(
+          topic,
+          Array.from({ length: 50 }, (_, j) => ({ key: `k${i + j}`, value: "v" })),
+        );
+        await Bun.sleep(40);
+      }
+    })();
+    await Bun.sleep(300);
+    const second = await consumer(groupId, topic, 4);
+    void second.run(onMessage);
+    await until("the second member owns partitions", () => second.assignments().length > 0);
+    await Bun.sleep(500);
+    await second.close();
+    await producing;
+    await producer.close();
+    await until("2,000 messages", () => counts.size === 2_000);
+    await until("all offsets committed", async () => (await committed(groupId, topic)).reduce((sum, [, o]) => sum + Number(o), 0) === 2_000);
+    expect(first.assignments().length).toBe(6);
+    await first.close();
+  }, 60_000);
+
+  test("pause stops handing out messages until resume", async () => {
+    const { topic, groupId } = await fresh("pause", 1);
+    const got: KafkaMessage[] = [];
+    const c = await consumer(groupId, topic);
+    void c.run(async (m) => void got.push(m));
+    await until("assigned", () => c.assignments().length === 1);
+    c.pause();
+    await send(topic, [{ key: "k", value: "v" }]);
+    await Bun.sleep(1_000);
+    expect(got).toHaveLength(0);
+    c.resume();
+    await until("the message", () => got.length === 1);
+    await c.close();
+  }, 30_000);
+
   test("with the broker unreachable, sends fail with a retryable error and closes return quickly", async () => {
     const down = createKafka({ brokers: ["127.0.0.1:1"], clientId: `aurum-it-port-down-${runId}` });
     const producer = await down.producer();

@@ -6,7 +6,9 @@
  * a crash between publish and commit sends a row twice, and workers skip a run they cannot claim.
  */
 import type { Sql } from "../adapters/postgres";
+import { Counter, Gauge } from "prom-client";
 import type { Logger } from "../platform/logger";
+import type { Metrics } from "../platform/metrics";
 
 export type OutboxMessage = { key: string; value: string; headers: Record<string, string> };
 export type Publisher = { send(topic: string, messages: OutboxMessage[]): Promise<void> };
@@ -30,10 +32,20 @@ export function startOutboxRelay(deps: {
   pollMs: number;
   batchSize?: number;
   onNotify?: (wake: () => void) => void;
-  onPublished?: (count: number) => void;
-  onError?: (err: Error) => void;
+  metrics?: Metrics;
 }): Relay {
   const { sql, publisher, log, pollMs } = deps;
+  const registers = deps.metrics ? [deps.metrics.registry] : [];
+  const published = new Counter({ name: "aurum_outbox_published_total", help: "Outbox rows published to Kafka by this process", registers });
+  const failed = new Counter({ name: "aurum_outbox_publish_failures_total", help: "Failed outbox publish attempts (Kafka unavailable or slow)", registers });
+  new Gauge({
+    name: "aurum_outbox_backlog",
+    help: "Unsent outbox rows (due or not), as last seen by this process",
+    registers,
+    collect() {
+      this.set(backlog);
+    },
+  });
   const batchSize = deps.batchSize ?? 500;
   let stopped = false;
   let failures = 0;
@@ -79,14 +91,17 @@ export function startOutboxRelay(deps: {
     while (!stopped) {
       try {
         const sent = await flush();
-        if (sent) deps.onPublished?.(sent);
-        if (failures) log.info("outbox_relay_recovered", { after_failures: failures });
-        failures = 0;
+        // Nothing sent may also mean another relay holds the rows: only a publish proves recovery.
+        if (sent) {
+          published.inc(sent);
+          if (failures) log.info("outbox_relay_recovered", { after_failures: failures });
+          failures = 0;
+        }
         const [row] = await sql<{ n: number }[]>`select count(*)::int as n from run_outbox where sent_at is null`;
         backlog = row?.n ?? 0;
       } catch (err) {
         failures++;
-        deps.onError?.(err as Error);
+        failed.inc();
         // Log the first failure and then every tenth, not every poll of an outage.
         if (failures === 1 || failures % 10 === 0) log.warn("outbox_relay_failed", { failures, error: (err as Error).message });
       }

@@ -5,45 +5,74 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import type { Sql } from "./adapters/postgres";
+import { cacheAdminRoutes } from "./cache";
+import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import type { Config } from "./config";
 import { curveRoutes } from "./curves";
 import { createCurveRepo } from "./curves/repo";
 import { createCurveService } from "./curves/service";
+import { createRuntimeLimits, type LimitsConfig } from "./flags/setup";
+import { outputRoutes } from "./outputs";
+import { createPgOutputReader } from "./outputs/pg-reader";
+import type { OutputReader } from "./outputs/reader";
+import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
 import { AppError } from "./platform/errors";
 import { beginRequest, errorBody, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
+import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
 import { createLocalQueue, type RunQueue } from "./runs/queue";
 import { createRunRepo } from "./runs/repo";
 import { createRunService } from "./runs/service";
 import { scenarioRoutes } from "./scenarios";
 import { createScenarioRepo } from "./scenarios/repo";
-import { createScenarioService } from "./scenarios/service";
+import { createScenarioService, type ScenarioRemoved } from "./scenarios/service";
 
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes">;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
   authenticate: Authenticator;
   /** Where triggered runs go; default: a local queue with no dispatcher attached (runs stay QUEUED). */
   queue?: RunQueue;
+  /** The output store's read side; default: the Postgres `scenario_output` table on `sql`. */
+  outputs?: OutputReader;
+  /** Told after a scenario was deleted, to remove its outputs from a store outside Postgres (Iceberg); must not throw. */
+  purgeScenarioOutputs?: ScenarioRemoved;
+  /** The output cache (docs/cache.md); default: none (every read goes to the store). */
+  cache?: ScenarioCache;
+  /** The rate limiter's buckets (memory or Redis, docs/rate-limits.md); default: none, nothing is limited. */
+  rateLimitStore?: RateLimitStore;
   /** True once shutdown began: /readyz answers 503 so load balancers stop sending traffic. */
   isDraining?: () => boolean;
 };
 
 export function createApp(deps: AppDeps) {
   const { log, metrics } = deps;
+  // One authentication per request, shared by the rate limiter (it needs the tenant) and the routes.
+  const { flags, authenticate, plugin: runtimeLimits } = createRuntimeLimits({ ...deps, store: deps.rateLimitStore });
   const curveRepo = createCurveRepo(deps.sql);
   const curves = createCurveService(curveRepo);
   const scenarioRepo = createScenarioRepo(deps.sql);
-  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys);
-  const runs = createRunService({ sql: deps.sql, runs: createRunRepo(deps.sql), scenarios: scenarioRepo, queue: deps.queue ?? createLocalQueue() });
+  const cache = deps.cache ?? createScenarioCache({ log });
+  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys, (removed) =>
+    Promise.all([deps.purgeScenarioOutputs?.(removed), cache.invalidate({ ...removed, reason: "scenario_deleted" })]),
+  );
+  const outputs = createOutputService({
+    sql: deps.sql,
+    scenarios: scenarioRepo,
+    reader: deps.outputs ?? createPgOutputReader(deps.sql),
+    maxExports: deps.config.outputExportsMax ?? 4,
+    cache,
+    flags,
+  });
+  const runs = createRunService({ sql: deps.sql, runs: createRunRepo(deps.sql), scenarios: scenarioRepo, queue: deps.queue ?? createLocalQueue(), flags });
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
@@ -92,6 +121,9 @@ export function createApp(deps: AppDeps) {
             { name: "scenarios", description: "Scenario definitions" },
             { name: "runs", description: "Asynchronous scenario runs" },
             { name: "curves", description: "Baseline forward curves" },
+            { name: "outputs", description: "Run outputs and latest metrics" },
+            { name: "cache", description: "Output cache administration" },
+            { name: "admin", description: "Runtime config: rate limits, feature flags, audit log" },
             { name: "ops", description: "Health, readiness and metrics" },
           ],
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
@@ -99,10 +131,13 @@ export function createApp(deps: AppDeps) {
         },
       }),
     )
+    .use(runtimeLimits)
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
-    .use(scenarioRoutes({ authenticate: deps.authenticate, scenarios }))
-    .use(runRoutes({ authenticate: deps.authenticate, runs }))
-    .use(curveRoutes({ authenticate: deps.authenticate, curves }));
+    .use(scenarioRoutes({ authenticate, scenarios }))
+    .use(runRoutes({ authenticate, runs }))
+    .use(curveRoutes({ authenticate, curves }))
+    .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
+    .use(outputRoutes({ authenticate, log, flags, outputs }));
 }
 
 export type App = ReturnType<typeof createApp>;
@@ -126,7 +161,8 @@ function toErrorResponse(request: Request, code: string | number, error: unknown
   // A data exception from Postgres (class 22: bad encoding, out-of-range value) is bad input that slipped past the schema.
   const pgCode = (error as { code?: unknown })?.code;
   if (typeof pgCode === "string" && pgCode.startsWith("22")) return reply(400, "VALIDATION_ERROR", "a value in the request is not acceptable to the database");
-  if (typeof pgCode === "string" && /^(ECONNREFUSED|ECONNRESET|CONNECTION_|CONNECT_TIMEOUT|57P0)/.test(pgCode)) {
+  // Connection trouble, a shutting-down server (57P0x) or too many connections (53300) is the database, not the caller.
+  if (typeof pgCode === "string" && /^(ECONNREFUSED|ECONNRESET|CONNECTION_|CONNECT_TIMEOUT|57P0|53300|08)/.test(pgCode)) {
     return reply(503, "UNAVAILABLE", "the metadata database is unavailable; retry later");
   }
   log.error("unhandled_error", { request_id: requestInfo(request).requestId, code: String(code), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });

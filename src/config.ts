@@ -4,6 +4,8 @@
  * variable and what it expects. `SETTINGS` is the single source for docs/configuration.md.
  */
 
+import { parseOverrides } from "./ratelimit/policy";
+
 type Parser<T> = { expects: string; parse: (raw: string) => T | undefined };
 
 const text: Parser<string> = { expects: "a string", parse: (raw) => raw };
@@ -88,6 +90,18 @@ export const SETTINGS = {
   logLevel: setting("AURUM_LOG_LEVEL", "info", oneOf("debug", "info", "warn", "error", "silent"), "Lowest level written to the JSON log on stdout."),
   maxBodyBytes: setting("AURUM_API_MAX_BODY_BYTES", "1048576", int(1024, 64 * 1024 * 1024), "Largest accepted request body; larger bodies get 413."),
   maxImportBytes: setting("AURUM_API_MAX_IMPORT_BYTES", "1073741824", int(1024, 16 * 1024 * 1024 * 1024), "Largest accepted body for streamed imports (`POST /v1/curves:import`)."),
+  scenarioOutputsEnabled: setting(
+    "AURUM_API_SCENARIO_OUTPUTS_ENABLED",
+    "1",
+    flag,
+    "Default of the `scenario_outputs` feature flag (the guide's ScenarioOutputFeature): serve `GET /v1/scenarios/{id}/outputs` and `/metrics/latest`; 0 answers both with 503 FEATURE_DISABLED unless the runtime config turns them on (docs/runtime-config.md).",
+  ),
+  outputExportsMax: setting(
+    "AURUM_API_OUTPUT_EXPORTS_MAX",
+    "4",
+    int(1, 1000),
+    "CSV/NDJSON output downloads running at once in this process (each holds a database connection of its own while it streams); more get 429 with Retry-After.",
+  ),
   loadSampleCurves: setting(
     "AURUM_LOAD_SAMPLE_CURVES",
     "embedded",
@@ -154,6 +168,78 @@ export const SETTINGS = {
     int(20_000, 1_000_000_000),
     "Largest INSERT statement the output writer sends; must not exceed the server's `query.max-length` (default 1,000,000). Larger statements write faster.",
   ),
+  redisUrl: setting(
+    "AURUM_REDIS_URL",
+    undefined,
+    url("redis:", "rediss:"),
+    "Redis shared by API replicas and workers: the output cache (docs/cache.md) and rate-limit buckets (docs/rate-limits.md). Unset: `start` caches in process memory, `api` and `worker` do not cache.",
+  ),
+  redisCommandTimeoutMs: setting(
+    "AURUM_REDIS_COMMAND_TIMEOUT_MS",
+    "250",
+    int(10, 60_000),
+    "Longest wait for one Redis reply; a slower Redis is treated as down (reads go to the store).",
+  ),
+  scenarioOutputTtl: setting("AURUM_API_SCENARIO_OUTPUT_TTL", "60", int(0, 86_400), "Seconds a cached `/outputs` JSON page lives (0: not cached)."),
+  scenarioMetricsTtl: setting("AURUM_API_SCENARIO_METRICS_TTL", "60", int(0, 86_400), "Seconds a cached `/metrics/latest` page lives (0: not cached)."),
+  scenarioCacheNamespace: setting(
+    "AURUM_SCENARIO_CACHE_NAMESPACE",
+    "aurum:scenario-cache:v1",
+    text,
+    "Prefix of every cache key in Redis; deployments sharing one Redis need different prefixes.",
+  ),
+  scenarioCacheMaxEntryBytes: setting(
+    "AURUM_SCENARIO_CACHE_MAX_ENTRY_BYTES",
+    "2097152",
+    int(1024, 512 * 1024 * 1024),
+    "Largest cached value; larger results are served but not cached.",
+  ),
+  scenarioCacheMemoryBytes: setting(
+    "AURUM_SCENARIO_CACHE_MEMORY_BYTES",
+    "67108864",
+    int(0, 64 * 1024 * 1024 * 1024),
+    "Bound of the in-process cache of `start` without Redis; the least recently used entries go first.",
+  ),
+  scenarioCacheWaitMs: setting(
+    "AURUM_SCENARIO_CACHE_WAIT_MS",
+    "5000",
+    int(0, 600_000),
+    "How long a request waits for another replica that is already loading the same value before it queries the store itself.",
+  ),
+  scenarioCacheInvalidationTopic: setting(
+    "AURUM_SCENARIO_CACHE_INVALIDATION_TOPIC",
+    undefined,
+    optionalText,
+    "Kafka topic of cache invalidation events (docs/events.md), e.g. aurum.scenario.cache.invalidation.v1; needs AURUM_KAFKA_BROKERS. Unset: none are published.",
+  ),
+  rateLimitEnabled: setting("AURUM_API_RATE_LIMIT_ENABLED", "1", flag, "Limit request rates per tenant, API key or client address (docs/rate-limits.md); 0 turns the limiter off."),
+  rateLimitRps: setting("AURUM_API_RATE_LIMIT_RPS", "50", int(1, 1_000_000), "Default sustained requests per second of one caller."),
+  rateLimitBurst: setting("AURUM_API_RATE_LIMIT_BURST", "100", int(1, 1_000_000), "Default bucket size: requests one caller may send at once."),
+  rateLimitOverrides: setting(
+    "AURUM_API_RATE_LIMIT_OVERRIDES",
+    "",
+    { expects: "prefix=rps:burst entries separated by commas, e.g. /v1/scenarios/*/outputs=5:10", parse: parseOverrides },
+    "Limits per route prefix, `prefix=rps:burst,...`; whole segments match, `*` matches one segment, the longest matching prefix wins.",
+  ),
+  rateLimitFailMode: setting(
+    "AURUM_API_RATE_LIMIT_FAIL_MODE",
+    "open",
+    oneOf("open", "closed"),
+    'When the limiter\'s Redis fails: let requests through (counted as `aurum_ratelimit_requests_total{outcome="fail_open"}`) or answer 503.',
+  ),
+  rateLimitKeyHeader: setting("AURUM_API_RATE_LIMIT_KEY_HEADER", "x-api-key", text, "Header that identifies a caller without a tenant (its value is hashed, never stored)."),
+  trustedProxyHops: setting(
+    "AURUM_API_TRUSTED_PROXY_HOPS",
+    "0",
+    int(0, 10),
+    "Proxies in front of the API that append to X-Forwarded-For; 0 ignores the header and limits by the socket's address.",
+  ),
+  runtimeConfigPollMs: setting(
+    "AURUM_RUNTIME_CONFIG_POLL_MS",
+    "1000",
+    int(50, 60_000),
+    "How often a replica serving traffic checks the runtime config version (docs/runtime-config.md).",
+  ),
   authDisabled: setting("AURUM_API_AUTH_DISABLED", "0", flag, "Trusted local mode: no bearer token; X-Aurum-Tenant or tenant_id scopes a request, none acts as the operator."),
   jwksUrl: setting("AURUM_API_AUTH_JWKS_URL", undefined, url("http:", "https:"), "JWKS endpoint of the OIDC issuer (cached; refetched once for an unknown kid)."),
   jwksCooldownSeconds: setting("AURUM_API_AUTH_JWKS_COOLDOWN_SECONDS", "30", int(0, 3600), "Minimum time between two JWKS refetches triggered by unknown kids."),
@@ -208,7 +294,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const v = values as Values;
   if (v.jwksUrl && v.jwtPublicKey) problems.push("AURUM_API_AUTH_JWKS_URL and AURUM_API_AUTH_PUBLIC_KEY are exclusive: set one");
   if (v.jwtAlgorithms.some((a) => a.toLowerCase() === "none")) problems.push("AURUM_API_AUTH_ALGORITHMS must not contain none");
+  if (v.scenarioCacheInvalidationTopic && !v.kafkaBrokers?.length) problems.push("AURUM_SCENARIO_CACHE_INVALIDATION_TOPIC needs AURUM_KAFKA_BROKERS");
   if (v.outputStore === "trino" && !v.trinoUrl) problems.push("AURUM_OUTPUT_STORE=trino needs AURUM_TRINO_URL");
+  // Each Iceberg write holds a pooled connection for its whole length; the embedded store has one.
+  if (v.outputStore === "trino" && !v.appDbDsn && !v.timescaleDsn) problems.push("AURUM_OUTPUT_STORE=trino needs a server Postgres (AURUM_APP_DB_DSN)");
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   const { appDbDsn, timescaleDsn, ...rest } = v;
   return Object.freeze({ ...rest, jwtAlgorithms: Object.freeze([...rest.jwtAlgorithms]) as string[], databaseUrl: appDbDsn ?? timescaleDsn });

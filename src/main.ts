@@ -3,24 +3,38 @@
  * (the HTTP API only; auth must be configured), `worker` (the scenario worker with its probe
  * server) and `migrate`. With AURUM_KAFKA_BROKERS set, runs travel through the outbox and Kafka.
  */
+
+import { parseArgs } from "node:util";
 import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
-import { openDatabase } from "./adapters/postgres";
+import { openDatabase, type Sql } from "./adapters/postgres";
+import { closeRedis, createRedis, type Redis, redisReady } from "./adapters/redis";
+import { createTrinoClient, type TrinoClient } from "./adapters/trino";
 import { createApp } from "./app";
+import { createCacheMetrics } from "./cache/metrics";
+import { createRedisStore } from "./cache/redis-store";
+import { createScenarioCache, invalidateOnCommit, type ScenarioCache } from "./cache/service";
+import { createMemoryStore } from "./cache/store";
 import { type Config, ConfigError, loadConfig } from "./config";
 import { createCurveRepo } from "./curves/repo";
 import { SAMPLE_CURVES } from "./curves/sample";
 import { createCurveService } from "./curves/service";
 import { migrate } from "./db/migrate";
+import { backfill, terminalProgress } from "./outputs/backfill";
 import { createPgOutputWriter } from "./outputs/pg-store";
+import { createTrinoOutputReader } from "./outputs/trino-reader";
+import { createTrinoOutputWriter, icebergScenarioPurge } from "./outputs/trino-store";
 import { createAuthenticator } from "./platform/auth";
-import { createLogger } from "./platform/logger";
+import { createLogger, type Logger } from "./platform/logger";
 import { createMetrics } from "./platform/metrics";
+import { createMemoryRateLimitStore } from "./ratelimit/gcra";
+import { createRedisRateLimitStore } from "./ratelimit/redis-store";
 import { createLocalQueue, createOutboxQueue, type LocalQueue, type RunQueue } from "./runs/queue";
 import { type Publisher, startOutboxRelay } from "./runs/relay";
 import { startWorker } from "./worker";
 import { startProbeServer } from "./worker/metrics";
 
-const USAGE = "usage: bun src/main.ts <start|api|worker|migrate>";
+const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
+       bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]`;
 
 async function main(verb: string | undefined): Promise<void> {
   if (verb !== "start" && verb !== "api" && verb !== "worker" && verb !== "migrate") {
@@ -52,6 +66,9 @@ async function main(verb: string | undefined): Promise<void> {
     await db.close();
     return;
   }
+  if (verb === "worker" && process.argv[3] === "backfill") return runBackfill(config, db.sql, log, process.argv.slice(4));
+  const trino = config.outputStore === "trino" ? trinoClient(config, log) : undefined;
+  const iceberg = trino ? { trino, log, table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output` } : undefined;
   if (localDefault) log.warn("auth_disabled", { reason: "no AURUM_API_AUTH_JWKS_URL or AURUM_API_AUTH_PUBLIC_KEY; `start` runs in trusted local mode" });
 
   let draining = false;
@@ -66,11 +83,17 @@ async function main(verb: string | undefined): Promise<void> {
       .ensureTopics([
         { name: config.scenarioRequestTopic, partitions: 12 },
         { name: config.scenarioDlqTopic, partitions: 3 },
+        ...(config.scenarioCacheInvalidationTopic ? [{ name: config.scenarioCacheInvalidationTopic, partitions: 3 }] : []),
       ])
       .catch((err) => log.warn("kafka_topics_unverified", { error: (err as Error).message }));
   }
   const relay =
-    kafka && outbox ? startOutboxRelay({ sql: db.sql, publisher: lazyPublisher(kafka), log, pollMs: config.relayPollMs, onNotify: (wake) => outbox.onNotify(wake) }) : undefined;
+    kafka && outbox
+      ? startOutboxRelay({ sql: db.sql, publisher: lazyPublisher(kafka), log, metrics, pollMs: config.relayPollMs, onNotify: (wake) => outbox.onNotify(wake) })
+      : undefined;
+  const redis = config.redisUrl ? createRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log, connectionName: `aurum-scenarios-${verb}` }) : undefined;
+  if (redis && !(await redisReady(redis, 2_000))) log.warn("redis_unavailable_at_start", { reason: "serving from the store until Redis answers" });
+  const cache = buildCache({ config, verb, redis, kafka, metrics, log });
   if (verb === "worker" && !kafka && db.mode === "embedded")
     log.warn("worker_embedded_store", { reason: "a separate worker process needs a shared Postgres (AURUM_APP_DB_DSN) or Kafka" });
   const worker =
@@ -81,7 +104,11 @@ async function main(verb: string | undefined): Promise<void> {
           config,
           log,
           metrics,
-          writer: createPgOutputWriter(db.sql, { copy: db.mode === "server" }),
+          writer: iceberg
+            ? createTrinoOutputWriter({ ...iceberg, sql: db.sql, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
+            : createPgOutputWriter(db.sql, { copy: db.mode === "server" }),
+          // After the outputs commit, never before: see docs/cache.md ("Ordering").
+          executorOptions: { onSucceeded: invalidateOnCommit(cache) },
           ...(kafka ? { mode: "kafka" as const, queue, kafka } : { mode: "embedded" as const, queue: local as LocalQueue }),
         });
   const probes =
@@ -94,7 +121,19 @@ async function main(verb: string | undefined): Promise<void> {
   const app =
     verb === "worker"
       ? undefined
-      : createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), queue, isDraining: () => draining }).listen({
+      : createApp({
+          config,
+          sql: db.sql,
+          log,
+          metrics,
+          authenticate: createAuthenticator(config),
+          queue,
+          cache,
+          ...(iceberg ? { outputs: createTrinoOutputReader({ ...iceberg, sql: db.sql }), purgeScenarioOutputs: icebergScenarioPurge(iceberg) } : {}),
+          // Redis: one bucket per caller across replicas; without it each process limits on its own.
+          rateLimitStore: redis ? createRedisRateLimitStore(redis) : createMemoryRateLimitStore(),
+          isDraining: () => draining,
+        }).listen({
           port: config.port,
           hostname: config.host,
           maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxImportBytes),
@@ -106,6 +145,8 @@ async function main(verb: string | undefined): Promise<void> {
       database: db.mode,
       auth: config.authDisabled ? "disabled" : "jwt",
       queue: kafka ? "kafka" : "embedded",
+      cache: cache.backend,
+      outputs: config.outputStore,
     });
 
   const shutdown = async (signal: string) => {
@@ -123,6 +164,8 @@ async function main(verb: string | undefined): Promise<void> {
       await relay.stop();
     }
     await probes?.stop(true);
+    await cache.flush(2_000);
+    if (redis) await closeRedis(redis);
     await kafka?.close();
     await db.close();
     log.info("shutdown_complete", { graceful });
@@ -130,6 +173,86 @@ async function main(verb: string | undefined): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/**
+ * The output cache: Redis when configured (shared by replicas and workers); process memory in
+ * `start` without Kafka, where the API and the only worker share this process; otherwise none,
+ * because a worker in another process could not invalidate this process's memory.
+ */
+function buildCache(o: {
+  config: Config;
+  verb: string;
+  redis: Redis | undefined;
+  kafka: KafkaClient | undefined;
+  metrics: ReturnType<typeof createMetrics>;
+  log: Logger;
+}): ScenarioCache {
+  const { config, kafka } = o;
+  const store = o.redis
+    ? createRedisStore(o.redis)
+    : o.verb === "start" && !kafka && config.scenarioCacheMemoryBytes > 0
+      ? createMemoryStore({ maxBytes: config.scenarioCacheMemoryBytes })
+      : undefined;
+  const topic = config.scenarioCacheInvalidationTopic;
+  const events = kafka && topic ? lazyPublisher(kafka) : undefined;
+  return createScenarioCache({
+    ...(store ? { store } : {}),
+    namespace: config.scenarioCacheNamespace,
+    ttlSeconds: { outputs: config.scenarioOutputTtl, metrics: config.scenarioMetricsTtl },
+    maxEntryBytes: config.scenarioCacheMaxEntryBytes,
+    waitMs: config.scenarioCacheWaitMs,
+    metrics: createCacheMetrics(o.metrics.registry),
+    log: o.log,
+    ...(events && topic ? { publish: (message) => events.send(topic, [message]) } : {}),
+  });
+}
+
+function trinoClient(config: Config, log: Logger): TrinoClient {
+  if (!config.trinoUrl) throw new Error("AURUM_TRINO_URL is not set"); // loadConfig already refuses this
+  return createTrinoClient({ url: config.trinoUrl, user: config.trinoUser, source: config.trinoSource, catalog: config.trinoCatalog, schema: config.trinoSchema, log });
+}
+
+/**
+ * `worker backfill`: copies outputs from the Postgres store into Iceberg (docs/outputs-trino.md),
+ * with progress on stderr. Ctrl-C stops after the statement in flight; run it again to resume.
+ */
+async function runBackfill(config: Config, sql: Sql, log: Logger, args: string[]): Promise<void> {
+  let opts: { scenario?: string; from?: string; to?: string; redo?: boolean };
+  try {
+    ({ values: opts } = parseArgs({ args, options: { scenario: { type: "string" }, from: { type: "string" }, to: { type: "string" }, redo: { type: "boolean" } } }));
+    for (const d of [opts.from, opts.to]) if (d !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new Error(`${d} is not a date (YYYY-MM-DD)`);
+    if (opts.scenario !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(opts.scenario))
+      throw new Error(`${opts.scenario} is not a scenario id (UUID)`);
+    if (!config.trinoUrl) throw new Error("backfill needs AURUM_TRINO_URL");
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const controller = new AbortController();
+  process.once("SIGINT", () => controller.abort());
+  process.once("SIGTERM", () => controller.abort());
+  try {
+    const done = await backfill({
+      sql,
+      trino: trinoClient(config, log),
+      log,
+      table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output`,
+      concurrency: config.trinoWriteConcurrency,
+      maxStatementChars: config.trinoMaxStatementChars,
+      signal: controller.signal,
+      onProgress: terminalProgress(),
+      ...(opts.scenario ? { scenarioId: opts.scenario } : {}),
+      ...(opts.from ? { from: opts.from } : {}),
+      ...(opts.to ? { to: opts.to } : {}),
+      ...(opts.redo ? { redo: true } : {}),
+    });
+    process.stderr.write(`\nbackfill: ${done.runsDone} runs, ${done.rowsDone} rows in ${(done.elapsedMs / 1000).toFixed(1)} s\n`);
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`\nbackfill stopped: ${(err as Error).message}; run it again to resume\n`);
+    process.exit(controller.signal.aborted ? 130 : 1);
+  }
 }
 
 /** A producer made on first use and remade after a failure, so the relay rides out a Kafka outage. */

@@ -40,6 +40,9 @@ function copyText(v: string): string {
   return /[\\\t\n\r]/.test(v) ? v.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : v;
 }
 
+/** A double as Postgres reads it back bit for bit: String(-0) is "0". */
+const float = (v: number): string => (Object.is(v, -0) ? "-0" : String(v));
+
 async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Promise<number> {
   const query = tx.unsafe(`copy scenario_output (${COLUMNS}) from stdin`);
   // postgres.js resolves the query with the stream, and a server error that arrives after the
@@ -67,7 +70,7 @@ async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Pr
       const cm = b.contractMonth[i] as number;
       const month = cm % 100;
       const attribution = b.attribution[i];
-      chunk += `${prefix}\t${copyText(b.curveKey[i] as string)}\t${b.tenorType[i]}\t${(cm - month) / 100}-${month < 10 ? "0" : ""}${month}-01\t${copyText(b.tenorLabel[i] as string)}\t${b.metric[i]}\t${b.value[i]}\t${b.bandLower[i]}\t${b.bandUpper[i]}\t${attribution == null ? "\\N" : copyText(attribution)}\n`;
+      chunk += `${prefix}\t${copyText(b.curveKey[i] as string)}\t${b.tenorType[i]}\t${(cm - month) / 100}-${month < 10 ? "0" : ""}${month}-01\t${copyText(b.tenorLabel[i] as string)}\t${b.metric[i]}\t${float(b.value[i] as number)}\t${float(b.bandLower[i] as number)}\t${float(b.bandUpper[i] as number)}\t${attribution == null ? "\\N" : copyText(attribution)}\n`;
       if (chunk.length >= WRITE_BYTES) await flush();
     }
     rows += b.length;
@@ -77,6 +80,9 @@ async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Pr
   await Promise.race([finished(stream), failure]);
   return rows;
 }
+
+/** Doubles as text for a float8[] parameter, so -0, NaN and ±Infinity keep their value. */
+const floats = (a: Float64Array, start: number, end: number): string[] => Array.from(a.subarray(start, end), float);
 
 async function unnestRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Promise<number> {
   let rows = 0;
@@ -88,8 +94,8 @@ async function unnestRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): 
         select ${meta.tenantId}, ${meta.scenarioId}::uuid, ${meta.runId}::uuid, ${meta.asofDate}::date, ${meta.versionHash}, ${meta.computedTs}::text::timestamptz,
                k, t, make_date(cm / 100, cm % 100, 1), l, m, v, lo, hi, a::jsonb
         from unnest(${b.curveKey.slice(start, end)}::text[], ${b.tenorType.slice(start, end)}::text[], ${Array.from(b.contractMonth.subarray(start, end))}::int[],
-                    ${b.tenorLabel.slice(start, end)}::text[], ${b.metric.slice(start, end)}::text[], ${Array.from(b.value.subarray(start, end))}::float8[],
-                    ${Array.from(b.bandLower.subarray(start, end))}::float8[], ${Array.from(b.bandUpper.subarray(start, end))}::float8[],
+                    ${b.tenorLabel.slice(start, end)}::text[], ${b.metric.slice(start, end)}::text[], ${floats(b.value, start, end)}::float8[],
+                    ${floats(b.bandLower, start, end)}::float8[], ${floats(b.bandUpper, start, end)}::float8[],
                     ${b.attribution.slice(start, end)}::text[]) as u(k, t, cm, l, m, v, lo, hi, a)`;
       rows += end - start;
     }

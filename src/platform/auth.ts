@@ -7,7 +7,7 @@ import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, errors as jo
 import type { Config } from "../config";
 import { AppError } from "./errors";
 
-export const PERMISSIONS = ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "admin:*"] as const;
+export const PERMISSIONS = ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "admin:rate_limits", "admin:feature_flags", "admin:*"] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Built-in roles; AURUM_API_AUTH_ROLE_PERMISSIONS adds to or replaces them. A role claim may also name a permission directly. */

@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   VALIDATION_ERROR: { status: 400, retryable: false },
   UNAUTHORIZED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
+  /** A feature the tenant's own flags turn off; `details.flag` names it. */
+  FEATURE_NOT_ENTITLED: { status: 403, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
   CONFLICT: { status: 409, retryable: false },
   PRECONDITION_FAILED: { status: 412, retryable: false },
@@ -15,6 +17,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, retryable: true },
   INTERNAL: { status: 500, retryable: true },
   UNAVAILABLE: { status: 503, retryable: true },
+  /** A feature turned off for every tenant (environment or `_global` flag); `details.flag` names it. */
+  FEATURE_DISABLED: { status: 503, retryable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,8 +5,9 @@
  * tried again, so a Kafka outage delays runs and never loses them. Delivery is at least once:
  * a crash between publish and commit sends a row twice, and workers skip a run they cannot claim.
  */
-import type { Sql } from "../adapters/postgres";
+
 import { Counter, Gauge } from "prom-client";
+import type { Sql } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
 import type { Metrics } from "../platform/metrics";
 

@@ -3,6 +3,7 @@
  * transaction), reads, cancellation and admin state changes through the state machine.
  */
 import type { Sql } from "../adapters/postgres";
+import type { FeatureGate } from "../flags/service";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
@@ -21,7 +22,7 @@ export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
 
 const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
 
-export function createRunService(deps: { sql: Sql; runs: RunRepo; scenarios: ScenarioRepo; queue: RunQueue }) {
+export function createRunService(deps: { sql: Sql; runs: RunRepo; scenarios: ScenarioRepo; queue: RunQueue; flags?: FeatureGate }) {
   const { sql, runs, scenarios, queue } = deps;
 
   async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, requestId: string): Promise<TriggerResult> {
@@ -94,6 +95,11 @@ export function createRunService(deps: { sql: Sql; runs: RunRepo; scenarios: Sce
 
     async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], requestId: string) {
       authorize(p, "scenarios:run");
+      if (deps.flags) {
+        const scenario = await scenarios.get(scenarioId, resolveTenant(p, undefined));
+        if (!scenario) throw notFound("scenario");
+        await deps.flags.require(scenario.tenant_id, "bulk_runs");
+      }
       const seen = new Map<string, number>();
       const issues: FieldIssue[] = [];
       items.forEach((item, i) => {

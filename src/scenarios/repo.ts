@@ -112,10 +112,10 @@ export function createScenarioRepo(sql: Sql) {
       });
     },
 
-    /** Deletes the scenario with its runs and events (ON DELETE CASCADE). */
-    async remove(id: string, tenantId: string | null): Promise<boolean> {
-      const rows = await sql`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning id`;
-      return rows.length > 0;
+    /** Deletes the scenario with its runs and events (ON DELETE CASCADE); returns its tenant, undefined when there was none. */
+    async remove(id: string, tenantId: string | null): Promise<string | undefined> {
+      const [row] = await sql<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning tenant_id`;
+      return row?.tenant_id;
     },
   };
 }

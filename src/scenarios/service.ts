@@ -22,7 +22,10 @@ export function etagOf(s: Pick<ScenarioRecord, "version">): string {
 /** Which of these curve keys exist; drivers that reference others are rejected. */
 export type CurveKeyLookup = (keys: string[]) => Promise<Set<string>>;
 
-export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: CurveKeyLookup) {
+/** Told after a scenario was deleted (the output cache bumps the tenant's version); must not throw. */
+export type ScenarioRemoved = (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
+
+export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: CurveKeyLookup, onRemoved?: ScenarioRemoved) {
   /** Schema-level normalisation, then the checks that need the database (referenced curves). */
   async function validated(input: Fields): Promise<ScenarioChanges> {
     const { changes, curveRefs } = normalizeFields(input);
@@ -124,7 +127,9 @@ export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: Cur
 
     async remove(p: Principal, id: string, requestedTenant?: string): Promise<void> {
       authorize(p, "scenarios:delete");
-      if (!(await repo.remove(id, resolveTenant(p, requestedTenant)))) throw notFound("scenario");
+      const tenantId = await repo.remove(id, resolveTenant(p, requestedTenant));
+      if (tenantId === undefined) throw notFound("scenario");
+      await onRemoved?.({ tenantId, scenarioId: id });
     },
   };
 }

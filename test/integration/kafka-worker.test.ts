@@ -58,6 +58,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
       AURUM_OUTBOX_RELAY_POLL_MS: "100",
       AURUM_LOG_LEVEL: "warn",
       AURUM_API_AUTH_DISABLED: "1",
+      // 200 triggers at once from one caller is the point here, not the limiter (tested on its own).
+      AURUM_API_RATE_LIMIT_ENABLED: "0",
       AURUM_LOAD_SAMPLE_CURVES: "never",
       ...extra,
     };

@@ -97,7 +97,8 @@ async function writeReadDelete(): Promise<void> {
           CAST(i AS double) / 2 + 1                                     AS band_upper,
           '{"driver":"load","weight":' || CAST(i % 10 AS varchar) || '}' AS attribution,
           'vh-1'                                                        AS version_hash,
-          TIMESTAMP '2025-01-01 00:00:00.000000 UTC'                    AS computed_at
+          TIMESTAMP '2025-01-01 00:00:00.000000 UTC'                    AS computed_ts,
+          'w-1'                                                         AS write_id
         FROM (
           -- sequence() is capped at 10,000 entries: i = 1..ROWS from hundreds x thousands
           SELECT h * 1000 + u AS i

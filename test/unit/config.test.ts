@@ -56,6 +56,12 @@ describe("loadConfig", () => {
     }
   });
 
+  test("the Iceberg output store needs Trino and a server Postgres", () => {
+    expect(() => loadConfig({ AURUM_OUTPUT_STORE: "trino" })).toThrow("AURUM_OUTPUT_STORE=trino needs AURUM_TRINO_URL");
+    expect(() => loadConfig({ AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: "http://t:8080" })).toThrow("needs a server Postgres (AURUM_APP_DB_DSN)");
+    expect(loadConfig({ AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: "http://t:8080", AURUM_TIMESCALE_DSN: "postgres://x/y" }).outputStore).toBe("trino");
+  });
+
   test("every setting is an AURUM_ variable, each named once", () => {
     const names = Object.values(SETTINGS).map((s) => s.env);
     expect(names.every((n) => n.startsWith("AURUM_"))).toBe(true);

@@ -48,7 +48,7 @@ const DECLARED = new Set(Object.values(SETTINGS).map((s) => s.env));
  * Settings the deployment already sets while their code is being added (Trino output store, Redis
  * cache). Documented in docs/deployment.md; delete a name here once src/config.ts declares it.
  */
-const PENDING = ["AURUM_TRINO_URL", "AURUM_TRINO_USER", "AURUM_TRINO_CATALOG", "AURUM_TRINO_SCHEMA", "AURUM_OUTPUT_STORE", "AURUM_REDIS_URL"];
+const PENDING = ["AURUM_TRINO_URL", "AURUM_TRINO_USER", "AURUM_TRINO_CATALOG", "AURUM_TRINO_SCHEMA", "AURUM_OUTPUT_STORE"];
 const unknownNames = (env: Env) => Object.keys(env).filter((k) => k.startsWith("AURUM_") && !DECLARED.has(k) && !PENDING.includes(k));
 
 const VERBS = (text("src/main.ts").match(/usage: bun src\/main\.ts <([a-z|]+)>/)?.[1] ?? "").split("|");

@@ -18,10 +18,14 @@ CREATE TABLE IF NOT EXISTS iceberg.market.scenario_output (
     band_upper     double,
     attribution    varchar,   -- JSON text
     version_hash   varchar,
-    computed_at    timestamp(6) with time zone
+    computed_ts    timestamp(6) with time zone,
+    -- Iceberg only: which write of the run put the row here (src/outputs/trino-store.ts)
+    write_id       varchar
 )
 WITH (
     format = 'PARQUET',
+    -- concurrent writers (workers, backfill) race for every commit; Iceberg retries the loser
+    max_commit_retry = 10,
     -- Iceberg transform days(asof_date) is spelled day(asof_date) in Trino
     partitioning = ARRAY['scenario_id', 'metric', 'day(asof_date)']
 );

@@ -1,0 +1,42 @@
+/**
+ * The cache port on Redis (one ioredis client from adapters/redis.ts, shared by API replicas and
+ * workers). The hot path is plain GETs; the scripts run only to create or advance a version and to
+ * release a lock atomically. Errors and timeouts propagate: the cache service decides to degrade.
+ */
+import type { Redis } from "../adapters/redis";
+import { type CacheStore, freshVersion } from "./store";
+
+const INIT_VERSION = `local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`;
+
+const BUMP_VERSION = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`;
+
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export function createRedisStore(redis: Redis): CacheStore {
+  return {
+    name: "redis",
+    async version(key) {
+      const v = await redis.get(key);
+      return v ?? String(await redis.eval(INIT_VERSION, 1, key, freshVersion()));
+    },
+    async bump(key) {
+      return String(await redis.eval(BUMP_VERSION, 1, key, freshVersion()));
+    },
+    get: (key) => redis.get(key),
+    async set(key, value, ttlMs) {
+      if (ttlMs > 0) await redis.set(key, value, "PX", ttlMs);
+    },
+    async acquire(key, token, ttlMs) {
+      return (await redis.set(key, token, "PX", ttlMs, "NX")) === "OK";
+    },
+    async release(key, token) {
+      await redis.eval(RELEASE_LOCK, 1, key, token);
+    },
+  };
+}

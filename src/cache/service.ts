@@ -1,0 +1,244 @@
+/**
+ * The scenario output cache: per-tenant versioned entries, singleflight in two layers, and
+ * degradation to the store whenever the cache store fails. See docs/cache.md for the design and
+ * the argument that no reader caches pre-commit data under a post-commit version.
+ *
+ * Readers: `version(kind, tenant)` BEFORE reading anything the value depends on (the run to read, the
+ * rows), then `getOrLoad(kind, tenant, query, loader, { version })`. Writers: `invalidate(...)`
+ * AFTER their change committed. Nothing here throws because of the cache: a failed cache
+ * operation costs a store query, never an error response.
+ */
+import { AppError } from "../platform/errors";
+import type { Logger } from "../platform/logger";
+import { type EventSink, type Invalidation, invalidationMessage } from "./events";
+import { type CacheKind, entryKey, lockKey, queryHash, versionKey } from "./keys";
+import type { CacheMetrics } from "./metrics";
+import type { CacheStore } from "./store";
+
+export type ScenarioCacheOptions = {
+  /** None: nothing is cached (invalidations still publish their events). */
+  store?: CacheStore;
+  /** Prefix of every key (default aurum:scenario-cache:v1). */
+  namespace?: string;
+  /** TTL per kind (default 60 s each); 0 turns that kind off. */
+  ttlSeconds?: Record<CacheKind, number>;
+  /** Larger values are returned but not cached (default 2 MiB). */
+  maxEntryBytes?: number;
+  /** How long a request waits for another replica's load of the same key before querying itself (default 5 s; 0: never waits). */
+  waitMs?: number;
+  /** After a failed cache operation, the cache is skipped this long (default 1 s), so a slow Redis costs one timeout per second, not one per request. */
+  cooldownMs?: number;
+  metrics?: CacheMetrics;
+  log: Logger;
+  /** Where invalidation events go (Kafka, when AURUM_SCENARIO_CACHE_INVALIDATION_TOPIC is set). */
+  publish?: EventSink;
+};
+
+/** A version read for one request; null means the cache is unavailable for it (read the store directly). */
+export type CacheVersion = string | null;
+
+/** A cached value, or undefined for none (a value that is not JSON counts as none: never a 500 because of the cache). */
+function decode(raw: string | null): unknown {
+  if (raw === null) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a flight's value came from; `bypass`: the cache failed, the store answered. */
+type Flight = Promise<{ value: unknown; from: "cache" | "store" | "bypass" }>;
+
+const NO_METRICS: CacheMetrics = { hit() {}, miss() {}, error() {}, wait() {}, load() {}, invalidation() {} };
+const BUMP_RETRIES_MS = [50, 200, 800];
+
+export function createScenarioCache(opts: ScenarioCacheOptions) {
+  const { store, log } = opts;
+  const namespace = opts.namespace ?? "aurum:scenario-cache:v1";
+  const ttlSeconds = opts.ttlSeconds ?? { outputs: 60, metrics: 60 };
+  const maxEntryBytes = opts.maxEntryBytes ?? 2 * 1024 * 1024;
+  const waitMs = opts.waitMs ?? 5_000;
+  const metrics = opts.metrics ?? NO_METRICS;
+  const cooldownMs = opts.cooldownMs ?? 1_000;
+  // A leader that died (its process, not its query) holds the key no longer than followers wait anyway.
+  const lockMs = Math.max(waitMs, 1_000);
+  const flights = new Map<string, Flight>();
+  const publishing = new Set<Promise<void>>();
+  let downUntil = 0;
+  let lastWarn = 0;
+
+  /** Runs a cache operation; on failure opens the cool-off and answers `failed`. */
+  async function attempt<T>(what: string, op: (s: CacheStore) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    if (!store || Date.now() < downUntil) return { ok: false };
+    try {
+      return { ok: true, value: await op(store) };
+    } catch (err) {
+      downUntil = Date.now() + cooldownMs;
+      if (Date.now() - lastWarn > 10_000) {
+        lastWarn = Date.now();
+        log.warn("cache_unavailable", { op: what, store: store.name, error: (err as Error).message, retry_in_ms: cooldownMs });
+      }
+      return { ok: false };
+    }
+  }
+
+  async function load<T>(kind: CacheKind, loader: () => Promise<T>): Promise<T> {
+    metrics.load(kind);
+    return loader();
+  }
+
+  /** Stores a loaded value under the version read before loading (bounded size). */
+  async function keep(key: string, value: unknown, ttlMs: number): Promise<void> {
+    const json = JSON.stringify(value);
+    if (json === undefined || Buffer.byteLength(json) > maxEntryBytes) return;
+    await attempt("set", (s) => s.set(key, json, ttlMs));
+  }
+
+  /**
+   * One load of `key` per process: the cached value, else the load of whichever replica holds the
+   * lock (waited for at most `waitMs`), else our own load. A leader that fails releases its lock,
+   * and the next follower to poll takes it over.
+   */
+  async function fetch(kind: CacheKind, key: string, ttlMs: number, loader: () => Promise<unknown>): Flight {
+    const got = await attempt("get", (s) => s.get(key));
+    if (!got.ok) return { value: await load(kind, loader), from: "bypass" };
+    const cached = decode(got.value);
+    if (cached !== undefined) return { value: cached, from: "cache" };
+    const lock = lockKey(key);
+    const token = crypto.randomUUID();
+    const deadline = Date.now() + waitMs;
+    let pollMs = 5;
+    let waited = false;
+    for (;;) {
+      const locked = waitMs > 0 ? await attempt("lock", (s) => s.acquire(lock, token, lockMs)) : { ok: true as const, value: false };
+      // We hold the lock, or there is nothing to wait for: load (and cache) ourselves.
+      if (!locked.ok || locked.value || Date.now() >= deadline) {
+        try {
+          const value = await load(kind, loader);
+          await keep(key, value, ttlMs);
+          return { value, from: locked.ok ? "store" : "bypass" };
+        } finally {
+          if (locked.ok && locked.value) await attempt("unlock", (s) => s.release(lock, token));
+        }
+      }
+      if (!waited) metrics.wait(kind);
+      waited = true;
+      await Bun.sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
+      pollMs = Math.min(pollMs * 2, 50);
+      const again = await attempt("get", (s) => s.get(key));
+      const value = again.ok ? decode(again.value) : undefined;
+      if (value !== undefined) return { value, from: "cache" };
+    }
+  }
+
+  /** In-process singleflight: joins the running flight of `key` or starts one. */
+  function flight(key: string, start: () => Flight): Flight {
+    const running = flights.get(key);
+    if (running) return running;
+    const p = start().finally(() => {
+      if (flights.get(key) === p) flights.delete(key);
+    });
+    flights.set(key, p);
+    return p;
+  }
+
+  async function readVersion(kind: CacheKind, tenantId: string): Promise<CacheVersion> {
+    if (ttlSeconds[kind] <= 0) return null;
+    const v = await attempt("version", (s) => s.version(versionKey(namespace, tenantId)));
+    return v.ok ? v.value : null;
+  }
+
+  /** Publishes without holding the caller up; `flush` waits for what is in flight. */
+  function announce(inv: Invalidation, version: CacheVersion) {
+    if (!opts.publish) return;
+    const p = opts
+      .publish(invalidationMessage(inv, version))
+      .catch((err) => log.warn("cache_invalidation_event_failed", { tenant_id: inv.tenantId, reason: inv.reason, error: (err as Error).message }))
+      .finally(() => publishing.delete(p));
+    publishing.add(p);
+  }
+
+  return {
+    /** The backend in use, for logs: redis, memory or off. */
+    backend: store?.name ?? "off",
+
+    /** The tenant's current version (null: do not cache); read it before anything the cached value is computed from. */
+    version: readVersion,
+
+    /**
+     * The value of `query` for this tenant: from the cache, from a load already running for the same
+     * key, or from `loader` (whose result is cached if it is a JSON value within the size bound).
+     * Pass the `version` read before the request looked at the store; without it, it is read here.
+     * Errors of `loader` are never cached; a 4xx is shared with requests that joined its load, other
+     * errors make each joiner try once more (so one failure does not fail every waiting request).
+     */
+    async getOrLoad<T>(kind: CacheKind, tenantId: string, query: unknown, loader: () => Promise<T>, o: { version?: CacheVersion } = {}): Promise<T> {
+      const ttlMs = ttlSeconds[kind] * 1000;
+      if (!store || ttlMs <= 0) return loader();
+      const version = o.version === undefined ? await readVersion(kind, tenantId) : o.version;
+      // Without a version (the cache store failed) nothing is cached, but identical requests in
+      // this process still share one store query: an outage must not become a stampede.
+      const key = version === null ? `bypass:${kind}:${tenantId}:${queryHash(query)}` : entryKey(namespace, kind, tenantId, version, query);
+      const start: () => Flight = version === null ? async () => ({ value: await load(kind, loader), from: "bypass" }) : () => fetch(kind, key, ttlMs, loader);
+      const joined = flights.has(key);
+      if (joined) metrics.wait(kind);
+      let result: Awaited<Flight>;
+      try {
+        result = await flight(key, start).catch((err) => {
+          // A 4xx is the answer to this query; anything else may be the leader's own bad luck.
+          if (!joined || (err instanceof AppError && err.status < 500)) throw err;
+          return flight(key, start);
+        });
+      } catch (err) {
+        if (version === null) metrics.error(kind);
+        else metrics.miss(kind);
+        throw err;
+      }
+      if (result.from === "cache") metrics.hit(kind);
+      else if (result.from === "store") metrics.miss(kind);
+      else metrics.error(kind);
+      return result.value as T;
+    },
+
+    /**
+     * Bumps the tenant's version after a change committed (retried briefly; if the store stays
+     * unreachable, entries of the old version expire by their TTL) and publishes the event.
+     */
+    async invalidate(inv: Invalidation): Promise<CacheVersion> {
+      let version: CacheVersion = null;
+      if (store) {
+        for (const delay of [0, ...BUMP_RETRIES_MS]) {
+          if (delay) await Bun.sleep(delay);
+          try {
+            version = await store.bump(versionKey(namespace, inv.tenantId));
+            break;
+          } catch (err) {
+            if (delay === BUMP_RETRIES_MS.at(-1)) log.error("cache_invalidation_failed", { tenant_id: inv.tenantId, reason: inv.reason, error: (err as Error).message });
+          }
+        }
+        metrics.invalidation(inv.reason, version === null ? "failed" : "ok");
+      }
+      announce(inv, version);
+      return version;
+    },
+
+    /** Waits (at most `ms`) for invalidation events still being published. */
+    async flush(ms = 5_000): Promise<void> {
+      await Promise.race([Promise.allSettled([...publishing]), Bun.sleep(ms)]);
+    },
+  };
+}
+
+export type ScenarioCache = ReturnType<typeof createScenarioCache>;
+
+/**
+ * The worker's `onSucceeded` hook (ExecutorOptions): called after a run's outputs and its SUCCEEDED
+ * state committed, it bumps the tenant's version (docs/cache.md, "Ordering"). Never throws, so a
+ * cache outage cannot turn a finished run into a failed one.
+ */
+export function invalidateOnCommit(cache: ScenarioCache) {
+  return async (run: { id: string; tenant_id: string; scenario_id: string }): Promise<void> => {
+    await cache.invalidate({ tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, reason: "outputs_committed" }).catch(() => null);
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Assembles runtime config for createApp: the snapshot poller, the flags service other features
+ * call, the shared per-request authenticator, and one plugin holding the rate limiter (when a
+ * store is given) and the /v1/admin/config routes.
+ */
+import { Elysia } from "elysia";
+import type { Sql } from "../adapters/postgres";
+import { type Config, loadConfig } from "../config";
+import type { Authenticator } from "../platform/auth";
+import type { Logger } from "../platform/logger";
+import type { Metrics } from "../platform/metrics";
+import { rateLimit } from "../ratelimit";
+import type { RateLimitStore } from "../ratelimit/gcra";
+import { rememberPrincipal } from "../ratelimit/identity";
+import { adminConfigRoutes } from ".";
+import { createConfigRepo } from "./repo";
+import { createRuntimeConfig } from "./runtime";
+import { createFlags, type FlagsConfig } from "./service";
+
+export type LimitsConfig = FlagsConfig & Pick<Config, "rateLimitFailMode" | "rateLimitKeyHeader" | "trustedProxyHops">;
+
+export function createRuntimeLimits(deps: {
+  sql: Sql;
+  log: Logger;
+  metrics: Metrics;
+  config: Partial<LimitsConfig>;
+  authenticate: Authenticator;
+  /** The limiter's buckets; without one no request is limited (tests, tools). */
+  store?: RateLimitStore | undefined;
+}) {
+  // Settings the caller left out take their documented defaults.
+  const config: LimitsConfig = { ...loadConfig({}), ...deps.config };
+  const repo = createConfigRepo(deps.sql);
+  const runtime = createRuntimeConfig({ repo, log: deps.log, pollMs: config.runtimeConfigPollMs });
+  const flags = createFlags({ runtime, repo, config });
+  const authenticate = rememberPrincipal(deps.authenticate);
+  const limiter = deps.store
+    ? rateLimit({
+        store: deps.store,
+        layers: flags.rateLimitLayers,
+        authenticate,
+        registry: deps.metrics.registry,
+        log: deps.log,
+        failMode: config.rateLimitFailMode,
+        keyHeader: config.rateLimitKeyHeader.toLowerCase(),
+        trustedProxyHops: config.trustedProxyHops,
+      })
+    : new Elysia({ name: "ratelimit-off" });
+  return { flags, authenticate, plugin: new Elysia({ name: "runtime-limits" }).use(limiter).use(adminConfigRoutes({ authenticate, flags })) };
+}

@@ -1,0 +1,94 @@
+/** Output routes: `GET /v1/scenarios/{id}/outputs` (JSON pages, CSV/NDJSON downloads) and `/metrics/latest`. */
+import { Elysia, t } from "elysia";
+import type { FeatureGate } from "../flags/service";
+import type { Authenticator } from "../platform/auth";
+import { AppError } from "../platform/errors";
+import { envelope, requestInfo } from "../platform/http";
+import type { Logger } from "../platform/logger";
+import { ErrorResponse, Uuid } from "../platform/schema";
+import { streamResponse } from "./http-stream";
+import { LatestQuery, OutputQuery, outputModels } from "./model";
+import type { ExportFormat } from "./reader";
+import type { OutputService } from "./service";
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse } as const;
+
+export function outputRoutes(deps: { authenticate: Authenticator; outputs: OutputService; flags?: FeatureGate; log: Logger }) {
+  const { outputs, log } = deps;
+  return new Elysia({ name: "outputs" })
+    .model(outputModels)
+    .derive(async ({ request }) => {
+      const principal = await deps.authenticate(request);
+      // Before validation: a disabled feature answers the same whatever is asked. The service checks
+      // again with the scenario's own tenant (a local operator names no tenant here).
+      await deps.flags?.require(principal.tenantId, "scenario_outputs");
+      return { principal };
+    })
+    .get(
+      "/v1/scenarios/:id/outputs",
+      async ({ request, principal, params, query, server, set }) => {
+        const plan = await outputs.plan(principal, params.id, query);
+        if (plan.format === "json") {
+          const page = await outputs.page(plan);
+          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor, run_id: plan.runId });
+        }
+        const format: ExportFormat = plan.format;
+        const abort = new AbortController();
+        const { requestId } = requestInfo(request);
+        let chunks: AsyncIterable<Uint8Array>;
+        try {
+          chunks = outputs.export({ ...plan, format }, abort.signal);
+        } catch (err) {
+          if (err instanceof AppError && err.code === "RATE_LIMITED") set.headers["retry-after"] = "1";
+          throw err;
+        }
+        // Bun's idle timeout would cut a long download (it does not count writes as activity).
+        server?.timeout(request, 0);
+        // A Response is sent as is; the cast keeps the route's declared 200 type (the JSON envelope) for OpenAPI.
+        return (await streamResponse(chunks, {
+          format,
+          acceptEncoding: request.headers.get("accept-encoding"),
+          requestId,
+          abort,
+          headers: {
+            "content-disposition": `attachment; filename="scenario-${params.id}-outputs.${format}"`,
+            "x-request-id": requestId,
+            ...(plan.runId ? { "x-aurum-run-id": plan.runId } : {}),
+          },
+          onError: (err) =>
+            log.error("output_export_failed", { request_id: requestId, scenario_id: params.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+        })) as never;
+      },
+      {
+        params: t.Object({ id: Uuid }),
+        query: OutputQuery,
+        response: { 200: "OutputPageEnvelope", ...errors, 409: ErrorResponse, 429: ErrorResponse },
+        detail: {
+          tags: ["outputs"],
+          summary: "List or export a run's outputs",
+          description:
+            "Rows of one run (`run_id`, default: the scenario's latest SUCCEEDED run, named in `meta.run_id` or the `X-Aurum-Run-Id` header), ordered by metric, curve_key, tenor_type, contract_month. " +
+            "`format=json` (default): keyset pages in the envelope (`meta.next_cursor`, `meta.count`). `format=csv` (`text/csv`, header row, RFC 4180 quoting) and `format=ndjson` (`application/x-ndjson`) stream every matching row " +
+            '(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{"error": ...}` line. See docs/outputs.md.',
+        },
+      },
+    )
+    .get(
+      "/v1/scenarios/:id/metrics/latest",
+      async ({ request, principal, params, query }) => {
+        const page = await outputs.latest(principal, params.id, query);
+        return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+      },
+      {
+        params: t.Object({ id: Uuid }),
+        query: LatestQuery,
+        response: { 200: "LatestMetricsEnvelope", ...errors, 409: ErrorResponse },
+        detail: {
+          tags: ["outputs"],
+          summary: "Latest value per curve, tenor and metric",
+          description:
+            'For each (curve_key, tenor, metric): the value and band of the latest SUCCEEDED run that has it (greatest as-of date, then the most recently computed), with that run and as-of date. Filters apply before the rollup (so `asof_date_to` answers "latest as of"). Keyset-paged like /outputs.',
+        },
+      },
+    );
+}

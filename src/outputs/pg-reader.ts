@@ -1,0 +1,203 @@
+/**
+ * Postgres output store, read side (`scenario_output`). Pages and the latest-value rollup are
+ * plain keyset queries on the pool. Exports take the fastest correct path per store:
+ * - a real server: `COPY (SELECT ...) TO STDOUT` (CSV, or `row_to_json` lines for NDJSON) on a
+ *   connection of its own, batched into ~64 KB writes (postgres.js delivers one chunk per row);
+ * - embedded PGlite: keyset pages of 5,000 rows through the JS encoders, releasing its single
+ *   connection between pages so other requests still get through.
+ * Measurements: docs/performance.md.
+ */
+import type { Readable } from "node:stream";
+import postgres from "postgres";
+import type { Sql } from "../adapters/postgres";
+import { encodeRows } from "./encoders";
+import type { ExportRequest, LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
+import { pagedRows } from "./reader";
+
+const WRITE_BYTES = 64 * 1024;
+const ORDER = "metric, curve_key, tenor_type, contract_month";
+const TEXT_COLUMNS = ["curve_key", "tenor_type", "tenor_label", "metric", "version_hash"];
+const COPY_COLUMNS = "scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, band_lower, band_upper, attribution, version_hash";
+const ymd = (col: string) => `to_char(${col}, 'YYYY-MM-DD') as ${col.replace(/^o\./, "")}`;
+const ROW_COLUMNS = `scenario_id::text as scenario_id, run_id::text as run_id, ${ymd("asof_date")}, curve_key, tenor_type, ${ymd("contract_month")}, tenor_label, metric, value, band_lower, band_upper, attribution, version_hash`;
+
+export type PgReaderOptions = {
+  /** Use COPY for exports. Default: yes unless the server is PGlite (its socket serves one connection). */
+  copy?: boolean;
+  /** Opens the dedicated connection of one COPY export; default: the pool's own settings, max 1. */
+  connect?: () => Sql;
+};
+
+export function createPgOutputReader(sql: Sql, opts: PgReaderOptions = {}): OutputReader {
+  let copy: Promise<boolean> | undefined = opts.copy === undefined ? undefined : Promise.resolve(opts.copy);
+  const useCopy = () => (copy ??= sql`select version() as v`.then(([row]) => !/pglite/i.test(String(row?.v))));
+  const connect = opts.connect ?? (() => exportConnection(sql));
+
+  const reader: OutputReader = {
+    async page(filter, limit, after) {
+      const p = placeholders();
+      const where = conditions(filter, after, p.add);
+      return (await sql.unsafe(`select ${ROW_COLUMNS} from scenario_output where ${where} order by ${ORDER} limit ${limit | 0}`, p.values)) as unknown as OutputRow[];
+    },
+
+    /**
+     * The rollup of mart_scenario_output with the filters applied first. Each SUCCEEDED run
+     * contributes its first `limit` keys after the cursor (a primary-key range scan); every key of
+     * the page is among them, with all its rows, so only runs × limit rows are sorted per page.
+     */
+    async latest(filter, limit, after) {
+      const p = placeholders();
+      const where = conditions(filter, after, p.add, "o.");
+      const n = limit | 0;
+      return (await sql.unsafe(
+        `select distinct on (o.metric, o.curve_key, o.tenor_type, o.contract_month)
+           o.curve_key, o.tenor_type, ${ymd("o.contract_month")}, o.tenor_label, o.metric, o.value, o.band_lower, o.band_upper,
+           o.run_id::text as run_id, ${ymd("o.asof_date")}
+         from scenario_run r
+         cross join lateral (select * from scenario_output o where o.run_id = r.id and ${where} order by ${ORDER} limit ${n}) o
+         where r.scenario_id = ${p.add(filter.scenarioId, "::uuid")} and r.state = 'SUCCEEDED'
+         order by o.metric, o.curve_key, o.tenor_type, o.contract_month, o.asof_date desc, o.computed_ts desc, o.run_id desc
+         limit ${n}`,
+        p.values,
+      )) as unknown as LatestRow[];
+    },
+
+    export(filter, request) {
+      return (async function* () {
+        if (await useCopy()) yield* copyOut(connect(), sql, copyStatement(filter, request), request.signal);
+        else yield* encodeRows(pagedRows(reader, filter, request), request.format, request.escapeFormulas);
+      })();
+    },
+  };
+  return reader;
+}
+
+/** Numbered placeholders and their values, for one statement. */
+function placeholders() {
+  const values: string[] = [];
+  return { values, add: (value: string, cast = "") => `$${values.push(value)}${cast}` };
+}
+
+/** The WHERE clause of a read; `prefix` qualifies its columns. */
+function conditions(f: OutputFilter, after: OutputKey | undefined, p: (value: string, cast?: string) => string, prefix = ""): string {
+  const c = (col: string) => `${prefix}${col}`;
+  const where = [`${c("tenant_id")} = ${p(f.tenantId)}`, `${c("scenario_id")} = ${p(f.scenarioId, "::uuid")}`];
+  if (f.runId) where.push(`${c("run_id")} = ${p(f.runId, "::uuid")}`);
+  if (f.metric) where.push(`${c("metric")} = ${p(f.metric)}`);
+  if (f.curveKey) where.push(`${c("curve_key")} = ${p(f.curveKey)}`);
+  if (f.tenorType) where.push(`${c("tenor_type")} = ${p(f.tenorType)}`);
+  if (f.asofFrom) where.push(`${c("asof_date")} >= ${p(f.asofFrom, "::date")}`);
+  if (f.asofTo) where.push(`${c("asof_date")} <= ${p(f.asofTo, "::date")}`);
+  if (f.monthFrom) where.push(`${c("contract_month")} >= ${p(f.monthFrom, "::date")}`);
+  if (f.monthTo) where.push(`${c("contract_month")} <= ${p(f.monthTo, "::date")}`);
+  if (after) {
+    const key = `(${ORDER.split(", ").map(c).join(", ")})`;
+    where.push(`${key} > (${p(after.metric)}, ${p(after.curve_key)}, ${p(after.tenor_type)}, ${p(after.contract_month, "::date")})`);
+  }
+  return where.join(" and ");
+}
+
+/** COPY takes no parameters: values go in as escaped literals (E'' strings: safe whatever standard_conforming_strings says). */
+function inline(text: string, params: string[]): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => `E'${(params[Number(n) - 1] as string).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`);
+}
+
+/** The statement an export runs (bench/outputs.ts hands the same text to psql). */
+export function copyStatement(f: RunFilter, req: Omit<ExportRequest, "signal">): string {
+  const p = placeholders();
+  const where = conditions(f, req.after, p.add);
+  const guard = (col: string) => `case when left(${col}, 1) in ('=', '+', '-', '@', E'\\t', E'\\r') then '''' || ${col} else ${col} end as ${col}`;
+  const columns =
+    req.format === "csv" && req.escapeFormulas
+      ? COPY_COLUMNS.split(", ")
+          .map((col) => (TEXT_COLUMNS.includes(col) ? guard(col) : col))
+          .join(", ")
+      : COPY_COLUMNS;
+  const select = inline(`select ${columns} from scenario_output where ${where} order by ${ORDER}${req.limit ? ` limit ${req.limit | 0}` : ""}`, p.values);
+  // NDJSON: CSV mode with quote and delimiter bytes that JSON text never contains, so lines pass through unescaped.
+  return req.format === "csv"
+    ? `copy (${select}) to stdout with (format csv, header)`
+    : `copy (select row_to_json(t) from (${select}) t) to stdout with (format csv, quote E'\\x01', delimiter E'\\x02')`;
+}
+
+/** A connection of its own: a pooled one mid-COPY can be handed other queries by postgres.js, which then wait behind it. */
+function exportConnection(sql: Sql): Sql {
+  const o = sql.options as unknown as postgres.Options<Record<string, never>> & { host: string[]; port: number[] };
+  return postgres({
+    host: o.host as unknown as string, // postgres.js takes its parsed host/port lists back as they are
+    port: o.port as unknown as number,
+    ...(o.path ? { path: o.path } : {}),
+    database: o.database,
+    user: o.user,
+    pass: o.pass,
+    ssl: o.ssl,
+    max: 1,
+    fetch_types: false,
+    connect_timeout: o.connect_timeout,
+    onnotice: () => {},
+    // Dates and doubles spelled the same whatever the server's defaults are.
+    connection: { ...o.connection, DateStyle: "ISO", extra_float_digits: 1 },
+  });
+}
+
+/**
+ * Streams a COPY TO STDOUT, concatenating the per-row chunks into ~64 KB writes (the first chunk
+ * goes at once, for time to first byte). Backpressure: while the consumer does not pull, the
+ * stream stops reading the socket and the server waits. If the stream is left before its end
+ * (abort, or the consumer stopped), the backend is terminated: a cancel would not reach a backend
+ * blocked writing to a socket nobody reads.
+ */
+async function* copyOut(conn: Sql, admin: Sql, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  let pid = 0;
+  let streaming = false;
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  signal.addEventListener("abort", poke);
+  try {
+    pid = (await conn`select pg_backend_pid() as pid`)[0]?.pid;
+    const stream = (await conn.unsafe(statement).readable()) as Readable;
+    streaming = true;
+    stream.on("readable", poke);
+    stream.on("end", () => {
+      ended = true;
+      poke();
+    });
+    stream.on("error", (err) => {
+      failure ??= err;
+      ended = true;
+      poke();
+    });
+    const parts: Buffer[] = [];
+    let size = 0;
+    let first = true;
+    const take = () => {
+      const chunk = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
+      parts.length = 0;
+      size = 0;
+      first = false;
+      return chunk;
+    };
+    while (!signal.aborted) {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk !== null) {
+        parts.push(chunk);
+        size += chunk.length;
+        if (size >= WRITE_BYTES || first) yield take();
+      } else if (failure) throw failure;
+      else if (ended) {
+        if (size) yield take();
+        return;
+      } else await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    signal.removeEventListener("abort", poke);
+    if (streaming && !ended) await admin`select pg_terminate_backend(${pid})`.catch(() => {});
+    await conn.end({ timeout: 0 }).catch(() => {});
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The output store port, read side. Every read is ordered by the natural key within a run
+ * (`metric, curve_key, tenor_type, contract_month`, the `scenario_output` primary key after
+ * `run_id`) and resumes strictly after an `OutputKey`, so keyset pages never skip or repeat a row.
+ *
+ * An adapter implements three calls:
+ * - `page`: up to `limit` rows after a key (JSON pages, and the generic export below);
+ * - `latest`: the latest row per natural key across a scenario's SUCCEEDED runs, computed by the store;
+ * - `export`: every matching row, already encoded, as byte chunks. A store that can encode itself
+ *   (Postgres `COPY ... TO STDOUT`) yields its bytes; a store that yields rows (PGlite, Trino) hands
+ *   row batches to `encodeRows` (encoders.ts), e.g. `encodeRows(pagedRows(reader, ...), ...)`.
+ *   Export chunks should be large (~64 KB): the HTTP layer writes each one as it comes.
+ *   When `signal` aborts (the client went away), the adapter must end its upstream query promptly.
+ */
+
+export const OUTPUT_COLUMNS = [
+  "scenario_id",
+  "run_id",
+  "asof_date",
+  "curve_key",
+  "tenor_type",
+  "contract_month",
+  "tenor_label",
+  "metric",
+  "value",
+  "band_lower",
+  "band_upper",
+  "attribution",
+  "version_hash",
+] as const;
+
+/** One output row as the API returns it; ids are UUID strings and dates `YYYY-MM-DD`. */
+export type OutputRow = {
+  scenario_id: string;
+  run_id: string;
+  asof_date: string;
+  curve_key: string;
+  tenor_type: string;
+  contract_month: string;
+  tenor_label: string;
+  metric: string;
+  value: number;
+  band_lower: number | null;
+  band_upper: number | null;
+  attribution: Record<string, number> | null;
+  version_hash: string;
+};
+
+/** The latest value of one natural key, with the run and as-of date it came from. */
+export type LatestRow = Pick<OutputRow, "curve_key" | "tenor_type" | "contract_month" | "tenor_label" | "metric" | "value" | "band_lower" | "band_upper" | "run_id" | "asof_date">;
+
+/** Position in the read order; a page resumes strictly after it. */
+export type OutputKey = { metric: string; curve_key: string; tenor_type: string; contract_month: string };
+
+/** Validated filters; ranges are inclusive `YYYY-MM-DD` dates. `tenantId` is the scenario's tenant. */
+export type OutputFilter = {
+  tenantId: string;
+  scenarioId: string;
+  runId?: string;
+  metric?: string;
+  curveKey?: string;
+  tenorType?: string;
+  asofFrom?: string;
+  asofTo?: string;
+  monthFrom?: string;
+  monthTo?: string;
+};
+
+/** Filters of one run's rows (page and export read a single run). */
+export type RunFilter = OutputFilter & { runId: string };
+
+export type ExportFormat = "csv" | "ndjson";
+
+export type ExportRequest = {
+  format: ExportFormat;
+  /** At most this many rows; none: every matching row. */
+  limit?: number;
+  after?: OutputKey;
+  /** CSV only: text cells starting with = + - @ tab or CR get a leading `'` (spreadsheet formula injection). */
+  escapeFormulas: boolean;
+  signal: AbortSignal;
+};
+
+export interface OutputReader {
+  page(filter: RunFilter, limit: number, after?: OutputKey): Promise<OutputRow[]>;
+  latest(filter: OutputFilter, limit: number, after?: OutputKey): Promise<LatestRow[]>;
+  /** CSV chunks start with the header row. Errors after the first chunk propagate to the caller. */
+  export(filter: RunFilter, request: ExportRequest): AsyncIterable<Uint8Array>;
+}
+
+export const keyOf = (row: OutputKey): OutputKey => ({ metric: row.metric, curve_key: row.curve_key, tenor_type: row.tenor_type, contract_month: row.contract_month });
+
+/** Every matching row as batches of keyset pages, for stores that return rows; stops when `signal` aborts. */
+export async function* pagedRows(reader: Pick<OutputReader, "page">, filter: RunFilter, request: Pick<ExportRequest, "limit" | "after" | "signal">, pageRows = 5000) {
+  let remaining = request.limit ?? Number.POSITIVE_INFINITY;
+  let after = request.after;
+  while (remaining > 0 && !request.signal.aborted) {
+    const rows = await reader.page(filter, Math.min(pageRows, remaining), after);
+    if (rows.length) yield rows;
+    if (rows.length < Math.min(pageRows, remaining)) return;
+    remaining -= rows.length;
+    after = keyOf(rows[rows.length - 1] as OutputRow);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Output use cases: validate filters, scope to the caller's tenant, pick the run (the latest
+ * SUCCEEDED one unless named), and read pages, exports and the latest-value rollup through the
+ * read port. Cursors pin the run they started on, so a run finishing mid-paging changes nothing.
+ */
+import type { Sql } from "../adapters/postgres";
+import type { CacheVersion, ScenarioCache } from "../cache/service";
+import { checkOutputRequest, createTenantExportGate } from "../flags/outputs-gate";
+import type { FeatureGate } from "../flags/service";
+import { authorize, type Principal, resolveTenant } from "../platform/auth";
+import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { AppError, badRequest, conflict, notFound } from "../platform/errors";
+import { normalizeEnum } from "../platform/schema";
+import type { ScenarioRepo } from "../scenarios/repo";
+import { encodeRows } from "./encoders";
+import { JSON_LIMIT, type LatestQueryInput, type OutputQueryInput, TENOR_TYPES } from "./model";
+import { type ExportFormat, keyOf, type OutputFilter, type OutputKey, type OutputReader } from "./reader";
+
+const ANY = /^[\s\S]*$/;
+const KEY_SHAPE = { m: ANY, k: ANY, t: ANY, c: /^\d{4}-\d{2}-\d{2}$/ };
+const RUN_KEY_SHAPE = { ...KEY_SHAPE, r: /^[0-9a-f-]{36}$/ };
+
+export type OutputPlan = {
+  format: "json" | ExportFormat;
+  filter: OutputFilter;
+  /** The run read: named, pinned by the cursor, or the latest SUCCEEDED; null when there is none. */
+  runId: string | null;
+  limit: number | undefined;
+  after: OutputKey | undefined;
+  escapeFormulas: boolean;
+  fingerprint: string;
+  /** JSON: the tenant's cache version, read before the run was resolved (docs/cache.md, "Ordering"). */
+  cacheVersion: CacheVersion;
+  /** The tenant's `max_concurrent_exports` flag (docs/runtime-config.md); undefined: no per-tenant bound. */
+  tenantExportsMax?: number | undefined;
+};
+
+export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; reader: OutputReader; maxExports: number; cache?: ScenarioCache; flags?: FeatureGate }) {
+  const { sql, scenarios, reader } = deps;
+  let exporting = 0;
+  const tenantExports = createTenantExportGate();
+
+  /** Checks access and filters; the tenant of the filter is the scenario's own. */
+  async function scope(p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput): Promise<OutputFilter> {
+    authorize(p, "scenarios:read");
+    const scenario = await scenarios.get(scenarioId, resolveTenant(p, q.tenant_id));
+    if (!scenario) throw notFound("scenario");
+    if (q.metric !== undefined && q.metric_name !== undefined && q.metric !== q.metric_name) {
+      throw badRequest("metric and metric_name differ", [{ field: "metric_name", location: "query", message: "is an alias of metric; give one, or the same value" }]);
+    }
+    const metric = q.metric ?? q.metric_name;
+    const asof = range("asof_date", q.asof_date, q.asof_date_from, q.asof_date_to, (f, v) => day(f, v));
+    const month = range("contract_month", q.contract_month, q.contract_month_from, q.contract_month_to, (f, v) => day(f, v.length === 7 ? `${v}-01` : v));
+    return {
+      tenantId: scenario.tenant_id,
+      scenarioId,
+      ...(q.run_id ? { runId: q.run_id.toLowerCase() } : {}),
+      ...(metric ? { metric } : {}),
+      ...(q.curve_key ? { curveKey: q.curve_key } : {}),
+      ...(q.tenor_type ? { tenorType: normalizeEnum(TENOR_TYPES, q.tenor_type) } : {}),
+      ...(asof.from ? { asofFrom: asof.from } : {}),
+      ...(asof.to ? { asofTo: asof.to } : {}),
+      ...(month.from ? { monthFrom: month.from } : {}),
+      ...(month.to ? { monthTo: month.to } : {}),
+    };
+  }
+
+  /**
+   * A named (or cursor-pinned) run must be the scenario's and SUCCEEDED (a store may hold partial rows
+   * of a run still being written); otherwise the latest SUCCEEDED run, if any.
+   */
+  async function resolveRun(scenarioId: string, runId: string | undefined): Promise<string | null> {
+    if (runId) {
+      const [run] = await sql<{ state: string }[]>`select state from scenario_run where id = ${runId} and scenario_id = ${scenarioId}`;
+      if (!run) throw notFound("run");
+      if (run.state !== "SUCCEEDED") throw conflict(`run ${runId} is ${run.state}; its outputs can be read once it has SUCCEEDED`, { state: run.state });
+      return runId;
+    }
+    const [latest] = await sql<{ id: string }[]>`
+      select id::text as id from scenario_run where scenario_id = ${scenarioId} and state = 'SUCCEEDED'
+      order by finished_at desc nulls last, created_at desc, id desc limit 1`;
+    return latest?.id ?? null;
+  }
+
+  return {
+    /** Validates a /outputs request and resolves its run; throws 4xx before anything is sent. */
+    async plan(p: Principal, scenarioId: string, q: OutputQueryInput): Promise<OutputPlan> {
+      const filter = await scope(p, scenarioId, q);
+      const format = normalizeEnum(["json", "csv", "ndjson"] as const, q.format ?? "json");
+      const allowed = await checkOutputRequest(deps.flags, filter.tenantId, format, q.limit);
+      if (format === "json" && q.limit !== undefined && q.limit > JSON_LIMIT.max) {
+        throw badRequest(`limit is at most ${JSON_LIMIT.max} for format=json`, [
+          { field: "limit", location: "query", message: `must be at most ${JSON_LIMIT.max} for JSON pages; use format=csv or ndjson for more` },
+        ]);
+      }
+      if (q.escape_formulas !== undefined && format !== "csv") {
+        throw badRequest("escape_formulas applies to format=csv only", [{ field: "escape_formulas", location: "query", message: "only with format=csv" }]);
+      }
+      const fingerprint = filterFingerprint({ ...filter, kind: "outputs" });
+      const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, RUN_KEY_SHAPE) : undefined;
+      const cacheVersion = format === "json" && deps.cache ? await deps.cache.version("outputs", filter.tenantId) : null;
+      const runId = await resolveRun(scenarioId, cursor?.r ?? filter.runId);
+      return {
+        format,
+        filter: runId ? { ...filter, runId } : filter,
+        runId,
+        limit: format === "json" ? (allowed.limit ?? JSON_LIMIT.default) : allowed.limit,
+        after: cursor && { metric: cursor.m, curve_key: cursor.k, tenor_type: cursor.t, contract_month: cursor.c },
+        escapeFormulas: q.escape_formulas ?? false,
+        fingerprint,
+        cacheVersion,
+        tenantExportsMax: allowed.maxConcurrentExports,
+      };
+    },
+
+    async page(plan: OutputPlan) {
+      const limit = plan.limit ?? JSON_LIMIT.default;
+      const load = async () => {
+        const rows = plan.runId ? await reader.page({ ...plan.filter, runId: plan.runId }, limit + 1, plan.after) : [];
+        const items = rows.slice(0, limit);
+        const last = items.at(-1);
+        const nextCursor =
+          rows.length > limit && last && plan.runId
+            ? encodeCursor({ r: plan.runId, m: last.metric, k: last.curve_key, t: last.tenor_type, c: last.contract_month }, plan.fingerprint)
+            : null;
+        return { items, limit, nextCursor };
+      };
+      const query = { filter: plan.filter, limit, after: plan.after, format: "json" };
+      return deps.cache ? deps.cache.getOrLoad("outputs", plan.filter.tenantId, query, load, { version: plan.cacheVersion }) : load();
+    },
+
+    /** The encoded rows of a CSV/NDJSON plan; at most `maxExports` run at once (each holds a database connection). */
+    export(plan: OutputPlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
+      if (exporting >= deps.maxExports)
+        throw new AppError("RATE_LIMITED", `at most ${deps.maxExports} exports run at once on this server; retry shortly`, { retry_after_seconds: 1 });
+      const release = tenantExports.enter(plan.filter.tenantId, plan.tenantExportsMax);
+      exporting++;
+      const request = {
+        format: plan.format,
+        ...(plan.limit ? { limit: plan.limit } : {}),
+        ...(plan.after ? { after: plan.after } : {}),
+        escapeFormulas: plan.escapeFormulas,
+        signal,
+      };
+      const chunks = plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format);
+      return (async function* () {
+        try {
+          yield* chunks;
+        } finally {
+          exporting--;
+          release();
+        }
+      })();
+    },
+
+    /** The latest row per natural key across the scenario's SUCCEEDED runs (or within `run_id`). */
+    async latest(p: Principal, scenarioId: string, q: LatestQueryInput) {
+      const filter = await scope(p, scenarioId, q);
+      const allowed = await checkOutputRequest(deps.flags, filter.tenantId, "json", q.limit);
+      // Before anything the rollup depends on (docs/cache.md, "Ordering").
+      const cacheVersion = deps.cache ? await deps.cache.version("metrics", filter.tenantId) : null;
+      if (filter.runId) await resolveRun(scenarioId, filter.runId);
+      const fingerprint = filterFingerprint({ ...filter, kind: "latest" });
+      const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, KEY_SHAPE) : undefined;
+      const limit = allowed.limit ?? JSON_LIMIT.default;
+      const after = cursor && { metric: cursor.m, curve_key: cursor.k, tenor_type: cursor.t, contract_month: cursor.c };
+      const load = async () => {
+        const rows = await reader.latest(filter, limit + 1, after);
+        const items = rows.slice(0, limit);
+        const last = items.at(-1);
+        const key = last && keyOf(last);
+        return {
+          items,
+          limit,
+          nextCursor: rows.length > limit && key ? encodeCursor({ m: key.metric, k: key.curve_key, t: key.tenor_type, c: key.contract_month }, fingerprint) : null,
+        };
+      };
+      return deps.cache ? deps.cache.getOrLoad("metrics", filter.tenantId, { filter, limit, after }, load, { version: cacheVersion }) : load();
+    },
+  };
+}
+
+export type OutputService = ReturnType<typeof createOutputService>;
+
+async function* emptyBatches() {}
+
+/** A real calendar day, else a 400 naming the field. */
+function day(field: string, value: string): string {
+  const [y, m, d] = value.split("-").map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  if (date.toISOString().slice(0, 10) !== value) throw badRequest(`${field} is not a valid date`, [{ field, location: "query", message: `${value} is not a calendar date` }]);
+  return value;
+}
+
+/** An exact value or an inclusive range (not both); `from` after `to` is a 400. */
+function range(field: string, exact: string | undefined, from: string | undefined, to: string | undefined, parse: (field: string, v: string) => string) {
+  if (exact !== undefined && (from !== undefined || to !== undefined)) {
+    throw badRequest(`give ${field} or a ${field} range, not both`, [{ field, location: "query", message: `not together with ${field}_from/${field}_to` }]);
+  }
+  if (exact !== undefined) {
+    const v = parse(field, exact);
+    return { from: v, to: v };
+  }
+  const r = { from: from === undefined ? undefined : parse(`${field}_from`, from), to: to === undefined ? undefined : parse(`${field}_to`, to) };
+  if (r.from && r.to && r.from > r.to)
+    throw badRequest(`${field}_from is after ${field}_to`, [{ field: `${field}_from`, location: "query", message: `must not be after ${field}_to` }]);
+  return r;
+}

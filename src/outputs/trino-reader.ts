@@ -1,0 +1,120 @@
+/**
+ * Iceberg output store, read side (`iceberg.market.scenario_output`), through Trino. Same order,
+ * keyset and filters as the Postgres reader (src/outputs/pg-reader.ts), so the API answers alike
+ * on either store:
+ * - `page`: one keyset query, `ORDER BY` the natural key, `LIMIT`;
+ * - `latest`: the runs that count (SUCCEEDED) come from Postgres, the rollup (`row_number()` per
+ *   natural key, latest as-of date first) runs in Trino over just those runs;
+ * - `export`: one query whose result pages are encoded as they arrive (`encodeRows`); the client
+ *   pulls the next page only when the HTTP stream wants more, and leaving early (a client that
+ *   went away) cancels the query.
+ * A run's rows are read only once it is SUCCEEDED (the service checks), when the swap in
+ * trino-store.ts has left exactly one write of them.
+ */
+import type { Sql } from "../adapters/postgres";
+import type { TrinoClient, TrinoPage } from "../adapters/trino";
+import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
+import { encodeRows } from "./encoders";
+import type { LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
+import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
+
+const ORDER = "metric, curve_key, tenor_type, contract_month";
+const ROW_COLUMNS = `scenario_id, run_id, CAST(asof_date AS varchar), curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, attribution, version_hash`;
+const LATEST_COLUMNS = `curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, run_id, CAST(asof_date AS varchar)`;
+
+export type TrinoReaderOptions = { sql: Sql; trino: TrinoClient; table?: string };
+
+export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader {
+  const { sql, trino } = opts;
+  const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
+
+  return {
+    async page(filter, limit, after) {
+      const { rows } = await trino.execute(`SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${conditions(filter, after)} ORDER BY ${ORDER} LIMIT ${limit | 0}`, {
+        tenantId: filter.tenantId,
+      });
+      return rows.map(outputRow);
+    },
+
+    async latest(filter, limit, after) {
+      const runs = await sql<{ id: string }[]>`
+        select id::text as id from scenario_run
+        where scenario_id = ${filter.scenarioId}::uuid and tenant_id = ${filter.tenantId} and state = 'SUCCEEDED'`;
+      if (!runs.length || (filter.runId && !runs.some((r) => r.id === filter.runId))) return [];
+      const ids = filter.runId ? [filter.runId] : runs.map((r) => r.id);
+      const { rows } = await trino.execute(
+        `SELECT ${LATEST_COLUMNS} FROM (
+           SELECT *, row_number() OVER (PARTITION BY ${ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
+           FROM ${table} WHERE ${conditions(filter, after)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})
+         ) WHERE rn = 1 ORDER BY ${ORDER} LIMIT ${limit | 0}`,
+        { tenantId: filter.tenantId },
+      );
+      return rows.map(latestRow);
+    },
+
+    export(filter, request) {
+      const statement = `SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${conditions(filter, request.after)} ORDER BY ${ORDER}${request.limit ? ` LIMIT ${request.limit | 0}` : ""}`;
+      const pages = trino.query(statement, { signal: request.signal, tenantId: filter.tenantId });
+      return encodeRows(rowBatches(pages), request.format, request.escapeFormulas);
+    },
+  };
+}
+
+/** The WHERE clause of a read; values go in as literals (Trino's HTTP protocol has no parameters on a plain statement). */
+function conditions(f: OutputFilter, after: OutputKey | undefined): string {
+  const where = [`tenant_id = ${varcharLiteral(f.tenantId)}`, `scenario_id = ${varcharLiteral(f.scenarioId)}`];
+  if (f.runId) where.push(`run_id = ${varcharLiteral(f.runId)}`);
+  if (f.metric) where.push(`metric = ${varcharLiteral(f.metric)}`);
+  if (f.curveKey) where.push(`curve_key = ${varcharLiteral(f.curveKey)}`);
+  if (f.tenorType) where.push(`tenor_type = ${varcharLiteral(f.tenorType)}`);
+  if (f.asofFrom) where.push(`asof_date >= ${dateLiteral(f.asofFrom)}`);
+  if (f.asofTo) where.push(`asof_date <= ${dateLiteral(f.asofTo)}`);
+  if (f.monthFrom) where.push(`contract_month >= ${dateLiteral(f.monthFrom)}`);
+  if (f.monthTo) where.push(`contract_month <= ${dateLiteral(f.monthTo)}`);
+  if (after) {
+    const key = [varcharLiteral(after.metric), varcharLiteral(after.curve_key), varcharLiteral(after.tenor_type), dateLiteral(after.contract_month)];
+    where.push(`(${ORDER}) > (${key.join(", ")})`);
+  }
+  return where.join(" AND ");
+}
+
+async function* rowBatches(pages: AsyncGenerator<TrinoPage, unknown>): AsyncGenerator<OutputRow[]> {
+  for await (const page of pages) if (page.rows.length) yield page.rows.map(outputRow);
+}
+
+/** Trino's JSON spells non-finite doubles as strings ("NaN", "Infinity"). */
+const double = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+const nullableDouble = (v: unknown): number | null => (v === null || v === undefined ? null : double(v));
+
+function outputRow(r: unknown[]): OutputRow {
+  return {
+    scenario_id: r[0] as string,
+    run_id: r[1] as string,
+    asof_date: r[2] as string,
+    curve_key: r[3] as string,
+    tenor_type: r[4] as string,
+    contract_month: r[5] as string,
+    tenor_label: r[6] as string,
+    metric: r[7] as string,
+    value: double(r[8]),
+    band_lower: nullableDouble(r[9]),
+    band_upper: nullableDouble(r[10]),
+    attribution: r[11] === null ? null : (JSON.parse(r[11] as string) as Record<string, number>),
+    version_hash: r[12] as string,
+  };
+}
+
+function latestRow(r: unknown[]): LatestRow {
+  return {
+    curve_key: r[0] as string,
+    tenor_type: r[1] as string,
+    contract_month: r[2] as string,
+    tenor_label: r[3] as string,
+    metric: r[4] as string,
+    value: double(r[5]),
+    band_lower: nullableDouble(r[6]),
+    band_upper: nullableDouble(r[7]),
+    run_id: r[8] as string,
+    asof_date: r[9] as string,
+  };
+}

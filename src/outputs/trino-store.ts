@@ -1,0 +1,201 @@
+/**
+ * Iceberg output store (`iceberg.market.scenario_output`), written through Trino.
+ *
+ * Trino and Postgres cannot share a transaction, so a run's rows are swapped in this order, all
+ * inside one Postgres transaction that holds the run's advisory lock (every writer of a run's
+ * outputs, the worker and the backfill alike, takes it, so they take turns):
+ *
+ *   1. refuse if the run is already SUCCEEDED (its rows are final);
+ *   2. INSERT the new rows into Iceberg, tagged with a fresh write id (`write_id` = `<id>:<part>.<n>`);
+ *   3. `commit(tx)`: mark the run SUCCEEDED (still uncommitted);
+ *   4. DELETE the run's rows of every other write (an earlier attempt's, complete or partial);
+ *   5. COMMIT in Postgres.
+ *
+ * If 2–4 fail, this write's rows are deleted again and the transaction rolls back: the run is not
+ * SUCCEEDED and earlier rows are untouched. A crash anywhere before 5 leaves a run that is not
+ * SUCCEEDED with leftover rows; its next attempt (retry or lease reclaim) removes them in step 4.
+ * A crash after 5 leaves exactly this write's rows. So no run is ever SUCCEEDED with missing or
+ * duplicated rows. Between 2 and 5, readers of the bare table see the run's new rows next to any
+ * earlier ones; the run is not SUCCEEDED yet, and readers go by SUCCEEDED runs.
+ *
+ * Needs a server Postgres: the transaction keeps one pooled connection for the whole write, which
+ * the embedded store (one connection) cannot spare.
+ */
+import type { Sql } from "../adapters/postgres";
+import { type TrinoClient, TrinoError } from "../adapters/trino";
+import { varcharLiteral } from "../adapters/trino-literals";
+import type { OutputBatch } from "../engine/types";
+import type { Logger } from "../platform/logger";
+import type { Tx } from "../runs/repo";
+import type { OutputWriter, RunOutputMeta } from "./store";
+import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
+
+export const ICEBERG_OUTPUT_TABLE = "iceberg.market.scenario_output";
+/** Trino's default `query.max-length`. */
+export const MAX_STATEMENT_CHARS = 1_000_000;
+
+export type TrinoOutputOptions = {
+  sql: Sql;
+  trino: TrinoClient;
+  log: Logger;
+  table?: string;
+  /** Largest INSERT statement; raise it together with the server's `query.max-length`. */
+  maxStatementChars?: number;
+  /** INSERT statements of one run in flight at once (2 hides the client's share of the work). */
+  concurrency?: number;
+};
+
+export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter {
+  const iceberg = createIcebergOutputs(opts);
+  return {
+    async replaceRun(meta: RunOutputMeta, batches: OutputBatch[], commit: (tx: Tx) => Promise<void>) {
+      return opts.sql.begin(async (tx) => {
+        await lockRunOutputs(tx, meta.runId);
+        const [run] = await tx<{ state: string }[]>`select state from scenario_run where id = ${meta.runId}`;
+        if (run?.state === "SUCCEEDED") throw new Error(`run ${meta.runId} is already SUCCEEDED; its outputs are final`);
+        return iceberg.replace(
+          meta,
+          (writeId) => iceberg.run(iceberg.statements(meta, writeId, batches), meta),
+          () => commit(tx),
+        );
+      });
+    },
+
+    async deleteRun(runId: string) {
+      await opts.sql.begin(async (tx) => {
+        await lockRunOutputs(tx, runId);
+        const [run] = await tx<{ scenario_id: string }[]>`select scenario_id::text from scenario_run where id = ${runId}`;
+        await iceberg.delete({ runId, ...(run ? { scenarioId: run.scenario_id } : {}) });
+      });
+    },
+  };
+}
+
+/** Serialises every writer of one run's outputs until the transaction ends (released on crash too). */
+export async function lockRunOutputs(tx: Tx, runId: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended(${`scenario_output:${runId}`}, 0))`;
+}
+
+/** The Iceberg side of a run's rows: write, swap and delete. The caller holds the run's lock. */
+export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
+  const { trino, log } = opts;
+  const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
+  const maxChars = opts.maxStatementChars ?? MAX_STATEMENT_CHARS;
+  const concurrency = opts.concurrency ?? 2;
+
+  const runFilter = (r: { runId: string; scenarioId?: string }) => `${r.scenarioId ? `scenario_id = ${varcharLiteral(r.scenarioId)} AND ` : ""}run_id = ${varcharLiteral(r.runId)}`;
+  // The rows of one write: write_id in ['<id>:', '<id>;'). A range (not starts_with) lets Trino skip
+  // files by their write_id bounds, so removing the other writes' rows does not read this one's.
+  const ownRows = (writeId: string) => `(write_id >= ${varcharLiteral(`${writeId}:`)} AND write_id < ${varcharLiteral(`${writeId};`)})`;
+
+  /**
+   * A statement that lost an Iceberg commit race (another writer committed first) is tried again,
+   * up to 4 times: a DELETE always (it is idempotent), an INSERT once a count by its tag shows that
+   * none of its rows landed (the error alone cannot tell a lost race from a lost answer).
+   */
+  async function execute(sql: string, opts: { tenantId: string; signal?: AbortSignal; landed?: () => Promise<number> }): Promise<number | undefined> {
+    const { landed, ...queryOpts } = opts;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await trino.execute(sql, queryOpts)).updateCount;
+      } catch (err) {
+        const conflict = err instanceof TrinoError && err.errorName === "ICEBERG_COMMIT_ERROR";
+        if (!conflict || attempt >= 4 || (landed && (await landed()) > 0)) throw err;
+        log.warn("iceberg_commit_conflict", { tenant_id: opts.tenantId, attempt, query_id: err.queryId });
+        await Bun.sleep(100 * attempt + Math.random() * 100);
+      }
+    }
+  }
+
+  const deleteWhere = (where: string, tenantId = "") => execute(`DELETE FROM ${table} WHERE ${where}`, { tenantId });
+
+  /**
+   * Runs the statements, `concurrency` at a time. On a failure it stops taking new ones and waits
+   * for those in flight, so nothing of this write lands after the caller's clean-up.
+   */
+  async function run(
+    statements: Iterator<InsertStatement> | AsyncIterator<InsertStatement>,
+    meta: RunOutputMeta,
+    signal?: AbortSignal,
+    onRows?: (n: number) => void,
+  ): Promise<number> {
+    let rows = 0;
+    let failure: { err: unknown } | undefined;
+    const landed = (tag: string) => async () =>
+      Number((await trino.execute(`SELECT count(*) FROM ${table} WHERE ${runFilter(meta)} AND write_id = ${varcharLiteral(tag)}`)).rows[0]?.[0]);
+    const lane = async () => {
+      try {
+        while (!failure) {
+          const next = await statements.next();
+          if (next.done || failure) return;
+          const { sql, tag } = next.value;
+          const n = (await execute(sql, { tenantId: meta.tenantId, landed: landed(tag), ...(signal ? { signal } : {}) })) ?? next.value.rows;
+          rows += n;
+          onRows?.(n);
+        }
+      } catch (err) {
+        failure ??= { err };
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+    if (failure) {
+      await statements.return?.(undefined); // closes the source (a Postgres cursor) before the caller rolls back
+      throw failure.err;
+    }
+    return rows;
+  }
+
+  return {
+    table,
+    run,
+    /** Statements of one write; `part` keeps the tags of several calls for one write apart. */
+    statements: (meta: RunOutputMeta, writeId: string, batches: Iterable<OutputColumns>, part = 0) => insertStatements(table, meta, `${writeId}:${part}.`, batches, maxChars),
+    statementsFrom: (meta: RunOutputMeta, writeId: string, batches: AsyncIterable<OutputColumns>, part = 0) =>
+      insertStatementsFrom(table, meta, `${writeId}:${part}.`, batches, maxChars),
+
+    /**
+     * Steps 2–4 of the ordering above: `write` the rows under a fresh write id, `settle` (Postgres,
+     * uncommitted), drop the run's other rows; on failure drop this write's rows. Returns rows written.
+     */
+    async replace(meta: RunOutputMeta, write: (writeId: string) => Promise<number>, settle: () => Promise<void>): Promise<number> {
+      // 12 hex digits: short enough that Iceberg's 16-character column bounds keep the whole prefix.
+      const writeId = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+      const target = runFilter(meta);
+      const started = performance.now();
+      try {
+        const rows = await write(writeId);
+        await settle();
+        await deleteWhere(`${target} AND (write_id IS NULL OR NOT ${ownRows(writeId)})`, meta.tenantId);
+        log.info("iceberg_outputs_written", { run_id: meta.runId, tenant_id: meta.tenantId, rows, write_id: writeId, ms: Math.round(performance.now() - started) });
+        return rows;
+      } catch (err) {
+        await deleteWhere(`${target} AND ${ownRows(writeId)}`, meta.tenantId).catch((e) =>
+          // Harmless: the run is not SUCCEEDED, and its next write removes these rows.
+          log.warn("iceberg_outputs_cleanup_failed", { run_id: meta.runId, write_id: writeId, error: (e as Error).message }),
+        );
+        throw err;
+      }
+    },
+
+    delete: (r: { runId: string; scenarioId?: string }) => deleteWhere(runFilter(r)),
+  };
+}
+
+/**
+ * Removes a deleted scenario's rows from Iceberg (Postgres drops its runs and rows by cascade).
+ * Called after the Postgres delete commits; if it fails, the rows stay behind unreachable (no run
+ * refers to them) and a later delete of the same id, or the SQL in docs/outputs-trino.md, removes them.
+ */
+export function icebergScenarioPurge(opts: { trino: TrinoClient; log: Logger; table?: string }) {
+  const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
+  return async ({ tenantId, scenarioId }: { tenantId: string; scenarioId: string }): Promise<void> => {
+    try {
+      const { updateCount } = await opts.trino.execute(`DELETE FROM ${table} WHERE scenario_id = ${varcharLiteral(scenarioId)} AND tenant_id = ${varcharLiteral(tenantId)}`, {
+        tenantId,
+      });
+      opts.log.info("iceberg_scenario_purged", { tenant_id: tenantId, scenario_id: scenarioId, rows: updateCount ?? 0 });
+    } catch (err) {
+      opts.log.error("iceberg_scenario_purge_failed", { tenant_id: tenantId, scenario_id: scenarioId, error: (err as Error).message });
+    }
+  };
+}

@@ -1,0 +1,385 @@
+/**
+ * The output cache through the API, on the real Postgres and Redis: JSON pages and
+ * /metrics/latest hit after a miss, a run's output commit (the real worker) invalidates, two app
+ * instances sharing Redis query the store once for 100 identical requests, the commit/bump
+ * ordering holds under an interleaving (and the wrong order demonstrably does not), the admin
+ * endpoint, deletes, Redis outages, and invalidation events on Kafka.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { createKafka } from "../../src/adapters/kafka";
+import { closeRedis, createRedis, type Redis, redisReady } from "../../src/adapters/redis";
+import { createApp } from "../../src/app";
+import { createCacheMetrics } from "../../src/cache/metrics";
+import { createRedisStore } from "../../src/cache/redis-store";
+import { createScenarioCache, invalidateOnCommit, type ScenarioCacheOptions } from "../../src/cache/service";
+import { loadConfig } from "../../src/config";
+import { createCurveRepo } from "../../src/curves/repo";
+import { createCurveService } from "../../src/curves/service";
+import { createPgOutputReader } from "../../src/outputs/pg-reader";
+import type { OutputReader } from "../../src/outputs/reader";
+import { createAuthenticator } from "../../src/platform/auth";
+import { createLogger } from "../../src/platform/logger";
+import { createMetrics, type Metrics } from "../../src/platform/metrics";
+import { createLocalQueue } from "../../src/runs/queue";
+import { startWorker } from "../../src/worker";
+import { call, createTestDb, type TestDb } from "../support/app";
+import { seedRun } from "../support/outputs";
+import { dropNamespace, TEST_REDIS_URL, testNamespace, throwawayRedis } from "../support/redis";
+import { requireService, serviceEnv } from "../support/services";
+
+const log = createLogger("silent");
+const TENANT = "t-cache";
+const headers = { "x-aurum-tenant": TENANT };
+
+/** The Postgres reader with call counters, an optional delay, injected failures and a gate before `latest` returns. */
+function countingReader(inner: OutputReader) {
+  const knobs = { delayMs: 0, failLatest: 0, gate: undefined as Promise<void> | undefined };
+  const calls = { page: 0, latest: 0, export: 0 };
+  const reader: OutputReader = {
+    async page(...args) {
+      calls.page++;
+      if (knobs.delayMs) await Bun.sleep(knobs.delayMs);
+      return inner.page(...args);
+    },
+    async latest(...args) {
+      calls.latest++;
+      if (knobs.delayMs) await Bun.sleep(knobs.delayMs);
+      if (knobs.failLatest > 0) {
+        knobs.failLatest--;
+        throw new Error("store failed");
+      }
+      const rows = await inner.latest(...args);
+      await knobs.gate;
+      return rows;
+    },
+    export(...args) {
+      calls.export++;
+      return inner.export(...args);
+    },
+  };
+  return { reader, calls, knobs };
+}
+
+async function counter(metrics: Metrics, name: string, kind: string): Promise<number> {
+  const metric = metrics.registry.getSingleMetric(`aurum_scenario_cache_${name}`);
+  const value = (await metric?.get())?.values.find((v) => v.labels.kind === kind);
+  return value?.value ?? 0;
+}
+
+let db: TestDb;
+let redis: Redis;
+const namespace = testNamespace("cache-api");
+const counting = { reader: undefined as unknown as ReturnType<typeof countingReader> };
+
+/** One API "replica": its own app, cache (in-process flights) and metrics; Redis and the store are shared. */
+function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCacheOptions>; redis?: Redis } = {}) {
+  const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1", ...o.env });
+  const metrics = createMetrics();
+  const cache = createScenarioCache({ store: createRedisStore(o.redis ?? redis), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
+  const queue = createLocalQueue();
+  const app = createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, queue });
+  return { app, cache, metrics, queue };
+}
+
+async function newScenario(app: ReturnType<typeof replica>["app"], name: string): Promise<string> {
+  const res = await call(app, "POST", "/v1/scenarios", {
+    body: { name, assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }] },
+    headers,
+  });
+  expect(res.status).toBe(201);
+  return res.json.data.id;
+}
+
+beforeAll(async () => {
+  db = await createTestDb("postgres");
+  await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty();
+  redis = createRedis(TEST_REDIS_URL);
+  expect(await redisReady(redis, 2_000)).toBe(true);
+  counting.reader = countingReader(createPgOutputReader(db.sql));
+});
+afterAll(async () => {
+  await dropNamespace(redis, namespace);
+  await closeRedis(redis);
+  await db?.drop();
+});
+
+describe("output cache through the API", () => {
+  test("JSON pages and /metrics/latest: a miss, then hits with the same body; CSV/NDJSON exports are not cached", async () => {
+    const { app, metrics } = replica();
+    const id = await newScenario(app, "hits");
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 300 });
+    const { calls } = counting.reader;
+    const before = { ...calls };
+    const first = await call(app, "GET", `/v1/scenarios/${id}/outputs?limit=50&metric_name=NPV`, { headers });
+    const second = await call(app, "GET", `/v1/scenarios/${id}/outputs?metric=NPV&limit=50`, { headers });
+    expect(first.status).toBe(200);
+    expect(second.json.data).toEqual(first.json.data);
+    expect(second.json.meta.next_cursor).toBe(first.json.meta.next_cursor);
+    expect(calls.page - before.page).toBe(1);
+    // The next page is another query.
+    await call(app, "GET", `/v1/scenarios/${id}/outputs?limit=50&metric=NPV&cursor=${first.json.meta.next_cursor}`, { headers });
+    expect(calls.page - before.page).toBe(2);
+
+    const latest = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+    const again = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+    expect(again.json.data).toEqual(latest.json.data);
+    expect(calls.latest - before.latest).toBe(1);
+
+    for (const format of ["csv", "ndjson", "csv"]) expect((await call(app, "GET", `/v1/scenarios/${id}/outputs?format=${format}`, { headers })).status).toBe(200);
+    expect(calls.export - before.export).toBe(3);
+
+    expect([await counter(metrics, "hits_total", "outputs"), await counter(metrics, "misses_total", "outputs")]).toEqual([1, 2]);
+    expect([await counter(metrics, "hits_total", "metrics"), await counter(metrics, "misses_total", "metrics")]).toEqual([1, 1]);
+    const scraped = await call(app, "GET", "/metrics");
+    expect(scraped.text).toContain('aurum_scenario_cache_hits_total{kind="outputs"} 1');
+  });
+
+  test("a run's output commit (the real worker) bumps the version after the commit: the next read misses and shows the new run", async () => {
+    const { app, cache, metrics, queue } = replica();
+    const id = await newScenario(app, "worker commit");
+    const empty = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+    expect(empty.json.data).toEqual([]);
+    expect((await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers })).json.data).toEqual([]);
+    expect(await counter(metrics, "hits_total", "metrics")).toBe(1);
+
+    const bump = invalidateOnCommit(cache);
+    const seenAtBump: string[] = [];
+    const worker = await startWorker({
+      mode: "embedded",
+      sql: db.sql,
+      config: { ...loadConfig({}), workerConcurrency: 1, workerPollMs: 50 },
+      log,
+      queue,
+      workerId: "cache-test-worker",
+      executorOptions: {
+        onSucceeded: async (run) => {
+          // The commit is visible to every other connection before the version moves.
+          const [row] = await db.sql`select state from scenario_run where id = ${run.id}`;
+          seenAtBump.push(row?.state as string);
+          await bump(run);
+        },
+      },
+    });
+    try {
+      const run = (await call(app, "POST", `/v1/scenarios/${id}/run`, { body: {}, headers })).json.data;
+      for (let i = 0; i < 600 && seenAtBump.length === 0; i++) await Bun.sleep(25);
+      expect(seenAtBump).toEqual(["SUCCEEDED"]);
+      const after = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+      expect(after.json.data.length).toBeGreaterThan(0);
+      expect(after.json.data[0].run_id).toBe(run.id);
+      expect(await counter(metrics, "misses_total", "metrics")).toBe(2);
+    } finally {
+      await worker.stop(1_000);
+    }
+  }, 30_000);
+
+  test("100 concurrent identical misses on two app instances sharing Redis → one store query each for /outputs and /metrics/latest", async () => {
+    const a = replica();
+    const b = replica();
+    const id = await newScenario(a.app, "stampede");
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 500 });
+    const { calls, knobs } = counting.reader;
+    knobs.delayMs = 100;
+    try {
+      for (const path of [`/v1/scenarios/${id}/outputs?limit=200`, `/v1/scenarios/${id}/metrics/latest?limit=200`]) {
+        const before = { ...calls };
+        const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => call(i % 2 ? a.app : b.app, "GET", path, { headers })));
+        expect(responses.every((r) => r.status === 200 && r.json.data.length === 200)).toBe(true);
+        expect(new Set(responses.map((r) => JSON.stringify(r.json.data))).size).toBe(1);
+        expect(calls.page - before.page + calls.latest - before.latest).toBe(1);
+      }
+      const waits = (await counter(a.metrics, "singleflight_waits_total", "outputs")) + (await counter(b.metrics, "singleflight_waits_total", "outputs"));
+      expect(waits).toBe(99);
+    } finally {
+      knobs.delayMs = 0;
+    }
+  });
+
+  test("a leader whose store query fails fails only its own request; the 99 others get 200 after one more query", async () => {
+    const a = replica();
+    const b = replica();
+    const id = await newScenario(a.app, "leader fails");
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 100 });
+    const { calls, knobs } = counting.reader;
+    knobs.delayMs = 50;
+    knobs.failLatest = 1;
+    try {
+      const before = calls.latest;
+      const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => call(i % 2 ? a.app : b.app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers })));
+      expect(responses.filter((r) => r.status === 500)).toHaveLength(1);
+      expect(responses.filter((r) => r.status === 200)).toHaveLength(99);
+      expect(calls.latest - before).toBe(2);
+    } finally {
+      knobs.delayMs = 0;
+      knobs.failLatest = 0;
+    }
+  });
+
+  /**
+   * A reader queries the store before a run commits and writes its cache entry after the version
+   * bump. With the real order (commit, then bump; readers read the version first) that entry sits
+   * under the old version and the next reader sees the new run. With the order reversed (bump,
+   * then commit) the same interleaving caches the old rows under the new version: the control
+   * shows this test would catch it.
+   */
+  for (const order of ["commit then bump", "bump then commit (wrong)"] as const) {
+    test(`ordering under a racing reader: ${order}`, async () => {
+      const { app, cache } = replica();
+      const id = await newScenario(app, `ordering ${order}`);
+      const oldRun = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 50, finishedAt: "2026-01-01T00:00:00Z" });
+      const commit = () => seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 50, asof: "2026-02-01", finishedAt: "2026-02-01T00:00:00Z", offset: 1000 });
+      const bump = () => cache.invalidate({ tenantId: TENANT, scenarioId: id, reason: "outputs_committed" });
+      const { knobs } = counting.reader;
+      let open = () => {};
+      knobs.gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      let racing: Promise<Awaited<ReturnType<typeof call>>>;
+      let newRun: string;
+      try {
+        if (order === "commit then bump") {
+          // The reader reads version v and the old rows, then stalls before caching them.
+          racing = call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+          await Bun.sleep(100);
+          newRun = await commit();
+          await bump();
+        } else {
+          await bump();
+          racing = call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+          await Bun.sleep(100);
+          newRun = await commit();
+        }
+      } finally {
+        knobs.gate = undefined;
+        open();
+      }
+      const raced = await racing;
+      expect(raced.json.data.every((r: { run_id: string }) => r.run_id === oldRun)).toBe(true);
+      const next = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
+      const runs = new Set(next.json.data.map((r: { run_id: string }) => r.run_id));
+      if (order === "commit then bump") expect([...runs]).toEqual([newRun]);
+      else expect([...runs]).toEqual([oldRun]); // stale: the reason the worker bumps after its commit
+    });
+  }
+
+  test("admin invalidation: admin:* only, 404 for an unknown scenario, 400 for a bad id; the next read misses", async () => {
+    const { app, metrics } = replica();
+    const id = await newScenario(app, "admin invalidation");
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 20 });
+    await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
+    await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
+    expect(await counter(metrics, "misses_total", "outputs")).toBe(1);
+
+    const res = await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers });
+    expect(res.status).toBe(200);
+    expect(res.json.data).toMatchObject({ scenario_id: id, tenant_id: TENANT, cache_backend: "redis" });
+    const again = await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers });
+    expect(BigInt(again.json.data.cache_version)).toBe(BigInt(res.json.data.cache_version) + 1n);
+    await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
+    expect(await counter(metrics, "misses_total", "outputs")).toBe(2);
+
+    expect((await call(app, "POST", `/v1/admin/cache/scenarios/${crypto.randomUUID()}/invalidate`, { headers })).status).toBe(404);
+    const bad = await call(app, "POST", "/v1/admin/cache/scenarios/not-a-uuid/invalidate", { headers });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("VALIDATION_ERROR");
+    expect((await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate?tenant_id=other`, { headers })).status).toBe(400);
+
+    const keys = await generateKeyPair("ES256");
+    const jwtApp = replica({ env: { AURUM_API_AUTH_DISABLED: "0", AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey), AURUM_API_AUTH_ALGORITHMS: "ES256" } }).app;
+    const bearer = async (roles: string[], tenant = TENANT) => ({
+      authorization: `Bearer ${await new SignJWT({ tenant_id: tenant, roles }).setProtectedHeader({ alg: "ES256" }).setExpirationTime("5m").sign(keys.privateKey)}`,
+    });
+    const invalidate = async (h: Record<string, string>) => (await call(jwtApp, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers: h })).status;
+    expect(await invalidate({})).toBe(401);
+    expect(await invalidate(await bearer(["operator"]))).toBe(403);
+    expect(await invalidate(await bearer(["admin"], "another-tenant"))).toBe(404);
+    expect(await invalidate(await bearer(["admin"]))).toBe(200);
+  });
+
+  test("deleting a scenario bumps its tenant's version", async () => {
+    const { app, cache } = replica();
+    const id = await newScenario(app, "deleted");
+    const before = BigInt((await cache.version("outputs", TENANT)) as string);
+    expect((await call(app, "DELETE", `/v1/scenarios/${id}`, { headers })).status).toBe(204);
+    expect(BigInt((await cache.version("outputs", TENANT)) as string)).toBe(before + 1n);
+    expect((await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers })).status).toBe(404);
+  });
+});
+
+describe("the API while its Redis is killed and restarted", () => {
+  test("reads stay 200 from the store, errors are counted, and caching resumes after the restart", async () => {
+    const server = await throwawayRedis();
+    const client = createRedis(server.url, { commandTimeoutMs: 100 });
+    try {
+      expect(await redisReady(client, 2_000)).toBe(true);
+      const { app, metrics } = replica({ redis: client, cache: { cooldownMs: 200 } });
+      const id = await newScenario(app, "redis outage");
+      await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 30 });
+      const get = () => call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
+      const expected = (await get()).json.data;
+      expect((await get()).json.data).toEqual(expected);
+      expect(await counter(metrics, "hits_total", "outputs")).toBe(1);
+
+      await server.kill();
+      for (let i = 0; i < 5; i++) {
+        const res = await get();
+        expect(res.status).toBe(200);
+        expect(res.json.data).toEqual(expected);
+      }
+      expect(await counter(metrics, "errors_total", "outputs")).toBe(5);
+      expect((await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers })).json.data.cache_version).toBeNull();
+
+      await server.start();
+      const deadline = Date.now() + 5_000;
+      while ((await counter(metrics, "hits_total", "outputs")) < 2) {
+        if (Date.now() > deadline) throw new Error("the cache did not recover");
+        expect((await get()).status).toBe(200);
+        await Bun.sleep(50);
+      }
+    } finally {
+      await closeRedis(client);
+      await server.cleanup();
+    }
+  }, 20_000);
+});
+
+const kafka = await requireService("kafka");
+
+describe.skipIf(!kafka.available)("invalidation events on Kafka", () => {
+  test("a bump publishes one event keyed by tenant, with the documented fields", async () => {
+    const brokers = (serviceEnv().AURUM_KAFKA_BROKERS as string).split(",");
+    const client = createKafka({ brokers, clientId: "aurum-it-cache-events" });
+    const topic = `aurum.it.cache.invalidation.${Date.now().toString(36)}`;
+    await client.ensureTopics([{ name: topic, partitions: 1 }]);
+    const producer = await client.producer();
+    const consumer = await client.consumer({ groupId: `${topic}.reader`, topics: [topic] });
+    try {
+      const { app } = replica({ cache: { publish: (m) => producer.send(topic, [m]) } });
+      const id = await newScenario(app, "events");
+      const res = await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers: { ...headers, "x-request-id": "req-cache-1" } });
+      const got: { key: string | null; value: string; headers: Record<string, string> }[] = [];
+      void consumer.run(async (m) => void got.push({ key: m.key, value: m.value?.toString() ?? "", headers: m.headers }));
+      for (let i = 0; i < 400 && got.length === 0; i++) await Bun.sleep(25);
+      expect(got).toHaveLength(1);
+      expect(got[0]?.key).toBe(TENANT);
+      expect(got[0]?.headers.request_id).toBe("req-cache-1");
+      expect(JSON.parse(got[0]?.value ?? "")).toEqual({
+        schema: "aurum.scenario.cache_invalidation",
+        version: 1,
+        tenant_id: TENANT,
+        scenario_id: id,
+        run_id: null,
+        reason: "admin",
+        cache_version: res.json.data.cache_version,
+        at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      });
+    } finally {
+      await consumer.close(0);
+      await producer.close();
+      await client.deleteTopics([topic]).catch(() => {});
+      await client.deleteGroups([`${topic}.reader`]).catch(() => {});
+      await client.close();
+    }
+  }, 30_000);
+});

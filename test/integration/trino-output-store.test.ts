@@ -1,0 +1,197 @@
+// The Iceberg output store through a real Trino (and a fresh Postgres database for the run
+// metadata): the shared write-side contract, then what only a two-system write needs — leftovers
+// of a crashed attempt, a failure in the middle of a write or in its clean-up, a SUCCEEDED run's
+// rows left alone, two writers of one run taking turns. Needs `bash deploy/local/services.sh up`.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTrinoClient, type TrinoClient, TrinoError } from "../../src/adapters/trino";
+import { varcharLiteral } from "../../src/adapters/trino-literals";
+import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
+import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
+import { createLogger } from "../../src/platform/logger";
+import { createTestDb, type TestDb } from "../support/app";
+import { contractBatch, describeOutputWriterContract, expectedRows, type StoredRow, sortRows } from "../support/output-contract";
+import { requireService, serviceEnv } from "../support/services";
+
+const service = await requireService("trino");
+const env = serviceEnv();
+const log = createLogger("silent");
+const T = ICEBERG_OUTPUT_TABLE;
+
+function realTrino(): TrinoClient {
+  return createTrinoClient({ url: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", user: env.AURUM_TRINO_USER ?? "aurum", source: "aurum-tests" });
+}
+
+/** A Postgres test database with one scenario, RUNNING runs on demand, and rows read back from Iceberg. */
+async function openStore(options: { trino?: TrinoClient; maxStatementChars?: number } = {}) {
+  const trino = realTrino();
+  const db: TestDb = await createTestDb("postgres");
+  const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', 'outputs') returning id::text as id`;
+  const scenarioId = s!.id as string;
+  const writer: OutputWriter = createTrinoOutputWriter({
+    sql: db.sql,
+    trino: options.trino ?? trino,
+    log,
+    ...(options.maxStatementChars ? { maxStatementChars: options.maxStatementChars } : {}),
+  });
+  return {
+    db,
+    trino,
+    scenarioId,
+    writer,
+    newRun: async (): Promise<RunOutputMeta> => {
+      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
+        values (${scenarioId}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
+      return { tenantId: "t-out", scenarioId, runId: r!.id, asofDate: "2026-01-02", versionHash: "vh\t1", computedTs: "2026-01-02T03:04:05.678Z" };
+    },
+    read: async (runId: string): Promise<StoredRow[]> => {
+      const { rows } = await trino.execute(`
+        SELECT curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, attribution,
+               tenant_id, version_hash, CAST(asof_date AS varchar), CAST(computed_ts AT TIME ZONE 'UTC' AS varchar)
+        FROM ${T} WHERE scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)}`);
+      const num = (v: unknown) => (v === null ? null : Number(v)); // NaN and ±Infinity arrive as strings
+      const stored = rows.map((r) => ({
+        curve_key: r[0] as string,
+        tenor_type: r[1] as string,
+        contract_month: r[2] as string,
+        tenor_label: r[3] as string,
+        metric: r[4] as string,
+        value: Number(r[5]),
+        band_lower: num(r[6]),
+        band_upper: num(r[7]),
+        attribution: r[8] === null ? null : JSON.parse(r[8] as string),
+        tenant_id: r[9] as string,
+        version_hash: r[10] as string,
+        asof_date: r[11] as string,
+        computed_ts: (r[12] as string).slice(0, 23).replace(" ", "T"),
+      }));
+      return sortRows(stored);
+    },
+    writeIds: async (runId: string) =>
+      (await trino.execute(`SELECT DISTINCT write_id FROM ${T} WHERE scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)}`)).rows.map((r) => r[0]),
+    close: async () => {
+      await trino.execute(`DELETE FROM ${T} WHERE scenario_id = ${varcharLiteral(scenarioId)}`).catch(() => {});
+      await db.drop();
+    },
+  };
+}
+
+/** The real client, except that statements matching `fail` throw (as a crash or a lost connection would). */
+function failingTrino(real: TrinoClient, fail: (sql: string, n: number) => boolean): TrinoClient {
+  let n = 0;
+  return {
+    query: (sql, opts) => real.query(sql, opts),
+    execute: async (sql, opts) => {
+      if (fail(sql, ++n)) throw new Error(`injected failure: ${sql.slice(0, 30)}`);
+      return real.execute(sql, opts);
+    },
+  };
+}
+
+if (service.available) describeOutputWriterContract("trino / iceberg", openStore, 120_000);
+
+describe.skipIf(!service.available)("iceberg output store", () => {
+  let store: Awaited<ReturnType<typeof openStore>>;
+  beforeAll(async () => {
+    store = await openStore();
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  test("a write larger than one statement arrives whole, split across statements", async () => {
+    const small = createTrinoOutputWriter({ sql: store.db.sql, trino: store.trino, log, maxStatementChars: 40_000 });
+    const meta = await store.newRun();
+    const batches = [contractBatch(1500, "a:"), contractBatch(1500, "b:")];
+    expect(await small.replaceRun(meta, batches, async () => {})).toBe(3000);
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, batches));
+  }, 120_000);
+
+  test("the leftovers of a crashed attempt are removed by the next attempt", async () => {
+    const meta = await store.newRun();
+    // A worker that died after its INSERT (step 2) left rows under its own write_id.
+    const iceberg = createIcebergOutputs({ trino: store.trino, log });
+    await iceberg.run(iceberg.statements(meta, "crashed-write", [contractBatch(80, "old:")]), meta);
+    const batch = contractBatch(30);
+    await store.writer.replaceRun(meta, [batch], async () => {});
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
+  }, 60_000);
+
+  test("commit marks the run SUCCEEDED only together with its rows; a later write of a SUCCEEDED run is refused", async () => {
+    const meta = await store.newRun();
+    const batch = contractBatch(40);
+    await store.writer.replaceRun(meta, [batch], async (tx) => {
+      await tx`update scenario_run set state = 'SUCCEEDED' where id = ${meta.runId}`;
+    });
+    const [run] = await store.db.sql`select state from scenario_run where id = ${meta.runId}`;
+    expect(run!.state).toBe("SUCCEEDED");
+    // A stale worker (its lease long gone) must not touch the final rows, even if it would fail its commit.
+    await expect(store.writer.replaceRun(meta, [contractBatch(5, "stale:")], async () => {})).rejects.toThrow("already SUCCEEDED");
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
+  }, 60_000);
+
+  test("an INSERT that fails midway leaves nothing of its write; the earlier rows stay", async () => {
+    const meta = await store.newRun();
+    const first = contractBatch(20);
+    await store.writer.replaceRun(meta, [first], async () => {});
+    let inserts = 0;
+    const trino = failingTrino(store.trino, (sql) => sql.startsWith("INSERT") && ++inserts === 3);
+    const writer = createTrinoOutputWriter({ sql: store.db.sql, trino, log, maxStatementChars: 40_000 });
+    await expect(writer.replaceRun(meta, [contractBatch(3000, "x:")], async () => {})).rejects.toThrow("injected failure");
+    expect(inserts).toBeGreaterThanOrEqual(3);
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [first]));
+  }, 120_000);
+
+  test("when removing the earlier rows fails, the SUCCEEDED mark rolls back and the new rows go", async () => {
+    const meta = await store.newRun();
+    const first = contractBatch(20);
+    await store.writer.replaceRun(meta, [first], async () => {});
+    const trino = failingTrino(store.trino, (sql) => sql.startsWith("DELETE") && sql.includes("IS NULL OR NOT"));
+    const writer = createTrinoOutputWriter({ sql: store.db.sql, trino, log });
+    const done = writer.replaceRun(meta, [contractBatch(50, "new:")], async (tx) => {
+      await tx`update scenario_run set state = 'SUCCEEDED' where id = ${meta.runId}`;
+    });
+    await expect(done).rejects.toThrow("injected failure");
+    const [run] = await store.db.sql`select state from scenario_run where id = ${meta.runId}`;
+    expect(run!.state).toBe("RUNNING");
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [first]));
+  }, 60_000);
+
+  test("an INSERT that lost an Iceberg commit race is tried again, but only when none of its rows landed", async () => {
+    const conflict = () => new TrinoError("Failed to update table due to concurrent updates", "ICEBERG_COMMIT_ERROR", "EXTERNAL", 84148236, "q");
+    const meta = await store.newRun();
+    const batch = contractBatch(3000);
+    // Lost race: the first INSERT is refused before it runs; the retry writes it once.
+    let inserts = 0;
+    const racing: TrinoClient = {
+      query: (sql, opts) => store.trino.query(sql, opts),
+      execute: (sql, opts) => (sql.startsWith("INSERT") && ++inserts === 1 ? Promise.reject(conflict()) : store.trino.execute(sql, opts)),
+    };
+    const writer = createTrinoOutputWriter({ sql: store.db.sql, trino: racing, log, maxStatementChars: 40_000 });
+    expect(await writer.replaceRun(meta, [batch], async () => {})).toBe(3000);
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
+
+    // Lost answer: the INSERT committed, then the error came; a retry would double its rows, so the write fails instead.
+    let landedInserts = 0;
+    const lossy: TrinoClient = {
+      query: (sql, opts) => store.trino.query(sql, opts),
+      execute: async (sql, opts) => {
+        const result = await store.trino.execute(sql, opts);
+        if (sql.startsWith("INSERT") && ++landedInserts === 2) throw conflict();
+        return result;
+      },
+    };
+    const failing = createTrinoOutputWriter({ sql: store.db.sql, trino: lossy, log, maxStatementChars: 40_000 });
+    await expect(failing.replaceRun(meta, [contractBatch(3000, "again:")], async () => {})).rejects.toThrow("concurrent updates");
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
+  }, 120_000);
+
+  test("two writers of one run take turns: the run ends with exactly one write's rows", async () => {
+    const meta = await store.newRun();
+    const a = contractBatch(200, "a:");
+    const b = contractBatch(150, "b:");
+    await Promise.all([store.writer.replaceRun(meta, [a], async () => {}), store.writer.replaceRun(meta, [b], async () => {})]);
+    const rows = await store.read(meta.runId);
+    expect([expectedRows(meta, [a]), expectedRows(meta, [b])]).toContainEqual(rows);
+    expect(await store.writeIds(meta.runId)).toHaveLength(1);
+  }, 60_000);
+});

@@ -1,0 +1,105 @@
+// The service with AURUM_OUTPUT_STORE=trino, as a real process on a real Postgres and Trino: a run's
+// outputs land in Iceberg (none in Postgres) and the API reads them from there; deleting the scenario
+// removes them from Iceberg; `worker backfill` copies Postgres outputs into Iceberg, once.
+// Needs `bash deploy/local/services.sh up`.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTrinoClient } from "../../src/adapters/trino";
+import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
+import { createTestDb, type TestDb } from "../support/app";
+import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
+import { requireService, serviceEnv } from "../support/services";
+
+const service = await requireService("trino");
+const env = serviceEnv();
+const TRINO_URL = env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080";
+const TENANT = "t-trino-proc";
+const headers = { "x-aurum-tenant": TENANT, "content-type": "application/json" };
+const trino = createTrinoClient({ url: TRINO_URL, user: "aurum", source: "aurum-tests" });
+const icebergCount = async (where: string) => Number((await trino.execute(`SELECT count(*) FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where}`)).rows[0]?.[0]);
+
+describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process", () => {
+  let db: TestDb;
+  let api: ApiProcess;
+  const scenarios: string[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDb("postgres");
+    api = await startApiProcess(
+      db.url as string,
+      { AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: TRINO_URL, AURUM_LOAD_SAMPLE_CURVES: "always", AURUM_API_RATE_LIMIT_ENABLED: "0" },
+      "start",
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await api?.stop();
+    if (scenarios.length) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id IN (${scenarios.map(varcharLiteral).join(", ")})`).catch(() => {});
+    await db?.drop();
+  }, 60_000);
+
+  const http = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${api.base}${path}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) });
+    return { status: res.status, text: await res.text() };
+  };
+
+  test("a run writes its outputs to Iceberg only; the API reads them from there; deleting the scenario purges them", async () => {
+    const created = JSON.parse((await http("POST", "/v1/scenarios", { name: "iceberg run" })).text).data;
+    scenarios.push(created.id);
+    const run = JSON.parse((await http("POST", `/v1/scenarios/${created.id}/run`, { seed: 7 })).text).data;
+    let state = run.state;
+    for (let i = 0; i < 240 && !["SUCCEEDED", "FAILED", "CANCELLED"].includes(state); i++) {
+      await Bun.sleep(500);
+      state = JSON.parse((await http("GET", `/v1/scenarios/${created.id}/runs/${run.id}`)).text).data.state;
+    }
+    expect(state).toBe("SUCCEEDED");
+
+    const inIceberg = await icebergCount(`run_id = ${varcharLiteral(run.id)}`);
+    expect(inIceberg).toBeGreaterThan(0);
+    const [{ n: inPostgres }] = await db.sql`select count(*)::int as n from scenario_output where run_id = ${run.id}`;
+    expect(inPostgres).toBe(0);
+
+    const csv = await http("GET", `/v1/scenarios/${created.id}/outputs?format=csv`);
+    expect(csv.status).toBe(200);
+    const lines = csv.text.trimEnd().split("\n");
+    expect(lines.length - 1).toBe(inIceberg);
+    expect(lines[1]).toStartWith(`${created.id},${run.id},`);
+    const latest = await http("GET", `/v1/scenarios/${created.id}/metrics/latest?metric=NPV`);
+    expect(latest.status).toBe(200);
+    expect(JSON.parse(latest.text).data.length).toBeGreaterThan(0);
+
+    expect((await http("DELETE", `/v1/scenarios/${created.id}`)).status).toBe(204);
+    expect(await icebergCount(`scenario_id = ${varcharLiteral(created.id)}`)).toBe(0);
+  }, 180_000);
+
+  test("`worker backfill` copies a scenario's Postgres outputs into Iceberg once, with progress; bad arguments exit 2", async () => {
+    const [{ id }] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'backfill verb') returning id::text as id`;
+    scenarios.push(id);
+    for (const asof of ["2026-01-02", "2026-02-02"]) await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 1_500, asof });
+    await db.sql`update scenario_output o set computed_ts = r.created_at from scenario_run r where r.id = o.run_id`;
+    const backfill = async (...args: string[]) => {
+      const proc = Bun.spawn([process.execPath, "src/main.ts", "worker", "backfill", ...args], {
+        cwd: `${import.meta.dir}/../..`,
+        env: { ...process.env, AURUM_APP_DB_DSN: db.url as string, AURUM_TRINO_URL: TRINO_URL, AURUM_LOG_LEVEL: "warn" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      return { code, stderr };
+    };
+
+    const first = await backfill("--scenario", id);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain("backfill: 2 runs, 3000 rows");
+    expect(await icebergCount(`scenario_id = ${varcharLiteral(id)}`)).toBe(3_000);
+
+    const again = await backfill("--scenario", id);
+    expect([again.code, again.stderr.includes("backfill: 0 runs, 0 rows")]).toEqual([0, true]);
+    expect(await icebergCount(`scenario_id = ${varcharLiteral(id)}`)).toBe(3_000);
+
+    for (const args of [["--scenario", "nope"], ["--from", "2026-13"], ["--bogus"]]) {
+      const bad = await backfill(...args);
+      expect([args, bad.code]).toEqual([args, 2]);
+      expect(bad.stderr).toContain("usage:");
+    }
+  }, 180_000);
+});

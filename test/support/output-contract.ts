@@ -1,0 +1,166 @@
+/**
+ * The output store's write-side contract, one suite for every OutputWriter: rows arrive exactly as
+ * given (awkward text, every float bit, NaN and ±Infinity included), a second write replaces the
+ * first, a failing commit leaves nothing of its write, deleteRun removes one run's rows only.
+ * A store plugs in with a harness that creates runs and reads rows back in one common shape.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { OutputBatch } from "../../src/engine/types";
+import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
+
+/** A stored row; dates as YYYY-MM-DD, computed_ts as YYYY-MM-DDTHH:MM:SS.mmm (UTC), attribution parsed. */
+export type StoredRow = {
+  curve_key: string;
+  tenor_type: string;
+  contract_month: string;
+  tenor_label: string;
+  metric: string;
+  value: number;
+  band_lower: number | null;
+  band_upper: number | null;
+  attribution: unknown;
+  tenant_id: string;
+  version_hash: string;
+  asof_date: string;
+  computed_ts: string;
+};
+
+export type ContractHarness = {
+  writer: OutputWriter;
+  /** A RUNNING run of one scenario; its meta. */
+  newRun: () => Promise<RunOutputMeta>;
+  /** The run's rows, in any order. */
+  read: (runId: string) => Promise<StoredRow[]>;
+  close: () => Promise<void>;
+};
+
+const AWKWARD = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rret", "ünïcødé ⚡", 'quote"s', "\\N", "it's", "'; drop table x; --"];
+const SPECIAL = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 1e-300, -123456.789012345, 5e-324, 1.7976931348623157e308];
+
+export function contractBatch(n: number, prefix = ""): OutputBatch {
+  const b: OutputBatch = {
+    length: n,
+    curveKey: [],
+    tenorType: [],
+    contractMonth: new Int32Array(n),
+    tenorLabel: [],
+    metric: [],
+    value: new Float64Array(n),
+    bandLower: new Float64Array(n),
+    bandUpper: new Float64Array(n),
+    attribution: [],
+  };
+  for (let i = 0; i < n; i++) {
+    b.curveKey.push(`${prefix}${AWKWARD[i % AWKWARD.length]}-${i}`);
+    b.tenorType.push("MONTHLY");
+    b.contractMonth[i] = 202601 + (i % 12);
+    b.tenorLabel.push(`2026-${String((i % 12) + 1).padStart(2, "0")}`);
+    b.metric.push(i % 2 ? "mid" : "NPV");
+    b.value[i] = i < SPECIAL.length ? (SPECIAL[i] as number) : i / 7;
+    b.bandLower[i] = b.value[i]! - 1;
+    b.bandUpper[i] = b.value[i]! + 1;
+    b.attribution.push(i % 3 === 0 ? null : JSON.stringify({ [`policy:${AWKWARD[i % AWKWARD.length]}`]: i / 3 }));
+  }
+  return b;
+}
+
+const byKey = (x: { curve_key: string; metric: string }, y: { curve_key: string; metric: string }) =>
+  x.curve_key < y.curve_key ? -1 : x.curve_key > y.curve_key ? 1 : x.metric < y.metric ? -1 : x.metric > y.metric ? 1 : 0;
+
+/** Rows in the order expectedRows gives them (by code unit, whatever the store's collation). */
+export const sortRows = (rows: StoredRow[]): StoredRow[] => rows.sort(byKey);
+
+/** How `meta` and `b` should read back. */
+export function expectedRows(meta: RunOutputMeta, batches: OutputBatch[]): StoredRow[] {
+  const rows: StoredRow[] = [];
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++) {
+      const cm = b.contractMonth[i]!;
+      rows.push({
+        curve_key: b.curveKey[i]!,
+        tenor_type: b.tenorType[i]!,
+        contract_month: `${Math.floor(cm / 100)}-${String(cm % 100).padStart(2, "0")}-01`,
+        tenor_label: b.tenorLabel[i]!,
+        metric: b.metric[i]!,
+        value: b.value[i]!,
+        band_lower: b.bandLower[i]!,
+        band_upper: b.bandUpper[i]!,
+        attribution: b.attribution[i] == null ? null : JSON.parse(b.attribution[i]!),
+        tenant_id: meta.tenantId,
+        version_hash: meta.versionHash,
+        asof_date: meta.asofDate,
+        computed_ts: meta.computedTs.replace(/Z$/, ""),
+      });
+    }
+  }
+  return rows.sort(byKey);
+}
+
+export function describeOutputWriterContract(name: string, open: () => Promise<ContractHarness>, timeoutMs = 60_000): void {
+  describe(`output writer contract: ${name}`, () => {
+    let h: ContractHarness;
+    const rowsOf = async (runId: string) => sortRows(await h.read(runId));
+
+    beforeAll(async () => {
+      h = await open();
+    }, timeoutMs);
+    afterAll(async () => {
+      await h?.close();
+    }, timeoutMs);
+
+    test(
+      "every row arrives exactly as given: awkward text, every float bit, NaN and ±Infinity",
+      async () => {
+        const meta = await h.newRun();
+        const b = contractBatch(500);
+        expect(await h.writer.replaceRun(meta, [b], async () => {})).toBe(500);
+        const rows = await rowsOf(meta.runId);
+        expect(rows).toEqual(expectedRows(meta, [b]));
+        // the sign of -0 too (asserted on its own: not every matcher tells -0 from 0)
+        expect(Object.is(rows.find((r) => r.curve_key === b.curveKey[3])?.value, -0)).toBe(true);
+      },
+      timeoutMs,
+    );
+
+    test(
+      "a second write of the same run replaces the first, never adds to it",
+      async () => {
+        const meta = await h.newRun();
+        await h.writer.replaceRun(meta, [contractBatch(300)], async () => {});
+        const second = [contractBatch(120, "a:"), contractBatch(7, "b:")];
+        await h.writer.replaceRun(meta, second, async () => {});
+        expect(await rowsOf(meta.runId)).toEqual(expectedRows(meta, second));
+      },
+      timeoutMs,
+    );
+
+    test(
+      "a commit that throws leaves no row of that write (and the earlier rows stay)",
+      async () => {
+        const meta = await h.newRun();
+        const first = [contractBatch(50)];
+        await h.writer.replaceRun(meta, first, async () => {});
+        const failing = h.writer.replaceRun(meta, [contractBatch(400, "x:")], async () => {
+          throw new Error("lost the lease");
+        });
+        await expect(failing).rejects.toThrow("lost the lease");
+        expect(await rowsOf(meta.runId)).toEqual(expectedRows(meta, first));
+      },
+      timeoutMs,
+    );
+
+    test(
+      "deleteRun removes the run's rows only",
+      async () => {
+        const a = await h.newRun();
+        const b = await h.newRun();
+        await h.writer.replaceRun(a, [contractBatch(10)], async () => {});
+        await h.writer.replaceRun(b, [contractBatch(20)], async () => {});
+        await h.writer.deleteRun(a.runId);
+        expect(await h.read(a.runId)).toHaveLength(0);
+        expect(await h.read(b.runId)).toHaveLength(20);
+      },
+      timeoutMs,
+    );
+  });
+}

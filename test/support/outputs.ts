@@ -1,0 +1,94 @@
+/** Output fixtures: runs and scenario_output rows made with SQL (generate_series), and the API in a child process. */
+import { readFileSync } from "node:fs";
+import type { Sql } from "../../src/adapters/postgres";
+
+export const METRICS = ["NPV", "baseline", "mid", "policy_uplift", "uplift"];
+
+export type SeedOptions = {
+  tenantId: string;
+  scenarioId: string;
+  rows: number;
+  state?: string;
+  asof?: string;
+  /** When the run finished; later = the default run of /outputs. */
+  finishedAt?: string;
+  curves?: number;
+  /** Added to each row's value (row i has value i + offset, an integer, so sums are exact checksums). */
+  offset?: number;
+  /** Text for curve keys instead of `C000`; `%s` is replaced by the curve number. */
+  curvePattern?: string;
+};
+
+/**
+ * Inserts a run and its rows. Row i: metric METRICS[i % 5], curve (i / 5) % curves, then a tenor
+ * and contract month that advance every 5 × curves rows, tenor types cycling MONTHLY, QUARTER,
+ * CALENDAR; value i + offset, bands ±1, attribution on two rows of three.
+ */
+export async function seedRun(sql: Sql, o: SeedOptions): Promise<string> {
+  const [run] = await sql<{ id: string }[]>`
+    insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key, finished_at)
+    values (${o.scenarioId}, ${o.tenantId}, ${o.state ?? "SUCCEEDED"}, ${crypto.randomUUID()}, 'fixture', ${o.finishedAt ?? new Date().toISOString()}::timestamptz)
+    returning id::text as id`;
+  const runId = (run as { id: string }).id;
+  const curves = o.curves ?? 7;
+  const pattern = o.curvePattern ?? "C%s";
+  const chunk = 500_000;
+  for (let start = 0; start < o.rows; start += chunk) {
+    await sql`
+      insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric,
+                                   value, band_lower, band_upper, attribution, version_hash, computed_ts)
+      select ${o.tenantId}, ${o.scenarioId}::uuid, ${runId}::uuid, ${o.asof ?? "2026-01-02"}::date,
+             replace(${pattern}, '%s', lpad(((i / 5) % ${curves})::text, 3, '0')),
+             (array['MONTHLY', 'QUARTER', 'CALENDAR'])[1 + (i / (5 * ${curves})) % 3],
+             date '2026-01-01' + make_interval(months => (i / (5 * ${curves}))::int),
+             to_char(date '2026-01-01' + make_interval(months => (i / (5 * ${curves}))::int), 'YYYY-MM'),
+             (${METRICS}::text[])[1 + i % 5],
+             i + ${o.offset ?? 0}, i + ${o.offset ?? 0} - 1, i + ${o.offset ?? 0} + 1,
+             case when i % 3 = 0 then null else jsonb_build_object('policy:0', i % 1000, 'load_growth:1', 0.25) end,
+             'vh-' || ${runId}::text, clock_timestamp()
+      from generate_series(${start}::int, ${Math.min(o.rows, start + chunk) - 1}::int) i`;
+  }
+  return runId;
+}
+
+export type ApiProcess = { base: string; pid: number; rssBytes: () => number; stop: () => Promise<void> };
+
+/**
+ * The API as production runs it (`bun src/main.ts api`, or `start` with its worker) in a child process on `databaseUrl`, so its
+ * memory can be measured apart from the client's. Resolves once it listens.
+ */
+export async function startApiProcess(databaseUrl: string, env: Record<string, string> = {}, verb: "api" | "start" = "api"): Promise<ApiProcess> {
+  const proc = Bun.spawn([process.execPath, "src/main.ts", verb], {
+    cwd: `${import.meta.dir}/../..`,
+    env: { ...process.env, AURUM_APP_DB_DSN: databaseUrl, AURUM_API_AUTH_DISABLED: "1", AURUM_API_PORT: "0", AURUM_API_HOST: "127.0.0.1", AURUM_LOG_LEVEL: "info", ...env },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    let found = false;
+    void (async () => {
+      // Keep draining stdout for the process's life: a full pipe would block its request logs.
+      for await (const chunk of proc.stdout) {
+        if (found) continue;
+        buffered += decoder.decode(chunk, { stream: true });
+        const match = buffered.match(/"event":"listening".*?"url":"http:\/\/[^"]*:(\d+)"/) ?? buffered.match(/"url":"http:\/\/[^"]*:(\d+)".*?"event":"listening"/);
+        if (match) {
+          found = true;
+          resolve(Number(match[1]));
+        }
+      }
+      if (!found) reject(new Error(`the API process exited before listening:\n${buffered}`));
+    })();
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    pid: proc.pid,
+    rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1] ?? 0) * 1024,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import type { Sql } from "./adapters/postgres";
 import { cacheAdminRoutes } from "./cache";
-import { createScenarioCache, type ScenarioCache } from "./cache/service";
+import { createScenarioCache, invalidateOnCommit, type ScenarioCache } from "./cache/service";
 import type { Config } from "./config";
 import { curveRoutes } from "./curves";
 import { createCurveRepo } from "./curves/repo";
@@ -72,7 +72,14 @@ export function createApp(deps: AppDeps) {
     cache,
     flags,
   });
-  const runs = createRunService({ sql: deps.sql, runs: createRunRepo(deps.sql), scenarios: scenarioRepo, queue: deps.queue ?? createLocalQueue(), flags });
+  const runs = createRunService({
+    sql: deps.sql,
+    runs: createRunRepo(deps.sql),
+    scenarios: scenarioRepo,
+    queue: deps.queue ?? createLocalQueue(),
+    flags,
+    onSucceeded: invalidateOnCommit(cache),
+  });
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {

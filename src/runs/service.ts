@@ -22,7 +22,15 @@ export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
 
 const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
 
-export function createRunService(deps: { sql: Sql; runs: RunRepo; scenarios: ScenarioRepo; queue: RunQueue; flags?: FeatureGate }) {
+export function createRunService(deps: {
+  sql: Sql;
+  runs: RunRepo;
+  scenarios: ScenarioRepo;
+  queue: RunQueue;
+  flags?: FeatureGate;
+  /** Told after an admin marked a run SUCCEEDED (its outputs became readable: the cache drops what it had); must not throw. */
+  onSucceeded?: (run: RunRecord) => Promise<unknown>;
+}) {
   const { sql, runs, scenarios, queue } = deps;
 
   async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, requestId: string): Promise<TriggerResult> {
@@ -188,6 +196,7 @@ export function createRunService(deps: { sql: Sql; runs: RunRepo; scenarios: Sce
       if (!updated) throw conflict(`run changed state concurrently (was ${from}); read it again`, { from });
       if (to === "QUEUED") queue.notify();
       if (TERMINAL.has(to)) queue.cancel(runId);
+      if (to === "SUCCEEDED") await deps.onSucceeded?.(updated);
       return updated;
     },
   };

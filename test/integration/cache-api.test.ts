@@ -297,6 +297,18 @@ describe("output cache through the API", () => {
     expect(await invalidate(await bearer(["admin"]))).toBe(200);
   });
 
+  test("an admin marking a run SUCCEEDED bumps the version: its outputs show at once", async () => {
+    const { app, cache } = replica();
+    const id = await newScenario(app, "admin succeeded");
+    const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 12, state: "RUNNING" });
+    expect((await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers })).json.data).toEqual([]);
+    const before = BigInt((await cache.version("outputs", TENANT)) as string);
+    const res = await call(app, "POST", `/v1/scenarios/runs/${runId}/state`, { body: { state: "SUCCEEDED", reason: "finished by hand" }, headers });
+    expect(res.status).toBe(200);
+    expect(BigInt((await cache.version("outputs", TENANT)) as string)).toBe(before + 1n);
+    expect((await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers })).json.data).toHaveLength(12);
+  });
+
   test("deleting a scenario bumps its tenant's version", async () => {
     const { app, cache } = replica();
     const id = await newScenario(app, "deleted");

@@ -115,6 +115,12 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
       // We hold the lock, or there is nothing to wait for: load (and cache) ourselves.
       if (!locked.ok || locked.value || Date.now() >= deadline) {
         try {
+          // A leader that finished between our miss and our lock has cached the value already.
+          if (locked.ok && locked.value) {
+            const again = await attempt("get", (s) => s.get(key));
+            const value = again.ok ? decode(again.value) : undefined;
+            if (value !== undefined) return { value, from: "cache" };
+          }
           const value = await load(kind, loader);
           await keep(key, value, ttlMs);
           return { value, from: locked.ok ? "store" : "bypass" };

@@ -24,6 +24,7 @@ import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
 import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
+import type { RunEventOptions } from "./runs/events";
 import { createLocalQueue, type RunQueue } from "./runs/queue";
 import { createRunRepo } from "./runs/repo";
 import { createRunService } from "./runs/service";
@@ -49,6 +50,8 @@ export type AppDeps = {
   cache?: ScenarioCache;
   /** The rate limiter's buckets (memory or Redis, docs/rate-limits.md); default: none, nothing is limited. */
   rateLimitStore?: RateLimitStore;
+  /** Poll and heartbeat intervals of the run event stream (tests shorten them). */
+  runEvents?: RunEventOptions;
   /** True once shutdown began: /readyz answers 503 so load balancers stop sending traffic. */
   isDraining?: () => boolean;
 };
@@ -141,7 +144,7 @@ export function createApp(deps: AppDeps) {
     .use(runtimeLimits)
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
     .use(scenarioRoutes({ authenticate, scenarios }))
-    .use(runRoutes({ authenticate, runs }))
+    .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
     .use(outputRoutes({ authenticate, log, flags, outputs }));

@@ -2,14 +2,17 @@
 import { Elysia, t } from "elysia";
 import { customVerb } from "../curves";
 import type { Authenticator } from "../platform/auth";
+import { AppError } from "../platform/errors";
 import { envelope, requestInfo } from "../platform/http";
+import type { Logger } from "../platform/logger";
 import { ErrorResponse, Uuid } from "../platform/schema";
+import { type RunEventOptions, runEventStream, SSE_HEADERS } from "./events";
 import { RunListQuery, runModels, ScenarioRunOptions } from "./model";
 import type { RunService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
 
-export function runRoutes(deps: { authenticate: Authenticator; runs: RunService }) {
+export function runRoutes(deps: { authenticate: Authenticator; runs: RunService; log?: Logger; events?: RunEventOptions }) {
   const { runs } = deps;
   return new Elysia({ name: "runs" })
     .model(runModels)
@@ -75,6 +78,43 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService 
       response: { 200: "RunEnvelope", ...errors },
       detail: { tags: ["runs"], summary: "Get a run", description: "State, priority, attempts, progress, timings and error." },
     })
+    .get(
+      "/v1/scenarios/:id/runs/:run_id/events",
+      async ({ request, principal, params, server, set }) => {
+        // Tenancy, permission and 404 exactly as GET .../runs/{run_id}, before the stream starts.
+        const first = await runs.get(principal, params.id, params.run_id);
+        const { requestId } = requestInfo(request);
+        // Bun's idle timeout does not count writes; heartbeats keep proxies, not Bun, from closing.
+        server?.timeout(request, 0);
+        const body = runEventStream({
+          first,
+          read: () => runs.get(principal, params.id, params.run_id).catch((err) => (err instanceof AppError && err.status === 404 ? undefined : Promise.reject(err))),
+          signal: request.signal,
+          ...(deps.events ? { options: deps.events } : {}),
+          onError: (err) => deps.log?.error("run_events_failed", { request_id: requestId, run_id: params.run_id, error: err instanceof Error ? err.message : String(err) }),
+        });
+        return new Response(body, { status: 200, headers: { ...(set.headers as Record<string, string>), ...SSE_HEADERS, "x-request-id": requestId } }) as never;
+      },
+      {
+        params: t.Object({ id: Uuid, run_id: Uuid }),
+        detail: {
+          tags: ["runs"],
+          summary: "Stream a run's state (server-sent events)",
+          description:
+            "`text/event-stream`. An `event: run` with the run (as GET .../runs/{run_id} returns it) at once and after every change (the row is read every 500 ms), " +
+            "`: ping` comments after 15 s of silence, and `event: end` (`{state}`) after a terminal state, then the stream ends. " +
+            "`event: error` (`{code, message}`) ends it early: NOT_FOUND when the run is deleted, UNAVAILABLE when it cannot be read (reconnect). " +
+            "Tenancy, permission (`scenarios:read`) and the 404 for an unknown or foreign run are those of GET .../runs/{run_id}. See docs/runs.md.",
+          responses: {
+            200: {
+              description: "The event stream",
+              content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `run`, `end`, `error`; comment heartbeats." } } },
+            },
+            ...Object.fromEntries(Object.keys(errors).map((status) => [status, { description: "Error envelope", content: { "application/json": { schema: ErrorResponse } } }])),
+          },
+        },
+      },
+    )
     .post("/v1/scenarios/runs/:run_id/cancel", async ({ request, principal, params }) => envelope(request, await runs.cancel(principal, params.run_id)), {
       params: t.Object({ run_id: Uuid }),
       response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },

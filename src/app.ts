@@ -8,6 +8,7 @@ import type { Sql } from "./adapters/postgres";
 import { cacheAdminRoutes } from "./cache";
 import { createScenarioCache, invalidateOnCommit, type ScenarioCache } from "./cache/service";
 import type { Config } from "./config";
+import { consoleRoutes } from "./console";
 import { curveRoutes } from "./curves";
 import { createCurveRepo } from "./curves/repo";
 import { createCurveService } from "./curves/service";
@@ -147,7 +148,8 @@ export function createApp(deps: AppDeps) {
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
-    .use(outputRoutes({ authenticate, log, flags, outputs }));
+    .use(outputRoutes({ authenticate, log, flags, outputs }))
+    .use(consoleRoutes({ log }));
 }
 
 export type App = ReturnType<typeof createApp>;

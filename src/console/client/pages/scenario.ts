@@ -1,0 +1,335 @@
+/** A scenario: its assumptions and parameters, the run form, and its runs with live state. */
+import { api, qs, readEvents } from "../api";
+import { clear, field, h, select, short, time } from "../dom";
+import { type Ctx, errorBox, heading, parseJson, type Run, type Scenario, stateBadge, TERMINAL } from "../shell";
+
+/** Live runs read through the events stream at most this many at once (a browser allows ~6 connections per host); the rest are polled. */
+const MAX_STREAMS = 3;
+const POLL_MS = 1500;
+
+export function scenarioPage(ctx: Ctx): void {
+  const scenarioId = ctx.params[1] as string;
+  const h1 = heading(ctx, "Scenario");
+  const error = errorBox();
+  const body = h("div", { "aria-busy": "true" }, h("p", {}, "Loading…"));
+  ctx.main.append(error.el, body);
+  api<Scenario>(`/v1/scenarios/${scenarioId}`, { signal: ctx.signal }).then(
+    ({ data }) => {
+      h1.textContent = data.name;
+      document.title = `${data.name} · Aurum Scenarios console`;
+      clear(body, details(data), runSection(ctx, data));
+      body.setAttribute("aria-busy", "false");
+    },
+    (err) => {
+      clear(body);
+      error.show(err);
+    },
+  );
+}
+
+function details(sc: Scenario): HTMLElement {
+  const dl = h(
+    "dl",
+    { className: "facts" },
+    [
+      ["Id", h("code", {}, sc.id)],
+      ["Tenant", sc.tenant_id],
+      ["Status", sc.status],
+      ["Version", String(sc.version)],
+      ["Tags", sc.tags.join(", ") || "—"],
+      ["Created", time(sc.created_at)],
+      ["Updated", time(sc.updated_at)],
+    ].map(([k, v]) => [h("dt", {}, k as string), h("dd", {}, v as Node | string)]),
+  );
+  const assumptions = sc.assumptions.length
+    ? h(
+        "table",
+        {},
+        h("caption", { className: "visually-hidden" }, "Assumptions"),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["#", "Driver", "Payload"].map((c) => h("th", { scope: "col" }, c)),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          sc.assumptions.map((a, i) =>
+            h(
+              "tr",
+              {},
+              h("td", { className: "num" }, i),
+              h("th", { scope: "row" }, a.driver_type),
+              h(
+                "td",
+                {},
+                h(
+                  "ul",
+                  { className: "kv" },
+                  Object.entries(a.payload).map(([k, v]) => h("li", {}, h("span", { className: "k" }, k), " ", JSON.stringify(v))),
+                ),
+              ),
+            ),
+          ),
+        ),
+      )
+    : h("p", {}, "No assumptions: runs reproduce the baseline.");
+  const params = Object.entries(sc.parameters);
+  const parameters = params.length
+    ? h(
+        "table",
+        {},
+        h("caption", { className: "visually-hidden" }, "Parameters"),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["Parameter", "Value"].map((c) => h("th", { scope: "col" }, c)),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          params.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, h("code", {}, JSON.stringify(v))))),
+        ),
+      )
+    : h("p", {}, "No parameters: the model's defaults apply.");
+  return h(
+    "section",
+    { "aria-labelledby": "sc-details" },
+    h("h2", { id: "sc-details" }, "Definition"),
+    sc.description ? h("p", {}, sc.description) : null,
+    dl,
+    h("h3", {}, "Assumptions"),
+    assumptions,
+    h("h3", {}, "Parameters"),
+    parameters,
+    h("p", {}, h("a", { href: `#/scenarios/${sc.id}/outputs`, className: "button" }, "Open outputs")),
+  );
+}
+
+function runSection(ctx: Ctx, sc: Scenario): HTMLElement {
+  const codeVersion = field("Code version", h("input", { name: "code_version", value: "v1", autocomplete: "off" }));
+  const priority = field(
+    "Priority",
+    select(
+      "priority",
+      ["LOW", "NORMAL", "HIGH", "CRITICAL"].map((p) => [p, p]),
+      "NORMAL",
+    ),
+  );
+  const seed = field("Seed", h("input", { name: "seed", type: "number", min: 0, step: 1, inputmode: "numeric" }), "Empty: the scenario's parameters.seed, else 42.");
+  const timeout = field("Timeout (minutes)", h("input", { name: "timeout_minutes", type: "number", min: 1, max: 1440, value: 60 }));
+  const retries = field("Max retries", h("input", { name: "max_retries", type: "number", min: 0, max: 10, value: 3 }));
+  const overrides = field("Parameter overrides (JSON)", h("textarea", { name: "parameters", rows: 2, spellcheck: "false", className: "code" }), 'e.g. {"shock_bp": 50}');
+  const idem = field("Idempotency key", h("input", { name: "idempotency_key", autocomplete: "off" }), "Optional: the same key returns the run it created.");
+  const runError = errorBox();
+  const runResult = h("p", { className: "result", role: "status" });
+  const form = h(
+    "form",
+    { className: "card run-form", "aria-labelledby": "run-h" },
+    h("h2", { id: "run-h" }, "Run"),
+    h("div", { className: "grid" }, codeVersion.wrap, priority.wrap, seed.wrap, timeout.wrap, retries.wrap, idem.wrap),
+    overrides.wrap,
+    runError.el,
+    h("div", { className: "actions" }, h("button", { type: "submit" }, "Run scenario")),
+    runResult,
+  );
+
+  const stateFilter = field("Show", select("state", [["", "All states"], ...["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"].map((s): [string, string] => [s, s])]));
+  const listError = errorBox();
+  const tbody = h("tbody", {});
+  const caption = h("caption", {}, "Runs, newest first");
+  const table = h(
+    "table",
+    { className: "runs" },
+    caption,
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Run", "State", "Progress", "Priority", "Attempts", "Rows", "Created", "Finished", "Actions"].map((c) => h("th", { scope: "col" }, c)),
+      ),
+    ),
+    tbody,
+  );
+  const more = h("button", { type: "button", className: "secondary", hidden: true }, "Load more runs");
+  const rows = new Map<string, { tr: HTMLTableRowElement; run: Run }>();
+  const watching = new Set<string>();
+  let streams = 0;
+  let nextCursor: string | null = null;
+
+  function renderRow(run: Run): HTMLTableRowElement {
+    const live = !TERMINAL.has(run.state);
+    const progress = h("progress", { max: 1, value: run.progress, "aria-label": `Progress of run ${short(run.id)}` });
+    const err = run.error ? h("div", { className: "run-error" }, `${String(run.error.code ?? "error")}: ${String(run.error.message ?? "")}`) : null;
+    return h(
+      "tr",
+      { "data-run-id": run.id, "data-state": run.state },
+      h("th", { scope: "row" }, h("code", { title: run.id }, short(run.id))),
+      h("td", { className: "state" }, stateBadge(run.state), run.cancel_requested && live ? " (cancelling)" : null, err),
+      h("td", {}, progress, ` ${Math.round(run.progress * 100)}%`),
+      h("td", {}, run.priority),
+      h("td", { className: "num" }, run.attempts),
+      h("td", { className: "num" }, run.rows_written),
+      h("td", {}, time(run.created_at)),
+      h("td", {}, time(run.finished_at)),
+      h(
+        "td",
+        { className: "row-actions" },
+        run.state === "SUCCEEDED" ? h("a", { href: `#/scenarios/${sc.id}/outputs${qs({ run: run.id })}`, "aria-label": `Outputs of run ${short(run.id)}` }, "Outputs") : null,
+        live ? h("button", { type: "button", className: "secondary small", "aria-label": `Cancel run ${short(run.id)}`, onClick: () => cancel(run.id) }, "Cancel") : null,
+      ),
+    );
+  }
+
+  function upsert(run: Run, prepend = false): void {
+    const known = rows.get(run.id);
+    const tr = renderRow(run);
+    if (known) {
+      // Keep focus on a row's button across re-renders.
+      const focused = known.tr.contains(document.activeElement) ? (document.activeElement as HTMLElement).textContent : null;
+      known.tr.replaceWith(tr);
+      if (focused) [...tr.querySelectorAll<HTMLElement>("a, button")].find((el) => el.textContent === focused)?.focus();
+      if (known.run.state !== run.state) ctx.announce(`Run ${short(run.id)} is ${run.state}`);
+    } else if (prepend) tbody.prepend(tr);
+    else tbody.append(tr);
+    rows.set(run.id, { tr, run });
+    table.hidden = rows.size === 0;
+    if (!TERMINAL.has(run.state)) watch(run.id);
+  }
+
+  /** Follows a live run: the events stream while few are open, else (or when the stream fails) polling. */
+  function watch(runId: string): void {
+    if (watching.has(runId)) return;
+    watching.add(runId);
+    const path = `/v1/scenarios/${sc.id}/runs/${runId}`;
+    const poll = async () => {
+      while (!ctx.signal.aborted) {
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        if (ctx.signal.aborted) return;
+        try {
+          const { data } = await api<Run>(path, { signal: ctx.signal });
+          upsert(data);
+          if (TERMINAL.has(data.state)) break;
+        } catch (err) {
+          if (ctx.signal.aborted) return;
+          listError.show(err);
+        }
+      }
+      watching.delete(runId);
+    };
+    if (streams >= MAX_STREAMS) {
+      void poll();
+      return;
+    }
+    streams++;
+    let ended = false;
+    readEvents(
+      `${path}/events`,
+      (event, data) => {
+        if (event === "run") upsert(data as Run);
+        if (event === "end") ended = true;
+      },
+      ctx.signal,
+    )
+      .then(
+        () => {
+          streams--;
+          if (ended || ctx.signal.aborted) watching.delete(runId);
+          else void poll();
+        },
+        () => {
+          streams--;
+          if (ctx.signal.aborted) return;
+          void poll();
+        },
+      )
+      .catch(() => {});
+  }
+
+  async function cancel(runId: string): Promise<void> {
+    try {
+      const { data } = await api<Run>(`/v1/scenarios/runs/${runId}/cancel`, { method: "POST", signal: ctx.signal });
+      upsert(data);
+      ctx.announce(`Cancel requested for run ${short(runId)}`);
+    } catch (err) {
+      listError.show(err);
+    }
+  }
+
+  async function load(reset: boolean): Promise<void> {
+    listError.hide();
+    if (reset) {
+      rows.clear();
+      tbody.replaceChildren();
+      nextCursor = null;
+    }
+    try {
+      const { data, meta } = await api<Run[]>(
+        `/v1/scenarios/${sc.id}/runs${qs({ limit: 20, state: stateFilter.control.value, cursor: reset ? undefined : (nextCursor ?? undefined) })}`,
+        {
+          signal: ctx.signal,
+        },
+      );
+      for (const run of data) upsert(run);
+      nextCursor = meta.next_cursor ?? null;
+      more.hidden = !nextCursor;
+      caption.textContent = rows.size ? `Runs, newest first (${rows.size} shown)` : "Runs";
+      empty.hidden = rows.size > 0;
+    } catch (err) {
+      if (!ctx.signal.aborted) listError.show(err);
+    }
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    runError.hide();
+    runResult.textContent = "";
+    try {
+      const options: Record<string, unknown> = {
+        code_version: codeVersion.control.value.trim() || "v1",
+        priority: priority.control.value,
+        timeout_minutes: Number(timeout.control.value || 60),
+        max_retries: Number(retries.control.value || 3),
+      };
+      if (seed.control.value !== "") options.seed = Number(seed.control.value);
+      const params = parseJson<Record<string, unknown>>("Parameter overrides", overrides.control.value, {});
+      if (Object.keys(params).length) options.parameters = params;
+      if (idem.control.value.trim()) options.idempotency_key = idem.control.value.trim();
+      const { data, meta } = await api<Run>(`/v1/scenarios/${sc.id}/run`, { method: "POST", body: options, signal: ctx.signal });
+      runResult.textContent = meta.deduplicated
+        ? `An equal run already exists (matched by ${String(meta.deduplicated).replace("_", " ")}): ${short(data.id)}, ${data.state}.`
+        : `Run ${short(data.id)} queued.`;
+      empty.hidden = true;
+      upsert(data, true);
+    } catch (err) {
+      runError.show(err);
+    }
+  });
+  stateFilter.control.addEventListener("change", () => void load(true));
+  more.addEventListener("click", () => void load(false));
+  const empty = h("p", { hidden: true }, "No runs yet.");
+  table.hidden = true;
+  void load(true);
+
+  return h(
+    "section",
+    { "aria-labelledby": "runs-h" },
+    form,
+    h("h2", { id: "runs-h" }, "Runs"),
+    h("div", { className: "filters inline" }, stateFilter.wrap),
+    listError.el,
+    empty,
+    table,
+    more,
+  );
+}

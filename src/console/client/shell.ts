@@ -1,0 +1,104 @@
+/** What every page gets, the API's shapes as the console reads them, and shared page parts. */
+import { describe } from "./api";
+import { h } from "./dom";
+
+export type Ctx = {
+  main: HTMLElement;
+  /** Path segments after `#/`. */
+  params: string[];
+  query: URLSearchParams;
+  /** Aborted when the user leaves the page: stops its requests, streams and timers. */
+  signal: AbortSignal;
+  go: (hash: string) => void;
+  /** Says something through the polite live region. */
+  announce: (message: string) => void;
+};
+
+export type Scenario = {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string | null;
+  status: string;
+  assumptions: { driver_type: string; payload: Record<string, unknown> }[];
+  parameters: Record<string, unknown>;
+  tags: string[];
+  version: number;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export type Run = {
+  id: string;
+  scenario_id: string;
+  state: string;
+  priority: string;
+  code_version: string;
+  seed: number;
+  attempts: number;
+  progress: number;
+  rows_written: number;
+  cancel_requested: boolean;
+  error: Record<string, unknown> | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+};
+
+export type OutputRow = {
+  run_id: string;
+  asof_date: string;
+  curve_key: string;
+  tenor_type: string;
+  contract_month: string;
+  tenor_label: string;
+  metric: string;
+  value: number;
+  band_lower: number | null;
+  band_upper: number | null;
+  attribution: Record<string, number> | null;
+};
+
+export type LatestRow = Omit<OutputRow, "attribution"> & { run_id: string };
+
+export const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+/** The page's h1; focused so keyboard and screen-reader users start at the new content. */
+export function heading(ctx: Ctx, text: string): HTMLHeadingElement {
+  const el = h("h1", { tabindex: -1 }, text);
+  ctx.main.append(el);
+  document.title = `${text} · Aurum Scenarios console`;
+  queueMicrotask(() => el.focus());
+  return el;
+}
+
+/** An alert box, hidden until `show(err)`. */
+export function errorBox(): { el: HTMLElement; show: (err: unknown) => void; hide: () => void } {
+  const el = h("div", { className: "error", role: "alert", hidden: true });
+  return {
+    el,
+    show: (err) => {
+      el.textContent = describe(err);
+      el.hidden = false;
+    },
+    hide: () => {
+      el.textContent = "";
+      el.hidden = true;
+    },
+  };
+}
+
+export function stateBadge(state: string): HTMLElement {
+  return h("span", { className: `badge state-${state.toLowerCase()}` }, state);
+}
+
+/** A JSON textarea's value, or a thrown error naming the field. */
+export function parseJson<T>(label: string, text: string, fallback: T): T {
+  if (!text.trim()) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${label} is not valid JSON: ${(err as Error).message}`);
+  }
+}

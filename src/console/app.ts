@@ -74,3 +74,5 @@ document.getElementById("skip")?.addEventListener("click", (e) => {
 window.addEventListener("hashchange", route);
 renderSession();
 route();
+// Read by the browser tests (load time to a rendered page).
+performance.mark("aurum-console-ready");

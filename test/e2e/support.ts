@@ -1,0 +1,91 @@
+/**
+ * Browser tests: the real service process (`bun src/main.ts start`, embedded PGlite in a temp
+ * folder, auth disabled) and Debian's Chromium driven by playwright-core (never a downloaded browser).
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const HAVE_CHROMIUM = existsSync(CHROMIUM);
+
+// The machine's network is closed: no QUIC, no background or component fetches, no sync.
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+export type Service = { base: string; stop: () => Promise<void> };
+
+/** `bun src/main.ts start` on a free loopback port; resolves once its log says it listens. */
+export async function startService(env: Record<string, string> = {}): Promise<Service> {
+  const dataDir = mkdtempSync(join(tmpdir(), "aurum-e2e-"));
+  const { AURUM_APP_DB_DSN: _a, AURUM_TIMESCALE_DSN: _b, AURUM_KAFKA_BROKERS: _c, ...inherited } = process.env;
+  const proc = Bun.spawn([process.execPath, "src/main.ts", "start"], {
+    cwd: join(import.meta.dir, "../.."),
+    env: {
+      ...inherited,
+      AURUM_DATA_DIR: dataDir,
+      AURUM_API_PORT: "0",
+      AURUM_API_HOST: "127.0.0.1",
+      AURUM_API_AUTH_DISABLED: "1",
+      AURUM_API_RATE_LIMIT_ENABLED: "0",
+      AURUM_WORKER_CONCURRENCY: "2",
+      AURUM_LOG_LEVEL: "info",
+      ...env,
+    },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    let found = false;
+    const timer = setTimeout(() => reject(new Error(`the service did not listen within 30 s:\n${buffered}`)), 30_000);
+    void (async () => {
+      // Keep draining stdout for the process's life: a full pipe would block its logs.
+      for await (const chunk of proc.stdout) {
+        if (found) continue;
+        buffered += decoder.decode(chunk, { stream: true });
+        const match = buffered.match(/"event":"listening".*?"url":"http:\/\/[^"]*:(\d+)"/);
+        if (match) {
+          found = true;
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      }
+      if (!found) reject(new Error(`the service exited before listening:\n${buffered}`));
+    })();
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Chromium with a fresh profile folder, removed on close. */
+export async function launchBrowser(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), "aurum-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    acceptDownloads: true,
+    viewport: { width: 1200, height: 900 },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { HAVE_CHROMIUM, launchBrowser, median, type Service, startService } from "./support";
+import { CHROMIUM, HAVE_CHROMIUM, launchBrowser, median, type Service, startService } from "./support";
 
 const SCREENSHOT = "/tmp/console-chart.png";
 
-if (!HAVE_CHROMIUM) console.warn("console browser tests skipped: /usr/bin/chromium is missing (apt-get install -y chromium; .ci/run installs it)");
+if (!HAVE_CHROMIUM) console.warn(`console browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
 describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
   let svc: Service;

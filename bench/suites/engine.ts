@@ -1,12 +1,15 @@
 /**
- * Engine benchmark: `bun bench/engine.ts [curves] [months] [paths] [runs]` (defaults 500 × 360 × 500, 3 runs).
- * Synthetic seasonal curves are generated here; one thread, no I/O inside the timed section.
+ * engine suite: `runScenario` on synthetic curves, one thread, no I/O in the timed section;
+ * rows/s and path-months/s per thread, against a bare Monte Carlo kernel that does the least any
+ * engine must (one ziggurat normal and one accumulate per path-month, same RNG) on the same sizes.
+ * Standalone: `bun bench/engine.ts [curves] [months] [paths] [runs]` (defaults 500 × 360 × 500, 3 runs).
  */
-import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, runScenario } from "../src/engine/index";
+import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, runScenario } from "../../src/engine/index";
+import { Xoshiro128 } from "../../src/engine/rng";
+import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
+import { fmt, median } from "../lib/stats";
 
-const [nCurves = 500, nMonths = 360, nPaths = 500, nRuns = 3] = process.argv.slice(2).map(Number);
-
-function synthCurves(n: number, months: number): BaselineCurve[] {
+export function synthCurves(n: number, months: number): BaselineCurve[] {
   const start = 2027 * 12; // Jan 2027
   const ym = new Int32Array(months);
   for (let i = 0; i < months; i++) ym[i] = Math.floor((start + i) / 12) * 100 + ((start + i) % 12) + 1;
@@ -40,7 +43,7 @@ function synthCurves(n: number, months: number): BaselineCurve[] {
   return out.slice(0, n);
 }
 
-const drivers: Driver[] = [
+export const DRIVERS: Driver[] = [
   { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH", basis_points_adjustment: 1500 },
   { driver_type: "fuel_curve", fuel: "co2", reference_series: "RGGI", basis_points_adjustment: 2500 },
   { driver_type: "policy", policy_name: "RPS", start_year: 2028, target: 0.5, target_year: 2035, region: "PJM" },
@@ -50,29 +53,98 @@ const drivers: Driver[] = [
   { driver_type: "fleet_change", fleet_id: "coal-7", change_type: "retire", effective_date: "2028-01-01", capacity_mw: 2400, technology: "coal" },
 ];
 
-const curves = synthCurves(nCurves, nMonths);
-const input: EngineInput = {
-  tenantId: "bench",
-  scenarioId: "bench",
-  runId: "bench",
-  asofDate: "2027-01-01",
-  codeVersion: "bench",
-  parameters: { ...DEFAULT_PARAMETERS, horizon_months: nMonths, mc_paths: nPaths },
-  drivers,
-  curves,
-};
-
-const times: number[] = [];
-let rows = 0;
-for (let r = 0; r < nRuns; r++) {
-  const t0 = performance.now();
-  rows = runScenario(input).rows;
-  times.push((performance.now() - t0) / 1000);
+export function engineInput(nCurves: number, nMonths: number, nPaths: number): EngineInput {
+  return {
+    tenantId: "bench",
+    scenarioId: "bench",
+    runId: "bench",
+    asofDate: "2027-01-01",
+    codeVersion: "bench",
+    parameters: { ...DEFAULT_PARAMETERS, horizon_months: nMonths, mc_paths: nPaths },
+    drivers: DRIVERS,
+    curves: synthCurves(nCurves, nMonths),
+  };
 }
-const sorted = [...times].sort((x, y) => x - y);
-const median = sorted[Math.floor(sorted.length / 2)]!;
-const pathMonths = nCurves * nMonths * nPaths;
-const fmt = (x: number) => x.toLocaleString("en-US", { maximumFractionDigits: 0 });
-console.log(`engine bench: ${nCurves} curves × ${nMonths} months × ${nPaths} paths, ${drivers.length} drivers, bun ${Bun.version}`);
-console.table(times.map((t, i) => ({ run: i + 1, seconds: Number(t.toFixed(3)), rows, "rows/s": fmt(rows / t), "path-months/s": fmt(pathMonths / t) })));
-console.log(`median: ${median.toFixed(3)} s, ${fmt(rows / median)} rows/s, ${fmt(pathMonths / median)} path-months/s`);
+
+/** The floor: per curve, `paths` random walks over `months`, one normal and one add per path-month. */
+function bareKernel(nCurves: number, nMonths: number, nPaths: number): number {
+  let check = 0;
+  const acc = new Float64Array(nMonths);
+  for (let c = 0; c < nCurves; c++) {
+    const rng = new Xoshiro128(c, 1);
+    acc.fill(0);
+    for (let p = 0; p < nPaths; p++) {
+      let x = 0;
+      for (let m = 0; m < nMonths; m++) {
+        x += 0.01 * rng.nextNormal();
+        acc[m] = (acc[m] as number) + x;
+      }
+    }
+    check += acc[nMonths - 1] as number;
+  }
+  return check;
+}
+
+export async function engineSuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const rec = new Recorder("engine");
+  const num = (k: string, d: number, q: number) => Number(ctx.flags[k] ?? (ctx.quick ? q : d));
+  const [nCurves, nMonths, nPaths] = [num("engine-curves", 200, 20), num("engine-months", 240, 60), num("engine-paths", 200, 50)];
+  const input = engineInput(nCurves, nMonths, nPaths);
+  const pathMonths = nCurves * nMonths * nPaths;
+  rec.note(`${nCurves} curves × ${nMonths} months × ${nPaths} paths, ${DRIVERS.length} drivers, one thread`);
+  let rows = runScenario(input).rows; // warm-up
+  bareKernel(nCurves, nMonths, nPaths);
+  const engine: number[] = [];
+  const bare: number[] = [];
+  for (let r = 0; r < ctx.repeats; r++) {
+    let t0 = performance.now();
+    rows = runScenario(input).rows;
+    engine.push((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    bareKernel(nCurves, nMonths, nPaths);
+    bare.push((performance.now() - t0) / 1000);
+    ctx.log(`engine round ${r + 1}: ${engine.at(-1)?.toFixed(3)} s, bare kernel ${bare.at(-1)?.toFixed(3)} s`);
+  }
+  rec.figure("engine run time", "s", engine, "project");
+  rec.figure(
+    "engine rows/s (one thread)",
+    "rows/s",
+    engine.map((s) => rows / s),
+    "project",
+  );
+  const pm = rec.figure(
+    "engine path-months/s (one thread)",
+    "path-months/s",
+    engine.map((s) => pathMonths / s),
+    "project",
+  );
+  const bpm = rec.figure(
+    "bare kernel path-months/s",
+    "path-months/s",
+    bare.map((s) => pathMonths / s),
+    "baseline",
+  );
+  rec.ratio("engine / bare kernel, path-months/s", pm, bpm);
+  rec.note(`${rows.toLocaleString("en-US")} rows per run`);
+  return rec.result;
+}
+
+/** The standalone bench (`bun bench/engine.ts [curves] [months] [paths] [runs]`, docs/model.md). */
+export function engineStandalone(argv: string[]) {
+  const [nCurves = 500, nMonths = 360, nPaths = 500, nRuns = 3] = argv.map(Number);
+  const input = engineInput(nCurves, nMonths, nPaths);
+  const times: number[] = [];
+  let rows = 0;
+  for (let r = 0; r < nRuns; r++) {
+    const t0 = performance.now();
+    rows = runScenario(input).rows;
+    times.push((performance.now() - t0) / 1000);
+  }
+  const m = median(times);
+  const pathMonths = nCurves * nMonths * nPaths;
+  console.log(`engine bench: ${nCurves} curves × ${nMonths} months × ${nPaths} paths, ${DRIVERS.length} drivers, bun ${Bun.version}`);
+  console.table(times.map((t, i) => ({ run: i + 1, seconds: Number(t.toFixed(3)), rows, "rows/s": fmt(rows / t), "path-months/s": fmt(pathMonths / t) })));
+  console.log(`median: ${m.toFixed(3)} s, ${fmt(rows / m)} rows/s, ${fmt(pathMonths / m)} path-months/s`);
+}
+
+if (import.meta.main) engineStandalone(process.argv.slice(2));

@@ -1,0 +1,209 @@
+/**
+ * export suite: streamed exports through the API (`bun src/main.ts api`, its own process) against
+ * the database's own client, interleaved in every round (bench/outputs.ts has the deep-dive checks):
+ * - Postgres store: CSV through the API vs `psql -c "COPY (the export's own query) TO STDOUT WITH CSV"`,
+ *   NDJSON vs `psql` `COPY (SELECT row_to_json(t) FROM (same query) t) TO STDOUT`; rows/s, MB/s,
+ *   time to first byte (spawn of the client to its first byte), the API's peak RSS over idle.
+ * - Trino store (when Trino is up): CSV through an API process with AURUM_OUTPUT_STORE=trino vs a
+ *   bare client that POSTs the reader's statement and follows `nextUri`, discarding the pages.
+ * Seeds its own runs (generated rows) unless `--db URL` points at a database with a `bench` tenant run.
+ */
+import postgres from "postgres";
+import { createTrinoClient } from "../../src/adapters/trino";
+import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { copyStatement } from "../../src/outputs/pg-reader";
+import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
+import { createLogger } from "../../src/platform/logger";
+import { createTestDb } from "../../test/support/app";
+import { syntheticBatches } from "../../test/support/output-batches";
+import { seedRun, startApiProcess } from "../../test/support/outputs";
+import { requireService, serviceEnv } from "../../test/support/services";
+import { firstByte, peakDuring, timedBytes } from "../lib/proc";
+import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
+
+const MB = 1024 * 1024;
+const TENANT = "bench";
+
+export async function exportSuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const rec = new Recorder("export");
+  const rows = Number(ctx.flags.rows ?? (ctx.quick ? 20_000 : 500_000));
+  const dbUrl = ctx.flags.db as string | undefined;
+  const db = dbUrl ? { sql: postgres(dbUrl, { max: 4, onnotice: () => {} }), url: dbUrl, drop: async () => {} } : await createTestDb("postgres");
+  const url = db.url as string;
+  try {
+    let runId: string;
+    let scenarioId: string;
+    let n = rows;
+    const [existing] = dbUrl
+      ? await db.sql<
+          { scenario_id: string; run_id: string; n: number }[]
+        >`select scenario_id::text, id::text as run_id, rows_written::int as n from scenario_run where tenant_id = ${TENANT} and state = 'SUCCEEDED' order by finished_at desc limit 1`
+      : [];
+    if (existing) {
+      ({ scenario_id: scenarioId, run_id: runId } = existing);
+      const [c] = await db.sql<{ n: number }[]>`select count(*)::int as n from scenario_output where run_id = ${runId}`;
+      n = c?.n ?? 0;
+    } else {
+      const t0 = performance.now();
+      const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'export bench') returning id::text as id`;
+      scenarioId = (s as { id: string }).id;
+      runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows, curves: 400 });
+      await db.sql`vacuum analyze scenario_output`;
+      ctx.log(`seeded ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    rec.note(`Postgres store: ${n.toLocaleString("en-US")} rows, 400 curves × 5 metrics`);
+    await postgresStore(ctx, rec, { url, scenarioId, runId, rows: n });
+    await trinoStore(ctx, rec, { sql: db.sql, url, scenarioId, rows: Number(ctx.flags["trino-rows"] ?? (ctx.quick ? 5_000 : 20_000)) });
+  } finally {
+    if (dbUrl) await db.sql.end();
+    else await db.drop();
+  }
+  return rec.result;
+}
+
+async function postgresStore(ctx: SuiteContext, rec: Recorder, o: { url: string; scenarioId: string; runId: string; rows: number }) {
+  const api = await startApiProcess(o.url, { AURUM_API_RATE_LIMIT_ENABLED: "0" });
+  try {
+    const filter = { tenantId: TENANT, scenarioId: o.scenarioId, runId: o.runId };
+    const apiUrl = (qs: string) => `${api.base}/v1/scenarios/${o.scenarioId}/outputs?tenant_id=${TENANT}&run_id=${o.runId}&${qs}`;
+    const psql = (statement: string) => ["psql", o.url, "-X", "-q", "-c", statement];
+    const CSV_SQL = copyStatement(filter, { format: "csv", escapeFormulas: false });
+    const NDJSON_SQL = copyStatement(filter, { format: "ndjson", escapeFormulas: false }).replace(/ with \(format csv, quote E'\\x01', delimiter E'\\x02'\)$/, "");
+    const curl = (qs: string, ...extra: string[]) => ["curl", "-sf", ...extra, "-o", "-", apiUrl(qs)];
+    await timedBytes(curl("format=csv")); // warm-up
+    await timedBytes(psql(CSV_SQL));
+    const k = ["psqlCsv", "apiCsv", "psqlNd", "apiNd", "psqlTtfb", "apiTtfb", "rss"] as const;
+    const m = Object.fromEntries(k.map((x) => [x, [] as number[]])) as Record<(typeof k)[number], number[]>;
+    let csvBytes = 0;
+    let ndBytes = 0;
+    for (let r = 0; r < ctx.repeats; r++) {
+      const pc = await timedBytes(psql(CSV_SQL));
+      await Bun.sleep(100);
+      const idle = api.rssBytes();
+      let ac = { seconds: 0, bytes: 0 };
+      const peak = await peakDuring(api.rssBytes, async () => {
+        ac = await timedBytes(curl("format=csv"));
+      });
+      m.psqlCsv.push(pc.seconds);
+      m.apiCsv.push(ac.seconds);
+      m.rss.push((peak - idle) / MB);
+      csvBytes = ac.bytes;
+      if (Math.abs(ac.bytes - pc.bytes) > 200) rec.check(`CSV bytes, round ${r + 1}`, `API ${ac.bytes} vs psql ${pc.bytes}`, false);
+      const pn = await timedBytes(psql(NDJSON_SQL));
+      const an = await timedBytes(curl("format=ndjson"));
+      ndBytes = an.bytes;
+      m.psqlNd.push(pn.seconds);
+      m.apiNd.push(an.seconds);
+      m.psqlTtfb.push(await firstByte(psql(CSV_SQL)));
+      m.apiTtfb.push(await firstByte(curl("format=csv", "-N")));
+      ctx.log(
+        `export round ${r + 1}: CSV psql ${pc.seconds.toFixed(2)} s / API ${ac.seconds.toFixed(2)} s; NDJSON psql ${pn.seconds.toFixed(2)} s / API ${an.seconds.toFixed(2)} s`,
+      );
+    }
+    const rate = (xs: number[]) => xs.map((s) => o.rows / s);
+    const mbs = (xs: number[], bytes: number) => xs.map((s) => bytes / MB / s);
+    const apiCsv = rec.figure("PG CSV via API, rows/s", "rows/s", rate(m.apiCsv), "project");
+    const psqlCsv = rec.figure("PG CSV via psql COPY, rows/s", "rows/s", rate(m.psqlCsv), "baseline");
+    rec.figure("PG CSV via API, MB/s", "MB/s", mbs(m.apiCsv, csvBytes), "project");
+    rec.figure("PG CSV via psql COPY, MB/s", "MB/s", mbs(m.psqlCsv, csvBytes), "baseline");
+    const apiNd = rec.figure("PG NDJSON via API, rows/s", "rows/s", rate(m.apiNd), "project");
+    const psqlNd = rec.figure("PG NDJSON via psql row_to_json, rows/s", "rows/s", rate(m.psqlNd), "baseline");
+    rec.figure("PG NDJSON via API, MB/s", "MB/s", mbs(m.apiNd, ndBytes), "project");
+    const apiT = rec.figure("PG time to first byte, API", "ms", m.apiTtfb, "project");
+    const psqlT = rec.figure("PG time to first byte, psql", "ms", m.psqlTtfb, "baseline");
+    rec.figure("API peak RSS over idle during CSV export", "MB", m.rss, "project");
+    rec.ratio("PG CSV rows/s, API / psql", apiCsv, psqlCsv, { text: "≥ 0.85", meets: (x) => x >= 0.85 });
+    rec.ratio("PG NDJSON rows/s, API / psql", apiNd, psqlNd, { text: "≥ 0.80", meets: (x) => x >= 0.8 });
+    const ttfbGoal = (() => {
+      const diff = apiT.median - psqlT.median;
+      return { text: "≤ psql + 20 ms", meets: () => diff <= 20 };
+    })();
+    rec.ratio("PG time to first byte, API / psql", apiT, psqlT, ttfbGoal);
+    rec.figure(
+      "PG time to first byte, API − psql",
+      "ms",
+      m.apiTtfb.map((x, i) => x - (m.psqlTtfb[i] as number)),
+      "info",
+    );
+  } finally {
+    await api.stop();
+  }
+}
+
+async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.Sql; url: string; scenarioId: string; rows: number }) {
+  const status = await requireService("trino").catch((e: Error) => ({ available: false, reason: e.message }));
+  if (!status.available) {
+    rec.note(`Trino store skipped: trino not running (${status.reason})`);
+    return;
+  }
+  const env = serviceEnv();
+  const trinoUrl = env.AURUM_TRINO_URL as string;
+  const user = env.AURUM_TRINO_USER ?? "aurum";
+  const trino = createTrinoClient({ url: trinoUrl, user, source: "aurum-bench" });
+  const scenarioId = o.scenarioId;
+  const [run] = await o.sql<
+    { id: string }[]
+  >`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key) values (${scenarioId}, ${TENANT}, 'RUNNING', ${crypto.randomUUID()}, 'bench-trino') returning id::text as id`;
+  const runId = (run as { id: string }).id;
+  const t0 = performance.now();
+  const writer = createTrinoOutputWriter({ sql: o.sql, trino, log: createLogger("silent") });
+  const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "vh-bench", computedTs: new Date().toISOString() };
+  await writer.replaceRun(meta, syntheticBatches(o.rows), async (tx) => {
+    await tx`update scenario_run set state = 'SUCCEEDED', finished_at = now(), rows_written = ${o.rows} where id = ${runId}`;
+  });
+  ctx.log(`wrote ${o.rows} rows to Iceberg in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const api = await startApiProcess(o.url, {
+    AURUM_OUTPUT_STORE: "trino",
+    AURUM_TRINO_URL: trinoUrl,
+    AURUM_TRINO_USER: user,
+    AURUM_API_RATE_LIMIT_ENABLED: "0",
+  });
+  try {
+    // The reader's export statement (src/outputs/trino-reader.ts), for the bare client.
+    const columns =
+      "scenario_id, run_id, CAST(asof_date AS varchar), curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, attribution, version_hash";
+    const statement = `SELECT ${columns} FROM ${ICEBERG_OUTPUT_TABLE} WHERE tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)} ORDER BY metric, curve_key, tenor_type, contract_month`;
+    const bare = async (): Promise<number> => {
+      const t = performance.now();
+      let res = await fetch(`${trinoUrl}/v1/statement`, { method: "POST", body: statement, headers: { "X-Trino-User": user, "X-Trino-Source": "aurum-bench-bare" } });
+      let n = 0;
+      for (;;) {
+        const page = (await res.json()) as { nextUri?: string; data?: unknown[]; error?: { message: string } };
+        if (page.error) throw new Error(page.error.message);
+        n += page.data?.length ?? 0;
+        if (!page.nextUri) break;
+        res = await fetch(page.nextUri, { headers: { "X-Trino-User": user } });
+      }
+      if (n !== o.rows) throw new Error(`bare client read ${n} rows, not ${o.rows}`);
+      return (performance.now() - t) / 1000;
+    };
+    const apiUrl = `${api.base}/v1/scenarios/${scenarioId}/outputs?tenant_id=${TENANT}&run_id=${runId}&format=csv`;
+    const curl = ["curl", "-sf", "-o", "-", apiUrl];
+    await bare(); // warm-up
+    await timedBytes(curl);
+    const apiS: number[] = [];
+    const bareS: number[] = [];
+    for (let r = 0; r < ctx.repeats; r++) {
+      bareS.push(await bare());
+      apiS.push((await timedBytes(curl)).seconds);
+      ctx.log(`trino round ${r + 1}: bare nextUri ${bareS.at(-1)?.toFixed(2)} s, API ${apiS.at(-1)?.toFixed(2)} s`);
+    }
+    const a = rec.figure(
+      "Trino CSV via API, rows/s",
+      "rows/s",
+      apiS.map((s) => o.rows / s),
+      "project",
+    );
+    const b = rec.figure(
+      "Trino bare nextUri client, rows/s",
+      "rows/s",
+      bareS.map((s) => o.rows / s),
+      "baseline",
+    );
+    rec.ratio("Trino CSV rows/s, API / bare nextUri", a, b, { text: "≥ 0.80", meets: (x) => x >= 0.8 });
+    rec.note(`Trino store: ${o.rows.toLocaleString("en-US")} rows`);
+  } finally {
+    await api.stop();
+    await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id = ${varcharLiteral(scenarioId)}`).catch(() => {});
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * query suite, the guide's harness (`--tenant-id --scenario-id --iterations --limit --use-cache
+ * [--metric]`) over HTTP: `GET /v1/scenarios/{id}/outputs?limit=L[&metric=M]` at concurrency 1,
+ * 10 and 50, cache hits (an API process with Redis) and misses (an API process with the cache off),
+ * against the same app's static route (`/healthz`) and a Redis GET of the cached entry, interleaved
+ * in each round. Latency p50/p95/p99/max and rows/s.
+ * Goal (issue 7): cached p50 ≤ static p50 + 2 × Redis GET p50, cached p99 ≤ static p99 + 5 × Redis GET p99.
+ * Without --scenario-id it seeds its own scenario; with it, --db (the database) or --api-url (one
+ * running API, measured as it is: hits with --use-cache, else as "uncached") says where.
+ */
+import { closeRedis, createRedis, redisReady } from "../../src/adapters/redis";
+import { dropNamespace, TEST_REDIS_URL } from "../../test/support/redis";
+import { load } from "../lib/load";
+import { cachedApi, queryFixture, uncachedApi } from "../lib/query-fixture";
+import { type Figure, Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
+import { percentile } from "../lib/stats";
+
+export async function querySuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const rec = new Recorder("query");
+  const f = ctx.flags;
+  const iterations = Number(f.iterations ?? (ctx.quick ? 30 : 200));
+  const limit = Number(f.limit ?? 100);
+  const levels = String(f.concurrency ?? (ctx.quick ? "1,10" : "1,10,50"))
+    .split(",")
+    .map(Number);
+  const rows = Number(f.rows ?? (ctx.quick ? 5_000 : 100_000));
+  const scenarioFlag = f["scenario-id"] as string | undefined;
+  const apiUrl = f["api-url"] as string | undefined;
+  if (scenarioFlag && !f["tenant-id"]) throw new Error("--scenario-id needs --tenant-id");
+  if (scenarioFlag && !apiUrl && !f.db) throw new Error("--scenario-id needs --db URL (the service's database) or --api-url URL (a running API)");
+  const useCache = f["use-cache"] as boolean | undefined;
+  const kinds = apiUrl ? [useCache ? "cached" : "uncached"] : useCache ? ["cached"] : ["cached", "uncached"];
+
+  const fixture = apiUrl ? undefined : await queryFixture(rows, scenarioFlag ? { db: f.db as string, tenant: f["tenant-id"] as string, scenarioId: scenarioFlag } : undefined);
+  const tenant = (f["tenant-id"] as string | undefined) ?? (fixture?.tenant as string);
+  const scenarioId = scenarioFlag ?? (fixture?.scenarioId as string);
+  const procs = fixture ? await Promise.all([cachedApi(fixture), ...(kinds.includes("uncached") ? [uncachedApi(fixture)] : [])]) : [];
+  const base: Record<string, string> = apiUrl ? { [kinds[0] as string]: apiUrl } : { cached: procs[0]?.base as string, uncached: procs[1]?.base ?? "" };
+  const redis = createRedis(TEST_REDIS_URL);
+  const haveRedis = await redisReady(redis, 2_000);
+  try {
+    const qs = `tenant_id=${encodeURIComponent(tenant)}&limit=${limit}${f.metric ? `&metric=${encodeURIComponent(f.metric as string)}` : ""}`;
+    const path = `/v1/scenarios/${scenarioId}/outputs?${qs}`;
+    const first = await fetch(`${base[kinds[0] as string]}${path}`);
+    if (first.status !== 200) throw new Error(`${path}: HTTP ${first.status} ${await first.text()}`);
+    const body = (await first.json()) as { data: unknown[] };
+    const pageRows = body.data.length;
+    rec.note(
+      `GET ${path.replace(scenarioId, "{id}")}: ${pageRows} rows per page; ${iterations} requests per level per round; ${apiUrl ? `API at ${apiUrl}` : "API processes of this bench"}`,
+    );
+    const staticBase = base[kinds[0] as string] as string;
+    // The Redis entry a hit reads (when this bench runs the cached process).
+    const entryKey = fixture && kinds.includes("cached") ? (await redis.keys(`${fixture.namespace}:{${tenant}}:outputs:*`)).find((k) => !k.endsWith(":lock")) : undefined;
+    const redisKey = entryKey ?? "aurum-bench:none";
+    // Warm-up.
+    for (const k of kinds) await load(`${base[k]}${path}`, 50, 4);
+    await load(`${staticBase}/healthz`, 50, 4);
+
+    type Series = { p50: number[]; p99: number[]; rps: number[]; all: number[] };
+    const series = new Map<string, Series>();
+    const add = (name: string, lat: number[], seconds: number, rowsEach: number) => {
+      const s = series.get(name) ?? { p50: [], p99: [], rps: [], all: [] };
+      s.p50.push(percentile(lat, 50));
+      s.p99.push(percentile(lat, 99));
+      s.rps.push((lat.length * rowsEach) / seconds);
+      s.all.push(...lat);
+      series.set(name, s);
+    };
+    for (let r = 0; r < ctx.repeats; r++) {
+      if (haveRedis) {
+        const lat: number[] = [];
+        for (let i = 0; i < iterations; i++) {
+          const t = performance.now();
+          await redis.getBuffer(redisKey);
+          lat.push(performance.now() - t);
+        }
+        add("Redis GET c1", lat, lat.reduce((a, b) => a + b, 0) / 1000, 0);
+      }
+      for (const c of levels) {
+        const st = await load(`${staticBase}/healthz`, iterations, c);
+        add(`static c${c}`, st.latencies, st.seconds, 0);
+        for (const k of kinds) {
+          const res = await load(`${base[k]}${path}`, iterations, c);
+          if (res.errors) throw new Error(`${k} c${c}: ${res.errors} non-200 answers`);
+          add(`${k} c${c}`, res.latencies, res.seconds, pageRows);
+        }
+      }
+      ctx.log(`query round ${r + 1}: ${[...series.entries()].map(([k, v]) => `${k} p50 ${v.p50.at(-1)?.toFixed(2)} ms`).join(", ")}`);
+    }
+    const figs = new Map<string, { p50: Figure; p99: Figure }>();
+    for (const [name, s] of series) {
+      const side = name.startsWith("cached") ? "project" : name.startsWith("uncached") ? "project" : "baseline";
+      const group = `concurrency ${name.replace(/^.* c/, "")}`;
+      const label = name.replace(/ c\d+$/, "");
+      figs.set(name, { p50: rec.figure(`${name} p50`, "ms", s.p50, side), p99: rec.figure(`${name} p99`, "ms", s.p99, side) });
+      if (!name.startsWith("static") && !name.startsWith("Redis")) rec.figure(`${name} rows/s`, "rows/s", s.rps, side);
+      rec.distribution(group, label, s.all, side);
+    }
+    const redisF = figs.get("Redis GET c1");
+    for (const c of levels) {
+      const cached = figs.get(`cached c${c}`);
+      const uncached = figs.get(`uncached c${c}`);
+      const stat = figs.get(`static c${c}`);
+      if (!stat) continue;
+      if (cached && redisF && c === 1) {
+        const p50Base = { name: "static p50 + 2 × Redis GET p50", samples: stat.p50.samples.map((x, i) => x + 2 * (redisF.p50.samples[i] as number)) };
+        const p99Base = { name: "static p99 + 5 × Redis GET p99", samples: stat.p99.samples.map((x, i) => x + 5 * (redisF.p99.samples[i] as number)) };
+        rec.ratio("cached p50 / (static p50 + 2 × Redis GET p50), c1", cached.p50, p50Base, { text: "≤ 1", meets: (x) => x <= 1 });
+        rec.ratio("cached p99 / (static p99 + 5 × Redis GET p99), c1", cached.p99, p99Base, { text: "≤ 1", meets: (x) => x <= 1 });
+      }
+      if (cached) rec.ratio(`cached p50 / static p50, c${c}`, cached.p50, stat.p50);
+      if (uncached) rec.ratio(`uncached p50 / static p50, c${c}`, uncached.p50, stat.p50);
+    }
+  } finally {
+    if (fixture && haveRedis) await dropNamespace(redis, fixture.namespace);
+    await closeRedis(redis);
+    await Promise.all(procs.map((p) => p.stop()));
+    await fixture?.close();
+  }
+  return rec.result;
+}

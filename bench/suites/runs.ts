@@ -1,0 +1,190 @@
+/**
+ * runs suite, per output store (Postgres; Iceberg through Trino when it is up):
+ * - runs/s: short runs triggered at once through the API, embedded worker with 2 threads, from the
+ *   first trigger to the last SUCCEEDED;
+ * - ingest: one larger run at a time; output rows/s from claim to SUCCEEDED (engine + write +
+ *   commit), against a raw `COPY ... FROM STDIN` of the very same rows into a table with the same
+ *   indexes (the ceiling), in the same round;
+ * - pool: CPU-heavy runs with 1 and then 2 engine threads; the speed-up.
+ * A fresh database on AURUM_TEST_PG_URL's server (default: local trust auth), dropped at the end.
+ * Standalone: `bun bench/runs.ts [--repeats 5] [--small 40] [--curves 40]`.
+ */
+import { finished } from "node:stream/promises";
+import { createTrinoClient } from "../../src/adapters/trino";
+import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { loadConfig } from "../../src/config";
+import { createCurveRepo } from "../../src/curves/repo";
+import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
+import { createCurveService } from "../../src/curves/service";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
+import type { OutputWriter } from "../../src/outputs/store";
+import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
+import { createLogger } from "../../src/platform/logger";
+import { createLocalQueue } from "../../src/runs/queue";
+import { startWorker } from "../../src/worker";
+import { buildApp, call, createTestDb, type TestDb } from "../../test/support/app";
+import { requireService, serviceEnv } from "../../test/support/services";
+import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
+
+type App = ReturnType<typeof buildApp>;
+const tenant = { "x-aurum-tenant": "bench" };
+
+export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
+  const rec = new Recorder("runs");
+  const smallRuns = Number(ctx.flags["runs-small"] ?? (ctx.quick ? 6 : 40));
+  const nCurves = Number(ctx.flags["runs-curves"] ?? (ctx.quick ? 8 : 40));
+  const ingestShape = ctx.quick ? { horizon_months: 24, mc_paths: 20 } : { horizon_months: 240, mc_paths: 50 };
+  const heavyShape = ctx.quick ? { horizon_months: 24, mc_paths: 200 } : { horizon_months: 240, mc_paths: 1_000 };
+  const heavyRuns = ctx.quick ? 2 : 4;
+  const db = await createTestDb("postgres");
+  let seed = 1;
+  try {
+    await createCurveService(createCurveRepo(db.sql)).loadSpecs(syntheticCurves(nCurves), SAMPLE_ASOF, 240);
+    const pgWriter = createPgOutputWriter(db.sql, { copy: true });
+
+    async function withWorker<T>(threads: number, writer: OutputWriter, fn: (app: App) => Promise<T>): Promise<T> {
+      const queue = createLocalQueue();
+      const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+      const worker = await startWorker({
+        mode: "embedded",
+        sql: db.sql,
+        config: { ...loadConfig({}), workerConcurrency: threads, workerPollMs: 50 },
+        log: createLogger("silent"),
+        queue,
+        writer,
+      });
+      try {
+        return await fn(app);
+      } finally {
+        await worker.stop(1_000);
+      }
+    }
+    async function scenario(app: App, parameters: Record<string, unknown>): Promise<string> {
+      const res = await call(app, "POST", "/v1/scenarios", {
+        body: { name: `bench ${crypto.randomUUID()}`, assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }], parameters },
+        headers: tenant,
+      });
+      return res.json.data.id;
+    }
+    /** Triggers `n` runs at once and waits until all are finished; returns wall ms and the run ids. */
+    async function batch(app: App, scenarioId: string, n: number): Promise<{ ms: number; ids: string[] }> {
+      const t0 = performance.now();
+      const ids = await Promise.all(
+        Array.from({ length: n }, async () => (await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: seed++ }, headers: tenant })).json.data.id as string),
+      );
+      for (;;) {
+        const [s] = await db.sql`select count(*) filter (where state in ('QUEUED', 'RUNNING'))::int as open,
+          count(*) filter (where state <> 'SUCCEEDED' and state not in ('QUEUED', 'RUNNING'))::int as failed from scenario_run where id in ${db.sql(ids)}`;
+        if (s?.failed) throw new Error(`${s.failed} runs did not succeed`);
+        if (!s?.open) break;
+        if (performance.now() - t0 > 180_000) throw new Error(`${s.open} of ${n} runs still open after 180 s`);
+        await Bun.sleep(5);
+      }
+      return { ms: performance.now() - t0, ids };
+    }
+
+    // 1. runs/s for many short runs (Postgres store).
+    await withWorker(2, pgWriter, async (app) => {
+      const id = await scenario(app, { horizon_months: 12, mc_paths: 20 });
+      await batch(app, id, 4); // warm-up
+      const rates: number[] = [];
+      for (let r = 0; r < ctx.repeats; r++) rates.push((smallRuns / (await batch(app, id, smallRuns)).ms) * 1000);
+      rec.figure(`PG runs/s (${smallRuns} short runs at once, 2 threads)`, "runs/s", rates, "project");
+      ctx.log(`runs/s measured`);
+    });
+
+    // 2. output rows/s per store vs raw COPY of the same rows.
+    await db.sql`create table bench_copy (like scenario_output including all)`;
+    const ingest = async (store: string, writer: OutputWriter, rowsOf: (runId: string) => Promise<Buffer>) =>
+      withWorker(1, writer, async (app) => {
+        const id = await scenario(app, ingestShape);
+        await batch(app, id, 1); // warm-up
+        const endToEnd: number[] = [];
+        const raw: number[] = [];
+        let rowsPerRun = 0;
+        for (let r = 0; r < ctx.repeats; r++) {
+          const { ids } = await batch(app, id, 1);
+          const [run] = await db.sql`select rows_written::int as n, extract(epoch from finished_at - started_at)::float8 as s from scenario_run where id = ${ids[0] as string}`;
+          rowsPerRun = run?.n;
+          endToEnd.push(run?.n / run?.s);
+          raw.push(await rawCopy(db, await rowsOf(ids[0] as string), run?.n));
+          ctx.log(`${store} ingest round ${r + 1}: ${Math.round(endToEnd.at(-1) ?? 0)} rows/s end to end, raw COPY ${Math.round(raw.at(-1) ?? 0)} rows/s`);
+        }
+        const e = rec.figure(`${store} output rows/s, claim → SUCCEEDED`, "rows/s", endToEnd, "project");
+        const c = rec.figure(`${store} baseline: raw COPY FROM STDIN of the same rows`, "rows/s", raw, "baseline");
+        rec.ratio(`${store} ingest rows/s / raw COPY`, e, c);
+        rec.note(`${store} ingest: ${rowsPerRun.toLocaleString("en-US")} rows per run (${nCurves} curves, ${ingestShape.horizon_months} months, ${ingestShape.mc_paths} paths)`);
+      });
+    let pgRows: Buffer | undefined;
+    await ingest("PG", pgWriter, async (runId) => {
+      pgRows = await copyOut(db, `select * from scenario_output where run_id = '${runId}'`);
+      return pgRows;
+    });
+
+    const trinoUp = await requireService("trino").catch((e: Error) => ({ available: false, reason: e.message }));
+    if (trinoUp.available && pgRows) {
+      const env = serviceEnv();
+      const trino = createTrinoClient({ url: env.AURUM_TRINO_URL as string, user: env.AURUM_TRINO_USER ?? "aurum", source: "aurum-bench" });
+      const ids: string[] = [];
+      const sameShape = pgRows;
+      try {
+        // Baseline: raw COPY of a Postgres-store run of the same parameters (same row count and shape; the
+        // Iceberg rows would need converting back to COPY text first).
+        await ingest("Trino", createTrinoOutputWriter({ sql: db.sql, trino, log: createLogger("silent") }), async (runId) => {
+          ids.push(runId);
+          return sameShape;
+        });
+      } finally {
+        if (ids.length) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE run_id IN (${ids.map(varcharLiteral).join(", ")})`).catch(() => {});
+      }
+    } else rec.note(`Trino store skipped: ${trinoUp.available ? "no Postgres rows to compare with" : `trino not running (${trinoUp.reason})`}`);
+
+    // 3. pool speed-up on CPU-heavy runs.
+    const heavy: Record<number, number[]> = { 1: [], 2: [] };
+    for (let r = 0; r < ctx.repeats; r++) {
+      for (const threads of [1, 2]) {
+        await withWorker(threads, pgWriter, async (app) => {
+          const id = await scenario(app, heavyShape);
+          heavy[threads]?.push((await batch(app, id, heavyRuns)).ms);
+        });
+      }
+      ctx.log(`pool round ${r + 1}: 1 thread ${heavy[1]?.at(-1)?.toFixed(0)} ms, 2 threads ${heavy[2]?.at(-1)?.toFixed(0)} ms`);
+    }
+    const one = rec.figure(`${heavyRuns} CPU-heavy runs, 1 thread`, "ms", heavy[1] as number[], "baseline");
+    const two = rec.figure(`${heavyRuns} CPU-heavy runs, 2 threads`, "ms", heavy[2] as number[], "project");
+    // speed-up = t1 / t2: as a ratio of rates, (1/t2) / (1/t1).
+    const rate2 = rec.figure(
+      `${heavyRuns} CPU-heavy runs, 2 threads, runs/s`,
+      "runs/s",
+      two.samples.map((ms) => (heavyRuns * 1000) / ms),
+      "info",
+    );
+    const rate1 = rec.figure(
+      `${heavyRuns} CPU-heavy runs, 1 thread, runs/s`,
+      "runs/s",
+      one.samples.map((ms) => (heavyRuns * 1000) / ms),
+      "info",
+    );
+    rec.ratio("pool speed-up 1 → 2 threads", rate2, rate1, { text: "≥ 1.5 (2 cores)", meets: (x) => x >= 1.5 });
+  } finally {
+    await db.drop();
+  }
+  return rec.result;
+}
+
+/** Rows per second of `COPY bench_copy FROM STDIN` of `text` (truncated first). */
+async function rawCopy(db: TestDb, text: Buffer, rows: number): Promise<number> {
+  await db.sql`truncate bench_copy`;
+  const t0 = performance.now();
+  const w = await db.sql`copy bench_copy from stdin`.writable();
+  w.end(text);
+  await finished(w);
+  return rows / ((performance.now() - t0) / 1000);
+}
+
+async function copyOut(db: TestDb, query: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const stream = await db.sql.unsafe(`copy (${query}) to stdout`).readable();
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,4 +1,5 @@
 /** `aurum outputs SCENARIO` (a table, JSON pages, or a resumable CSV/NDJSON download) and `aurum metrics SCENARIO`. */
+import type { OutputRow } from "../outputs/reader";
 import type { ApiClient, Query } from "./client";
 import type { Command } from "./command";
 import { int, pairs, str } from "./command";
@@ -9,16 +10,7 @@ import { count, printJson, printTable } from "./print";
 const FORMATS = ["json", "csv", "ndjson"] as const;
 const PAGE = 1000;
 
-type Row = {
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  value: number;
-  band_lower: number | null;
-  band_upper: number | null;
-};
+type Row = Pick<OutputRow, "curve_key" | "tenor_type" | "contract_month" | "tenor_label" | "metric" | "value" | "band_lower" | "band_upper">;
 
 /** Every row of a paged list (`meta.next_cursor`), at most `limit`. */
 async function* pages<T>(api: ApiClient, path: string, query: Query, limit: number | undefined): AsyncGenerator<T[]> {

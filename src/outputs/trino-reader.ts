@@ -12,15 +12,15 @@
  * trino-store.ts has left exactly one write of them.
  */
 import type { Sql } from "../adapters/postgres";
-import type { TrinoClient, TrinoPage } from "../adapters/trino";
+import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
 import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
 import { encodeRows } from "./encoders";
 import type { LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
 const ORDER = "metric, curve_key, tenor_type, contract_month";
-const ROW_COLUMNS = `scenario_id, run_id, CAST(asof_date AS varchar), curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, attribution, version_hash`;
-const LATEST_COLUMNS = `curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, run_id, CAST(asof_date AS varchar)`;
+const ROW_COLUMNS = `scenario_id, run_id, CAST(asof_date AS varchar) AS asof_date, curve_key, tenor_type, CAST(contract_month AS varchar) AS contract_month, tenor_label, metric, value, band_lower, band_upper, attribution, version_hash`;
+const LATEST_COLUMNS = `curve_key, tenor_type, CAST(contract_month AS varchar) AS contract_month, tenor_label, metric, value, band_lower, band_upper, run_id, CAST(asof_date AS varchar) AS asof_date`;
 
 export type TrinoReaderOptions = { sql: Sql; trino: TrinoClient; table?: string };
 
@@ -30,10 +30,10 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
 
   return {
     async page(filter, limit, after) {
-      const { rows } = await trino.execute(`SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${conditions(filter, after)} ORDER BY ${ORDER} LIMIT ${limit | 0}`, {
+      const result = await trino.execute(`SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${conditions(filter, after)} ORDER BY ${ORDER} LIMIT ${limit | 0}`, {
         tenantId: filter.tenantId,
       });
-      return rows.map(outputRow);
+      return objects<OutputRow>(result);
     },
 
     async latest(filter, limit, after) {
@@ -42,14 +42,14 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
         where scenario_id = ${filter.scenarioId}::uuid and tenant_id = ${filter.tenantId} and state = 'SUCCEEDED'`;
       if (!runs.length || (filter.runId && !runs.some((r) => r.id === filter.runId))) return [];
       const ids = filter.runId ? [filter.runId] : runs.map((r) => r.id);
-      const { rows } = await trino.execute(
+      const result = await trino.execute(
         `SELECT ${LATEST_COLUMNS} FROM (
            SELECT *, row_number() OVER (PARTITION BY ${ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
            FROM ${table} WHERE ${conditions(filter, after)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})
          ) WHERE rn = 1 ORDER BY ${ORDER} LIMIT ${limit | 0}`,
         { tenantId: filter.tenantId },
       );
-      return rows.map(latestRow);
+      return objects<LatestRow>(result);
     },
 
     export(filter, request) {
@@ -79,42 +79,20 @@ function conditions(f: OutputFilter, after: OutputKey | undefined): string {
 }
 
 async function* rowBatches(pages: AsyncGenerator<TrinoPage, unknown>): AsyncGenerator<OutputRow[]> {
-  for await (const page of pages) if (page.rows.length) yield page.rows.map(outputRow);
+  for await (const page of pages) if (page.rows.length) yield objects<OutputRow>(page);
 }
 
-/** Trino's JSON spells non-finite doubles as strings ("NaN", "Infinity"). */
-const double = (v: unknown): number => (typeof v === "number" ? v : Number(v));
-const nullableDouble = (v: unknown): number | null => (v === null || v === undefined ? null : double(v));
+const DOUBLES = new Set(["value", "band_lower", "band_upper"]);
 
-function outputRow(r: unknown[]): OutputRow {
-  return {
-    scenario_id: r[0] as string,
-    run_id: r[1] as string,
-    asof_date: r[2] as string,
-    curve_key: r[3] as string,
-    tenor_type: r[4] as string,
-    contract_month: r[5] as string,
-    tenor_label: r[6] as string,
-    metric: r[7] as string,
-    value: double(r[8]),
-    band_lower: nullableDouble(r[9]),
-    band_upper: nullableDouble(r[10]),
-    attribution: r[11] === null ? null : (JSON.parse(r[11] as string) as Record<string, number>),
-    version_hash: r[12] as string,
-  };
-}
-
-function latestRow(r: unknown[]): LatestRow {
-  return {
-    curve_key: r[0] as string,
-    tenor_type: r[1] as string,
-    contract_month: r[2] as string,
-    tenor_label: r[3] as string,
-    metric: r[4] as string,
-    value: double(r[5]),
-    band_lower: nullableDouble(r[6]),
-    band_upper: nullableDouble(r[7]),
-    run_id: r[8] as string,
-    asof_date: r[9] as string,
-  };
+/** Rows as objects keyed by column name. Trino's JSON spells non-finite doubles as strings ("NaN", "Infinity"); attribution is JSON text. */
+function objects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }): T[] {
+  const names = columns.map((c) => c.name);
+  return rows.map((r) => {
+    const o: Record<string, unknown> = {};
+    names.forEach((name, i) => {
+      const v = r[i];
+      o[name] = v === null || v === undefined ? null : DOUBLES.has(name) ? Number(v) : name === "attribution" ? JSON.parse(v as string) : v;
+    });
+    return o as T;
+  });
 }

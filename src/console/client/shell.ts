@@ -1,4 +1,5 @@
 /** What every page gets, the API's shapes as the console reads them, and shared page parts. */
+import type { OutputRow as ApiOutputRow } from "../../outputs/reader";
 import { describe } from "./api";
 import { h } from "./dom";
 
@@ -46,19 +47,7 @@ export type Run = {
   finished_at: string | null;
 };
 
-export type OutputRow = {
-  run_id: string;
-  asof_date: string;
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  value: number;
-  band_lower: number | null;
-  band_upper: number | null;
-  attribution: Record<string, number> | null;
-};
+export type OutputRow = Omit<ApiOutputRow, "scenario_id" | "version_hash">;
 
 export type LatestRow = Omit<OutputRow, "attribution"> & { run_id: string };
 

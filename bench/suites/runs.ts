@@ -9,7 +9,7 @@
  * A fresh database on AURUM_TEST_PG_URL's server (default: local trust auth), dropped at the end.
  * Standalone: `bun bench/runs.ts [--repeats 5] [--small 40] [--curves 40]`.
  */
-import { finished } from "node:stream/promises";
+import postgres from "postgres";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { loadConfig } from "../../src/config";
@@ -107,7 +107,9 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
           const [run] = await db.sql`select rows_written::int as n, extract(epoch from finished_at - started_at)::float8 as s from scenario_run where id = ${ids[0] as string}`;
           rowsPerRun = run?.n;
           endToEnd.push(run?.n / run?.s);
-          raw.push(await rawCopy(db, await rowsOf(ids[0] as string), run?.n));
+          const text = await rowsOf(ids[0] as string);
+          ctx.log(`${store} ingest round ${r + 1}: run done, ${text.length} bytes to COPY`);
+          raw.push(await rawCopy(db, text, run?.n));
           ctx.log(`${store} ingest round ${r + 1}: ${Math.round(endToEnd.at(-1) ?? 0)} rows/s end to end, raw COPY ${Math.round(raw.at(-1) ?? 0)} rows/s`);
         }
         const e = rec.figure(`${store} output rows/s, claim → SUCCEEDED`, "rows/s", endToEnd, "project");
@@ -174,17 +176,58 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
 
 /** Rows per second of `COPY bench_copy FROM STDIN` of `text` (truncated first). */
 async function rawCopy(db: TestDb, text: Buffer, rows: number): Promise<number> {
-  await db.sql`truncate bench_copy`;
+  // A client of its own: COPY streams kept connections of the shared pool (which the worker needs) busy.
+  const sql = postgres(db.url as string, { max: 1, onnotice: () => {} });
+  try {
+    return await rawCopyOn(sql, text, rows);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function rawCopyOn(sql: postgres.Sql, text: Buffer, rows: number): Promise<number> {
+  await sql`truncate bench_copy`;
   const t0 = performance.now();
-  const w = await db.sql`copy bench_copy from stdin`.writable();
-  w.end(text);
-  await finished(w);
+  const w = await sql`copy bench_copy from stdin`.writable();
+  // Listeners first, then end(): stream.finished() on postgres.js's writable missed the end now and then (a hang).
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      w.once("finish", () => resolve());
+      w.once("close", () => resolve());
+      w.once("error", reject);
+      w.end(text);
+    }),
+    60_000,
+    "COPY FROM STDIN",
+  );
   return rows / ((performance.now() - t0) / 1000);
 }
 
 async function copyOut(db: TestDb, query: string): Promise<Buffer> {
+  const sql = postgres(db.url as string, { max: 1, onnotice: () => {} });
+  try {
+    return await copyOutOn(sql, query);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function copyOutOn(sql: postgres.Sql, query: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  const stream = await db.sql.unsafe(`copy (${query}) to stdout`).readable();
-  for await (const c of stream) chunks.push(c as Buffer);
+  const stream = await sql.unsafe(`copy (${query}) to stdout`).readable();
+  await withTimeout(
+    (async () => {
+      for await (const c of stream) chunks.push(c as Buffer);
+    })(),
+    60_000,
+    "COPY TO STDOUT",
+  );
   return Buffer.concat(chunks);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }

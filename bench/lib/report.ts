@@ -49,10 +49,17 @@ function ratioChart(ratios: Ratio[]): string {
 
 function throughputChart(figs: Figure[]): string {
   const rates = figs.filter((f) => f.unit.endsWith("/s") && f.side !== "info");
-  return bars(
-    rates.map((f) => ({ label: f.name, value: f.median, color: f.side === "project" ? "#2563eb" : "#9ca3af", text: `${fmt(f.median)} ${f.unit}` })),
-    "Throughput: project (blue) against baselines (grey)",
-  );
+  // One chart per unit, so rows/s and MB/s do not share a scale.
+  return [...new Set(rates.map((f) => f.unit))]
+    .map((unit) =>
+      bars(
+        rates
+          .filter((f) => f.unit === unit)
+          .map((f) => ({ label: f.name, value: f.median, color: f.side === "project" ? "#2563eb" : "#9ca3af", text: `${fmt(f.median)} ${f.unit}` })),
+        `Throughput (${unit}): project (blue) against baselines (grey)`,
+      ),
+    )
+    .join("");
 }
 
 function latencyChart(dists: Distribution[], title: string): string {

@@ -23,6 +23,7 @@ import { beginRequest, errorBody, requestInfo, validationIssues } from "./platfo
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
+import { registerFormats } from "./platform/schema";
 import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
 import type { RunEventOptions } from "./runs/events";
@@ -58,6 +59,7 @@ export type AppDeps = {
 };
 
 export function createApp(deps: AppDeps) {
+  registerFormats();
   const { log, metrics } = deps;
   // One authentication per request, shared by the rate limiter (it needs the tenant) and the routes.
   const { flags, authenticate, plugin: runtimeLimits } = createRuntimeLimits({ ...deps, store: deps.rateLimitStore });

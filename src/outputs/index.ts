@@ -27,12 +27,12 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
     .get(
       "/v1/scenarios/:id/outputs",
       async ({ request, principal, params, query, server, set }) => {
-        const plan = await outputs.plan(principal, params.id, query);
-        if (plan.format === "json") {
-          const page = await outputs.page(plan);
-          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor, run_id: plan.runId });
+        if ((query.format ?? "json").toLowerCase() === "json") {
+          const page = await outputs.page(principal, params.id, query);
+          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor, run_id: page.runId });
         }
-        const format: ExportFormat = plan.format;
+        const plan = await outputs.plan(principal, params.id, query);
+        const format = plan.format as ExportFormat;
         const abort = new AbortController();
         const { requestId } = requestInfo(request);
         let chunks: AsyncIterable<Uint8Array>;

@@ -4,7 +4,8 @@
  * read port. Cursors pin the run they started on, so a run finishing mid-paging changes nothing.
  */
 import type { Sql } from "../adapters/postgres";
-import type { CacheVersion, ScenarioCache } from "../cache/service";
+import type { CacheKind } from "../cache/keys";
+import type { ScenarioCache } from "../cache/service";
 import { checkOutputRequest, createTenantExportGate } from "../flags/outputs-gate";
 import type { FeatureGate } from "../flags/service";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
@@ -29,8 +30,6 @@ export type OutputPlan = {
   after: OutputKey | undefined;
   escapeFormulas: boolean;
   fingerprint: string;
-  /** JSON: the tenant's cache version, read before the run was resolved (docs/cache.md, "Ordering"). */
-  cacheVersion: CacheVersion;
   /** The tenant's `max_concurrent_exports` flag (docs/runtime-config.md); undefined: no per-tenant bound. */
   tenantExportsMax?: number | undefined;
 };
@@ -82,51 +81,72 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
     return latest?.id ?? null;
   }
 
-  return {
-    /** Validates a /outputs request and resolves its run; throws 4xx before anything is sent. */
-    async plan(p: Principal, scenarioId: string, q: OutputQueryInput): Promise<OutputPlan> {
-      const filter = await scope(p, scenarioId, q);
-      const format = normalizeEnum(["json", "csv", "ndjson"] as const, q.format ?? "json");
-      const allowed = await checkOutputRequest(deps.flags, filter.tenantId, format, q.limit);
-      if (format === "json" && q.limit !== undefined && q.limit > JSON_LIMIT.max) {
-        throw badRequest(`limit is at most ${JSON_LIMIT.max} for format=json`, [
-          { field: "limit", location: "query", message: `must be at most ${JSON_LIMIT.max} for JSON pages; use format=csv or ndjson for more` },
-        ]);
-      }
-      if (q.escape_formulas !== undefined && format !== "csv") {
-        throw badRequest("escape_formulas applies to format=csv only", [{ field: "escape_formulas", location: "query", message: "only with format=csv" }]);
-      }
-      const fingerprint = filterFingerprint({ ...filter, kind: "outputs" });
-      const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, RUN_KEY_SHAPE) : undefined;
-      const cacheVersion = format === "json" && deps.cache ? await deps.cache.version("outputs", filter.tenantId) : null;
-      const runId = await resolveRun(scenarioId, cursor?.r ?? filter.runId);
-      return {
-        format,
-        filter: runId ? { ...filter, runId } : filter,
-        runId,
-        limit: format === "json" ? (allowed.limit ?? JSON_LIMIT.default) : allowed.limit,
-        after: cursor && { metric: cursor.m, curve_key: cursor.k, tenor_type: cursor.t, contract_month: cursor.c },
-        escapeFormulas: q.escape_formulas ?? false,
-        fingerprint,
-        cacheVersion,
-        tenantExportsMax: allowed.maxConcurrentExports,
-      };
-    },
+  /**
+   * A JSON read through the cache. The entry is keyed by the caller's tenant, the scenario and the
+   * query as asked, under the tenant's version read first, so a hit answers from two Redis reads
+   * without a database query. Everything an answer depends on bumps that version: a run's outputs
+   * committing, an admin marking a run SUCCEEDED, the scenario's deletion, an admin invalidation
+   * (docs/cache.md). A scenario that is not the tenant's fails inside `load`, and errors are never cached.
+   */
+  async function cached<T>(kind: CacheKind, p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput, load: () => Promise<T>): Promise<T> {
+    if (!deps.cache) return load();
+    authorize(p, "scenarios:read");
+    // The caller's tenant; a local operator naming none reads under the scenario's own.
+    const tenantId = resolveTenant(p, q.tenant_id) ?? (await scenarios.get(scenarioId, null))?.tenant_id;
+    if (!tenantId) return load();
+    // A disabled feature or a limit over the tenant's maximum answers the same on a hit.
+    await checkOutputRequest(deps.flags, tenantId, "json", q.limit);
+    const version = await deps.cache.version(kind, tenantId);
+    // The query as asked (canonical JSON: key order does not matter), `metric_name` read as its alias `metric`.
+    const { metric_name, ...query } = q;
+    return deps.cache.getOrLoad(kind, tenantId, { scenarioId, query: { ...query, metric: q.metric ?? metric_name } }, load, { version });
+  }
 
-    async page(plan: OutputPlan) {
-      const limit = plan.limit ?? JSON_LIMIT.default;
-      const load = async () => {
-        const rows = plan.runId ? await reader.page({ ...plan.filter, runId: plan.runId }, limit + 1, plan.after) : [];
+  /** Validates a /outputs request and resolves its run; throws 4xx before anything is sent. */
+  async function plan(p: Principal, scenarioId: string, q: OutputQueryInput): Promise<OutputPlan> {
+    const filter = await scope(p, scenarioId, q);
+    const format = normalizeEnum(["json", "csv", "ndjson"] as const, q.format ?? "json");
+    const allowed = await checkOutputRequest(deps.flags, filter.tenantId, format, q.limit);
+    if (format === "json" && q.limit !== undefined && q.limit > JSON_LIMIT.max) {
+      throw badRequest(`limit is at most ${JSON_LIMIT.max} for format=json`, [
+        { field: "limit", location: "query", message: `must be at most ${JSON_LIMIT.max} for JSON pages; use format=csv or ndjson for more` },
+      ]);
+    }
+    if (q.escape_formulas !== undefined && format !== "csv") {
+      throw badRequest("escape_formulas applies to format=csv only", [{ field: "escape_formulas", location: "query", message: "only with format=csv" }]);
+    }
+    const fingerprint = filterFingerprint({ ...filter, kind: "outputs" });
+    const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, RUN_KEY_SHAPE) : undefined;
+    const runId = await resolveRun(scenarioId, cursor?.r ?? filter.runId);
+    return {
+      format,
+      filter: runId ? { ...filter, runId } : filter,
+      runId,
+      limit: format === "json" ? (allowed.limit ?? JSON_LIMIT.default) : allowed.limit,
+      after: cursor && { metric: cursor.m, curve_key: cursor.k, tenor_type: cursor.t, contract_month: cursor.c },
+      escapeFormulas: q.escape_formulas ?? false,
+      fingerprint,
+      tenantExportsMax: allowed.maxConcurrentExports,
+    };
+  }
+
+  return {
+    plan,
+
+    /** One JSON page of /outputs (`format` json or absent), with the run it read. */
+    async page(p: Principal, scenarioId: string, q: OutputQueryInput) {
+      return cached("outputs", p, scenarioId, q, async () => {
+        const planned = await plan(p, scenarioId, q);
+        const limit = planned.limit ?? JSON_LIMIT.default;
+        const rows = planned.runId ? await reader.page({ ...planned.filter, runId: planned.runId }, limit + 1, planned.after) : [];
         const items = rows.slice(0, limit);
         const last = items.at(-1);
         const nextCursor =
-          rows.length > limit && last && plan.runId
-            ? encodeCursor({ r: plan.runId, m: last.metric, k: last.curve_key, t: last.tenor_type, c: last.contract_month }, plan.fingerprint)
+          rows.length > limit && last && planned.runId
+            ? encodeCursor({ r: planned.runId, m: last.metric, k: last.curve_key, t: last.tenor_type, c: last.contract_month }, planned.fingerprint)
             : null;
-        return { items, limit, nextCursor };
-      };
-      const query = { filter: plan.filter, limit, after: plan.after, format: "json" };
-      return deps.cache ? deps.cache.getOrLoad("outputs", plan.filter.tenantId, query, load, { version: plan.cacheVersion }) : load();
+        return { runId: planned.runId, items, limit, nextCursor };
+      });
     },
 
     /** The encoded rows of a CSV/NDJSON plan; at most `maxExports` run at once (each holds a database connection). */
@@ -155,16 +175,14 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
 
     /** The latest row per natural key across the scenario's SUCCEEDED runs (or within `run_id`). */
     async latest(p: Principal, scenarioId: string, q: LatestQueryInput) {
-      const filter = await scope(p, scenarioId, q);
-      const allowed = await checkOutputRequest(deps.flags, filter.tenantId, "json", q.limit);
-      // Before anything the rollup depends on (docs/cache.md, "Ordering").
-      const cacheVersion = deps.cache ? await deps.cache.version("metrics", filter.tenantId) : null;
-      if (filter.runId) await resolveRun(scenarioId, filter.runId);
-      const fingerprint = filterFingerprint({ ...filter, kind: "latest" });
-      const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, KEY_SHAPE) : undefined;
-      const limit = allowed.limit ?? JSON_LIMIT.default;
-      const after = cursor && { metric: cursor.m, curve_key: cursor.k, tenor_type: cursor.t, contract_month: cursor.c };
-      const load = async () => {
+      return cached("metrics", p, scenarioId, q, async () => {
+        const filter = await scope(p, scenarioId, q);
+        const allowed = await checkOutputRequest(deps.flags, filter.tenantId, "json", q.limit);
+        if (filter.runId) await resolveRun(scenarioId, filter.runId);
+        const fingerprint = filterFingerprint({ ...filter, kind: "latest" });
+        const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, KEY_SHAPE) : undefined;
+        const limit = allowed.limit ?? JSON_LIMIT.default;
+        const after = cursor && { metric: cursor.m, curve_key: cursor.k, tenor_type: cursor.t, contract_month: cursor.c };
         const rows = await reader.latest(filter, limit + 1, after);
         const items = rows.slice(0, limit);
         const last = items.at(-1);
@@ -174,8 +192,7 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
           limit,
           nextCursor: rows.length > limit && key ? encodeCursor({ m: key.metric, k: key.curve_key, t: key.tenor_type, c: key.contract_month }, fingerprint) : null,
         };
-      };
-      return deps.cache ? deps.cache.getOrLoad("metrics", filter.tenantId, { filter, limit, after }, load, { version: cacheVersion }) : load();
+      });
     },
   };
 }

@@ -17,6 +17,7 @@ import postgres from "postgres";
 import { copyStatement, createPgOutputReader } from "../src/outputs/pg-reader";
 import { createTestDb } from "../test/support/app";
 import { seedRun, startApiProcess } from "../test/support/outputs";
+import { firstByte as spawnToFirstByte } from "./lib/proc";
 
 const { values } = parseArgs({
   options: { rows: { type: "string", default: "5000000" }, repeats: { type: "string", default: "5" }, "keep-db": { type: "boolean", default: false }, db: { type: "string" } },
@@ -68,17 +69,10 @@ async function timed(cmd: string[]): Promise<number> {
   return (performance.now() - start) / 1000;
 }
 
-/** Milliseconds from spawning the command to its first byte on stdout. */
+/** Milliseconds from spawning the command (on a quiet machine) to its first byte on stdout. */
 async function firstByte(cmd: string[]): Promise<number> {
   await quiet();
-  const start = performance.now();
-  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "ignore" });
-  const reader = proc.stdout.getReader();
-  await reader.read();
-  const ms = performance.now() - start;
-  proc.kill();
-  await proc.exited;
-  return ms;
+  return spawnToFirstByte(cmd);
 }
 
 async function sha256(cmd: string[]): Promise<{ hash: string; bytes: number; lines: number }> {

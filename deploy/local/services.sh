@@ -35,6 +35,9 @@ KAFKA_JAVA_HOME=${KAFKA_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
 TRINO_JAVA_HOME=${TRINO_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 ICEBERG_DB=aurum_iceberg
+# The catalog database is the machine's, shared by every checkout; the Iceberg files are this
+# checkout's (.services/trino/warehouse). One catalog name per checkout keeps their tables apart.
+ICEBERG_CATALOG="aurum_$(printf '%s' "$SVC" | md5sum | cut -c1-8)"
 
 TOPICS=(
   "aurum.scenario.request.v1:3"
@@ -129,9 +132,9 @@ fetch() {
   rm -rf "$SVC/dist"
 }
 
-render() { # template -> destination, substituting @SERVICES_DIR@ and @TRINO_HOME@
+render() { # template -> destination, substituting @SERVICES_DIR@, @TRINO_HOME@ and @ICEBERG_CATALOG@
   mkdir -p "$(dirname "$2")"
-  sed -e "s#@SERVICES_DIR@#$SVC#g" -e "s#@TRINO_HOME@#$TRINO_HOME#g" "$1" >"$2"
+  sed -e "s#@SERVICES_DIR@#$SVC#g" -e "s#@TRINO_HOME@#$TRINO_HOME#g" -e "s#@ICEBERG_CATALOG@#$ICEBERG_CATALOG#g" "$1" >"$2"
 }
 
 # ---------------------------------------------------------------- Kafka
@@ -214,8 +217,8 @@ iceberg_db() { # the Iceberg JDBC catalog's database + tables in the machine's P
     # Fresh (or wiped) warehouse: catalog rows left from an earlier .services/ would point at
     # metadata files that no longer exist, so forget them.
     psql -d "$ICEBERG_DB" -q -v ON_ERROR_STOP=1 \
-      -c "delete from iceberg_tables where catalog_name = 'aurum'" \
-      -c "delete from iceberg_namespace_properties where catalog_name = 'aurum'" \
+      -c "delete from iceberg_tables where catalog_name = '$ICEBERG_CATALOG'" \
+      -c "delete from iceberg_namespace_properties where catalog_name = '$ICEBERG_CATALOG'" \
       || die "cannot reset the Iceberg JDBC catalog"
     mkdir -p "$SVC/trino/warehouse"
   fi

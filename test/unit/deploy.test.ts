@@ -560,7 +560,7 @@ describe("deploy/compose/docker-compose.dev.yml", () => {
       expect(without(dev(p))).toEqual(without(local(p)));
     };
     same("config.properties", ["plugin.dir", "catalog.config-dir", "discovery.uri"]);
-    const catalogPaths = ["connection-url", "connection-user", "connection-password", "default-warehouse-dir"].map((k) => `iceberg.jdbc-catalog.${k}`);
+    const catalogPaths = ["connection-url", "connection-user", "connection-password", "default-warehouse-dir", "catalog-name"].map((k) => `iceberg.jdbc-catalog.${k}`);
     same("catalog/iceberg.properties", [...catalogPaths, "local.location"]);
     expect(text("deploy/compose/trino/etc/jvm.config")).toBe(text("trino/etc/jvm.config"));
   });

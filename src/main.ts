@@ -1,7 +1,9 @@
 /**
  * Composition root and CLI: `start` (API and worker in one process; embedded defaults), `api`
  * (the HTTP API only; auth must be configured), `worker` (the scenario worker with its probe
- * server) and `migrate`. With AURUM_KAFKA_BROKERS set, runs travel through the outbox and Kafka.
+ * server), `worker backfill` (copy Postgres outputs into Iceberg) and `migrate`. With
+ * AURUM_KAFKA_BROKERS set, runs travel through the outbox and Kafka; with AURUM_OUTPUT_STORE=trino,
+ * outputs are written to and read from Iceberg through Trino.
  */
 
 import { parseArgs } from "node:util";

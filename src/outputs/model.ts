@@ -72,18 +72,19 @@ export const OutputRowSchema = t.Object({
   version_hash: t.String(),
 });
 
-export const LatestMetric = t.Object({
-  curve_key: t.String(),
-  tenor_type: t.String(),
-  contract_month: t.String(),
-  tenor_label: t.String(),
-  metric: t.String(),
-  value: t.Number(),
-  band_lower: nullableNumber,
-  band_upper: nullableNumber,
-  run_id: Uuid,
-  asof_date: t.String(),
-});
+/** The latest value of one natural key, with the run and as-of date it came from (the rows' own fields). */
+export const LatestMetric = t.Pick(OutputRowSchema, [
+  "curve_key",
+  "tenor_type",
+  "contract_month",
+  "tenor_label",
+  "metric",
+  "value",
+  "band_lower",
+  "band_upper",
+  "run_id",
+  "asof_date",
+]);
 
 const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const OutputPageEnvelope = t.Object({ meta: Meta, data: t.Array(OutputRowSchema) });

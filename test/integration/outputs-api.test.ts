@@ -3,24 +3,13 @@
  * input, 503 when disabled, tenancy, CSV/NDJSON downloads, compression, /metrics/latest and the mart.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { parseString } from "fast-csv";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { OutputRow } from "../../src/outputs/reader";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
-import { seedRun } from "../support/outputs";
+import { parseCsv, seedRun } from "../support/outputs";
 
 const TENANT = "t-out";
 const tenant = { "x-aurum-tenant": TENANT };
-
-async function parseCsv(text: string): Promise<Record<string, string>[]> {
-  return new Promise((resolve, reject) => {
-    const rows: Record<string, string>[] = [];
-    parseString(text, { headers: true })
-      .on("data", (row) => rows.push(row))
-      .on("error", reject)
-      .on("end", () => resolve(rows));
-  });
-}
 
 for (const store of STORES) {
   describe(`outputs API on ${store}`, () => {

@@ -1,5 +1,6 @@
 /** Output fixtures: runs and scenario_output rows made with SQL (generate_series), and the API in a child process. */
 import { readFileSync } from "node:fs";
+import { parseString } from "fast-csv";
 import type { Sql } from "../../src/adapters/postgres";
 
 export const METRICS = ["NPV", "baseline", "mid", "policy_uplift", "uplift"];
@@ -91,4 +92,15 @@ export async function startApiProcess(databaseUrl: string, env: Record<string, s
       await proc.exited;
     },
   };
+}
+
+/** A CSV download as rows keyed by its header (fast-csv: an independent RFC 4180 reader). */
+export async function parseCsv(text: string): Promise<Record<string, string>[]> {
+  return new Promise((resolve, reject) => {
+    const rows: Record<string, string>[] = [];
+    parseString(text, { headers: true })
+      .on("data", (row) => rows.push(row))
+      .on("error", reject)
+      .on("end", () => resolve(rows));
+  });
 }

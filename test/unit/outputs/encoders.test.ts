@@ -1,8 +1,8 @@
 /** Property tests: every encoded row reads back unchanged through a standard CSV parser (fast-csv) and JSON.parse. */
 import { describe, expect, test } from "bun:test";
-import { parseString } from "fast-csv";
 import { CSV_HEADER, csvRow, csvText, encodeRows, jsonbText, ndjsonRow } from "../../../src/outputs/encoders";
 import { OUTPUT_COLUMNS, type OutputRow } from "../../../src/outputs/reader";
+import { parseCsv } from "../../support/outputs";
 
 /** mulberry32: small, seeded, good enough to pick test cases. */
 function rng(seed: number) {
@@ -55,16 +55,6 @@ function randomRows(seed: number, n: number): OutputRow[] {
     attribution: r() < 0.3 ? null : Object.fromEntries(Array.from({ length: Math.floor(r() * 3) }, () => [text(1), Number.isFinite(num()) ? (r() - 0.5) * 100 : 1])),
     version_hash: text(1),
   }));
-}
-
-async function parseCsv(text: string): Promise<Record<string, string>[]> {
-  return new Promise((resolve, reject) => {
-    const rows: Record<string, string>[] = [];
-    parseString(text, { headers: true })
-      .on("data", (row) => rows.push(row))
-      .on("error", reject)
-      .on("end", () => resolve(rows));
-  });
 }
 
 /** What a reader gets back from a CSV number cell. */

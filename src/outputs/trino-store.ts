@@ -178,6 +178,10 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
     },
 
     delete: (r: { runId: string; scenarioId?: string }) => deleteWhere(runFilter(r)),
+
+    /** Every row of a scenario (its runs are gone from Postgres). Returns the rows deleted. */
+    deleteScenario: (s: { tenantId: string; scenarioId: string }) =>
+      deleteWhere(`scenario_id = ${varcharLiteral(s.scenarioId)} AND tenant_id = ${varcharLiteral(s.tenantId)}`, s.tenantId),
   };
 }
 
@@ -187,13 +191,12 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
  * refers to them) and a later delete of the same id, or the SQL in docs/outputs-trino.md, removes them.
  */
 export function icebergScenarioPurge(opts: { trino: TrinoClient; log: Logger; table?: string }) {
-  const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
+  const iceberg = createIcebergOutputs(opts);
   return async ({ tenantId, scenarioId }: { tenantId: string; scenarioId: string }): Promise<void> => {
     try {
-      const { updateCount } = await opts.trino.execute(`DELETE FROM ${table} WHERE scenario_id = ${varcharLiteral(scenarioId)} AND tenant_id = ${varcharLiteral(tenantId)}`, {
-        tenantId,
-      });
-      opts.log.info("iceberg_scenario_purged", { tenant_id: tenantId, scenario_id: scenarioId, rows: updateCount ?? 0 });
+      // Through the same DELETE as a run's clean-up, so a lost Iceberg commit race is retried.
+      const rows = await iceberg.deleteScenario({ tenantId, scenarioId });
+      opts.log.info("iceberg_scenario_purged", { tenant_id: tenantId, scenario_id: scenarioId, rows: rows ?? 0 });
     } catch (err) {
       opts.log.error("iceberg_scenario_purge_failed", { tenant_id: tenantId, scenario_id: scenarioId, error: (err as Error).message });
     }

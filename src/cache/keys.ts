@@ -37,7 +37,13 @@ export function versionKey(namespace: string, tenantId: string): string {
 }
 
 export function entryKey(namespace: string, kind: CacheKind, tenantId: string, version: string, query: unknown): string {
-  return `${namespace}:{${tenantId}}:${kind}:${version}:${queryHash(query)}`;
+  const { prefix, suffix } = entryKeyParts(namespace, kind, tenantId, query);
+  return `${prefix}${version}${suffix}`;
+}
+
+/** An entry key without its version: the key is `prefix + version + suffix`. */
+export function entryKeyParts(namespace: string, kind: CacheKind, tenantId: string, query: unknown): { prefix: string; suffix: string } {
+  return { prefix: `${namespace}:{${tenantId}}:${kind}:`, suffix: `:${queryHash(query)}` };
 }
 
 export function lockKey(entry: string): string {

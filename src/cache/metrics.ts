@@ -1,5 +1,5 @@
 /** The cache's Prometheus counters (`aurum_scenario_cache_*`), behind the structural CacheMetrics the service uses. */
-import { Counter, type Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import type { CacheKind } from "./keys";
 
 export type CacheMetrics = {
@@ -13,6 +13,8 @@ export type CacheMetrics = {
   wait(kind: CacheKind): void;
   /** A store query made because of a miss. */
   load(kind: CacheKind): void;
+  /** How long the first cache read of a request took (version and entry: one round trip on Redis). */
+  lookup(kind: CacheKind, seconds: number): void;
   invalidation(reason: string, result: "ok" | "failed"): void;
 };
 
@@ -23,6 +25,13 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
   const errors = counter("errors_total", "Output/metrics reads served from the store because the cache failed or was down, by kind");
   const waits = counter("singleflight_waits_total", "Reads that waited for an identical load already running (this process or another replica), by kind");
   const loads = counter("loads_total", "Store queries made on a cache miss, by kind");
+  const lookups = new Histogram({
+    name: "aurum_scenario_cache_lookup_duration_seconds",
+    help: "Time of a read's cache lookup (the tenant's version and the entry under it), by kind",
+    labelNames: ["kind"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
   const invalidations = new Counter({
     name: "aurum_scenario_cache_invalidations_total",
     help: "Tenant cache version bumps by reason and result (failed: the cache store was unreachable; entries expire by TTL)",
@@ -35,6 +44,7 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
     error: (kind) => errors.inc({ kind }),
     wait: (kind) => waits.inc({ kind }),
     load: (kind) => loads.inc({ kind }),
+    lookup: (kind, seconds) => lookups.observe({ kind }, seconds),
     invalidation: (reason, result) => invalidations.inc({ reason, result }),
   };
 }

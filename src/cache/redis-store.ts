@@ -1,7 +1,9 @@
 /**
  * The cache port on Redis (one ioredis client from adapters/redis.ts, shared by API replicas and
- * workers). The hot path is plain GETs; the scripts run only to create or advance a version and to
- * release a lock atomically. Errors and timeouts propagate: the cache service decides to degrade.
+ * workers). The hot path is one MGET: the tenant's version and the entry under the version the
+ * caller expects (the last one it saw), read together; a second GET only after the version moved.
+ * Scripts run only to create or advance a version and to release a lock atomically. Errors and
+ * timeouts propagate: the cache service decides to degrade.
  */
 import type { Redis } from "../adapters/redis";
 import { type CacheStore, freshVersion } from "./store";
@@ -19,14 +21,25 @@ const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 return 0`;
 
 export function createRedisStore(redis: Redis): CacheStore {
+  async function version(key: string): Promise<string> {
+    const v = await redis.get(key);
+    return v ?? String(await redis.eval(INIT_VERSION, 1, key, freshVersion()));
+  }
   return {
     name: "redis",
-    async version(key) {
-      const v = await redis.get(key);
-      return v ?? String(await redis.eval(INIT_VERSION, 1, key, freshVersion()));
-    },
+    version,
     async bump(key) {
       return String(await redis.eval(BUMP_VERSION, 1, key, freshVersion()));
+    },
+    async lookup(versionKey, prefix, suffix, guess) {
+      if (guess !== undefined) {
+        // Same hash tag, same slot: one MGET reads both atomically, also on Redis Cluster.
+        const [current, value] = await redis.mget(versionKey, `${prefix}${guess}${suffix}`);
+        if (current === guess) return { version: current, value: value ?? null };
+        if (current) return { version: current, value: await redis.get(`${prefix}${current}${suffix}`) };
+      }
+      const current = await version(versionKey);
+      return { version: current, value: await redis.get(`${prefix}${current}${suffix}`) };
     },
     get: (key) => redis.get(key),
     async set(key, value, ttlMs) {

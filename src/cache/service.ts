@@ -11,7 +11,7 @@
 import { AppError } from "../platform/errors";
 import type { Logger } from "../platform/logger";
 import { type EventSink, type Invalidation, invalidationMessage } from "./events";
-import { type CacheKind, entryKey, lockKey, queryHash, versionKey } from "./keys";
+import { type CacheKind, entryKeyParts, lockKey, versionKey } from "./keys";
 import type { CacheMetrics } from "./metrics";
 import type { CacheStore } from "./store";
 
@@ -37,20 +37,28 @@ export type ScenarioCacheOptions = {
 /** A version read for one request; null means the cache is unavailable for it (read the store directly). */
 export type CacheVersion = string | null;
 
-/** A cached value, or undefined for none (a value that is not JSON counts as none: never a 500 because of the cache). */
-function decode(raw: string | null): unknown {
-  if (raw === null) return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-}
+/**
+ * How values are kept as cache strings. `decode` answers undefined for an entry it does not
+ * recognise, which then counts as none: never a 500 because of the cache.
+ */
+export type CacheCodec<T> = { encode: (value: T) => string | undefined; decode: (text: string) => T | undefined };
+
+/** The default: JSON values. */
+const JSON_CODEC: CacheCodec<unknown> = {
+  encode: (value) => JSON.stringify(value),
+  decode(text) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  },
+};
 
 /** Where a flight's value came from; `bypass`: the cache failed, the store answered. */
 type Flight = Promise<{ value: unknown; from: "cache" | "store" | "bypass" }>;
 
-const NO_METRICS: CacheMetrics = { hit() {}, miss() {}, error() {}, wait() {}, load() {}, invalidation() {} };
+const NO_METRICS: CacheMetrics = { hit() {}, miss() {}, error() {}, wait() {}, load() {}, lookup() {}, invalidation() {} };
 const BUMP_RETRIES_MS = [50, 200, 800];
 
 export function createScenarioCache(opts: ScenarioCacheOptions) {
@@ -64,6 +72,12 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
   // A leader that died (its process, not its query) holds the key no longer than followers wait anyway.
   const lockMs = Math.max(waitMs, 1_000);
   const flights = new Map<string, Flight>();
+  // The last version seen per tenant: the guess that lets a lookup read version and entry in one round trip.
+  const seen = new Map<string, string>();
+  const remember = (tenantId: string, version: string) => {
+    if (seen.size >= 10_000 && !seen.has(tenantId)) seen.clear();
+    seen.set(tenantId, version);
+  };
   const publishing = new Set<Promise<void>>();
   let downUntil = 0;
   let lastWarn = 0;
@@ -89,22 +103,19 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
   }
 
   /** Stores a loaded value under the version read before loading (bounded size). */
-  async function keep(key: string, value: unknown, ttlMs: number): Promise<void> {
-    const json = JSON.stringify(value);
-    if (json === undefined || Buffer.byteLength(json) > maxEntryBytes) return;
-    await attempt("set", (s) => s.set(key, json, ttlMs));
+  async function keep(key: string, value: unknown, ttlMs: number, codec: CacheCodec<unknown>): Promise<void> {
+    const text = codec.encode(value);
+    if (text === undefined || Buffer.byteLength(text) > maxEntryBytes) return;
+    await attempt("set", (s) => s.set(key, text, ttlMs));
   }
 
   /**
-   * One load of `key` per process: the cached value, else the load of whichever replica holds the
-   * lock (waited for at most `waitMs`), else our own load. A leader that fails releases its lock,
-   * and the next follower to poll takes it over.
+   * One load of `key` per process, after a miss: the load of whichever replica holds the lock
+   * (waited for at most `waitMs`), else our own load. A leader that fails releases its lock, and
+   * the next follower to poll takes it over.
    */
-  async function fetch(kind: CacheKind, key: string, ttlMs: number, loader: () => Promise<unknown>): Flight {
-    const got = await attempt("get", (s) => s.get(key));
-    if (!got.ok) return { value: await load(kind, loader), from: "bypass" };
-    const cached = decode(got.value);
-    if (cached !== undefined) return { value: cached, from: "cache" };
+  async function fetch(kind: CacheKind, key: string, ttlMs: number, loader: () => Promise<unknown>, codec: CacheCodec<unknown>): Flight {
+    const decode = (text: string | null) => (text === null ? undefined : codec.decode(text));
     const lock = lockKey(key);
     const token = crypto.randomUUID();
     const deadline = Date.now() + waitMs;
@@ -122,7 +133,7 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
             if (value !== undefined) return { value, from: "cache" };
           }
           const value = await load(kind, loader);
-          await keep(key, value, ttlMs);
+          await keep(key, value, ttlMs, codec);
           return { value, from: locked.ok ? "store" : "bypass" };
         } finally {
           if (locked.ok && locked.value) await attempt("unlock", (s) => s.release(lock, token));
@@ -147,6 +158,23 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
     });
     flights.set(key, p);
     return p;
+  }
+
+  /**
+   * The first read of a request: the version and the entry under it in one step (or the entry under
+   * the `version` given). Null when there is no version to use (the store failed, or was skipped).
+   */
+  async function read(kind: CacheKind, tenantId: string, prefix: string, suffix: string, version: CacheVersion | undefined) {
+    if (version === null) return null;
+    const t0 = performance.now();
+    const got =
+      version === undefined
+        ? await attempt("lookup", (s) => s.lookup(versionKey(namespace, tenantId), prefix, suffix, seen.get(tenantId)))
+        : await attempt("get", async (s) => ({ version, value: await s.get(`${prefix}${version}${suffix}`) }));
+    if (!got.ok) return null;
+    metrics.lookup(kind, (performance.now() - t0) / 1000);
+    remember(tenantId, got.value.version);
+    return got.value;
   }
 
   async function readVersion(kind: CacheKind, tenantId: string): Promise<CacheVersion> {
@@ -178,15 +206,24 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
      * Pass the `version` read before the request looked at the store; without it, it is read here.
      * Errors of `loader` are never cached; a 4xx is shared with requests that joined its load, other
      * errors make each joiner try once more (so one failure does not fail every waiting request).
+     * Values are JSON unless a `codec` says otherwise (the same codec for every use of one kind).
      */
-    async getOrLoad<T>(kind: CacheKind, tenantId: string, query: unknown, loader: () => Promise<T>, o: { version?: CacheVersion } = {}): Promise<T> {
+    async getOrLoad<T>(kind: CacheKind, tenantId: string, query: unknown, loader: () => Promise<T>, o: { version?: CacheVersion; codec?: CacheCodec<T> } = {}): Promise<T> {
+      const codec = (o.codec ?? JSON_CODEC) as CacheCodec<unknown>;
       const ttlMs = ttlSeconds[kind] * 1000;
       if (!store || ttlMs <= 0) return loader();
-      const version = o.version === undefined ? await readVersion(kind, tenantId) : o.version;
+      const { prefix, suffix } = entryKeyParts(namespace, kind, tenantId, query);
+      const found = await read(kind, tenantId, prefix, suffix, o.version);
+      const hit = found?.value == null ? undefined : codec.decode(found.value);
+      if (hit !== undefined) {
+        metrics.hit(kind);
+        return hit as T;
+      }
+      const version = found?.version ?? null;
       // Without a version (the cache store failed) nothing is cached, but identical requests in
       // this process still share one store query: an outage must not become a stampede.
-      const key = version === null ? `bypass:${kind}:${tenantId}:${queryHash(query)}` : entryKey(namespace, kind, tenantId, version, query);
-      const start: () => Flight = version === null ? async () => ({ value: await load(kind, loader), from: "bypass" }) : () => fetch(kind, key, ttlMs, loader);
+      const key = version === null ? `bypass:${prefix}${suffix}` : `${prefix}${version}${suffix}`;
+      const start: () => Flight = version === null ? async () => ({ value: await load(kind, loader), from: "bypass" }) : () => fetch(kind, key, ttlMs, loader, codec);
       const joined = flights.has(key);
       if (joined) metrics.wait(kind);
       let result: Awaited<Flight>;

@@ -14,6 +14,13 @@ export interface CacheStore {
   version(key: string): Promise<string>;
   /** Advances the version at `key` (creating it like `version` does) and returns the new one. */
   bump(key: string): Promise<string>;
+  /**
+   * The version at `versionKey` (created like `version` does) and the entry `prefix + version +
+   * suffix`. `guess`, the version the caller expects, lets both be read in one round trip (an MGET
+   * of the version and the entry under the guess); a wrong guess costs a second read, never a
+   * wrong answer.
+   */
+  lookup(versionKey: string, prefix: string, suffix: string, guess?: string): Promise<{ version: string; value: string | null }>;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** `SET key token NX PX ttlMs`: true when `token` holds the lock now. */
@@ -52,6 +59,19 @@ export function createMemoryStore(opts: { maxBytes: number; now?: () => number }
     return locks.get(key);
   };
 
+  async function get(key: string): Promise<string | null> {
+    const e = entries.get(key);
+    if (!e) return null;
+    if (e.expiresAt <= now()) {
+      drop(key);
+      return null;
+    }
+    // Re-insert: Map iteration order is the LRU order.
+    entries.delete(key);
+    entries.set(key, e);
+    return e.value;
+  }
+
   return {
     name: "memory",
     async version(key) {
@@ -62,18 +82,11 @@ export function createMemoryStore(opts: { maxBytes: number; now?: () => number }
       versions.set(key, v);
       return String(v);
     },
-    async get(key) {
-      const e = entries.get(key);
-      if (!e) return null;
-      if (e.expiresAt <= now()) {
-        drop(key);
-        return null;
-      }
-      // Re-insert: Map iteration order is the LRU order.
-      entries.delete(key);
-      entries.set(key, e);
-      return e.value;
+    async lookup(versionKey, prefix, suffix) {
+      const version = String(currentVersion(versionKey));
+      return { version, value: await get(`${prefix}${version}${suffix}`) };
     },
+    get,
     async set(key, value, ttlMs) {
       drop(key);
       const size = 2 * (key.length + value.length);

@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { FeatureGate } from "../flags/service";
 import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
-import { envelope, requestInfo } from "../platform/http";
+import { envelopeResponse, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { streamResponse } from "./http-stream";
@@ -28,8 +28,8 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
       "/v1/scenarios/:id/outputs",
       async ({ request, principal, params, query, server, set }) => {
         if ((query.format ?? "json").toLowerCase() === "json") {
-          const page = await outputs.page(principal, params.id, query);
-          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor, run_id: page.runId });
+          // The page's text is sent as is (a Response skips Elysia's response validation, which the rows passed when the page was built).
+          return envelopeResponse(request, await outputs.page(principal, params.id, query)) as never;
         }
         const plan = await outputs.plan(principal, params.id, query);
         const format = plan.format as ExportFormat;
@@ -76,8 +76,7 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
     .get(
       "/v1/scenarios/:id/metrics/latest",
       async ({ request, principal, params, query }) => {
-        const page = await outputs.latest(principal, params.id, query);
-        return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+        return envelopeResponse(request, await outputs.latest(principal, params.id, query)) as never;
       },
       {
         params: t.Object({ id: Uuid }),

@@ -3,6 +3,8 @@
  * SUCCEEDED one unless named), and read pages, exports and the latest-value rollup through the
  * read port. Cursors pin the run they started on, so a run finishing mid-paging changes nothing.
  */
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { t } from "elysia";
 import type { Sql } from "../adapters/postgres";
 import type { CacheKind } from "../cache/keys";
 import type { ScenarioCache } from "../cache/service";
@@ -11,15 +13,31 @@ import type { FeatureGate } from "../flags/service";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, notFound } from "../platform/errors";
+import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/http";
 import { normalizeEnum } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { encodeRows } from "./encoders";
-import { JSON_LIMIT, type LatestQueryInput, type OutputQueryInput, TENOR_TYPES } from "./model";
+import { JSON_LIMIT, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
 import { type ExportFormat, keyOf, type OutputFilter, type OutputKey, type OutputReader } from "./reader";
 
 const ANY = /^[\s\S]*$/;
 const KEY_SHAPE = { m: ANY, k: ANY, t: ANY, c: /^\d{4}-\d{2}-\d{2}$/ };
 const RUN_KEY_SHAPE = { ...KEY_SHAPE, r: /^[0-9a-f-]{36}$/ };
+/** Pages are cached as the envelope's text: a hit is answered without parsing or serialising its rows. */
+const ENVELOPE_CODEC = { encode: (text: EnvelopeText) => text, decode: asEnvelopeText };
+/**
+ * The routes send that text as is, so Elysia does not validate it against the declared response
+ * schema; the rows are checked here instead, once, when a page is built (and before it is cached).
+ */
+const ROW_CHECKS = { outputs: TypeCompiler.Compile(t.Array(OutputRowSchema)), metrics: TypeCompiler.Compile(t.Array(LatestMetric)) };
+function pageText(kind: CacheKind, items: unknown[], meta: Record<string, unknown>): EnvelopeText {
+  const check = ROW_CHECKS[kind];
+  if (!check.Check(items)) {
+    const first = check.Errors(items).First();
+    throw new Error(`the output store returned a row that does not match the ${kind} schema: ${first?.path} ${first?.message}`);
+  }
+  return envelopeText(items, meta);
+}
 
 export type OutputPlan = {
   format: "json" | ExportFormat;
@@ -83,12 +101,12 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
 
   /**
    * A JSON read through the cache. The entry is keyed by the caller's tenant, the scenario and the
-   * query as asked, under the tenant's version read first, so a hit answers from two Redis reads
-   * without a database query. Everything an answer depends on bumps that version: a run's outputs
+   * query as asked, under the tenant's version, read (with the entry) before anything else, so a hit
+   * answers from one Redis round trip without a database query. Everything an answer depends on bumps that version: a run's outputs
    * committing, an admin marking a run SUCCEEDED, the scenario's deletion, an admin invalidation
    * (docs/cache.md). A scenario that is not the tenant's fails inside `load`, and errors are never cached.
    */
-  async function cached<T>(kind: CacheKind, p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput, load: () => Promise<T>): Promise<T> {
+  async function cached(kind: CacheKind, p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput, load: () => Promise<EnvelopeText>): Promise<EnvelopeText> {
     if (!deps.cache) return load();
     authorize(p, "scenarios:read");
     // The caller's tenant; a local operator naming none reads under the scenario's own.
@@ -96,10 +114,9 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
     if (!tenantId) return load();
     // A disabled feature or a limit over the tenant's maximum answers the same on a hit.
     await checkOutputRequest(deps.flags, tenantId, "json", q.limit);
-    const version = await deps.cache.version(kind, tenantId);
     // The query as asked (canonical JSON: key order does not matter), `metric_name` read as its alias `metric`.
     const { metric_name, ...query } = q;
-    return deps.cache.getOrLoad(kind, tenantId, { scenarioId, query: { ...query, metric: q.metric ?? metric_name } }, load, { version });
+    return deps.cache.getOrLoad(kind, tenantId, { scenarioId, query: { ...query, metric: q.metric ?? metric_name } }, load, { codec: ENVELOPE_CODEC });
   }
 
   /** Validates a /outputs request and resolves its run; throws 4xx before anything is sent. */
@@ -133,8 +150,8 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
   return {
     plan,
 
-    /** One JSON page of /outputs (`format` json or absent), with the run it read. */
-    async page(p: Principal, scenarioId: string, q: OutputQueryInput) {
+    /** One JSON page of /outputs (`format` json or absent) as envelope text; `meta.run_id` names the run it read. */
+    async page(p: Principal, scenarioId: string, q: OutputQueryInput): Promise<EnvelopeText> {
       return cached("outputs", p, scenarioId, q, async () => {
         const planned = await plan(p, scenarioId, q);
         const limit = planned.limit ?? JSON_LIMIT.default;
@@ -145,7 +162,7 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
           rows.length > limit && last && planned.runId
             ? encodeCursor({ r: planned.runId, m: last.metric, k: last.curve_key, t: last.tenor_type, c: last.contract_month }, planned.fingerprint)
             : null;
-        return { runId: planned.runId, items, limit, nextCursor };
+        return pageText("outputs", items, { count: items.length, limit, next_cursor: nextCursor, run_id: planned.runId });
       });
     },
 
@@ -173,8 +190,8 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
       })();
     },
 
-    /** The latest row per natural key across the scenario's SUCCEEDED runs (or within `run_id`). */
-    async latest(p: Principal, scenarioId: string, q: LatestQueryInput) {
+    /** The latest row per natural key across the scenario's SUCCEEDED runs (or within `run_id`), as envelope text. */
+    async latest(p: Principal, scenarioId: string, q: LatestQueryInput): Promise<EnvelopeText> {
       return cached("metrics", p, scenarioId, q, async () => {
         const filter = await scope(p, scenarioId, q);
         const allowed = await checkOutputRequest(deps.flags, filter.tenantId, "json", q.limit);
@@ -187,11 +204,8 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
         const items = rows.slice(0, limit);
         const last = items.at(-1);
         const key = last && keyOf(last);
-        return {
-          items,
-          limit,
-          nextCursor: rows.length > limit && key ? encodeCursor({ m: key.metric, k: key.curve_key, t: key.tenor_type, c: key.contract_month }, fingerprint) : null,
-        };
+        const nextCursor = rows.length > limit && key ? encodeCursor({ m: key.metric, k: key.curve_key, t: key.tenor_type, c: key.contract_month }, fingerprint) : null;
+        return pageText("metrics", items, { count: items.length, limit, next_cursor: nextCursor });
       });
     },
   };

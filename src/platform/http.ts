@@ -32,6 +32,34 @@ export function envelope<T, E extends Record<string, unknown> = Record<never, ne
   return { meta: meta(request, extra), data };
 }
 
+const META_OPEN = '{"meta":{';
+
+/**
+ * An envelope serialised without its per-request members (`request_id`, `query_time_ms`): what the
+ * output cache keeps. It is JSON itself; `envelopeResponse` splices this request's members in.
+ */
+export type EnvelopeText = string & { readonly __envelope: unique symbol };
+
+export function envelopeText(data: unknown, extra: Record<string, unknown>): EnvelopeText {
+  return JSON.stringify({ meta: extra, data }) as EnvelopeText;
+}
+
+/** Text from `envelopeText` (undefined for anything else, such as a foreign cache entry). */
+export function asEnvelopeText(text: string): EnvelopeText | undefined {
+  return text.startsWith(META_OPEN) && text.endsWith("}") ? (text as EnvelopeText) : undefined;
+}
+
+/**
+ * The response of an envelope kept as text: the bytes `envelope()` would give, without parsing,
+ * validating and serialising the data again (a cache hit answers in a string concatenation).
+ */
+export function envelopeResponse(request: Request, text: EnvelopeText): Response {
+  const m = meta(request);
+  const rest = text.slice(META_OPEN.length);
+  const head = `${META_OPEN}"request_id":${JSON.stringify(m.request_id)},"query_time_ms":${m.query_time_ms}`;
+  return new Response(rest.startsWith("}") ? head + rest : `${head},${rest}`, { headers: { "content-type": "application/json;charset=utf-8" } });
+}
+
 export function errorBody(request: Request, code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details }, meta: { request_id: requestInfo(request).requestId } };
 }

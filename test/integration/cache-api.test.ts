@@ -117,6 +117,14 @@ describe("output cache through the API", () => {
     expect(second.json.data).toEqual(first.json.data);
     expect(second.json.meta.next_cursor).toBe(first.json.meta.next_cursor);
     expect(calls.page - before.page).toBe(1);
+    // A hit is sent from the cached text: the same bytes as the miss apart from this request's own
+    // members, the same headers, and the same body Elysia would have serialised from the envelope.
+    const perRequest = (r: typeof first) => r.text.replace(/^\{"meta":\{"request_id":"[^"]+","query_time_ms":[0-9.e-]+,/, "");
+    expect(perRequest(second)).toBe(perRequest(first));
+    expect(second.text).toBe(JSON.stringify(second.json));
+    expect(second.headers.get("content-type")).toBe("application/json;charset=utf-8");
+    expect(second.headers.get("content-type")).toBe(first.headers.get("content-type"));
+    expect(second.headers.get("x-request-id")).toBe(second.json.meta.request_id);
     // The next page is another query.
     await call(app, "GET", `/v1/scenarios/${id}/outputs?limit=50&metric=NPV&cursor=${first.json.meta.next_cursor}`, { headers });
     expect(calls.page - before.page).toBe(2);
@@ -133,6 +141,7 @@ describe("output cache through the API", () => {
     expect([await counter(metrics, "hits_total", "metrics"), await counter(metrics, "misses_total", "metrics")]).toEqual([1, 1]);
     const scraped = await call(app, "GET", "/metrics");
     expect(scraped.text).toContain('aurum_scenario_cache_hits_total{kind="outputs"} 1');
+    expect(scraped.text).toMatch(/^aurum_scenario_cache_lookup_duration_seconds_count\{kind="outputs"\} [1-9]/m);
   });
 
   test("a run's output commit (the real worker) bumps the version after the commit: the next read misses and shows the new run", async () => {

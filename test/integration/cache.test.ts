@@ -22,7 +22,15 @@ function recorder() {
   const bump = (name: string) => (kind: CacheKind) => {
     counts[`${name}:${kind}`] = (counts[`${name}:${kind}`] ?? 0) + 1;
   };
-  const metrics: CacheMetrics = { hit: bump("hit"), miss: bump("miss"), error: bump("error"), wait: bump("wait"), load: bump("load"), invalidation: () => {} };
+  const metrics: CacheMetrics = {
+    hit: bump("hit"),
+    miss: bump("miss"),
+    error: bump("error"),
+    wait: bump("wait"),
+    load: bump("load"),
+    lookup: bump("lookup"),
+    invalidation: () => {},
+  };
   const of = (name: string, kind: CacheKind = "outputs") => counts[`${name}:${kind}`] ?? 0;
   return { metrics, of };
 }
@@ -91,6 +99,20 @@ for (const [name, make] of stores) {
       expect(await store.get(k("e"))).toBe('{"a":1}');
       await Bun.sleep(200);
       expect(await store.get(k("e"))).toBeNull();
+    });
+
+    test("lookup: the version (created if missing) and the entry under it, together", async () => {
+      const store = make();
+      const before = Date.now() * 1000;
+      const first = await store.lookup(k("lv"), k("entry:"), ":q");
+      expect(Number(first.version)).toBeGreaterThanOrEqual(before);
+      expect(first.value).toBeNull();
+      expect(await store.version(k("lv"))).toBe(first.version);
+      await store.set(k(`entry:${first.version}:q`), "page", 10_000);
+      expect(await store.lookup(k("lv"), k("entry:"), ":q")).toEqual({ version: first.version, value: "page" });
+      // After a bump the same query reads the entry of the new version: none yet.
+      const bumped = await store.bump(k("lv"));
+      expect(await store.lookup(k("lv"), k("entry:"), ":q")).toEqual({ version: bumped, value: null });
     });
 
     test("locks: NX with a token, released by the holder only, expiring", async () => {
@@ -264,6 +286,31 @@ describe("degradation: Redis killed, restarted, stalled", () => {
       await Bun.sleep(50);
     }
   }
+
+  test("a hit is one Redis round trip (MGET of the version and the entry); a moved version costs one more read", async () => {
+    const { cache, of } = make();
+    const load = loader({ rows: [1] });
+    await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load); // a miss: the version is now known
+    await client.config("RESETSTAT");
+    for (let i = 0; i < 20; i++) expect(await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load)).toEqual({ rows: [1] });
+    const calls = async () => {
+      const stats = (await client.info("commandstats")).split("\n").filter((l) => l.startsWith("cmdstat_") && !/^cmdstat_(info|config)/.test(l));
+      return Object.fromEntries(stats.map((l) => [l.split(":")[0], Number(l.match(/calls=(\d+)/)?.[1])]));
+    };
+    expect(await calls()).toEqual({ cmdstat_mget: 20 });
+    expect([of("hit"), of("lookup"), load.calls]).toEqual([20, 21, 1]);
+
+    await cache.invalidate({ tenantId: "t-trips", reason: "admin" });
+    await client.config("RESETSTAT");
+    expect(await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load)).toEqual({ rows: [1] });
+    // The MGET shows a new version, so the entry under it is read (GET); none: the lock (SET NX), the
+    // re-check under it (GET), the entry (SET), the unlock (EVAL: GET and DEL).
+    expect(await calls()).toEqual({ cmdstat_mget: 1, cmdstat_get: 3, cmdstat_set: 2, cmdstat_eval: 1, cmdstat_del: 1 });
+    expect(load.calls).toBe(2);
+    await client.config("RESETSTAT");
+    await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load);
+    expect(await calls()).toEqual({ cmdstat_mget: 1 });
+  });
 
   test("killed: reads go to the store, errors are counted, nothing throws; after a restart it caches again", async () => {
     const { cache, of } = make();

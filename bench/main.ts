@@ -32,7 +32,7 @@ const HELP = `bun run bench [suite...] [flags]     suites: ${Object.keys(SUITES)
   --quick  --repeats N  --json FILE  --report FILE.html  --compare BASE.json [--tolerance 10%] [--against CUR.json]
   --store-metrics [--metrics-dsn URL]
   export:       --rows N (50000)  --trino-rows N (20000)
-  query:        --tenant-id T --scenario-id S [--api-url URL | --db URL]  --iterations N (200)  --limit N (100)
+  query:        --tenant-id T --scenario-id S [--api-url URL | --db URL]  --iterations N (200)  --limit N (100)  --small-limit N (10)
                 --use-cache (only cached; default both)  --metric NAME  --concurrency 1,10,50  --rows N (seeded run size)
   singleflight: --misses N (100)
   runs:         --runs-small N (40)  --runs-curves N (40)
@@ -61,6 +61,7 @@ const { values, positionals } = parseArgs({
     db: { type: "string" },
     iterations: { type: "string" },
     limit: { type: "string" },
+    "small-limit": { type: "string" },
     "use-cache": { type: "boolean" },
     metric: { type: "string" },
     concurrency: { type: "string" },

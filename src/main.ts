@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
 import { openDatabase, type Sql } from "./adapters/postgres";
-import { closeRedis, createRedis, type Redis, redisReady } from "./adapters/redis";
+import { closeRedis, createNativeRedis, createRedis, type RedisCommands, redisReady } from "./adapters/redis";
 import { createTrinoClient, type TrinoClient } from "./adapters/trino";
 import { createApp } from "./app";
 import { createCacheMetrics } from "./cache/metrics";
@@ -94,8 +94,10 @@ async function main(verb: string | undefined): Promise<void> {
       ? startOutboxRelay({ sql: db.sql, publisher: lazyPublisher(kafka), log, metrics, pollMs: config.relayPollMs, onNotify: (wake) => outbox.onNotify(wake) })
       : undefined;
   const redis = config.redisUrl ? createRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log, connectionName: `aurum-scenarios-${verb}` }) : undefined;
-  if (redis && !(await redisReady(redis, 2_000))) log.warn("redis_unavailable_at_start", { reason: "serving from the store until Redis answers" });
-  const cache = buildCache({ config, verb, redis, kafka, metrics, log });
+  const cacheRedis = config.redisUrl ? createNativeRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log }) : undefined;
+  if (redis && cacheRedis && !(await Promise.all([redisReady(redis, 2_000), cacheRedis.ready(2_000)])).every(Boolean))
+    log.warn("redis_unavailable_at_start", { reason: "serving from the store until Redis answers" });
+  const cache = buildCache({ config, verb, redis: cacheRedis, kafka, metrics, log });
   if (verb === "worker" && !kafka && db.mode === "embedded")
     log.warn("worker_embedded_store", { reason: "a separate worker process needs a shared Postgres (AURUM_APP_DB_DSN) or Kafka" });
   const worker =
@@ -168,6 +170,7 @@ async function main(verb: string | undefined): Promise<void> {
     await probes?.stop(true);
     await cache.flush(2_000);
     if (redis) await closeRedis(redis);
+    cacheRedis?.close();
     await kafka?.close();
     await db.close();
     log.info("shutdown_complete", { graceful });
@@ -185,7 +188,7 @@ async function main(verb: string | undefined): Promise<void> {
 function buildCache(o: {
   config: Config;
   verb: string;
-  redis: Redis | undefined;
+  redis: RedisCommands | undefined;
   kafka: KafkaClient | undefined;
   metrics: ReturnType<typeof createMetrics>;
   log: Logger;

@@ -1,11 +1,12 @@
 /**
- * The cache port on Redis (one ioredis client from adapters/redis.ts, shared by API replicas and
- * workers). The hot path is one MGET: the tenant's version and the entry under the version the
- * caller expects (the last one it saw), read together; a second GET only after the version moved.
+ * The cache port on Redis, over any client that sends a command (in the service Bun's built-in
+ * client, `createNativeRedis` in adapters/redis.ts, shared by API replicas and workers). The hot
+ * path is one MGET: the tenant's version and the entry under the version the caller expects (the
+ * last one it saw), read together; a second GET only after the version moved.
  * Scripts run only to create or advance a version and to release a lock atomically. Errors and
  * timeouts propagate: the cache service decides to degrade.
  */
-import type { Redis } from "../adapters/redis";
+import type { RedisCommands } from "../adapters/redis";
 import { type CacheStore, freshVersion } from "./store";
 
 const INIT_VERSION = `local v = redis.call('GET', KEYS[1])
@@ -20,36 +21,36 @@ return ARGV[1]`;
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-export function createRedisStore(redis: Redis): CacheStore {
+export function createRedisStore(redis: RedisCommands): CacheStore {
+  const get = (key: string) => redis.send("GET", [key]) as Promise<string | null>;
   async function version(key: string): Promise<string> {
-    const v = await redis.get(key);
-    return v ?? String(await redis.eval(INIT_VERSION, 1, key, freshVersion()));
+    return (await get(key)) ?? String(await redis.send("EVAL", [INIT_VERSION, "1", key, freshVersion()]));
   }
   return {
     name: "redis",
     version,
     async bump(key) {
-      return String(await redis.eval(BUMP_VERSION, 1, key, freshVersion()));
+      return String(await redis.send("EVAL", [BUMP_VERSION, "1", key, freshVersion()]));
     },
     async lookup(versionKey, prefix, suffix, guess) {
       if (guess !== undefined) {
         // Same hash tag, same slot: one MGET reads both atomically, also on Redis Cluster.
-        const [current, value] = await redis.mget(versionKey, `${prefix}${guess}${suffix}`);
-        if (current === guess) return { version: current, value: value ?? null };
-        if (current) return { version: current, value: await redis.get(`${prefix}${current}${suffix}`) };
+        const [current, value] = (await redis.send("MGET", [versionKey, `${prefix}${guess}${suffix}`])) as [string | null, string | null];
+        if (current === guess) return { version: current, value };
+        if (current) return { version: current, value: await get(`${prefix}${current}${suffix}`) };
       }
       const current = await version(versionKey);
-      return { version: current, value: await redis.get(`${prefix}${current}${suffix}`) };
+      return { version: current, value: await get(`${prefix}${current}${suffix}`) };
     },
-    get: (key) => redis.get(key),
+    get,
     async set(key, value, ttlMs) {
-      if (ttlMs > 0) await redis.set(key, value, "PX", ttlMs);
+      if (ttlMs > 0) await redis.send("SET", [key, value, "PX", String(ttlMs)]);
     },
     async acquire(key, token, ttlMs) {
-      return (await redis.set(key, token, "PX", ttlMs, "NX")) === "OK";
+      return (await redis.send("SET", [key, token, "PX", String(ttlMs), "NX"])) === "OK";
     },
     async release(key, token) {
-      await redis.eval(RELEASE_LOCK, 1, key, token);
+      await redis.send("EVAL", [RELEASE_LOCK, "1", key, token]);
     },
   };
 }

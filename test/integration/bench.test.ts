@@ -53,7 +53,7 @@ describe("bun run bench --quick", () => {
     const names = file.suites.flatMap((s) => s.ratios.map((r) => `${s.suite}: ${r.name}`));
     for (const r of [
       "export: PG CSV rows/s, API / psql",
-      "query: cached p50 / (static p50 + 2 × Redis GET p50), c1",
+      "query: cached p50 / (static p50 + 2 × Redis GET p50), c1, 10-row page, ioredis GET",
       "runs: pool speed-up 1 → 2 threads",
       "http: Elysia / Bun.serve, req/s",
     ])

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createKafka } from "../../src/adapters/kafka";
-import { closeRedis, createRedis, type Redis, redisReady } from "../../src/adapters/redis";
+import { closeRedis, createNativeRedis, createRedis, type NativeRedis, type Redis, redisReady } from "../../src/adapters/redis";
 import { createApp } from "../../src/app";
 import { createCacheMetrics } from "../../src/cache/metrics";
 import { createRedisStore } from "../../src/cache/redis-store";
@@ -69,14 +69,15 @@ async function counter(metrics: Metrics, name: string, kind: string): Promise<nu
 
 let db: TestDb;
 let redis: Redis;
+let native: NativeRedis;
 const namespace = testNamespace("cache-api");
 const counting = { reader: undefined as unknown as ReturnType<typeof countingReader> };
 
 /** One API "replica": its own app, cache (in-process flights) and metrics; Redis and the store are shared. */
-function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCacheOptions>; redis?: Redis } = {}) {
+function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCacheOptions>; redis?: NativeRedis } = {}) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1", ...o.env });
   const metrics = createMetrics();
-  const cache = createScenarioCache({ store: createRedisStore(o.redis ?? redis), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
+  const cache = createScenarioCache({ store: createRedisStore(o.redis ?? native), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
   const queue = createLocalQueue();
   const app = createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, queue });
   return { app, cache, metrics, queue };
@@ -96,11 +97,14 @@ beforeAll(async () => {
   await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty();
   redis = createRedis(TEST_REDIS_URL);
   expect(await redisReady(redis, 2_000)).toBe(true);
+  native = createNativeRedis(TEST_REDIS_URL);
+  expect(await native.ready(2_000)).toBe(true);
   counting.reader = countingReader(createPgOutputReader(db.sql));
 });
 afterAll(async () => {
   await dropNamespace(redis, namespace);
   await closeRedis(redis);
+  native.close();
   await db?.drop();
 });
 
@@ -331,9 +335,9 @@ describe("output cache through the API", () => {
 describe("the API while its Redis is killed and restarted", () => {
   test("reads stay 200 from the store, errors are counted, and caching resumes after the restart", async () => {
     const server = await throwawayRedis();
-    const client = createRedis(server.url, { commandTimeoutMs: 100 });
+    const client = createNativeRedis(server.url, { commandTimeoutMs: 100 });
     try {
-      expect(await redisReady(client, 2_000)).toBe(true);
+      expect(await client.ready(2_000)).toBe(true);
       const { app, metrics } = replica({ redis: client, cache: { cooldownMs: 200 } });
       const id = await newScenario(app, "redis outage");
       await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 30 });
@@ -359,7 +363,7 @@ describe("the API while its Redis is killed and restarted", () => {
         await Bun.sleep(50);
       }
     } finally {
-      await closeRedis(client);
+      client.close();
       await server.cleanup();
     }
   }, 20_000);

@@ -4,7 +4,7 @@
  * failures, and degradation when Redis is killed or stalls (a throwaway redis-server of our own).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeRedis, createRedis, type Redis, redisReady } from "../../src/adapters/redis";
+import { closeRedis, createNativeRedis, createRedis, ioredisCommands, type NativeRedis, type Redis, redisReady } from "../../src/adapters/redis";
 import { type CacheKind, entryKey, lockKey } from "../../src/cache/keys";
 import type { CacheMetrics } from "../../src/cache/metrics";
 import { createRedisStore } from "../../src/cache/redis-store";
@@ -60,19 +60,25 @@ function loader<T>(value: T, ms = 0) {
 }
 
 let redis: Redis;
+/** The client the service uses for the cache (Bun's); ioredis (`redis`) runs the store contract too, and cleans up. */
+let native: NativeRedis;
 const namespace = testNamespace("cache");
 
 beforeAll(async () => {
   redis = createRedis(TEST_REDIS_URL);
   expect(await redisReady(redis, 2_000)).toBe(true);
+  native = createNativeRedis(TEST_REDIS_URL);
+  expect(await native.ready(2_000)).toBe(true);
 });
 afterAll(async () => {
   await dropNamespace(redis, namespace);
   await closeRedis(redis);
+  native.close();
 });
 
 const stores: [string, () => CacheStore][] = [
-  ["redis", () => createRedisStore(redis)],
+  ["redis (Bun's client)", () => createRedisStore(native)],
+  ["redis (ioredis)", () => createRedisStore(ioredisCommands(redis))],
   ["memory", () => createMemoryStore({ maxBytes: 1 << 20 })],
 ];
 
@@ -132,7 +138,7 @@ for (const [name, make] of stores) {
 describe("scenario cache on Redis", () => {
   const make = (o: Partial<ScenarioCacheOptions> = {}) => {
     const r = recorder();
-    const cache = createScenarioCache({ store: createRedisStore(redis), namespace, log, metrics: r.metrics, waitMs: 2_000, ...o });
+    const cache = createScenarioCache({ store: createRedisStore(native), namespace, log, metrics: r.metrics, waitMs: 2_000, ...o });
     return { cache, ...r };
   };
   let tenantSeq = 0;
@@ -261,14 +267,18 @@ describe("scenario cache on Redis", () => {
 
 describe("degradation: Redis killed, restarted, stalled", () => {
   let server: Awaited<ReturnType<typeof throwawayRedis>>;
-  let client: Redis;
+  let client: NativeRedis;
+  let stats: Redis;
   beforeAll(async () => {
     server = await throwawayRedis();
-    client = createRedis(server.url, { commandTimeoutMs: 100 });
-    expect(await redisReady(client, 2_000)).toBe(true);
+    client = createNativeRedis(server.url, { commandTimeoutMs: 100 });
+    expect(await client.ready(2_000)).toBe(true);
+    stats = createRedis(server.url);
+    expect(await redisReady(stats, 2_000)).toBe(true);
   });
   afterAll(async () => {
-    await closeRedis(client);
+    client.close();
+    await closeRedis(stats);
     await server.cleanup();
   });
 
@@ -291,23 +301,23 @@ describe("degradation: Redis killed, restarted, stalled", () => {
     const { cache, of } = make();
     const load = loader({ rows: [1] });
     await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load); // a miss: the version is now known
-    await client.config("RESETSTAT");
+    await stats.config("RESETSTAT");
     for (let i = 0; i < 20; i++) expect(await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load)).toEqual({ rows: [1] });
     const calls = async () => {
-      const stats = (await client.info("commandstats")).split("\n").filter((l) => l.startsWith("cmdstat_") && !/^cmdstat_(info|config)/.test(l));
-      return Object.fromEntries(stats.map((l) => [l.split(":")[0], Number(l.match(/calls=(\d+)/)?.[1])]));
+      const lines = (await stats.info("commandstats")).split("\n").filter((l) => l.startsWith("cmdstat_") && !/^cmdstat_(info|config)/.test(l));
+      return Object.fromEntries(lines.map((l) => [l.split(":")[0], Number(l.match(/calls=(\d+)/)?.[1])]));
     };
     expect(await calls()).toEqual({ cmdstat_mget: 20 });
     expect([of("hit"), of("lookup"), load.calls]).toEqual([20, 21, 1]);
 
     await cache.invalidate({ tenantId: "t-trips", reason: "admin" });
-    await client.config("RESETSTAT");
+    await stats.config("RESETSTAT");
     expect(await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load)).toEqual({ rows: [1] });
     // The MGET shows a new version, so the entry under it is read (GET); none: the lock (SET NX), the
     // re-check under it (GET), the entry (SET), the unlock (EVAL: GET and DEL).
     expect(await calls()).toEqual({ cmdstat_mget: 1, cmdstat_get: 3, cmdstat_set: 2, cmdstat_eval: 1, cmdstat_del: 1 });
     expect(load.calls).toBe(2);
-    await client.config("RESETSTAT");
+    await stats.config("RESETSTAT");
     await cache.getOrLoad("outputs", "t-trips", { q: 1 }, load);
     expect(await calls()).toEqual({ cmdstat_mget: 1 });
   });

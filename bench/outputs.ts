@@ -121,11 +121,23 @@ await quiet();
 const fromApi = await sha256(curl("format=csv"));
 const fromPsql = await sha256(psql(CSV_SQL));
 
-// Memory: idle, then peaks for 1 M rows and for all of them (fresh idle reading before each).
-await Bun.sleep(500);
+// Memory: peak over idle for 1 M rows and for all of them, interleaved, `--repeats` rounds (a fresh idle reading before each).
+const peaks = { over1M: [] as number[], overAll: [] as number[], abs1M: [] as number[], absAll: [] as number[] };
+const measurePeak = async (qs: string, over: number[], abs: number[]) => {
+  await quiet();
+  await Bun.sleep(300);
+  const before = api.rssBytes();
+  const peak = await peakRss(() => timed(curl(qs)));
+  over.push(peak - before);
+  abs.push(peak);
+};
 const idle = api.rssBytes();
-const peak1M = await peakRss(() => timed(curl("format=csv&limit=1000000")));
-const peakAll = await peakRss(() => timed(curl("format=csv")));
+for (let r = 0; r < REPEATS; r++) {
+  await measurePeak("format=csv&limit=1000000", peaks.over1M, peaks.abs1M);
+  await measurePeak("format=csv", peaks.overAll, peaks.absAll);
+}
+const { over1M, overAll } = peaks;
+const [mem1M, memAll, abs1M, absAll] = [median(over1M), median(overAll), median(peaks.abs1M), median(peaks.absAll)];
 
 // A client reading at 1 MB/s for 10 s.
 await quiet();
@@ -187,8 +199,9 @@ rows: ${ROWS.toLocaleString("en")} (${(fromPsql.bytes / MB).toFixed(0)} MB of CS
 |---|---|
 | CSV export vs psql COPY, sha256 | ${fromApi.hash === fromPsql.hash ? "identical" : `DIFFERENT (${fromApi.hash} vs ${fromPsql.hash})`}; ${(fromApi.lines - 1).toLocaleString("en")} rows |
 | server RSS idle | ${(idle / MB).toFixed(0)} MB |
-| peak over idle, 1 M rows | ${((peak1M - idle) / MB).toFixed(1)} MB |
-| peak over idle, ${ROWS.toLocaleString("en")} rows | ${((peakAll - idle) / MB).toFixed(1)} MB (${pct(peakAll, peak1M)} of the 1 M peak) |
+| peak over idle, 1 M rows (median of ${REPEATS}; min–max) | ${(mem1M / MB).toFixed(1)} MB (${(Math.min(...over1M) / MB).toFixed(1)}–${(Math.max(...over1M) / MB).toFixed(1)}) |
+| peak over idle, ${ROWS.toLocaleString("en")} rows (median of ${REPEATS}; min–max) | ${(memAll / MB).toFixed(1)} MB (${(Math.min(...overAll) / MB).toFixed(1)}–${(Math.max(...overAll) / MB).toFixed(1)}); difference ${((memAll - mem1M) / MB).toFixed(1)} MB |
+| peak RSS, 1 M vs ${ROWS.toLocaleString("en")} rows (medians) | ${(abs1M / MB).toFixed(1)} vs ${(absAll / MB).toFixed(1)} MB: ${pct(Math.abs(absAll - abs1M), abs1M)} apart |
 | 1 MB/s client for 10 s, peak over idle | ${((slowPeak - slowIdle) / MB).toFixed(1)} MB |
 | client leaves after 1 MB → COPY ended after | ${leaveMs.toFixed(0)} ms |
 | gzip / zstd export, s | ${gzip.toFixed(2)} / ${zstd.toFixed(2)} (plain ${m.apiCsv.toFixed(2)}) |

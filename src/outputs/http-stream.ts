@@ -7,6 +7,7 @@
  * `{"error":{...}}` goes out first (best effort: a compressor may still hold it).
  */
 import { AppError } from "../platform/errors";
+import { releaseChunk } from "./chunks";
 import type { ExportFormat } from "./reader";
 
 export const CONTENT_TYPES: Record<ExportFormat, string> = { csv: "text/csv; charset=utf-8; header=present", ndjson: "application/x-ndjson" };
@@ -35,24 +36,102 @@ export type StreamOptions = {
 
 export async function streamResponse(chunks: AsyncIterable<Uint8Array>, opts: StreamOptions): Promise<Response> {
   const iterator = chunks[Symbol.asyncIterator]();
-  let pending: IteratorResult<Uint8Array> | undefined = await iterator.next();
-  let failed: unknown;
-  const body = new ReadableStream<Uint8Array>(
+  const first: IteratorResult<Uint8Array> = await iterator.next();
+  const encoding = pickEncoding(opts.acceptEncoding);
+  const headers: Record<string, string> = { ...opts.headers, "content-type": CONTENT_TYPES[opts.format], vary: "Accept-Encoding", "cache-control": "no-store" };
+  if (encoding) headers["content-encoding"] = encoding;
+  // Bun's CompressionStream also takes "zstd" (lib.dom's type lists only gzip/deflate).
+  const body = encoding
+    ? queuedBody(iterator, first, opts).pipeThrough(new CompressionStream(encoding as CompressionFormat) as unknown as TransformStream<Uint8Array, Uint8Array>)
+    : directBody(iterator, first, opts);
+  return new Response(body, { status: 200, headers });
+}
+
+/** Bun's direct ReadableStream (lib.dom's constructor type, which wins here, does not list it). */
+const DirectStream = ReadableStream as unknown as new (source: Bun.DirectUnderlyingSource<Uint8Array>) => ReadableStream<Uint8Array>;
+
+/**
+ * Whether a direct stream's controller is one of Bun's native sinks (`[object
+ * ReadableHTTPResponseSinkController]`, `...HTTPSResponseSink...`, `...FileSink...`), which copy what
+ * they are given; a JavaScript consumer's controller is a plain object. test/unit/outputs/http-stream.test.ts
+ * checks that Bun.serve's is recognised, so a Bun release that renames it fails there, not in production.
+ */
+export function copiesChunks(controller: ReadableStreamDirectController): boolean {
+  return /^\[object Readable\w*SinkController\]$/.test(Object.prototype.toString.call(controller));
+}
+
+/** What a failure after the first byte does to the body: the NDJSON error line first, then the stream errors. */
+function failed(err: unknown, opts: StreamOptions): unknown {
+  opts.onError(err);
+  opts.abort.abort();
+  return err ?? new Error("export failed");
+}
+
+/**
+ * Uncompressed: a direct stream. Bun.serve calls `pull` once and the loop writes the whole body;
+ * awaiting `write` holds the producer back to the client's pace. Bun.serve's sink copies each
+ * chunk into the response's own native buffer (or onto the socket), so the chunk is done with once
+ * `write` returns (or its promise, when the socket pushes back, settles) and goes back to its
+ * producer's pool (chunks.ts): the body allocates nothing per chunk, where a queued stream makes
+ * every chunk garbage. A JavaScript consumer (`app.handle(...)` then `.text()`, a reader) gets a
+ * controller that keeps the chunks it is given: those are never recycled.
+ */
+function directBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<Uint8Array>, opts: StreamOptions): ReadableStream<Uint8Array> {
+  const { signal } = opts.abort;
+  const leave = () => {
+    opts.abort.abort();
+    void iterator.return?.()?.catch(() => {});
+  };
+  return new DirectStream({
+    type: "direct",
+    async pull(controller: ReadableStreamDirectController) {
+      const recycle = copiesChunks(controller);
+      let next: IteratorResult<Uint8Array> = first;
+      try {
+        while (!next.done && !signal.aborted) {
+          const chunk = next.value;
+          const written = controller.write(chunk);
+          // Bun.serve does not cancel a direct stream whose client left: its sink takes nothing more (0).
+          if ((typeof written === "number" ? written : await written) === 0 && chunk.length > 0) return leave();
+          if (recycle) releaseChunk(chunk);
+          next = await iterator.next();
+        }
+      } catch (err) {
+        if (signal.aborted) return; // the client left: nothing to tell it
+        const error = failed(err, opts);
+        if (opts.format === "ndjson") {
+          controller.write(errorLine(err, opts.requestId));
+          await controller.flush();
+        }
+        // A rejected pull errors the response: Bun resets the connection instead of ending the body.
+        throw error;
+      }
+      if (!signal.aborted) controller.close();
+    },
+    cancel: leave,
+  });
+}
+
+/** Compressed: a queued stream feeding the compressor, one chunk per pull (chunks are not recycled: the compressor may hold them). */
+function queuedBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<Uint8Array>, opts: StreamOptions): ReadableStream<Uint8Array> {
+  let pending: IteratorResult<Uint8Array> | undefined = first;
+  let error: unknown;
+  return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        // Deferred by one pull so the NDJSON error line is written before the connection is reset.
-        if (failed !== undefined) return controller.error(failed);
+        // Deferred by one pull so the NDJSON error line is written before the stream errors.
+        if (error !== undefined) return controller.error(error);
         try {
           const next = pending ?? (await iterator.next());
           pending = undefined;
+          if (opts.abort.signal.aborted) return; // cancelled meanwhile (the client left): the stream is closed
           if (next.done) controller.close();
           else controller.enqueue(next.value);
         } catch (err) {
-          opts.onError(err);
-          opts.abort.abort();
-          failed = err ?? new Error("export failed");
+          if (opts.abort.signal.aborted) return;
+          error = failed(err, opts);
           if (opts.format === "ndjson") controller.enqueue(errorLine(err, opts.requestId));
-          else controller.error(failed);
+          else controller.error(error);
         }
       },
       cancel() {
@@ -62,12 +141,6 @@ export async function streamResponse(chunks: AsyncIterable<Uint8Array>, opts: St
     },
     { highWaterMark: 0 },
   );
-  const encoding = pickEncoding(opts.acceptEncoding);
-  const headers: Record<string, string> = { ...opts.headers, "content-type": CONTENT_TYPES[opts.format], vary: "Accept-Encoding", "cache-control": "no-store" };
-  if (encoding) headers["content-encoding"] = encoding;
-  // Bun's CompressionStream also takes "zstd" (lib.dom's type lists only gzip/deflate).
-  const compressed = encoding ? body.pipeThrough(new CompressionStream(encoding as CompressionFormat) as unknown as TransformStream<Uint8Array, Uint8Array>) : body;
-  return new Response(compressed, { status: 200, headers });
 }
 
 function errorLine(err: unknown, requestId: string): Uint8Array {

@@ -34,6 +34,8 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
         const plan = await outputs.plan(principal, params.id, query);
         const format = plan.format as ExportFormat;
         const abort = new AbortController();
+        // A client that leaves is also seen by the body's next write; this catches it while a selective COPY sends nothing.
+        request.signal.addEventListener("abort", () => abort.abort(), { once: true });
         const { requestId } = requestInfo(request);
         let chunks: AsyncIterable<Uint8Array>;
         try {

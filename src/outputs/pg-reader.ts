@@ -2,15 +2,18 @@
  * Postgres output store, read side (`scenario_output`). Pages and the latest-value rollup are
  * plain keyset queries on the pool. Exports take the fastest correct path per store:
  * - a real server: `COPY (SELECT ...) TO STDOUT` (CSV, or `row_to_json` lines for NDJSON) on a
- *   connection of its own, batched into ~64 KB writes (postgres.js delivers one chunk per row);
+ *   connection of its own, in ~64 KB chunks of whole rows: read by pg-copy.ts (the wire protocol
+ *   spoken directly, flat memory), or by postgres.js when that cannot connect as the pool does;
  * - embedded PGlite: keyset pages of 5,000 rows through the JS encoders, releasing its single
  *   connection between pages so other requests still get through.
  * Measurements: docs/performance.md.
  */
 import type { Readable } from "node:stream";
+import type { TLSOptions } from "bun";
 import postgres from "postgres";
 import type { Sql } from "../adapters/postgres";
 import { encodeRows } from "./encoders";
+import { CopyOut, type CopyTarget, UnsupportedConnection } from "./pg-copy";
 import type { ExportRequest, LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
 import { pagedRows } from "./reader";
 
@@ -24,14 +27,17 @@ const ROW_COLUMNS = `scenario_id::text as scenario_id, run_id::text as run_id, $
 export type PgReaderOptions = {
   /** Use COPY for exports. Default: yes unless the server is PGlite (its socket serves one connection). */
   copy?: boolean;
-  /** Opens the dedicated connection of one COPY export; default: the pool's own settings, max 1. */
+  /**
+   * Opens the dedicated postgres.js connection of one COPY export. Default: none, the export speaks
+   * the wire protocol itself (pg-copy.ts) with the pool's settings, or falls back to postgres.js
+   * with them (max 1) when it cannot (TLS options or an authentication method it does not speak).
+   */
   connect?: () => Sql;
 };
 
 export function createPgOutputReader(sql: Sql, opts: PgReaderOptions = {}): OutputReader {
   let copy: Promise<boolean> | undefined = opts.copy === undefined ? undefined : Promise.resolve(opts.copy);
   const useCopy = () => (copy ??= sql`select version() as v`.then(([row]) => !/pglite/i.test(String(row?.v))));
-  const connect = opts.connect ?? (() => exportConnection(sql));
 
   const reader: OutputReader = {
     async page(filter, limit, after) {
@@ -64,7 +70,7 @@ export function createPgOutputReader(sql: Sql, opts: PgReaderOptions = {}): Outp
 
     export(filter, request) {
       return (async function* () {
-        if (await useCopy()) yield* copyOut(connect(), sql, copyStatement(filter, request), request.signal);
+        if (await useCopy()) yield* copyOut(sql, opts.connect, copyStatement(filter, request), request.signal);
         else yield* encodeRows(pagedRows(reader, filter, request), request.format, request.escapeFormulas);
       })();
     },
@@ -141,13 +147,98 @@ function exportConnection(sql: Sql): Sql {
 }
 
 /**
- * Streams a COPY TO STDOUT, concatenating the per-row chunks into ~64 KB writes (the first chunk
- * goes at once, for time to first byte). Backpressure: while the consumer does not pull, the
- * stream stops reading the socket and the server waits. If the stream is left before its end
- * (abort, or the consumer stopped), the backend is terminated: a cancel would not reach a backend
- * blocked writing to a socket nobody reads.
+ * Streams a COPY TO STDOUT. Through pg-copy.ts when it can: pooled chunks of whole rows and
+ * nothing allocated per row (see there why); else through postgres.js. Either way: backpressure
+ * (while the consumer does not pull, the socket is not read and the server waits), and a stream
+ * left before its end (abort, or the consumer stopped) terminates the backend: a cancel would not
+ * reach a backend blocked writing to a socket nobody reads.
  */
-async function* copyOut(conn: Sql, admin: Sql, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* copyOut(sql: Sql, connect: (() => Sql) | undefined, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const target = connect ? undefined : copyTarget(sql);
+  let copy: CopyOut | undefined;
+  if (target) {
+    try {
+      copy = await CopyOut.open(target, statement);
+    } catch (err) {
+      if (!(err instanceof UnsupportedConnection)) throw err;
+    }
+  }
+  if (copy) yield* streamCopy(copy, sql, signal);
+  else yield* postgresJsCopyOut((connect ?? (() => exportConnection(sql)))(), sql, statement, signal);
+}
+
+async function* streamCopy(copy: CopyOut, admin: Sql, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const stop = () => copy.close();
+  signal.addEventListener("abort", stop);
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      const chunk = await copy.read();
+      if (chunk === null) return;
+      yield chunk;
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    const running = !copy.finished;
+    copy.close();
+    if (running && copy.pid) await admin`select pg_terminate_backend(${copy.pid})`.catch(() => {});
+  }
+}
+
+/** Where and how the pool connects, for pg-copy.ts; undefined when only postgres.js can (see `UnsupportedConnection`). Exported for tests. */
+export function copyTarget(sql: Sql): CopyTarget | undefined {
+  const o = sql.options as unknown as {
+    host: string[];
+    port: number[];
+    path?: string | false;
+    database: string;
+    user: string;
+    pass?: CopyTarget["password"] | null;
+    ssl?: unknown;
+    sslnegotiation?: string | null;
+    connect_timeout?: number | null;
+    connection?: Record<string, unknown>;
+    socket?: unknown;
+    target_session_attrs?: unknown;
+  };
+  if (o.socket || o.target_session_attrs || o.sslnegotiation === "direct" || !o.host?.length) return undefined;
+  const tls = tlsOptions(o.ssl);
+  if (tls === undefined) return undefined;
+  // As exportConnection's: dates and doubles spelled the same whatever the server's defaults are.
+  const params: Record<string, string> = { client_encoding: "UTF8" };
+  for (const [k, v] of Object.entries(o.connection ?? {})) if (v !== undefined && v !== null && v !== "" && v !== false) params[k] = String(v);
+  Object.assign(params, { DateStyle: "ISO", extra_float_digits: "1" });
+  return {
+    hosts: o.host.map((host, i) => ({ host, port: Number(o.port[i] ?? o.port[0] ?? 5432) })),
+    unix: o.path || undefined,
+    user: o.user,
+    database: o.database,
+    password: o.pass ?? undefined,
+    params,
+    connectTimeoutMs: (o.connect_timeout || 30) * 1000,
+    tls,
+  };
+}
+
+/** postgres.js's `ssl` option as pg-copy.ts's TLS settings; undefined for options only node:tls takes. */
+function tlsOptions(ssl: unknown): CopyTarget["tls"] | undefined {
+  if (!ssl || ssl === "disable") return false;
+  if (ssl === "prefer" || ssl === "allow") return { mode: "prefer", options: { rejectUnauthorized: false } };
+  if (ssl === true || ssl === "require") return { mode: "require", options: { rejectUnauthorized: false } };
+  // As node:tls does for postgres.js: the certificate is checked, against the host name (pg-copy.ts sets it per host).
+  if (ssl === "verify-full" || ssl === "verify-ca") return { mode: "require", options: { rejectUnauthorized: true } };
+  if (typeof ssl !== "object") return undefined;
+  const allowed = ["ca", "cert", "key", "passphrase", "rejectUnauthorized", "servername"];
+  if (Object.keys(ssl).some((k) => !allowed.includes(k))) return undefined;
+  const { servername, ...rest } = ssl as Record<string, unknown>;
+  return { mode: "require", options: { rejectUnauthorized: true, ...rest, ...(servername ? { serverName: servername as string } : {}) } as TLSOptions };
+}
+
+/**
+ * The postgres.js path: its `.readable()` delivers one Buffer per row, concatenated here into
+ * ~64 KB writes (the first chunk goes at once, for time to first byte).
+ */
+async function* postgresJsCopyOut(conn: Sql, admin: Sql, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
   let pid = 0;
   let streaming = false;
   let ended = false;

@@ -209,7 +209,8 @@ describe("streaming from Postgres, the API in its own process", () => {
 
   // curl, as a client that reads as data comes (Bun's fetch buffers differently and would measure itself).
   test.skipIf(!Bun.which("curl"))(
-    `the server stays within idle + 64 MB while ${ROWS.toLocaleString("en")} rows stream`,
+    // The issue allows 64 MB; recycled chunks keep it near flat (2-6 MB measured; postgres.js's per-row buffers took 45-65 MB).
+    `the server's memory stays flat (within idle + 16 MB) while ${ROWS.toLocaleString("en")} rows stream`,
     async () => {
       const idle = api.rssBytes();
       const { result, peak } = await peakRss(async () => {
@@ -229,7 +230,7 @@ describe("streaming from Postgres, the API in its own process", () => {
       });
       expect(result.exit).toBe(0);
       expect(result.bytes).toBeGreaterThan(150 * MB);
-      expect((peak - idle) / MB).toBeLessThan(64);
+      expect((peak - idle) / MB).toBeLessThan(16);
     },
     120_000,
   );

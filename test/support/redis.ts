@@ -24,7 +24,7 @@ export async function dropNamespace(redis: Redis, namespace: string): Promise<vo
   } while (cursor !== "0");
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

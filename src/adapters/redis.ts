@@ -22,6 +22,17 @@ export type RedisOptions = {
   connectionName?: string;
 };
 
+/** A `redis_error` warning, at most one per `logEveryMs` (default 30 s). */
+function connectionWarnings(opts: RedisOptions): (message: string) => void {
+  let last = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < (opts.logEveryMs ?? 30_000)) return;
+    last = now;
+    opts.log?.warn("redis_error", { error: message });
+  };
+}
+
 export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   const redis = new Redis(url, {
     lazyConnect: false,
@@ -35,13 +46,8 @@ export function createRedis(url: string, opts: RedisOptions = {}): Redis {
     connectionName: opts.connectionName ?? "aurum-scenarios",
   });
   // ioredis prints unhandled 'error' events to stderr; log them, rate-limited, instead.
-  let lastLog = 0;
-  redis.on("error", (err: Error) => {
-    const now = Date.now();
-    if (now - lastLog < (opts.logEveryMs ?? 30_000)) return;
-    lastLog = now;
-    opts.log?.warn("redis_error", { error: err.message });
-  });
+  const warn = connectionWarnings(opts);
+  redis.on("error", (err: Error) => warn(err.message));
   return redis;
 }
 
@@ -99,8 +105,8 @@ export type NativeRedis = RedisCommands & {
 
 /**
  * Bun's built-in client (RESP in native code), for the output cache: a round trip from a busy
- * server costs about 0.03 ms less than through ioredis on node:net, a third of a cache hit
- * (docs/cache.md, "Measured"). The policy is ioredis's above: it connects in the background, a
+ * server costs 0.02–0.03 ms less than through ioredis on node:net, a fifth of a small-page cache
+ * hit (docs/cache.md, "Backends"). The policy is ioredis's above: it connects in the background, a
  * command without a connection fails at once (no offline queue), a command without a reply within
  * `commandTimeoutMs` fails, and it reconnects by itself when Redis returns.
  */
@@ -112,13 +118,8 @@ export function createNativeRedis(url: string, opts: RedisOptions = {}): NativeR
     connectionTimeout: opts.connectTimeoutMs ?? 1_000,
   });
   const timeoutMs = opts.commandTimeoutMs ?? 250;
-  let lastLog = 0;
-  client.onclose = (err) => {
-    const now = Date.now();
-    if (now - lastLog < (opts.logEveryMs ?? 30_000)) return;
-    lastLog = now;
-    opts.log?.warn("redis_error", { error: err?.message ?? "connection closed" });
-  };
+  const warn = connectionWarnings(opts);
+  client.onclose = (err) => warn(err?.message ?? "connection closed");
   // Resolves on the first connection; with Redis down it waits (retrying) while commands fail fast.
   const connected = client.connect().then(
     () => true,

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
+import { startService as spawnService } from "../support/service";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -15,51 +16,22 @@ const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "
 
 export type Service = { base: string; stop: () => Promise<void> };
 
-/** `bun src/main.ts start` on a free loopback port; resolves once its log says it listens. */
+/** `bun src/main.ts start` on a free loopback port, embedded PGlite in a temp folder, auth disabled. */
 export async function startService(env: Record<string, string> = {}): Promise<Service> {
   const dataDir = mkdtempSync(join(tmpdir(), "aurum-e2e-"));
   const { AURUM_APP_DB_DSN: _a, AURUM_TIMESCALE_DSN: _b, AURUM_KAFKA_BROKERS: _c, ...inherited } = process.env;
-  const proc = Bun.spawn([process.execPath, "src/main.ts", "start"], {
-    cwd: join(import.meta.dir, "../.."),
-    env: {
-      ...inherited,
-      AURUM_DATA_DIR: dataDir,
-      AURUM_API_PORT: "0",
-      AURUM_API_HOST: "127.0.0.1",
-      AURUM_API_AUTH_DISABLED: "1",
-      AURUM_API_RATE_LIMIT_ENABLED: "0",
-      AURUM_WORKER_CONCURRENCY: "2",
-      AURUM_LOG_LEVEL: "info",
-      ...env,
-    },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    let found = false;
-    const timer = setTimeout(() => reject(new Error(`the service did not listen within 30 s:\n${buffered}`)), 30_000);
-    void (async () => {
-      // Keep draining stdout for the process's life: a full pipe would block its logs.
-      for await (const chunk of proc.stdout) {
-        if (found) continue;
-        buffered += decoder.decode(chunk, { stream: true });
-        const match = buffered.match(/"event":"listening".*?"url":"http:\/\/[^"]*:(\d+)"/);
-        if (match) {
-          found = true;
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      }
-      if (!found) reject(new Error(`the service exited before listening:\n${buffered}`));
-    })();
+  const service = await spawnService("start", {
+    ...inherited,
+    AURUM_DATA_DIR: dataDir,
+    AURUM_API_AUTH_DISABLED: "1",
+    AURUM_API_RATE_LIMIT_ENABLED: "0",
+    AURUM_WORKER_CONCURRENCY: "2",
+    ...env,
   });
   return {
-    base: `http://127.0.0.1:${port}`,
+    base: service.base,
     stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
+      await service.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ServiceProcess, startService } from "../support/service";
 
 const ROOT = join(import.meta.dir, "../..");
 const CLI = join(ROOT, "src/cli/main.ts");
@@ -26,15 +27,8 @@ type Result = { code: number; stdout: string; stderr: string };
 describe("the aurum CLI against a running server", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "aurum-cli-data-"));
   const work = mkdtempSync(join(tmpdir(), "aurum-cli-work-"));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const base = `http://127.0.0.1:${port}`;
-  const server = Bun.spawn(["bun", "src/main.ts", "start"], {
-    cwd: ROOT,
-    // One engine thread, so a test can keep it busy and have a run wait QUEUED.
-    env: cleanEnv({ AURUM_API_PORT: String(port), AURUM_API_HOST: "127.0.0.1", AURUM_DATA_DIR: dataDir, AURUM_LOG_LEVEL: "warn", AURUM_WORKER_CONCURRENCY: "1" }),
-    stdout: "ignore",
-    stderr: "ignore",
-  });
+  let server: ServiceProcess | undefined;
+  let base = "";
   const proxies: { stop(force?: boolean): void }[] = [];
 
   const spawnCli = (args: string[], env: Record<string, string> = {}) =>
@@ -55,21 +49,14 @@ describe("the aurum CLI against a running server", () => {
   }
 
   beforeAll(async () => {
-    const started = performance.now();
-    while (
-      !(await fetch(`${base}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ))
-    ) {
-      if (performance.now() - started > 30_000) throw new Error("the server did not start within 30 s");
-      await Bun.sleep(100);
-    }
-  }, 40_000);
+    // One engine thread, so a test can keep it busy and have a run wait QUEUED.
+    server = await startService("start", cleanEnv({ AURUM_DATA_DIR: dataDir, AURUM_WORKER_CONCURRENCY: "1" }));
+    base = server.base;
+  }, 70_000);
 
   afterAll(() => {
     for (const p of proxies) p.stop(true);
-    server.kill("SIGKILL");
+    server?.proc.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   });

@@ -4,35 +4,14 @@
  * runtime config API of one replica, hit by 100 concurrent requests split across both.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { createTestDb, type TestDb } from "../support/app";
 import { dropSoon } from "../support/limits";
 import { type ThrowawayRedis, throwawayRedis } from "../support/redis";
+import { type ServiceProcess, startService } from "../support/service";
 
-type Replica = { proc: ReturnType<typeof Bun.spawn>; base: string };
+type Replica = ServiceProcess;
 
-async function startReplica(env: Record<string, string>): Promise<Replica> {
-  const proc = Bun.spawn(["bun", "src/main.ts", "api"], { cwd: join(import.meta.dir, "../.."), env: { ...process.env, ...env }, stdout: "pipe", stderr: "inherit" });
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffered = "";
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffered += decoder.decode(value, { stream: true });
-    const line = buffered.split("\n").find((l) => l.includes('"event":"listening"'));
-    if (line) {
-      // Keep draining the log so a full pipe never blocks the replica.
-      void (async () => {
-        while (!(await reader.read()).done) {}
-      })().catch(() => {});
-      return { proc, base: (JSON.parse(line) as { url: string }).url };
-    }
-  }
-  proc.kill("SIGKILL");
-  throw new Error(`replica did not start:\n${buffered}`);
-}
+const startReplica = (env: Record<string, string>): Promise<Replica> => startService("api", { ...process.env, ...env });
 
 describe("two API processes share one Redis limiter", () => {
   let db: TestDb;
@@ -56,8 +35,7 @@ describe("two API processes share one Redis limiter", () => {
 
   afterAll(async () => {
     for (const r of replicas) {
-      r.proc.kill("SIGTERM");
-      await Promise.race([r.proc.exited, Bun.sleep(5_000)]);
+      await Promise.race([r.stop(), Bun.sleep(5_000)]);
     }
     await redis?.cleanup();
     await dropSoon(db);

@@ -1,7 +1,8 @@
 /** Output fixtures: runs and scenario_output rows made with SQL (generate_series), and the API in a child process. */
-import { readFileSync } from "node:fs";
+
 import { parseString } from "fast-csv";
 import type { Sql } from "../../src/adapters/postgres";
+import { type ServiceProcess, startService } from "./service";
 
 export const METRICS = ["NPV", "baseline", "mid", "policy_uplift", "uplift"];
 
@@ -52,46 +53,14 @@ export async function seedRun(sql: Sql, o: SeedOptions): Promise<string> {
   return runId;
 }
 
-export type ApiProcess = { base: string; pid: number; rssBytes: () => number; stop: () => Promise<void> };
+export type ApiProcess = ServiceProcess;
 
 /**
  * The API as production runs it (`bun src/main.ts api`, or `start` with its worker) in a child process on `databaseUrl`, so its
  * memory can be measured apart from the client's. Resolves once it listens.
  */
-export async function startApiProcess(databaseUrl: string, env: Record<string, string> = {}, verb: "api" | "start" = "api"): Promise<ApiProcess> {
-  const proc = Bun.spawn([process.execPath, "src/main.ts", verb], {
-    cwd: `${import.meta.dir}/../..`,
-    env: { ...process.env, AURUM_APP_DB_DSN: databaseUrl, AURUM_API_AUTH_DISABLED: "1", AURUM_API_PORT: "0", AURUM_API_HOST: "127.0.0.1", AURUM_LOG_LEVEL: "info", ...env },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    let found = false;
-    void (async () => {
-      // Keep draining stdout for the process's life: a full pipe would block its request logs.
-      for await (const chunk of proc.stdout) {
-        if (found) continue;
-        buffered += decoder.decode(chunk, { stream: true });
-        const match = buffered.match(/"event":"listening".*?"url":"http:\/\/[^"]*:(\d+)"/) ?? buffered.match(/"url":"http:\/\/[^"]*:(\d+)".*?"event":"listening"/);
-        if (match) {
-          found = true;
-          resolve(Number(match[1]));
-        }
-      }
-      if (!found) reject(new Error(`the API process exited before listening:\n${buffered}`));
-    })();
-  });
-  return {
-    base: `http://127.0.0.1:${port}`,
-    pid: proc.pid,
-    rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1] ?? 0) * 1024,
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
+export function startApiProcess(databaseUrl: string, env: Record<string, string> = {}, verb: "api" | "start" = "api"): Promise<ApiProcess> {
+  return startService(verb, { ...process.env, AURUM_APP_DB_DSN: databaseUrl, AURUM_API_AUTH_DISABLED: "1", ...env });
 }
 
 /** A CSV download as rows keyed by its header (fast-csv: an independent RFC 4180 reader). */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { freePort } from "../support/redis";
 
 const ROOT = join(import.meta.dir, "../..");
 
@@ -85,7 +86,8 @@ describe("the Dockerfile's steps on a clean copy, without Docker", () => {
       ...imageEnv,
       AURUM_DATA_DIR: join(scratch, "data"),
       TMPDIR: join(scratch, "tmp"),
-      AURUM_API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+      // A fixed port, not 0: the HEALTHCHECK command reads it from the environment.
+      AURUM_API_PORT: String(await freePort()),
       AURUM_API_HOST: "127.0.0.1",
       AURUM_API_AUTH_DISABLED: "1",
       AURUM_LOG_LEVEL: "warn",

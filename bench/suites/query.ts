@@ -2,9 +2,11 @@
  * query suite, the guide's harness (`--tenant-id --scenario-id --iterations --limit --use-cache
  * [--metric]`) over HTTP: `GET /v1/scenarios/{id}/outputs?limit=L[&metric=M]` at concurrency 1,
  * 10 and 50, cache hits (an API process with Redis) and misses (an API process with the cache off),
- * against the same app's static route (`/healthz`) and a Redis GET of the cached entry, interleaved
- * in each round. Latency p50/p95/p99/max and rows/s. With the cached process, a small page
- * (`--small-limit`, 10 rows) is also timed at concurrency 1, with a Redis GET of its entry.
+ * against the same app's static route (`/healthz`) and a Redis GET of the cached entry. Latency
+ * p50/p95/p99/max and rows/s. With the cached process, a small page (`--small-limit`, 10 rows) is
+ * also timed at concurrency 1, with a Redis GET of its entry. At concurrency 1 the parts of each
+ * ratio take turns request by request (static, small page, its GETs; then the main page and its
+ * GETs); misses and the higher concurrencies run in blocks.
  * Goal (issue 7, "cached small-page"): cached p50 ≤ static p50 + 2 × Redis GET p50, cached p99 ≤
  * static p99 + 5 × Redis GET p99, at concurrency 1; the same ratios are reported for the main page.
  * Redis GETs are timed with ioredis (the baseline) and with Bun's built-in client (what the
@@ -77,36 +79,56 @@ export async function querySuite(ctx: SuiteContext): Promise<SuiteResult> {
       s.all.push(...lat);
       series.set(name, s);
     };
-    for (let r = 0; r < ctx.repeats; r++) {
-      if (haveRedis) {
-        const timed = (name: string, get: () => Promise<unknown>) => async () => {
-          const lat: number[] = [];
-          for (let i = 0; i < iterations; i++) {
-            const t = performance.now();
-            await get();
-            lat.push(performance.now() - t);
-          }
-          add(name, lat, lat.reduce((a, b) => a + b, 0) / 1000, 0);
-        };
-        await timed("Redis GET c1", () => redis.getBuffer(mainKey))();
-        await timed("Redis GET (Bun client) c1", () => native.send("GET", [mainKey]))();
-        if (small) {
-          await timed("Redis GET small c1", () => redis.getBuffer(smallKey))();
-          await timed("Redis GET small (Bun client) c1", () => native.send("GET", [smallKey]))();
+    type Timed = [name: string, rowsEach: number, call: () => Promise<unknown>];
+    /** One request; throws on a non-200 answer. */
+    const fetchOnce = (url: string) => async () => {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+    };
+    const gets = (name: string, key: string): Timed[] =>
+      haveRedis
+        ? [
+            [`Redis GET${name} c1`, 0, () => redis.getBuffer(key)],
+            [`Redis GET${name} (Bun client) c1`, 0, () => native.send("GET", [key])],
+          ]
+        : [];
+    // At concurrency 1 the parts of one ratio are timed a request at a time in turn (the order
+    // rotating), so the baseline (static route, Redis GET) and the cached page see the same moments
+    // of a shared machine; blocks of one kind after another let load drift between them. Misses go
+    // in blocks of their own: a Postgres query and its aftermath in a third process, interleaved,
+    // would slow whatever request comes next.
+    const rotations: Timed[][] = [
+      [["static c1", 0, fetchOnce(`${staticBase}/healthz`)], ...(small ? [["cached small c1", smallLimit, fetchOnce(small)] as Timed, ...gets(" small", smallKey)] : [])],
+      kinds.includes("cached") ? [["cached c1", pageRows, fetchOnce(`${base.cached}${path}`)], ...gets("", mainKey)] : [],
+    ];
+    /** `iterations` rounds of one call of each, the order rotating; latencies go to `add`. */
+    const rotate = async (timed: Timed[]) => {
+      const lat = timed.map(() => [] as number[]);
+      for (let i = 0; i < iterations; i++) {
+        for (let j = 0; j < timed.length; j++) {
+          const at = (i + j) % timed.length;
+          const t = performance.now();
+          await (timed[at] as Timed)[2]();
+          (lat[at] as number[]).push(performance.now() - t);
         }
       }
+      timed.forEach(([name, rowsEach], at) => {
+        const l = lat[at] as number[];
+        add(name, l, l.reduce((x, y) => x + y, 0) / 1000, rowsEach);
+      });
+    };
+    for (let r = 0; r < ctx.repeats; r++) {
+      if (levels.includes(1)) for (const timed of rotations) await rotate(timed);
       for (const c of levels) {
-        const st = await load(`${staticBase}/healthz`, iterations, c);
-        add(`static c${c}`, st.latencies, st.seconds, 0);
-        for (const k of kinds) {
+        if (c > 1) {
+          const st = await load(`${staticBase}/healthz`, iterations, c);
+          add(`static c${c}`, st.latencies, st.seconds, 0);
+        }
+        for (const k of kinds.filter((k) => c > 1 || k !== "cached")) {
           const res = await load(`${base[k]}${path}`, iterations, c);
           if (res.errors) throw new Error(`${k} c${c}: ${res.errors} non-200 answers`);
           add(`${k} c${c}`, res.latencies, res.seconds, pageRows);
-        }
-        if (small && c === 1) {
-          const res = await load(small, iterations, 1);
-          if (res.errors) throw new Error(`cached small c1: ${res.errors} non-200 answers`);
-          add("cached small c1", res.latencies, res.seconds, smallLimit);
         }
       }
       ctx.log(`query round ${r + 1}: ${[...series.entries()].map(([k, v]) => `${k} p50 ${v.p50.at(-1)?.toFixed(2)} ms`).join(", ")}`);

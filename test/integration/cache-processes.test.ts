@@ -1,12 +1,14 @@
 // The output cache across two real API processes (`bun src/main.ts api`) sharing Redis and Postgres:
 // 200 identical cold requests, 100 to each process at once → one store query in total (each
 // process counts its store queries in aurum_scenario_cache_loads_total), 200 identical bodies.
-// Then an admin invalidation through one process is seen by the very next read in the other.
+// Then an admin invalidation through one process is seen by the very next read in the other, and
+// a run committed by a worker process (`bun src/main.ts worker`) by the very next read in both.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeRedis, createRedis, redisReady } from "../../src/adapters/redis";
 import { createTestDb, type TestDb } from "../support/app";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 import { dropNamespace, TEST_REDIS_URL, testNamespace } from "../support/redis";
+import { type ServiceProcess, startService } from "../support/service";
 
 const TENANT = "t-cache-procs";
 const headers = { "x-aurum-tenant": TENANT };
@@ -24,6 +26,7 @@ async function loads(api: ApiProcess, kind: string): Promise<number> {
 describe("output cache across two API processes", () => {
   let db: TestDb;
   const apis: ApiProcess[] = [];
+  let worker: ServiceProcess | undefined;
   let scenarioId: string;
 
   beforeAll(async () => {
@@ -38,11 +41,16 @@ describe("output cache across two API processes", () => {
       // machine) would count as Redis down and bypass the cache, which cache-api.test.ts covers.
       AURUM_REDIS_COMMAND_TIMEOUT_MS: "2000",
       AURUM_API_RATE_LIMIT_ENABLED: "0",
+      // Runs are claimed from Postgres by the worker process below (not through Kafka), on the sample curves.
+      AURUM_KAFKA_BROKERS: "",
+      AURUM_WORKER_POLL_MS: "100",
+      AURUM_LOAD_SAMPLE_CURVES: "always",
     };
+    worker = await startService("worker", { ...process.env, AURUM_APP_DB_DSN: db.url as string, ...env });
     apis.push(...(await Promise.all([startApiProcess(db.url as string, env), startApiProcess(db.url as string, env)])));
   }, 60_000);
   afterAll(async () => {
-    await Promise.all(apis.map((a) => a.stop()));
+    await Promise.all([...apis, ...(worker ? [worker] : [])].map((p) => p.stop()));
     const redis = createRedis(TEST_REDIS_URL);
     await redisReady(redis, 2_000);
     await dropNamespace(redis, namespace);
@@ -85,4 +93,40 @@ describe("output cache across two API processes", () => {
     expect(res.status).toBe(200);
     expect(await value()).toBe(cached + 1000);
   }, 30_000);
+
+  test("a worker process commits a run: the very next read in each API process shows it", async () => {
+    const [a, b] = apis as [ApiProcess, ApiProcess];
+    const json = { ...headers, "content-type": "application/json" };
+    const created = await fetch(`${a.base}/v1/scenarios`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ name: "committed by a worker", parameters: { horizon_months: 6, mc_paths: 10 } }),
+    });
+    expect(created.status).toBe(201);
+    const id = (await created.json()).data.id as string;
+    const run = async (seed: number) => {
+      const res = await fetch(`${a.base}/v1/scenarios/${id}/run`, { method: "POST", headers: json, body: JSON.stringify({ seed }) });
+      expect(res.status).toBe(202);
+      const runId = (await res.json()).data.id as string;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const record = (await (await fetch(`${b.base}/v1/scenarios/${id}/runs/${runId}`, { headers })).json()).data;
+        const state = record.state;
+        if (state === "SUCCEEDED") return runId;
+        if (state === "FAILED" || Date.now() > deadline) throw new Error(`run ${runId}: ${JSON.stringify(record)}`);
+        await Bun.sleep(50);
+      }
+    };
+    const shown = async (api: ApiProcess) => {
+      const res = await fetch(`${api.base}/v1/scenarios/${id}/outputs?limit=10`, { headers });
+      expect(res.status).toBe(200);
+      return (await res.json()).meta.run_id as string;
+    };
+    const first = await run(1);
+    // Cached in both processes: twice each, the second a hit.
+    for (const api of [a, b, a, b]) expect(await shown(api)).toBe(first);
+    const second = await run(2);
+    expect(second).not.toBe(first);
+    expect([await shown(a), await shown(b)]).toEqual([second, second]);
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 /**
- * The service as a real child process (`bun src/main.ts start|api`) on a port the kernel picks
- * (AURUM_API_PORT=0): resolves once its log says `listening`, with the URL it printed. A process
+ * The service as a real child process (`bun src/main.ts start|api|worker`) on a port the kernel
+ * picks (AURUM_API_PORT=0; a worker's probe server on AURUM_SCENARIO_METRICS_PORT=0): resolves once
+ * its log says `listening` (`worker_probes_listening`), with the URL it printed. A process
  * that exits first, or does not listen in time, fails with its exit code and the tail of its output,
  * so a CI log says why. Its output is drained for its whole life (a full pipe would block it).
  */
@@ -27,15 +28,16 @@ export type ServiceProcess = {
  * `env` is the child's whole environment; port, host and an `info` log level (the `listening` line
  * is info) are set here. `timeoutMs` bounds the wait for the line.
  */
-export async function startService(verb: "start" | "api", env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ServiceProcess> {
+export async function startService(verb: "start" | "api" | "worker", env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ServiceProcess> {
   const started = performance.now();
   const proc = Bun.spawn([process.execPath, "src/main.ts", verb], {
     cwd: ROOT,
-    env: { ...env, AURUM_API_PORT: "0", AURUM_API_HOST: "127.0.0.1", AURUM_LOG_LEVEL: "info" },
+    env: { ...env, AURUM_API_PORT: "0", AURUM_API_HOST: "127.0.0.1", AURUM_SCENARIO_METRICS_PORT: "0", AURUM_SCENARIO_METRICS_ADDR: "127.0.0.1", AURUM_LOG_LEVEL: "info" },
     stdout: "pipe",
     stderr: "pipe",
   });
   let tail = "";
+  const event = `"event":"${verb === "worker" ? "worker_probes_listening" : "listening"}"`;
   let found = false;
   const url = Promise.withResolvers<string>();
   const drain = async (stream: ReadableStream<Uint8Array>) => {
@@ -49,7 +51,7 @@ export async function startService(verb: "start" | "api", env: Record<string, st
       const lines = line.split("\n");
       line = lines.pop() ?? "";
       for (const l of lines) {
-        const match = l.includes('"event":"listening"') ? /"url":"(http:\/\/[^"]+)"/.exec(l) : null;
+        const match = l.includes(event) ? /"url":"(http:\/\/[^"]+)"/.exec(l) : null;
         if (match?.[1] && !found) {
           found = true;
           url.resolve(match[1]);

@@ -1,8 +1,8 @@
 /**
  * Output downloads over real HTTP: a failure after the first byte never looks like a complete file;
- * against the API process on Postgres, a 1,000,000-row export arrives whole (count, checksum) in
- * flat memory, a slow client is held back by backpressure, a client that leaves ends the query,
- * and the export limit. The 5,000,000-row figures are in bench/outputs.ts.
+ * against the API process on Postgres, 1,000,000- and 5,000,000-row exports arrive whole (count,
+ * checksum) in flat memory, a slow client is held back by backpressure, a client that leaves ends
+ * the query, and the export limit. Throughput against psql is in the bench (bench/outputs.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
@@ -233,6 +233,49 @@ describe("streaming from Postgres, the API in its own process", () => {
       expect((peak - idle) / MB).toBeLessThan(16);
     },
     120_000,
+  );
+
+  test.skipIf(!Bun.which("curl"))(
+    "5,000,000 rows: right row count and value checksum; peak RSS within idle + 64 MB and within 10 % of the 1,000,000-row export's",
+    async () => {
+      const big = (
+        await (
+          await fetch(`${api.base}/v1/scenarios`, { method: "POST", headers: { ...tenant, "content-type": "application/json" }, body: JSON.stringify({ name: "Bigger" }) })
+        ).json()
+      ).data.id as string;
+      const BIG = 5_000_000;
+      await seedRun(db.sql, { tenantId: TENANT, scenarioId: big, rows: BIG, curves: 400 });
+      // curl into awk: rows and the sum of the value column (cell 9; nothing before it holds a comma).
+      const exportOf = async (id: string) => {
+        const idle = api.rssBytes();
+        const { result, peak } = await peakRss(async () => {
+          const sh = Bun.spawn(
+            [
+              "bash",
+              "-o",
+              "pipefail",
+              "-c",
+              `curl -sf -H "x-aurum-tenant: ${TENANT}" "$0" | awk -F, 'NR > 1 { n++; s += $9 } END { printf "%d %.0f", n, s }'`,
+              `${api.base}/v1/scenarios/${id}/outputs?format=csv`,
+            ],
+            { stdout: "pipe" },
+          );
+          const [rows, sum] = (await new Response(sh.stdout).text()).split(" ").map(Number);
+          return { exit: await sh.exited, rows, sum };
+        });
+        return { ...result, idle, peak };
+      };
+      const small = await exportOf(scenarioId);
+      const large = await exportOf(big);
+      expect(small).toMatchObject({ exit: 0, rows: ROWS, sum: (ROWS * (ROWS - 1)) / 2 });
+      expect(large).toMatchObject({ exit: 0, rows: BIG, sum: (BIG * (BIG - 1)) / 2 });
+      console.log(
+        `peak RSS over idle: 1 M rows +${((small.peak - small.idle) / MB).toFixed(1)} MB, 5 M rows +${((large.peak - large.idle) / MB).toFixed(1)} MB; peaks ${(small.peak / MB).toFixed(1)} / ${(large.peak / MB).toFixed(1)} MB`,
+      );
+      expect((large.peak - large.idle) / MB).toBeLessThan(64);
+      expect(Math.abs(large.peak - small.peak) / small.peak).toBeLessThan(0.1);
+    },
+    300_000,
   );
 
   test("a client reading at 1 MB/s for 30 s does not grow the server's memory: backpressure reaches Postgres", async () => {

@@ -1,12 +1,12 @@
 /**
  * The console's entry point (bundled by Bun.build, see src/console/build.ts): a hash router over
- * the sign-in, scenario list, new scenario, scenario and outputs pages. Plain DOM, no framework.
+ * the sign-in, scenario list, new scenario, scenario (with delete), edit scenario and outputs pages. Plain DOM, no framework.
  */
 import { getSession, setSession } from "./client/api";
 import { clear } from "./client/dom";
 import { outputsPage } from "./client/pages/outputs";
 import { scenarioPage } from "./client/pages/scenario";
-import { scenarioCreatePage, scenarioListPage } from "./client/pages/scenarios";
+import { scenarioCreatePage, scenarioEditPage, scenarioListPage } from "./client/pages/scenarios";
 import { signinPage } from "./client/pages/signin";
 import type { Ctx } from "./client/shell";
 
@@ -57,6 +57,7 @@ function route(): void {
   if (params.length === 1) scenarioListPage(ctx);
   else if (params[1] === "new") scenarioCreatePage(ctx);
   else if (params[2] === "outputs") outputsPage(ctx);
+  else if (params[2] === "edit") scenarioEditPage(ctx);
   else scenarioPage(ctx);
 }
 

@@ -3,6 +3,7 @@
  * the real service process: create a scenario, run it, watch it reach SUCCEEDED over the events
  * stream, open the chart and check it draws the band (screenshot: /tmp/console-chart.png),
  * download the CSV and compare it byte for byte with the API's; the same with the keyboard only;
+ * edit a scenario (and lose a concurrent edit's race with a 409) and delete it after confirming;
  * axe-core finds no accessibility violations; asset sizes and load time on loopback.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -200,6 +201,59 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.close();
   }, 120_000);
 
+  test("edit a scenario (a concurrent edit is a 409 that changes nothing), then delete it after confirming", async () => {
+    const created = await fetch(`${svc.base}/v1/scenarios`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-aurum-tenant": "e2e" },
+      body: JSON.stringify({ name: "To edit", tags: ["a"], parameters: { shock_bp: 5 } }),
+    });
+    const id = ((await created.json()) as { data: { id: string } }).data.id;
+    const page = await open(`/console#/scenarios/${id}`);
+    await signIn(page, "e2e");
+    await page.goto(`${svc.base}/console#/scenarios/${id}`);
+    await page.getByRole("heading", { level: 1, name: "To edit" }).waitFor();
+    await page.getByRole("link", { name: "Edit" }).click();
+    await page.getByRole("heading", { level: 1, name: "Edit To edit" }).waitFor();
+    expect(await page.getByLabel("Tags").inputValue()).toBe("a");
+    await page.getByLabel("Name").fill("Edited");
+    await page.getByLabel("Description").fill("changed in the console");
+    await page.getByLabel("Tags").fill("a, b");
+    await page.getByLabel("Parameters (JSON)").fill('{"shock_bp": 40}');
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByRole("heading", { level: 1, name: "Edited" }).waitFor();
+    const saved = (await apiJson(`/v1/scenarios/${id}`)).data;
+    expect(saved).toMatchObject({ name: "Edited", description: "changed in the console", tags: ["a", "b"], parameters: { shock_bp: 40 }, version: 2 });
+
+    // The form holds version 2; another client moves the scenario to version 3 meanwhile.
+    await page.getByRole("link", { name: "Edit" }).click();
+    await page.getByRole("heading", { level: 1, name: "Edit Edited" }).waitFor();
+    const patched = await fetch(`${svc.base}/v1/scenarios/${id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tags: ["elsewhere"] }),
+    });
+    expect(patched.status).toBe(200);
+    await page.getByLabel("Name").fill("Lost update");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    const alert = page.getByRole("alert").filter({ hasText: /\S/ });
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain("scenario is at version 3, not 2");
+    expect((await apiJson(`/v1/scenarios/${id}`)).data).toMatchObject({ name: "Edited", tags: ["elsewhere"], version: 3 });
+
+    // Delete: the first button only asks; Keep steps back; Delete removes it.
+    await page.getByRole("link", { name: "Cancel" }).click();
+    await page.getByRole("heading", { level: 1, name: "Edited" }).waitFor();
+    await page.getByRole("button", { name: "Delete scenario" }).click();
+    await page.getByRole("button", { name: "Keep" }).click();
+    expect((await fetch(`${svc.base}/v1/scenarios/${id}`)).status).toBe(200);
+    await page.getByRole("button", { name: "Delete scenario" }).click();
+    await page.getByRole("group", { name: "Confirm deletion" }).getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "Scenarios" }).waitFor();
+    expect((await fetch(`${svc.base}/v1/scenarios/${id}`)).status).toBe(404);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   test("axe-core finds no WCAG 2.1 A/AA or best-practice violations on any page", async () => {
     expect(scenarioId).not.toBe("");
     const axeSource = readFileSync(join(import.meta.dir, "../../node_modules/axe-core/axe.min.js"), "utf8");
@@ -225,13 +279,17 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await check("new scenario");
     await page.goto(`${svc.base}/console#/scenarios/${scenarioId}`);
     await page.locator('tr[data-state="SUCCEEDED"]').waitFor();
+    await page.getByRole("button", { name: "Delete scenario" }).click();
     await check("scenario");
+    await page.goto(`${svc.base}/console#/scenarios/${scenarioId}/edit`);
+    await page.getByRole("button", { name: "Save changes" }).waitFor();
+    await check("edit scenario");
     await page.goto(`${svc.base}/console#/scenarios/${scenarioId}/outputs`);
     await page.locator("svg.bar-chart, svg.band-chart").first().waitFor();
     await page.getByLabel("Contract month", { exact: true }).selectOption({ index: 60 });
     await page.locator("svg.bar-chart").waitFor();
     await check("outputs");
-    expect(results).toEqual({ "sign-in": [], "scenario list": [], "new scenario": [], scenario: [], outputs: [] });
+    expect(results).toEqual({ "sign-in": [], "scenario list": [], "new scenario": [], scenario: [], "edit scenario": [], outputs: [] });
     // The check can fail: an unlabelled input and a nameless button are reported.
     await page.evaluate(() => document.getElementById("main")?.append(document.createElement("input"), document.createElement("button")));
     await check("negative control");

@@ -17,7 +17,7 @@ export function scenarioPage(ctx: Ctx): void {
     ({ data }) => {
       h1.textContent = data.name;
       document.title = `${data.name} · Aurum Scenarios console`;
-      clear(body, details(data), runSection(ctx, data));
+      clear(body, details(ctx, data, error), runSection(ctx, data));
       body.setAttribute("aria-busy", "false");
     },
     (err) => {
@@ -27,7 +27,7 @@ export function scenarioPage(ctx: Ctx): void {
   );
 }
 
-function details(sc: Scenario): HTMLElement {
+function details(ctx: Ctx, sc: Scenario, error: ReturnType<typeof errorBox>): HTMLElement {
   const dl = h(
     "dl",
     { className: "facts" },
@@ -110,8 +110,52 @@ function details(sc: Scenario): HTMLElement {
     assumptions,
     h("h3", {}, "Parameters"),
     parameters,
-    h("p", {}, h("a", { href: `#/scenarios/${sc.id}/outputs`, className: "button" }, "Open outputs")),
+    h(
+      "div",
+      { className: "actions" },
+      h("a", { href: `#/scenarios/${sc.id}/outputs`, className: "button" }, "Open outputs"),
+      h("a", { href: `#/scenarios/${sc.id}/edit`, className: "button secondary" }, "Edit"),
+      deleteControl(ctx, sc, error),
+    ),
   );
+}
+
+/** "Delete scenario", then an inline confirmation (no modal dialog): Delete removes it with its runs and outputs; Keep steps back. */
+function deleteControl(ctx: Ctx, sc: Scenario, error: ReturnType<typeof errorBox>): HTMLElement {
+  const ask = h("button", { type: "button", className: "secondary" }, "Delete scenario");
+  const keep = h("button", { type: "button", className: "secondary" }, "Keep");
+  const confirm = h("button", { type: "button", className: "danger" }, "Delete");
+  const question = h(
+    "span",
+    { role: "group", "aria-label": "Confirm deletion", className: "confirm", hidden: true },
+    `Delete ${sc.name} with its runs and outputs? `,
+    confirm,
+    " ",
+    keep,
+  );
+  ask.addEventListener("click", () => {
+    ask.hidden = true;
+    question.hidden = false;
+    keep.focus();
+  });
+  keep.addEventListener("click", () => {
+    question.hidden = true;
+    ask.hidden = false;
+    ask.focus();
+  });
+  confirm.addEventListener("click", async () => {
+    error.hide();
+    confirm.disabled = true;
+    try {
+      await api(`/v1/scenarios/${sc.id}`, { method: "DELETE", signal: ctx.signal });
+      ctx.announce(`Scenario ${sc.name} deleted`);
+      ctx.go("#/scenarios");
+    } catch (err) {
+      confirm.disabled = false;
+      error.show(err);
+    }
+  });
+  return h("span", {}, ask, question);
 }
 
 function runSection(ctx: Ctx, sc: Scenario): HTMLElement {

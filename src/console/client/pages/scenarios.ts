@@ -145,14 +145,47 @@ const EXAMPLE_ASSUMPTIONS = JSON.stringify([{ driver_type: "policy", payload: { 
 
 export function scenarioCreatePage(ctx: Ctx): void {
   heading(ctx, "New scenario");
-  const session = getSession();
-  const tenant = field(
-    "Tenant",
-    h("input", { name: "tenant_id", autocomplete: "off", value: session?.mode === "local" ? session.tenant : "" }),
-    session?.mode === "token" ? "Optional: your token's tenant is used." : "Required when no X-Aurum-Tenant was given at sign-in.",
+  ctx.main.append(scenarioForm(ctx));
+}
+
+/** The edit form of a scenario: a PATCH guarded by the version it was loaded at (another edit meanwhile is a 409, shown). */
+export function scenarioEditPage(ctx: Ctx): void {
+  const scenarioId = ctx.params[1] as string;
+  const h1 = heading(ctx, "Edit scenario");
+  const error = errorBox();
+  const body = h("div", { "aria-busy": "true" }, h("p", {}, "Loading…"));
+  ctx.main.append(error.el, body);
+  api<Scenario>(`/v1/scenarios/${scenarioId}`, { signal: ctx.signal }).then(
+    ({ data }) => {
+      h1.textContent = `Edit ${data.name}`;
+      document.title = `Edit ${data.name} · Aurum Scenarios console`;
+      clear(body, scenarioForm(ctx, data));
+      body.setAttribute("aria-busy", "false");
+    },
+    (err) => {
+      clear(body);
+      error.show(err);
+    },
   );
-  const name = field("Name", h("input", { name: "name", required: true, maxlength: 200, autocomplete: "off" }), "Unique in the tenant, case-insensitively.");
+}
+
+/** The create form, or with `existing` its edit form (no tenant: a scenario stays in its tenant). */
+function scenarioForm(ctx: Ctx, existing?: Scenario): HTMLFormElement {
+  const session = getSession();
+  const tenant = existing
+    ? undefined
+    : field(
+        "Tenant",
+        h("input", { name: "tenant_id", autocomplete: "off", value: session?.mode === "local" ? session.tenant : "" }),
+        session?.mode === "token" ? "Optional: your token's tenant is used." : "Required when no X-Aurum-Tenant was given at sign-in.",
+      );
+  const name = field(
+    "Name",
+    h("input", { name: "name", required: true, maxlength: 200, autocomplete: "off", value: existing?.name ?? "" }),
+    "Unique in the tenant, case-insensitively.",
+  );
   const description = field("Description", h("textarea", { name: "description", rows: 2 }));
+  description.control.value = existing?.description ?? "";
   const status = field(
     "Status",
     select(
@@ -162,27 +195,28 @@ export function scenarioCreatePage(ctx: Ctx): void {
         ["draft", "Draft"],
         ["archived", "Archived"],
       ],
-      "active",
+      existing?.status.toLowerCase() ?? "active",
     ),
   );
-  const tags = field("Tags", h("input", { name: "tags", autocomplete: "off" }), "Comma-separated, e.g. demo, sensitivity.");
+  const tags = field("Tags", h("input", { name: "tags", autocomplete: "off", value: existing?.tags.join(", ") ?? "" }), "Comma-separated, e.g. demo, sensitivity.");
   const assumptions = field(
     "Assumptions (JSON)",
     h("textarea", { name: "assumptions", rows: 7, spellcheck: "false", className: "code" }),
     "A list of {driver_type, payload}; driver types: policy, load_growth, fuel_curve, fleet_change.",
   );
-  assumptions.control.value = EXAMPLE_ASSUMPTIONS;
+  assumptions.control.value = existing ? JSON.stringify(existing.assumptions, null, 2) : EXAMPLE_ASSUMPTIONS;
   const parameters = field(
     "Parameters (JSON)",
     h("textarea", { name: "parameters", rows: 3, spellcheck: "false", className: "code" }),
     "e.g. shock_bp, horizon_months, mc_paths, seed, band_quantiles, discount_rate.",
   );
-  parameters.control.value = '{"shock_bp": 25}';
+  parameters.control.value = existing ? JSON.stringify(existing.parameters, null, 2) : '{"shock_bp": 25}';
   const error = errorBox();
+  const back = existing ? `#/scenarios/${existing.id}` : "#/scenarios";
   const form = h(
     "form",
-    { className: "card", "aria-label": "New scenario" },
-    tenant.wrap,
+    { className: "card", "aria-label": existing ? `Edit ${existing.name}` : "New scenario" },
+    tenant?.wrap ?? null,
     name.wrap,
     description.wrap,
     status.wrap,
@@ -190,7 +224,12 @@ export function scenarioCreatePage(ctx: Ctx): void {
     assumptions.wrap,
     parameters.wrap,
     error.el,
-    h("div", { className: "actions" }, h("button", { type: "submit" }, "Create scenario"), h("a", { href: "#/scenarios", className: "button secondary" }, "Cancel")),
+    h(
+      "div",
+      { className: "actions" },
+      h("button", { type: "submit" }, existing ? "Save changes" : "Create scenario"),
+      h("a", { href: back, className: "button secondary" }, "Cancel"),
+    ),
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -206,7 +245,15 @@ export function scenarioCreatePage(ctx: Ctx): void {
           .map((t) => t.trim())
           .filter(Boolean),
       };
-      if (tenant.control.value.trim()) body.tenant_id = tenant.control.value.trim();
+      if (tenant?.control.value.trim()) body.tenant_id = tenant.control.value.trim();
+      if (existing) {
+        body.description = description.control.value.trim() ? description.control.value : null;
+        body.version = existing.version;
+        const { data } = await api<Scenario>(`/v1/scenarios/${existing.id}`, { method: "PATCH", body, signal: ctx.signal });
+        ctx.announce(`Scenario ${data.name} saved (version ${data.version})`);
+        ctx.go(`#/scenarios/${data.id}`);
+        return;
+      }
       if (description.control.value.trim()) body.description = description.control.value;
       const { data } = await api<Scenario>("/v1/scenarios", { method: "POST", body, signal: ctx.signal });
       ctx.announce(`Scenario ${data.name} created`);
@@ -215,5 +262,5 @@ export function scenarioCreatePage(ctx: Ctx): void {
       error.show(err);
     }
   });
-  ctx.main.append(form);
+  return form;
 }

@@ -1,5 +1,4 @@
 /** Output fixtures: runs and scenario_output rows made with SQL (generate_series), and the API in a child process. */
-
 import { parseString } from "fast-csv";
 import type { Sql } from "../../src/adapters/postgres";
 import { type ServiceProcess, startService } from "./service";

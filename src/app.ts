@@ -6,7 +6,8 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import type { Sql } from "./adapters/postgres";
 import { cacheAdminRoutes } from "./cache";
-import { createScenarioCache, invalidateOnCommit, type ScenarioCache } from "./cache/service";
+import { bumpOnCommit, type CacheBumps, immediateBumps } from "./cache/bumps";
+import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import type { Config } from "./config";
 import { consoleRoutes } from "./console";
 import { curveRoutes } from "./curves";
@@ -32,7 +33,7 @@ import { createRunRepo } from "./runs/repo";
 import { createRunService } from "./runs/service";
 import { scenarioRoutes } from "./scenarios";
 import { createScenarioRepo } from "./scenarios/repo";
-import { createScenarioService, type ScenarioRemoved } from "./scenarios/service";
+import { createScenarioService } from "./scenarios/service";
 
 export const API_VERSION = "0.1.0";
 
@@ -47,9 +48,11 @@ export type AppDeps = {
   /** The output store's read side; default: the Postgres `scenario_output` table on `sql`. */
   outputs?: OutputReader;
   /** Told after a scenario was deleted, to remove its outputs from a store outside Postgres (Iceberg); must not throw. */
-  purgeScenarioOutputs?: ScenarioRemoved;
+  purgeScenarioOutputs?: (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
   /** The output cache (docs/cache.md); default: none (every read goes to the store). */
   cache?: ScenarioCache;
+  /** How the cache's version bumps are made; default: right after each commit, nothing recorded (src/cache/bumps.ts). */
+  bumps?: CacheBumps;
   /** The rate limiter's buckets (memory or Redis, docs/rate-limits.md); default: none, nothing is limited. */
   rateLimitStore?: RateLimitStore;
   /** Poll and heartbeat intervals of the run event stream (tests shorten them). */
@@ -67,9 +70,11 @@ export function createApp(deps: AppDeps) {
   const curves = createCurveService(curveRepo);
   const scenarioRepo = createScenarioRepo(deps.sql);
   const cache = deps.cache ?? createScenarioCache({ log });
-  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys, (removed) =>
-    Promise.all([deps.purgeScenarioOutputs?.(removed), cache.invalidate({ ...removed, reason: "scenario_deleted" })]),
-  );
+  const bumps = deps.bumps ?? immediateBumps(cache);
+  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys, {
+    removing: (tx, removed) => bumps.record(tx, { ...removed, reason: "scenario_deleted" }),
+    removed: (removed) => Promise.all([deps.purgeScenarioOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
+  });
   const outputs = createOutputService({
     sql: deps.sql,
     scenarios: scenarioRepo,
@@ -84,7 +89,7 @@ export function createApp(deps: AppDeps) {
     scenarios: scenarioRepo,
     queue: deps.queue ?? createLocalQueue(),
     flags,
-    onSucceeded: invalidateOnCommit(cache),
+    ...bumpOnCommit(bumps),
   });
 
   return new Elysia({ normalize: false })

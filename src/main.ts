@@ -12,9 +12,10 @@ import { openDatabase, type Sql } from "./adapters/postgres";
 import { closeRedis, createNativeRedis, createRedis, type RedisCommands, redisReady } from "./adapters/redis";
 import { createTrinoClient, type TrinoClient } from "./adapters/trino";
 import { createApp } from "./app";
+import { bumpOnCommit, durableBumps, immediateBumps } from "./cache/bumps";
 import { createCacheMetrics } from "./cache/metrics";
 import { createRedisStore } from "./cache/redis-store";
-import { createScenarioCache, invalidateOnCommit, type ScenarioCache } from "./cache/service";
+import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import { createMemoryStore } from "./cache/store";
 import { type Config, ConfigError, loadConfig } from "./config";
 import { createCurveRepo } from "./curves/repo";
@@ -98,6 +99,9 @@ async function main(verb: string | undefined): Promise<void> {
   if (redis && cacheRedis && !(await Promise.all([redisReady(redis, 2_000), cacheRedis.ready(2_000)])).every(Boolean))
     log.warn("redis_unavailable_at_start", { reason: "serving from the store until Redis answers" });
   const cache = buildCache({ config, verb, redis: cacheRedis, kafka, metrics, log });
+  // A shared cache owes its bumps durably: recorded with each change, swept if a process dies first.
+  const bumps = cache.backend === "redis" ? durableBumps(db.sql, cache, log) : immediateBumps(cache);
+  const stopSweeping = bumps.startSweeping();
   if (verb === "worker" && !kafka && db.mode === "embedded")
     log.warn("worker_embedded_store", { reason: "a separate worker process needs a shared Postgres (AURUM_APP_DB_DSN) or Kafka" });
   const worker =
@@ -112,7 +116,7 @@ async function main(verb: string | undefined): Promise<void> {
             ? createTrinoOutputWriter({ ...iceberg, sql: db.sql, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
             : createPgOutputWriter(db.sql, { copy: db.mode === "server" }),
           // After the outputs commit, never before: see docs/cache.md ("Ordering").
-          executorOptions: { onSucceeded: invalidateOnCommit(cache) },
+          executorOptions: bumpOnCommit(bumps),
           ...(kafka ? { mode: "kafka" as const, queue, kafka } : { mode: "embedded" as const, queue: local as LocalQueue }),
         });
   const probes =
@@ -133,6 +137,7 @@ async function main(verb: string | undefined): Promise<void> {
           authenticate: createAuthenticator(config),
           queue,
           cache,
+          bumps,
           ...(iceberg ? { outputs: createTrinoOutputReader({ ...iceberg, sql: db.sql }), purgeScenarioOutputs: icebergScenarioPurge(iceberg) } : {}),
           // Redis: one bucket per caller across replicas; without it each process limits on its own.
           rateLimitStore: redis ? createRedisRateLimitStore(redis) : createMemoryRateLimitStore(),
@@ -168,6 +173,7 @@ async function main(verb: string | undefined): Promise<void> {
       await relay.stop();
     }
     await probes?.stop(true);
+    stopSweeping();
     await cache.flush(2_000);
     if (redis) await closeRedis(redis);
     cacheRedis?.close();

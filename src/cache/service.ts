@@ -274,14 +274,3 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
 }
 
 export type ScenarioCache = ReturnType<typeof createScenarioCache>;
-
-/**
- * The worker's `onSucceeded` hook (ExecutorOptions): called after a run's outputs and its SUCCEEDED
- * state committed, it bumps the tenant's version (docs/cache.md, "Ordering"). Never throws, so a
- * cache outage cannot turn a finished run into a failed one.
- */
-export function invalidateOnCommit(cache: ScenarioCache) {
-  return async (run: { id: string; tenant_id: string; scenario_id: string }): Promise<void> => {
-    await cache.invalidate({ tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, reason: "outputs_committed" }).catch(() => null);
-  };
-}

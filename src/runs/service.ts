@@ -14,7 +14,7 @@ import type { ScenarioRepo } from "../scenarios/repo";
 import { fingerprint } from "./fingerprint";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import type { RunRepo } from "./repo";
+import type { RunRepo, Tx } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
@@ -28,7 +28,12 @@ export function createRunService(deps: {
   scenarios: ScenarioRepo;
   queue: RunQueue;
   flags?: FeatureGate;
-  /** Told after an admin marked a run SUCCEEDED (its outputs became readable: the cache drops what it had); must not throw. */
+  /**
+   * When an admin marks a run SUCCEEDED its outputs become readable: `onCommitting` runs inside that
+   * transaction (the cache records the bump it owes), `onSucceeded` after it (the cache bumps); the
+   * latter must not throw.
+   */
+  onCommitting?: (tx: Tx, run: RunRecord) => Promise<unknown>;
   onSucceeded?: (run: RunRecord) => Promise<unknown>;
 }) {
   const { sql, runs, scenarios, queue } = deps;
@@ -191,6 +196,7 @@ export function createRunService(deps: {
       const updated = await sql.begin(async (tx) => {
         const r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change" });
         if (r && to === "QUEUED") await queue.enqueue(tx, r, { requestId: "admin" });
+        if (r && to === "SUCCEEDED") await deps.onCommitting?.(tx, r);
         return r;
       });
       if (!updated) throw conflict(`run changed state concurrently (was ${from}); read it again`, { from });

@@ -3,6 +3,7 @@
  * every mutation writes its `scenario_event` row in the same transaction.
  */
 import type { Sql } from "../adapters/postgres";
+import type { Tx } from "../runs/repo";
 import type { ScenarioRecord, ScenarioStatus } from "./model";
 
 export type NewScenario = {
@@ -113,9 +114,13 @@ export function createScenarioRepo(sql: Sql) {
     },
 
     /** Deletes the scenario with its runs and events (ON DELETE CASCADE); returns its tenant, undefined when there was none. */
-    async remove(id: string, tenantId: string | null): Promise<string | undefined> {
-      const [row] = await sql<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning tenant_id`;
-      return row?.tenant_id;
+    /** Deletes it; `within` runs in the same transaction once the row is gone (with its tenant). */
+    async remove(id: string, tenantId: string | null, within?: (tx: Tx, tenantId: string) => Promise<unknown>): Promise<string | undefined> {
+      return sql.begin(async (tx) => {
+        const [row] = await tx<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning tenant_id`;
+        if (row && within) await within(tx, row.tenant_id);
+        return row?.tenant_id;
+      });
     },
   };
 }

@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/curso
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
+import type { Tx } from "../runs/repo";
 import { validateAssumptions, validateModelParameters } from "./drivers";
 import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
@@ -22,10 +23,17 @@ export function etagOf(s: Pick<ScenarioRecord, "version">): string {
 /** Which of these curve keys exist; drivers that reference others are rejected. */
 export type CurveKeyLookup = (keys: string[]) => Promise<Set<string>>;
 
-/** Told after a scenario was deleted (the output cache bumps the tenant's version); must not throw. */
-export type ScenarioRemoved = (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
+/**
+ * A scenario's deletion: `removing` runs inside its transaction (the output cache records the bump
+ * it owes), `removed` after it (the cache bumps the tenant's version; Iceberg rows go); `removed`
+ * must not throw.
+ */
+export type ScenarioRemovalHooks = {
+  removing?: (tx: Tx, removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
+  removed?: (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
+};
 
-export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: CurveKeyLookup, onRemoved?: ScenarioRemoved) {
+export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: CurveKeyLookup, hooks: ScenarioRemovalHooks = {}) {
   /** Schema-level normalisation, then the checks that need the database (referenced curves). */
   async function validated(input: Fields): Promise<ScenarioChanges> {
     const { changes, curveRefs } = normalizeFields(input);
@@ -127,9 +135,10 @@ export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: Cur
 
     async remove(p: Principal, id: string, requestedTenant?: string): Promise<void> {
       authorize(p, "scenarios:delete");
-      const tenantId = await repo.remove(id, resolveTenant(p, requestedTenant));
+      const removing = hooks.removing;
+      const tenantId = await repo.remove(id, resolveTenant(p, requestedTenant), removing && ((tx, tenantId) => removing(tx, { tenantId, scenarioId: id })));
       if (tenantId === undefined) throw notFound("scenario");
-      await onRemoved?.({ tenantId, scenarioId: id });
+      await hooks.removed?.({ tenantId, scenarioId: id });
     },
   };
 }

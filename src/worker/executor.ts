@@ -6,6 +6,7 @@
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
+import type { Tx } from "../runs/repo";
 import type { WorkerMetrics } from "./metrics";
 import type { Job, WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
@@ -16,7 +17,9 @@ export type ExecutorOptions = {
   retryBaseMs: number;
   /** Called after a run failed for good (its dead-letter message is already in the outbox in Kafka mode). */
   onDeadLetter?: (run: RunRecord, error: Record<string, unknown>) => Promise<void>;
-  /** Called after a run's outputs commit (cache invalidation hooks here). */
+  /** Called inside the transaction that commits a run's outputs and its SUCCEEDED state (the cache records the bump it owes). */
+  onCommitting?: (tx: Tx, run: RunRecord) => Promise<void>;
+  /** Called after a run's outputs commit (the cache bumps its version here). */
   onSucceeded?: (run: RunRecord, rows: number) => Promise<void>;
   /** Length of the minute that `timeout_minutes` counts (60 000; tests shorten it). */
   minuteMs?: number;
@@ -90,6 +93,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           }
           await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
           await tx`update scenario_run set rows_written = ${result.rows} where id = ${run.id}`;
+          await options.onCommitting?.(tx, run);
         },
       );
       log.info("run_succeeded", { run_id: run.id, rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });

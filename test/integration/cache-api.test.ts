@@ -3,16 +3,18 @@
  * /metrics/latest hit after a miss, a run's output commit (the real worker) invalidates, two app
  * instances sharing Redis query the store once for 100 identical requests, the commit/bump
  * ordering holds under an interleaving (and the wrong order demonstrably does not), the admin
- * endpoint, deletes, Redis outages, and invalidation events on Kafka.
+ * endpoint, deletes, bumps owed durably (a writer that died or could not reach Redis), Redis
+ * outages, and invalidation events on Kafka.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createKafka } from "../../src/adapters/kafka";
 import { closeRedis, createNativeRedis, createRedis, type NativeRedis, type Redis, redisReady } from "../../src/adapters/redis";
 import { createApp } from "../../src/app";
+import { bumpOnCommit, durableBumps } from "../../src/cache/bumps";
 import { createCacheMetrics } from "../../src/cache/metrics";
 import { createRedisStore } from "../../src/cache/redis-store";
-import { createScenarioCache, invalidateOnCommit, type ScenarioCacheOptions } from "../../src/cache/service";
+import { createScenarioCache, type ScenarioCacheOptions } from "../../src/cache/service";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
@@ -25,7 +27,7 @@ import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { call, createTestDb, type TestDb } from "../support/app";
 import { seedRun } from "../support/outputs";
-import { dropNamespace, TEST_REDIS_URL, testNamespace, throwawayRedis } from "../support/redis";
+import { dropNamespace, freePort, TEST_REDIS_URL, testNamespace, throwawayRedis } from "../support/redis";
 import { requireService, serviceEnv } from "../support/services";
 
 const log = createLogger("silent");
@@ -79,9 +81,20 @@ function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCach
   const metrics = createMetrics();
   const cache = createScenarioCache({ store: createRedisStore(o.redis ?? native), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
   const queue = createLocalQueue();
-  const app = createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, queue });
-  return { app, cache, metrics, queue };
+  // As `src/main.ts` wires a Redis cache; no grace period, so a test's sweep takes every owed bump.
+  const bumps = durableBumps(db.sql, cache, log, { graceMs: 0 });
+  const app = createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, bumps, queue });
+  return { app, cache, bumps, metrics, queue };
 }
+
+const owed = async (where: { runId?: string; scenarioId?: string } = {}) =>
+  Number(
+    (
+      await db.sql`select count(*)::int as n from cache_bump_pending where tenant_id = ${TENANT}
+                   and (${where.runId ?? null}::uuid is null or run_id = ${where.runId ?? null}::uuid)
+                   and (${where.scenarioId ?? null}::uuid is null or scenario_id = ${where.scenarioId ?? null}::uuid)`
+    )[0]?.n,
+  );
 
 async function newScenario(app: ReturnType<typeof replica>["app"], name: string): Promise<string> {
   const res = await call(app, "POST", "/v1/scenarios", {
@@ -149,15 +162,16 @@ describe("output cache through the API", () => {
   });
 
   test("a run's output commit (the real worker) bumps the version after the commit: the next read misses and shows the new run", async () => {
-    const { app, cache, metrics, queue } = replica();
+    const { app, bumps, metrics, queue } = replica();
     const id = await newScenario(app, "worker commit");
     const empty = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
     expect(empty.json.data).toEqual([]);
     expect((await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers })).json.data).toEqual([]);
     expect(await counter(metrics, "hits_total", "metrics")).toBe(1);
 
-    const bump = invalidateOnCommit(cache);
+    const hooks = bumpOnCommit(bumps);
     const seenAtBump: string[] = [];
+    const owedAround: number[] = [];
     const worker = await startWorker({
       mode: "embedded",
       sql: db.sql,
@@ -166,11 +180,14 @@ describe("output cache through the API", () => {
       queue,
       workerId: "cache-test-worker",
       executorOptions: {
+        onCommitting: hooks.onCommitting,
         onSucceeded: async (run) => {
-          // The commit is visible to every other connection before the version moves.
+          // The commit is visible to every other connection before the version moves, and with it the bump it owes.
           const [row] = await db.sql`select state from scenario_run where id = ${run.id}`;
           seenAtBump.push(row?.state as string);
-          await bump(run);
+          owedAround.push(await owed({ runId: run.id }));
+          await hooks.onSucceeded(run);
+          owedAround.push(await owed({ runId: run.id }));
         },
       },
     });
@@ -178,6 +195,7 @@ describe("output cache through the API", () => {
       const run = (await call(app, "POST", `/v1/scenarios/${id}/run`, { body: {}, headers })).json.data;
       for (let i = 0; i < 600 && seenAtBump.length === 0; i++) await Bun.sleep(25);
       expect(seenAtBump).toEqual(["SUCCEEDED"]);
+      expect(owedAround).toEqual([1, 0]);
       const after = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
       expect(after.json.data.length).toBeGreaterThan(0);
       expect(after.json.data[0].run_id).toBe(run.id);
@@ -330,6 +348,54 @@ describe("output cache through the API", () => {
     expect(BigInt((await cache.version("outputs", TENANT)) as string)).toBe(before + 1n);
     expect((await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers })).status).toBe(404);
   });
+});
+
+describe("bumps owed durably (cache_bump_pending)", () => {
+  test("a process that dies between its commit and the bump: the stale page it leaves is replaced by the next sweep", async () => {
+    const { app, bumps } = replica();
+    const id = await newScenario(app, "died after commit");
+    const get = () => call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
+    expect((await get()).json.data).toEqual([]);
+    expect((await get()).json.data).toEqual([]); // cached
+    // A worker commits a run's outputs with the bump it owes, and dies before making it.
+    await db.sql.begin(async (tx) => {
+      await seedRun(tx as unknown as TestDb["sql"], { tenantId: TENANT, scenarioId: id, rows: 7 });
+      await bumps.record(tx, { tenantId: TENANT, scenarioId: id, reason: "outputs_committed" });
+    });
+    expect((await get()).json.data).toEqual([]); // what the sweep is for: nobody bumped yet
+    expect(await owed({ scenarioId: id })).toBe(1);
+    expect(await bumps.sweep()).toBe(1);
+    expect((await get()).json.data).toHaveLength(7);
+    expect(await owed({ scenarioId: id })).toBe(0);
+  });
+
+  test("a writer cut off from Redis (admin SUCCEEDED, scenario delete): the bumps stay owed and a reader's sweep makes them", async () => {
+    const reader = replica();
+    const dead = createNativeRedis(`redis://127.0.0.1:${await freePort()}`, { commandTimeoutMs: 100 });
+    try {
+      const writer = replica({ redis: dead });
+      const id = await newScenario(reader.app, "writer cut off");
+      const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 12, state: "RUNNING" });
+      const get = () => call(reader.app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
+      expect((await get()).json.data).toEqual([]);
+
+      const marked = await call(writer.app, "POST", `/v1/scenarios/runs/${runId}/state`, { body: { state: "SUCCEEDED", reason: "finished by hand" }, headers });
+      expect(marked.status).toBe(200);
+      expect(await owed({ runId })).toBe(1);
+      expect((await get()).json.data).toEqual([]); // stale until the bump
+      expect(await reader.bumps.sweep()).toBe(1);
+      expect((await get()).json.data).toHaveLength(12);
+
+      expect((await call(writer.app, "DELETE", `/v1/scenarios/${id}`, { headers })).status).toBe(204);
+      expect(await owed({ scenarioId: id })).toBe(1);
+      expect((await get()).status).toBe(200); // a hit: the deleted scenario's cached page
+      expect(await reader.bumps.sweep()).toBe(1);
+      expect((await get()).status).toBe(404);
+      expect(await owed()).toBe(0);
+    } finally {
+      dead.close();
+    }
+  }, 20_000);
 });
 
 describe("the API while its Redis is killed and restarted", () => {

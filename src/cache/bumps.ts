@@ -1,0 +1,133 @@
+/**
+ * Version bumps that survive a crash or a Redis outage. A change that needs its tenant's version
+ * bumped writes a row into `cache_bump_pending` inside its own transaction (`record`); after the
+ * commit, `settle` bumps and deletes the rows the bump covered. A row left behind, because the
+ * process died between its commit and the bump or Redis did not answer, is bumped by `sweep`, which
+ * every process with a shared (Redis) cache runs each second: the stale window after a lost bump is
+ * then about a second after Redis answers again, not the entries' TTL (docs/cache.md).
+ *
+ * A bump covers the rows that were committed before it started: `settle` and `sweep` read the rows
+ * first (only committed rows are visible), then bump, then delete exactly those rows.
+ *
+ * With a cache that is not shared (process memory, or none) there is nothing to lose between the
+ * commit and the bump but the process itself, which takes its cache along: no rows are written.
+ */
+import type { Sql } from "../adapters/postgres";
+import type { Logger } from "../platform/logger";
+import type { Tx } from "../runs/repo";
+import { INVALIDATION_REASONS, type Invalidation, type InvalidationReason } from "./events";
+import type { ScenarioCache } from "./service";
+
+export type CacheBumps = {
+  /** Inside the change's transaction: the bump it owes. */
+  record(tx: Tx, inv: Invalidation): Promise<void>;
+  /** After the commit: bumps now. Never throws; a failed bump stays owed. */
+  settle(inv: Invalidation): Promise<void>;
+  /** Bumps what is owed for longer than the grace period; answers how many rows it settled. */
+  sweep(): Promise<number>;
+  /** Sweeps every `everyMs` until the returned function is called. */
+  startSweeping(everyMs?: number): () => void;
+};
+
+/** Without a shared cache: bump after the commit, nothing recorded. */
+export function immediateBumps(cache: ScenarioCache): CacheBumps {
+  return {
+    record: async () => {},
+    settle: async (inv) => {
+      await cache.invalidate(inv).catch(() => null);
+    },
+    sweep: async () => 0,
+    startSweeping: () => () => {},
+  };
+}
+
+/**
+ * The worker's hooks (ExecutorOptions): the bump is recorded in the transaction that commits a run's
+ * outputs and its SUCCEEDED state, and made after it (docs/cache.md, "Ordering"). Never throws, so a
+ * cache outage cannot turn a finished run into a failed one.
+ */
+export function bumpOnCommit(bumps: CacheBumps) {
+  const owed = (run: { id: string; tenant_id: string; scenario_id: string }): Invalidation => ({
+    tenantId: run.tenant_id,
+    scenarioId: run.scenario_id,
+    runId: run.id,
+    reason: "outputs_committed",
+  });
+  return {
+    onCommitting: (tx: Tx, run: { id: string; tenant_id: string; scenario_id: string }) => bumps.record(tx, owed(run)),
+    onSucceeded: (run: { id: string; tenant_id: string; scenario_id: string }) => bumps.settle(owed(run)),
+  };
+}
+
+type Owed = { id: string; tenant_id: string; scenario_id: string | null; run_id: string | null; reason: string };
+
+function asInvalidation(r: Owed): Invalidation {
+  const reason = (INVALIDATION_REASONS as readonly string[]).includes(r.reason) ? (r.reason as InvalidationReason) : "outputs_committed";
+  return { tenantId: r.tenant_id, reason, ...(r.scenario_id ? { scenarioId: r.scenario_id } : {}), ...(r.run_id ? { runId: r.run_id } : {}) };
+}
+
+/** `graceMs`: how long a row is left to its own `settle` before the sweep takes it over. */
+export function durableBumps(sql: Sql, cache: ScenarioCache, log: Logger, o: { graceMs?: number } = {}): CacheBumps {
+  const graceMs = o.graceMs ?? 2_000;
+
+  /** One bump per tenant for these rows, then the rows go; a tenant whose bump failed keeps its rows. */
+  async function bump(rows: Owed[], inv?: Invalidation): Promise<number> {
+    const byTenant = new Map<string, Owed[]>(inv ? [[inv.tenantId, []]] : []);
+    for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), r]);
+    let settled = 0;
+    for (const [tenantId, owed] of byTenant) {
+      const version = await cache.invalidate(inv?.tenantId === tenantId ? inv : asInvalidation(owed[0] as Owed));
+      if (version === null || !owed.length) continue;
+      await sql`delete from cache_bump_pending where id = any(${owed.map((r) => r.id)}::bigint[])`;
+      settled += owed.length;
+    }
+    return settled;
+  }
+
+  const api: CacheBumps = {
+    async record(tx, inv) {
+      await tx`insert into cache_bump_pending (tenant_id, scenario_id, run_id, reason)
+               values (${inv.tenantId}, ${inv.scenarioId ?? null}, ${inv.runId ?? null}, ${inv.reason})`;
+    },
+
+    async settle(inv) {
+      try {
+        const owed = await sql<Owed[]>`select id::text as id, tenant_id, scenario_id::text as scenario_id, run_id::text as run_id, reason
+                                       from cache_bump_pending where tenant_id = ${inv.tenantId} order by id`;
+        await bump(owed, inv);
+      } catch (err) {
+        // Postgres failed after the commit: the row stays and the sweep bumps it.
+        log.warn("cache_bump_settle_failed", { tenant_id: inv.tenantId, reason: inv.reason, error: (err as Error).message });
+        await cache.invalidate(inv).catch(() => null);
+      }
+    },
+
+    async sweep() {
+      const owed = await sql<Owed[]>`select id::text as id, tenant_id, scenario_id::text as scenario_id, run_id::text as run_id, reason
+                                     from cache_bump_pending where created_at < clock_timestamp() - make_interval(secs => ${graceMs / 1000})
+                                     order by id limit 1000`;
+      if (!owed.length) return 0;
+      const settled = await bump(owed);
+      if (settled) log.info("cache_bumps_swept", { rows: settled, tenants: new Set(owed.map((r) => r.tenant_id)).size });
+      return settled;
+    },
+
+    startSweeping(everyMs = 1_000) {
+      let running = false;
+      const timer = setInterval(async () => {
+        if (running) return;
+        running = true;
+        try {
+          await api.sweep();
+        } catch (err) {
+          log.warn("cache_bump_sweep_failed", { error: (err as Error).message });
+        } finally {
+          running = false;
+        }
+      }, everyMs);
+      timer.unref?.();
+      return () => clearInterval(timer);
+    },
+  };
+  return api;
+}

@@ -47,15 +47,11 @@ export function immediateBumps(cache: ScenarioCache): CacheBumps {
  * cache outage cannot turn a finished run into a failed one.
  */
 export function bumpOnCommit(bumps: CacheBumps) {
-  const owed = (run: { id: string; tenant_id: string; scenario_id: string }): Invalidation => ({
-    tenantId: run.tenant_id,
-    scenarioId: run.scenario_id,
-    runId: run.id,
-    reason: "outputs_committed",
-  });
+  type RunRef = { id: string; tenant_id: string; scenario_id: string };
+  const owed = (run: RunRef): Invalidation => ({ tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, reason: "outputs_committed" });
   return {
-    onCommitting: (tx: Tx, run: { id: string; tenant_id: string; scenario_id: string }) => bumps.record(tx, owed(run)),
-    onSucceeded: (run: { id: string; tenant_id: string; scenario_id: string }) => bumps.settle(owed(run)),
+    onCommitting: (tx: Tx, run: RunRef) => bumps.record(tx, owed(run)),
+    onSucceeded: (run: RunRef) => bumps.settle(owed(run)),
   };
 }
 

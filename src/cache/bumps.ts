@@ -66,14 +66,15 @@ function asInvalidation(r: Owed): Invalidation {
 export function durableBumps(sql: Sql, cache: ScenarioCache, log: Logger, o: { graceMs?: number } = {}): CacheBumps {
   const graceMs = o.graceMs ?? 2_000;
 
-  /** One bump per tenant for these rows, then the rows go; a tenant whose bump failed keeps its rows. */
+  /** One bump per tenant for these rows, then the rows go; at the first failed bump (Redis is away) the rest wait for the next sweep. */
   async function bump(rows: Owed[], inv?: Invalidation): Promise<number> {
     const byTenant = new Map<string, Owed[]>(inv ? [[inv.tenantId, []]] : []);
     for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), r]);
     let settled = 0;
     for (const [tenantId, owed] of byTenant) {
       const version = await cache.invalidate(inv?.tenantId === tenantId ? inv : asInvalidation(owed[0] as Owed));
-      if (version === null || !owed.length) continue;
+      if (version === null) break;
+      if (!owed.length) continue;
       await sql`delete from cache_bump_pending where id = any(${owed.map((r) => r.id)}::bigint[])`;
       settled += owed.length;
     }

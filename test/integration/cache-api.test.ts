@@ -193,7 +193,8 @@ describe("output cache through the API", () => {
     });
     try {
       const run = (await call(app, "POST", `/v1/scenarios/${id}/run`, { body: {}, headers })).json.data;
-      for (let i = 0; i < 600 && seenAtBump.length === 0; i++) await Bun.sleep(25);
+      // Until the hook has finished (the bump made), not just begun.
+      for (let i = 0; i < 600 && owedAround.length < 2; i++) await Bun.sleep(25);
       expect(seenAtBump).toEqual(["SUCCEEDED"]);
       expect(owedAround).toEqual([1, 0]);
       const after = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
@@ -392,6 +393,22 @@ describe("bumps owed durably (cache_bump_pending)", () => {
       expect(await reader.bumps.sweep()).toBe(1);
       expect((await get()).status).toBe(404);
       expect(await owed()).toBe(0);
+    } finally {
+      dead.close();
+    }
+  }, 20_000);
+
+  test("a sweep while Redis is away stops at the first failed bump; every row stays owed until a sweep gets through", async () => {
+    const dead = createNativeRedis(`redis://127.0.0.1:${await freePort()}`, { commandTimeoutMs: 100 });
+    try {
+      const cut = replica({ redis: dead });
+      const reader = replica();
+      for (const tenantId of ["t-owed-a", "t-owed-b"]) await db.sql.begin((tx) => cut.bumps.record(tx, { tenantId, reason: "admin" }));
+      expect(await cut.bumps.sweep()).toBe(0);
+      const failed = (await cut.metrics.registry.getSingleMetric("aurum_scenario_cache_invalidations_total")?.get())?.values.filter((v) => v.labels.result === "failed");
+      expect(failed?.reduce((n, v) => n + v.value, 0)).toBe(1);
+      expect(await reader.bumps.sweep()).toBe(2);
+      expect(Number((await db.sql`select count(*)::int as n from cache_bump_pending`)[0]?.n)).toBe(0);
     } finally {
       dead.close();
     }

@@ -94,7 +94,7 @@ describe("output cache across two API processes", () => {
     expect(await value()).toBe(cached + 1000);
   }, 30_000);
 
-  test("a worker process commits a run: the very next read in each API process shows it", async () => {
+  test("a worker process commits a run: the very next read after its bump, in each API process, shows it", async () => {
     const [a, b] = apis as [ApiProcess, ApiProcess];
     const json = { ...headers, "content-type": "application/json" };
     const created = await fetch(`${a.base}/v1/scenarios`, {
@@ -112,7 +112,10 @@ describe("output cache across two API processes", () => {
       for (;;) {
         const record = (await (await fetch(`${b.base}/v1/scenarios/${id}/runs/${runId}`, { headers })).json()).data;
         const state = record.state;
-        if (state === "SUCCEEDED") return runId;
+        // Committed, and bumped: the worker deletes the bump it owed once the version moved (a few
+        // ms after the commit; docs/cache.md, "Ordering").
+        const [owed] = await db.sql<{ n: number }[]>`select count(*)::int as n from cache_bump_pending where run_id = ${runId}`;
+        if (state === "SUCCEEDED" && owed?.n === 0) return runId;
         if (state === "FAILED" || Date.now() > deadline) throw new Error(`run ${runId}: ${JSON.stringify(record)}`);
         await Bun.sleep(50);
       }

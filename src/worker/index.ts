@@ -44,7 +44,12 @@ export async function startWorker(deps: WorkerDeps) {
   const pool = new WorkerPool(concurrency);
   const store = createRunStore(sql, workerId, leaseMs, deps.queue);
   let consumer: KafkaConsumer | undefined;
-  const metrics = createWorkerMetrics(deps.metrics ?? createMetrics(), pool, () => consumer?.lag() ?? Promise.resolve(0));
+  const metrics = createWorkerMetrics(
+    deps.metrics ?? createMetrics(),
+    pool,
+    () => consumer?.lag() ?? Promise.resolve(0),
+    deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
+  );
   const executor = createExecutor({
     store,
     pool,

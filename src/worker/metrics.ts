@@ -10,7 +10,7 @@ import type { Outcome } from "./executor";
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
-export function createWorkerMetrics(metrics: Metrics, pool: { size: number; readonly busy: number }, lag?: () => Promise<number>) {
+export function createWorkerMetrics(metrics: Metrics, pool: { size: number; readonly busy: number }, lag?: () => Promise<number>, partitions?: () => number) {
   const registers = [metrics.registry];
   const runs = new Counter({
     name: "aurum_scenario_runs_total",
@@ -41,6 +41,16 @@ export function createWorkerMetrics(metrics: Metrics, pool: { size: number; read
       registers,
       async collect() {
         this.set(await lag().catch(() => Number.NaN));
+      },
+    });
+  }
+  if (partitions) {
+    new Gauge({
+      name: "aurum_scenario_consumer_partitions",
+      help: "Partitions of the request topic assigned to this worker (0 until it joined its consumer group)",
+      registers,
+      collect() {
+        this.set(partitions());
       },
     });
   }

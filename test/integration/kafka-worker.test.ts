@@ -137,7 +137,14 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     await ready(api);
     await startWorker("worker-1");
     await startWorker("worker-2");
-  }, 90_000);
+    // Ready means consuming; taking part needs partitions, which come once the group has settled.
+    const partitions = async (w: Proc) => Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
+    const deadline = Date.now() + 60_000;
+    while (!(await Promise.all(workers.map(partitions))).every((n) => n > 0)) {
+      if (Date.now() > deadline) throw new Error("the two workers did not both get partitions within 60 s");
+      await Bun.sleep(200);
+    }
+  }, 150_000);
 
   afterAll(async () => {
     for (const p of [api, ...workers]) p?.proc.kill("SIGKILL");
@@ -147,13 +154,15 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     await db?.drop();
   }, 60_000);
 
-  test("200 runs over 5 scenarios: all SUCCEEDED, each with the engine's row count, no duplicate rows", async () => {
-    const scenarios = await Promise.all([1, 2, 3, 4, 5].map((i) => scenario(`Batch ${i}`, { horizon_months: 6 + i, mc_paths: 20 })));
-    const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => trigger(scenarios[i % 5]!, { seed: 1000 + i })));
+  test("200 runs over 20 scenarios: all SUCCEEDED, each with the engine's row count, no duplicate rows", async () => {
+    // Messages are keyed by scenario: 20 keys over 6 partitions reach both workers' partitions
+    // (all on one side: 2 × 2^-20), where 5 would miss one worker about one time in sixteen.
+    const scenarios = await Promise.all(Array.from({ length: 20 }, (_, i) => scenario(`Batch ${i + 1}`, { horizon_months: 6 + (i % 5), mc_paths: 20 })));
+    const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => trigger(scenarios[i % 20]!, { seed: 1000 + i })));
     const finished = await Promise.all(runs.map((r) => waitFor(r, ["SUCCEEDED", "FAILED", "CANCELLED"], 180_000)));
     expect(finished.filter((r) => r.state !== "SUCCEEDED").map((r) => `${r.id}:${r.state}`)).toEqual([]);
     const expected = new Map<string, number>();
-    for (const r of runs.slice(0, 5)) expected.set(r.scenario_id, await engineRows(r));
+    for (const r of runs.slice(0, 20)) expected.set(r.scenario_id, await engineRows(r));
     const counts = await db.sql<{ run_id: string; n: number }[]>`
       select run_id::text as run_id, count(*)::int as n from scenario_output where run_id in ${db.sql(runs.map((r) => r.id))} group by run_id`;
     const byRun = new Map(counts.map((c) => [c.run_id, c.n]));

@@ -113,8 +113,10 @@ export function createScenarioRepo(sql: Sql) {
       });
     },
 
-    /** Deletes the scenario with its runs and events (ON DELETE CASCADE); returns its tenant, undefined when there was none. */
-    /** Deletes it; `within` runs in the same transaction once the row is gone (with its tenant). */
+    /**
+     * Deletes the scenario with its runs and events (ON DELETE CASCADE); returns its tenant, undefined
+     * when there was none. `within` runs in the same transaction once the row is gone.
+     */
     async remove(id: string, tenantId: string | null, within?: (tx: Tx, tenantId: string) => Promise<unknown>): Promise<string | undefined> {
       return sql.begin(async (tx) => {
         const [row] = await tx<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning tenant_id`;

@@ -1,7 +1,7 @@
 /** What every page gets, the API's shapes as the console reads them, and shared page parts. */
 import type { OutputRow as ApiOutputRow } from "../../outputs/reader";
-import { describe } from "./api";
-import { h } from "./dom";
+import { api, describe } from "./api";
+import { clear, h } from "./dom";
 
 export type Ctx = {
   main: HTMLElement;
@@ -90,4 +90,27 @@ export function parseJson<T>(label: string, text: string, fallback: T): T {
   } catch (err) {
     throw new Error(`${label} is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A page about the scenario in the route (`#/scenarios/{id}/...`): its heading, then the scenario
+ * loaded (the page busy until then) and what `render` makes of it; a failure shows in the alert.
+ */
+export function scenarioLoadedPage(ctx: Ctx, loadingTitle: string, title: (sc: Scenario) => string, render: (sc: Scenario, error: ReturnType<typeof errorBox>) => Node[]): void {
+  const h1 = heading(ctx, loadingTitle);
+  const error = errorBox();
+  const body = h("div", { "aria-busy": "true" }, h("p", {}, "Loading…"));
+  ctx.main.append(error.el, body);
+  api<Scenario>(`/v1/scenarios/${ctx.params[1]}`, { signal: ctx.signal }).then(
+    ({ data }) => {
+      h1.textContent = title(data);
+      document.title = `${title(data)} · Aurum Scenarios console`;
+      clear(body, ...render(data, error));
+      body.setAttribute("aria-busy", "false");
+    },
+    (err) => {
+      clear(body);
+      error.show(err);
+    },
+  );
 }

@@ -1,29 +1,18 @@
 /** A scenario: its assumptions and parameters, the run form, and its runs with live state. */
 import { api, qs, readEvents } from "../api";
-import { clear, field, h, select, short, time } from "../dom";
-import { type Ctx, errorBox, heading, parseJson, type Run, type Scenario, stateBadge, TERMINAL } from "../shell";
+import { field, h, select, short, time } from "../dom";
+import { type Ctx, errorBox, parseJson, type Run, type Scenario, scenarioLoadedPage, stateBadge, TERMINAL } from "../shell";
 
 /** Live runs read through the events stream at most this many at once (a browser allows ~6 connections per host); the rest are polled. */
 const MAX_STREAMS = 3;
 const POLL_MS = 1500;
 
 export function scenarioPage(ctx: Ctx): void {
-  const scenarioId = ctx.params[1] as string;
-  const h1 = heading(ctx, "Scenario");
-  const error = errorBox();
-  const body = h("div", { "aria-busy": "true" }, h("p", {}, "Loading…"));
-  ctx.main.append(error.el, body);
-  api<Scenario>(`/v1/scenarios/${scenarioId}`, { signal: ctx.signal }).then(
-    ({ data }) => {
-      h1.textContent = data.name;
-      document.title = `${data.name} · Aurum Scenarios console`;
-      clear(body, details(ctx, data, error), runSection(ctx, data));
-      body.setAttribute("aria-busy", "false");
-    },
-    (err) => {
-      clear(body);
-      error.show(err);
-    },
+  scenarioLoadedPage(
+    ctx,
+    "Scenario",
+    (sc) => sc.name,
+    (sc, error) => [details(ctx, sc, error), runSection(ctx, sc)],
   );
 }
 

@@ -1,7 +1,7 @@
 /** The scenario list (the API's filters and keyset paging) and the create form. */
 import { api, getSession, qs } from "../api";
 import { clear, field, h, select, time } from "../dom";
-import { type Ctx, errorBox, heading, parseJson, type Scenario } from "../shell";
+import { type Ctx, errorBox, heading, parseJson, type Scenario, scenarioLoadedPage } from "../shell";
 
 const FILTERS = ["name", "tag", "status", "created_after", "created_before", "limit"] as const;
 
@@ -150,22 +150,11 @@ export function scenarioCreatePage(ctx: Ctx): void {
 
 /** The edit form of a scenario: a PATCH guarded by the version it was loaded at (another edit meanwhile is a 409, shown). */
 export function scenarioEditPage(ctx: Ctx): void {
-  const scenarioId = ctx.params[1] as string;
-  const h1 = heading(ctx, "Edit scenario");
-  const error = errorBox();
-  const body = h("div", { "aria-busy": "true" }, h("p", {}, "Loading…"));
-  ctx.main.append(error.el, body);
-  api<Scenario>(`/v1/scenarios/${scenarioId}`, { signal: ctx.signal }).then(
-    ({ data }) => {
-      h1.textContent = `Edit ${data.name}`;
-      document.title = `Edit ${data.name} · Aurum Scenarios console`;
-      clear(body, scenarioForm(ctx, data));
-      body.setAttribute("aria-busy", "false");
-    },
-    (err) => {
-      clear(body);
-      error.show(err);
-    },
+  scenarioLoadedPage(
+    ctx,
+    "Edit scenario",
+    (sc) => `Edit ${sc.name}`,
+    (sc) => [scenarioForm(ctx, sc)],
   );
 }
 

@@ -14,6 +14,7 @@ import { runScenario } from "../../src/engine";
 import type { RunRecord } from "../../src/runs/model";
 import { createRunStore } from "../../src/worker/run-store";
 import { createTestDb, type TestDb } from "../support/app";
+import { freePort } from "../support/redis";
 import { requireService, serviceEnv } from "../support/services";
 
 const kafkaStatus = await requireService("kafka");
@@ -23,13 +24,6 @@ const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 
 const REQUEST_TOPIC = `aurum.it.request.${suffix}`;
 const DLQ_TOPIC = `aurum.it.dlq.${suffix}`;
 const tenant = { "x-aurum-tenant": "t-kafka", "content-type": "application/json" };
-/** A port the OS says is free now (far less collision-prone than a random one). */
-const freePort = () => {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-};
 
 type Proc = { proc: ReturnType<typeof Bun.spawn>; port: number; name: string };
 
@@ -64,8 +58,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
       ...extra,
     };
   };
-  const spawn = (name: string, verb: "api" | "worker", extra: Record<string, string> = {}): Proc => {
-    const port = freePort();
+  const spawn = async (name: string, verb: "api" | "worker", extra: Record<string, string> = {}): Promise<Proc> => {
+    const port = await freePort();
     const portVar: Record<string, string> =
       verb === "api" ? { AURUM_API_PORT: String(port), AURUM_API_HOST: "127.0.0.1" } : { AURUM_SCENARIO_METRICS_PORT: String(port), AURUM_SCENARIO_METRICS_ADDR: "127.0.0.1" };
     const proc = Bun.spawn(["bun", "src/main.ts", verb], { cwd: ROOT, env: env({ ...portVar, ...extra }), stdout: "inherit", stderr: "inherit" });
@@ -85,7 +79,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
   };
   const startWorker = async (name: string, extra: Record<string, string> = {}) => {
     // A short drain, so SIGTERM hands a long run back instead of finishing it.
-    const w = spawn(name, "worker", { AURUM_WORKER_CONCURRENCY: "2", AURUM_SHUTDOWN_GRACE_MS: "300", ...extra });
+    const w = await spawn(name, "worker", { AURUM_WORKER_CONCURRENCY: "2", AURUM_SHUTDOWN_GRACE_MS: "300", ...extra });
     workers.push(w);
     await ready(w);
     return w;
@@ -132,7 +126,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     ]);
     dlqConsumer = await kafka.consumer({ groupId: `aurum-it-dlq-${suffix}`, topics: [DLQ_TOPIC], fromBeginning: true });
     void dlqConsumer.run(async (m) => void deadLetters.push(m));
-    api = spawn("api", "api");
+    api = await spawn("api", "api");
     base = `http://127.0.0.1:${api.port}`;
     await ready(api);
     await startWorker("worker-1");

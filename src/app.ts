@@ -85,6 +85,7 @@ export function createApp(deps: AppDeps) {
   });
   const runs = createRunService({
     sql: deps.sql,
+    curves: curveRepo,
     runs: createRunRepo(deps.sql),
     scenarios: scenarioRepo,
     queue: deps.queue ?? createLocalQueue(),

@@ -104,9 +104,9 @@ export const SETTINGS = {
   ),
   loadSampleCurves: setting(
     "AURUM_LOAD_SAMPLE_CURVES",
-    "embedded",
-    oneOf("embedded", "always", "never"),
-    "When to load the bundled sample curves into an empty curve store: on embedded starts only, always, or never.",
+    "start",
+    oneOf("start", "embedded", "always", "never"),
+    "When to load the bundled sample curves into an empty curve store: `start` (the all-in-one verb, on PGlite or a server Postgres alike, and any embedded start), `embedded` (embedded starts only), `always` (every verb), or `never`.",
   ),
   shutdownGraceMs: setting("AURUM_SHUTDOWN_GRACE_MS", "10000", int(0, 600_000), "On SIGTERM, how long in-flight requests may finish before connections are closed."),
   appDbDsn: setting(

@@ -63,7 +63,8 @@ async function main(verb: string | undefined): Promise<void> {
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax, log });
   const applied = await migrate(db.sql);
   log.info("migrations_applied", { applied, mode: db.mode });
-  const loadSample = config.loadSampleCurves === "always" || (config.loadSampleCurves === "embedded" && db.mode === "embedded");
+  const loadSample =
+    config.loadSampleCurves === "always" || (config.loadSampleCurves !== "never" && db.mode === "embedded") || (config.loadSampleCurves === "start" && verb === "start");
   if (loadSample && (await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty())) log.info("sample_curves_loaded", { curves: SAMPLE_CURVES.length });
   if (verb === "migrate") {
     await db.close();

@@ -6,6 +6,18 @@ import type { CurveRecord } from "./model";
 
 export type ImportResult = { rows: number; curves: number; inserted: number; updated: number };
 export type ObservationRow = { asof_date: string; contract_month: string; mid: number };
+/** One curve as of one date, as a run records it: the content hash covers every (month, mid) of it. */
+export type CurveSnapshotRef = { curve_key: string; asof_date: string; content_hash: string };
+export type SnapshotCurve = CurveSnapshotRef & { market: string; location: string; product: string };
+/** A snapshot's rows read back for the engine, with their hash recomputed in the same statement. */
+export type SnapshotRows = SnapshotCurve & { block: string; unit: string; months: number[]; mids: number[] };
+
+/**
+ * The content hash of a snapshot (the same expression as in ddl/postgres/010_run_inputs.sql):
+ * sha256 over (yyyymm as int4, mid as float8) in binary, ordered by month, so no text formatting
+ * setting can change it. `o` is curve_observation.
+ */
+const CONTENT_HASH = `encode(sha256(string_agg(int4send((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int) || float8send(o.mid), ''::bytea order by o.contract_month)), 'hex')`;
 
 const COLUMNS = `curve_key, market, location, product, block, unit, first_month::text as first_month, last_month::text as last_month,
   latest_asof::text as latest_asof, observations::int as observations`;
@@ -64,6 +76,15 @@ export function createCurveRepo(sql: Sql) {
             returning (xmax = 0) as inserted
           )
           select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from upserted`;
+        // Snapshots the import touched get their row count and content hash again: a run triggered
+        // before this import recorded the old hash and will refuse the changed rows.
+        await tx`
+          insert into curve_snapshot (curve_key, asof_date, months, content_hash)
+          select o.curve_key, o.asof_date, count(*)::int, ${tx.unsafe(CONTENT_HASH)}
+          from curve_observation o
+          where (o.curve_key, o.asof_date) in (select distinct curve_key, asof_date from curve_import)
+          group by o.curve_key, o.asof_date
+          on conflict (curve_key, asof_date) do update set months = excluded.months, content_hash = excluded.content_hash`;
         await tx`
           update curve c set first_month = s.first_month, last_month = s.last_month, latest_asof = s.latest_asof,
                  observations = s.observations, updated_at = clock_timestamp()
@@ -103,6 +124,36 @@ export function createCurveRepo(sql: Sql) {
       if (!keys.length) return new Set();
       const rows = await sql<{ curve_key: string }[]>`select curve_key from curve where curve_key in ${sql(keys)}`;
       return new Set(rows.map((r) => r.curve_key));
+    },
+
+    /** The newest as-of date of any curve snapshot; undefined for an empty store. */
+    async latestAsof(): Promise<string | undefined> {
+      const [row] = await sql<{ asof: string | null }[]>`select max(asof_date)::text as asof from curve_snapshot`;
+      return row?.asof ?? undefined;
+    },
+
+    /** For every curve, its newest snapshot on or before `asof` (curves with none are left out). */
+    async snapshotsAsOf(asof: string): Promise<SnapshotCurve[]> {
+      return sql<SnapshotCurve[]>`
+        select distinct on (s.curve_key) s.curve_key, s.asof_date::text as asof_date, s.content_hash, c.market, c.location, c.product
+        from curve_snapshot s join curve c on c.curve_key = s.curve_key
+        where s.asof_date <= ${asof}::date
+        order by s.curve_key, s.asof_date desc`;
+    },
+
+    /** The rows of these snapshots, with each one's content hash recomputed from the rows read. */
+    async readSnapshots(refs: readonly CurveSnapshotRef[]): Promise<SnapshotRows[]> {
+      if (!refs.length) return [];
+      return sql<SnapshotRows[]>`
+        select c.curve_key, c.market, c.location, c.product, c.block, c.unit, s.asof_date::text as asof_date,
+               array_agg((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int order by o.contract_month) as months,
+               array_agg(o.mid order by o.contract_month) as mids,
+               ${sql.unsafe(CONTENT_HASH)} as content_hash
+        from unnest(${refs.map((r) => r.curve_key)}::text[], ${refs.map((r) => r.asof_date)}::date[]) as s(curve_key, asof_date)
+        join curve c on c.curve_key = s.curve_key
+        join curve_observation o on o.curve_key = s.curve_key and o.asof_date = s.asof_date
+        group by c.curve_key, s.asof_date
+        order by c.curve_key`;
     },
 
     async isEmpty(): Promise<boolean> {

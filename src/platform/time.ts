@@ -13,6 +13,11 @@ export function parseInstant(field: string, raw: string | undefined): Date | und
   return date;
 }
 
+/** A date YYYY-MM-DD that exists (years 1900..2200, like curve as-of dates). */
+export function isCalendarDate(raw: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(raw) && Number(raw.slice(0, 4)) >= 1900 && Number(raw.slice(0, 4)) <= 2200 && isCalendarDay(raw);
+}
+
 /** Date would roll 2026-02-31 over into March; a written day must round-trip unchanged. */
 function isCalendarDay(ymd: string): boolean {
   const [y, m, d] = ymd.split("-").map(Number) as [number, number, number];

@@ -2,6 +2,7 @@
  * Run fingerprints: `input_hash` is the sha256 of the canonical JSON of everything that changes a
  * run's results; `run_key` names the run for humans and logs.
  */
+import type { RunInputs } from "./inputs";
 
 /** JSON with object keys sorted at every level, so equal inputs always hash equally. */
 export function canonicalJson(value: unknown): string {
@@ -13,18 +14,13 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
-export type FingerprintInput = {
-  tenantId: string;
-  scenarioId: string;
-  scenarioVersion: number;
-  assumptions: unknown;
-  /** The scenario's parameters with the run's overrides applied. */
-  parameters: Record<string, unknown>;
-  codeVersion: string;
-  seed: number;
-};
-
-export function fingerprint(input: FingerprintInput): { inputHash: string; runKey: string } {
-  const inputHash = new Bun.CryptoHasher("sha256").update(canonicalJson(input)).digest("hex");
-  return { inputHash, runKey: `${input.scenarioId.slice(0, 8)}-v${input.scenarioVersion}-${input.codeVersion}-${inputHash.slice(0, 12)}` };
+/**
+ * Everything that changes a run's results is in its inputs (assumptions, effective parameters,
+ * code version, seed, as-of date, curve snapshot hashes), so the fingerprint is the hash of those
+ * within the tenant and scenario. The scenario's version is not in it: a rename or a tag change
+ * does not make a new run necessary.
+ */
+export function fingerprint(scope: { tenantId: string; scenarioId: string; scenarioVersion: number }, inputs: RunInputs): { inputHash: string; runKey: string } {
+  const inputHash = new Bun.CryptoHasher("sha256").update(canonicalJson({ tenantId: scope.tenantId, scenarioId: scope.scenarioId, inputs })).digest("hex");
+  return { inputHash, runKey: `${scope.scenarioId.slice(0, 8)}-v${scope.scenarioVersion}-${inputs.options.code_version}-${inputHash.slice(0, 12)}` };
 }

@@ -1,6 +1,7 @@
 /** Run request and response schemas (`ScenarioRunOptions` as the guide names it). */
 import { t } from "elysia";
 import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { RunInputsSchema } from "./inputs";
 import { RUN_STATES } from "./state";
 
 export const PRIORITIES = ["LOW", "NORMAL", "HIGH", "CRITICAL"] as const;
@@ -18,6 +19,13 @@ export const ScenarioRunOptions = t.Object(
     ),
     environment: t.Optional(t.Record(t.String({ maxLength: 64 }), t.String({ maxLength: 256 }), { description: "Labels for the executor; not part of the fingerprint." })),
     idempotency_key: t.Optional(t.String({ minLength: 1, maxLength: 128 })),
+    asof_date: t.Optional(
+      t.String({
+        pattern: "^\\d{4}-\\d{2}-\\d{2}$",
+        description:
+          "As-of date YYYY-MM-DD: each curve is read at its newest snapshot on or before it, and every output row is stamped with it. Default: the newest as-of date in the curve store.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -42,6 +50,9 @@ export const Run = t.Object({
   rows_written: t.Integer(),
   cancel_requested: t.Boolean(),
   error: t.Union([t.Record(t.String(), t.Unknown()), t.Null()]),
+  inputs: t.Union([RunInputsSchema, t.Null()], {
+    description: "What the run computes from, fixed at trigger time (null only for runs triggered before this field existed, until a worker takes them).",
+  }),
   requested_by: t.Union([t.String(), t.Null()]),
   created_at: t.String(),
   queued_at: t.String(),

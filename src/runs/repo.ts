@@ -1,5 +1,6 @@
 /** Run SQL: creation with dedupe, reads, and guarded state transitions that log an event each. */
 import type { Sql } from "../adapters/postgres";
+import type { RunInputs } from "./inputs";
 import type { RunRecord } from "./model";
 import type { RunState } from "./state";
 
@@ -12,7 +13,7 @@ const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
 export const RUN_COLUMNS = `id::text as id, scenario_id::text as scenario_id, tenant_id, state, priority, coalesce(code_version, 'v1') as code_version,
   coalesce(seed, 42)::int as seed, timeout_minutes, max_retries, coalesce(options->'parameters', '{}'::jsonb) as parameters,
   coalesce(options->'environment', '{}'::jsonb) as environment, idempotency_key, input_hash, run_key, attempts, progress::float8 as progress,
-  rows_written::int as rows_written, cancel_requested, error, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
+  rows_written::int as rows_written, cancel_requested, error, inputs, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
   ${ts("started_at")} as started_at, ${ts("finished_at")} as finished_at, ${ts("updated_at")} as updated_at`;
 
 export type NewRun = {
@@ -29,6 +30,7 @@ export type NewRun = {
   inputHash: string;
   runKey: string;
   requestedBy: string;
+  inputs: RunInputs;
 };
 
 export type RunFilter = { scenarioId: string; tenantId: string | null; state?: RunState; createdAfter?: Date; createdBefore?: Date };
@@ -60,12 +62,19 @@ export function createRunRepo(sql: Sql) {
     async insert(tx: Tx, r: NewRun): Promise<RunRecord | undefined> {
       const [row] = await tx<RunRecord[]>`
         insert into scenario_run (scenario_id, tenant_id, priority, code_version, seed, timeout_minutes, max_retries, options,
-                                  idempotency_key, input_hash, run_key, requested_by)
+                                  idempotency_key, input_hash, run_key, requested_by, inputs)
         values (${r.scenarioId}, ${r.tenantId}, ${r.priority}, ${r.codeVersion}, ${r.seed}, ${r.timeoutMinutes}, ${r.maxRetries},
-                ${tx.json({ parameters: r.parameters, environment: r.environment } as never)}, ${r.idempotencyKey}, ${r.inputHash}, ${r.runKey}, ${r.requestedBy})
+                ${tx.json({ parameters: r.parameters, environment: r.environment } as never)}, ${r.idempotencyKey}, ${r.inputHash}, ${r.runKey}, ${r.requestedBy},
+                ${tx.json(r.inputs as never)})
         on conflict do nothing
         returning ${columns}`;
       return row;
+    },
+
+    /** Locks the scenario against deletion and change until the transaction ends; returns its version, undefined when it is gone. */
+    async lockScenario(tx: Tx, scenarioId: string): Promise<number | undefined> {
+      const [row] = await tx<{ version: number }[]>`select version from scenario where id = ${scenarioId} for share`;
+      return row?.version;
     },
 
     async event(tx: Tx, e: { tenantId: string; scenarioId: string; runId: string; type: string; payload: Record<string, unknown> }): Promise<void> {

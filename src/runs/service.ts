@@ -3,18 +3,20 @@
  * transaction), reads, cancellation and admin state changes through the state machine.
  */
 import type { Sql } from "../adapters/postgres";
+import type { CurveRepo } from "../curves/repo";
 import type { FeatureGate } from "../flags/service";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
-import { parseInstant } from "../platform/time";
+import { isCalendarDate, parseInstant } from "../platform/time";
 import { validateModelParameters } from "../scenarios/drivers";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { fingerprint } from "./fingerprint";
+import { resolveInputs } from "./inputs";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import type { RunRepo, Tx } from "./repo";
+import type { NewRun, RunRepo, Tx } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
@@ -24,6 +26,8 @@ const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^
 
 export function createRunService(deps: {
   sql: Sql;
+  /** The curve store a trigger resolves its as-of date and curve snapshot against. */
+  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf">;
   runs: RunRepo;
   scenarios: ScenarioRepo;
   queue: RunQueue;
@@ -40,61 +44,71 @@ export function createRunService(deps: {
 
   async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, requestId: string): Promise<TriggerResult> {
     authorize(p, "scenarios:run");
-    const tenantId = resolveTenant(p, undefined);
-    const scenario = await scenarios.get(scenarioId, tenantId);
-    if (!scenario) throw notFound("scenario");
     const overrides = options.parameters ?? {};
     const issues: FieldIssue[] = validateModelParameters(overrides);
-    if (issues.length) throw badRequest("run parameters are invalid", issues);
-    const parameters = { ...scenario.parameters, ...overrides };
-    const seed = options.seed ?? (typeof parameters.seed === "number" ? parameters.seed : 42);
-    const codeVersion = options.code_version ?? "v1";
-    const { inputHash, runKey } = fingerprint({
-      tenantId: scenario.tenant_id,
-      scenarioId,
-      scenarioVersion: scenario.version,
-      assumptions: scenario.assumptions,
-      parameters,
-      codeVersion,
-      seed,
-    });
-    const candidate = {
-      scenarioId,
-      tenantId: scenario.tenant_id,
-      priority: normalizeEnum(PRIORITIES, options.priority ?? "NORMAL"),
-      codeVersion,
-      seed,
-      timeoutMinutes: options.timeout_minutes ?? 60,
-      maxRetries: options.max_retries ?? 3,
-      parameters: overrides,
-      environment: options.environment ?? {},
-      idempotencyKey: options.idempotency_key ?? null,
-      inputHash,
-      runKey,
-      requestedBy: p.subject,
-    };
-    const result = await sql.begin(async (tx): Promise<TriggerResult> => {
-      const existing = await runs.findEquivalent(tx, candidate);
-      if (existing) return { run: existing.run, deduplicated: existing.by };
-      const run = await runs.insert(tx, candidate);
-      if (!run) {
-        // A concurrent identical request won the unique index between our check and insert.
-        const winner = await runs.findEquivalent(sql, candidate);
-        if (!winner) throw conflict("an equivalent run was created concurrently; retry");
-        return { run: winner.run, deduplicated: winner.by };
-      }
-      await runs.event(tx, {
-        tenantId: run.tenant_id,
-        scenarioId,
-        runId: run.id,
-        type: "run_state_changed",
-        payload: { from: null, to: "QUEUED", by: p.subject, reason: "triggered" },
+    if (options.asof_date !== undefined && !isCalendarDate(options.asof_date)) issues.push({ field: "/asof_date", location: "body", message: "must be a real date YYYY-MM-DD" });
+    if (issues.length) throw badRequest("run options are invalid", issues);
+    // The inputs are resolved from the scenario as read, then the run is written only if the
+    // scenario still has that version (a concurrent PATCH makes us resolve again; a delete is a 404).
+    for (let attempt = 1; ; attempt++) {
+      const scenario = await scenarios.get(scenarioId, resolveTenant(p, undefined));
+      if (!scenario) throw notFound("scenario");
+      const parameters = { ...scenario.parameters, ...overrides };
+      const inputs = await resolveInputs(deps.curves, {
+        assumptions: scenario.assumptions,
+        parameters,
+        codeVersion: options.code_version ?? "v1",
+        seed: options.seed ?? (typeof parameters.seed === "number" ? parameters.seed : 42),
+        asofDate: options.asof_date,
       });
-      await queue.enqueue(tx, run, { requestId });
-      return { run, deduplicated: null };
-    });
-    if (result.deduplicated === null) queue.notify();
-    return result;
+      const { inputHash, runKey } = fingerprint({ tenantId: scenario.tenant_id, scenarioId, scenarioVersion: scenario.version }, inputs);
+      const candidate: NewRun = {
+        scenarioId,
+        tenantId: scenario.tenant_id,
+        priority: normalizeEnum(PRIORITIES, options.priority ?? "NORMAL"),
+        codeVersion: inputs.options.code_version,
+        seed: inputs.options.seed,
+        timeoutMinutes: options.timeout_minutes ?? 60,
+        maxRetries: options.max_retries ?? 3,
+        parameters: overrides,
+        environment: options.environment ?? {},
+        idempotencyKey: options.idempotency_key ?? null,
+        inputHash,
+        runKey,
+        requestedBy: p.subject,
+        inputs,
+      };
+      const result = await sql.begin(async (tx): Promise<TriggerResult | "stale"> => {
+        // Held until commit: a delete of the scenario waits for this run (and then removes it with its runs).
+        const version = await runs.lockScenario(tx, scenarioId);
+        if (version === undefined) throw notFound("scenario");
+        if (version !== scenario.version) return "stale";
+        const existing = await runs.findEquivalent(tx, candidate);
+        if (existing) return { run: existing.run, deduplicated: existing.by };
+        const run = await runs.insert(tx, candidate);
+        if (!run) {
+          // A concurrent identical request won the unique index between our check and insert.
+          const winner = await runs.findEquivalent(sql, candidate);
+          if (!winner) throw conflict("an equivalent run was created concurrently; retry");
+          return { run: winner.run, deduplicated: winner.by };
+        }
+        await runs.event(tx, {
+          tenantId: run.tenant_id,
+          scenarioId,
+          runId: run.id,
+          type: "run_state_changed",
+          payload: { from: null, to: "QUEUED", by: p.subject, reason: "triggered" },
+        });
+        await queue.enqueue(tx, run, { requestId });
+        return { run, deduplicated: null };
+      });
+      if (result === "stale") {
+        if (attempt < 3) continue;
+        throw conflict("the scenario changed while the run was being triggered; retry");
+      }
+      if (result.deduplicated === null) queue.notify();
+      return result;
+    }
   }
 
   async function getScoped(p: Principal, runId: string, scenarioId?: string): Promise<RunRecord> {

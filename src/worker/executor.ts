@@ -140,7 +140,8 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       log.warn("run_retry_scheduled", { run_id: run.id, attempt: run.attempts, delay_ms: delay, error: error.message });
       return "RETRY";
     }
-    const final = { ...error, code: permanent ? "INVALID_INPUT" : error.code };
+    const own = (err as { code?: unknown }).code;
+    const final = { ...error, code: permanent ? (typeof own === "string" ? own : "INVALID_INPUT") : error.code };
     if (await store.finish(run.id, "FAILED", permanent ? "invalid input" : "retries exhausted", final)) await deadLettered(run, final);
     log.error("run_failed", { run_id: run.id, attempt: run.attempts, error: error.message });
     return "FAILED";

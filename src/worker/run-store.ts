@@ -1,10 +1,12 @@
 /**
  * Worker-side SQL: claiming runs (with a lease), heartbeats, retry scheduling, reclaiming runs
- * whose worker died, and loading a run's engine input (scenario + baseline curves).
+ * whose worker died, and loading a run's engine input (its recorded inputs + their curve snapshot).
  */
 import type { Sql } from "../adapters/postgres";
-import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, type ModelParameters, type Product } from "../engine/types";
+import { createCurveRepo } from "../curves/repo";
+import { DEFAULT_PARAMETERS, type EngineInput, type ModelParameters } from "../engine/types";
 import { normalizeParameters } from "../engine/validate";
+import { type RunInputs, resolveInputs, snapshotCurves, toEngineInput } from "../runs/inputs";
 import type { RunRecord } from "../runs/model";
 import type { RunQueue } from "../runs/queue";
 import { createRunRepo } from "../runs/repo";
@@ -12,6 +14,29 @@ import { createRunRepo } from "../runs/repo";
 /** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
 export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queue?: RunQueue) {
   const runs = createRunRepo(sql);
+  const curveRepo = createCurveRepo(sql);
+
+  /** Runs queued before migration 010 have no inputs: resolve them from the scenario as it is now and keep them. */
+  async function recordLegacyInputs(run: RunRecord): Promise<RunInputs> {
+    const [scenario] = await sql<{ assumptions: { driver_type: string; payload: Record<string, unknown> }[]; parameters: Record<string, unknown> }[]>`
+      select assumptions, parameters from scenario where id = ${run.scenario_id}`;
+    if (!scenario) throw Object.assign(new Error("the run's scenario no longer exists"), { name: "EngineValidationError" });
+    let inputs: RunInputs;
+    try {
+      inputs = await resolveInputs(curveRepo, {
+        assumptions: scenario.assumptions,
+        parameters: { ...scenario.parameters, ...run.parameters },
+        codeVersion: run.code_version,
+        seed: run.seed,
+      });
+    } catch (err) {
+      throw Object.assign(new Error((err as Error).message), { name: "EngineValidationError" });
+    }
+    const [kept] = await sql<{ inputs: RunInputs }[]>`
+      update scenario_run set inputs = coalesce(inputs, ${sql.json(inputs as never)}) where id = ${run.id} returning inputs`;
+    return kept?.inputs ?? inputs;
+  }
+
   return {
     runs,
 
@@ -88,36 +113,15 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       });
     },
 
-    /** The engine input of a run: its scenario and every curve at its latest as-of date. */
+    /**
+     * The engine input of a run: exactly its recorded inputs, with the curve rows they name (whose
+     * hashes must still match). A run triggered before inputs were recorded gets them now, once.
+     */
     async engineInput(run: RunRecord): Promise<EngineInput> {
-      const [scenario] = await sql<{ assumptions: { driver_type: string; payload: Record<string, unknown> }[]; parameters: Record<string, unknown> }[]>`
-        select assumptions, parameters from scenario where id = ${run.scenario_id}`;
-      if (!scenario) throw Object.assign(new Error("the run's scenario no longer exists"), { name: "EngineValidationError" });
-      const rows = await sql<
-        { curve_key: string; market: string; location: string; product: Product; block: string; unit: string; asof: string; months: number[]; mids: number[] }[]
-      >`
-        select c.curve_key, c.market, c.location, c.product, c.block, c.unit, c.latest_asof::text as asof,
-               array_agg((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int order by o.contract_month) as months,
-               array_agg(o.mid order by o.contract_month) as mids
-        from curve c join curve_observation o on o.curve_key = c.curve_key and o.asof_date = c.latest_asof
-        group by c.curve_key order by c.curve_key`;
-      const curves: BaselineCurve[] = rows.map((r) => ({
-        curveKey: r.curve_key,
-        market: r.market,
-        location: r.location,
-        product: r.product,
-        block: r.block,
-        unit: r.unit,
-        months: Int32Array.from(r.months),
-        mid: Float64Array.from(r.mids),
-      }));
-      const asofDate =
-        rows
-          .map((r) => r.asof)
-          .sort()
-          .at(-1) ?? "0000-00-00";
+      const inputs = run.inputs ?? (await recordLegacyInputs(run));
+      const curves = snapshotCurves(inputs.curves, await curveRepo.readSnapshots(inputs.curves));
       const issues: { field: string; message: string }[] = [];
-      const merged: Record<string, unknown> = { ...scenario.parameters, ...run.parameters, seed: run.seed };
+      const merged: Record<string, unknown> = { ...inputs.parameters, seed: inputs.options.seed };
       // Only the model's own keys; the rest of `parameters` is the user's metadata.
       const modelKeys = Object.fromEntries(
         Object.keys(DEFAULT_PARAMETERS)
@@ -126,16 +130,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       );
       const parameters = normalizeParameters(modelKeys as Partial<ModelParameters>, issues);
       if (issues.length) throw Object.assign(new Error(`invalid parameters: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`), { name: "EngineValidationError" });
-      return {
-        tenantId: run.tenant_id,
-        scenarioId: run.scenario_id,
-        runId: run.id,
-        asofDate,
-        codeVersion: run.code_version,
-        parameters,
-        drivers: scenario.assumptions.map((a) => ({ driver_type: a.driver_type, ...a.payload }) as Driver),
-        curves,
-      };
+      return toEngineInput(run, inputs, curves, parameters);
     },
   };
 }

@@ -89,7 +89,7 @@ for (const store of STORES) {
     const setState = (runId: string, state: string) => call(app, "POST", `/v1/scenarios/runs/${runId}/state`, { body: { state, reason: "test" }, headers: tenant });
 
     beforeAll(async () => {
-      db = await createTestDb(store);
+      db = await createTestDb(store, { sampleCurves: true });
       app = appFor(db);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Events", parameters: { shock_bp: 25 } }, headers: tenant })).json.data.id;
     });
@@ -194,7 +194,7 @@ describe("run events with bearer tokens", () => {
   let app: ReturnType<typeof appFor>;
   let sign: (claims: Record<string, unknown>) => Promise<string>;
   beforeAll(async () => {
-    db = await createTestDb("pglite");
+    db = await createTestDb("pglite", { sampleCurves: true });
     const keys = await generateKeyPair("ES256");
     app = appFor(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
     sign = (claims) => new SignJWT(claims).setProtectedHeader({ alg: "ES256" }).setSubject("u").setExpirationTime("5m").sign(keys.privateKey);

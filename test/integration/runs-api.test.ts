@@ -11,7 +11,7 @@ describe("runs API on postgres", () => {
   const setState = (runId: string, state: string) => call(app, "POST", `/v1/scenarios/runs/${runId}/state`, { body: { state, reason: "test" }, headers: tenant });
 
   beforeAll(async () => {
-    db = await createTestDb("postgres");
+    db = await createTestDb("postgres", { sampleCurves: true });
     app = buildApp(db);
     scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Runs", parameters: { shock_bp: 25 } }, headers: tenant })).json.data.id;
   });

@@ -33,7 +33,7 @@ describe("runtime config API", () => {
 
   beforeAll(async () => {
     keys = await generateKeyPair("RS256");
-    db = await createTestDb("postgres");
+    db = await createTestDb("postgres", { sampleCurves: true });
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
     jwtApp = createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config) });
     local = limitedApp(db, undefined, { AURUM_RUNTIME_CONFIG_POLL_MS: "100" }).app;
@@ -172,7 +172,7 @@ describe("feature flags in effect", () => {
   let scenario: string;
 
   beforeAll(async () => {
-    db = await createTestDb("postgres");
+    db = await createTestDb("postgres", { sampleCurves: true });
     app = limitedApp(db, undefined).app;
     scenario = (await call(app, "POST", "/v1/scenarios", { headers: h, body: { name: "Flagged" } })).json.data.id;
   });

@@ -9,6 +9,8 @@ import postgres from "postgres";
 import { type Database, openDatabase } from "../../src/adapters/postgres";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
+import { createCurveRepo } from "../../src/curves/repo";
+import { createCurveService } from "../../src/curves/service";
 import { migrate } from "../../src/db/migrate";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
@@ -23,7 +25,14 @@ export const ADMIN_PG_URL = process.env.AURUM_TEST_PG_URL ?? "postgres://postgre
 
 export type TestDb = Database & { url?: string; drop: () => Promise<void> };
 
-export async function createTestDb(store: Store): Promise<TestDb> {
+/** A fresh, migrated database; `sampleCurves` loads the bundled curve set (runs need curves to trigger). */
+export async function createTestDb(store: Store, opts: { sampleCurves?: boolean } = {}): Promise<TestDb> {
+  const db = await freshDb(store);
+  if (opts.sampleCurves) await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty();
+  return db;
+}
+
+async function freshDb(store: Store): Promise<TestDb> {
   const log = createLogger("silent");
   if (store === "pglite") {
     const dir = mkdtempSync(join(tmpdir(), "aurum-pglite-"));

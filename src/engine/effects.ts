@@ -5,7 +5,6 @@
  * See docs/model.md section 4 for every formula.
  */
 import { monthIndex, parseDateToYyyymm } from "./calendar";
-import type { PolicyName } from "./params";
 import {
   BASELINE_RENEWABLE_SHARE,
   capacityCredit,
@@ -16,6 +15,7 @@ import {
   MAX_CAPACITY_FRACTION,
   MERIT_ORDER_SENSITIVITY,
   marginalEmissionFactor,
+  type PolicyName,
   REC_PRICE,
   SCARCITY_ELASTICITY,
   SHARE_POLICIES,

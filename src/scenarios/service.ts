@@ -30,7 +30,7 @@ export type CurveCatalog = {
   list(f: { product: string }, limit: number): Promise<{ curve_key: string }[]>;
 };
 
-/** How many curve keys or locations an error message lists before "… and more". */
+/** How many curve keys or locations an error message lists before pointing at GET /v1/curves. */
 const LISTED = 10;
 
 /**
@@ -47,7 +47,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
   /** Schema-level normalisation, then the checks that need the curve store (referenced curves and regions). */
   async function validated(input: Fields): Promise<ScenarioChanges> {
     const { changes, curveRefs, regionRefs } = normalizeFields(input);
-    const issues = [...(await curveIssues(curves, curveRefs, regionRefs))];
+    const issues = await curveIssues(curves, curveRefs, regionRefs);
     if (issues.length) throw badRequest(`assumptions would have no effect or reference unknown curves: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`, issues);
     return changes;
   }
@@ -199,11 +199,7 @@ async function curveIssues(curves: CurveCatalog, curveRefs: CurveRef[], regionRe
   const ofProduct = new Map<string, string>();
   for (const r of curveRefs) {
     const curve = known.get(r.key);
-    if (!curve) {
-      issue(r.field, `unknown curve key ${r.key}`);
-      continue;
-    }
-    if (curve.product === r.product) continue;
+    if (curve?.product === r.product) continue;
     if (!ofProduct.has(r.product)) {
       const rows = await curves.list({ product: r.product }, LISTED);
       ofProduct.set(
@@ -216,7 +212,8 @@ async function curveIssues(curves: CurveCatalog, curveRefs: CurveRef[], regionRe
           : `none is loaded (import one with POST /v1/curves:import)`,
       );
     }
-    issue(r.field, `curve ${r.key} is a ${curve.product} curve; a ${r.driver} needs a ${r.product} curve: ${ofProduct.get(r.product)}`);
+    const what = curve ? `curve ${r.key} is a ${curve.product} curve` : `unknown curve key ${r.key}`;
+    issue(r.field, `${what}; a ${r.driver} needs a ${r.product} curve: ${ofProduct.get(r.product)}`);
   }
   if (!regionRefs.length) return issues;
   const found = await curves.powerRegions(regionRefs.map((r) => r.region));
@@ -225,10 +222,10 @@ async function curveIssues(curves: CurveCatalog, curveRefs: CurveRef[], regionRe
   for (const r of regionRefs) {
     if (!matched.has(lowered(r.region))) {
       all ??= await curves.powerRegions();
-      const known = all.markets.length
+      const allowed = all.markets.length
         ? `a market (${all.markets.join(", ")}) or a location (${listed(all.locations, "GET /v1/curves?product=power")}) of a power curve`
         : "a market or location of a power curve, and none is loaded (import curves with POST /v1/curves:import)";
-      issue(r.field, `region '${r.region}' matches no power curve, so the driver would change nothing: it must be ${known}`);
+      issue(r.field, `region '${r.region}' matches no power curve, so the driver would change nothing: it must be ${allowed}`);
       continue;
     }
     const curve = r.curveKey ? known.get(r.curveKey) : undefined;

@@ -121,6 +121,8 @@ describe("driver and parameter validation", () => {
         "reference_series",
         ["coal curve", "oil curve", "POST /v1/curves:import"],
       ],
+      ["a fuel driver on an unknown curve", fuel({ reference_series: "NOPE_GAS" }), "reference_series", ["unknown curve key NOPE_GAS", "HENRY_HUB_GAS"]],
+      ["a load_growth reference curve that does not exist", load({ reference_curve_key: "MARS_HUB" }), "reference_curve_key", ["unknown curve key MARS_HUB", "PJM_WEST_ON_PEAK"]],
       ["a co2 driver pointed at a coal curve", fuel({ fuel: "co2", reference_series: "CAPP_COAL" }), "reference_series", ["RGGI_CO2"]],
       [
         "a load_growth reference curve that is not power",

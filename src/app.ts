@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps) {
   const scenarioRepo = createScenarioRepo(deps.sql);
   const cache = deps.cache ?? createScenarioCache({ log });
   const bumps = deps.bumps ?? immediateBumps(cache);
-  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys, {
+  const scenarios = createScenarioService(scenarioRepo, curveRepo, {
     removing: (tx, removed) => bumps.record(tx, { ...removed, reason: "scenario_deleted" }),
     removed: (removed) => Promise.all([deps.purgeScenarioOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
   });

@@ -3,18 +3,42 @@
  * engine thread: it fails at once (attempt 1, no retry: the same inputs overflow every time) with
  * the code NON_FINITE_OUTPUT and a message naming the curve and the month, and writes no rows.
  * The extreme curve value goes in with SQL, as data imported before the import refused it would.
+ * First, the pool alone: the error keeps its name and code across the thread boundary.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
+import type { BaselineCurve, EngineInput } from "../../src/engine";
 import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
+import { permanentFailure } from "../../src/worker/permanent";
+import { WorkerPool } from "../../src/worker/pool";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+import { WORKED_EXAMPLE } from "../unit/engine/helpers";
 
 const tenant = { "x-aurum-tenant": "t-finite" };
+
+describe("the engine thread's error crosses the thread boundary", () => {
+  test("the pool rejects with the engine's name (NonFiniteOutputError) and code (NON_FINITE_OUTPUT), which the executor classifies by", async () => {
+    const pool = new WorkerPool(1);
+    try {
+      const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([60, 1.7e308]) };
+      const drivers: EngineInput["drivers"] = [{ driver_type: "load_growth", annual_growth_pct: 50, start_year: 2025, end_year: 2030 }];
+      const err = await pool.run({ ...WORKED_EXAMPLE, drivers, curves: [power, WORKED_EXAMPLE.curves[1]!] }).result.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).toMatchObject({ name: "NonFiniteOutputError", code: "NON_FINITE_OUTPUT" });
+      expect((err as Error).message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02/);
+      expect(permanentFailure(err)).toEqual({ code: "NON_FINITE_OUTPUT", reason: "non-finite output" });
+      // A thread crash or a store error stays retryable.
+      expect(permanentFailure(new Error("output store unavailable"))).toBeUndefined();
+    } finally {
+      await pool.close();
+    }
+  });
+});
 
 describe("a run whose engine output is not finite", () => {
   let db: TestDb;

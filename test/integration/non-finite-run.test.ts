@@ -32,7 +32,8 @@ describe("the engine thread's error crosses the thread boundary", () => {
       expect(err).toMatchObject({ name: "NonFiniteOutputError", code: "NON_FINITE_OUTPUT" });
       expect((err as Error).message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02/);
       expect(permanentFailure(err)).toEqual({ code: "NON_FINITE_OUTPUT", reason: "non-finite output" });
-      // A thread crash or a store error stays retryable.
+      // Invalid input stays what it was; a thread crash or a store error stays retryable.
+      expect(permanentFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }))).toEqual({ code: "INVALID_INPUT", reason: "invalid input" });
       expect(permanentFailure(new Error("output store unavailable"))).toBeUndefined();
     } finally {
       await pool.close();

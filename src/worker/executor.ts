@@ -8,6 +8,7 @@ import type { Logger } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
 import type { Tx } from "../runs/repo";
 import type { WorkerMetrics } from "./metrics";
+import { permanentFailure } from "./permanent";
 import type { Job, WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
 
@@ -133,16 +134,15 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       return "FAILED";
     }
     // Bad input never gets better by retrying.
-    const permanent = err instanceof Error && err.name === "EngineValidationError";
+    const permanent = permanentFailure(err);
     if (!permanent && run.attempts <= run.max_retries) {
       const delay = backoffMs(options.retryBaseMs, run.attempts);
       await store.scheduleRetry(run.id, delay, error);
       log.warn("run_retry_scheduled", { run_id: run.id, attempt: run.attempts, delay_ms: delay, error: error.message });
       return "RETRY";
     }
-    const own = (err as { code?: unknown }).code;
-    const final = { ...error, code: permanent ? (typeof own === "string" ? own : "INVALID_INPUT") : error.code };
-    if (await store.finish(run.id, "FAILED", permanent ? "invalid input" : "retries exhausted", final)) await deadLettered(run, final);
+    const final = { ...error, code: permanent?.code ?? error.code };
+    if (await store.finish(run.id, "FAILED", permanent?.reason ?? "retries exhausted", final)) await deadLettered(run, final);
     log.error("run_failed", { run_id: run.id, attempt: run.attempts, error: error.message });
     return "FAILED";
   }

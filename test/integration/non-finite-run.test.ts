@@ -52,6 +52,10 @@ describe("a run whose engine output is not finite", () => {
     await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty();
     // Finite, so the engine's input validation passes; 1.7e308 plus any uplift overflows to Infinity.
     await db.sql`update curve_observation set mid = 1.7e308 where curve_key = 'PJM_WEST_ON_PEAK' and contract_month = '2026-03-01'`;
+    // Written past the importer (which refuses it), so the snapshot's content hash is brought in step by hand.
+    await db.sql`update curve_snapshot s set content_hash = (
+      select encode(sha256(string_agg(int4send((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int) || float8send(o.mid), ''::bytea order by o.contract_month)), 'hex')
+      from curve_observation o where o.curve_key = s.curve_key and o.asof_date = s.asof_date) where s.curve_key = 'PJM_WEST_ON_PEAK'`;
     const queue = createLocalQueue();
     app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
     worker = await startWorker({

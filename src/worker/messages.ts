@@ -7,4 +7,4 @@ export type FromThread =
   | { type: "progress"; jobId: number; done: number; total: number }
   | { type: "batch"; jobId: number; batch: OutputBatch }
   | { type: "done"; jobId: number; versionHash: string; rows: number }
-  | { type: "error"; jobId: number; message: string; name: string };
+  | { type: "error"; jobId: number; message: string; name: string; code?: string };

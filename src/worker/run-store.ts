@@ -7,11 +7,23 @@ import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, 
 import { normalizeParameters } from "../engine/validate";
 import type { RunRecord } from "../runs/model";
 import type { RunQueue } from "../runs/queue";
-import { createRunRepo } from "../runs/repo";
+import { createRunRepo, type Tx } from "../runs/repo";
 
 /** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
 export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queue?: RunQueue) {
   const runs = createRunRepo(sql);
+
+  /** One run of reclaimExpired, locked and checked again: its worker may have heartbeaten since the scan. */
+  async function reclaimOne(tx: Tx, id: string): Promise<RunRecord | undefined> {
+    const [row] = await tx<{ cancel_requested: boolean }[]>`
+      select cancel_requested from scenario_run
+      where id = ${id} and state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp()) for update`;
+    if (!row) return undefined;
+    if (row.cancel_requested) return runs.transition(tx, id, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user; its lease lapsed" });
+    const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
+    if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
+    return back;
+  }
   return {
     runs,
 
@@ -50,18 +62,17 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return { keep: !row.cancel_requested, cancelled: row.cancel_requested };
     },
 
-    /** RUNNING runs whose lease expired go back to QUEUED (their worker died); returns their ids. */
+    /**
+     * RUNNING runs no worker executes any more (lease lapsed, or none at all on rows from before
+     * leases) go back to QUEUED, or end CANCELLED when a cancel was requested: a cancel must not
+     * turn into another attempt. Returns the ids of the runs it moved.
+     */
     async reclaimExpired(): Promise<string[]> {
       const expired = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run where state = 'RUNNING' and lease_expires_at < clock_timestamp()`;
+        select id::text as id from scenario_run where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp())`;
       const reclaimed: string[] = [];
       for (const { id } of expired) {
-        const r = await sql.begin(async (tx) => {
-          const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
-          if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
-          return back;
-        });
-        if (r) reclaimed.push(id);
+        if (await sql.begin((tx) => reclaimOne(tx, id))) reclaimed.push(id);
       }
       return reclaimed;
     },

@@ -146,7 +146,12 @@ describe("runs API on postgres", () => {
 
   test("the reclaimer ends a cancel-requested run whose lease lapsed CANCELLED, and queues lapsed or lease-less runs again", async () => {
     const ids: Record<string, string> = {};
-    for (const [name, seed] of [["cancelled", 60], ["lapsed", 61], ["leaseless", 62], ["live", 63]] as const) {
+    for (const [name, seed] of [
+      ["cancelled", 60],
+      ["lapsed", 61],
+      ["leaseless", 62],
+      ["live", 63],
+    ] as const) {
       ids[name] = (await trigger({ seed })).json.data.id;
     }
     await db.sql`update scenario_run set state = 'RUNNING', lease_owner = 'dead-worker', lease_expires_at = now() - interval '1 second' where id in ${db.sql([ids.cancelled!, ids.lapsed!])}`;

@@ -9,7 +9,12 @@ const pgError = () => Object.assign(new Error('duplicate key value violates uniq
 
 describe("classifyFailure", () => {
   test("an AppError keeps its code, message and retryable flag", () => {
-    expect(classifyFailure(new AppError("CONFLICT", "the scenario changed"), "input")).toEqual({ code: "CONFLICT", message: "the scenario changed", retryable: false, redacted: false });
+    expect(classifyFailure(new AppError("CONFLICT", "the scenario changed"), "input")).toEqual({
+      code: "CONFLICT",
+      message: "the scenario changed",
+      retryable: false,
+      redacted: false,
+    });
     expect(classifyFailure(new AppError("UNAVAILABLE", "try later"), "output")).toMatchObject({ code: "UNAVAILABLE", retryable: true });
   });
 

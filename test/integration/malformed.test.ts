@@ -210,6 +210,23 @@ for (const store of STORES) {
       expect(run.json.data).toMatchObject({ state: "QUEUED", cancel_requested: false });
     });
 
+    test("every POST, PATCH and PUT route that takes JSON answers a malformed body with a 400", async () => {
+      // Each route's path parameters filled with values that exist, so only the body can be wrong.
+      const fill: Record<string, string> = { id: scenarioId, run_id: runId, tenant: "t-bodies", feature: "bulk_runs" };
+      const verbs: Record<string, string> = { "/v1/scenarios/:id/runs:verb": "/v1/scenarios/:id/runs:bulk" };
+      const routes = app.routes.filter((r) => ["POST", "PATCH", "PUT"].includes(r.method) && r.path !== "/v1/curves:verb"); // curves:import takes CSV
+      expect(routes.length).toBeGreaterThanOrEqual(9);
+      const before = await counts();
+      for (const r of routes) {
+        const path = (verbs[r.path] ?? r.path).replace(/:(\w+)/g, (m, name: string) => fill[name] ?? m);
+        for (const raw of ['{"a":1,}', "[1,]"]) {
+          const res = await call(app, r.method, path, { raw, headers: json });
+          expect({ route: `${r.method} ${r.path}`, raw, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, raw, status: 400 });
+        }
+      }
+      expect(await counts()).toEqual(before);
+    });
+
     test("cancel takes no body, or an empty JSON object", async () => {
       const a = (await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 2 }, headers: tenant })).json.data.id;
       expect((await call(app, "POST", `/v1/scenarios/runs/${a}/cancel`, { raw: "", headers: json })).json.data.state).toBe("CANCELLED");

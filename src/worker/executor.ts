@@ -118,12 +118,19 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     await options.onDeadLetter?.(run, error);
   }
 
+  /** After a retry or hand-back found the cancel requested and ended the run: rows a store may hold from this attempt go. */
+  async function cancelled(run: RunRecord): Promise<"CANCELLED"> {
+    await writer.deleteRun(run.id);
+    log.info("run_cancelled", { run_id: run.id });
+    return "CANCELLED";
+  }
+
   async function settleFailure(run: RunRecord, err: unknown, stopReason: string | undefined, step: RunStep): Promise<Outcome> {
     if (stopReason === "lease lost" || err instanceof LostRunError) return "LOST";
     if (stopReason === "handback") {
       // Shutting down: give the run back untouched; its attempt does not count against the budget.
       const back = await store.scheduleRetry(run.id, 0, { code: "HANDED_BACK", message: "worker shut down before the run finished" }, true);
-      return back ? "RETRY" : "LOST";
+      return back?.state === "CANCELLED" ? cancelled(run) : back ? "RETRY" : "LOST";
     }
     if (stopReason === "cancelled") {
       await writer.deleteRun(run.id);
@@ -150,7 +157,9 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     // A deterministic failure (bad input, a non-finite value) never gets better by retrying.
     if (failure.retryable && run.attempts <= run.max_retries) {
       const delay = backoffMs(options.retryBaseMs, run.attempts);
-      await store.scheduleRetry(run.id, delay, error);
+      const back = await store.scheduleRetry(run.id, delay, error);
+      // A cancel requested before the heartbeat saw it ends the run rather than another attempt.
+      if (back?.state === "CANCELLED") return cancelled(run);
       log.warn("run_retry_scheduled", { ...logged, delay_ms: delay });
       return "RETRY";
     }

@@ -77,9 +77,15 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return reclaimed;
     },
 
-    /** RUNNING → QUEUED, claimable again after `delayMs`; a hand-back also returns the attempt it used. */
+    /**
+     * RUNNING → QUEUED, claimable again after `delayMs`; a hand-back also returns the attempt it used.
+     * A run whose cancel was requested meanwhile ends CANCELLED instead (check the returned state):
+     * queued with `cancel_requested` it would never be claimed again, nor end.
+     */
     async scheduleRetry(runId: string, delayMs: number, error: Record<string, unknown>, handBack = false): Promise<RunRecord | undefined> {
       return sql.begin(async (tx) => {
+        const [row] = await tx<{ cancel_requested: boolean }[]>`select cancel_requested from scenario_run where id = ${runId} and state = 'RUNNING' for update`;
+        if (row?.cancel_requested) return runs.transition(tx, runId, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user" });
         const run = await runs.transition(tx, runId, ["RUNNING"], "QUEUED", { by: workerId, reason: handBack ? "handed back on shutdown" : `retry in ${delayMs} ms`, error });
         if (run) {
           await tx`update scenario_run set next_attempt_at = clock_timestamp() + ${delayMs} * interval '1 millisecond',

@@ -338,4 +338,21 @@ describe("embedded worker: failures, retries and leases", () => {
     expect(reasons).toEqual(["triggered", "manual", "lease expired; worker presumed dead", "claimed", "completed"]);
     expect((await h.waitFor(blocker, ["SUCCEEDED", "FAILED"])).state).toBe("SUCCEEDED");
   });
+
+  test("a failure after a cancel was requested (before the heartbeat saw it) ends the run CANCELLED, not queued for a retry", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Cancelled then failed");
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    const run = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["RUNNING"]);
+    await Bun.sleep(300); // the engine is done; the writer waits at the gate
+    failures = 1;
+    // A cancel from another process: only the row says so (this process's executor is not told).
+    await h.db.sql`update scenario_run set cancel_requested = true where id = ${run.id}`;
+    gate = undefined;
+    open();
+    const done = await h.waitFor(run, ["CANCELLED", "SUCCEEDED", "FAILED"], 10_000);
+    expect(done.state).toBe("CANCELLED");
+    const states = (await h.db.sql`select payload->>'to' as "to" from scenario_event where run_id = ${run.id} order by id`).map((e) => e.to);
+    expect(states).toEqual(["QUEUED", "RUNNING", "CANCELLED"]);
+  });
 });

@@ -38,7 +38,26 @@ export function classifyFailure(err: unknown, step: RunStep): RunFailure {
     const code = (err as { code?: unknown }).code;
     return { code: typeof code === "string" && ENGINE_CODE.test(code) ? code : "INVALID_INPUT", message: err.message, retryable: false, redacted: false };
   }
-  return { ...GENERIC[step], redacted: true };
+  const generic = GENERIC[step];
+  const retryable = ownRetryable(err) ?? generic.retryable;
+  return {
+    ...generic,
+    ...(retryable ? {} : { message: `${generic.message.split(";")[0]}; retrying would not help, the details are in the worker log` }),
+    retryable,
+    redacted: true,
+  };
+}
+
+/**
+ * An error's own retry verdict, where it has one: a `retryable` flag (TrinoError: user errors are
+ * not retryable), or a Postgres data exception (SQLSTATE class 22: a value out of range or not
+ * representable), which the same rows would raise again.
+ */
+function ownRetryable(err: unknown): boolean | undefined {
+  const e = err as { retryable?: unknown; code?: unknown; name?: unknown } | null;
+  if (typeof e?.retryable === "boolean") return e.retryable;
+  if (e?.name === "PostgresError" && typeof e.code === "string" && e.code.startsWith("22")) return false;
+  return undefined;
 }
 
 /**

@@ -355,4 +355,19 @@ describe("embedded worker: failures, retries and leases", () => {
     const states = (await h.db.sql`select payload->>'to' as "to" from scenario_event where run_id = ${run.id} order by id`).map((e) => e.to);
     expect(states).toEqual(["QUEUED", "RUNNING", "CANCELLED"]);
   });
+
+  test("a value Postgres cannot store (a data exception) fails the run at once: the same rows would fail again", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Out of range");
+    await h.db.sql.unsafe(`
+      create function overflow_rows() returns trigger language plpgsql as $$ begin raise exception 'numeric field overflow (injected)' using errcode = '22003'; end $$;
+      create trigger overflow_rows before insert on scenario_output for each row when (new.scenario_id = '${scenarioId}') execute function overflow_rows();`);
+    try {
+      const run = await h.trigger(scenarioId, { seed: 1, max_retries: 3 });
+      const done = await h.waitFor(run, ["FAILED", "SUCCEEDED"]);
+      expect(done).toMatchObject({ state: "FAILED", attempts: 1, error: { code: "OUTPUT_WRITE_FAILED", message: expect.stringContaining("retrying would not help") } });
+      expect(JSON.stringify(done.error)).not.toContain("overflow");
+    } finally {
+      await h.db.sql.unsafe("drop trigger overflow_rows on scenario_output; drop function overflow_rows();");
+    }
+  });
 });

@@ -43,6 +43,17 @@ describe("classifyFailure", () => {
     expect(input.message).not.toContain("127.0.0.1");
   });
 
+  test("a store error's own retry verdict counts: a Trino user error or a Postgres data exception is not retried", () => {
+    const trinoUser = Object.assign(new Error("Trino query q1 failed: NUMERIC_VALUE_OUT_OF_RANGE (19): Value is out of range"), { retryable: false });
+    const failure = classifyFailure(trinoUser, "output");
+    expect(failure).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: false, redacted: true });
+    expect(failure.message).toContain("retrying would not help");
+    expect(failure.message).not.toContain("NUMERIC");
+    const outOfRange = Object.assign(new Error("numeric field overflow"), { name: "PostgresError", code: "22003" });
+    expect(classifyFailure(outOfRange, "output")).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: false });
+    expect(classifyFailure(Object.assign(new Error("Trino is starting"), { retryable: true }), "output")).toMatchObject({ retryable: true });
+  });
+
   test("anything else is INTERNAL with a generic message, retried as before", () => {
     const failure = classifyFailure(new TypeError("Cannot read properties of undefined (reading 'mid')"), "engine");
     expect(failure).toMatchObject({ code: "INTERNAL", retryable: true, redacted: true });

@@ -52,7 +52,6 @@ export function createRunRepo(sql: Sql) {
 
   return {
     columns,
-    unattended,
 
     /** An existing run that makes a new one unnecessary: same idempotency key, or same input while live or succeeded. */
     async findEquivalent(

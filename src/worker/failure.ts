@@ -26,7 +26,7 @@ const ENGINE_CODE = /^[A-Z][A-Z0-9_]{2,63}$/;
 const DETERMINISTIC_CODES: ReadonlySet<string> = new Set(["INVALID_INPUT", "NON_FINITE_OUTPUT", "NON_FINITE_VALUE"]);
 
 const GENERIC: Record<RunStep, Omit<RunFailure, "redacted">> = {
-  input: { code: "INPUT_UNAVAILABLE", message: "the run's inputs could not be read from the metadata database; it is retried", retryable: true },
+  input: { code: "INPUT_UNAVAILABLE", message: "the run's inputs could not be read from the metadata database; the details are in the worker log", retryable: true },
   engine: { code: "INTERNAL", message: "the model engine failed unexpectedly; the details are in the worker log", retryable: true },
   output: { code: "OUTPUT_WRITE_FAILED", message: "the run's outputs could not be written to the output store; the details are in the worker log", retryable: true },
 };

@@ -83,6 +83,7 @@ export async function resolveInputs(
 /** A run's recorded curve snapshot no longer matches the store: deterministic, so never retried. */
 export class SnapshotChangedError extends Error {
   override name = "SnapshotChangedError";
+  readonly code = "CURVE_SNAPSHOT_CHANGED";
 }
 
 /**

@@ -19,6 +19,7 @@ self.onmessage = (event: MessageEvent<ToThread>) => {
     }
     post({ type: "done", jobId, versionHash: result.versionHash, rows: result.rows });
   } catch (err) {
+    // The code too (e.g. NON_FINITE_OUTPUT): the main thread classifies the failure by it (failure.ts).
     const code = (err as { code?: unknown } | null)?.code;
     post({
       type: "error",

@@ -14,7 +14,7 @@ import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
-import { permanentFailure } from "../../src/worker/permanent";
+import { classifyFailure } from "../../src/worker/failure";
 import { WorkerPool } from "../../src/worker/pool";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 import { WORKED_EXAMPLE } from "../unit/engine/helpers";
@@ -31,10 +31,10 @@ describe("the engine thread's error crosses the thread boundary", () => {
       expect(err).toBeInstanceOf(Error);
       expect(err).toMatchObject({ name: "NonFiniteOutputError", code: "NON_FINITE_OUTPUT" });
       expect((err as Error).message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02/);
-      expect(permanentFailure(err)).toEqual({ code: "NON_FINITE_OUTPUT", reason: "non-finite output" });
+      expect(classifyFailure(err, "engine")).toMatchObject({ code: "NON_FINITE_OUTPUT", retryable: false });
       // Invalid input stays what it was; a thread crash or a store error stays retryable.
-      expect(permanentFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }))).toEqual({ code: "INVALID_INPUT", reason: "invalid input" });
-      expect(permanentFailure(new Error("output store unavailable"))).toBeUndefined();
+      expect(classifyFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }), "engine")).toMatchObject({ code: "INVALID_INPUT", retryable: false });
+      expect(classifyFailure(new Error("output store unavailable"), "output")).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: true });
     } finally {
       await pool.close();
     }
@@ -96,7 +96,7 @@ describe("a run whose engine output is not finite", () => {
 
     const events = await db.sql`select payload->>'to' as "to", payload->>'reason' as reason from scenario_event where run_id = ${run.id} order by id`;
     expect(events.map((e) => e.to)).toEqual(["QUEUED", "RUNNING", "FAILED"]);
-    expect(events.at(-1)?.reason).toBe("non-finite output");
+    expect(events.at(-1)?.reason).toBe("not retryable");
     expect(deadLetters.filter((d) => d.run.id === run.id).map((d) => d.error.code)).toEqual(["NON_FINITE_OUTPUT"]);
     const [{ n }] = await db.sql`select count(*)::int as n from scenario_output where run_id = ${run.id}`;
     expect(n).toBe(0);

@@ -21,6 +21,7 @@ import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
 import { AppError } from "./platform/errors";
 import { beginRequest, errorBody, requestInfo, validationIssues } from "./platform/http";
+import { originGuard } from "./platform/origin";
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
@@ -38,7 +39,7 @@ import { createScenarioService } from "./scenarios/service";
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax"> & LimitsConfig>;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "allowedOrigins"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -93,10 +94,14 @@ export function createApp(deps: AppDeps) {
     ...bumpOnCommit(bumps),
   });
 
+  // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
+  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [] });
+
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
+      refuseCrossSite(request);
       // Streamed imports have their own, larger limit; everything else is parsed in memory.
       const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);

@@ -1,0 +1,68 @@
+/**
+ * Cross-site request refusal. A web page can make a browser send a form post (or a `fetch` with a
+ * "simple" content type: form-encoded, multipart or text/plain) to any address, with no CORS
+ * preflight — to a local-mode API on loopback too. So state-changing requests (POST, PUT, PATCH,
+ * DELETE) must
+ *
+ * - carry a body only with the content type their route takes: JSON (`application/json` or
+ *   `application/*+json`), or `text/csv` for `POST /v1/curves:import`; a browser sends those
+ *   cross-site only after a preflight this API never grants, so no page can forge them; and
+ * - when they carry an `Origin` header (browsers always send it on such requests), name this API's
+ *   own origin (the host it was addressed as) or one listed in AURUM_API_ALLOWED_ORIGINS.
+ *
+ * Requests without an Origin (curl, the CLI, services) are unaffected. The same-origin console
+ * passes both checks.
+ */
+import { AppError } from "./errors";
+
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json$/;
+
+export type OriginPolicy = { allowedOrigins?: readonly string[] };
+
+/** Throws 403 or 415 for a request a foreign page could have made a browser send; returns for anything else. */
+export function originGuard(policy: OriginPolicy = {}): (request: Request) => void {
+  const allowed = new Set((policy.allowedOrigins ?? []).map(normalise).filter((o): o is string => o !== undefined));
+  return (request) => {
+    if (!STATE_CHANGING.has(request.method)) return;
+    const url = new URL(request.url);
+    const origin = request.headers.get("origin");
+    if (origin !== null && !sameOrAllowed(origin, url, allowed)) {
+      throw new AppError(
+        "FORBIDDEN",
+        `cross-origin ${request.method} refused: Origin ${JSON.stringify(origin.slice(0, 200))} is neither this API (${url.host}) nor listed in AURUM_API_ALLOWED_ORIGINS`,
+      );
+    }
+    const csv = url.pathname.endsWith(":import");
+    const expected = csv ? "text/csv" : "application/json";
+    const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+    if (!type) {
+      if (hasBody(request)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", `a ${request.method} body needs Content-Type: ${expected}`);
+      return;
+    }
+    if (csv ? type !== "text/csv" : !JSON_TYPE.test(type)) {
+      throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Type ${JSON.stringify(type.slice(0, 100))} is not accepted here: send ${expected}`);
+    }
+  };
+}
+
+function sameOrAllowed(origin: string, url: URL, allowed: ReadonlySet<string>): boolean {
+  const o = normalise(origin);
+  if (o === undefined) return false; // "null" (sandboxed frames, file: pages) and garbage
+  // Same host as the request was addressed to; the scheme may differ behind a TLS-terminating proxy.
+  return new URL(o).host === url.host || allowed.has(o);
+}
+
+function normalise(origin: string): string | undefined {
+  try {
+    const u = new URL(origin.trim());
+    return u.protocol === "http:" || u.protocol === "https:" ? u.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function hasBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
+  return (length !== null && length.trim() !== "0") || request.headers.has("transfer-encoding");
+}

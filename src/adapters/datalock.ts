@@ -57,6 +57,13 @@ export async function lockDataDir(dataDir: string): Promise<{ release: () => voi
   return lock ? lockWithFlock(dir, lock) : lockWithPidFile(dir);
 }
 
+/** The fallback alone (exported for its tests). */
+export function lockDataDirWithPidFile(dataDir: string): { release: () => void; file: string } {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  return lockWithPidFile(dir);
+}
+
 async function lockWithFlock(dir: string, lock: Flock) {
   const file = join(dir, "aurum.lock");
   const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644);

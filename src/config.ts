@@ -5,10 +5,11 @@
  */
 
 import { createPublicKey } from "node:crypto";
-import { redact } from "./platform/redact";
+import { redact, redactUrl } from "./platform/redact";
 import { parseOverrides } from "./ratelimit/policy";
 
-type Parser<T> = { expects: string; parse: (raw: string) => T | undefined };
+/** `url`: the value may carry credentials, so an error quotes it through redactUrl. */
+type Parser<T> = { expects: string; parse: (raw: string) => T | undefined; url?: true };
 
 const text: Parser<string> = { expects: "a string", parse: (raw) => raw };
 
@@ -45,6 +46,7 @@ function oneOf<const T extends string>(...values: T[]): Parser<T> {
 function url(...protocols: string[]): Parser<string | undefined> {
   return {
     expects: `a URL (${protocols.join(", ")})`,
+    url: true,
     parse: (raw) => {
       try {
         return protocols.includes(new URL(raw).protocol) ? raw : undefined;
@@ -323,7 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = s.parser.parse(source);
     // The value is quoted with its credentials masked: a mistyped DSN must not print its password.
-    if (parsed === undefined) problems.push(`${s.env}=${redact(JSON.stringify(raw))} is invalid: expected ${s.parser.expects}`);
+    if (parsed === undefined) problems.push(`${s.env}=${JSON.stringify(s.parser.url ? redactUrl(raw ?? "") : redact(raw ?? ""))} is invalid: expected ${s.parser.expects}`);
     values[key] = parsed;
   }
   const v = values as Values;

@@ -5,8 +5,11 @@
  * terminal or a log store.
  */
 
-/** `scheme://user:password@` — the password runs to the last `@` before the host (a raw `@` in it still counts). */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s"'@:]*):[^/\s"']*@/gi;
+/**
+ * `//user:password@` after any scheme (or a mistyped one: `postgres//…`) — the password runs to the
+ * last `@` before the host (a raw `@` in it still counts).
+ */
+const URL_PASSWORD = /(\/\/[^/\s"'@:]*):[^/\s"']*@/g;
 /** `scheme://secret@` with no user: Redis and some clients put the password alone in the userinfo. */
 const URL_SOLE_SECRET = /([a-z][a-z0-9+.-]*:\/\/)[^/\s"'@:]+@/gi;
 /** `password=...` in a query string or a libpq keyword DSN, `token=...`, `secret=...`, `apikey=...`. */
@@ -24,4 +27,19 @@ export function redact(text: string): string {
 
 function isRedisScheme(scheme: string): boolean {
   return /^rediss?:\/\/$/i.test(scheme);
+}
+
+/**
+ * A value given for a URL setting, for an error message: whatever could be its userinfo (up to
+ * the last `@`) keeps only the user name, even when the value is too broken to parse as a URL.
+ */
+export function redactUrl(raw: string): string {
+  const at = raw.lastIndexOf("@");
+  if (at < 0) return redact(raw);
+  const slashes = raw.indexOf("//");
+  const start = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+  const userinfo = raw.slice(start, at);
+  const colon = userinfo.indexOf(":");
+  const masked = colon >= 0 ? `${userinfo.slice(0, colon)}:${MASK}` : MASK;
+  return redact(`${raw.slice(0, start)}${masked}${raw.slice(at)}`);
 }

@@ -350,9 +350,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   });
 }
 
-/** `AURUM_*` names read outside SETTINGS: the CLI's (src/cli), and prefixes of test, bench and script helpers. */
-const OTHER_NAMES = new Set(["AURUM_URL", "AURUM_TOKEN", "AURUM_TENANT"]);
-const OTHER_PREFIXES = ["AURUM_TEST_", "AURUM_BENCH_", "AURUM_SERVICES_"];
+/**
+ * Names under the `AURUM_` prefix read outside SETTINGS: the CLI's (src/cli, docs/cli.md), and the
+ * prefixes of test, bench and script helpers. Written without the prefix: src/ names only settings.
+ */
+const PREFIX = "AURUM_";
+const OTHER_NAMES = new Set(["URL", "TOKEN", "TENANT"].map((n) => PREFIX + n));
+const OTHER_PREFIXES = ["TEST_", "BENCH_", "SERVICES_"].map((n) => PREFIX + n);
 
 /**
  * `AURUM_*` variables in the environment that no setting reads — most likely misspelled — each with
@@ -363,7 +367,7 @@ export function unknownVariables(env: Record<string, string | undefined>): { nam
   const all = new Set([...known, ...OTHER_NAMES]);
   const unknown: { name: string; suggestion: string | undefined }[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith("AURUM_") || all.has(name) || OTHER_PREFIXES.some((p) => name.startsWith(p))) continue;
+    if (!name.startsWith(PREFIX) || all.has(name) || OTHER_PREFIXES.some((p) => name.startsWith(p))) continue;
     let best: string | undefined;
     let bestDistance = Number.POSITIVE_INFINITY;
     for (const k of known) {

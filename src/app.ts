@@ -39,7 +39,7 @@ import { createScenarioService } from "./scenarios/service";
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "allowedOrigins"> & LimitsConfig>;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "allowedOrigins" | "loopbackOnly"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -95,7 +95,7 @@ export function createApp(deps: AppDeps) {
   });
 
   // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
-  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [] });
+  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [], loopbackOnly: deps.config.loopbackOnly ?? false });
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {

@@ -303,6 +303,8 @@ export type Config = Readonly<
   Omit<Values, "appDbDsn" | "timescaleDsn" | "host"> & {
     /** The bind address after the local-mode default (127.0.0.1 with auth disabled, else 0.0.0.0). */
     host: string;
+    /** Local mode on that default loopback address: requests must name a loopback host (src/platform/origin.ts). */
+    loopbackOnly: boolean;
     /** The metadata DSN after the AURUM_APP_DB_DSN → AURUM_TIMESCALE_DSN fallback; undefined means embedded. */
     databaseUrl: string | undefined;
   }
@@ -345,6 +347,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     ...rest,
     host: host ?? (rest.authDisabled ? "127.0.0.1" : "0.0.0.0"),
+    loopbackOnly: rest.authDisabled && host === undefined,
     jwtAlgorithms: Object.freeze([...rest.jwtAlgorithms]) as string[],
     databaseUrl: appDbDsn ?? timescaleDsn,
   });

@@ -17,14 +17,29 @@ import { AppError } from "./errors";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-export type OriginPolicy = { allowedOrigins?: readonly string[] };
+export type OriginPolicy = {
+  allowedOrigins?: readonly string[];
+  /**
+   * Local mode on its default loopback address: every request (reads too) must be addressed to a
+   * loopback name (localhost, 127.x, [::1]) or an allowed origin's host. A page whose DNS name
+   * is made to resolve to 127.0.0.1 (DNS rebinding) is then refused: its requests name its own host.
+   */
+  loopbackOnly?: boolean;
+};
 
 /** Throws 403 or 415 for a request a foreign page could have made a browser send; returns for anything else. */
 export function originGuard(policy: OriginPolicy = {}): (request: Request) => void {
   const allowed = new Set((policy.allowedOrigins ?? []).map(normalise).filter((o): o is string => o !== undefined));
+  const allowedHosts = new Set([...allowed].map((o) => new URL(o).host));
   return (request) => {
-    if (!STATE_CHANGING.has(request.method)) return;
     const url = new URL(request.url);
+    if (policy.loopbackOnly && !isLoopback(url.hostname) && !allowedHosts.has(url.host)) {
+      throw new AppError(
+        "FORBIDDEN",
+        `local mode answers requests addressed to localhost or 127.0.0.1 only, not ${JSON.stringify(url.host.slice(0, 200))} (set AURUM_API_HOST to serve other names)`,
+      );
+    }
+    if (!STATE_CHANGING.has(request.method)) return;
     const origin = request.headers.get("origin");
     if (origin !== null && !sameOrAllowed(origin, url, allowed)) {
       throw new AppError(
@@ -50,6 +65,11 @@ function sameOrAllowed(origin: string, url: URL, allowed: ReadonlySet<string>): 
   if (o === undefined) return false; // "null" (sandboxed frames, file: pages) and garbage
   // Same host as the request was addressed to; the scheme may differ behind a TLS-terminating proxy.
   return new URL(o).host === url.host || allowed.has(o);
+}
+
+function isLoopback(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === "localhost" || h.endsWith(".localhost") || h === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function normalise(origin: string): string | undefined {

@@ -124,4 +124,19 @@ describe("cross-site requests in local mode", () => {
     expect((await post("https://console.example.com.evil.example")).status).toBe(403);
     expect((await post("http://console.example.com")).status).toBe(403);
   });
+
+  test("local mode on its default loopback address refuses requests addressed to other names (DNS rebinding), reads included", async () => {
+    const get = (target: ReturnType<typeof buildApp>, host: string) =>
+      target.handle(new Request(`http://${host}/v1/scenarios/${scenarioId}`, { headers: { "x-aurum-tenant": TENANT } }));
+    for (const host of ["rebound.example:8095", "192.0.2.7:8095", "localhost.evil.example"]) {
+      const res = await get(app, host);
+      expect(res.status).toBe(403);
+      expect((await res.json()).error.message).toContain("local mode answers requests addressed to localhost");
+    }
+    for (const host of ["localhost:8095", "127.0.0.1:8095", "[::1]:8095", "app.localhost"]) expect((await get(app, host)).status).toBe(200);
+    // An allowed origin's host is served; an explicit AURUM_API_HOST turns the check off (the operator chose the exposure).
+    expect((await get(allowing, "console.example.com")).status).toBe(200);
+    const exposed = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_HOST: "0.0.0.0" });
+    expect((await get(exposed, "rebound.example:8095")).status).toBe(200);
+  });
 });

@@ -88,6 +88,41 @@ describe("one process per embedded data folder", () => {
   }, 90_000);
 });
 
+describe("starts racing for one empty folder", () => {
+  test("three at once: exactly one listens, the others exit 78 naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "aurum-race-"));
+    const spawned = [0, 1, 2].map(() =>
+      Bun.spawn([process.execPath, "src/main.ts", "start"], {
+        cwd: join(import.meta.dir, "../.."),
+        env: cleanEnv({ AURUM_DATA_DIR: dir, AURUM_API_PORT: "0" }),
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    try {
+      // Two refused ones exit at once; the holder keeps running (it is killed at the end).
+      let exited = 0;
+      const twoExited = Promise.withResolvers<void>();
+      for (const p of spawned)
+        void p.exited.then(() => {
+          if (++exited === 2) twoExited.resolve();
+        });
+      await Promise.race([twoExited.promise, Bun.sleep(60_000)]);
+      await Bun.sleep(500);
+      const outcomes = await Promise.all(spawned.map(async (p) => ({ p, code: p.exitCode ?? undefined, err: p.exitCode === null ? "" : await new Response(p.stderr).text() })));
+      const holders = outcomes.filter((o) => o.code === undefined);
+      const refused = outcomes.filter((o) => o.code === 78);
+      expect(holders).toHaveLength(1);
+      expect(refused).toHaveLength(2);
+      for (const r of refused) expect(r.err).toContain(`process ${holders[0]?.p.pid}`);
+    } finally {
+      for (const p of spawned) p.kill("SIGKILL");
+      await Promise.all(spawned.map((p) => p.exited));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
 describe("the pid-file fallback (where flock is unavailable)", () => {
   test("a live holder's pid refuses, naming it; a dead holder's file is replaced", async () => {
     const dir = mkdtempSync(join(tmpdir(), "aurum-pidlock-"));

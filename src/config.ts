@@ -49,7 +49,8 @@ function url(...protocols: string[]): Parser<string | undefined> {
     url: true,
     parse: (raw) => {
       try {
-        return protocols.includes(new URL(raw).protocol) ? raw : undefined;
+        // `scheme://` required: `postgresql:/user:pw@host` parses as a URL with no host (and a password in its path).
+        return protocols.includes(new URL(raw).protocol) && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw.trim()) ? raw : undefined;
       } catch {
         return undefined;
       }

@@ -41,6 +41,7 @@ describe("configuration errors and log lines", () => {
   test.each([
     ["AURUM_APP_DB_DSN", `mysql://aurum:${SECRET}@db/app`],
     ["AURUM_TIMESCALE_DSN", `postgres//aurum:${SECRET}@db/app`],
+    ["AURUM_TIMESCALE_DSN", `postgresql:/aurum:${SECRET}@db/app`],
     ["AURUM_REDIS_URL", `http://:${SECRET}@cache:6379`],
     ["AURUM_TRINO_URL", `trino://aurum:${SECRET}@trino:8080`],
   ])("a bad %s is named without its password", (name, value) => {

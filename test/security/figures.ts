@@ -13,7 +13,8 @@ type Row = { tried: number; correct: number; wrong: number; crash: number; lost:
 const row = (): Row => ({ tried: 0, correct: 0, wrong: 0, crash: 0, lost: 0, notes: [] });
 const rows: Record<string, Row> = {};
 const tally = (cat: string, ok: boolean, note?: string, crash = false) => {
-  const r = (rows[cat] ??= row());
+  rows[cat] ??= row();
+  const r = rows[cat] as Row;
   r.tried++;
   if (crash) r.crash++;
   else if (ok) r.correct++;

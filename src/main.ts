@@ -100,6 +100,16 @@ async function main(verb: string | undefined): Promise<void> {
       fail((err as Error).message);
     }
   }
+  // The embedded data belongs to one process; a second one would fork it and lose writes. Taken
+  // before anything is logged, so a refused process prints its one line and nothing else.
+  if (!config.databaseUrl) {
+    try {
+      await lockDataDir(config.dataDir);
+    } catch (err) {
+      if (err instanceof DataDirLockedError) fail(err.message);
+      throw err;
+    }
+  }
   const log = createLogger(config.logLevel);
   for (const u of unknown)
     log.warn("unknown_setting", { variable: u.name, ...(u.suggestion ? { did_you_mean: u.suggestion } : {}), reason: "no setting reads this variable; it has no effect" });
@@ -109,15 +119,6 @@ async function main(verb: string | undefined): Promise<void> {
       detail: "no authentication: every caller acts as the operator of any tenant; keep the API on loopback or behind a trusted proxy",
       host: config.host,
     });
-  // The embedded data belongs to one process; a second one would fork it and lose writes.
-  if (!config.databaseUrl) {
-    try {
-      await lockDataDir(config.dataDir);
-    } catch (err) {
-      if (err instanceof DataDirLockedError) fail(err.message);
-      throw err;
-    }
-  }
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax, log });
   const applied = await migrate(db.sql);
   log.info("migrations_applied", { applied, mode: db.mode });

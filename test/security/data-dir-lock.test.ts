@@ -48,6 +48,7 @@ describe("one process per embedded data folder", () => {
     expect(message).toContain(`process ${first.pid}`);
     expect(message).toContain(dir);
     expect(message).not.toContain("    at ");
+    expect(second.stdout.trim()).toBe("");
 
     // The first keeps serving, alone: every write lands in the one copy.
     expect((await fetch(`${first.base}/healthz`)).status).toBe(200);

@@ -118,6 +118,7 @@ async function main(verb: string | undefined): Promise<void> {
       reason: localDefault ? "no AURUM_API_AUTH_JWKS_URL or AURUM_API_AUTH_PUBLIC_KEY; `start` runs in trusted local mode" : "AURUM_API_AUTH_DISABLED is set: trusted local mode",
       detail: "no authentication: every caller acts as the operator of any tenant; keep the API on loopback or behind a trusted proxy",
       host: config.host,
+      database: config.databaseUrl ? "server" : "embedded",
     });
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax, log });
   const applied = await migrate(db.sql);

@@ -24,6 +24,7 @@ import { beginRequest, errorBody, requestInfo, validationIssues } from "./platfo
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
+import { originGuard } from "./platform/origin";
 import { registerFormats } from "./platform/schema";
 import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
@@ -38,7 +39,8 @@ import { createScenarioService } from "./scenarios/service";
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "workerLeaseSeconds"> & LimitsConfig>;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
+    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "workerLeaseSeconds" | "allowedOrigins" | "loopbackOnly"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -95,10 +97,14 @@ export function createApp(deps: AppDeps) {
     ...(deps.config.workerLeaseSeconds ? { leaseMs: deps.config.workerLeaseSeconds * 1000 } : {}),
   });
 
+  // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
+  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [], loopbackOnly: deps.config.loopbackOnly ?? false });
+
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
+      refuseCrossSite(request);
       // Streamed imports have their own, larger limit; everything else is parsed in memory.
       const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);

@@ -1,4 +1,5 @@
-/** Structured JSON logs on stdout, one object per line, filtered by level. */
+/** Structured JSON logs on stdout, one object per line, filtered by level; credentials in them are masked (redact.ts). */
+import { redact } from "./redact";
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
@@ -8,7 +9,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   const min = LEVELS[level];
   const emit = (lvl: Exclude<LogLevel, "silent">) => (event: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;
-    write(`${JSON.stringify({ ts: new Date().toISOString(), level: lvl, event, ...fields })}\n`);
+    write(`${redact(JSON.stringify({ ts: new Date().toISOString(), level: lvl, event, ...fields }))}\n`);
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }

@@ -82,7 +82,9 @@ export function createApp(deps: AppDeps) {
     maxExports: deps.config.outputExportsMax ?? 4,
     cache,
     flags,
+    onExportBytes: (n) => metrics.exportBytes.inc(n),
   });
+  metrics.reportExportSlots(() => outputs.exportsActive, deps.config.outputExportsMax ?? 4);
   const runs = createRunService({
     sql: deps.sql,
     curves: curveRepo,

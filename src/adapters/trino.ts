@@ -21,6 +21,8 @@ export type TrinoConfig = {
   retries?: number;
   retryBaseMs?: number;
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Told of each query's end: its final state and Trino's elapsed time (the aurum_trino_query_duration_seconds histogram). */
+  onQueryEnd?: (q: { state: string; elapsedSeconds: number }) => void;
 };
 
 export type TrinoColumn = { name: string; type: string };
@@ -153,7 +155,9 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
     } finally {
       // A consumer that stops after the last page has seen everything: nothing to cancel then.
       if (!finished && page.nextUri) await cancel(page.nextUri);
-      config.log?.info("trino_query_metrics", metricsFields(page, tenantId, rows, finished || (!page.nextUri && !failure), failure));
+      const fields = metricsFields(page, tenantId, rows, finished || (!page.nextUri && !failure), failure);
+      config.log?.info("trino_query_metrics", fields);
+      config.onQueryEnd?.({ state: String(fields.state), elapsedSeconds: Number(fields.elapsed_ms) / 1000 });
     }
   }
 

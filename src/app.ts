@@ -123,6 +123,7 @@ export function createApp(deps: AppDeps) {
       const principal = (ctx as { principal?: { tenantId: string | null } }).principal;
       log.info("http_request", {
         request_id: info.requestId,
+        trace_id: info.traceId,
         method: request.method,
         route,
         status,
@@ -156,7 +157,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(runtimeLimits)
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
-    .use(scenarioRoutes({ authenticate, scenarios }))
+    .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))

@@ -54,5 +54,9 @@ export function exposedNames(text: string): Set<string> {
 
 /** Expressions that name a metric missing from `exposed`, as "where: name" lines; [] when all exist. */
 export function unknownMetrics(exposed: Set<string>, expressions = promqlExpressions()): string[] {
-  return expressions.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !exposed.has(n)).map((n) => `${where}: ${n}`));
+  return expressions.flatMap(({ where, expr }) =>
+    metricNames(expr)
+      .filter((n) => !exposed.has(n))
+      .map((n) => `${where}: ${n}`),
+  );
 }

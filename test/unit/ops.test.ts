@@ -29,9 +29,9 @@ describe("alert rules", () => {
     const r = promtool("test", "rules", "rules.test.yml");
     expect(r.out).toContain("SUCCESS");
     expect(r.code).toBe(0);
-    const cases = (parseYaml(readFileSync(join(ROOT, "deploy/prometheus/rules.test.yml"), "utf8")) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] }).tests.flatMap(
-      (t) => t.alert_rule_test,
-    );
+    const cases = (
+      parseYaml(readFileSync(join(ROOT, "deploy/prometheus/rules.test.yml"), "utf8")) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] }
+    ).tests.flatMap((t) => t.alert_rule_test);
     for (const name of alertNames()) {
       expect({ name, firing: cases.some((c) => c.alertname === name && c.exp_alerts.length > 0) }).toEqual({ name, firing: true });
       expect({ name, quiet: cases.some((c) => c.alertname === name && c.exp_alerts.length === 0) }).toEqual({ name, quiet: true });

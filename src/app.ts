@@ -84,7 +84,9 @@ export function createApp(deps: AppDeps) {
     maxExports: deps.config.outputExportsMax ?? 4,
     cache,
     flags,
+    onExportBytes: (n) => metrics.exportBytes.inc(n),
   });
+  metrics.reportExportSlots(() => outputs.exportsActive, deps.config.outputExportsMax ?? 4);
   const runs = createRunService({
     sql: deps.sql,
     curves: curveRepo,
@@ -127,6 +129,7 @@ export function createApp(deps: AppDeps) {
       const principal = (ctx as { principal?: { tenantId: string | null } }).principal;
       log.info("http_request", {
         request_id: info.requestId,
+        trace_id: info.traceId,
         method: request.method,
         route,
         status,
@@ -160,7 +163,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(runtimeLimits)
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
-    .use(scenarioRoutes({ authenticate, scenarios }))
+    .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))

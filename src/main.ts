@@ -29,7 +29,7 @@ import { createTrinoOutputReader } from "./outputs/trino-reader";
 import { createTrinoOutputWriter, icebergScenarioPurge } from "./outputs/trino-store";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
-import { createMetrics } from "./platform/metrics";
+import { createMetrics, type Metrics } from "./platform/metrics";
 import { redact } from "./platform/redact";
 import { createMemoryRateLimitStore } from "./ratelimit/gcra";
 import { createRedisRateLimitStore } from "./ratelimit/redis-store";
@@ -131,11 +131,11 @@ async function main(verb: string | undefined): Promise<void> {
     return;
   }
   if (verb === "worker" && process.argv[3] === "backfill") return runBackfill(config, db.sql, log, process.argv.slice(4));
-  const trino = config.outputStore === "trino" ? trinoClient(config, log) : undefined;
+  const metrics = createMetrics();
+  const trino = config.outputStore === "trino" ? trinoClient(config, log, metrics) : undefined;
   const iceberg = trino ? { trino, log, table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output` } : undefined;
 
   let draining = false;
-  const metrics = createMetrics();
   const kafka = config.kafkaBrokers?.length ? createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-${verb}` }) : undefined;
   // Kafka mode: triggers write an outbox row that the relay publishes. Embedded: the table is the queue.
   const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic }) : undefined;
@@ -287,9 +287,17 @@ function buildCache(o: {
   });
 }
 
-function trinoClient(config: Config, log: Logger): TrinoClient {
+function trinoClient(config: Config, log: Logger, metrics?: Metrics): TrinoClient {
   if (!config.trinoUrl) throw new Error("AURUM_TRINO_URL is not set"); // loadConfig already refuses this
-  return createTrinoClient({ url: config.trinoUrl, user: config.trinoUser, source: config.trinoSource, catalog: config.trinoCatalog, schema: config.trinoSchema, log });
+  return createTrinoClient({
+    url: config.trinoUrl,
+    user: config.trinoUser,
+    source: config.trinoSource,
+    catalog: config.trinoCatalog,
+    schema: config.trinoSchema,
+    log,
+    ...(metrics ? { onQueryEnd: (q: { state: string; elapsedSeconds: number }) => metrics.trinoQueryDuration.observe({ state: q.state }, q.elapsedSeconds) } : {}),
+  });
 }
 
 /**

@@ -55,7 +55,16 @@ export type OutputPlan = {
   tenantExportsMax?: number | undefined;
 };
 
-export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; reader: OutputReader; maxExports: number; cache?: ScenarioCache; flags?: FeatureGate }) {
+export function createOutputService(deps: {
+  sql: Sql;
+  scenarios: ScenarioRepo;
+  reader: OutputReader;
+  maxExports: number;
+  cache?: ScenarioCache;
+  flags?: FeatureGate;
+  /** Bytes of CSV/NDJSON handed to the socket (the aurum_output_export_bytes_total counter). */
+  onExportBytes?: (bytes: number) => void;
+}) {
   const { sql, scenarios, reader } = deps;
   let exporting = 0;
   const tenantExports = createTenantExportGate();
@@ -169,6 +178,11 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
       });
     },
 
+    /** CSV/NDJSON exports streaming now in this process (the aurum_output_exports_active gauge). */
+    get exportsActive(): number {
+      return exporting;
+    },
+
     /** The encoded rows of a CSV/NDJSON plan; at most `maxExports` run at once (each holds a database connection). */
     export(plan: OutputPlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
       if (exporting >= deps.maxExports)
@@ -185,7 +199,10 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
       const chunks = plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format);
       return (async function* () {
         try {
-          yield* chunks;
+          for await (const chunk of chunks) {
+            deps.onExportBytes?.(chunk.byteLength);
+            yield chunk;
+          }
         } finally {
           exporting--;
           release();

@@ -5,6 +5,12 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as cons
 export type LogLevel = keyof typeof LEVELS;
 export type Logger = Record<Exclude<LogLevel, "silent">, (event: string, fields?: Record<string, unknown>) => void>;
 
+/** A logger that adds `fields` to every line (e.g. a run's id and trace id). */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  const wrap = (fn: Logger["info"]) => (event: string, more?: Record<string, unknown>) => fn(event, { ...fields, ...more });
+  return { debug: wrap(log.debug), info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error) };
+}
+
 export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const min = LEVELS[level];
   const emit = (lvl: Exclude<LogLevel, "silent">) => (event: string, fields?: Record<string, unknown>) => {

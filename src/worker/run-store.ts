@@ -37,7 +37,6 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     return kept?.inputs ?? inputs;
   }
 
-
   /** One run of reclaimExpired, locked and checked again: its worker may have heartbeaten since the scan. */
   async function reclaimOne(tx: Tx, id: string): Promise<RunRecord | undefined> {
     const [row] = await tx<{ cancel_requested: boolean }[]>`
@@ -65,6 +64,18 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
           where id = ${runId} returning ${runs.columns}`;
         return leased;
       });
+    },
+
+    /**
+     * RUNNING runs whose lease lapsed more than one lease ago, or that have none: the reclaimer
+     * (every worker, every lease/3) should have taken them back, so a count that stays above 0 means
+     * no worker is reclaiming (the AurumRunsStuck alert).
+     */
+    async countLeaseLapsed(): Promise<number> {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from scenario_run
+        where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp() - ${leaseMs} * interval '1 millisecond')`;
+      return row?.n ?? 0;
     },
 
     /** The next claimable run id, highest priority first, oldest first. */

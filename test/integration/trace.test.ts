@@ -109,7 +109,10 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
     const res = await fetch(`${api.base}/v1/scenarios?limit=1`, { headers: { "x-aurum-tenant": `t-trace-${suffix}`, traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" } });
     expect(res.status).toBe(200);
     const requestId = res.headers.get("x-request-id");
-    const line = lines(api.output()).find((l) => l.event === "http_request" && l.request_id === requestId);
+    // The request's log line is written after the response went out: wait for it.
+    const find = () => lines(api.output()).find((l) => l.event === "http_request" && l.request_id === requestId);
+    for (let i = 0; i < 40 && !find(); i++) await Bun.sleep(50);
+    const line = find();
     expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(line?.trace_id).not.toBe("00000000000000000000000000000000");
   });

@@ -19,8 +19,8 @@ import { createPgOutputReader } from "./outputs/pg-reader";
 import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
-import { AppError } from "./platform/errors";
-import { beginRequest, errorBody, requestInfo, validationIssues } from "./platform/http";
+import { AppError, badRequest } from "./platform/errors";
+import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
@@ -99,10 +99,24 @@ export function createApp(deps: AppDeps) {
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
-      // Streamed imports have their own, larger limit; everything else is parsed in memory.
-      const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
+      // Streamed imports have their own, larger limit; everything else is parsed in memory. A declared
+      // length over the limit is refused here; a chunked body is counted as it arrives (onParse, limitBody).
+      const limit = isStreamedImport(request) ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
+      // No value of ours contains a NUL byte, and Postgres cannot take one in text: refused up front.
+      if (request.url.includes("%00")) throw badRequest("the URL contains a NUL byte (%00)", [{ field: "/", location: "query", message: "NUL bytes are not accepted" }]);
+    })
+    .onParse({ as: "global" }, async ({ request }) => {
+      // Runs before every parser of every route with a body. The caller is authenticated first, so an
+      // anonymous request to an authenticated API is a 401 without its body being read; then the body
+      // is read counting bytes, and one over the limit is a 413 (at most the limit is ever held). The
+      // parsers (Elysia's and the routes' own) then parse the text read here. The streamed import
+      // reads its own body, through limitBody (src/curves/index.ts).
+      if (!request.body) return;
+      await authenticate(request);
+      if (isStreamedImport(request)) return;
+      bufferedBody(request, await readBodyText(request.body, deps.config.maxBodyBytes));
     })
     .onError({ as: "global" }, ({ request, code, error, set }) => {
       const { status, body } = toErrorResponse(request, code, error, log);
@@ -156,13 +170,20 @@ export function createApp(deps: AppDeps) {
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
     .use(scenarioRoutes({ authenticate, scenarios }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
-    .use(curveRoutes({ authenticate, curves }))
+    .use(curveRoutes({ authenticate, curves, maxImportBytes: deps.config.maxImportBytes }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
     .use(outputRoutes({ authenticate, log, flags, outputs }))
     .use(consoleRoutes({ log }));
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** `POST /v1/curves:import`: its body is streamed into the database, not parsed in memory. */
+function isStreamedImport(request: Request): boolean {
+  const url = request.url;
+  const end = url.indexOf("?");
+  return (end < 0 ? url : url.slice(0, end)).endsWith(":import");
+}
 
 /** Maps any error to a status and the envelope; unknown errors become a 500 without internals. */
 function toErrorResponse(request: Request, code: string | number, error: unknown, log: Logger) {

@@ -19,7 +19,7 @@ import { createPgOutputReader } from "./outputs/pg-reader";
 import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
-import { AppError, badRequest } from "./platform/errors";
+import { AppError } from "./platform/errors";
 import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
@@ -104,8 +104,6 @@ export function createApp(deps: AppDeps) {
       const limit = isStreamedImport(request) ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
-      // No value of ours contains a NUL byte, and Postgres cannot take one in text: refused up front.
-      if (request.url.includes("%00")) throw badRequest("the URL contains a NUL byte (%00)", [{ field: "/", location: "query", message: "NUL bytes are not accepted" }]);
     })
     .onParse({ as: "global" }, async ({ request }) => {
       // Runs before every parser of every route with a body. The caller is authenticated first, so an

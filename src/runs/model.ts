@@ -22,9 +22,6 @@ export const ScenarioRunOptions = t.Object(
     asof_date: t.Optional(
       t.String({
         pattern: "^\\d{4}-\\d{2}-\\d{2}$",
-        // A real calendar day (src/platform/schema.ts): 2024-02-30 is a 400, not 2024-03-01.
-        format: "date",
-        error: "must be a date YYYY-MM-DD",
         description:
           "As-of date YYYY-MM-DD: each curve is read at its newest snapshot on or before it, and every output row is stamped with it. Default: the newest as-of date in the curve store.",
       }),

@@ -100,21 +100,10 @@ export function createApp(deps: AppDeps) {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
       // Streamed imports have their own, larger limit; everything else is parsed in memory. A declared
-      // length over the limit is refused here; a chunked body is counted as it arrives (onParse, limitBody).
+      // length over the limit is refused here; a chunked body is counted as it arrives (below, limitBody).
       const limit = isStreamedImport(request) ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
-    })
-    .onParse({ as: "global" }, async ({ request }) => {
-      // Runs before every parser of every route with a body. The caller is authenticated first, so an
-      // anonymous request to an authenticated API is a 401 without its body being read; then the body
-      // is read counting bytes, and one over the limit is a 413 (at most the limit is ever held). The
-      // parsers (Elysia's and the routes' own) then parse the text read here. The streamed import
-      // reads its own body, through limitBody (src/curves/index.ts).
-      if (!request.body) return;
-      await authenticate(request);
-      if (isStreamedImport(request)) return;
-      bufferedBody(request, await readBodyText(request.body, deps.config.maxBodyBytes));
     })
     .onError({ as: "global" }, ({ request, code, error, set }) => {
       const { status, body } = toErrorResponse(request, code, error, log);
@@ -165,6 +154,18 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(runtimeLimits)
+    .onRequest(async ({ request }) => {
+      // After the rate limiter, before routing and any parser. The caller is authenticated first, so
+      // an anonymous request to an authenticated API is a 401 without its body being read; then the
+      // body is read counting bytes, and one over the limit is a 413 (at most the limit is ever
+      // held). Elysia's parsers and the routes' own then parse the text read here (bufferedBody).
+      // The streamed import reads its own body, through limitBody (src/curves/index.ts). Not an
+      // onParse hook: the OpenAPI plugin would then document no request body content at all.
+      if (!request.body) return;
+      await authenticate(request);
+      if (isStreamedImport(request)) return;
+      bufferedBody(request, await readBodyText(request.body, deps.config.maxBodyBytes));
+    })
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
     .use(scenarioRoutes({ authenticate, scenarios }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))

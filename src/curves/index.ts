@@ -32,9 +32,7 @@ export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveSe
         return envelope(request, await curves.importCsv(principal, request.body && limitBody(request.body, deps.maxImportBytes)));
       },
       {
-        // The body is left to the handler, which streams it. Not `parse: "none"`: next to the app's
-        // global parse hook Elysia 1.4 looks that up as a parser named "none" and fails every import.
-        parse: () => null,
+        parse: "none",
         params: t.Object({ verb: t.String() }),
         response: { 200: "CurveImportEnvelope", ...errors, 409: ErrorResponse },
         detail: {

@@ -148,7 +148,7 @@ for (const store of STORES) {
     };
 
     beforeAll(async () => {
-      db = await createTestDb(store);
+      db = await createTestDb(store, { sampleCurves: true });
       app = buildApp(db);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bodies" }, headers: tenant })).json.data.id;
       runId = (await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 1 }, headers: tenant })).json.data.id;

@@ -174,7 +174,7 @@ export function createCurveRepo(sql: Sql) {
      */
     async powerRegions(names?: string[]): Promise<{ markets: string[]; locations: string[] }> {
       const lowered = names?.map((n) => n.trim().toLowerCase());
-      const only = (column: string) => (lowered ? sql`and lower(trim(${sql(column)})) in ${sql(lowered.length ? lowered : [""])}` : sql``);
+      const only = (column: string) => (lowered ? sql`and lower(trim(${sql(column)})) = any(${lowered.length ? lowered : [""]}::text[])` : sql``);
       const rows = await sql<{ kind: "market" | "location"; name: string }[]>`
         select distinct 'market' as kind, market as name from curve where product = 'power' ${only("market")}
         union select distinct 'location', location from curve where product = 'power' ${only("location")}

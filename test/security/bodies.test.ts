@@ -204,6 +204,25 @@ describe("a 400 MB chunked body against the real process", () => {
     expect((await fetch(`${local.base}/healthz`)).status).toBe(200);
   }, 120_000);
 
+  test("a client that goes away halfway through a JSON body (7 times): the process lives", async () => {
+    for (let attempt = 0; attempt < 7; attempt++) {
+      const outcome = await postChunked({
+        base: local.base,
+        path: "/v1/scenarios",
+        headers: { "content-type": "application/json", "x-aurum-tenant": "t-gone" },
+        prefix: '{"name":"',
+        chunk: new Uint8Array(64 * 1024).fill(0x61),
+        totalBytes: 900 * 1024,
+        abortAfterBytes: 512 * 1024,
+      });
+      expect(outcome.status).toBeUndefined();
+    }
+    await Bun.sleep(200);
+    expect(local.proc.exitCode).toBeNull();
+    expect((await fetch(`${local.base}/healthz`)).status).toBe(200);
+    expect(local.output()).not.toContain("Unhandled error");
+  }, 60_000);
+
   test("auth on, anonymous: 401 before the body is read (answered within the first 64 MB of 400, socket buffers included), RSS within 16 MB", async () => {
     const before = api.rssBytes();
     const peak = peakRss(api.rssBytes);

@@ -4,6 +4,7 @@
  * quote or a 50 MB field is a quick 400 with a short message while /healthz keeps answering.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { MAX_RECORD_BYTES, recordGuard } from "../../src/curves/csv";
 import { createTestDb, type TestDb } from "../support/app";
 import { pollLatency, postChunked, rawJson } from "../support/raw-http";
 import { type ServiceProcess, startService } from "../support/service";
@@ -116,4 +117,30 @@ describe("curve import faults on the real process", () => {
     expect(text.length).toBeLessThan(1_024);
     expect(JSON.parse(text).error.message).toMatch(/^line 2: record is not valid CSV/);
   });
+});
+
+describe("the record-length guard", () => {
+  const enc = new TextEncoder();
+  /** Feeds `text` in chunks of `size` bytes; returns the error message or "ok". */
+  const scan = (text: string, size: number) => {
+    const guard = recordGuard();
+    const bytes = enc.encode(text);
+    try {
+      for (let at = 0; at < bytes.length; at += size) guard(bytes.subarray(at, at + size));
+      return "ok";
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  for (const size of [1, 7, 4096, 1 << 20]) {
+    test(`in chunks of ${size} bytes: exactly the limit passes, one byte more names the record`, () => {
+      const max = "x".repeat(MAX_RECORD_BYTES);
+      expect(scan(`h\n${max}\r\n`.replace("\r", ""), size)).toBe("ok");
+      expect(scan(`h\n\n  \r\n${max}x\n`, size)).toMatch(/^line 2: record is longer than 65536 bytes; /);
+      // A quoted line break belongs to its record; a quoted quote ("") does not end the quoting.
+      expect(scan(`h\na,"1\n2""3\n",b\nc\n${max}x`, size)).toMatch(/^line 4: record is longer than 65536 bytes; /);
+      expect(scan(`h\na,"${"y".repeat(MAX_RECORD_BYTES)}`, size)).toMatch(/^line 2: record is longer than 65536 bytes \(a quote opened in it is never closed\)/);
+    });
+  }
 });

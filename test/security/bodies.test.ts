@@ -160,7 +160,10 @@ describe("a 400 MB chunked body against the real process", () => {
     db = await createTestDb("postgres");
     const env = { PATH: process.env.PATH, AURUM_APP_DB_DSN: db.url, AURUM_LOAD_SAMPLE_CURVES: "never", AURUM_API_RATE_LIMIT_ENABLED: "0" };
     const s = await signer();
-    [local, api] = await Promise.all([startService("start", env), startService("api", { ...env, AURUM_API_AUTH_PUBLIC_KEY: s.publicKey })]);
+    [local, api] = await Promise.all([
+      startService("start", { ...env, AURUM_API_MAX_IMPORT_BYTES: String(8 * MiB) }),
+      startService("api", { ...env, AURUM_API_AUTH_PUBLIC_KEY: s.publicKey }),
+    ]);
     // Warm both up, so the baseline includes what a first request allocates.
     for (const svc of [local, api]) {
       for (let i = 0; i < 20; i++) {
@@ -203,6 +206,28 @@ describe("a 400 MB chunked body against the real process", () => {
     expect(growth).toBeLessThanOrEqual(16 * MiB);
     expect((await fetch(`${local.base}/healthz`)).status).toBe(200);
   }, 120_000);
+
+  test("a valid chunked CSV over AURUM_API_MAX_IMPORT_BYTES (8 MiB): 413 and nothing imported", async () => {
+    let rows = "";
+    for (let i = 0; i < 10_000; i++) rows += `BIG_${i},ERCOT,HB_NORTH,power,ON_PEAK,USD/MWh,2026-01-02,2030-01,40\n`;
+    const outcome = await postChunked({
+      base: local.base,
+      path: "/v1/curves:import",
+      headers: { "content-type": "text/csv" },
+      prefix: HEADER,
+      chunk: new TextEncoder().encode(rows),
+      totalBytes: 400 * MiB,
+    });
+    console.log(`import over 8 MiB: ${outcome.status} after ${(outcome.bytesSent / MiB).toFixed(1)} MB sent, ${outcome.answeredMs?.toFixed(0)} ms`);
+    expect(outcome.status).toBe(413);
+    // Whoever counts past the limit first answers: the import (the error envelope) or Bun, whose
+    // maxRequestBodySize is the larger of the two limits (a bare 413, connection closed).
+    const json = rawJson(outcome.response) as { error: { message: string } } | undefined;
+    if (json) expect(json.error.message).toBe(`request body exceeds ${8 * MiB} bytes`);
+    await Bun.sleep(200);
+    expect((await db.sql`select count(*)::int as n from curve`)[0]?.n).toBe(0);
+    expect((await fetch(`${local.base}/healthz`)).status).toBe(200);
+  }, 60_000);
 
   test("a client that goes away halfway through a JSON body (7 times): the process lives", async () => {
     for (let attempt = 0; attempt < 7; attempt++) {

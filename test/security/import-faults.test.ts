@@ -109,6 +109,25 @@ describe("curve import faults on the real process", () => {
     expect(await stored()).toEqual({ curves: 0, observations: 0 });
   }, 60_000);
 
+  test("8 MB of blank lines: /healthz keeps answering while the parser works through them", async () => {
+    const poll = pollLatency(`${svc.base}/healthz`, 10);
+    const outcome = await postChunked({
+      base: svc.base,
+      path: "/v1/curves:import",
+      headers: { "content-type": "text/csv" },
+      prefix: HEADER,
+      chunk: new Uint8Array(256 * 1024).fill(0x0a),
+      totalBytes: 8 * 1024 * 1024,
+      waitMs: 30_000,
+    });
+    const latencies = await poll.stop();
+    const worst = Math.max(...latencies);
+    console.log(`8 MB of blank lines: ${outcome.status} after ${outcome.answeredMs?.toFixed(0)} ms; /healthz: ${latencies.length} polls, worst ${worst.toFixed(1)} ms`);
+    // A header and nothing else: an empty import.
+    expect(outcome.status).toBe(200);
+    expect(worst).toBeLessThan(500);
+  }, 60_000);
+
   test("an unclosed quote at the end of a short file: the parser's complaint is quoted in at most 200 characters", async () => {
     const csv = `${HEADER}K_1,ERCOT,"${"y".repeat(30_000)}`;
     const res = await fetch(`${svc.base}/v1/curves:import`, { method: "POST", headers: { "content-type": "text/csv" }, body: csv });

@@ -157,14 +157,17 @@ for (const store of STORES) {
       await db?.drop();
     });
 
-    test("12 malformed bodies on POST .../run are all 400 and queue nothing, whatever the content type", async () => {
+    test("12 malformed bodies on POST .../run are all 400 (415 without a JSON content type) and queue nothing", async () => {
       expect(new Set(MALFORMED).size).toBe(12);
       const before = await counts();
       for (const raw of MALFORMED) {
         for (const headers of [json, { ...tenant, "content-type": "text/plain" }, tenant]) {
           const res = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { raw, headers });
-          expect({ raw, status: res.status }).toEqual({ raw, status: 400 });
-          expect400(res);
+          // A body that is not declared JSON is refused before it is read (src/platform/origin.ts).
+          const want = headers === json ? 400 : 415;
+          expect({ raw, status: res.status }).toEqual({ raw, status: want });
+          if (want === 400) expect400(res);
+          else expect(res.json.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
         }
       }
       expect(await counts()).toEqual(before);
@@ -178,11 +181,13 @@ for (const store of STORES) {
       }
     });
 
-    test("an empty body on POST .../run means defaults, with or without a JSON content type", async () => {
+    test("an empty body on POST .../run means defaults, with a JSON content type or with no body at all", async () => {
       const first = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { raw: "", headers: json });
       expect(first.status).toBe(202);
       expect(first.json.data).toMatchObject({ seed: 42, priority: "NORMAL", code_version: "v1", timeout_minutes: 60, max_retries: 3 });
-      for (const opts of [{ raw: "", headers: tenant }, { raw: "  \n", headers: json }, { headers: tenant }, { body: {}, headers: tenant }]) {
+      // Over HTTP an empty body without a content type carries Content-Length: 0, which src/platform/origin.ts accepts;
+      // a Request made in process has no length header to show it, so that case is not here.
+      for (const opts of [{ raw: "  \n", headers: json }, { headers: tenant }, { body: {}, headers: tenant }]) {
         const again = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, opts);
         expect(again.status).toBe(200);
         expect(again.json.data.id).toBe(first.json.data.id);

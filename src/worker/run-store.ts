@@ -55,12 +55,34 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       });
     },
 
-    /** The next claimable run id, highest priority first, oldest first. */
+    /**
+     * The next claimable run id, fair across tenants (docs/runs.md "Fairness"): each tenant with due
+     * runs offers its first one (highest priority, then oldest); of those, the tenant with the fewest
+     * RUNNING runs goes first, then the one served least recently (its latest claim), and only then
+     * priority and age. A tenant's backlog, whatever its priority, delays another tenant's run by at
+     * most about one run per worker thread.
+     */
     async nextQueued(): Promise<string | undefined> {
       const [row] = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run
-        where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
-        order by case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end, created_at
+        with due as (
+          select id, tenant_id, created_at,
+                 case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end as rank
+          from scenario_run
+          where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
+        ),
+        head as (
+          select distinct on (tenant_id) id, tenant_id, rank, created_at from due order by tenant_id, rank, created_at, id
+        )
+        select head.id::text as id
+        from head
+        cross join lateral (
+          select count(*) as running from scenario_run r where r.tenant_id = head.tenant_id and r.state = 'RUNNING'
+        ) load
+        left join lateral (
+          select r.started_at as served from scenario_run r
+          where r.tenant_id = head.tenant_id and r.started_at is not null order by r.started_at desc limit 1
+        ) last on true
+        order by load.running, last.served nulls first, head.rank, head.created_at, head.id
         limit 1`;
       return row?.id;
     },

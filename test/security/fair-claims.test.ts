@@ -1,0 +1,102 @@
+/**
+ * Issue 18, item 10: one tenant's bulk of 100 CRITICAL runs kept another tenant's NORMAL run
+ * QUEUED for over a minute (claims were priority, then age, across all tenants). Claims are now
+ * fair across tenants: this replays a dispatcher of N worker threads against the real Postgres
+ * (the same nextQueued + claim the embedded dispatcher uses; a thread finishes its oldest run
+ * before the next claim) and asserts where the other tenant's run lands in the claim order.
+ * No wall-clock bounds: only the order of claims.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createRunStore } from "../../src/worker/run-store";
+import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+
+const BULKY = { "x-aurum-tenant": "t-bulky" };
+const OTHER = { "x-aurum-tenant": "t-other" };
+const BULK = 100;
+
+describe("claims are fair across tenants", () => {
+  let db: TestDb;
+  let app: ReturnType<typeof buildApp>;
+  let bulkyScenario: string;
+  let otherScenario: string;
+
+  beforeAll(async () => {
+    db = await createTestDb("postgres", { sampleCurves: true });
+    app = buildApp(db);
+    bulkyScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
+    otherScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Other" }, headers: OTHER })).json.data.id;
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  /** A fresh queue: the bulky tenant's 100 CRITICAL runs, then one NORMAL run of the other tenant. */
+  async function flood(seedBase: number): Promise<{ bulky: Set<string>; other: string }> {
+    await db.sql`delete from scenario_run`;
+    const runs = Array.from({ length: BULK }, (_, i) => ({ priority: "CRITICAL", seed: seedBase + i }));
+    const res = await call(app, "POST", `/v1/scenarios/${bulkyScenario}/runs:bulk`, { body: { runs }, headers: BULKY });
+    expect(res.status).toBe(200);
+    const bulky = new Set<string>(res.json.data.map((r: { status: string; run: { id: string } }) => r.run.id));
+    expect(bulky.size).toBe(BULK);
+    const other = await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { priority: "NORMAL", seed: seedBase }, headers: OTHER });
+    expect(other.status).toBe(202);
+    return { bulky, other: other.json.data.id };
+  }
+
+  /**
+   * Claims the way the embedded dispatcher does with `threads` engine threads: fill every free
+   * thread, then the oldest running run finishes, and so on. Returns the claim order (run ids).
+   */
+  async function dispatch(threads: number, until: string): Promise<string[]> {
+    const store = createRunStore(db.sql, "fair-test", 60_000);
+    const order: string[] = [];
+    const running: string[] = [];
+    for (let guard = 0; guard < BULK + 10; guard++) {
+      while (running.length < threads) {
+        const id = await store.nextQueued();
+        const run = id ? await store.claim(id) : undefined;
+        if (!run) break;
+        order.push(run.id);
+        running.push(run.id);
+        if (run.id === until) return order;
+      }
+      const done = running.shift();
+      if (!done) break;
+      await db.sql`update scenario_run set state = 'SUCCEEDED', finished_at = clock_timestamp(), lease_owner = null where id = ${done}`;
+    }
+    return order;
+  }
+
+  for (const threads of [1, 2, 4]) {
+    test(`with ${threads} worker thread(s), the other tenant's NORMAL run is among the first ${threads + 1} claims, not behind ${BULK} CRITICAL runs`, async () => {
+      const { bulky, other } = await flood(1000 * threads);
+      const order = await dispatch(threads, other);
+      const position = order.indexOf(other) + 1;
+      expect(position).toBeGreaterThan(0);
+      // At most one run per worker thread of the bulky tenant goes first.
+      expect(position).toBeLessThanOrEqual(threads + 1);
+      expect(order.slice(0, position - 1).every((id) => bulky.has(id))).toBe(true);
+    });
+  }
+
+  test("within one tenant, priority then age still decide", async () => {
+    await db.sql`delete from scenario_run`;
+    const low = (await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { priority: "LOW", seed: 1 }, headers: BULKY })).json.data.id;
+    const normal = (await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { priority: "NORMAL", seed: 2 }, headers: BULKY })).json.data.id;
+    const critical = (await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { priority: "CRITICAL", seed: 3 }, headers: BULKY })).json.data.id;
+    const normal2 = (await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { priority: "NORMAL", seed: 4 }, headers: BULKY })).json.data.id;
+    expect(await dispatch(1, "none")).toEqual([critical, normal, normal2, low]);
+  });
+
+  test("two busy tenants alternate, each by its own priority order", async () => {
+    await db.sql`delete from scenario_run`;
+    const a: string[] = [];
+    const b: string[] = [];
+    for (let i = 0; i < 3; i++)
+      a.push((await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { priority: "CRITICAL", seed: 10 + i }, headers: BULKY })).json.data.id);
+    for (let i = 0; i < 3; i++) b.push((await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { priority: "LOW", seed: 10 + i }, headers: OTHER })).json.data.id);
+    const order = await dispatch(1, "none");
+    // The earlier-served tenant waits for the other: A, B, A, B, A, B.
+    expect(order).toEqual([a[0], b[0], a[1], b[1], a[2], b[2]]);
+  });
+});

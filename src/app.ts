@@ -38,7 +38,8 @@ import { createScenarioService } from "./scenarios/service";
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax"> & LimitsConfig>;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
+    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps) {
     scenarios: scenarioRepo,
     reader: deps.outputs ?? createPgOutputReader(deps.sql),
     maxExports: deps.config.outputExportsMax ?? 4,
+    ...(deps.config.outputExportsPerTenant !== undefined ? { maxExportsPerTenant: deps.config.outputExportsPerTenant } : {}),
     cache,
     flags,
   });
@@ -156,7 +158,7 @@ export function createApp(deps: AppDeps) {
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
-    .use(outputRoutes({ authenticate, log, flags, outputs }))
+    .use(outputRoutes({ authenticate, log, flags, outputs, stallMs: (deps.config.exportStallSeconds ?? 30) * 1000 }))
     .use(consoleRoutes({ log }));
 }
 

@@ -13,7 +13,14 @@ import type { OutputService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse } as const;
 
-export function outputRoutes(deps: { authenticate: Authenticator; outputs: OutputService; flags?: FeatureGate; log: Logger }) {
+export function outputRoutes(deps: {
+  authenticate: Authenticator;
+  outputs: OutputService;
+  flags?: FeatureGate;
+  log: Logger;
+  /** AURUM_API_EXPORT_STALL_SECONDS in ms: a download whose client reads nothing this long is closed (0: never). */
+  stallMs?: number;
+}) {
   const { outputs, log } = deps;
   return new Elysia({ name: "outputs" })
     .model(outputModels)
@@ -52,6 +59,8 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
           acceptEncoding: request.headers.get("accept-encoding"),
           requestId,
           abort,
+          stallMs: deps.stallMs ?? 0,
+          onStall: () => log.warn("output_export_stalled", { request_id: requestId, scenario_id: params.id, tenant: plan.filter.tenantId, stall_ms: deps.stallMs }),
           headers: {
             "content-disposition": `attachment; filename="scenario-${params.id}-outputs.${format}"`,
             "x-request-id": requestId,

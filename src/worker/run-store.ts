@@ -37,12 +37,9 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     return kept?.inputs ?? inputs;
   }
 
-  return {
-    runs,
-
-    /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
-    async claim(runId: string): Promise<RunRecord | undefined> {
-      return sql.begin(async (tx) => {
+  /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
+  async function claim(runId: string): Promise<RunRecord | undefined> {
+    return sql.begin(async (tx) => {
         const [ok] = await tx`select 1 from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
         if (!ok) return undefined;
         const run = await runs.transition(tx, runId, ["QUEUED"], "RUNNING", { by: workerId, reason: "claimed" });
@@ -53,6 +50,44 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
           where id = ${runId} returning ${runs.columns}`;
         return leased;
       });
+  }
+
+  return {
+    runs,
+    claim,
+
+    /**
+     * Kafka mode's claim (docs/runs.md "Fairness across tenants"). Messages come in partition order,
+     * so a worker cannot pick another tenant's run ahead of the one it was handed; instead, when
+     * another tenant has a due QUEUED run and fewer RUNNING runs than this run's tenant (so
+     * nextQueued would put it first), this run is not claimed but published again after `delayMs`
+     * (an outbox row, in the transaction that decides it), and the message is done. The busy
+     * tenant keeps at least one run going (it is deferred only while it has more RUNNING runs than
+     * another tenant with work), and one run is deferred at most `maxDeferrals` times, so a run of
+     * another tenant that never arrives costs a bounded number of republished messages.
+     * Without a queue (embedded mode) this is `claim`.
+     */
+    async claimFair(runId: string, delayMs: number, maxDeferrals = 10): Promise<RunRecord | "deferred" | undefined> {
+      if (!queue) return claim(runId);
+      const deferred = await sql.begin(async (tx) => {
+        const [run] = await tx<RunRecord[]>`
+          select ${runs.columns} from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
+        if (!run) return false;
+        const [ahead] = await tx<{ deferrals: number }[]>`
+          with mine as (select count(*) as running from scenario_run where tenant_id = ${run.tenant_id} and state = 'RUNNING'),
+          waiting as (
+            select distinct tenant_id from scenario_run
+            where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested and tenant_id <> ${run.tenant_id}
+          )
+          select (select count(*)::int from run_outbox o where o.run_id = ${runId} and o.headers->>'request_id' like 'fair-%') as deferrals
+          from waiting, mine
+          where (select count(*) from scenario_run r where r.tenant_id = waiting.tenant_id and r.state = 'RUNNING') < mine.running
+          limit 1`;
+        if (!ahead || ahead.deferrals >= maxDeferrals) return false;
+        await queue.enqueue(tx, run, { requestId: `fair-${runId}-${ahead.deferrals + 1}`, delayMs });
+        return true;
+      });
+      return deferred ? "deferred" : claim(runId);
     },
 
     /**

@@ -4,9 +4,12 @@
  * fair across tenants: this replays a dispatcher of N worker threads against the real Postgres
  * (the same nextQueued + claim the embedded dispatcher uses; a thread finishes its oldest run
  * before the next claim) and asserts where the other tenant's run lands in the claim order.
+ * Kafka mode gets messages in partition order; its claim check (claimFair) defers a busy tenant's
+ * run instead, which the second suite replays the same way, messages in outbox order.
  * No wall-clock bounds: only the order of claims.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createOutboxQueue } from "../../src/runs/queue";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
@@ -72,6 +75,7 @@ describe("claims are fair across tenants", () => {
       const { bulky, other } = await flood(1000 * threads);
       const order = await dispatch(threads, other);
       const position = order.indexOf(other) + 1;
+      console.log(`embedded, ${threads} thread(s): the other tenant's run is claim ${position} of ${BULK + 1}`);
       expect(position).toBeGreaterThan(0);
       // At most one run per worker thread of the bulky tenant goes first.
       expect(position).toBeLessThanOrEqual(threads + 1);
@@ -98,5 +102,99 @@ describe("claims are fair across tenants", () => {
     const order = await dispatch(1, "none");
     // The earlier-served tenant waits for the other: A, B, A, B, A, B.
     expect(order).toEqual([a[0], b[0], a[1], b[1], a[2], b[2]]);
+  });
+});
+
+describe("Kafka mode's claim check defers a busy tenant's runs", () => {
+  let db: TestDb;
+  let app: ReturnType<typeof buildApp>;
+  let bulkyScenario: string;
+  let otherScenario: string;
+  const queue = createOutboxQueue();
+
+  beforeAll(async () => {
+    db = await createTestDb("postgres", { sampleCurves: true });
+    app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+    bulkyScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
+    otherScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Other" }, headers: OTHER })).json.data.id;
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  /** The request messages so far, in outbox order (one partition: the worst case). */
+  const messages = async () => (await db.sql<{ run_id: string }[]>`select run_id::text as run_id from run_outbox order by id`).map((r) => r.run_id);
+
+  /**
+   * A consumer with `threads` handlers on one partition: messages in order (a deferred run's new
+   * message goes to the tail), a thread finishing its oldest run when all are busy.
+   */
+  async function consume(threads: number, claim: (id: string) => Promise<unknown>, until: string) {
+    const partition = await messages();
+    const seen = partition.length;
+    const order: string[] = [];
+    const running: string[] = [];
+    let deferred = 0;
+    for (let i = 0; i < partition.length && i < 1_000; i++) {
+      if (running.length >= threads) {
+        const done = running.shift() as string;
+        await db.sql`update scenario_run set state = 'SUCCEEDED', finished_at = clock_timestamp(), lease_owner = null where id = ${done}`;
+      }
+      const result = await claim(partition[i] as string);
+      if (result === "deferred") {
+        // Its new message (an outbox row) arrives after everything already in the partition.
+        deferred++;
+        expect((await messages()).length).toBe(seen + deferred);
+        partition.push(partition[i] as string);
+        continue;
+      }
+      const run = result as { id: string } | undefined;
+      if (!run) continue;
+      order.push(run.id);
+      running.push(run.id);
+      if (run.id === until) break;
+    }
+    return { order, deferred };
+  }
+
+  async function flood(seedBase: number) {
+    await db.sql`delete from scenario_run`;
+    const runs = Array.from({ length: BULK }, (_, i) => ({ priority: "CRITICAL", seed: seedBase + i }));
+    expect((await call(app, "POST", `/v1/scenarios/${bulkyScenario}/runs:bulk`, { body: { runs }, headers: BULKY })).status).toBe(200);
+    const other = await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { priority: "NORMAL", seed: seedBase }, headers: OTHER });
+    expect(other.status).toBe(202);
+    return other.json.data.id as string;
+  }
+
+  test("with 2 threads, the other tenant's run behind 100 CRITICAL messages is among the first 3 claims (a plain claim makes it the 101st)", async () => {
+    const other = await flood(5000);
+    const plainStore = createRunStore(db.sql, "plain", 60_000, queue);
+    const plain = await consume(2, (id) => plainStore.claim(id), other);
+    expect(plain.order.indexOf(other) + 1).toBe(BULK + 1);
+
+    const other2 = await flood(6000);
+    const store = createRunStore(db.sql, "fair", 60_000, queue);
+    const fair = await consume(2, (id) => store.claimFair(id, 0), other2);
+    console.log(
+      `Kafka-mode replay: the other tenant's run is claim ${fair.order.indexOf(other2) + 1} with claimFair, ${plain.order.indexOf(other) + 1} with claim; ${fair.deferred} messages deferred`,
+    );
+    expect(fair.order.indexOf(other2) + 1).toBeLessThanOrEqual(3);
+    // The busy tenant kept a run going, and each of its runs was deferred once at most.
+    expect(fair.order[0]).not.toBe(other2);
+    expect(fair.deferred).toBeLessThanOrEqual(BULK);
+    const [{ n }] = await db.sql`select count(*)::int as n from (select run_id from run_outbox where headers->>'request_id' like 'fair-%' group by run_id having count(*) > 1) x`;
+    expect(n).toBe(0);
+  });
+
+  test("a run is deferred at most maxDeferrals times, then claimed (another tenant's run that never arrives costs a bounded number of messages)", async () => {
+    await db.sql`delete from scenario_run`;
+    const a = [0, 1].map(async (i) => (await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { seed: 9000 + i }, headers: BULKY })).json.data.id as string);
+    const [a1, a2] = await Promise.all(a);
+    // The other tenant's run is queued, but its message is never consumed here.
+    expect((await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { seed: 9000 }, headers: OTHER })).status).toBe(202);
+    const store = createRunStore(db.sql, "fair", 60_000, queue);
+    expect((await store.claimFair(a1 as string, 0)) as { id: string }).toMatchObject({ id: a1 });
+    for (let i = 0; i < 3; i++) expect(await store.claimFair(a2 as string, 0, 3)).toBe("deferred");
+    expect((await store.claimFair(a2 as string, 0, 3)) as { id: string }).toMatchObject({ id: a2, state: "RUNNING" });
   });
 });

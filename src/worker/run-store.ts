@@ -37,9 +37,12 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     return kept?.inputs ?? inputs;
   }
 
-  /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
-  async function claim(runId: string): Promise<RunRecord | undefined> {
-    return sql.begin(async (tx) => {
+  const store = {
+    runs,
+
+    /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
+    async claim(runId: string): Promise<RunRecord | undefined> {
+      return sql.begin(async (tx) => {
         const [ok] = await tx`select 1 from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
         if (!ok) return undefined;
         const run = await runs.transition(tx, runId, ["QUEUED"], "RUNNING", { by: workerId, reason: "claimed" });
@@ -50,11 +53,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
           where id = ${runId} returning ${runs.columns}`;
         return leased;
       });
-  }
-
-  return {
-    runs,
-    claim,
+    },
 
     /**
      * Kafka mode's claim (docs/runs.md "Fairness across tenants"). Messages come in partition order,
@@ -68,7 +67,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
      * Without a queue (embedded mode) this is `claim`.
      */
     async claimFair(runId: string, delayMs: number, maxDeferrals = 10): Promise<RunRecord | "deferred" | undefined> {
-      if (!queue) return claim(runId);
+      if (!queue) return store.claim(runId);
       const deferred = await sql.begin(async (tx) => {
         const [run] = await tx<RunRecord[]>`
           select ${runs.columns} from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
@@ -87,7 +86,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
         await queue.enqueue(tx, run, { requestId: `fair-${runId}-${ahead.deferrals + 1}`, delayMs });
         return true;
       });
-      return deferred ? "deferred" : claim(runId);
+      return deferred ? "deferred" : store.claim(runId);
     },
 
     /**
@@ -190,6 +189,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return toEngineInput(run, inputs, curves, parameters);
     },
   };
+  return store;
 }
 
 export type RunStore = ReturnType<typeof createRunStore>;

@@ -80,7 +80,7 @@ export function outputRoutes(deps: {
           description:
             "Rows of one run (`run_id`, default: the scenario's latest SUCCEEDED run, named in `meta.run_id` or the `X-Aurum-Run-Id` header), ordered by metric, curve_key, tenor_type, contract_month. " +
             "`format=json` (default): keyset pages in the envelope (`meta.next_cursor`, `meta.count`). `format=csv` (`text/csv`, header row, RFC 4180 quoting) and `format=ndjson` (`application/x-ndjson`) stream every matching row " +
-            '(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{"error": ...}` line. See docs/outputs.md.',
+            "(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{\"error\": ...}` line. Downloads take export slots: beyond the server's or the tenant's share, 429 with Retry-After; a download whose client reads nothing for AURUM_API_EXPORT_STALL_SECONDS is closed. See docs/outputs.md.",
         },
       },
     )

@@ -9,7 +9,10 @@
  * No wall-clock bounds: only the order of claims.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createOutboxQueue } from "../../src/runs/queue";
+import { loadConfig } from "../../src/config";
+import { createLogger } from "../../src/platform/logger";
+import { createLocalQueue, createOutboxQueue } from "../../src/runs/queue";
+import { startWorker } from "../../src/worker";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
@@ -197,4 +200,42 @@ describe("Kafka mode's claim check defers a busy tenant's runs", () => {
     for (let i = 0; i < 3; i++) expect(await store.claimFair(a2 as string, 0, 3)).toBe("deferred");
     expect((await store.claimFair(a2 as string, 0, 3)) as { id: string }).toMatchObject({ id: a2, state: "RUNNING" });
   });
+});
+
+describe("the embedded worker, end to end", () => {
+  test("2 engine threads, 100 CRITICAL runs of one tenant queued first: the other tenant's NORMAL run is among the first 3 started", async () => {
+    const db = await createTestDb("postgres", { sampleCurves: true });
+    const queue = createLocalQueue();
+    const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+    let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const bulky = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
+      const otherScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Other" }, headers: OTHER })).json.data.id;
+      const runs = Array.from({ length: BULK }, (_, i) => ({ priority: "CRITICAL", seed: i }));
+      expect((await call(app, "POST", `/v1/scenarios/${bulky}/runs:bulk`, { body: { runs }, headers: BULKY })).status).toBe(200);
+      const other = (await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { priority: "NORMAL" }, headers: OTHER })).json.data.id as string;
+      worker = await startWorker({
+        mode: "embedded",
+        sql: db.sql,
+        config: { ...loadConfig({}), workerConcurrency: 2, workerPollMs: 100 },
+        log: createLogger("silent"),
+        queue,
+        workerId: "fair-e2e",
+      });
+      for (let i = 0; ; i++) {
+        const [run] = await db.sql<{ state: string }[]>`select state from scenario_run where id = ${other}`;
+        if (run?.state !== "QUEUED") break;
+        if (i > 1_200) throw new Error("the other tenant's run is still QUEUED after a minute");
+        await Bun.sleep(50);
+      }
+      const started = await db.sql<{ id: string }[]>`select id::text as id from scenario_run where started_at is not null order by started_at, id`;
+      const position = started.findIndex((r) => r.id === other) + 1;
+      console.log(`embedded worker, 2 threads: the other tenant's run started ${position} of ${started.length} started so far`);
+      expect(position).toBeGreaterThan(0);
+      expect(position).toBeLessThanOrEqual(3);
+    } finally {
+      await worker?.stop(1_000);
+      await db.drop();
+    }
+  }, 120_000);
 });

@@ -58,12 +58,12 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     /**
      * Kafka mode's claim (docs/runs.md "Fairness across tenants"). Messages come in partition order,
      * so a worker cannot pick another tenant's run ahead of the one it was handed; instead, when
-     * another tenant has a due QUEUED run and fewer RUNNING runs than this run's tenant (so
-     * nextQueued would put it first), this run is not claimed but published again after `delayMs`
-     * (an outbox row, in the transaction that decides it), and the message is done. The busy
-     * tenant keeps at least one run going (it is deferred only while it has more RUNNING runs than
-     * another tenant with work), and one run is deferred at most `maxDeferrals` times, so a run of
-     * another tenant that never arrives costs a bounded number of republished messages.
+     * another tenant with a due QUEUED run ranks ahead of this run's tenant in nextQueued's order
+     * (fewer RUNNING runs, or as many and served less recently), this run is not claimed but
+     * published again after `delayMs` (an outbox row, in the transaction that decides it), and the
+     * message is done. The ranking is a strict order, so two tenants never defer to each other at
+     * once; one run is deferred at most `maxDeferrals` times, so a run of another tenant whose
+     * message never comes costs a bounded number of republished messages.
      * Without a queue (embedded mode) this is `claim`.
      */
     async claimFair(runId: string, delayMs: number, maxDeferrals = 10): Promise<RunRecord | "deferred" | undefined> {
@@ -72,15 +72,23 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
         const [run] = await tx<RunRecord[]>`
           select ${runs.columns} from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
         if (!run) return false;
+        // Tenants ranked as nextQueued ranks them: fewer RUNNING runs first, then least recently served.
         const [ahead] = await tx<{ deferrals: number }[]>`
-          with mine as (select count(*) as running from scenario_run where tenant_id = ${run.tenant_id} and state = 'RUNNING'),
-          waiting as (
-            select distinct tenant_id from scenario_run
-            where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested and tenant_id <> ${run.tenant_id}
+          with rank as (
+            select r.tenant_id,
+                   (select count(*) from scenario_run x where x.tenant_id = r.tenant_id and x.state = 'RUNNING') as running,
+                   coalesce((select max(x.started_at) from scenario_run x where x.tenant_id = r.tenant_id), '-infinity'::timestamptz) as served
+            from (
+              select ${run.tenant_id}::text as tenant_id
+              union
+              select distinct tenant_id from scenario_run
+              where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested and tenant_id <> ${run.tenant_id}
+            ) r
           )
           select (select count(*)::int from run_outbox o where o.run_id = ${runId} and o.headers->>'request_id' like 'fair-%') as deferrals
-          from waiting, mine
-          where (select count(*) from scenario_run r where r.tenant_id = waiting.tenant_id and r.state = 'RUNNING') < mine.running
+          from rank other, rank mine
+          where mine.tenant_id = ${run.tenant_id} and other.tenant_id <> ${run.tenant_id}
+            and (other.running, other.served) < (mine.running, mine.served)
           limit 1`;
         if (!ahead || ahead.deferrals >= maxDeferrals) return false;
         await queue.enqueue(tx, run, { requestId: `fair-${runId}-${ahead.deferrals + 1}`, delayMs });

@@ -189,6 +189,16 @@ describe("Kafka mode's claim check defers a busy tenant's runs", () => {
     expect(n).toBe(0);
   });
 
+  test("two tenants with work alternate without deferring each other (the ranking is a strict order)", async () => {
+    await db.sql`delete from scenario_run`;
+    const trigger = async (scenario: string, headers: Record<string, string>, seed: number) =>
+      (await call(app, "POST", `/v1/scenarios/${scenario}/run`, { body: { seed }, headers })).json.data.id as string;
+    const a = [await trigger(bulkyScenario, BULKY, 7001), await trigger(bulkyScenario, BULKY, 7002)];
+    const b = [await trigger(otherScenario, OTHER, 7001), await trigger(otherScenario, OTHER, 7002)];
+    const store = createRunStore(db.sql, "fair", 60_000, queue);
+    for (const id of [a[0], b[0], a[1], b[1]]) expect(((await store.claimFair(id as string, 0)) as { id: string }).id).toBe(id as string);
+  });
+
   test("a run is deferred at most maxDeferrals times, then claimed (another tenant's run that never arrives costs a bounded number of messages)", async () => {
     await db.sql`delete from scenario_run`;
     const a = [0, 1].map(async (i) => (await call(app, "POST", `/v1/scenarios/${bulkyScenario}/run`, { body: { seed: 9000 + i }, headers: BULKY })).json.data.id as string);

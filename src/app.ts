@@ -39,7 +39,7 @@ export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
   config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
-    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds"> & LimitsConfig>;
+    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps) {
   const scenarioRepo = createScenarioRepo(deps.sql);
   const cache = deps.cache ?? createScenarioCache({ log });
   const bumps = deps.bumps ?? immediateBumps(cache);
-  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys, {
+  const scenarios = createScenarioService(scenarioRepo, curveRepo, {
     removing: (tx, removed) => bumps.record(tx, { ...removed, reason: "scenario_deleted" }),
     removed: (removed) => Promise.all([deps.purgeScenarioOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
   });
@@ -93,6 +93,8 @@ export function createApp(deps: AppDeps) {
     queue: deps.queue ?? createLocalQueue(),
     flags,
     ...bumpOnCommit(bumps),
+    // An admin's QUEUED → RUNNING takes a worker's lease (docs/runs.md).
+    ...(deps.config.workerLeaseSeconds ? { leaseMs: deps.config.workerLeaseSeconds * 1000 } : {}),
   });
 
   return new Elysia({ normalize: false })
@@ -174,8 +176,12 @@ function toErrorResponse(request: Request, code: string | number, error: unknown
   switch (code) {
     case "NOT_FOUND":
       return reply(404, "NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
-    case "PARSE":
+    case "PARSE": {
+      // A parse hook's own verdict (e.g. optionalJsonBody: "must be a JSON object") comes through as is.
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof AppError) return reply(cause.status, cause.code, cause.message, cause.details);
       return reply(400, "VALIDATION_ERROR", "request body is not valid JSON", [{ field: "/", location: "body", message: "could not be parsed" }]);
+    }
     case "INVALID_COOKIE_SIGNATURE":
     case "INVALID_FILE_TYPE":
       return reply(400, "VALIDATION_ERROR", (error as Error).message);

@@ -16,7 +16,7 @@ import { fingerprint } from "./fingerprint";
 import { resolveInputs } from "./inputs";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import type { NewRun, RunRepo, Tx } from "./repo";
+import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo, type Tx } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
@@ -39,6 +39,8 @@ export function createRunService(deps: {
    */
   onCommitting?: (tx: Tx, run: RunRecord) => Promise<unknown>;
   onSucceeded?: (run: RunRecord) => Promise<unknown>;
+  /** Length of the lease an admin's QUEUED → RUNNING takes (a worker's lease; default 30 s). */
+  leaseMs?: number;
 }) {
   const { sql, runs, scenarios, queue } = deps;
 
@@ -184,7 +186,11 @@ export function createRunService(deps: {
       return { items: page.map(({ sort_ts: _, ...r }) => r), limit, nextCursor: rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fp) : null };
     },
 
-    /** Idempotent: QUEUED → CANCELLED at once; RUNNING → cancel requested (the worker aborts); CANCELLED stays; finished → 409. */
+    /**
+     * Idempotent: QUEUED → CANCELLED at once; RUNNING with no worker executing it (no lease, a lapsed
+     * or an admin's lease) → CANCELLED at once; RUNNING in a worker → cancel requested (the worker
+     * aborts; if it died, the reclaimer ends the run when its lease lapses); CANCELLED stays; finished → 409.
+     */
     async cancel(p: Principal, runId: string): Promise<RunRecord> {
       authorize(p, "scenarios:run");
       const run = await getScoped(p, runId);
@@ -193,6 +199,8 @@ export function createRunService(deps: {
       const updated = await sql.begin(async (tx) => {
         const queued = await runs.transition(tx, runId, ["QUEUED"], "CANCELLED", { by: p.subject, reason: "cancelled by user" });
         if (queued) return queued;
+        const unattended = await runs.cancelUnattended(tx, runId, p.subject);
+        if (unattended) return unattended;
         await runs.requestCancel(tx, runId);
         return runs.get(tx, runId, null);
       });
@@ -203,15 +211,21 @@ export function createRunService(deps: {
       return now;
     },
 
-    /** Admin: any transition the state machine allows, nothing else. */
+    /**
+     * Admin: any transition the state machine allows, nothing else. FAILED records the reason on the
+     * run's `error`; RUNNING takes a lease like a worker's claim, so a run nobody executes is queued
+     * again when it lapses instead of staying RUNNING for ever.
+     */
     async setState(p: Principal, runId: string, target: string, reason: string | undefined): Promise<RunRecord> {
       authorize(p, "admin:*");
       const to = normalizeEnum(RUN_STATES, target.toUpperCase()) as RunState;
       const run = await getScoped(p, runId);
       const from = run.state as RunState;
       if (!canTransition(from, to)) throw conflict(`illegal transition ${from} → ${to}`, { from, to, allowed: RUN_STATES.filter((s) => canTransition(from, s)) });
+      const error = to === "FAILED" ? { code: "ADMIN_FAILED", message: reason?.trim() || "marked FAILED by an administrator", by: p.subject } : undefined;
       const updated = await sql.begin(async (tx) => {
-        const r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change" });
+        let r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change", ...(error ? { error } : {}) });
+        if (r && to === "RUNNING") r = await runs.lease(tx, runId, `${ADMIN_LEASE_PREFIX}${p.subject}`, deps.leaseMs ?? 30_000);
         if (r && to === "QUEUED") await queue.enqueue(tx, r, { requestId: "admin" });
         if (r && to === "SUCCEEDED") await deps.onCommitting?.(tx, r);
         return r;

@@ -24,6 +24,7 @@ import { beginRequest, errorBody, requestInfo, validationIssues } from "./platfo
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
+import { originGuard } from "./platform/origin";
 import { registerFormats } from "./platform/schema";
 import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
@@ -39,7 +40,10 @@ export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
   config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
-    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds"> & LimitsConfig>;
+    Partial<
+      Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds" | "allowedOrigins" | "loopbackOnly"> &
+        LimitsConfig
+    >;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -84,7 +88,9 @@ export function createApp(deps: AppDeps) {
     ...(deps.config.outputExportsPerTenant !== undefined ? { maxExportsPerTenant: deps.config.outputExportsPerTenant } : {}),
     cache,
     flags,
+    onExportBytes: (n) => metrics.exportBytes.inc(n),
   });
+  metrics.reportExportSlots(() => outputs.exportsActive, deps.config.outputExportsMax ?? 4);
   const runs = createRunService({
     sql: deps.sql,
     curves: curveRepo,
@@ -97,10 +103,14 @@ export function createApp(deps: AppDeps) {
     ...(deps.config.workerLeaseSeconds ? { leaseMs: deps.config.workerLeaseSeconds * 1000 } : {}),
   });
 
+  // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
+  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [], loopbackOnly: deps.config.loopbackOnly ?? false });
+
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
+      refuseCrossSite(request);
       // Streamed imports have their own, larger limit; everything else is parsed in memory.
       const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
@@ -123,6 +133,7 @@ export function createApp(deps: AppDeps) {
       const principal = (ctx as { principal?: { tenantId: string | null } }).principal;
       log.info("http_request", {
         request_id: info.requestId,
+        trace_id: info.traceId,
         method: request.method,
         route,
         status,
@@ -156,7 +167,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(runtimeLimits)
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
-    .use(scenarioRoutes({ authenticate, scenarios }))
+    .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))

@@ -65,6 +65,8 @@ export function createOutputService(deps: {
   maxExportsPerTenant?: number;
   cache?: ScenarioCache;
   flags?: FeatureGate;
+  /** Bytes of CSV/NDJSON handed to the socket (the aurum_output_export_bytes_total counter). */
+  onExportBytes?: (bytes: number) => void;
 }) {
   const { sql, scenarios, reader } = deps;
   let exporting = 0;
@@ -182,6 +184,11 @@ export function createOutputService(deps: {
       });
     },
 
+    /** CSV/NDJSON exports streaming now in this process (the aurum_output_exports_active gauge). */
+    get exportsActive(): number {
+      return exporting;
+    },
+
     /**
      * The encoded rows of a CSV/NDJSON plan. At most `maxExports` run at once (each holds a database
      * connection), and one tenant holds at most its share of them, so its stalled or slow downloads
@@ -221,7 +228,10 @@ export function createOutputService(deps: {
       const chunks = plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format);
       return (async function* () {
         try {
-          yield* chunks;
+          for await (const chunk of chunks) {
+            deps.onExportBytes?.(chunk.byteLength);
+            yield chunk;
+          }
         } finally {
           exporting--;
           release();

@@ -3,8 +3,10 @@
  * and `meta.query_time_ms`; every error is `{ error: { code, message, details? }, meta }`.
  */
 import { badRequest, type FieldIssue } from "./errors";
+import { newTraceId, traceIdOf } from "./trace";
 
-export type RequestInfo = { requestId: string; startedAt: number };
+/** `traceId` comes from the request's W3C `traceparent` header, or is new. */
+export type RequestInfo = { requestId: string; traceId: string; startedAt: number };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const requests = new WeakMap<Request, RequestInfo>();
@@ -12,7 +14,11 @@ const requests = new WeakMap<Request, RequestInfo>();
 /** Takes a well-formed X-Request-Id from the client or makes one; remembered for the request's lifetime. */
 export function beginRequest(request: Request): RequestInfo {
   const given = request.headers.get("x-request-id");
-  const info = { requestId: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(), startedAt: performance.now() };
+  const info = {
+    requestId: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
+    traceId: traceIdOf(request.headers.get("traceparent")) ?? newTraceId(),
+    startedAt: performance.now(),
+  };
   requests.set(request, info);
   return info;
 }

@@ -20,7 +20,16 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
     .post(
       "/v1/scenarios/:id/run",
       async ({ request, principal, params, body, set }) => {
-        const { run, deduplicated } = await runs.trigger(principal, params.id, body, requestInfo(request).requestId);
+        const info = requestInfo(request);
+        const { run, deduplicated } = await runs.trigger(principal, params.id, body, info);
+        deps.log?.info("scenario_run_triggered", {
+          run_id: run.id,
+          scenario_id: run.scenario_id,
+          tenant_id: run.tenant_id,
+          request_id: info.requestId,
+          trace_id: run.trace_id,
+          deduplicated,
+        });
         set.status = deduplicated ? 200 : 202;
         set.headers.location = `/v1/scenarios/${run.scenario_id}/runs/${run.id}`;
         return envelope(request, run, { deduplicated });
@@ -45,7 +54,7 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
       "/v1/scenarios/:id/runs:verb",
       async ({ request, principal, params, body }) => {
         customVerb({ verb: params.verb }, "bulk", request);
-        const results = await runs.bulk(principal, params.id, body.runs, requestInfo(request).requestId);
+        const results = await runs.bulk(principal, params.id, body.runs, requestInfo(request));
         return envelope(request, results, {
           created: results.filter((r) => r.status === "created").length,
           duplicates: results.filter((r) => r.status === "duplicate").length,

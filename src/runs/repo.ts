@@ -13,7 +13,7 @@ const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
 export const RUN_COLUMNS = `id::text as id, scenario_id::text as scenario_id, tenant_id, state, priority, coalesce(code_version, 'v1') as code_version,
   coalesce(seed, 42)::int as seed, timeout_minutes, max_retries, coalesce(options->'parameters', '{}'::jsonb) as parameters,
   coalesce(options->'environment', '{}'::jsonb) as environment, idempotency_key, input_hash, run_key, attempts, progress::float8 as progress,
-  rows_written::int as rows_written, cancel_requested, error, inputs, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
+  rows_written::int as rows_written, cancel_requested, error, inputs, trace_id, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
   ${ts("started_at")} as started_at, ${ts("finished_at")} as finished_at, ${ts("updated_at")} as updated_at`;
 
 export type NewRun = {
@@ -31,6 +31,7 @@ export type NewRun = {
   runKey: string;
   requestedBy: string;
   inputs: RunInputs;
+  traceId: string;
 };
 
 /**
@@ -75,10 +76,10 @@ export function createRunRepo(sql: Sql) {
     async insert(tx: Tx, r: NewRun): Promise<RunRecord | undefined> {
       const [row] = await tx<RunRecord[]>`
         insert into scenario_run (scenario_id, tenant_id, priority, code_version, seed, timeout_minutes, max_retries, options,
-                                  idempotency_key, input_hash, run_key, requested_by, inputs)
+                                  idempotency_key, input_hash, run_key, requested_by, inputs, trace_id)
         values (${r.scenarioId}, ${r.tenantId}, ${r.priority}, ${r.codeVersion}, ${r.seed}, ${r.timeoutMinutes}, ${r.maxRetries},
                 ${tx.json({ parameters: r.parameters, environment: r.environment } as never)}, ${r.idempotencyKey}, ${r.inputHash}, ${r.runKey}, ${r.requestedBy},
-                ${tx.json(r.inputs as never)})
+                ${tx.json(r.inputs as never)}, ${r.traceId})
         on conflict do nothing
         returning ${columns}`;
       return row;

@@ -19,6 +19,9 @@ import type { RunQueue } from "./queue";
 import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo, type Tx } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
+/** The request a trigger comes from: its id and W3C trace id (src/platform/http.ts). */
+export type RequestContext = { requestId: string; traceId: string };
+
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
 export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
 
@@ -44,7 +47,7 @@ export function createRunService(deps: {
 }) {
   const { sql, runs, scenarios, queue } = deps;
 
-  async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, requestId: string): Promise<TriggerResult> {
+  async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, ctx: RequestContext): Promise<TriggerResult> {
     authorize(p, "scenarios:run");
     authorizePriority(p, options.priority);
     const overrides = options.parameters ?? {};
@@ -80,6 +83,7 @@ export function createRunService(deps: {
         runKey,
         requestedBy: p.subject,
         inputs,
+        traceId: ctx.traceId,
       };
       const result = await sql.begin(async (tx): Promise<TriggerResult | "stale"> => {
         // Held until commit: a delete of the scenario waits for this run (and then removes it with its runs).
@@ -102,7 +106,7 @@ export function createRunService(deps: {
           type: "run_state_changed",
           payload: { from: null, to: "QUEUED", by: p.subject, reason: "triggered" },
         });
-        await queue.enqueue(tx, run, { requestId });
+        await queue.enqueue(tx, run, { requestId: ctx.requestId });
         return { run, deduplicated: null };
       });
       if (result === "stale") {
@@ -123,7 +127,7 @@ export function createRunService(deps: {
   return {
     trigger,
 
-    async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], requestId: string) {
+    async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], ctx: RequestContext) {
       authorize(p, "scenarios:run");
       // Before any item is created: one CRITICAL item without the permission refuses the whole request.
       for (const item of items) authorizePriority(p, item.priority);
@@ -144,7 +148,7 @@ export function createRunService(deps: {
       const results = [];
       for (const [index, item] of items.entries()) {
         try {
-          const { run, deduplicated } = await trigger(p, scenarioId, item, requestId);
+          const { run, deduplicated } = await trigger(p, scenarioId, item, ctx);
           results.push(deduplicated ? { index, status: "duplicate" as const, run, duplicate_of: run.id, reason: deduplicated } : { index, status: "created" as const, run });
         } catch (err) {
           // The scenario itself missing or forbidden fails the whole request; one bad item fails only itself.

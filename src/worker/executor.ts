@@ -4,8 +4,9 @@
  */
 
 import type { OutputWriter } from "../outputs/store";
-import type { Logger } from "../platform/logger";
+import { type Logger, withFields } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
+import { runTraceId } from "../runs/queue";
 import type { Tx } from "../runs/repo";
 import { classifyFailure, type RunStep, rawText } from "./failure";
 import type { WorkerMetrics } from "./metrics";
@@ -40,6 +41,8 @@ export function backoffMs(base: number, attempt: number, random = Math.random): 
 
 export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: WorkerMetrics; options: ExecutorOptions }) {
   const { store, pool, writer, log, metrics, options } = deps;
+  /** Every line about a run carries its id and its W3C trace id (one grep follows it across processes). */
+  const logOf = (run: RunRecord) => withFields(log, { run_id: run.id, trace_id: runTraceId(run) });
   /** Stop functions of the runs executing in this process. */
   const running = new Map<string, (reason: "cancelled" | "handback") => void>();
 
@@ -69,7 +72,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           const beat = await store.heartbeat(run.id, progress);
           if (!beat.keep) stop(beat.cancelled ? "cancelled" : "lease lost");
         } catch (err) {
-          log.warn("run_heartbeat_failed", { run_id: run.id, error: (err as Error).message });
+          logOf(run).warn("scenario_run_heartbeat_failed", { error: (err as Error).message });
         }
       },
       // At least every second, so a cancel requested through another process lands within 2 s.
@@ -77,6 +80,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     );
     const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * (options.minuteMs ?? 60_000));
     try {
+      logOf(run).info("scenario_run_started", { attempt: run.attempts, scenario_id: run.scenario_id, tenant_id: run.tenant_id });
       const input = await store.engineInput(run);
       step = "engine";
       job = pool.run(input, { onProgress: (f) => (progress = f) });
@@ -84,7 +88,15 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       const result = await job.result;
       step = "output";
       const rows = await writer.replaceRun(
-        { tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, asofDate: input.asofDate, versionHash: result.versionHash, computedTs: new Date().toISOString() },
+        {
+          tenantId: run.tenant_id,
+          scenarioId: run.scenario_id,
+          runId: run.id,
+          asofDate: input.asofDate,
+          versionHash: result.versionHash,
+          computedTs: new Date().toISOString(),
+          traceId: runTraceId(run),
+        },
         result.batches,
         async (tx) => {
           const [row] = await tx<{ cancel_requested: boolean; lease_owner: string | null }[]>`
@@ -101,7 +113,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           await options.onCommitting?.(tx, run);
         },
       );
-      log.info("run_succeeded", { run_id: run.id, rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
+      logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
       await options.onSucceeded?.(run, rows);
       return "SUCCEEDED";
     } catch (err) {
@@ -121,7 +133,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
   /** After a retry or hand-back found the cancel requested and ended the run: rows a store may hold from this attempt go. */
   async function cancelled(run: RunRecord): Promise<"CANCELLED"> {
     await writer.deleteRun(run.id);
-    log.info("run_cancelled", { run_id: run.id });
+    logOf(run).info("scenario_run_cancelled");
     return "CANCELLED";
   }
 
@@ -135,7 +147,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     if (stopReason === "cancelled") {
       await writer.deleteRun(run.id);
       const done = await store.finish(run.id, "CANCELLED", "cancelled by user");
-      log.info("run_cancelled", { run_id: run.id });
+      logOf(run).info("scenario_run_cancelled");
       return done ? "CANCELLED" : "LOST";
     }
     if (stopReason === "timeout") {
@@ -160,11 +172,11 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       const back = await store.scheduleRetry(run.id, delay, error);
       // A cancel requested before the heartbeat saw it ends the run rather than another attempt.
       if (back?.state === "CANCELLED") return cancelled(run);
-      log.warn("run_retry_scheduled", { ...logged, delay_ms: delay });
+      logOf(run).warn("scenario_run_retry_scheduled", { ...logged, delay_ms: delay });
       return "RETRY";
     }
     if (await store.finish(run.id, "FAILED", failure.retryable ? "retries exhausted" : "not retryable", error)) await deadLettered(run, error);
-    log.error("run_failed", logged);
+    logOf(run).error("scenario_run_failed", logged);
     return "FAILED";
   }
 

@@ -67,6 +67,18 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     },
 
     /**
+     * RUNNING runs whose lease lapsed more than one lease ago, or that have none: the reclaimer
+     * (every worker, every lease/3) should have taken them back, so a count that stays above 0 means
+     * no worker is reclaiming (the AurumRunsStuck alert).
+     */
+    async countLeaseLapsed(): Promise<number> {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from scenario_run
+        where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp() - ${leaseMs} * interval '1 millisecond')`;
+      return row?.n ?? 0;
+    },
+
+    /**
      * Kafka mode's claim (docs/runs.md "Fairness across tenants"). Messages come in partition order,
      * so a worker cannot pick another tenant's run ahead of the one it was handed; instead, when
      * another tenant with a due QUEUED run ranks ahead of this run's tenant in nextQueued's order

@@ -33,7 +33,10 @@ describe("the engine thread's error crosses the thread boundary", () => {
       expect((err as Error).message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02/);
       expect(classifyFailure(err, "engine")).toMatchObject({ code: "NON_FINITE_OUTPUT", retryable: false });
       // Invalid input stays what it was; a thread crash or a store error stays retryable.
-      expect(classifyFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }), "engine")).toMatchObject({ code: "INVALID_INPUT", retryable: false });
+      expect(classifyFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }), "engine")).toMatchObject({
+        code: "INVALID_INPUT",
+        retryable: false,
+      });
       expect(classifyFailure(new Error("output store unavailable"), "output")).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: true });
     } finally {
       await pool.close();

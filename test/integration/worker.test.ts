@@ -261,8 +261,8 @@ describe("embedded worker: failures, retries and leases", () => {
       expect(done).toMatchObject({ state: "FAILED", attempts: 2 });
       expect(done.error).toEqual({ code: "OUTPUT_WRITE_FAILED", message: expect.stringContaining("could not be written to the output store"), attempt: 2 });
       expect(JSON.stringify(done.error)).not.toContain("pg_secret");
-      const logged = h.logs.filter((l) => l.run_id === run.id && (l.event === "run_failed" || l.event === "run_retry_scheduled"));
-      expect(logged.map((l) => l.event)).toEqual(["run_retry_scheduled", "run_failed"]);
+      const logged = h.logs.filter((l) => l.run_id === run.id && (l.event === "scenario_run_failed" || l.event === "scenario_run_retry_scheduled"));
+      expect(logged.map((l) => l.event)).toEqual(["scenario_run_retry_scheduled", "scenario_run_failed"]);
       for (const l of logged) expect(l).toMatchObject({ code: "OUTPUT_WRITE_FAILED", step: "output", error: expect.stringContaining("pg_secret is full (injected)") });
       expect(h.deadLetters.find((d) => d.run.id === run.id)?.error).toEqual(done.error as Record<string, unknown>);
     } finally {

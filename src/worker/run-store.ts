@@ -78,6 +78,12 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return row?.n ?? 0;
     },
 
+    /** QUEUED and RUNNING runs by state (the claim index covers both). */
+    async countLive(): Promise<{ state: string; n: number }[]> {
+      return sql<{ state: string; n: number }[]>`
+        select state, count(*)::int as n from scenario_run where state in ('QUEUED', 'RUNNING') group by state`;
+    },
+
     /**
      * Kafka mode's claim (docs/runs.md "Fairness across tenants"). Messages come in partition order,
      * so a worker cannot pick another tenant's run ahead of the one it was handed; instead, when

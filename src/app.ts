@@ -40,7 +40,10 @@ export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
   config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
-    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "workerLeaseSeconds" | "allowedOrigins" | "loopbackOnly"> & LimitsConfig>;
+    Partial<
+      Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds" | "allowedOrigins" | "loopbackOnly"> &
+        LimitsConfig
+    >;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -82,6 +85,7 @@ export function createApp(deps: AppDeps) {
     scenarios: scenarioRepo,
     reader: deps.outputs ?? createPgOutputReader(deps.sql),
     maxExports: deps.config.outputExportsMax ?? 4,
+    ...(deps.config.outputExportsPerTenant !== undefined ? { maxExportsPerTenant: deps.config.outputExportsPerTenant } : {}),
     cache,
     flags,
     onExportBytes: (n) => metrics.exportBytes.inc(n),
@@ -180,7 +184,7 @@ export function createApp(deps: AppDeps) {
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves, maxImportBytes: deps.config.maxImportBytes }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
-    .use(outputRoutes({ authenticate, log, flags, outputs }))
+    .use(outputRoutes({ authenticate, log, flags, outputs, stallMs: (deps.config.exportStallSeconds ?? 30) * 1000 }))
     .use(consoleRoutes({ log }));
 }
 

@@ -137,6 +137,18 @@ export const SETTINGS = {
     int(1, 1000),
     "CSV/NDJSON output downloads running at once in this process (each holds a database connection of its own while it streams); more get 429 with Retry-After.",
   ),
+  outputExportsPerTenant: setting(
+    "AURUM_API_OUTPUT_EXPORTS_PER_TENANT",
+    undefined,
+    int(1, 1000),
+    "Of those, the most one tenant may hold at once; its next download gets 429 while the other slots stay free for other tenants. Unset: half of AURUM_API_OUTPUT_EXPORTS_MAX, rounded up (2 of 4). At most AURUM_API_OUTPUT_EXPORTS_MAX.",
+  ),
+  exportStallSeconds: setting(
+    "AURUM_API_EXPORT_STALL_SECONDS",
+    "30",
+    int(0, 3600),
+    "A download whose client reads nothing for this long (the server cannot write a byte) is closed, freeing its export slot and database connection; 0 never closes one. Progress counts once the client drains about a third of the socket's send buffer (up to about 1.5 MB), so clients slower than about 50 KB/s at 30 s count as stalled (docs/outputs.md).",
+  ),
   loadSampleCurves: setting(
     "AURUM_LOAD_SAMPLE_CURVES",
     "start",
@@ -340,6 +352,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   if (v.jwtAlgorithms.some((a) => a.toLowerCase() === "none")) problems.push("AURUM_API_AUTH_ALGORITHMS must not contain none");
   if (v.scenarioCacheInvalidationTopic && !v.kafkaBrokers?.length) problems.push("AURUM_SCENARIO_CACHE_INVALIDATION_TOPIC needs AURUM_KAFKA_BROKERS");
+  if (v.outputExportsPerTenant !== undefined && v.outputExportsPerTenant > v.outputExportsMax) {
+    problems.push(`AURUM_API_OUTPUT_EXPORTS_PER_TENANT (${v.outputExportsPerTenant}) must not exceed AURUM_API_OUTPUT_EXPORTS_MAX (${v.outputExportsMax})`);
+  }
   if (v.outputStore === "trino" && !v.trinoUrl) problems.push("AURUM_OUTPUT_STORE=trino needs AURUM_TRINO_URL");
   // Each Iceberg write holds a pooled connection for its whole length; the embedded store has one.
   if (v.outputStore === "trino" && !v.appDbDsn && !v.timescaleDsn) problems.push("AURUM_OUTPUT_STORE=trino needs a server Postgres (AURUM_APP_DB_DSN)");

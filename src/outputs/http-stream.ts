@@ -32,7 +32,23 @@ export type StreamOptions = {
   /** Aborted when the client goes away or the stream fails: tells the producer to end its upstream query. */
   abort: AbortController;
   onError: (err: unknown) => void;
+  /**
+   * How long the client may take nothing (no byte can be written to it) before the download is
+   * closed: the producer is returned (its export slot and database connection freed) and the
+   * connection is reset. 0 or absent: never. Time spent waiting for the producer does not count.
+   */
+  stallMs?: number;
+  /** Told once when a stalled download is closed. */
+  onStall?: () => void;
 };
+
+/** What a stalled download fails with (docs/outputs.md "Stalled downloads"). */
+export class ExportStalledError extends Error {
+  override name = "ExportStalledError";
+  constructor(ms: number) {
+    super(`the client read nothing for ${Math.round(ms / 1000)} s; the download was closed`);
+  }
+}
 
 export async function streamResponse(chunks: AsyncIterable<Uint8Array>, opts: StreamOptions): Promise<Response> {
   const iterator = chunks[Symbol.asyncIterator]();
@@ -82,6 +98,16 @@ function directBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<U
     opts.abort.abort();
     void iterator.return?.()?.catch(() => {});
   };
+  /** A write the socket holds back: settles when the client takes data, else the stall closes the download. */
+  const drained = (written: Promise<number>): Promise<number> => {
+    const ms = opts.stallMs ?? 0;
+    if (ms <= 0) return written;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ExportStalledError(ms)), ms);
+    });
+    return Promise.race([written, stalled]).finally(() => clearTimeout(timer));
+  };
   return new DirectStream({
     type: "direct",
     async pull(controller: ReadableStreamDirectController) {
@@ -92,12 +118,18 @@ function directBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<U
           const chunk = next.value;
           const written = controller.write(chunk);
           // Bun.serve does not cancel a direct stream whose client left: its sink takes nothing more (0).
-          if ((typeof written === "number" ? written : await written) === 0 && chunk.length > 0) return leave();
+          if ((typeof written === "number" ? written : await drained(written)) === 0 && chunk.length > 0) return leave();
           if (recycle) releaseChunk(chunk);
           next = await iterator.next();
         }
       } catch (err) {
         if (signal.aborted) return; // the client left: nothing to tell it
+        if (err instanceof ExportStalledError) {
+          // Nothing can reach this client: free the slot and the query now, then reset the connection.
+          opts.onStall?.();
+          leave();
+          throw err;
+        }
         const error = failed(err, opts);
         if (opts.format === "ndjson") {
           controller.write(errorLine(err, opts.requestId));
@@ -116,9 +148,14 @@ function directBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<U
 function queuedBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<Uint8Array>, opts: StreamOptions): ReadableStream<Uint8Array> {
   let pending: IteratorResult<Uint8Array> | undefined = first;
   let error: unknown;
+  // Armed after each chunk handed over, disarmed by the next pull: no pull for `stallMs` means the
+  // compressor's output is not being taken, i.e. the client reads nothing.
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const ms = opts.stallMs ?? 0;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        clearTimeout(watchdog);
         // Deferred by one pull so the NDJSON error line is written before the stream errors.
         if (error !== undefined) return controller.error(error);
         try {
@@ -126,7 +163,18 @@ function queuedBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<U
           pending = undefined;
           if (opts.abort.signal.aborted) return; // cancelled meanwhile (the client left): the stream is closed
           if (next.done) controller.close();
-          else controller.enqueue(next.value);
+          else {
+            controller.enqueue(next.value);
+            if (ms > 0) {
+              watchdog = setTimeout(() => {
+                if (opts.abort.signal.aborted) return;
+                opts.onStall?.();
+                opts.abort.abort();
+                void iterator.return?.()?.catch(() => {});
+                controller.error(new ExportStalledError(ms));
+              }, ms);
+            }
+          }
         } catch (err) {
           if (opts.abort.signal.aborted) return;
           error = failed(err, opts);
@@ -135,6 +183,7 @@ function queuedBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<U
         }
       },
       cancel() {
+        clearTimeout(watchdog);
         opts.abort.abort();
         void iterator.return?.()?.catch(() => {});
       },

@@ -13,7 +13,14 @@ import type { OutputService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse } as const;
 
-export function outputRoutes(deps: { authenticate: Authenticator; outputs: OutputService; flags?: FeatureGate; log: Logger }) {
+export function outputRoutes(deps: {
+  authenticate: Authenticator;
+  outputs: OutputService;
+  flags?: FeatureGate;
+  log: Logger;
+  /** AURUM_API_EXPORT_STALL_SECONDS in ms: a download whose client reads nothing this long is closed (0: never). */
+  stallMs?: number;
+}) {
   const { outputs, log } = deps;
   return new Elysia({ name: "outputs" })
     .model(outputModels)
@@ -52,6 +59,8 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
           acceptEncoding: request.headers.get("accept-encoding"),
           requestId,
           abort,
+          stallMs: deps.stallMs ?? 0,
+          onStall: () => log.warn("output_export_stalled", { request_id: requestId, scenario_id: params.id, tenant: plan.filter.tenantId, stall_ms: deps.stallMs }),
           headers: {
             "content-disposition": `attachment; filename="scenario-${params.id}-outputs.${format}"`,
             "x-request-id": requestId,
@@ -71,7 +80,7 @@ export function outputRoutes(deps: { authenticate: Authenticator; outputs: Outpu
           description:
             "Rows of one run (`run_id`, default: the scenario's latest SUCCEEDED run, named in `meta.run_id` or the `X-Aurum-Run-Id` header), ordered by metric, curve_key, tenor_type, contract_month. " +
             "`format=json` (default): keyset pages in the envelope (`meta.next_cursor`, `meta.count`). `format=csv` (`text/csv`, header row, RFC 4180 quoting) and `format=ndjson` (`application/x-ndjson`) stream every matching row " +
-            '(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{"error": ...}` line. See docs/outputs.md.',
+            "(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{\"error\": ...}` line. Downloads take export slots: beyond the server's or the tenant's share, 429 with Retry-After; a download whose client reads nothing for AURUM_API_EXPORT_STALL_SECONDS is closed. See docs/outputs.md.",
         },
       },
     )

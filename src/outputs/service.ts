@@ -59,7 +59,10 @@ export function createOutputService(deps: {
   sql: Sql;
   scenarios: ScenarioRepo;
   reader: OutputReader;
+  /** Exports streaming at once in this process (AURUM_API_OUTPUT_EXPORTS_MAX). */
   maxExports: number;
+  /** The most of them one tenant may hold (AURUM_API_OUTPUT_EXPORTS_PER_TENANT); default half of `maxExports`, rounded up. */
+  maxExportsPerTenant?: number;
   cache?: ScenarioCache;
   flags?: FeatureGate;
   /** Bytes of CSV/NDJSON handed to the socket (the aurum_output_export_bytes_total counter). */
@@ -68,6 +71,9 @@ export function createOutputService(deps: {
   const { sql, scenarios, reader } = deps;
   let exporting = 0;
   const tenantExports = createTenantExportGate();
+  const share = Math.max(1, Math.min(deps.maxExports, deps.maxExportsPerTenant ?? Math.ceil(deps.maxExports / 2)));
+  /** Slots held per tenant, for the share (the runtime flag's own count is `tenantExports`). */
+  const held = new Map<string, number>();
 
   /** Checks access and filters; the tenant of the filter is the scenario's own. */
   async function scope(p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput): Promise<OutputFilter> {
@@ -183,11 +189,34 @@ export function createOutputService(deps: {
       return exporting;
     },
 
-    /** The encoded rows of a CSV/NDJSON plan; at most `maxExports` run at once (each holds a database connection). */
+    /**
+     * The encoded rows of a CSV/NDJSON plan. At most `maxExports` run at once (each holds a database
+     * connection), and one tenant holds at most its share of them, so its stalled or slow downloads
+     * cannot lock other tenants out (docs/outputs.md "Export slots"). The slot is released when the
+     * iterator ends, is returned (client gone, stalled download closed) or fails.
+     */
     export(plan: OutputPlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
+      const tenantId = plan.filter.tenantId;
       if (exporting >= deps.maxExports)
         throw new AppError("RATE_LIMITED", `at most ${deps.maxExports} exports run at once on this server; retry shortly`, { retry_after_seconds: 1 });
-      const release = tenantExports.enter(plan.filter.tenantId, plan.tenantExportsMax);
+      const mine = held.get(tenantId) ?? 0;
+      if (mine >= share) {
+        throw new AppError("RATE_LIMITED", `this tenant already runs ${mine} exports, its share of the ${deps.maxExports} this server runs at once; retry shortly`, {
+          retry_after_seconds: 1,
+          tenant_exports_max: share,
+        });
+      }
+      const releaseFlag = tenantExports.enter(tenantId, plan.tenantExportsMax);
+      held.set(tenantId, mine + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        releaseFlag();
+        const left = (held.get(tenantId) ?? 1) - 1;
+        if (left > 0) held.set(tenantId, left);
+        else held.delete(tenantId);
+      };
       exporting++;
       const request = {
         format: plan.format,

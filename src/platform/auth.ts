@@ -7,14 +7,24 @@ import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, errors as jo
 import type { Config } from "../config";
 import { AppError } from "./errors";
 
-export const PERMISSIONS = ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "admin:rate_limits", "admin:feature_flags", "admin:*"] as const;
+export const PERMISSIONS = [
+  "scenarios:read",
+  "scenarios:write",
+  "scenarios:run",
+  "scenarios:delete",
+  /** Trigger runs with priority CRITICAL (docs/runs.md "Fairness"); `scenarios:run` alone allows LOW..HIGH. */
+  "runs:critical",
+  "admin:rate_limits",
+  "admin:feature_flags",
+  "admin:*",
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Built-in roles; AURUM_API_AUTH_ROLE_PERMISSIONS adds to or replaces them. A role claim may also name a permission directly. */
 export const DEFAULT_ROLES: Record<string, Permission[]> = {
   viewer: ["scenarios:read"],
   analyst: ["scenarios:read", "scenarios:write", "scenarios:run"],
-  operator: ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete"],
+  operator: ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "runs:critical"],
   admin: ["admin:*"],
 };
 
@@ -37,8 +47,16 @@ export function hasPermission(p: Principal, perm: Permission): boolean {
   return p.permissions.has("admin:*") || p.permissions.has(perm);
 }
 
-export function authorize(p: Principal, perm: Permission): void {
-  if (!hasPermission(p, perm)) throw new AppError("FORBIDDEN", `missing permission ${perm}`);
+/** 403 unless `p` holds `perm`; `why` says what needed it (default: "missing permission <perm>"). */
+export function authorize(p: Principal, perm: Permission, why?: string): void {
+  if (!hasPermission(p, perm)) throw new AppError("FORBIDDEN", why ?? `missing permission ${perm}`);
+}
+
+/** Priority CRITICAL needs `runs:critical` (operator and admin roles), any other priority only `scenarios:run`. */
+export function authorizePriority(p: Principal, priority: string | undefined): void {
+  if (priority?.trim().toUpperCase() === "CRITICAL") {
+    authorize(p, "runs:critical", "priority CRITICAL needs permission runs:critical (roles operator and admin); use HIGH or lower, or ask an operator");
+  }
 }
 
 /**

@@ -45,7 +45,7 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
           tags: ["runs"],
           summary: "Trigger a run (202 Accepted)",
           description:
-            "Queues a run. The same `idempotency_key`, or the same fingerprint (`input_hash`) while an equal run is QUEUED, RUNNING or SUCCEEDED, returns that run with 200 and `meta.deduplicated` = `idempotency_key` or `fingerprint`.",
+            "Queues a run. The same `idempotency_key`, or the same fingerprint (`input_hash`) while an equal run is QUEUED, RUNNING or SUCCEEDED, returns that run with 200 and `meta.deduplicated` = `idempotency_key` or `fingerprint`. Priority CRITICAL needs the permission `runs:critical` (roles operator and admin), else 403.",
         },
       },
     )
@@ -68,7 +68,8 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         detail: {
           tags: ["runs"],
           summary: "Trigger 1..100 runs (POST /v1/scenarios/{id}/runs:bulk)",
-          description: "Per-item result: created, duplicate (with the existing run) or failed (with the reason). Repeated idempotency keys within one request are a 400.",
+          description:
+            "Per-item result: created, duplicate (with the existing run) or failed (with the reason). Repeated idempotency keys within one request are a 400; any item with priority CRITICAL without the permission `runs:critical` makes the whole request a 403 (no run is created).",
         },
       },
     )

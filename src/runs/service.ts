@@ -5,7 +5,7 @@
 import type { Sql } from "../adapters/postgres";
 import type { CurveRepo } from "../curves/repo";
 import type { FeatureGate } from "../flags/service";
-import { authorize, type Principal, resolveTenant } from "../platform/auth";
+import { authorize, authorizePriority, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
@@ -49,6 +49,7 @@ export function createRunService(deps: {
 
   async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, ctx: RequestContext): Promise<TriggerResult> {
     authorize(p, "scenarios:run");
+    authorizePriority(p, options.priority);
     const overrides = options.parameters ?? {};
     const issues: FieldIssue[] = validateModelParameters(overrides);
     if (options.asof_date !== undefined && !isCalendarDate(options.asof_date)) issues.push({ field: "/asof_date", location: "body", message: "must be a real date YYYY-MM-DD" });
@@ -128,6 +129,8 @@ export function createRunService(deps: {
 
     async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], ctx: RequestContext) {
       authorize(p, "scenarios:run");
+      // Before any item is created: one CRITICAL item without the permission refuses the whole request.
+      for (const item of items) authorizePriority(p, item.priority);
       if (deps.flags) {
         const scenario = await scenarios.get(scenarioId, resolveTenant(p, undefined));
         if (!scenario) throw notFound("scenario");

@@ -1,6 +1,6 @@
 /**
- * The in-process dispatcher of embedded mode: claims QUEUED runs from the runs table (priority,
- * then age) up to the pool's concurrency, reclaims runs whose lease expired, and wakes on new
+ * The in-process dispatcher of embedded mode: claims QUEUED runs from the runs table (fair across
+ * tenants, then priority, then age: RunStore.nextQueued) up to the pool's concurrency, reclaims runs whose lease expired, and wakes on new
  * runs or every poll interval. Kafka mode replaces it with a consumer; the executor is the same.
  */
 import type { Logger } from "../platform/logger";

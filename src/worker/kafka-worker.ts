@@ -13,6 +13,9 @@ import type { Executor } from "./executor";
 import type { WorkerMetrics } from "./metrics";
 import type { RunStore } from "./run-store";
 
+/** How long a run deferred for fairness waits before its message is published again. */
+export const FAIR_DEFER_MS = 500;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Decodes a run request (docs/events.md); throws with the reason when it is not one we understand. */
@@ -45,7 +48,13 @@ export function createRequestHandler(deps: { store: RunStore; executor: Executor
       deps.metrics.deadLettered();
       return;
     }
-    const run = await store.claim(runId);
+    // Fair across tenants: a run whose tenant already has more RUNNING runs than another tenant with
+    // work is published again a little later instead of claimed (docs/runs.md "Fairness across tenants").
+    const run = await store.claimFair(runId, FAIR_DEFER_MS);
+    if (run === "deferred") {
+      log.debug("request_deferred", { run_id: runId, reason: "another tenant with fewer running runs has a queued run", delay_ms: FAIR_DEFER_MS });
+      return;
+    }
     if (!run) {
       log.debug("request_skipped", { run_id: runId, reason: "not QUEUED: cancelled, finished, running elsewhere, or unknown" });
       return;

@@ -48,7 +48,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
     return back;
   }
-  return {
+  const store = {
     runs,
 
     /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
@@ -84,12 +84,76 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
         select state, count(*)::int as n from scenario_run where state in ('QUEUED', 'RUNNING') group by state`;
     },
 
-    /** The next claimable run id, highest priority first, oldest first. */
+    /**
+     * Kafka mode's claim (docs/runs.md "Fairness across tenants"). Messages come in partition order,
+     * so a worker cannot pick another tenant's run ahead of the one it was handed; instead, when
+     * another tenant with a due QUEUED run ranks ahead of this run's tenant in nextQueued's order
+     * (fewer RUNNING runs, or as many and served less recently), this run is not claimed but
+     * published again after `delayMs` (an outbox row, in the transaction that decides it), and the
+     * message is done. The ranking is a strict order, so two tenants never defer to each other at
+     * once; one run is deferred at most `maxDeferrals` times, so a run of another tenant whose
+     * message never comes costs a bounded number of republished messages.
+     * Without a queue (embedded mode) this is `claim`.
+     */
+    async claimFair(runId: string, delayMs: number, maxDeferrals = 10): Promise<RunRecord | "deferred" | undefined> {
+      if (!queue) return store.claim(runId);
+      const deferred = await sql.begin(async (tx) => {
+        const [run] = await tx<RunRecord[]>`
+          select ${runs.columns} from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
+        if (!run) return false;
+        // Tenants ranked as nextQueued ranks them: fewer RUNNING runs first, then least recently served.
+        const [ahead] = await tx<{ deferrals: number }[]>`
+          with rank as (
+            select r.tenant_id,
+                   (select count(*) from scenario_run x where x.tenant_id = r.tenant_id and x.state = 'RUNNING') as running,
+                   coalesce((select max(x.started_at) from scenario_run x where x.tenant_id = r.tenant_id), '-infinity'::timestamptz) as served
+            from (
+              select ${run.tenant_id}::text as tenant_id
+              union
+              select distinct tenant_id from scenario_run
+              where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested and tenant_id <> ${run.tenant_id}
+            ) r
+          )
+          select (select count(*)::int from run_outbox o where o.run_id = ${runId} and o.headers->>'request_id' like 'fair-%') as deferrals
+          from rank other, rank mine
+          where mine.tenant_id = ${run.tenant_id} and other.tenant_id <> ${run.tenant_id}
+            and (other.running, other.served) < (mine.running, mine.served)
+          limit 1`;
+        if (!ahead || ahead.deferrals >= maxDeferrals) return false;
+        await queue.enqueue(tx, run, { requestId: `fair-${runId}-${ahead.deferrals + 1}`, delayMs });
+        return true;
+      });
+      return deferred ? "deferred" : store.claim(runId);
+    },
+
+    /**
+     * The next claimable run id, fair across tenants (docs/runs.md "Fairness"): each tenant with due
+     * runs offers its first one (highest priority, then oldest); of those, the tenant with the fewest
+     * RUNNING runs goes first, then the one served least recently (its latest claim), and only then
+     * priority and age. A tenant's backlog, whatever its priority, delays another tenant's run by at
+     * most about one run per worker thread.
+     */
     async nextQueued(): Promise<string | undefined> {
       const [row] = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run
-        where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
-        order by case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end, created_at
+        with due as (
+          select id, tenant_id, created_at,
+                 case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end as rank
+          from scenario_run
+          where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
+        ),
+        head as (
+          select distinct on (tenant_id) id, tenant_id, rank, created_at from due order by tenant_id, rank, created_at, id
+        )
+        select head.id::text as id
+        from head
+        cross join lateral (
+          select count(*) as running from scenario_run r where r.tenant_id = head.tenant_id and r.state = 'RUNNING'
+        ) load
+        left join lateral (
+          select r.started_at as served from scenario_run r
+          where r.tenant_id = head.tenant_id and r.started_at is not null order by r.started_at desc limit 1
+        ) last on true
+        order by load.running, last.served nulls first, head.rank, head.created_at, head.id
         limit 1`;
       return row?.id;
     },
@@ -167,6 +231,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return toEngineInput(run, inputs, curves, parameters);
     },
   };
+  return store;
 }
 
 export type RunStore = ReturnType<typeof createRunStore>;

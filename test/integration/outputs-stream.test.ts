@@ -167,7 +167,8 @@ describe("streaming from Postgres, the API in its own process", () => {
 
   beforeAll(async () => {
     db = await createTestDb("postgres");
-    api = await startApiProcess(db.url as string, { AURUM_API_OUTPUT_EXPORTS_MAX: "2" });
+    // One tenant may take both slots here (the per-tenant share has its own test in test/security/export-slots.test.ts).
+    api = await startApiProcess(db.url as string, { AURUM_API_OUTPUT_EXPORTS_MAX: "2", AURUM_API_OUTPUT_EXPORTS_PER_TENANT: "2" });
     scenarioId = (
       await (await fetch(`${api.base}/v1/scenarios`, { method: "POST", headers: { ...tenant, "content-type": "application/json" }, body: JSON.stringify({ name: "Big" }) })).json()
     ).data.id;

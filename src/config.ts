@@ -247,7 +247,18 @@ export const SETTINGS = {
   jwtIssuer: setting("AURUM_API_AUTH_ISSUER", undefined, optionalText, "Required `iss` of bearer tokens."),
   jwtAudience: setting("AURUM_API_AUTH_AUDIENCE", undefined, optionalText, "Required `aud` of bearer tokens."),
   jwtAlgorithms: setting("AURUM_API_AUTH_ALGORITHMS", "RS256,ES256", list, "Accepted signature algorithms (never `none`)."),
-  jwtLeewaySeconds: setting("AURUM_API_AUTH_LEEWAY_SECONDS", "30", int(0, 600), "Clock tolerance for exp/nbf/iat, in seconds."),
+  jwtLeewaySeconds: setting(
+    "AURUM_API_AUTH_LEEWAY_SECONDS",
+    "30",
+    int(0, 600),
+    "Clock skew tolerated for exp/nbf/iat, in seconds: a token expired, not yet valid (`nbf`) or issued (`iat`) more than this in the future is refused.",
+  ),
+  jwtRequireExp: setting(
+    "AURUM_API_AUTH_REQUIRE_EXP",
+    "1",
+    flag,
+    "Refuse bearer tokens without an `exp` claim (401); 0 accepts tokens that never expire (only for issuers that cannot set one).",
+  ),
   tenantClaim: setting("AURUM_API_AUTH_TENANT_CLAIM", "tenant_id", text, "Token claim that carries the tenant id."),
   rolesClaim: setting(
     "AURUM_API_AUTH_ROLES_CLAIM",

@@ -10,7 +10,7 @@ export const FEATURES = ["scenario_outputs", "csv_export", "bulk_runs"] as const
 export type FeatureName = (typeof FEATURES)[number];
 
 /** Other names accepted in paths: the guide calls the outputs flag `ScenarioOutputFeature`. */
-export const FEATURE_ALIASES: Record<string, FeatureName> = { scenariooutputfeature: "scenario_outputs" };
+export const FEATURE_ALIASES: ReadonlyMap<string, FeatureName> = new Map([["scenariooutputfeature", "scenario_outputs"]]);
 
 /** Which `configuration` keys each feature takes. */
 export const FEATURE_CONFIG_KEYS: Record<FeatureName, readonly string[]> = {

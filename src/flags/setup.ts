@@ -9,6 +9,7 @@ import { type Config, loadConfig } from "../config";
 import type { Authenticator } from "../platform/auth";
 import type { Logger } from "../platform/logger";
 import type { Metrics } from "../platform/metrics";
+import { requireRoutePermissions } from "../platform/route-permissions";
 import { rateLimit } from "../ratelimit";
 import type { RateLimitStore } from "../ratelimit/gcra";
 import { rememberPrincipal } from "../ratelimit/identity";
@@ -46,5 +47,13 @@ export function createRuntimeLimits(deps: {
         trustedProxyHops: config.trustedProxyHops,
       })
     : new Elysia({ name: "ratelimit-off" });
-  return { flags, authenticate, plugin: new Elysia({ name: "runtime-limits" }).use(limiter).use(adminConfigRoutes({ authenticate, flags })) };
+  return {
+    flags,
+    authenticate,
+    plugin: new Elysia({ name: "runtime-limits" })
+      .use(limiter)
+      // Global: every route registered after this one (the admin routes here, the app's other routes) is authorized before its body is read.
+      .use(requireRoutePermissions(authenticate))
+      .use(adminConfigRoutes({ authenticate, flags })),
+  };
 }

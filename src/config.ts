@@ -227,7 +227,12 @@ export const SETTINGS = {
     oneOf("open", "closed"),
     'When the limiter\'s Redis fails: let requests through (counted as `aurum_ratelimit_requests_total{outcome="fail_open"}`) or answer 503.',
   ),
-  rateLimitKeyHeader: setting("AURUM_API_RATE_LIMIT_KEY_HEADER", "x-api-key", text, "Header that identifies a caller without a tenant (its value is hashed, never stored)."),
+  rateLimitKeyHeader: setting(
+    "AURUM_API_RATE_LIMIT_KEY_HEADER",
+    "x-api-key",
+    text,
+    "Ignored (kept so existing deployments still start): an unverified API key header no longer picks the rate-limit bucket; callers without a verified tenant are limited by client address (docs/rate-limits.md).",
+  ),
   trustedProxyHops: setting(
     "AURUM_API_TRUSTED_PROXY_HOPS",
     "0",

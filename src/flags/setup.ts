@@ -18,7 +18,7 @@ import { createConfigRepo } from "./repo";
 import { createRuntimeConfig } from "./runtime";
 import { createFlags, type FlagsConfig } from "./service";
 
-export type LimitsConfig = FlagsConfig & Pick<Config, "rateLimitFailMode" | "rateLimitKeyHeader" | "trustedProxyHops">;
+export type LimitsConfig = FlagsConfig & Pick<Config, "rateLimitFailMode" | "trustedProxyHops">;
 
 export function createRuntimeLimits(deps: {
   sql: Sql;
@@ -43,7 +43,6 @@ export function createRuntimeLimits(deps: {
         registry: deps.metrics.registry,
         log: deps.log,
         failMode: config.rateLimitFailMode,
-        keyHeader: config.rateLimitKeyHeader.toLowerCase(),
         trustedProxyHops: config.trustedProxyHops,
       })
     : new Elysia({ name: "ratelimit-off" });

@@ -225,7 +225,7 @@ export const SETTINGS = {
     "AURUM_API_RATE_LIMIT_FAIL_MODE",
     "open",
     oneOf("open", "closed"),
-    'When the limiter\'s Redis fails: let requests through (counted as `aurum_ratelimit_requests_total{outcome="fail_open"}`) or answer 503.',
+    'When the limiter\'s store fails (Redis down, stalled past AURUM_REDIS_COMMAND_TIMEOUT_MS, or an error reply; it is then skipped for one second): let requests through (counted as `aurum_ratelimit_requests_total{outcome="fail_open"}`) or answer 503.',
   ),
   rateLimitKeyHeader: setting(
     "AURUM_API_RATE_LIMIT_KEY_HEADER",

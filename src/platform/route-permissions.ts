@@ -1,10 +1,10 @@
 /**
- * Authorization before anything of the request is read or validated: each route that needs a
- * permission names it here, and one global hook pair checks it as soon as the route is known.
- * Elysia's order is parse (reads the body) → transform (derive) → schema validation →
- * beforeHandle/resolve → handler, so a check in a route's `derive` or service would come after
- * the body was read, and one in `beforeHandle` after it was validated: a caller without the
- * permission would learn the schema from 400s. The services keep their own (finer) checks.
+ * Authorization before anything of the request is validated: each route that needs a permission
+ * names it here, and one global hook checks it as soon as the route is known. Elysia's order is
+ * parse → transform (derive) → schema validation of params, query and body → beforeHandle/resolve
+ * → handler, so a check in `beforeHandle` or in the service comes after validation: a caller
+ * without the permission would learn the schema from 400s. The services keep their own (finer)
+ * checks.
  */
 import { Elysia } from "elysia";
 import { type Authenticator, authorizeAny, type Permission } from "./auth";
@@ -54,28 +54,14 @@ export function routePermissions(method: string, route: string | undefined): rea
 }
 
 /**
- * The global hooks. `authenticate` must remember its result per request (rememberPrincipal), so
- * the routes' own `derive` reuses this verification. A refusal found while parsing is kept and
- * thrown at transform: Elysia turns errors thrown by parse hooks into 400s, and returning a body
- * from the hook means the request's body is never read.
+ * The global hook. `authenticate` must remember its result per request (rememberPrincipal), so
+ * the routes' own `derive` reuses this verification. It runs at transform: after Elysia parsed the
+ * body (a parse hook would make Elysia parse the bodies of `parse: "none"` routes, such as the
+ * streamed curve import), before any schema validation.
  */
 export function requireRoutePermissions(authenticate: Authenticator) {
-  const refused = new WeakMap<Request, unknown>();
-  const check = async (request: Request, route: string | undefined) => {
+  return new Elysia({ name: "route-permissions" }).onTransform({ as: "global" }, async ({ request, route }) => {
     const needed = routePermissions(request.method, route);
     if (needed) authorizeAny(await authenticate(request), needed);
-  };
-  return new Elysia({ name: "route-permissions" })
-    .onParse({ as: "global" }, async ({ request, route }) => {
-      try {
-        await check(request, route);
-      } catch (err) {
-        refused.set(request, err);
-        return {};
-      }
-    })
-    .onTransform({ as: "global" }, async ({ request, route }) => {
-      if (refused.has(request)) throw refused.get(request);
-      await check(request, route);
-    });
+  });
 }

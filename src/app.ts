@@ -24,6 +24,7 @@ import { beginRequest, errorBody, requestInfo, validationIssues } from "./platfo
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
+import { originGuard } from "./platform/origin";
 import { registerFormats } from "./platform/schema";
 import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
@@ -38,7 +39,8 @@ import { createScenarioService } from "./scenarios/service";
 export const API_VERSION = "0.1.0";
 
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> & Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax"> & LimitsConfig>;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
+    Partial<Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "workerLeaseSeconds" | "allowedOrigins" | "loopbackOnly"> & LimitsConfig>;
   sql: Sql;
   log: Logger;
   metrics: Metrics;
@@ -71,7 +73,7 @@ export function createApp(deps: AppDeps) {
   const scenarioRepo = createScenarioRepo(deps.sql);
   const cache = deps.cache ?? createScenarioCache({ log });
   const bumps = deps.bumps ?? immediateBumps(cache);
-  const scenarios = createScenarioService(scenarioRepo, curveRepo.existingKeys, {
+  const scenarios = createScenarioService(scenarioRepo, curveRepo, {
     removing: (tx, removed) => bumps.record(tx, { ...removed, reason: "scenario_deleted" }),
     removed: (removed) => Promise.all([deps.purgeScenarioOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
   });
@@ -82,7 +84,9 @@ export function createApp(deps: AppDeps) {
     maxExports: deps.config.outputExportsMax ?? 4,
     cache,
     flags,
+    onExportBytes: (n) => metrics.exportBytes.inc(n),
   });
+  metrics.reportExportSlots(() => outputs.exportsActive, deps.config.outputExportsMax ?? 4);
   const runs = createRunService({
     sql: deps.sql,
     curves: curveRepo,
@@ -91,12 +95,18 @@ export function createApp(deps: AppDeps) {
     queue: deps.queue ?? createLocalQueue(),
     flags,
     ...bumpOnCommit(bumps),
+    // An admin's QUEUED → RUNNING takes a worker's lease (docs/runs.md).
+    ...(deps.config.workerLeaseSeconds ? { leaseMs: deps.config.workerLeaseSeconds * 1000 } : {}),
   });
+
+  // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
+  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [], loopbackOnly: deps.config.loopbackOnly ?? false });
 
   return new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
+      refuseCrossSite(request);
       // Streamed imports have their own, larger limit; everything else is parsed in memory.
       const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
@@ -119,6 +129,7 @@ export function createApp(deps: AppDeps) {
       const principal = (ctx as { principal?: { tenantId: string | null } }).principal;
       log.info("http_request", {
         request_id: info.requestId,
+        trace_id: info.traceId,
         method: request.method,
         route,
         status,
@@ -152,7 +163,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(runtimeLimits)
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
-    .use(scenarioRoutes({ authenticate, scenarios }))
+    .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
@@ -172,8 +183,12 @@ function toErrorResponse(request: Request, code: string | number, error: unknown
   switch (code) {
     case "NOT_FOUND":
       return reply(404, "NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
-    case "PARSE":
+    case "PARSE": {
+      // A parse hook's own verdict (e.g. optionalJsonBody: "must be a JSON object") comes through as is.
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof AppError) return reply(cause.status, cause.code, cause.message, cause.details);
       return reply(400, "VALIDATION_ERROR", "request body is not valid JSON", [{ field: "/", location: "body", message: "could not be parsed" }]);
+    }
     case "INVALID_COOKIE_SIGNATURE":
     case "INVALID_FILE_TYPE":
       return reply(400, "VALIDATION_ERROR", (error as Error).message);

@@ -4,9 +4,12 @@
  * variable and what it expects. `SETTINGS` is the single source for docs/configuration.md.
  */
 
+import { createPublicKey } from "node:crypto";
+import { redact, redactUrl } from "./platform/redact";
 import { parseOverrides } from "./ratelimit/policy";
 
-type Parser<T> = { expects: string; parse: (raw: string) => T | undefined };
+/** `url`: the value may carry credentials, so an error quotes it through redactUrl. */
+type Parser<T> = { expects: string; parse: (raw: string) => T | undefined; url?: true };
 
 const text: Parser<string> = { expects: "a string", parse: (raw) => raw };
 
@@ -43,9 +46,11 @@ function oneOf<const T extends string>(...values: T[]): Parser<T> {
 function url(...protocols: string[]): Parser<string | undefined> {
   return {
     expects: `a URL (${protocols.join(", ")})`,
+    url: true,
     parse: (raw) => {
       try {
-        return protocols.includes(new URL(raw).protocol) ? raw : undefined;
+        // `scheme://` required: `postgresql:/user:pw@host` parses as a URL with no host (and a password in its path).
+        return protocols.includes(new URL(raw).protocol) && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw.trim()) ? raw : undefined;
       } catch {
         return undefined;
       }
@@ -77,6 +82,19 @@ const roleMap: Parser<Record<string, string[]>> = {
   },
 };
 
+/** A PEM public key (`\\n` escapes allowed, as one-line environment files need them). */
+const pem: Parser<string | undefined> = {
+  expects: "a PEM (SPKI) public key",
+  parse: (raw) => {
+    try {
+      createPublicKey(raw.replace(/\\n/g, "\n"));
+      return raw;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
 type Setting<T> = { env: string; default: string | undefined; doc: string; parser: Parser<T> };
 
 function setting<T>(env: string, def: string | undefined, parser: Parser<T>, doc: string): Setting<T> {
@@ -86,7 +104,24 @@ function setting<T>(env: string, def: string | undefined, parser: Parser<T>, doc
 /** Every variable the service reads. Order here is the order of docs/configuration.md. */
 export const SETTINGS = {
   port: setting("AURUM_API_PORT", "8095", int(0, 65535), "HTTP port of the API (0 picks a free port)."),
-  host: setting("AURUM_API_HOST", "0.0.0.0", text, "Bind address of the API."),
+  host: setting(
+    "AURUM_API_HOST",
+    undefined,
+    optionalText,
+    "Bind address of the API. Unset: 127.0.0.1 (loopback only) in trusted local mode (AURUM_API_AUTH_DISABLED, or `start` without a token verifier), else 0.0.0.0.",
+  ),
+  reusePort: setting(
+    "AURUM_API_REUSE_PORT",
+    "0",
+    flag,
+    "Let several processes listen on the same port (SO_REUSEPORT), the kernel spreading connections over them. Off: a second process on a port in use stops with a message.",
+  ),
+  allowedOrigins: setting(
+    "AURUM_API_ALLOWED_ORIGINS",
+    "",
+    list,
+    "Origins (scheme://host[:port]) besides the API's own whose browser pages may send state-changing requests (POST/PUT/PATCH/DELETE carrying an `Origin` header); others get 403 (docs/scenarios.md).",
+  ),
   logLevel: setting("AURUM_LOG_LEVEL", "info", oneOf("debug", "info", "warn", "error", "silent"), "Lowest level written to the JSON log on stdout."),
   maxBodyBytes: setting("AURUM_API_MAX_BODY_BYTES", "1048576", int(1024, 64 * 1024 * 1024), "Largest accepted request body; larger bodies get 413."),
   maxImportBytes: setting("AURUM_API_MAX_IMPORT_BYTES", "1073741824", int(1024, 16 * 1024 * 1024 * 1024), "Largest accepted body for streamed imports (`POST /v1/curves:import`)."),
@@ -248,7 +283,7 @@ export const SETTINGS = {
   authDisabled: setting("AURUM_API_AUTH_DISABLED", "0", flag, "Trusted local mode: no bearer token; X-Aurum-Tenant or tenant_id scopes a request, none acts as the operator."),
   jwksUrl: setting("AURUM_API_AUTH_JWKS_URL", undefined, url("http:", "https:"), "JWKS endpoint of the OIDC issuer (cached; refetched once for an unknown kid)."),
   jwksCooldownSeconds: setting("AURUM_API_AUTH_JWKS_COOLDOWN_SECONDS", "30", int(0, 3600), "Minimum time between two JWKS refetches triggered by unknown kids."),
-  jwtPublicKey: setting("AURUM_API_AUTH_PUBLIC_KEY", undefined, optionalText, "A static PEM (SPKI) public key instead of a JWKS URL, for small deployments."),
+  jwtPublicKey: setting("AURUM_API_AUTH_PUBLIC_KEY", undefined, pem, "A static PEM (SPKI) public key instead of a JWKS URL, for small deployments."),
   jwtIssuer: setting("AURUM_API_AUTH_ISSUER", undefined, optionalText, "Required `iss` of bearer tokens."),
   jwtAudience: setting("AURUM_API_AUTH_AUDIENCE", undefined, optionalText, "Required `aud` of bearer tokens."),
   jwtAlgorithms: setting("AURUM_API_AUTH_ALGORITHMS", "RS256,ES256", list, "Accepted signature algorithms (never `none`)."),
@@ -282,7 +317,11 @@ export const SETTINGS = {
 type Values = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never };
 
 export type Config = Readonly<
-  Omit<Values, "appDbDsn" | "timescaleDsn"> & {
+  Omit<Values, "appDbDsn" | "timescaleDsn" | "host"> & {
+    /** The bind address after the local-mode default (127.0.0.1 with auth disabled, else 0.0.0.0). */
+    host: string;
+    /** Local mode on that default loopback address: requests must name a loopback host (src/platform/origin.ts). */
+    loopbackOnly: boolean;
     /** The metadata DSN after the AURUM_APP_DB_DSN → AURUM_TIMESCALE_DSN fallback; undefined means embedded. */
     databaseUrl: string | undefined;
   }
@@ -304,17 +343,68 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       continue;
     }
     const parsed = s.parser.parse(source);
-    if (parsed === undefined) problems.push(`${s.env}=${JSON.stringify(raw)} is invalid: expected ${s.parser.expects}`);
+    // The value is quoted with its credentials masked: a mistyped DSN must not print its password.
+    if (parsed === undefined) problems.push(`${s.env}=${JSON.stringify(s.parser.url ? redactUrl(raw ?? "") : redact(raw ?? ""))} is invalid: expected ${s.parser.expects}`);
     values[key] = parsed;
   }
   const v = values as Values;
   if (v.jwksUrl && v.jwtPublicKey) problems.push("AURUM_API_AUTH_JWKS_URL and AURUM_API_AUTH_PUBLIC_KEY are exclusive: set one");
+  // Local mode never silently replaces a configured verifier: both set is a mistake to fix, not to guess.
+  if (v.authDisabled && (v.jwksUrl || v.jwtPublicKey))
+    problems.push(
+      `AURUM_API_AUTH_DISABLED turns authentication off, but ${v.jwksUrl ? "AURUM_API_AUTH_JWKS_URL" : "AURUM_API_AUTH_PUBLIC_KEY"} configures a token verifier: unset one of them`,
+    );
   if (v.jwtAlgorithms.some((a) => a.toLowerCase() === "none")) problems.push("AURUM_API_AUTH_ALGORITHMS must not contain none");
   if (v.scenarioCacheInvalidationTopic && !v.kafkaBrokers?.length) problems.push("AURUM_SCENARIO_CACHE_INVALIDATION_TOPIC needs AURUM_KAFKA_BROKERS");
   if (v.outputStore === "trino" && !v.trinoUrl) problems.push("AURUM_OUTPUT_STORE=trino needs AURUM_TRINO_URL");
   // Each Iceberg write holds a pooled connection for its whole length; the embedded store has one.
   if (v.outputStore === "trino" && !v.appDbDsn && !v.timescaleDsn) problems.push("AURUM_OUTPUT_STORE=trino needs a server Postgres (AURUM_APP_DB_DSN)");
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
-  const { appDbDsn, timescaleDsn, ...rest } = v;
-  return Object.freeze({ ...rest, jwtAlgorithms: Object.freeze([...rest.jwtAlgorithms]) as string[], databaseUrl: appDbDsn ?? timescaleDsn });
+  const { appDbDsn, timescaleDsn, host, ...rest } = v;
+  return Object.freeze({
+    ...rest,
+    host: host ?? (rest.authDisabled ? "127.0.0.1" : "0.0.0.0"),
+    loopbackOnly: rest.authDisabled && host === undefined,
+    jwtAlgorithms: Object.freeze([...rest.jwtAlgorithms]) as string[],
+    databaseUrl: appDbDsn ?? timescaleDsn,
+  });
+}
+
+/**
+ * Names under the `AURUM_` prefix read outside SETTINGS: the CLI's (src/cli, docs/cli.md), and the
+ * prefixes of test, bench and script helpers. Written without the prefix: src/ names only settings.
+ */
+const PREFIX = "AURUM_";
+const OTHER_NAMES = new Set(["URL", "TOKEN", "TENANT"].map((n) => PREFIX + n));
+const OTHER_PREFIXES = ["TEST_", "BENCH_", "SERVICES_"].map((n) => PREFIX + n);
+
+/**
+ * `AURUM_*` variables in the environment that no setting reads — most likely misspelled — each with
+ * the closest known name when one is near. Reported at start so a typo is not silently a default.
+ */
+export function unknownVariables(env: Record<string, string | undefined>): { name: string; suggestion: string | undefined }[] {
+  const known = Object.values(SETTINGS).map((s) => s.env as string);
+  const all = new Set([...known, ...OTHER_NAMES]);
+  const unknown: { name: string; suggestion: string | undefined }[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(PREFIX) || all.has(name) || OTHER_PREFIXES.some((p) => name.startsWith(p))) continue;
+    let best: string | undefined;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (const k of known) {
+      const d = editDistance(name, k);
+      if (d < bestDistance) [best, bestDistance] = [k, d];
+    }
+    unknown.push({ name, suggestion: best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined });
+  }
+  return unknown;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length] as number;
 }

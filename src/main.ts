@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { DataDirLockedError, lockDataDir } from "./adapters/datalock";
 import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
 import { openDatabase, type Sql } from "./adapters/postgres";
 import { closeRedis, createNativeRedis, createRedis, type RedisCommands, redisReady } from "./adapters/redis";
@@ -17,7 +18,7 @@ import { createCacheMetrics } from "./cache/metrics";
 import { createRedisStore } from "./cache/redis-store";
 import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import { createMemoryStore } from "./cache/store";
-import { type Config, ConfigError, loadConfig } from "./config";
+import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
 import { createCurveRepo } from "./curves/repo";
 import { SAMPLE_CURVES } from "./curves/sample";
 import { createCurveService } from "./curves/service";
@@ -26,9 +27,10 @@ import { backfill, terminalProgress } from "./outputs/backfill";
 import { createPgOutputWriter } from "./outputs/pg-store";
 import { createTrinoOutputReader } from "./outputs/trino-reader";
 import { createTrinoOutputWriter, icebergScenarioPurge } from "./outputs/trino-store";
-import { createAuthenticator } from "./platform/auth";
+import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
-import { createMetrics } from "./platform/metrics";
+import { createMetrics, type Metrics } from "./platform/metrics";
+import { redact } from "./platform/redact";
 import { createMemoryRateLimitStore } from "./ratelimit/gcra";
 import { createRedisRateLimitStore } from "./ratelimit/redis-store";
 import { createLocalQueue, createOutboxQueue, type LocalQueue, type RunQueue } from "./runs/queue";
@@ -39,27 +41,85 @@ import { startProbeServer } from "./worker/metrics";
 const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
        bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]`;
 
+/** Exit code of a start refused for its configuration (sysexits EX_CONFIG), as docs/configuration.md promises. */
+const EX_CONFIG = 78;
+
+/** The settings that configure a token verifier. */
+const VERIFIERS: readonly string[] = ["AURUM_API_AUTH_JWKS_URL", "AURUM_API_AUTH_PUBLIC_KEY"];
+
+/** A refused start: one line on stderr (credentials masked), no stack trace, exit 78. */
+function fail(message: string, code = EX_CONFIG): never {
+  console.error(
+    `aurum: ${redact(message)
+      .replace(/:\n\s*/g, ": ")
+      .replace(/\n\s*/g, "; ")}`,
+  );
+  process.exit(code);
+}
+
 async function main(verb: string | undefined): Promise<void> {
   if (verb !== "start" && verb !== "api" && verb !== "worker" && verb !== "migrate") {
     console.error(USAGE);
     process.exit(2);
   }
   const env = { ...process.env };
+  const unknown = unknownVariables(env);
   // `start` is the local, all-in-one mode: with no token verifier configured it runs in the
   // trusted local mode so the guide's curl examples work as written. `api` never guesses.
   const localDefault = verb === "start" && env.AURUM_API_AUTH_DISABLED === undefined && !env.AURUM_API_AUTH_JWKS_URL && !env.AURUM_API_AUTH_PUBLIC_KEY;
-  if (localDefault) env.AURUM_API_AUTH_DISABLED = "1";
+  if (localDefault) {
+    // …but not when the environment shows a verifier was meant: an empty or misspelled key setting
+    // must not quietly turn authentication off.
+    const meant = [
+      ...VERIFIERS.filter((name) => env[name] !== undefined).map((name) => `${name} is set but empty`),
+      ...unknown.filter((u) => u.suggestion && VERIFIERS.includes(u.suggestion)).map((u) => `${u.name} is not a setting (did you mean ${u.suggestion}?)`),
+    ];
+    if (meant.length) {
+      fail(`${meant.join("; ")}: \`start\` will not fall back to trusted local mode with no authentication; fix the variable, or unset it, or set AURUM_API_AUTH_DISABLED=1`);
+    }
+    env.AURUM_API_AUTH_DISABLED = "1";
+  }
   let config: Config;
   try {
     config = loadConfig(env);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78);
-    }
+    if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  // Serving the API needs a verifier (or local mode, chosen explicitly or by `start`): refused here,
+  // in one line, before any data is opened — not as a stack trace after the migrations ran.
+  let authenticate: Authenticator | undefined;
+  if (verb === "start" || verb === "api") {
+    if (!config.authDisabled && !config.jwksUrl && !config.jwtPublicKey)
+      fail(
+        `authentication is on but no token verifier is configured: set AURUM_API_AUTH_JWKS_URL or AURUM_API_AUTH_PUBLIC_KEY, or AURUM_API_AUTH_DISABLED=1 for trusted local use (docs/configuration.md)`,
+      );
+    try {
+      authenticate = createAuthenticator(config);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+  // The embedded data belongs to one process; a second one would fork it and lose writes. Taken
+  // before anything is logged, so a refused process prints its one line and nothing else.
+  if (!config.databaseUrl) {
+    try {
+      await lockDataDir(config.dataDir);
+    } catch (err) {
+      if (err instanceof DataDirLockedError) fail(err.message);
+      throw err;
+    }
+  }
   const log = createLogger(config.logLevel);
+  for (const u of unknown)
+    log.warn("unknown_setting", { variable: u.name, ...(u.suggestion ? { did_you_mean: u.suggestion } : {}), reason: "no setting reads this variable; it has no effect" });
+  if (authenticate && config.authDisabled)
+    log.warn("auth_disabled", {
+      reason: localDefault ? "no AURUM_API_AUTH_JWKS_URL or AURUM_API_AUTH_PUBLIC_KEY; `start` runs in trusted local mode" : "AURUM_API_AUTH_DISABLED is set: trusted local mode",
+      detail: "no authentication: every caller acts as the operator of any tenant; keep the API on loopback or behind a trusted proxy",
+      host: config.host,
+      database: config.databaseUrl ? "server" : "embedded",
+    });
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax, log });
   const applied = await migrate(db.sql);
   log.info("migrations_applied", { applied, mode: db.mode });
@@ -71,12 +131,11 @@ async function main(verb: string | undefined): Promise<void> {
     return;
   }
   if (verb === "worker" && process.argv[3] === "backfill") return runBackfill(config, db.sql, log, process.argv.slice(4));
-  const trino = config.outputStore === "trino" ? trinoClient(config, log) : undefined;
+  const metrics = createMetrics();
+  const trino = config.outputStore === "trino" ? trinoClient(config, log, metrics) : undefined;
   const iceberg = trino ? { trino, log, table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output` } : undefined;
-  if (localDefault) log.warn("auth_disabled", { reason: "no AURUM_API_AUTH_JWKS_URL or AURUM_API_AUTH_PUBLIC_KEY; `start` runs in trusted local mode" });
 
   let draining = false;
-  const metrics = createMetrics();
   const kafka = config.kafkaBrokers?.length ? createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-${verb}` }) : undefined;
   // Kafka mode: triggers write an outbox row that the relay publishes. Embedded: the table is the queue.
   const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic }) : undefined;
@@ -135,7 +194,7 @@ async function main(verb: string | undefined): Promise<void> {
           sql: db.sql,
           log,
           metrics,
-          authenticate: createAuthenticator(config),
+          authenticate: authenticate as Authenticator,
           queue,
           cache,
           bumps,
@@ -143,11 +202,19 @@ async function main(verb: string | undefined): Promise<void> {
           // Redis: one bucket per caller across replicas; without it each process limits on its own.
           rateLimitStore: redis ? createRedisRateLimitStore(redis) : createMemoryRateLimitStore(),
           isDraining: () => draining,
-        }).listen({
-          port: config.port,
-          hostname: config.host,
-          maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxImportBytes),
         });
+  if (app) {
+    try {
+      // Elysia asks Bun for SO_REUSEPORT by default: a second process on the same port would then
+      // listen too and take half the connections. Shared only when configured.
+      app.listen({ port: config.port, hostname: config.host, reusePort: config.reusePort, maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxImportBytes) });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "EADDRINUSE") throw err;
+      await worker?.stop(0);
+      await db.close();
+      fail(`port ${config.port} on ${config.host} is in use by another process: stop it, or set AURUM_API_PORT (AURUM_API_REUSE_PORT=1 shares a port on purpose)`);
+    }
+  }
   if (app)
     log.info("listening", {
       url: `http://${config.host}:${app.server?.port}`,
@@ -220,9 +287,17 @@ function buildCache(o: {
   });
 }
 
-function trinoClient(config: Config, log: Logger): TrinoClient {
+function trinoClient(config: Config, log: Logger, metrics?: Metrics): TrinoClient {
   if (!config.trinoUrl) throw new Error("AURUM_TRINO_URL is not set"); // loadConfig already refuses this
-  return createTrinoClient({ url: config.trinoUrl, user: config.trinoUser, source: config.trinoSource, catalog: config.trinoCatalog, schema: config.trinoSchema, log });
+  return createTrinoClient({
+    url: config.trinoUrl,
+    user: config.trinoUser,
+    source: config.trinoSource,
+    catalog: config.trinoCatalog,
+    schema: config.trinoSchema,
+    log,
+    ...(metrics ? { onQueryEnd: (q: { state: string; elapsedSeconds: number }) => metrics.trinoQueryDuration.observe({ state: q.state }, q.elapsedSeconds) } : {}),
+  });
 }
 
 /**
@@ -285,4 +360,10 @@ function lazyPublisher(kafka: KafkaClient): Publisher {
   };
 }
 
-await main(process.argv[2]);
+try {
+  await main(process.argv[2]);
+} catch (err) {
+  // Whatever stops a start (a database that refuses, a port in use) is reported with its credentials masked.
+  console.error(`aurum: ${process.argv[2] ?? ""} failed: ${redact(err instanceof Error ? (err.stack ?? err.message) : String(err))}`);
+  process.exit(1);
+}

@@ -21,13 +21,16 @@ export type TrinoConfig = {
   retries?: number;
   retryBaseMs?: number;
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Told of each query's end: its final state and Trino's elapsed time (the aurum_trino_query_duration_seconds histogram). */
+  onQueryEnd?: (q: { state: string; elapsedSeconds: number }) => void;
 };
 
 export type TrinoColumn = { name: string; type: string };
 export type TrinoPage = { queryId: string; columns: TrinoColumn[]; rows: unknown[][] };
 /** What a finished query reports: every row for `execute`; `updateCount` for INSERT/DELETE/CTAS. */
 export type TrinoResult = { queryId: string; columns: TrinoColumn[]; rows: unknown[][]; updateType?: string; updateCount?: number };
-export type QueryOptions = { signal?: AbortSignal; tenantId?: string };
+/** `traceId` (W3C) goes to Trino as the query's trace token and a client tag, and into `trino_query_metrics`. */
+export type QueryOptions = { signal?: AbortSignal; tenantId?: string; traceId?: string };
 
 export interface TrinoClient {
   /** Pages of rows, pulled one at a time; leaving the loop early cancels the query. Returns the summary. */
@@ -94,9 +97,10 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
       .join(",");
   }
 
-  async function send(method: "POST" | "GET", uri: string, body?: string, signal?: AbortSignal): Promise<QueryResults> {
+  async function send(method: "POST" | "GET", uri: string, body?: string, signal?: AbortSignal, traceId?: string): Promise<QueryResults> {
+    const sent = traceId ? { ...headers, "X-Trino-Trace-Token": traceId, "X-Trino-Client-Tags": `trace_id=${traceId}` } : headers;
     for (let attempt = 0; ; attempt++) {
-      const res = await fetchImpl(uri, { method, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
+      const res = await fetchImpl(uri, { method, headers: sent, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
       if (RETRY_STATUS.has(res.status) && attempt < retries) {
         await res.body?.cancel();
         await sleep(retryBaseMs * 2 ** attempt, undefined, signal ? { signal } : {});
@@ -119,10 +123,10 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
   }
 
   async function* query(sql: string, opts: QueryOptions = {}): AsyncGenerator<TrinoPage, Omit<TrinoResult, "rows">> {
-    const { signal, tenantId } = opts;
+    const { signal, tenantId, traceId } = opts;
     signal?.throwIfAborted();
     // The POST is not aborted midway: its answer carries the nextUri that a cancel needs.
-    let page = await send("POST", `${base}/v1/statement`, sql);
+    let page = await send("POST", `${base}/v1/statement`, sql, undefined, traceId);
     let columns: TrinoColumn[] = [];
     let rows = 0;
     let finished = false;
@@ -153,7 +157,12 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
     } finally {
       // A consumer that stops after the last page has seen everything: nothing to cancel then.
       if (!finished && page.nextUri) await cancel(page.nextUri);
-      config.log?.info("trino_query_metrics", metricsFields(page, tenantId, rows, finished || (!page.nextUri && !failure), failure));
+      const fields: Record<string, unknown> = {
+        ...metricsFields(page, tenantId, rows, finished || (!page.nextUri && !failure), failure),
+        ...(traceId ? { trace_id: traceId } : {}),
+      };
+      config.log?.info("trino_query_metrics", fields);
+      config.onQueryEnd?.({ state: String(fields.state), elapsedSeconds: Number(fields.elapsed_ms) / 1000 });
     }
   }
 

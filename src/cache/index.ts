@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { type Authenticator, authorize, resolveTenant } from "../platform/auth";
 import { notFound } from "../platform/errors";
-import { envelope, requestInfo } from "../platform/http";
+import { envelope, optionalJsonBody, requestInfo } from "../platform/http";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
 import type { ScenarioCache } from "./service";
@@ -29,6 +29,8 @@ export function cacheAdminRoutes(deps: { authenticate: Authenticator; scenarios:
         return envelope(request, { scenario_id: scenario.id, tenant_id: scenario.tenant_id, cache_version: version, cache_backend: cache.backend });
       },
       {
+        // No body is needed; one that is sent must be a JSON object (a malformed one is a 400), as on every POST.
+        parse: optionalJsonBody,
         params: t.Object({ id: Uuid }),
         query: t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 })) }, { additionalProperties: false }),
         response: { 200: "CacheInvalidatedEnvelope", 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse },

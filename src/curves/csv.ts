@@ -6,6 +6,7 @@
 import { Readable } from "node:stream";
 import { parse } from "fast-csv";
 import { AppError } from "../platform/errors";
+import { midProblem } from "./bounds";
 import { BLOCKS, type Block, CSV_COLUMNS, CURVE_KEY_PATTERN, PRODUCTS, type Product } from "./model";
 
 export type CurveIdentity = { market: string; location: string; product: Product; block: Block; unit: string };
@@ -68,8 +69,10 @@ export async function* parseCurveCsv(
       if (!d || !validDate(Number(d[1]), Number(d[2]), Number(d[3]))) throw lineError(line, "asof_date", "must be a date YYYY-MM-DD");
       const m = MONTH.exec(month);
       if (!m || !validDate(Number(m[1]), Number(m[2]), 1)) throw lineError(line, "contract_month", "must be a month YYYY-MM (or YYYY-MM-01)");
-      const mid = Number(midRaw);
-      if (midRaw === "" || !Number.isFinite(mid)) throw lineError(line, "mid", "must be a finite number");
+      // Number() also reads "NaN", "Infinity" and "1e999" (Infinity); midProblem refuses them and out-of-range values.
+      const mid = midRaw === "" ? Number.NaN : Number(midRaw);
+      const problem = midProblem(mid, unit);
+      if (problem) throw lineError(line, "mid", problem);
 
       const known = identities.get(curveKey);
       if (!known) identities.set(curveKey, { market, location, product, block, unit, line });

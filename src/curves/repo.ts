@@ -156,6 +156,28 @@ export function createCurveRepo(sql: Sql) {
         order by c.curve_key`;
     },
 
+    /** Product, market and location of these keys (drivers that reference a curve are checked against them). */
+    async identities(keys: string[]): Promise<Map<string, { product: string; market: string; location: string }>> {
+      if (!keys.length) return new Map();
+      const rows = await sql<{ curve_key: string; product: string; market: string; location: string }[]>`
+        select curve_key, product, market, location from curve where curve_key in ${sql(keys)}`;
+      return new Map(rows.map(({ curve_key, ...id }) => [curve_key, id]));
+    },
+
+    /**
+     * Distinct markets and locations of power curves, the regions a driver can apply to; with
+     * `names`, only those equal to one of them (trimmed, case-insensitive, as the engine matches).
+     */
+    async powerRegions(names?: string[]): Promise<{ markets: string[]; locations: string[] }> {
+      const lowered = names?.map((n) => n.trim().toLowerCase());
+      const only = (column: string) => (lowered ? sql`and lower(trim(${sql(column)})) in ${sql(lowered.length ? lowered : [""])}` : sql``);
+      const rows = await sql<{ kind: "market" | "location"; name: string }[]>`
+        select distinct 'market' as kind, market as name from curve where product = 'power' ${only("market")}
+        union select distinct 'location', location from curve where product = 'power' ${only("location")}
+        order by 1, 2`;
+      return { markets: rows.filter((r) => r.kind === "market").map((r) => r.name), locations: rows.filter((r) => r.kind === "location").map((r) => r.name) };
+    },
+
     async isEmpty(): Promise<boolean> {
       const [row] = await sql`select not exists (select 1 from curve) as empty`;
       return Boolean(row?.empty);

@@ -15,8 +15,10 @@ import {
   MAX_CAPACITY_FRACTION,
   MERIT_ORDER_SENSITIVITY,
   marginalEmissionFactor,
+  type PolicyName,
   REC_PRICE,
   SCARCITY_ELASTICITY,
+  SHARE_POLICIES,
 } from "./params";
 import type { BaselineCurve, Driver, FleetChangeDriver } from "./types";
 
@@ -87,13 +89,13 @@ export function buildDriverTables(drivers: readonly Driver[], h0: number, H: num
         for (let k = 0; k < H; k++) {
           const r = policyRamp(h0 + k, d.start_year, d.target_year);
           if (r === 0) continue;
-          if (name === "RPS" || name === "CES") {
+          if ((SHARE_POLICIES as readonly string[]).includes(name)) {
             const dS = Math.max(0, shareTarget(d.target) - BASELINE_RENEWABLE_SHARE) * r;
             relOn[k] = -MERIT_ORDER_SENSITIVITY[0] * dS;
             relOff[k] = -MERIT_ORDER_SENSITIVITY[1] * dS;
             absOn[k] = dS * recPrice(name);
             absOff[k] = dS * recPrice(name);
-          } else if (name === "CARBON_TAX") {
+          } else if (name === ("CARBON_TAX" satisfies PolicyName)) {
             absOn[k] = marginalEmissionFactor(0) * d.target * r;
             absOff[k] = marginalEmissionFactor(1) * d.target * r;
           }

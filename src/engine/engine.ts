@@ -18,6 +18,7 @@ import {
   yyyymmOf,
 } from "./calendar";
 import { buildDriverTables, type DriverTable, fleetTable } from "./effects";
+import { assertFiniteRow } from "./finite";
 import { canonicalJson, Fnv1a64, fnv1a32 } from "./hash";
 import { OU_PARAMS, referenceCapacity } from "./params";
 import { quantilePairGuided } from "./quantile";
@@ -71,6 +72,7 @@ class BatchWriter {
   }
 
   push(curveKey: string, tenor: TenorType, month: number, label: string, metric: string, value: number, lo: number, hi: number, attr: string | null): void {
+    assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, attr);
     const b = this.cur !== null && this.n < this.cap ? this.cur : this.open();
     const i = this.n++;
     b.curveKey[i] = curveKey;

@@ -23,6 +23,11 @@ export const SCARCITY_ELASTICITY = [1.5, 0.8] as const;
 export const MERIT_ORDER_SENSITIVITY = [0.6, 0.8] as const;
 /** Renewable share already in the baseline forward curves. */
 export const BASELINE_RENEWABLE_SHARE = 0.2;
+/** Share policies: `target` is a required clean/renewable share 0..1 (merit-order effect plus certificate cost, §4.3). */
+export const SHARE_POLICIES = ["RPS", "CES"] as const;
+/** Every policy name the engine has an effect for; the scenarios API refuses any other (docs/scenarios.md). */
+export const POLICY_NAMES = [...SHARE_POLICIES, "CARBON_TAX"] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
 /** Compliance certificate prices, USD/MWh of load per unit of required share. */
 export const REC_PRICE: Readonly<Record<string, number>> = { RPS: 10, CES: 5 };
 /** Reference firm capacity (≈ peak load, MW) by market; DEFAULT for unknown markets. */
@@ -41,7 +46,12 @@ export const REFERENCE_CAPACITY_MW: Readonly<Record<string, number>> = {
 export const MAX_CAPACITY_FRACTION = 0.5;
 /** Fleet changes ramp linearly to full effect over this many months, starting in the effective month. */
 export const FLEET_RAMP_MONTHS = 6;
-/** Capacity credit (firm contribution per MW of nameplate) by technology keyword; first match wins, default 1.0. */
+/**
+ * Capacity credit (firm contribution per MW of nameplate) by technology keyword: the first keyword
+ * the (lower-cased) technology contains wins. The firm thermal keywords at the end carry 1.0. A
+ * technology containing none of them is unknown: the scenarios API refuses it; the engine (for
+ * scenarios stored before that rule) and a driver without technology use 1.0.
+ */
 export const CAPACITY_CREDIT: readonly (readonly [string, number])[] = [
   ["solar", 0.25],
   ["wind", 0.35],
@@ -49,7 +59,15 @@ export const CAPACITY_CREDIT: readonly (readonly [string, number])[] = [
   ["batter", 0.5],
   ["hydro", 0.45],
   ["nuclear", 0.9],
+  ["gas", 1],
+  ["ccgt", 1],
+  ["coal", 1],
+  ["oil", 1],
+  ["thermal", 1],
+  ["biomass", 1],
 ];
+/** The technology keywords the model knows (a fleet_change `technology` must contain one). */
+export const TECHNOLOGY_KEYWORDS: readonly string[] = CAPACITY_CREDIT.map(([k]) => k);
 
 /** Ornstein-Uhlenbeck parameters of the log price shock: σ annual volatility, κ mean-reversion speed (1/yr). */
 export const OU_PARAMS: Readonly<Record<Product, { sigma: number; kappa: number }>> = {
@@ -69,11 +87,16 @@ export function marginalEmissionFactor(b: 0 | 1): number {
   );
 }
 
-export function capacityCredit(technology: string | undefined): number {
-  if (!technology) return 1;
+/** The capacity credit of a technology the model knows, undefined for an unknown one. */
+export function knownCapacityCredit(technology: string): number | undefined {
   const t = technology.toLowerCase();
   for (const [k, c] of CAPACITY_CREDIT) if (t.includes(k)) return c;
-  return 1;
+  return undefined;
+}
+
+export function capacityCredit(technology: string | undefined): number {
+  if (!technology) return 1;
+  return knownCapacityCredit(technology) ?? 1;
 }
 
 export function referenceCapacity(market: string): number {

@@ -5,7 +5,8 @@
  * - CSV (RFC 4180 quoting, LF line ends): a field is quoted when it holds `"`, `,`, CR or LF, or is
  *   the empty string (an empty unquoted field is null); `"` is doubled.
  * - NDJSON: one JSON object per line, keys in column order; non-finite numbers are the strings
- *   "NaN", "Infinity", "-Infinity" (as Postgres' `row_to_json` writes them).
+ *   "NaN", "Infinity", "-Infinity" (as Postgres' `row_to_json` writes them; JSON pages and
+ *   /metrics/latest use the same spelling, finite.ts).
  * Numbers use the shortest representation that reads back to the same double; `attribution` is
  * written as Postgres prints jsonb (`{"policy:0": 1.5, "fuel_curve:1": 2}`).
  */

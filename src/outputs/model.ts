@@ -55,7 +55,11 @@ export const LatestQuery = t.Object(
   { additionalProperties: false },
 );
 
-const nullableNumber = t.Union([t.Number(), t.Null()]);
+/** A stored double: a JSON number, or for NaN and ±Infinity (JSON has none) the strings "NaN", "Infinity", "-Infinity" (src/outputs/finite.ts). */
+const nonFinite = () => [t.Literal("NaN"), t.Literal("Infinity"), t.Literal("-Infinity")];
+const spelled = (description: string) => `${description} A number, or the string "NaN", "Infinity" or "-Infinity" when the stored value is not finite.`;
+const double = (description: string) => t.Union([t.Number(), ...nonFinite()], { description: spelled(description) });
+const nullableDouble = (description: string) => t.Union([t.Number(), ...nonFinite(), t.Null()], { description: spelled(description) });
 export const OutputRowSchema = t.Object({
   scenario_id: Uuid,
   run_id: Uuid,
@@ -65,10 +69,12 @@ export const OutputRowSchema = t.Object({
   contract_month: t.String(),
   tenor_label: t.String(),
   metric: t.String(),
-  value: t.Number(),
-  band_lower: nullableNumber,
-  band_upper: nullableNumber,
-  attribution: t.Union([t.Record(t.String(), t.Number()), t.Null()]),
+  value: double("The metric's value."),
+  band_lower: nullableDouble("Lower band."),
+  band_upper: nullableDouble("Upper band."),
+  attribution: t.Union([t.Record(t.String(), double("A driver's contribution.")), t.Null()], {
+    description: 'Contributions by driver (`{"policy:0": 1.5}`), summing to `value`; null where not meaningful.',
+  }),
   version_hash: t.String(),
 });
 

@@ -4,12 +4,14 @@
  * and a crash leaves none. On a real server rows go in with `COPY ... FROM STDIN` (text format,
  * ~1 MB writes, about 20 % faster than the alternative; see docs/performance.md); embedded PGlite's
  * socket does not carry COPY, so there whole columns go in as arrays (`unnest`), one statement per chunk.
+ * jsonb has no NaN/Infinity: a non-finite attribution entry is stored as its string (quoteNonFinite).
  */
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import type { Sql } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
 import type { Tx } from "../runs/repo";
+import { quoteNonFinite } from "./finite";
 import type { OutputWriter, RunOutputMeta } from "./store";
 
 const CHUNK = 20_000;
@@ -70,7 +72,7 @@ async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Pr
       const cm = b.contractMonth[i] as number;
       const month = cm % 100;
       const attribution = b.attribution[i];
-      chunk += `${prefix}\t${copyText(b.curveKey[i] as string)}\t${b.tenorType[i]}\t${(cm - month) / 100}-${month < 10 ? "0" : ""}${month}-01\t${copyText(b.tenorLabel[i] as string)}\t${b.metric[i]}\t${float(b.value[i] as number)}\t${float(b.bandLower[i] as number)}\t${float(b.bandUpper[i] as number)}\t${attribution == null ? "\\N" : copyText(attribution)}\n`;
+      chunk += `${prefix}\t${copyText(b.curveKey[i] as string)}\t${b.tenorType[i]}\t${(cm - month) / 100}-${month < 10 ? "0" : ""}${month}-01\t${copyText(b.tenorLabel[i] as string)}\t${b.metric[i]}\t${float(b.value[i] as number)}\t${float(b.bandLower[i] as number)}\t${float(b.bandUpper[i] as number)}\t${attribution == null ? "\\N" : copyText(quoteNonFinite(attribution))}\n`;
       if (chunk.length >= WRITE_BYTES) await flush();
     }
     rows += b.length;
@@ -96,7 +98,7 @@ async function unnestRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): 
         from unnest(${b.curveKey.slice(start, end)}::text[], ${b.tenorType.slice(start, end)}::text[], ${Array.from(b.contractMonth.subarray(start, end))}::int[],
                     ${b.tenorLabel.slice(start, end)}::text[], ${b.metric.slice(start, end)}::text[], ${floats(b.value, start, end)}::float8[],
                     ${floats(b.bandLower, start, end)}::float8[], ${floats(b.bandUpper, start, end)}::float8[],
-                    ${b.attribution.slice(start, end)}::text[]) as u(k, t, cm, l, m, v, lo, hi, a)`;
+                    ${b.attribution.slice(start, end).map((a) => (a == null ? a : quoteNonFinite(a)))}::text[]) as u(k, t, cm, l, m, v, lo, hi, a)`;
       rows += end - start;
     }
   }

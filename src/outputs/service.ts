@@ -17,8 +17,9 @@ import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/htt
 import { normalizeEnum } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { encodeRows } from "./encoders";
+import { spellRow } from "./finite";
 import { JSON_LIMIT, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
-import { type ExportFormat, keyOf, type OutputFilter, type OutputKey, type OutputReader } from "./reader";
+import { type ExportFormat, keyOf, type LatestRow, type OutputFilter, type OutputKey, type OutputReader, type OutputRow } from "./reader";
 
 const ANY = /^[\s\S]*$/;
 const KEY_SHAPE = { m: ANY, k: ANY, t: ANY, c: /^\d{4}-\d{2}-\d{2}$/ };
@@ -30,8 +31,10 @@ const ENVELOPE_CODEC = { encode: (text: EnvelopeText) => text, decode: asEnvelop
  * schema; the rows are checked here instead, once, when a page is built (and before it is cached).
  */
 const ROW_CHECKS = { outputs: TypeCompiler.Compile(t.Array(OutputRowSchema)), metrics: TypeCompiler.Compile(t.Array(LatestMetric)) };
-function pageText(kind: CacheKind, items: unknown[], meta: Record<string, unknown>): EnvelopeText {
+function pageText(kind: CacheKind, rows: (OutputRow | LatestRow)[], meta: Record<string, unknown>): EnvelopeText {
   const check = ROW_CHECKS[kind];
+  // NaN and ±Infinity as the strings the schema and docs/outputs.md allow (JSON has no such numbers).
+  const items = rows.map(spellRow);
   if (!check.Check(items)) {
     const first = check.Errors(items).First();
     throw new Error(`the output store returned a row that does not match the ${kind} schema: ${first?.path} ${first?.message}`);
@@ -52,7 +55,16 @@ export type OutputPlan = {
   tenantExportsMax?: number | undefined;
 };
 
-export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; reader: OutputReader; maxExports: number; cache?: ScenarioCache; flags?: FeatureGate }) {
+export function createOutputService(deps: {
+  sql: Sql;
+  scenarios: ScenarioRepo;
+  reader: OutputReader;
+  maxExports: number;
+  cache?: ScenarioCache;
+  flags?: FeatureGate;
+  /** Bytes of CSV/NDJSON handed to the socket (the aurum_output_export_bytes_total counter). */
+  onExportBytes?: (bytes: number) => void;
+}) {
   const { sql, scenarios, reader } = deps;
   let exporting = 0;
   const tenantExports = createTenantExportGate();
@@ -166,6 +178,11 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
       });
     },
 
+    /** CSV/NDJSON exports streaming now in this process (the aurum_output_exports_active gauge). */
+    get exportsActive(): number {
+      return exporting;
+    },
+
     /** The encoded rows of a CSV/NDJSON plan; at most `maxExports` run at once (each holds a database connection). */
     export(plan: OutputPlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
       if (exporting >= deps.maxExports)
@@ -182,7 +199,10 @@ export function createOutputService(deps: { sql: Sql; scenarios: ScenarioRepo; r
       const chunks = plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format);
       return (async function* () {
         try {
-          yield* chunks;
+          for await (const chunk of chunks) {
+            deps.onExportBytes?.(chunk.byteLength);
+            yield chunk;
+          }
         } finally {
           exporting--;
           release();

@@ -2,7 +2,16 @@
 import type { OutputBatch } from "../engine/types";
 import type { Tx } from "../runs/repo";
 
-export type RunOutputMeta = { tenantId: string; scenarioId: string; runId: string; asofDate: string; versionHash: string; computedTs: string };
+export type RunOutputMeta = {
+  tenantId: string;
+  scenarioId: string;
+  runId: string;
+  asofDate: string;
+  versionHash: string;
+  computedTs: string;
+  /** The run's W3C trace id: the Iceberg writer sends it to Trino with each statement. */
+  traceId?: string;
+};
 
 export interface OutputWriter {
   /**

@@ -8,6 +8,7 @@
  * every literal as an expression).
  */
 import { dateLiteral, timestampTzLiteral, varcharLiteral } from "../adapters/trino-literals";
+import { quoteNonFinite } from "./finite";
 import type { RunOutputMeta } from "./store";
 
 export const OUTPUT_COLUMNS =
@@ -99,7 +100,8 @@ CROSS JOIN UNNEST(x.k, x.t, x.c, x.l, x.m, x.v, x.lo, x.hi, x.a) AS r(k, t, cm, 
           jsonDouble(b.value[i] as number),
           jsonDouble(b.bandLower[i] as number | null),
           jsonDouble(b.bandUpper[i] as number | null),
-          attribution == null ? "null" : jsonText(attribution),
+          // Iceberg keeps attribution as text: it must be JSON even if an entry is not finite (quoteNonFinite).
+          attribution == null ? "null" : jsonText(quoteNonFinite(attribution)),
         ];
         if (chunk.rows > 0 && chunk.chars + rowChars(row) > budget) {
           yield statement();

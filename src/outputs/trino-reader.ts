@@ -15,6 +15,7 @@ import type { Sql } from "../adapters/postgres";
 import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
 import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
 import { encodeRows } from "./encoders";
+import { parseAttribution } from "./finite";
 import type { LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
@@ -84,14 +85,17 @@ async function* rowBatches(pages: AsyncGenerator<TrinoPage, unknown>): AsyncGene
 
 const DOUBLES = new Set(["value", "band_lower", "band_upper"]);
 
-/** Rows as objects keyed by column name. Trino's JSON spells non-finite doubles as strings ("NaN", "Infinity"); attribution is JSON text. */
+/**
+ * Rows as objects keyed by column name. Trino's JSON spells non-finite doubles as strings ("NaN", "Infinity");
+ * attribution is JSON text, read leniently: rows written before the writer quoted non-finite entries hold `{"k":Infinity}`.
+ */
 function objects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }): T[] {
   const names = columns.map((c) => c.name);
   return rows.map((r) => {
     const o: Record<string, unknown> = {};
     names.forEach((name, i) => {
       const v = r[i];
-      o[name] = v === null || v === undefined ? null : DOUBLES.has(name) ? Number(v) : name === "attribution" ? JSON.parse(v as string) : v;
+      o[name] = v === null || v === undefined ? null : DOUBLES.has(name) ? Number(v) : name === "attribution" ? parseAttribution(v as string) : v;
     });
     return o as T;
   });

@@ -93,7 +93,7 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
    * up to 4 times: a DELETE always (it is idempotent), an INSERT once a count by its tag shows that
    * none of its rows landed (the error alone cannot tell a lost race from a lost answer).
    */
-  async function execute(sql: string, opts: { tenantId: string; signal?: AbortSignal; landed?: () => Promise<number> }): Promise<number | undefined> {
+  async function execute(sql: string, opts: { tenantId: string; traceId?: string; signal?: AbortSignal; landed?: () => Promise<number> }): Promise<number | undefined> {
     const { landed, ...queryOpts } = opts;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -107,7 +107,7 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
     }
   }
 
-  const deleteWhere = (where: string, tenantId = "") => execute(`DELETE FROM ${table} WHERE ${where}`, { tenantId });
+  const deleteWhere = (where: string, tenantId = "", traceId?: string) => execute(`DELETE FROM ${table} WHERE ${where}`, { tenantId, ...(traceId ? { traceId } : {}) });
 
   /**
    * Runs the statements, `concurrency` at a time. On a failure it stops taking new ones and waits
@@ -129,7 +129,9 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
           const next = await statements.next();
           if (next.done || failure) return;
           const { sql, tag } = next.value;
-          const n = (await execute(sql, { tenantId: meta.tenantId, landed: landed(tag), ...(signal ? { signal } : {}) })) ?? next.value.rows;
+          const n =
+            (await execute(sql, { tenantId: meta.tenantId, landed: landed(tag), ...(meta.traceId ? { traceId: meta.traceId } : {}), ...(signal ? { signal } : {}) })) ??
+            next.value.rows;
           rows += n;
           onRows?.(n);
         }
@@ -165,8 +167,15 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
       try {
         const rows = await write(writeId);
         await settle();
-        await deleteWhere(`${target} AND (write_id IS NULL OR NOT ${ownRows(writeId)})`, meta.tenantId);
-        log.info("iceberg_outputs_written", { run_id: meta.runId, tenant_id: meta.tenantId, rows, write_id: writeId, ms: Math.round(performance.now() - started) });
+        await deleteWhere(`${target} AND (write_id IS NULL OR NOT ${ownRows(writeId)})`, meta.tenantId, meta.traceId);
+        log.info("iceberg_outputs_written", {
+          run_id: meta.runId,
+          trace_id: meta.traceId,
+          tenant_id: meta.tenantId,
+          rows,
+          write_id: writeId,
+          ms: Math.round(performance.now() - started),
+        });
         return rows;
       } catch (err) {
         await deleteWhere(`${target} AND ${ownRows(writeId)}`, meta.tenantId).catch((e) =>

@@ -2,9 +2,11 @@
  * Request context and envelopes: every success body is `{ meta, data }` with `meta.request_id`
  * and `meta.query_time_ms`; every error is `{ error: { code, message, details? }, meta }`.
  */
-import type { FieldIssue } from "./errors";
+import { badRequest, type FieldIssue } from "./errors";
+import { newTraceId, traceIdOf } from "./trace";
 
-export type RequestInfo = { requestId: string; startedAt: number };
+/** `traceId` comes from the request's W3C `traceparent` header, or is new. */
+export type RequestInfo = { requestId: string; traceId: string; startedAt: number };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const requests = new WeakMap<Request, RequestInfo>();
@@ -12,7 +14,11 @@ const requests = new WeakMap<Request, RequestInfo>();
 /** Takes a well-formed X-Request-Id from the client or makes one; remembered for the request's lifetime. */
 export function beginRequest(request: Request): RequestInfo {
   const given = request.headers.get("x-request-id");
-  const info = { requestId: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(), startedAt: performance.now() };
+  const info = {
+    requestId: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
+    traceId: traceIdOf(request.headers.get("traceparent")) ?? newTraceId(),
+    startedAt: performance.now(),
+  };
   requests.set(request, info);
   return info;
 }
@@ -80,4 +86,21 @@ export function validationIssues(location: string, errors: { path: string; messa
     issues.push({ field, location: location as FieldIssue["location"], message: custom ?? e.summary ?? e.message });
   }
   return issues;
+}
+
+/**
+ * Parse hook of routes whose JSON object body may be left out (`POST .../run`, cancel): an empty
+ * body means `{}`, anything else must be a JSON object. Elysia's own parser for an optional body
+ * swallows syntax errors and runs the route with no body at all, and its coercion turns `null` or
+ * `[]` into `{}`; this one throws instead, which Elysia reports as a parse error (a 400 in the
+ * envelope, app.ts). The content type is not consulted: a body is a JSON object or a 400.
+ */
+export async function optionalJsonBody({ request }: { request: Request }): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.trim() === "") return {};
+  const value: unknown = JSON.parse(text);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw badRequest("request body must be a JSON object", [{ field: "/", location: "body", message: "must be an object (or no body at all)" }]);
+  }
+  return value as Record<string, unknown>;
 }

@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import { customVerb } from "../curves";
 import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
-import { envelope, requestInfo } from "../platform/http";
+import { envelope, optionalJsonBody, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { type RunEventOptions, runEventStream, SSE_HEADERS } from "./events";
@@ -20,14 +20,26 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
     .post(
       "/v1/scenarios/:id/run",
       async ({ request, principal, params, body, set }) => {
-        const { run, deduplicated } = await runs.trigger(principal, params.id, body ?? {}, requestInfo(request).requestId);
+        const info = requestInfo(request);
+        const { run, deduplicated } = await runs.trigger(principal, params.id, body, info);
+        deps.log?.info("scenario_run_triggered", {
+          run_id: run.id,
+          scenario_id: run.scenario_id,
+          tenant_id: run.tenant_id,
+          request_id: info.requestId,
+          trace_id: run.trace_id,
+          deduplicated,
+        });
         set.status = deduplicated ? 200 : 202;
         set.headers.location = `/v1/scenarios/${run.scenario_id}/runs/${run.id}`;
         return envelope(request, run, { deduplicated });
       },
       {
         params: t.Object({ id: Uuid }),
-        body: t.Optional(ScenarioRunOptions),
+        // An empty body means defaults; a malformed one is a 400 (optionalJsonBody), never defaults.
+        // "json" after it never runs (the hook always answers or throws); it tells OpenAPI the body is JSON.
+        parse: [optionalJsonBody, "json"],
+        body: ScenarioRunOptions,
         response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors },
         detail: {
           tags: ["runs"],
@@ -42,7 +54,7 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
       "/v1/scenarios/:id/runs:verb",
       async ({ request, principal, params, body }) => {
         customVerb({ verb: params.verb }, "bulk", request);
-        const results = await runs.bulk(principal, params.id, body.runs, requestInfo(request).requestId);
+        const results = await runs.bulk(principal, params.id, body.runs, requestInfo(request));
         return envelope(request, results, {
           created: results.filter((r) => r.status === "created").length,
           duplicates: results.filter((r) => r.status === "duplicate").length,
@@ -116,12 +128,15 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
       },
     )
     .post("/v1/scenarios/runs/:run_id/cancel", async ({ request, principal, params }) => envelope(request, await runs.cancel(principal, params.run_id)), {
+      // No body is needed; one that is sent must be a JSON object (a malformed one is a 400); its content is ignored.
+      parse: optionalJsonBody,
       params: t.Object({ run_id: Uuid }),
       response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },
       detail: {
         tags: ["runs"],
         summary: "Cancel a run",
-        description: "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`); a finished run is a 409 naming its state.",
+        description:
+          "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`), or CANCELLED at once when no worker executes it (no lease, a lapsed or an admin's lease); a finished run is a 409 naming its state. No body; a malformed one is a 400.",
       },
     })
     .post(
@@ -134,7 +149,8 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         detail: {
           tags: ["runs"],
           summary: "Update run state (internal/admin)",
-          description: "Needs admin:*. Only QUEUED → RUNNING → SUCCEEDED/FAILED/CANCELLED, QUEUED → CANCELLED and RUNNING → QUEUED; anything else is a 409.",
+          description:
+            "Needs admin:*. Only QUEUED → RUNNING → SUCCEEDED/FAILED/CANCELLED, QUEUED → CANCELLED and RUNNING → QUEUED; anything else is a 409. FAILED records `error` = {code: ADMIN_FAILED, message: the reason, by}; RUNNING takes a lease like a worker's claim, and the run is queued again when it lapses (docs/runs.md).",
         },
       },
     );

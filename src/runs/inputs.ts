@@ -82,9 +82,8 @@ export async function resolveInputs(
 
 /** A run's recorded curve snapshot no longer matches the store: deterministic, so never retried. */
 export class SnapshotChangedError extends Error {
-  override name = "EngineValidationError";
+  override name = "SnapshotChangedError";
   readonly code = "CURVE_SNAPSHOT_CHANGED";
-  readonly retryable = false;
 }
 
 /**

@@ -54,6 +54,9 @@ export const Run = t.Object({
     description: "What the run computes from, fixed at trigger time (null only for runs triggered before this field existed, until a worker takes them).",
   }),
   requested_by: t.Union([t.String(), t.Null()]),
+  trace_id: t.Union([t.String(), t.Null()], {
+    description: "W3C trace id of the request that triggered the run (its `traceparent`, or a new one); every log line of the run carries it.",
+  }),
   created_at: t.String(),
   queued_at: t.String(),
   started_at: t.Union([t.String(), t.Null()]),

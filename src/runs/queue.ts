@@ -3,6 +3,8 @@
  * woken. Kafka mode: the trigger transaction writes an outbox row that a relay publishes to
  * `aurum.scenario.request.v1`, so a Kafka outage delays runs and never loses them.
  */
+
+import { traceparent } from "../platform/trace";
 import type { RunRecord } from "./model";
 import type { Tx } from "./repo";
 
@@ -42,11 +44,9 @@ export function deadLetterMessage(letter: { reason: string; error: Record<string
   return { schema: "aurum.scenario.dead_letter", version: 1, ...letter, at: new Date().toISOString() };
 }
 
-/** W3C trace context for a request id: a stable trace id derived from it, a fresh span id. */
-export function traceparent(requestId: string): string {
-  const traceId = new Bun.CryptoHasher("sha256").update(requestId).digest("hex").slice(0, 32);
-  const spanId = crypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "");
-  return `00-${traceId}-${spanId}-01`;
+/** The run's trace id (set at trigger); runs from before it existed get one derived from the run id. */
+export function runTraceId(run: Pick<RunRecord, "id" | "trace_id">): string {
+  return run.trace_id ?? new Bun.CryptoHasher("sha256").update(run.id).digest("hex").slice(0, 32);
 }
 
 export type OutboxQueue = RunQueue & { onNotify(fn: () => void): void };
@@ -74,7 +74,7 @@ export function createLocalQueue(): LocalQueue {
 export function createOutboxQueue(topics: { request: string; deadLetter: string } = { request: REQUEST_TOPIC, deadLetter: DLQ_TOPIC }): OutboxQueue {
   const wakeups = new Set<() => void>();
   const insert = (tx: Tx, run: RunRecord, topic: string, requestId: string, payload: Record<string, unknown>, delayMs = 0) => {
-    const headers = { run_id: run.id, request_id: requestId, traceparent: traceparent(requestId) };
+    const headers = { run_id: run.id, request_id: requestId, traceparent: traceparent(runTraceId(run)) };
     return tx`insert into run_outbox (run_id, topic, msg_key, headers, payload, available_at)
               values (${run.id}, ${topic}, ${run.scenario_id}, ${tx.json(headers)}, ${tx.json(payload as never)},
                       clock_timestamp() + ${delayMs} * interval '1 millisecond')`;

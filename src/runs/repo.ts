@@ -13,7 +13,7 @@ const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
 export const RUN_COLUMNS = `id::text as id, scenario_id::text as scenario_id, tenant_id, state, priority, coalesce(code_version, 'v1') as code_version,
   coalesce(seed, 42)::int as seed, timeout_minutes, max_retries, coalesce(options->'parameters', '{}'::jsonb) as parameters,
   coalesce(options->'environment', '{}'::jsonb) as environment, idempotency_key, input_hash, run_key, attempts, progress::float8 as progress,
-  rows_written::int as rows_written, cancel_requested, error, inputs, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
+  rows_written::int as rows_written, cancel_requested, error, inputs, trace_id, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
   ${ts("started_at")} as started_at, ${ts("finished_at")} as finished_at, ${ts("updated_at")} as updated_at`;
 
 export type NewRun = {
@@ -31,12 +31,26 @@ export type NewRun = {
   runKey: string;
   requestedBy: string;
   inputs: RunInputs;
+  traceId: string;
 };
+
+/**
+ * Owner of the lease an admin's QUEUED → RUNNING takes: no worker executes such a run, so nothing
+ * heartbeats it; when the lease lapses the reclaimer queues it again (or ends it if cancelled).
+ */
+export const ADMIN_LEASE_PREFIX = "admin:";
+
+/**
+ * A RUNNING run no worker is executing: no lease (rows from before leases), a lapsed lease, or an
+ * admin's lease. Such a run can be ended at once; a worker's live lease means "ask the worker".
+ */
+export const UNATTENDED = `(lease_expires_at is null or lease_expires_at < clock_timestamp() or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
 
 export type RunFilter = { scenarioId: string; tenantId: string | null; state?: RunState; createdAfter?: Date; createdBefore?: Date };
 
 export function createRunRepo(sql: Sql) {
   const columns = sql.unsafe(RUN_COLUMNS);
+  const unattended = sql.unsafe(UNATTENDED);
   const tenantScope = (tx: Tx, tenantId: string | null) => (tenantId === null ? tx`` : tx`and tenant_id = ${tenantId}`);
 
   return {
@@ -62,10 +76,10 @@ export function createRunRepo(sql: Sql) {
     async insert(tx: Tx, r: NewRun): Promise<RunRecord | undefined> {
       const [row] = await tx<RunRecord[]>`
         insert into scenario_run (scenario_id, tenant_id, priority, code_version, seed, timeout_minutes, max_retries, options,
-                                  idempotency_key, input_hash, run_key, requested_by, inputs)
+                                  idempotency_key, input_hash, run_key, requested_by, inputs, trace_id)
         values (${r.scenarioId}, ${r.tenantId}, ${r.priority}, ${r.codeVersion}, ${r.seed}, ${r.timeoutMinutes}, ${r.maxRetries},
                 ${tx.json({ parameters: r.parameters, environment: r.environment } as never)}, ${r.idempotencyKey}, ${r.inputHash}, ${r.runKey}, ${r.requestedBy},
-                ${tx.json(r.inputs as never)})
+                ${tx.json(r.inputs as never)}, ${r.traceId})
         on conflict do nothing
         returning ${columns}`;
       return row;
@@ -128,9 +142,24 @@ export function createRunRepo(sql: Sql) {
         scenarioId: run.scenario_id,
         runId,
         type: "run_state_changed",
-        payload: { from: previous, to, by: why.by, reason: why.reason ?? null },
+        payload: { from: previous, to, by: why.by, reason: why.reason ?? null, ...(why.error ? { error: why.error } : {}) },
       });
       return run;
+    },
+
+    /** Gives a RUNNING run a lease of `ms` held by `owner` (as a worker's claim does); returns the run. */
+    async lease(tx: Tx, runId: string, owner: string, ms: number): Promise<RunRecord | undefined> {
+      const [row] = await tx<RunRecord[]>`
+        update scenario_run set lease_owner = ${owner}, lease_expires_at = clock_timestamp() + ${ms} * interval '1 millisecond'
+        where id = ${runId} and state = 'RUNNING' returning ${columns}`;
+      return row;
+    },
+
+    /** RUNNING → CANCELLED at once when no worker executes the run (see UNATTENDED); else undefined. */
+    async cancelUnattended(tx: Tx, runId: string, by: string): Promise<RunRecord | undefined> {
+      const [stuck] = await tx`select 1 from scenario_run where id = ${runId} and state = 'RUNNING' and ${unattended} for update`;
+      if (!stuck) return undefined;
+      return this.transition(tx, runId, ["RUNNING"], "CANCELLED", { by, reason: "cancelled by user; no worker held the run" });
     },
 
     async requestCancel(tx: Tx, runId: string): Promise<void> {

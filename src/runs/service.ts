@@ -16,8 +16,11 @@ import { fingerprint } from "./fingerprint";
 import { resolveInputs } from "./inputs";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import type { NewRun, RunRepo, Tx } from "./repo";
+import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo, type Tx } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
+
+/** The request a trigger comes from: its id and W3C trace id (src/platform/http.ts). */
+export type RequestContext = { requestId: string; traceId: string };
 
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
 export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
@@ -39,10 +42,12 @@ export function createRunService(deps: {
    */
   onCommitting?: (tx: Tx, run: RunRecord) => Promise<unknown>;
   onSucceeded?: (run: RunRecord) => Promise<unknown>;
+  /** Length of the lease an admin's QUEUED → RUNNING takes (a worker's lease; default 30 s). */
+  leaseMs?: number;
 }) {
   const { sql, runs, scenarios, queue } = deps;
 
-  async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, requestId: string): Promise<TriggerResult> {
+  async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, ctx: RequestContext): Promise<TriggerResult> {
     authorize(p, "scenarios:run");
     const overrides = options.parameters ?? {};
     const issues: FieldIssue[] = validateModelParameters(overrides);
@@ -77,6 +82,7 @@ export function createRunService(deps: {
         runKey,
         requestedBy: p.subject,
         inputs,
+        traceId: ctx.traceId,
       };
       const result = await sql.begin(async (tx): Promise<TriggerResult | "stale"> => {
         // Held until commit: a delete of the scenario waits for this run (and then removes it with its runs).
@@ -99,7 +105,7 @@ export function createRunService(deps: {
           type: "run_state_changed",
           payload: { from: null, to: "QUEUED", by: p.subject, reason: "triggered" },
         });
-        await queue.enqueue(tx, run, { requestId });
+        await queue.enqueue(tx, run, { requestId: ctx.requestId });
         return { run, deduplicated: null };
       });
       if (result === "stale") {
@@ -120,7 +126,7 @@ export function createRunService(deps: {
   return {
     trigger,
 
-    async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], requestId: string) {
+    async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], ctx: RequestContext) {
       authorize(p, "scenarios:run");
       if (deps.flags) {
         const scenario = await scenarios.get(scenarioId, resolveTenant(p, undefined));
@@ -139,7 +145,7 @@ export function createRunService(deps: {
       const results = [];
       for (const [index, item] of items.entries()) {
         try {
-          const { run, deduplicated } = await trigger(p, scenarioId, item, requestId);
+          const { run, deduplicated } = await trigger(p, scenarioId, item, ctx);
           results.push(deduplicated ? { index, status: "duplicate" as const, run, duplicate_of: run.id, reason: deduplicated } : { index, status: "created" as const, run });
         } catch (err) {
           // The scenario itself missing or forbidden fails the whole request; one bad item fails only itself.
@@ -181,7 +187,11 @@ export function createRunService(deps: {
       return { items: page.map(({ sort_ts: _, ...r }) => r), limit, nextCursor: rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fp) : null };
     },
 
-    /** Idempotent: QUEUED → CANCELLED at once; RUNNING → cancel requested (the worker aborts); CANCELLED stays; finished → 409. */
+    /**
+     * Idempotent: QUEUED → CANCELLED at once; RUNNING with no worker executing it (no lease, a lapsed
+     * or an admin's lease) → CANCELLED at once; RUNNING in a worker → cancel requested (the worker
+     * aborts; if it died, the reclaimer ends the run when its lease lapses); CANCELLED stays; finished → 409.
+     */
     async cancel(p: Principal, runId: string): Promise<RunRecord> {
       authorize(p, "scenarios:run");
       const run = await getScoped(p, runId);
@@ -190,6 +200,8 @@ export function createRunService(deps: {
       const updated = await sql.begin(async (tx) => {
         const queued = await runs.transition(tx, runId, ["QUEUED"], "CANCELLED", { by: p.subject, reason: "cancelled by user" });
         if (queued) return queued;
+        const unattended = await runs.cancelUnattended(tx, runId, p.subject);
+        if (unattended) return unattended;
         await runs.requestCancel(tx, runId);
         return runs.get(tx, runId, null);
       });
@@ -200,15 +212,21 @@ export function createRunService(deps: {
       return now;
     },
 
-    /** Admin: any transition the state machine allows, nothing else. */
+    /**
+     * Admin: any transition the state machine allows, nothing else. FAILED records the reason on the
+     * run's `error`; RUNNING takes a lease like a worker's claim, so a run nobody executes is queued
+     * again when it lapses instead of staying RUNNING for ever.
+     */
     async setState(p: Principal, runId: string, target: string, reason: string | undefined): Promise<RunRecord> {
       authorize(p, "admin:*");
       const to = normalizeEnum(RUN_STATES, target.toUpperCase()) as RunState;
       const run = await getScoped(p, runId);
       const from = run.state as RunState;
       if (!canTransition(from, to)) throw conflict(`illegal transition ${from} → ${to}`, { from, to, allowed: RUN_STATES.filter((s) => canTransition(from, s)) });
+      const error = to === "FAILED" ? { code: "ADMIN_FAILED", message: reason?.trim() || "marked FAILED by an administrator", by: p.subject } : undefined;
       const updated = await sql.begin(async (tx) => {
-        const r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change" });
+        let r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change", ...(error ? { error } : {}) });
+        if (r && to === "RUNNING") r = await runs.lease(tx, runId, `${ADMIN_LEASE_PREFIX}${p.subject}`, deps.leaseMs ?? 30_000);
         if (r && to === "QUEUED") await queue.enqueue(tx, r, { requestId: "admin" });
         if (r && to === "SUCCEEDED") await deps.onCommitting?.(tx, r);
         return r;

@@ -6,13 +6,19 @@
 
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type TSchema, t } from "elysia";
+import { knownCapacityCredit, POLICY_NAMES, SHARE_POLICIES, TECHNOLOGY_KEYWORDS } from "../engine/params";
 import type { FieldIssue } from "../platform/errors";
 import { caseInsensitiveEnum } from "../platform/schema";
 import type { DriverType } from "./model";
 
 const Year = t.Integer({ minimum: 2000, maximum: 2100 });
-const Region = t.String({ minLength: 1, maxLength: 64, description: "Applies only to curves whose market or location matches (case-insensitive)." });
-const CurveKey = t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description: "A curve key of GET /v1/curves." });
+const Region = t.String({
+  minLength: 1,
+  maxLength: 64,
+  description:
+    "Applies only to power curves whose market or location matches (trimmed, case-insensitive). Must match at least one power curve of GET /v1/curves?product=power, or the scenario is refused (400).",
+});
+const curveKey = (description: string) => t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description });
 
 export const FUELS = ["natural_gas", "coal", "co2", "oil"] as const;
 export const CHANGE_TYPES = ["add", "retire"] as const;
@@ -20,7 +26,7 @@ export const CHANGE_TYPES = ["add", "retire"] as const;
 export const DRIVER_PAYLOADS = {
   policy: t.Object(
     {
-      policy_name: t.String({ minLength: 1, maxLength: 32, pattern: "^[A-Za-z][A-Za-z0-9_]*$", description: "RPS, CES, CARBON_TAX, ... (stored upper-case)." }),
+      policy_name: caseInsensitiveEnum(POLICY_NAMES, { description: "The policies the model has an effect for; stored upper-case." }),
       start_year: Year,
       target: t.Number({ minimum: 0, maximum: 10_000, description: "Share 0..1 for RPS/CES; USD per tonne for CARBON_TAX." }),
       target_year: t.Optional(Year),
@@ -34,14 +40,14 @@ export const DRIVER_PAYLOADS = {
       start_year: Year,
       end_year: Year,
       region: t.Optional(Region),
-      reference_curve_key: t.Optional(CurveKey),
+      reference_curve_key: t.Optional(curveKey("A power curve key of GET /v1/curves: the driver then moves only that curve (and `region`, if given, must match it).")),
     },
     { additionalProperties: false, title: "LoadGrowthDriver" },
   ),
   fuel_curve: t.Object(
     {
       fuel: caseInsensitiveEnum(FUELS),
-      reference_series: CurveKey,
+      reference_series: curveKey("A curve key of GET /v1/curves whose product is `fuel` (a coal driver needs a coal curve)."),
       basis_points_adjustment: t.Number({ minimum: -10_000, maximum: 100_000, description: "Relative shock to the fuel curve in basis points (100 bp = +1 %)." }),
     },
     { additionalProperties: false, title: "FuelCurveDriver" },
@@ -52,7 +58,13 @@ export const DRIVER_PAYLOADS = {
       change_type: caseInsensitiveEnum(CHANGE_TYPES),
       effective_date: t.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "YYYY-MM-DD" }),
       capacity_mw: t.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
-      technology: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
+      technology: t.Optional(
+        t.String({
+          minLength: 1,
+          maxLength: 64,
+          description: `Must contain one of ${TECHNOLOGY_KEYWORDS.join(", ")} (case-insensitive; the first one found sets the capacity credit, docs/model.md §3). Absent: firm (credit 1.0).`,
+        }),
+      ),
       region: t.Optional(Region),
     },
     { additionalProperties: false, title: "FleetChangeDriver" },
@@ -100,23 +112,31 @@ function schemaIssues(checker: Checker, value: unknown, prefix: string): FieldIs
 
 export type Assumption = { driver_type: DriverType; payload: Record<string, unknown>; version?: string };
 
+/** A curve a driver references: it must exist and, when `product` is set, be of that product. */
+export type CurveRef = { key: string; field: string; product: string; driver: string };
+/** A driver's region: it must match a power curve's market or location; with `curveKey`, that curve's. */
+export type RegionRef = { region: string; field: string; curveKey?: string };
+
 /**
- * Checks each payload against its driver's schema and the rules a schema cannot say, normalises
- * enum case, and lists the curve keys the drivers reference (their existence is checked by the caller).
+ * Checks each payload against its driver's schema and the rules a schema cannot say (unknown
+ * technologies among them), normalises enum case, and lists the curves and regions the drivers
+ * reference: the caller checks those against the curve store.
  */
-export function validateAssumptions(assumptions: Assumption[]): { issues: FieldIssue[]; normalized: Assumption[]; curveRefs: { key: string; field: string }[] } {
+export function validateAssumptions(assumptions: Assumption[]): { issues: FieldIssue[]; normalized: Assumption[]; curveRefs: CurveRef[]; regionRefs: RegionRef[] } {
   const issues: FieldIssue[] = [];
-  const curveRefs: { key: string; field: string }[] = [];
+  const curveRefs: CurveRef[] = [];
+  const regionRefs: RegionRef[] = [];
   const normalized = assumptions.map((a, i) => {
     const at = `/assumptions/${i}/payload`;
     const found = schemaIssues(payloadCheckers[a.driver_type], a.payload, at);
     issues.push(...found);
     if (found.length) return a;
     const p = { ...a.payload } as Record<string, unknown>;
+    if (p.region !== undefined) regionRefs.push({ region: p.region as string, field: `${at}/region` });
     switch (a.driver_type) {
       case "policy": {
         p.policy_name = String(p.policy_name).toUpperCase();
-        const share = p.policy_name === "RPS" || p.policy_name === "CES";
+        const share = (SHARE_POLICIES as readonly string[]).includes(p.policy_name as string);
         if (share && (p.target as number) > 1) issues.push({ field: `${at}/target`, location: "body", message: `is a share for ${p.policy_name}: 0..1` });
         if (p.target_year !== undefined && (p.target_year as number) < (p.start_year as number))
           issues.push({ field: `${at}/target_year`, location: "body", message: "must not be before start_year" });
@@ -124,11 +144,15 @@ export function validateAssumptions(assumptions: Assumption[]): { issues: FieldI
       }
       case "load_growth":
         if ((p.start_year as number) > (p.end_year as number)) issues.push({ field: `${at}/start_year`, location: "body", message: "must not be after end_year" });
-        if (p.reference_curve_key !== undefined) curveRefs.push({ key: p.reference_curve_key as string, field: `${at}/reference_curve_key` });
+        if (p.reference_curve_key !== undefined) {
+          curveRefs.push({ key: p.reference_curve_key as string, field: `${at}/reference_curve_key`, product: "power", driver: "load_growth driver" });
+          const region = regionRefs.at(-1);
+          if (region?.field === `${at}/region`) region.curveKey = p.reference_curve_key as string;
+        }
         break;
       case "fuel_curve":
         p.fuel = String(p.fuel).toLowerCase();
-        curveRefs.push({ key: p.reference_series as string, field: `${at}/reference_series` });
+        curveRefs.push({ key: p.reference_series as string, field: `${at}/reference_series`, product: p.fuel as string, driver: `${p.fuel} driver` });
         break;
       case "fleet_change": {
         p.change_type = String(p.change_type).toLowerCase();
@@ -136,12 +160,18 @@ export function validateAssumptions(assumptions: Assumption[]): { issues: FieldI
         const date = new Date(Date.UTC(y, m - 1, d));
         if (date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 2000 || y > 2100)
           issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
+        if (p.technology !== undefined && knownCapacityCredit(p.technology as string) === undefined)
+          issues.push({
+            field: `${at}/technology`,
+            location: "body",
+            message: `the model has no parameters for technology '${p.technology}': it must contain one of ${TECHNOLOGY_KEYWORDS.join(", ")} (any case), or be left out for a firm unit`,
+          });
         break;
       }
     }
     return { ...a, payload: p };
   });
-  return { issues, normalized, curveRefs };
+  return { issues, normalized, curveRefs, regionRefs };
 }
 
 export function validateModelParameters(parameters: Record<string, unknown>): FieldIssue[] {

@@ -1,7 +1,8 @@
 /** Scenario routes: `/v1/scenarios` CRUD as an Elysia plugin over the scenario service. */
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
-import { envelope } from "../platform/http";
+import { envelope, requestInfo } from "../platform/http";
+import type { Logger } from "../platform/logger";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { DRIVER_PAYLOADS, MODEL_PARAMETERS } from "./drivers";
 import { ScenarioListQuery, scenarioModels } from "./model";
@@ -11,7 +12,12 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
 const IdParams = t.Object({ id: Uuid });
 const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 })) }, { additionalProperties: false });
 
-export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: ScenarioService }) {
+export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: ScenarioService; log?: Logger }) {
+  /** `scenario_*` lifecycle events (the guide's names), with the request's ids. */
+  const lifecycle = (event: string, request: Request, fields: Record<string, unknown>) => {
+    const info = requestInfo(request);
+    deps.log?.info(event, { ...fields, request_id: info.requestId, trace_id: info.traceId });
+  };
   const { scenarios } = deps;
   return (
     new Elysia({ name: "scenarios", prefix: "/v1/scenarios" })
@@ -42,6 +48,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         "",
         async ({ request, principal, body, set }) => {
           const created = await scenarios.create(principal, body);
+          lifecycle("scenario_created", request, { scenario_id: created.id, tenant_id: created.tenant_id, version: created.version });
           set.status = 201;
           set.headers.location = `/v1/scenarios/${created.id}`;
           set.headers.etag = etagOf(created);
@@ -81,6 +88,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         "/:id",
         async ({ request, principal, params, body, set }) => {
           const updated = await scenarios.update(principal, params.id, body, request.headers.get("if-match") ?? undefined);
+          lifecycle("scenario_updated", request, { scenario_id: updated.id, tenant_id: updated.tenant_id, version: updated.version, fields: Object.keys(body) });
           set.headers.etag = etagOf(updated);
           return envelope(request, updated);
         },
@@ -97,8 +105,9 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
       )
       .delete(
         "/:id",
-        async ({ principal, params, query, set }) => {
+        async ({ request, principal, params, query, set }) => {
           await scenarios.remove(principal, params.id, query.tenant_id);
+          lifecycle("scenario_deleted", request, { scenario_id: params.id, tenant: principal.tenantId });
           set.status = 204;
         },
         {

@@ -8,7 +8,7 @@ import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../pl
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
 import type { Tx } from "../runs/repo";
-import { validateAssumptions, validateModelParameters } from "./drivers";
+import { type CurveRef, type RegionRef, validateAssumptions, validateModelParameters } from "./drivers";
 import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
 
@@ -20,8 +20,18 @@ export function etagOf(s: Pick<ScenarioRecord, "version">): string {
   return `"v${s.version}"`;
 }
 
-/** Which of these curve keys exist; drivers that reference others are rejected. */
-export type CurveKeyLookup = (keys: string[]) => Promise<Set<string>>;
+/** What the scenario rules read from the curve store (src/curves/repo.ts implements it). */
+export type CurveCatalog = {
+  /** Product, market and location of those of these keys that exist. */
+  identities(keys: string[]): Promise<Map<string, { product: string; market: string; location: string }>>;
+  /** Distinct markets and locations of power curves; with `names`, only those matching one (case-insensitive). */
+  powerRegions(names?: string[]): Promise<{ markets: string[]; locations: string[] }>;
+  /** Curves of a product, by key (`limit + 1` rows at most). */
+  list(f: { product: string }, limit: number): Promise<{ curve_key: string }[]>;
+};
+
+/** How many curve keys or locations an error message lists before pointing at GET /v1/curves. */
+const LISTED = 10;
 
 /**
  * A scenario's deletion: `removing` runs inside its transaction (the output cache records the bump
@@ -33,19 +43,12 @@ export type ScenarioRemovalHooks = {
   removed?: (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
 };
 
-export function createScenarioService(repo: ScenarioRepo, existingCurveKeys: CurveKeyLookup, hooks: ScenarioRemovalHooks = {}) {
-  /** Schema-level normalisation, then the checks that need the database (referenced curves). */
+export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, hooks: ScenarioRemovalHooks = {}) {
+  /** Schema-level normalisation, then the checks that need the curve store (referenced curves and regions). */
   async function validated(input: Fields): Promise<ScenarioChanges> {
-    const { changes, curveRefs } = normalizeFields(input);
-    if (curveRefs.length) {
-      const known = await existingCurveKeys([...new Set(curveRefs.map((r) => r.key))]);
-      const missing = curveRefs.filter((r) => !known.has(r.key));
-      if (missing.length)
-        throw badRequest(
-          "assumptions reference unknown curves",
-          missing.map((r) => ({ field: r.field, location: "body", message: `unknown curve key ${r.key}` })),
-        );
-    }
+    const { changes, curveRefs, regionRefs } = normalizeFields(input);
+    const issues = await curveIssues(curves, curveRefs, regionRefs);
+    if (issues.length) throw badRequest(`assumptions would have no effect or reference unknown curves: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`, issues);
     return changes;
   }
 
@@ -152,10 +155,11 @@ function versionConflict(expected: number, current: number): AppError {
 type Fields = Partial<Omit<ScenarioCreateInput, "tenant_id">>;
 
 /** Trims names and tags, lower-cases enums, validates driver payloads and model parameters, and bounds JSON sizes. */
-function normalizeFields(input: Fields): { changes: ScenarioChanges; curveRefs: { key: string; field: string }[] } {
+function normalizeFields(input: Fields): { changes: ScenarioChanges; curveRefs: CurveRef[]; regionRefs: RegionRef[] } {
   const issues: FieldIssue[] = [];
   const out: ScenarioChanges = {};
-  let curveRefs: { key: string; field: string }[] = [];
+  let curveRefs: CurveRef[] = [];
+  let regionRefs: RegionRef[] = [];
   if (input.name !== undefined) out.name = input.name.trim();
   if (input.description !== undefined) out.description = input.description;
   if (input.status !== undefined) out.status = normalizeEnum(SCENARIO_STATUSES, input.status);
@@ -164,6 +168,7 @@ function normalizeFields(input: Fields): { changes: ScenarioChanges; curveRefs: 
     const checked = validateAssumptions(input.assumptions.map((a) => ({ ...a, driver_type: normalizeEnum(DRIVER_TYPES, a.driver_type) })));
     issues.push(...checked.issues);
     curveRefs = checked.curveRefs;
+    regionRefs = checked.regionRefs;
     out.assumptions = checked.normalized;
     if (jsonBytes(out.assumptions) > LIMITS.jsonBytes) issues.push({ field: "/assumptions", location: "body", message: `must be at most ${LIMITS.jsonBytes} bytes of JSON` });
   }
@@ -177,7 +182,67 @@ function normalizeFields(input: Fields): { changes: ScenarioChanges; curveRefs: 
     if (JSON.stringify(value ?? null).includes("\\u0000")) issues.push({ field: `/${field}`, location: "body", message: "must not contain NUL characters" });
   }
   if (issues.length) throw badRequest("request body is invalid", issues);
-  return { changes: out, curveRefs };
+  return { changes: out, curveRefs, regionRefs };
+}
+
+/**
+ * Drivers the engine would skip (docs/scenarios.md, "No silent no-ops"): a referenced curve that
+ * does not exist or is of the wrong product, and a region that matches no power curve (the engine
+ * moves only power curves with policy, load_growth and fleet_change drivers, src/engine/engine.ts
+ * driverApplies) or, for a load_growth driver with a reference curve, not that curve.
+ */
+async function curveIssues(curves: CurveCatalog, curveRefs: CurveRef[], regionRefs: RegionRef[]): Promise<FieldIssue[]> {
+  const issues: FieldIssue[] = [];
+  const issue = (field: string, message: string) => issues.push({ field, location: "body", message });
+  const keys = [...new Set([...curveRefs.map((r) => r.key), ...regionRefs.flatMap((r) => (r.curveKey ? [r.curveKey] : []))])];
+  const known = keys.length ? await curves.identities(keys) : new Map<string, { product: string; market: string; location: string }>();
+  const ofProduct = new Map<string, string>();
+  for (const r of curveRefs) {
+    const curve = known.get(r.key);
+    if (curve?.product === r.product) continue;
+    if (!ofProduct.has(r.product)) {
+      const rows = await curves.list({ product: r.product }, LISTED);
+      ofProduct.set(
+        r.product,
+        rows.length
+          ? `one of ${listed(
+              rows.map((c) => c.curve_key),
+              `GET /v1/curves?product=${r.product}`,
+            )}`
+          : `none is loaded (import one with POST /v1/curves:import)`,
+      );
+    }
+    const what = curve ? `curve ${r.key} is a ${curve.product} curve` : `unknown curve key ${r.key}`;
+    issue(r.field, `${what}; a ${r.driver} needs a ${r.product} curve: ${ofProduct.get(r.product)}`);
+  }
+  if (!regionRefs.length) return issues;
+  const found = await curves.powerRegions(regionRefs.map((r) => r.region));
+  const matched = new Set([...found.markets, ...found.locations].map(lowered));
+  let all: { markets: string[]; locations: string[] } | undefined;
+  for (const r of regionRefs) {
+    if (!matched.has(lowered(r.region))) {
+      all ??= await curves.powerRegions();
+      const allowed = all.markets.length
+        ? `a market (${all.markets.join(", ")}) or a location (${listed(all.locations, "GET /v1/curves?product=power")}) of a power curve`
+        : "a market or location of a power curve, and none is loaded (import curves with POST /v1/curves:import)";
+      issue(r.field, `region '${r.region}' matches no power curve, so the driver would change nothing: it must be ${allowed}`);
+      continue;
+    }
+    const curve = r.curveKey ? known.get(r.curveKey) : undefined;
+    if (curve && curve.product === "power" && lowered(curve.market) !== lowered(r.region) && lowered(curve.location) !== lowered(r.region))
+      issue(
+        r.field,
+        `region '${r.region}' does not match reference curve ${r.curveKey}, so the driver would change nothing: it must be ${curve.market} or ${curve.location}, or be left out`,
+      );
+  }
+  return issues;
+}
+
+const lowered = (name: string) => name.trim().toLowerCase();
+
+/** At most LISTED names, then where to find the rest. */
+function listed(names: string[], more: string): string {
+  return names.length > LISTED ? `${names.slice(0, LISTED).join(", ")}, … (all in ${more})` : names.join(", ");
 }
 
 function jsonBytes(value: unknown): number {

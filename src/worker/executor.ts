@@ -4,9 +4,11 @@
  */
 
 import type { OutputWriter } from "../outputs/store";
-import type { Logger } from "../platform/logger";
+import { type Logger, withFields } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
+import { runTraceId } from "../runs/queue";
 import type { Tx } from "../runs/repo";
+import { classifyFailure, type RunStep, rawText } from "./failure";
 import type { WorkerMetrics } from "./metrics";
 import type { Job, WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
@@ -39,6 +41,8 @@ export function backoffMs(base: number, attempt: number, random = Math.random): 
 
 export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: WorkerMetrics; options: ExecutorOptions }) {
   const { store, pool, writer, log, metrics, options } = deps;
+  /** Every line about a run carries its id and its W3C trace id (one grep follows it across processes). */
+  const logOf = (run: RunRecord) => withFields(log, { run_id: run.id, trace_id: runTraceId(run) });
   /** Stop functions of the runs executing in this process. */
   const running = new Map<string, (reason: "cancelled" | "handback") => void>();
 
@@ -54,6 +58,8 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     const started = performance.now();
     let progress = 0;
     let stopReason: "cancelled" | "timeout" | "lease lost" | "handback" | undefined;
+    // Which step a failure came from decides how it is shown (failure.ts).
+    let step: RunStep = "input";
     let job: Job | undefined;
     const stop = (reason: NonNullable<typeof stopReason>) => {
       stopReason ??= reason;
@@ -66,7 +72,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           const beat = await store.heartbeat(run.id, progress);
           if (!beat.keep) stop(beat.cancelled ? "cancelled" : "lease lost");
         } catch (err) {
-          log.warn("run_heartbeat_failed", { run_id: run.id, error: (err as Error).message });
+          logOf(run).warn("scenario_run_heartbeat_failed", { error: (err as Error).message });
         }
       },
       // At least every second, so a cancel requested through another process lands within 2 s.
@@ -74,12 +80,23 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     );
     const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * (options.minuteMs ?? 60_000));
     try {
+      logOf(run).info("scenario_run_started", { attempt: run.attempts, scenario_id: run.scenario_id, tenant_id: run.tenant_id });
       const input = await store.engineInput(run);
+      step = "engine";
       job = pool.run(input, { onProgress: (f) => (progress = f) });
       if (stopReason) job.abort(stopReason);
       const result = await job.result;
+      step = "output";
       const rows = await writer.replaceRun(
-        { tenantId: run.tenant_id, scenarioId: run.scenario_id, runId: run.id, asofDate: input.asofDate, versionHash: result.versionHash, computedTs: new Date().toISOString() },
+        {
+          tenantId: run.tenant_id,
+          scenarioId: run.scenario_id,
+          runId: run.id,
+          asofDate: input.asofDate,
+          versionHash: result.versionHash,
+          computedTs: new Date().toISOString(),
+          traceId: runTraceId(run),
+        },
         result.batches,
         async (tx) => {
           const [row] = await tx<{ cancel_requested: boolean; lease_owner: string | null }[]>`
@@ -96,11 +113,11 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           await options.onCommitting?.(tx, run);
         },
       );
-      log.info("run_succeeded", { run_id: run.id, rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
+      logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
       await options.onSucceeded?.(run, rows);
       return "SUCCEEDED";
     } catch (err) {
-      return await settleFailure(run, err, stopReason);
+      return await settleFailure(run, err, stopReason, step);
     } finally {
       clearInterval(heartbeat);
       clearTimeout(timeout);
@@ -113,18 +130,24 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     await options.onDeadLetter?.(run, error);
   }
 
-  async function settleFailure(run: RunRecord, err: unknown, stopReason: string | undefined): Promise<Outcome> {
-    const error = { code: "ENGINE_ERROR", message: err instanceof Error ? err.message : String(err), attempt: run.attempts };
+  /** After a retry or hand-back found the cancel requested and ended the run: rows a store may hold from this attempt go. */
+  async function cancelled(run: RunRecord): Promise<"CANCELLED"> {
+    await writer.deleteRun(run.id);
+    logOf(run).info("scenario_run_cancelled");
+    return "CANCELLED";
+  }
+
+  async function settleFailure(run: RunRecord, err: unknown, stopReason: string | undefined, step: RunStep): Promise<Outcome> {
     if (stopReason === "lease lost" || err instanceof LostRunError) return "LOST";
     if (stopReason === "handback") {
       // Shutting down: give the run back untouched; its attempt does not count against the budget.
       const back = await store.scheduleRetry(run.id, 0, { code: "HANDED_BACK", message: "worker shut down before the run finished" }, true);
-      return back ? "RETRY" : "LOST";
+      return back?.state === "CANCELLED" ? cancelled(run) : back ? "RETRY" : "LOST";
     }
     if (stopReason === "cancelled") {
       await writer.deleteRun(run.id);
       const done = await store.finish(run.id, "CANCELLED", "cancelled by user");
-      log.info("run_cancelled", { run_id: run.id });
+      logOf(run).info("scenario_run_cancelled");
       return done ? "CANCELLED" : "LOST";
     }
     if (stopReason === "timeout") {
@@ -132,18 +155,28 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       if (await store.finish(run.id, "FAILED", "timeout", e)) await deadLettered(run, e);
       return "FAILED";
     }
-    // Bad input never gets better by retrying.
-    const permanent = err instanceof Error && err.name === "EngineValidationError";
-    if (!permanent && run.attempts <= run.max_retries) {
+    const failure = classifyFailure(err, step);
+    const error = { code: failure.code, message: failure.message, attempt: run.attempts };
+    // The raw text (driver messages, stacks) goes to the log, with the run id, and nowhere else.
+    const logged = {
+      run_id: run.id,
+      attempt: run.attempts,
+      step,
+      code: failure.code,
+      error: rawText(err),
+      ...(failure.redacted && err instanceof Error ? { stack: err.stack } : {}),
+    };
+    // A deterministic failure (bad input, a non-finite value) never gets better by retrying.
+    if (failure.retryable && run.attempts <= run.max_retries) {
       const delay = backoffMs(options.retryBaseMs, run.attempts);
-      await store.scheduleRetry(run.id, delay, error);
-      log.warn("run_retry_scheduled", { run_id: run.id, attempt: run.attempts, delay_ms: delay, error: error.message });
+      const back = await store.scheduleRetry(run.id, delay, error);
+      // A cancel requested before the heartbeat saw it ends the run rather than another attempt.
+      if (back?.state === "CANCELLED") return cancelled(run);
+      logOf(run).warn("scenario_run_retry_scheduled", { ...logged, delay_ms: delay });
       return "RETRY";
     }
-    const own = (err as { code?: unknown }).code;
-    const final = { ...error, code: permanent ? (typeof own === "string" ? own : "INVALID_INPUT") : error.code };
-    if (await store.finish(run.id, "FAILED", permanent ? "invalid input" : "retries exhausted", final)) await deadLettered(run, final);
-    log.error("run_failed", { run_id: run.id, attempt: run.attempts, error: error.message });
+    if (await store.finish(run.id, "FAILED", failure.retryable ? "retries exhausted" : "not retryable", error)) await deadLettered(run, error);
+    logOf(run).error("scenario_run_failed", logged);
     return "FAILED";
   }
 

@@ -49,6 +49,7 @@ export async function startWorker(deps: WorkerDeps) {
     pool,
     () => consumer?.lag() ?? Promise.resolve(0),
     deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
+    () => store.countLeaseLapsed(),
   );
   const executor = createExecutor({
     store,

@@ -7,4 +7,5 @@ export type FromThread =
   | { type: "progress"; jobId: number; done: number; total: number }
   | { type: "batch"; jobId: number; batch: OutputBatch }
   | { type: "done"; jobId: number; versionHash: string; rows: number }
-  | { type: "error"; jobId: number; message: string; name: string };
+  /** `name` and `code` travel as strings (a thrown class does not survive the clone): the executor classifies by them. */
+  | { type: "error"; jobId: number; message: string; name: string; code?: string };

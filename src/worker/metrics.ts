@@ -10,7 +10,13 @@ import type { Outcome } from "./executor";
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
-export function createWorkerMetrics(metrics: Metrics, pool: { size: number; readonly busy: number }, lag?: () => Promise<number>, partitions?: () => number) {
+export function createWorkerMetrics(
+  metrics: Metrics,
+  pool: { size: number; readonly busy: number },
+  lag?: () => Promise<number>,
+  partitions?: () => number,
+  leaseLapsed?: () => Promise<number>,
+) {
   const registers = [metrics.registry];
   const runs = new Counter({
     name: "aurum_scenario_runs_total",
@@ -51,6 +57,16 @@ export function createWorkerMetrics(metrics: Metrics, pool: { size: number; read
       registers,
       collect() {
         this.set(partitions());
+      },
+    });
+  }
+  if (leaseLapsed) {
+    new Gauge({
+      name: "aurum_scenario_runs_lease_lapsed",
+      help: "RUNNING runs whose lease lapsed more than a lease ago (the reclaimer should have taken them back): stuck runs",
+      registers,
+      async collect() {
+        this.set(await leaseLapsed().catch(() => Number.NaN));
       },
     });
   }

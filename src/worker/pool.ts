@@ -66,7 +66,7 @@ export class WorkerPool {
             if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
             else if (m.type === "batch") batches.push(m.batch);
             else if (m.type === "done") finish(slot, () => resolve({ batches, versionHash: m.versionHash, rows: m.rows }));
-            else finish(slot, () => reject(Object.assign(new Error(m.message), { name: m.name })));
+            else finish(slot, () => reject(Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {})));
           };
           slot.worker.onerror = (event) => finish(slot, () => reject(new Error(`engine thread crashed: ${event.message}`)));
           slot.worker.postMessage({ jobId, input });

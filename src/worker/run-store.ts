@@ -9,7 +9,7 @@ import { normalizeParameters } from "../engine/validate";
 import { type RunInputs, resolveInputs, snapshotCurves, toEngineInput } from "../runs/inputs";
 import type { RunRecord } from "../runs/model";
 import type { RunQueue } from "../runs/queue";
-import { createRunRepo } from "../runs/repo";
+import { createRunRepo, type Tx } from "../runs/repo";
 
 /** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
 export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queue?: RunQueue) {
@@ -37,6 +37,17 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
     return kept?.inputs ?? inputs;
   }
 
+  /** One run of reclaimExpired, locked and checked again: its worker may have heartbeaten since the scan. */
+  async function reclaimOne(tx: Tx, id: string): Promise<RunRecord | undefined> {
+    const [row] = await tx<{ cancel_requested: boolean }[]>`
+      select cancel_requested from scenario_run
+      where id = ${id} and state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp()) for update`;
+    if (!row) return undefined;
+    if (row.cancel_requested) return runs.transition(tx, id, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user; its lease lapsed" });
+    const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
+    if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
+    return back;
+  }
   return {
     runs,
 
@@ -53,6 +64,18 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
           where id = ${runId} returning ${runs.columns}`;
         return leased;
       });
+    },
+
+    /**
+     * RUNNING runs whose lease lapsed more than one lease ago, or that have none: the reclaimer
+     * (every worker, every lease/3) should have taken them back, so a count that stays above 0 means
+     * no worker is reclaiming (the AurumRunsStuck alert).
+     */
+    async countLeaseLapsed(): Promise<number> {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from scenario_run
+        where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp() - ${leaseMs} * interval '1 millisecond')`;
+      return row?.n ?? 0;
     },
 
     /** The next claimable run id, highest priority first, oldest first. */
@@ -75,25 +98,30 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return { keep: !row.cancel_requested, cancelled: row.cancel_requested };
     },
 
-    /** RUNNING runs whose lease expired go back to QUEUED (their worker died); returns their ids. */
+    /**
+     * RUNNING runs no worker executes any more (lease lapsed, or none at all on rows from before
+     * leases) go back to QUEUED, or end CANCELLED when a cancel was requested: a cancel must not
+     * turn into another attempt. Returns the ids of the runs it moved.
+     */
     async reclaimExpired(): Promise<string[]> {
       const expired = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run where state = 'RUNNING' and lease_expires_at < clock_timestamp()`;
+        select id::text as id from scenario_run where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp())`;
       const reclaimed: string[] = [];
       for (const { id } of expired) {
-        const r = await sql.begin(async (tx) => {
-          const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
-          if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
-          return back;
-        });
-        if (r) reclaimed.push(id);
+        if (await sql.begin((tx) => reclaimOne(tx, id))) reclaimed.push(id);
       }
       return reclaimed;
     },
 
-    /** RUNNING → QUEUED, claimable again after `delayMs`; a hand-back also returns the attempt it used. */
+    /**
+     * RUNNING → QUEUED, claimable again after `delayMs`; a hand-back also returns the attempt it used.
+     * A run whose cancel was requested meanwhile ends CANCELLED instead (check the returned state):
+     * queued with `cancel_requested` it would never be claimed again, nor end.
+     */
     async scheduleRetry(runId: string, delayMs: number, error: Record<string, unknown>, handBack = false): Promise<RunRecord | undefined> {
       return sql.begin(async (tx) => {
+        const [row] = await tx<{ cancel_requested: boolean }[]>`select cancel_requested from scenario_run where id = ${runId} and state = 'RUNNING' for update`;
+        if (row?.cancel_requested) return runs.transition(tx, runId, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user" });
         const run = await runs.transition(tx, runId, ["RUNNING"], "QUEUED", { by: workerId, reason: handBack ? "handed back on shutdown" : `retry in ${delayMs} ms`, error });
         if (run) {
           await tx`update scenario_run set next_attempt_at = clock_timestamp() + ${delayMs} * interval '1 millisecond',

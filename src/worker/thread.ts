@@ -19,7 +19,15 @@ self.onmessage = (event: MessageEvent<ToThread>) => {
     }
     post({ type: "done", jobId, versionHash: result.versionHash, rows: result.rows });
   } catch (err) {
-    post({ type: "error", jobId, message: err instanceof Error ? err.message : String(err), name: err instanceof Error ? err.name : "Error" });
+    // The code too (e.g. NON_FINITE_OUTPUT): the main thread classifies the failure by it (failure.ts).
+    const code = (err as { code?: unknown } | null)?.code;
+    post({
+      type: "error",
+      jobId,
+      message: err instanceof Error ? err.message : String(err),
+      name: err instanceof Error ? err.name : "Error",
+      ...(typeof code === "string" ? { code } : {}),
+    });
   }
 };
 

@@ -103,6 +103,21 @@ for (const store of STORES) {
       ["a repeated observation", `${HEADER}\n${row("BAD_H", "2030-01", 1)}\n${row("BAD_H", "2030-02", 2)}\n${row("BAD_H", "2030-01", 3)}\n`, /^line 4: repeats .* line 2/],
       ["an unterminated quote", `${HEADER}\n${row("BAD_I", "2030-01", 1)}\nBAD_I,PJM,"West,power,ON_PEAK,USD/MWh,2026-11-27,2030-02,1\n`, /^line 3/],
       ["an empty file", "", /empty/],
+      // Finite and plausible (src/curves/bounds.ts): 1.7e308 passed before and made later runs overflow to Infinity.
+      [
+        "a mid of 1.7e308",
+        `${HEADER}\n${row("BAD_J", "2030-01", 1)}\n${row("BAD_J", "2030-02", "1.7e308")}\n`,
+        /^line 3: mid 1\.7e\+308 is outside the plausible range for USD\/MWh/,
+      ],
+      ["a mid of NaN", `${HEADER}\n${row("BAD_K", "2030-01", "NaN")}\n`, /^line 2: mid must be a finite number/],
+      ["a mid of -Infinity", `${HEADER}\n${row("BAD_L", "2030-01", 1)}\n${row("BAD_L", "2030-02", "-Infinity")}\n`, /^line 3: mid must be a finite number/],
+      ["a mid that overflows a double", `${HEADER}\n${row("BAD_M", "2030-01", "1e999")}\n`, /^line 2: mid must be a finite number/],
+      [
+        "a gas price beyond USD/MMBtu's range",
+        `${HEADER}\n${row("BAD_N", "2030-01", 20_000, { product: "natural_gas", block: "ATC", unit: "USD/MMBtu" })}\n`,
+        /^line 2: mid 20000 .* at most 10000/,
+      ],
+      ["a price beyond the default range of an unknown unit", `${HEADER}\n${row("BAD_O", "2030-01", -2e6, { unit: "XYZ" })}\n`, /^line 2: mid -2000000 .* at most 1000000/],
       ["a stored curve with another identity", `${HEADER}\n${row("IMP_0", "2031-01", 1, { unit: "EUR/MWh" })}\n`, /curve IMP_0 is stored with other/, 409],
     ];
     for (const [what, csv, message, status] of rejected) {
@@ -117,6 +132,19 @@ for (const store of STORES) {
         expect((await db.sql`select count(*)::int as curves from curve`)[0]?.curves).toBe(curvesBefore);
       });
     }
+
+    test("prices at the edge of their unit's range are accepted, negative ones too", async () => {
+      const csv = [
+        HEADER,
+        row("EDGE_POWER", "2030-01", 100_000),
+        row("EDGE_POWER", "2030-02", -100_000, {}),
+        row("EDGE_GAS", "2030-01", 10_000, { product: "natural_gas", block: "ATC", unit: "usd/mmbtu" }),
+        row("EDGE_OTHER", "2030-01", 1_000_000, { unit: "XYZ" }),
+      ].join("\n");
+      const res = await importCsv(`${csv}\n`);
+      expect(res.status).toBe(200);
+      expect(res.json.data.rows).toBe(4);
+    });
 
     test("an unknown curve is a 404 and a custom verb other than import is a 404", async () => {
       expect((await call(app, "GET", "/v1/curves/NOPE")).status).toBe(404);

@@ -124,3 +124,114 @@ for (const store of STORES) {
     });
   });
 }
+
+/** Twelve bodies that are not JSON: each on any JSON route is a 400, never a default, a 2xx or a 500. */
+const MALFORMED = ['{"seed":1,}', '{"a":', "[1,]", "nul", "{bad", '{"seed":1', "{'seed':1}", '{"seed":01}', "tru", '{"seed":1}}', "{seed:1}", '{"a":"b\\x"}'];
+
+for (const store of STORES) {
+  describe(`malformed JSON bodies on ${store}`, () => {
+    let db: TestDb;
+    let app: ReturnType<typeof buildApp>;
+    let scenarioId: string;
+    let runId: string;
+    const tenant = { "x-aurum-tenant": "t-bodies" };
+    const json = { ...tenant, "content-type": "application/json" };
+    const counts = async () =>
+      (
+        await db.sql`select (select count(*) from scenario_run)::int as runs, (select count(*) from scenario_event)::int as events, (select max(version) from scenario)::int as version`
+      )[0];
+    const expect400 = (res: Awaited<ReturnType<typeof call>>) => {
+      expect(res.status).toBe(400);
+      expect(res.json.error.code).toBe("VALIDATION_ERROR");
+      expect(res.json.error.details[0]).toMatchObject({ field: "/", location: "body" });
+      expect(res.json.meta.request_id).toBeString();
+    };
+
+    beforeAll(async () => {
+      db = await createTestDb(store, { sampleCurves: true });
+      app = buildApp(db);
+      scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bodies" }, headers: tenant })).json.data.id;
+      runId = (await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 1 }, headers: tenant })).json.data.id;
+    });
+    afterAll(async () => {
+      await db?.drop();
+    });
+
+    test("12 malformed bodies on POST .../run are all 400 and queue nothing, whatever the content type", async () => {
+      expect(new Set(MALFORMED).size).toBe(12);
+      const before = await counts();
+      for (const raw of MALFORMED) {
+        for (const headers of [json, { ...tenant, "content-type": "text/plain" }, tenant]) {
+          const res = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { raw, headers });
+          expect({ raw, status: res.status }).toEqual({ raw, status: 400 });
+          expect400(res);
+        }
+      }
+      expect(await counts()).toEqual(before);
+    });
+
+    test("JSON that is not an object on POST .../run is a 400 naming the body", async () => {
+      for (const raw of ["null", "1", "true", '"x"', "[]", "[{}]"]) {
+        const res = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { raw, headers: json });
+        expect({ raw, status: res.status }).toEqual({ raw, status: 400 });
+        expect400(res);
+      }
+    });
+
+    test("an empty body on POST .../run means defaults, with or without a JSON content type", async () => {
+      const first = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { raw: "", headers: json });
+      expect(first.status).toBe(202);
+      expect(first.json.data).toMatchObject({ seed: 42, priority: "NORMAL", code_version: "v1", timeout_minutes: 60, max_retries: 3 });
+      for (const opts of [{ raw: "", headers: tenant }, { raw: "  \n", headers: json }, { headers: tenant }, { body: {}, headers: tenant }]) {
+        const again = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, opts);
+        expect(again.status).toBe(200);
+        expect(again.json.data.id).toBe(first.json.data.id);
+      }
+    });
+
+    test("malformed bodies on POST /v1/scenarios, PATCH, runs:bulk, state and cancel are 400s that change nothing", async () => {
+      const routes: [string, string][] = [
+        ["POST", "/v1/scenarios"],
+        ["PATCH", `/v1/scenarios/${scenarioId}`],
+        ["POST", `/v1/scenarios/${scenarioId}/runs:bulk`],
+        ["POST", `/v1/scenarios/runs/${runId}/state`],
+        ["POST", `/v1/scenarios/runs/${runId}/cancel`],
+      ];
+      const before = await counts();
+      for (const [method, path] of routes) {
+        for (const raw of MALFORMED) {
+          const res = await call(app, method, path, { raw, headers: json });
+          expect({ method, path, raw, status: res.status }).toEqual({ method, path, raw, status: 400 });
+          expect400(res);
+        }
+      }
+      expect(await counts()).toEqual(before);
+      const run = await call(app, "GET", `/v1/scenarios/${scenarioId}/runs/${runId}`, { headers: tenant });
+      expect(run.json.data).toMatchObject({ state: "QUEUED", cancel_requested: false });
+    });
+
+    test("every POST, PATCH and PUT route that takes JSON answers a malformed body with a 400", async () => {
+      // Each route's path parameters filled with values that exist, so only the body can be wrong.
+      const fill: Record<string, string> = { id: scenarioId, run_id: runId, tenant: "t-bodies", feature: "bulk_runs" };
+      const verbs: Record<string, string> = { "/v1/scenarios/:id/runs:verb": "/v1/scenarios/:id/runs:bulk" };
+      const routes = app.routes.filter((r) => ["POST", "PATCH", "PUT"].includes(r.method) && r.path !== "/v1/curves:verb"); // curves:import takes CSV
+      expect(routes.length).toBeGreaterThanOrEqual(9);
+      const before = await counts();
+      for (const r of routes) {
+        const path = (verbs[r.path] ?? r.path).replace(/:(\w+)/g, (m, name: string) => fill[name] ?? m);
+        for (const raw of ['{"a":1,}', "[1,]"]) {
+          const res = await call(app, r.method, path, { raw, headers: json });
+          expect({ route: `${r.method} ${r.path}`, raw, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, raw, status: 400 });
+        }
+      }
+      expect(await counts()).toEqual(before);
+    });
+
+    test("cancel takes no body, or an empty JSON object", async () => {
+      const a = (await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 2 }, headers: tenant })).json.data.id;
+      expect((await call(app, "POST", `/v1/scenarios/runs/${a}/cancel`, { raw: "", headers: json })).json.data.state).toBe("CANCELLED");
+      expect((await call(app, "POST", `/v1/scenarios/runs/${a}/cancel`, { body: {}, headers: tenant })).status).toBe(200);
+      expect((await call(app, "POST", `/v1/scenarios/runs/${a}/cancel`, { raw: "[]", headers: json })).status).toBe(400);
+    });
+  });
+}

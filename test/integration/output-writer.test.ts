@@ -1,13 +1,16 @@
 /**
  * The Postgres output writer (COPY on a server, unnest on a server and on PGlite) against the one
  * contract every writer passes (test/support/output-contract.ts; the Iceberg writer runs it too in
- * trino-output-store.test.ts), and a COPY that the database rejects mid-stream.
+ * trino-output-store.test.ts), the read contract for non-finite values (test/support/output-read-contract.ts),
+ * and a COPY that the database rejects mid-stream.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spellDouble } from "../../src/outputs/finite";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { RunOutputMeta } from "../../src/outputs/store";
-import { createTestDb, type Store, type TestDb } from "../support/app";
+import { buildApp, createTestDb, type Store, type TestDb } from "../support/app";
 import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
+import { describeNonFiniteReadContract, type RawRow, type ReadContractHarness } from "../support/output-read-contract";
 
 const cases: { name: string; store: Store; copy: boolean }[] = [
   { name: "postgres, COPY", store: "postgres", copy: true },
@@ -38,6 +41,35 @@ async function openStore(c: (typeof cases)[number]): Promise<ContractHarness> {
 }
 
 for (const c of cases) describeOutputWriterContract(c.name, () => openStore(c));
+
+/** jsonb has no NaN/Infinity: the only way Postgres holds a non-finite attribution entry is as its string. */
+const jsonbAttribution = (a: RawRow["attribution"]) => (a === null ? null : JSON.stringify(Object.fromEntries(Object.entries(a).map(([k, v]) => [k, spellDouble(v)]))));
+const float8 = (v: number | null) => (v === null ? null : String(v)); // "NaN", "Infinity", "-Infinity" are float8 input
+
+/** The read contract on a Postgres store: the app's default reader, rows inserted with SQL. */
+async function openReadStore(store: Store): Promise<ReadContractHarness> {
+  const db = await createTestDb(store);
+  const tenantId = "t-read";
+  return {
+    app: buildApp(db),
+    tenantId,
+    seed: async (rows) => {
+      const [s] = await db.sql`insert into scenario (tenant_id, name) values (${tenantId}, 'non-finite reads') returning id::text as id`;
+      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key, finished_at)
+        values (${s!.id}, ${tenantId}, 'SUCCEEDED', ${crypto.randomUUID()}, 'k', now()) returning id::text as id`;
+      for (const row of rows) {
+        await db.sql`insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric,
+                                                  value, band_lower, band_upper, attribution, version_hash, computed_ts)
+          values (${tenantId}, ${s!.id}, ${r!.id}, '2026-01-02', ${row.curve_key}, 'MONTHLY', '2026-02-01', '2026-02', ${row.metric},
+                  ${float8(row.value)}::float8, ${float8(row.band_lower)}::float8, ${float8(row.band_upper)}::float8, ${jsonbAttribution(row.attribution)}::text::jsonb, 'vh', now())`;
+      }
+      return { scenarioId: s!.id as string, runId: r!.id as string };
+    },
+    close: () => db.drop(),
+  };
+}
+
+for (const store of ["postgres", "pglite"] as const) describeNonFiniteReadContract(store, () => openReadStore(store));
 
 describe("output writer: a database error during COPY", () => {
   let db: TestDb;

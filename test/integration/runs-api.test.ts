@@ -1,5 +1,6 @@
 /** The run lifecycle API: dedupe rules, cancellation, the admin state machine and bulk triggers. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
 describe("runs API on postgres", () => {
@@ -92,6 +93,81 @@ describe("runs API on postgres", () => {
     // A succeeded run still deduplicates its fingerprint.
     const again = await trigger({ seed: 30 });
     expect(again.json.meta.deduplicated).toBe("fingerprint");
+  });
+
+  test("an admin FAILED records its reason on the run's error (a default without one), and in its event", async () => {
+    const run = (await trigger({ seed: 50 })).json.data;
+    const failed = await call(app, "POST", `/v1/scenarios/runs/${run.id}/state`, { body: { state: "FAILED", reason: "bad curve import" }, headers: tenant });
+    expect(failed.status).toBe(409); // QUEUED → FAILED is not a transition
+    await setState(run.id, "RUNNING");
+    const res = await call(app, "POST", `/v1/scenarios/runs/${run.id}/state`, { body: { state: "FAILED", reason: "bad curve import" }, headers: tenant });
+    expect(res.status).toBe(200);
+    expect(res.json.data).toMatchObject({ state: "FAILED", error: { code: "ADMIN_FAILED", message: "bad curve import", by: "local-operator" } });
+    expect((await call(app, "GET", `/v1/scenarios/${scenarioId}/runs/${run.id}`, { headers: tenant })).json.data.error).toEqual(res.json.data.error);
+    const [event] = await db.sql`select payload from scenario_event where run_id = ${run.id} and payload->>'to' = 'FAILED'`;
+    expect(event!.payload).toMatchObject({ from: "RUNNING", to: "FAILED", error: { code: "ADMIN_FAILED", message: "bad curve import" } });
+    const other = (await trigger({ seed: 51 })).json.data;
+    await setState(other.id, "RUNNING");
+    const bare = await call(app, "POST", `/v1/scenarios/runs/${other.id}/state`, { body: { state: "FAILED" }, headers: tenant });
+    expect(bare.json.data.error).toEqual({ code: "ADMIN_FAILED", message: "marked FAILED by an administrator", by: "local-operator" });
+  });
+
+  test("an admin RUNNING takes a lease like a claimed run; cancel ends it at once", async () => {
+    const run = (await trigger({ seed: 52 })).json.data;
+    expect((await setState(run.id, "RUNNING")).json.data.state).toBe("RUNNING");
+    const [lease] = await db.sql`select lease_owner, extract(epoch from lease_expires_at - clock_timestamp())::float8 as left_s from scenario_run where id = ${run.id}`;
+    expect(lease!.lease_owner).toBe("admin:local-operator");
+    expect(lease!.left_s).toBeGreaterThan(20);
+    expect(lease!.left_s).toBeLessThanOrEqual(30);
+    const cancel = await call(app, "POST", `/v1/scenarios/runs/${run.id}/cancel`, { headers: tenant });
+    expect(cancel.status).toBe(200);
+    expect(cancel.json.data).toMatchObject({ state: "CANCELLED" });
+    expect(cancel.json.data.finished_at).toBeString();
+  });
+
+  test("cancel of a RUNNING run with no lease (legacy) or a lapsed one ends it CANCELLED at once; a worker's live lease only asks", async () => {
+    const runningWith = async (seed: number, lease: "none" | "lapsed" | "live") => {
+      const run = (await trigger({ seed })).json.data;
+      await db.sql`update scenario_run set state = 'RUNNING', started_at = now(),
+        lease_owner = ${lease === "none" ? null : "worker-x"},
+        lease_expires_at = ${lease === "none" ? null : lease === "lapsed" ? new Date(Date.now() - 5_000) : new Date(Date.now() + 60_000)}
+        where id = ${run.id}`;
+      return run.id as string;
+    };
+    for (const lease of ["none", "lapsed"] as const) {
+      const id = await runningWith(lease === "none" ? 53 : 54, lease);
+      const res = await call(app, "POST", `/v1/scenarios/runs/${id}/cancel`, { headers: tenant });
+      expect({ lease, status: res.status, state: res.json.data.state }).toEqual({ lease, status: 200, state: "CANCELLED" });
+    }
+    const live = await runningWith(55, "live");
+    const res = await call(app, "POST", `/v1/scenarios/runs/${live}/cancel`, { headers: tenant });
+    expect(res.json.data).toMatchObject({ state: "RUNNING", cancel_requested: true });
+  });
+
+  test("the reclaimer ends a cancel-requested run whose lease lapsed CANCELLED, and queues lapsed or lease-less runs again", async () => {
+    const ids: Record<string, string> = {};
+    for (const [name, seed] of [
+      ["cancelled", 60],
+      ["lapsed", 61],
+      ["leaseless", 62],
+      ["live", 63],
+    ] as const) {
+      ids[name] = (await trigger({ seed })).json.data.id;
+    }
+    await db.sql`update scenario_run set state = 'RUNNING', lease_owner = 'dead-worker', lease_expires_at = now() - interval '1 second' where id in ${db.sql([ids.cancelled!, ids.lapsed!])}`;
+    await db.sql`update scenario_run set cancel_requested = true where id = ${ids.cancelled!}`;
+    await db.sql`update scenario_run set state = 'RUNNING', lease_owner = null, lease_expires_at = null where id = ${ids.leaseless!}`;
+    await db.sql`update scenario_run set state = 'RUNNING', lease_owner = 'alive', lease_expires_at = now() + interval '1 minute' where id = ${ids.live!}`;
+    const reclaimed = await createRunStore(db.sql, "sweeper", 1_000).reclaimExpired();
+    expect(reclaimed.sort()).toEqual([ids.cancelled!, ids.lapsed!, ids.leaseless!].sort());
+    const states = await db.sql`select id::text as id, state, lease_owner from scenario_run where id in ${db.sql(Object.values(ids))}`;
+    const byId = Object.fromEntries(states.map((r) => [r.id, r.state]));
+    expect(byId).toEqual({ [ids.cancelled!]: "CANCELLED", [ids.lapsed!]: "QUEUED", [ids.leaseless!]: "QUEUED", [ids.live!]: "RUNNING" });
+    const [event] = await db.sql`select payload from scenario_event where run_id = ${ids.cancelled!} order by id desc limit 1`;
+    expect(event!.payload).toMatchObject({ from: "RUNNING", to: "CANCELLED", by: "sweeper" });
+    // An identical trigger now returns the run that will execute, not a stuck one.
+    const again = await trigger({ seed: 62 });
+    expect(again.json.data).toMatchObject({ id: ids.leaseless, state: "QUEUED" });
   });
 
   test("bulk: 100 items work; one bad item fails alone; a repeated key in one request is a 400", async () => {

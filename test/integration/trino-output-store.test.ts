@@ -1,15 +1,21 @@
 // The Iceberg output store through a real Trino (and a fresh Postgres database for the run
-// metadata): the shared write-side contract, then what only a two-system write needs — leftovers
+// metadata): the shared write-side contract and the read contract for non-finite values, then what only a two-system write needs — leftovers
 // of a crashed attempt, a failure in the middle of a write or in its clean-up, a SUCCEEDED run's
 // rows left alone, two writers of one run taking turns. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTrinoClient, type TrinoClient, TrinoError } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { createApp } from "../../src/app";
+import { loadConfig } from "../../src/config";
 import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
+import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
+import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
+import { createMetrics } from "../../src/platform/metrics";
 import { createTestDb, type TestDb } from "../support/app";
 import { contractBatch, describeOutputWriterContract, expectedRows, type StoredRow, sortRows } from "../support/output-contract";
+import { describeNonFiniteReadContract, legacyAttributionText, type ReadContractHarness } from "../support/output-read-contract";
 import { requireService, serviceEnv } from "../support/services";
 
 const service = await requireService("trino");
@@ -88,6 +94,54 @@ function failingTrino(real: TrinoClient, fail: (sql: string, n: number) => boole
 }
 
 if (service.available) describeOutputWriterContract("trino / iceberg", openStore, 120_000);
+
+/** A double as a Trino literal; NaN and ±Infinity through their functions. */
+const doubleLiteral = (v: number | null) =>
+  v === null ? "NULL" : Number.isNaN(v) ? "nan()" : v === Number.POSITIVE_INFINITY ? "infinity()" : v === Number.NEGATIVE_INFINITY ? "-infinity()" : `DOUBLE '${v}'`;
+
+/**
+ * The read contract on Iceberg: the API on the Trino reader, rows inserted with a Trino INSERT, the
+ * attribution as the engine's old text (`{"load_growth:1":Infinity}`, what the writer stored before it quoted it).
+ */
+async function openReadStore(): Promise<ReadContractHarness> {
+  const trino = realTrino();
+  const db = await createTestDb("postgres");
+  const tenantId = "t-read";
+  const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
+  const app = createApp({
+    config,
+    sql: db.sql,
+    log,
+    metrics: createMetrics(),
+    authenticate: createAuthenticator(config),
+    outputs: createTrinoOutputReader({ sql: db.sql, trino }),
+  });
+  const scenarios: string[] = [];
+  return {
+    app,
+    tenantId,
+    seed: async (rows) => {
+      const [s] = await db.sql`insert into scenario (tenant_id, name) values (${tenantId}, 'non-finite reads') returning id::text as id`;
+      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key, finished_at)
+        values (${s!.id}, ${tenantId}, 'SUCCEEDED', ${crypto.randomUUID()}, 'k', now()) returning id::text as id`;
+      scenarios.push(s!.id);
+      const values = rows.map(
+        (row) => `(${varcharLiteral(tenantId)}, ${varcharLiteral(s!.id)}, ${varcharLiteral(r!.id)}, DATE '2026-01-02', ${varcharLiteral(row.curve_key)}, 'MONTHLY',
+          DATE '2026-02-01', '2026-02', ${varcharLiteral(row.metric)}, ${doubleLiteral(row.value)}, ${doubleLiteral(row.band_lower)}, ${doubleLiteral(row.band_upper)},
+          ${row.attribution === null ? "NULL" : varcharLiteral(legacyAttributionText(row.attribution))}, 'vh', TIMESTAMP '2026-01-02 10:00:00 UTC')`,
+      );
+      await trino.execute(`INSERT INTO ${T} (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value,
+        band_lower, band_upper, attribution, version_hash, computed_ts) VALUES ${values.join(", ")}`);
+      return { scenarioId: s!.id as string, runId: r!.id as string };
+    },
+    close: async () => {
+      for (const id of scenarios) await trino.execute(`DELETE FROM ${T} WHERE scenario_id = ${varcharLiteral(id)}`).catch(() => {});
+      await db.drop();
+    },
+  };
+}
+
+if (service.available) describeNonFiniteReadContract("trino / iceberg", openReadStore, 120_000);
 
 describe.skipIf(!service.available)("iceberg output store", () => {
   let store: Awaited<ReturnType<typeof openStore>>;

@@ -10,6 +10,7 @@ import { createCurveService } from "../../src/curves/service";
 import { runScenario } from "../../src/engine";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputWriter } from "../../src/outputs/store";
+import { AppError } from "../../src/platform/errors";
 import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
@@ -27,13 +28,15 @@ async function harness(opts: { curves?: number; months?: number; writer?: (sql: 
   if (opts.curves) await curves.loadSpecs(syntheticCurves(opts.curves), SAMPLE_ASOF, opts.months ?? 120);
   else await curves.loadSampleIfEmpty();
   const queue = createLocalQueue();
-  const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+  // The API's lease (an admin's QUEUED → RUNNING) is the worker's.
+  const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_WORKER_LEASE_SECONDS: "3" }, queue);
   const deadLetters: { run: RunRecord; error: Record<string, unknown> }[] = [];
+  const logs: Record<string, unknown>[] = [];
   const worker = await startWorker({
     mode: "embedded",
     sql: db.sql,
     config: { ...loadConfig({}), workerConcurrency: opts.concurrency ?? 2, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
-    log: createLogger("silent"),
+    log: createLogger("debug", (line) => void logs.push(JSON.parse(line))),
     queue,
     workerId: "test-worker",
     ...(opts.writer ? { writer: opts.writer(db.sql) } : {}),
@@ -64,7 +67,7 @@ async function harness(opts: { curves?: number; months?: number; writer?: (sql: 
     await worker.stop(1_000);
     await db.drop();
   };
-  return { db, app, worker, deadLetters, scenario, trigger, getRun, waitFor, rowsOf, close };
+  return { db, app, worker, deadLetters, logs, scenario, trigger, getRun, waitFor, rowsOf, close };
 }
 
 type Harness = Awaited<ReturnType<typeof harness>>;
@@ -175,8 +178,9 @@ describe("embedded worker: long runs (cancel, timeout)", () => {
 describe("embedded worker: failures, retries and leases", () => {
   let h: Harness;
   let failures = 0;
+  let failWith = () => new Error("output store unavailable");
   let gate: Promise<void> | undefined;
-  /** The real writer, made to fail while `failures` > 0 (an output store outage) and to wait while `gate` is pending. */
+  /** The real writer, made to fail with `failWith()` while `failures` > 0 (an output store outage) and to wait while `gate` is pending. */
   const flaky = (sql: TestDb["sql"]): OutputWriter => {
     const real = createPgOutputWriter(sql);
     return {
@@ -184,7 +188,7 @@ describe("embedded worker: failures, retries and leases", () => {
         await gate;
         if (failures > 0) {
           failures--;
-          throw new Error("output store unavailable");
+          throw failWith();
         }
         return real.replaceRun(meta, batches, commit);
       },
@@ -217,7 +221,8 @@ describe("embedded worker: failures, retries and leases", () => {
     const done = await h.waitFor(run, ["FAILED", "SUCCEEDED"]);
     failures = 0;
     expect(done).toMatchObject({ state: "FAILED", attempts: 3 });
-    expect(done.error).toMatchObject({ code: "ENGINE_ERROR", message: "output store unavailable" });
+    // The store's own text stays in the log; the run shows a classified code and a readable message.
+    expect(done.error).toEqual({ code: "OUTPUT_WRITE_FAILED", message: expect.stringContaining("could not be written to the output store"), attempt: 3 });
     expect(h.deadLetters.filter((d) => d.run.id === run.id)).toHaveLength(1);
     expect(await h.rowsOf(run.id)).toBe(0);
   });
@@ -243,5 +248,126 @@ describe("embedded worker: failures, retries and leases", () => {
     expect(reasons).toContain("lease expired; worker presumed dead");
     // The dead worker coming back cannot commit anything: its heartbeat says stop.
     expect(await dead.heartbeat(run.id, 0.5)).toEqual({ keep: false, cancelled: false });
+  });
+
+  test("a Postgres failure while writing outputs shows OUTPUT_WRITE_FAILED and a readable message; Postgres's text is only in the log, with the run id", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Rejected rows");
+    await h.db.sql.unsafe(`
+      create function reject_rows() returns trigger language plpgsql as $$ begin raise exception 'tablespace pg_secret is full (injected)'; end $$;
+      create trigger reject_rows before insert on scenario_output for each row when (new.scenario_id = '${scenarioId}') execute function reject_rows();`);
+    try {
+      const run = await h.trigger(scenarioId, { seed: 1, max_retries: 1 });
+      const done = await h.waitFor(run, ["FAILED", "SUCCEEDED"]);
+      expect(done).toMatchObject({ state: "FAILED", attempts: 2 });
+      expect(done.error).toEqual({ code: "OUTPUT_WRITE_FAILED", message: expect.stringContaining("could not be written to the output store"), attempt: 2 });
+      expect(JSON.stringify(done.error)).not.toContain("pg_secret");
+      const logged = h.logs.filter((l) => l.run_id === run.id && (l.event === "scenario_run_failed" || l.event === "scenario_run_retry_scheduled"));
+      expect(logged.map((l) => l.event)).toEqual(["scenario_run_retry_scheduled", "scenario_run_failed"]);
+      for (const l of logged) expect(l).toMatchObject({ code: "OUTPUT_WRITE_FAILED", step: "output", error: expect.stringContaining("pg_secret is full (injected)") });
+      expect(h.deadLetters.find((d) => d.run.id === run.id)?.error).toEqual(done.error as Record<string, unknown>);
+    } finally {
+      await h.db.sql.unsafe("drop trigger reject_rows on scenario_output; drop function reject_rows();");
+    }
+  });
+
+  test("an AppError shows its own code and message; a non-retryable one fails at once, a retryable one is retried", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "App errors");
+    failures = 1;
+    failWith = () => new AppError("CONFLICT", "the run's curve snapshot changed; trigger it again");
+    const refused = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
+    expect(refused).toMatchObject({ state: "FAILED", attempts: 1, error: { code: "CONFLICT", message: "the run's curve snapshot changed; trigger it again", attempt: 1 } });
+    failures = 1;
+    failWith = () => new AppError("UNAVAILABLE", "the output store is restarting");
+    const retried = await h.waitFor(await h.trigger(scenarioId, { seed: 2, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
+    expect(retried).toMatchObject({ state: "SUCCEEDED", attempts: 2, error: null });
+  });
+
+  test("engine errors keep their readable message and are never retried (validation, and a code such as NON_FINITE_OUTPUT)", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Engine errors");
+    failures = 1;
+    failWith = () => Object.assign(new Error("curve PJM_W month 2027-01: value is Infinity"), { code: "NON_FINITE_OUTPUT" });
+    const nonFinite = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
+    expect(nonFinite).toMatchObject({ state: "FAILED", attempts: 1, error: { code: "NON_FINITE_OUTPUT", message: "curve PJM_W month 2027-01: value is Infinity" } });
+    failures = 1;
+    failWith = () => Object.assign(new Error("invalid engine input: /asof_date: asofDate must be a date YYYY-MM-DD"), { name: "EngineValidationError" });
+    const invalid = await h.waitFor(await h.trigger(scenarioId, { seed: 2, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
+    expect(invalid).toMatchObject({
+      state: "FAILED",
+      attempts: 1,
+      error: { code: "INVALID_INPUT", message: "invalid engine input: /asof_date: asofDate must be a date YYYY-MM-DD" },
+    });
+    failWith = () => new Error("output store unavailable");
+  });
+
+  test("cancel of a run whose worker died ends it CANCELLED when its lease lapses, never QUEUED again", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Dead and cancelled");
+    const dead = createRunStore(h.db.sql, "dead-worker-2", 3_000);
+    // Hold the live worker's only thread, so the run is certainly claimed by the "dead" worker.
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    const blocker = await h.waitFor(await h.trigger(scenarioId, { seed: 8 }), ["RUNNING"]);
+    const run = await h.trigger(scenarioId, { seed: 9 });
+    expect((await dead.claim(run.id))?.state).toBe("RUNNING");
+    gate = undefined;
+    open();
+    const cancel = await call(h.app, "POST", `/v1/scenarios/runs/${run.id}/cancel`, { headers: tenant });
+    expect(cancel.json.data).toMatchObject({ state: "RUNNING", cancel_requested: true });
+    const done = await h.waitFor(run, ["CANCELLED", "QUEUED", "SUCCEEDED", "FAILED"], 10_000);
+    expect(done.state).toBe("CANCELLED");
+    const states = (await h.db.sql`select payload->>'to' as "to" from scenario_event where run_id = ${run.id} order by id`).map((e) => e.to);
+    expect(states).toEqual(["QUEUED", "RUNNING", "CANCELLED"]);
+    expect(await h.rowsOf(run.id)).toBe(0);
+    expect((await h.waitFor(blocker, ["SUCCEEDED", "FAILED"])).state).toBe("SUCCEEDED");
+  });
+
+  test("a run an admin moved to RUNNING holds a lease: when it lapses the run is queued again and executes; identical triggers get that run", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Admin running");
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    const blocker = await h.waitFor(await h.trigger(scenarioId, { seed: 10 }), ["RUNNING"]);
+    const run = await h.trigger(scenarioId, { seed: 11 });
+    const moved = await call(h.app, "POST", `/v1/scenarios/runs/${run.id}/state`, { body: { state: "RUNNING", reason: "manual" }, headers: tenant });
+    expect(moved.json.data.state).toBe("RUNNING");
+    gate = undefined;
+    open();
+    const same = await call(h.app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 11 }, headers: tenant });
+    expect(same.json.data.id).toBe(run.id);
+    const done = await h.waitFor(run, ["SUCCEEDED", "FAILED", "CANCELLED"], 15_000);
+    expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 1 });
+    const reasons = (await h.db.sql`select payload->>'reason' as reason from scenario_event where run_id = ${run.id} order by id`).map((e) => e.reason);
+    expect(reasons).toEqual(["triggered", "manual", "lease expired; worker presumed dead", "claimed", "completed"]);
+    expect((await h.waitFor(blocker, ["SUCCEEDED", "FAILED"])).state).toBe("SUCCEEDED");
+  });
+
+  test("a failure after a cancel was requested (before the heartbeat saw it) ends the run CANCELLED, not queued for a retry", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Cancelled then failed");
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    const run = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["RUNNING"]);
+    await Bun.sleep(300); // the engine is done; the writer waits at the gate
+    failures = 1;
+    // A cancel from another process: only the row says so (this process's executor is not told).
+    await h.db.sql`update scenario_run set cancel_requested = true where id = ${run.id}`;
+    gate = undefined;
+    open();
+    const done = await h.waitFor(run, ["CANCELLED", "SUCCEEDED", "FAILED"], 10_000);
+    expect(done.state).toBe("CANCELLED");
+    const states = (await h.db.sql`select payload->>'to' as "to" from scenario_event where run_id = ${run.id} order by id`).map((e) => e.to);
+    expect(states).toEqual(["QUEUED", "RUNNING", "CANCELLED"]);
+  });
+
+  test("a value Postgres cannot store (a data exception) fails the run at once: the same rows would fail again", async () => {
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Out of range");
+    await h.db.sql.unsafe(`
+      create function overflow_rows() returns trigger language plpgsql as $$ begin raise exception 'numeric field overflow (injected)' using errcode = '22003'; end $$;
+      create trigger overflow_rows before insert on scenario_output for each row when (new.scenario_id = '${scenarioId}') execute function overflow_rows();`);
+    try {
+      const run = await h.trigger(scenarioId, { seed: 1, max_retries: 3 });
+      const done = await h.waitFor(run, ["FAILED", "SUCCEEDED"]);
+      expect(done).toMatchObject({ state: "FAILED", attempts: 1, error: { code: "OUTPUT_WRITE_FAILED", message: expect.stringContaining("retrying would not help") } });
+      expect(JSON.stringify(done.error)).not.toContain("overflow");
+    } finally {
+      await h.db.sql.unsafe("drop trigger overflow_rows on scenario_output; drop function overflow_rows();");
+    }
   });
 });

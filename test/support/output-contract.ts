@@ -1,7 +1,8 @@
 /**
  * The output store's write-side contract, one suite for every OutputWriter: rows arrive exactly as
  * given (awkward text, every float bit, NaN and ±Infinity included), a second write replaces the
- * first, a failing commit leaves nothing of its write, deleteRun removes one run's rows only.
+ * first, a failing commit leaves nothing of its write, deleteRun removes one run's rows only, and an
+ * attribution with a non-finite entry is stored as JSON (the entry as the string "Infinity").
  * A store plugs in with a harness that creates runs and reads rows back in one common shape.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -118,6 +119,20 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
         expect(rows).toEqual(expectedRows(meta, [b]));
         // the sign of -0 too (asserted on its own: not every matcher tells -0 from 0)
         expect(Object.is(rows.find((r) => r.curve_key === b.curveKey[3])?.value, -0)).toBe(true);
+      },
+      timeoutMs,
+    );
+
+    test(
+      "an attribution with a non-finite entry is stored as valid JSON, the entry spelled as a string",
+      async () => {
+        const meta = await h.newRun();
+        const b = contractBatch(3);
+        // The engine's text before it refused non-finite values: `${number}` gives a bare Infinity, which is not JSON.
+        b.attribution = ['{"policy:0":1.5,"load_growth:1":Infinity}', '{"fuel_curve:0":NaN,"policy:1":-Infinity}', null];
+        await h.writer.replaceRun(meta, [b], async () => {});
+        const attributions = new Map((await h.read(meta.runId)).map((r) => [r.curve_key, r.attribution]));
+        expect(b.curveKey.map((k) => attributions.get(k))).toEqual([{ "policy:0": 1.5, "load_growth:1": "Infinity" }, { "fuel_curve:0": "NaN", "policy:1": "-Infinity" }, null]);
       },
       timeoutMs,
     );

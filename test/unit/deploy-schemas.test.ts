@@ -13,6 +13,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import Ajv from "ajv";
 import { run as dockerfilelint } from "dockerfilelint";
@@ -51,6 +52,7 @@ const MODELS: Record<string, ModelClass> = {
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
 };
 type SchemaError = { instancePath: string; keyword: string; message?: string; params: Y };
 /**
@@ -133,8 +135,8 @@ describe.skipIf(!kubectl)("deploy/k8s rendered with kubectl kustomize validates 
   };
 
   test.each([
-    ["deploy/k8s/base", 12],
-    ["deploy/k8s/overlays/example", 14],
+    ["deploy/k8s/base", 13],
+    ["deploy/k8s/overlays/example", 15],
   ] as const)("%s (%d objects)", (dir, count) => {
     const docs = render(dir);
     expect(docs.length).toBe(count);

@@ -62,6 +62,18 @@ describe("insertStatements", () => {
     expect(Object.is(rows[3]?.value, -0)).toBe(true);
   });
 
+  test("an attribution with a non-finite entry is written as valid JSON, the entry spelled as a string", () => {
+    const b = contractBatch(3);
+    const given: OutputColumns = { ...b, attribution: ['{"load_growth:1":Infinity,"policy:0":1.5}', '{"fuel_curve:0":NaN}', null] };
+    const rows = [...insertStatements("t", META, "w-1", [given], 1_000_000)].flatMap((s) => decode(s.sql));
+    // Iceberg stores this text as is: every non-null one must parse.
+    expect(rows.map((r) => (r.attribution === null ? null : JSON.parse(r.attribution)))).toEqual([
+      { "load_growth:1": "Infinity", "policy:0": 1.5 },
+      { "fuel_curve:0": "NaN" },
+      null,
+    ]);
+  });
+
   test("the run's constants are SQL literals, quoted; statement n is tagged prefix + n", () => {
     const statements = [...insertStatements("t", META, "w'1:", [contractBatch(3000)], 100_000)];
     expect(statements.length).toBeGreaterThan(1);

@@ -151,7 +151,7 @@ describe("auth hardening", () => {
       ];
       for (const [who, headers, method, path, opts] of cases) {
         const r = await call(app, method, path, {
-          headers: { ...headers, ...(opts.raw !== undefined ? { "content-type": "application/json" } : {}) },
+          headers: { ...headers, ...(opts.raw !== undefined ? { "content-type": path.includes(":import") ? "text/csv" : "application/json" } : {}) },
           ...(opts.body !== undefined ? { body: opts.body as never } : {}),
           ...(opts.raw !== undefined ? { raw: opts.raw } : {}),
         });

@@ -228,8 +228,9 @@ describe("rate-limit hardening", () => {
         signal("CONT");
       }
       console.log(`item 15, Redis stalled 2 s: ${served} requests served, ${slow} waited for the 250 ms timeout`);
-      // One timeout per one-second cool-off (plus one to open the circuit): at most 4 in 2 s.
-      expect(slow).toBeLessThanOrEqual(4);
+      // One timeout per one-second cool-off (plus one to open the circuit): about 3 in 2 s; 6 leaves
+      // room for a busy machine (without the cool-off every request, 8 in 2 s, waits).
+      expect(slow).toBeLessThanOrEqual(6);
       expect(served).toBeGreaterThan(40);
       // Recovers by itself: within 3 s requests are limited again.
       let recoveredAfter = -1;
@@ -262,7 +263,8 @@ describe("rate-limit hardening", () => {
         signal("CONT");
       }
       expect(statuses(rs)).toEqual({ 503: 30 });
-      expect(slow).toBeLessThanOrEqual(2);
+      // About one waits for the timeout (without the cool-off: all 30).
+      expect(slow).toBeLessThanOrEqual(5);
       let ok = false;
       const resumed = performance.now();
       while (!ok && performance.now() - resumed < 3_000) {

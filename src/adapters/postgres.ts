@@ -53,7 +53,8 @@ export const POOL_RESET = { closes: 3, windowMs: 5_000 };
  * `pg_terminate_backend` under load most of the pool ended up like that and the API answered 503
  * until restarted. Fresh connection objects do not inherit the state, so after several closes
  * (killed backends, a restarted server, or the timeouts of such broken connections) queries go to
- * a new pool, and the old one is ended once its in-flight queries finished (at most 5 s).
+ * a new pool, and the old one is ended once its in-flight queries finished (at most 5 s). Only
+ * closes while the pool is in use count (an idle service's connections all time out together).
  *
  * `sql` forwards every call and property to the current pool; fragments and helpers made by an
  * earlier pool (`sql.unsafe(...)` kept by a repo) remain valid in the next one.
@@ -61,9 +62,12 @@ export const POOL_RESET = { closes: 3, windowMs: 5_000 };
 export function selfHealingPool(create: (onclose: () => void) => Sql, log: Logger): { sql: Sql; end: (o?: { timeout?: number }) => Promise<void> } {
   let closes: number[] = [];
   let replacedAt = 0;
+  // Closes of an idle service (idle_timeout ending every connection at once) are not a symptom.
+  let usedAt = 0;
   const retired = new Set<Promise<void>>();
   const onclose = () => {
     const now = Date.now();
+    if (now - usedAt > 2_000) return;
     closes = closes.filter((t) => now - t < POOL_RESET.windowMs);
     closes.push(now);
     if (closes.length < POOL_RESET.closes || now - replacedAt < POOL_RESET.windowMs) return;
@@ -81,9 +85,13 @@ export function selfHealingPool(create: (onclose: () => void) => Sql, log: Logge
     await Promise.all([current.end(o), ...retired]);
   };
   const sql = new Proxy(function pool() {} as unknown as Sql, {
-    apply: (_target, _this, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, current, args),
+    apply: (_target, _this, args) => {
+      usedAt = Date.now();
+      return Reflect.apply(current as unknown as (...a: unknown[]) => unknown, current, args);
+    },
     get: (_target, prop) => {
       if (prop === "end") return end;
+      usedAt = Date.now();
       const value = Reflect.get(current, prop);
       return typeof value === "function" ? value.bind(current) : value;
     },

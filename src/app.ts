@@ -20,7 +20,7 @@ import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
 import { AppError } from "./platform/errors";
-import { beginRequest, errorBody, requestInfo, validationIssues } from "./platform/http";
+import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
@@ -107,8 +107,9 @@ export function createApp(deps: AppDeps) {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
       refuseCrossSite(request);
-      // Streamed imports have their own, larger limit; everything else is parsed in memory.
-      const limit = request.url.endsWith(":import") ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
+      // Streamed imports have their own, larger limit; everything else is parsed in memory. A declared
+      // length over the limit is refused here; a chunked body is counted as it arrives (below, limitBody).
+      const limit = isStreamedImport(request) ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
     })
@@ -162,16 +163,35 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(runtimeLimits)
+    .onRequest(async ({ request }) => {
+      // After the rate limiter, before routing and any parser. The caller is authenticated first, so
+      // an anonymous request to an authenticated API is a 401 without its body being read; then the
+      // body is read counting bytes, and one over the limit is a 413 (at most the limit is ever
+      // held). Elysia's parsers and the routes' own then parse the text read here (bufferedBody).
+      // The streamed import reads its own body, through limitBody (src/curves/index.ts). Not an
+      // onParse hook: the OpenAPI plugin would then document no request body content at all.
+      if (!request.body) return;
+      await authenticate(request);
+      if (isStreamedImport(request)) return;
+      bufferedBody(request, await readBodyText(request.body, deps.config.maxBodyBytes));
+    })
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
     .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
-    .use(curveRoutes({ authenticate, curves }))
+    .use(curveRoutes({ authenticate, curves, maxImportBytes: deps.config.maxImportBytes }))
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
     .use(outputRoutes({ authenticate, log, flags, outputs }))
     .use(consoleRoutes({ log }));
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** `POST /v1/curves:import`: its body is streamed into the database, not parsed in memory. */
+function isStreamedImport(request: Request): boolean {
+  const url = request.url;
+  const end = url.indexOf("?");
+  return (end < 0 ? url : url.slice(0, end)).endsWith(":import");
+}
 
 /** Maps any error to a status and the envelope; unknown errors become a 500 without internals. */
 function toErrorResponse(request: Request, code: string | number, error: unknown, log: Logger) {

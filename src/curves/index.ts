@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
-import { envelope } from "../platform/http";
+import { envelope, limitBody } from "../platform/http";
 import { ErrorResponse } from "../platform/schema";
 import { CurveGetQuery, CurveListQuery, curveModels } from "./model";
 import type { CurveService } from "./service";
@@ -18,7 +18,7 @@ export function customVerb(params: Record<string, string>, verb: string, request
   if (value !== verb) throw new AppError("NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
 }
 
-export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveService }) {
+export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveService; maxImportBytes: number }) {
   const { curves } = deps;
   return new Elysia({ name: "curves" })
     .model(curveModels)
@@ -28,7 +28,8 @@ export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveSe
       "/v1/curves:verb",
       async ({ request, principal, params }) => {
         customVerb(params, "import", request);
-        return envelope(request, await curves.importCsv(principal, request.body));
+        // Counted as it arrives: a chunked body has no Content-Length to refuse up front.
+        return envelope(request, await curves.importCsv(principal, request.body && limitBody(request.body, deps.maxImportBytes)));
       },
       {
         parse: "none",

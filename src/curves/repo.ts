@@ -48,7 +48,7 @@ export function createCurveRepo(sql: Sql) {
         const incoming = [...identities].map(([key, id]) => ({ curve_key: key, ...id }));
         for (const existing of incoming.length
           ? await tx<(CurveIdentity & { curve_key: string })[]>`
-          select curve_key, market, location, product, block, unit from curve where curve_key in ${tx(incoming.map((c) => c.curve_key))}`
+          select curve_key, market, location, product, block, unit from curve where curve_key = any(${incoming.map((c) => c.curve_key)}::text[])`
           : []) {
           const mine = identities.get(existing.curve_key) as CurveIdentity & { line: number };
           if (
@@ -64,9 +64,13 @@ export function createCurveRepo(sql: Sql) {
           }
         }
         if (incoming.length) {
-          await tx`insert into curve ${tx(
-            incoming.map(({ line: _, ...c }) => ({ ...c, first_month: "1900-01-01", last_month: "1900-01-01", latest_asof: "1900-01-01", observations: 0 })),
-          )} on conflict (curve_key) do nothing`;
+          // One array per column, not one parameter per value: a file of any number of curves stays
+          // within Postgres's 65,535 bind parameters (7,000 curves × 10 columns did not).
+          const column = <K extends keyof (typeof incoming)[number]>(k: K) => incoming.map((c) => c[k]);
+          await tx`insert into curve (curve_key, market, location, product, block, unit, first_month, last_month, latest_asof, observations)
+            select k, m, l, p, b, u, '1900-01-01', '1900-01-01', '1900-01-01', 0
+            from unnest(${column("curve_key")}::text[], ${column("market")}::text[], ${column("location")}::text[], ${column("product")}::text[], ${column("block")}::text[], ${column("unit")}::text[]) as i(k, m, l, p, b, u)
+            on conflict (curve_key) do nothing`;
         }
         const [counts] = await tx<{ inserted: number; updated: number }[]>`
           with upserted as (
@@ -122,7 +126,7 @@ export function createCurveRepo(sql: Sql) {
     /** Which of these keys exist (for validating drivers that reference curves). */
     async existingKeys(keys: string[]): Promise<Set<string>> {
       if (!keys.length) return new Set();
-      const rows = await sql<{ curve_key: string }[]>`select curve_key from curve where curve_key in ${sql(keys)}`;
+      const rows = await sql<{ curve_key: string }[]>`select curve_key from curve where curve_key = any(${keys}::text[])`;
       return new Set(rows.map((r) => r.curve_key));
     },
 
@@ -160,7 +164,7 @@ export function createCurveRepo(sql: Sql) {
     async identities(keys: string[]): Promise<Map<string, { product: string; market: string; location: string }>> {
       if (!keys.length) return new Map();
       const rows = await sql<{ curve_key: string; product: string; market: string; location: string }[]>`
-        select curve_key, product, market, location from curve where curve_key in ${sql(keys)}`;
+        select curve_key, product, market, location from curve where curve_key = any(${keys}::text[])`;
       return new Map(rows.map(({ curve_key, ...id }) => [curve_key, id]));
     },
 
@@ -170,7 +174,7 @@ export function createCurveRepo(sql: Sql) {
      */
     async powerRegions(names?: string[]): Promise<{ markets: string[]; locations: string[] }> {
       const lowered = names?.map((n) => n.trim().toLowerCase());
-      const only = (column: string) => (lowered ? sql`and lower(trim(${sql(column)})) in ${sql(lowered.length ? lowered : [""])}` : sql``);
+      const only = (column: string) => (lowered ? sql`and lower(trim(${sql(column)})) = any(${lowered.length ? lowered : [""]}::text[])` : sql``);
       const rows = await sql<{ kind: "market" | "location"; name: string }[]>`
         select distinct 'market' as kind, market as name from curve where product = 'power' ${only("market")}
         union select distinct 'location', location from curve where product = 'power' ${only("location")}

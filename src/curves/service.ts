@@ -38,7 +38,7 @@ export function createCurveService(repo: CurveRepo) {
       authorize(p, "scenarios:read");
       const curve = await repo.get(curveKey);
       if (!curve) throw notFound("curve");
-      if (q.asof_date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(q.asof_date)) {
+      if (q.asof_date !== undefined && !isCalendarDay(q.asof_date)) {
         throw badRequest("asof_date must be a date YYYY-MM-DD", [{ field: "asof_date", location: "query", message: "expected YYYY-MM-DD" }]);
       }
       const asof = q.asof_date ?? curve.latest_asof;
@@ -73,6 +73,16 @@ export function createCurveService(repo: CurveRepo) {
 }
 
 export type CurveService = ReturnType<typeof createCurveService>;
+
+/** `YYYY-MM-DD` naming a real day (not 2024-02-30, not 0000-00-00) in years 1..9999. */
+function isCalendarDay(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(2000, mo - 1, d));
+  day.setUTCFullYear(y);
+  return y >= 1 && day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+}
 
 async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;

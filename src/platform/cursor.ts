@@ -29,9 +29,17 @@ export function decodeCursor<K extends string>(raw: string, fingerprint: string,
   }
   if (!value || typeof value !== "object") throw invalid("not a cursor issued by this API");
   const record = value as Record<string, unknown>;
+  // A forged cursor can carry any JSON string; a control character (a NUL above all: Postgres refuses
+  // it in text and the driver reported it as a lost connection) is never part of a key we issue.
+  for (const v of Object.values(record)) if (typeof v === "string" && hasControlCharacter(v)) throw invalid("not a cursor issued by this API");
   for (const [k, pattern] of Object.entries(shape) as [K, RegExp][]) {
     if (typeof record[k] !== "string" || !pattern.test(record[k] as string)) throw invalid("not a cursor issued by this API");
   }
   if (record.f !== fingerprint) throw invalid("belongs to a query with other filters");
   return record as Record<K, string>;
+}
+
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) < 0x20) return true;
+  return false;
 }

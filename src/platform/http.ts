@@ -2,7 +2,7 @@
  * Request context and envelopes: every success body is `{ meta, data }` with `meta.request_id`
  * and `meta.query_time_ms`; every error is `{ error: { code, message, details? }, meta }`.
  */
-import { badRequest, type FieldIssue } from "./errors";
+import { AppError, badRequest, type FieldIssue } from "./errors";
 import { newTraceId, traceIdOf } from "./trace";
 
 /** `traceId` comes from the request's W3C `traceparent` header, or is new. */
@@ -98,9 +98,99 @@ export function validationIssues(location: string, errors: { path: string; messa
 export async function optionalJsonBody({ request }: { request: Request }): Promise<Record<string, unknown>> {
   const text = await request.text();
   if (text.trim() === "") return {};
-  const value: unknown = JSON.parse(text);
+  const value: unknown = parseJson(text);
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw badRequest("request body must be a JSON object", [{ field: "/", location: "body", message: "must be an object (or no body at all)" }]);
   }
   return value as Record<string, unknown>;
+}
+
+/** How deep a JSON body may nest (objects and arrays); deeper is a 400, never a stack overflow. */
+export const MAX_JSON_DEPTH = 64;
+
+/** JSON.parse behind a nesting check: a linear scan outside strings, so a deep document never reaches a recursive parser or validator. */
+export function parseJson(text: string): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw badRequest(`request body nests deeper than ${MAX_JSON_DEPTH} levels`, [{ field: "/", location: "body", message: `at most ${MAX_JSON_DEPTH} nested objects/arrays` }]);
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return JSON.parse(text);
+}
+
+/** The 413 of a body that passed `limit` bytes while arriving. */
+export function bodyTooLarge(limit: number): AppError {
+  return new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
+}
+
+/**
+ * The body counted as it arrives: past `limit` bytes the stream fails with a 413 and the client's
+ * stream is cancelled, so nothing beyond the limit is held (a chunked body has no Content-Length
+ * to check up front).
+ */
+export function limitBody(body: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let seen = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      seen += value.byteLength;
+      if (seen > limit) {
+        reader.cancel().catch(() => {});
+        return controller.error(bodyTooLarge(limit));
+      }
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** The whole body as text, read through `limitBody`: at most `limit` bytes are ever buffered. */
+export async function readBodyText(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let seen = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    seen += value.byteLength;
+    if (seen > limit) {
+      reader.cancel().catch(() => {});
+      throw bodyTooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Makes a request whose body was already read (by `readBodyText`) answer Elysia's parsers and the
+ * routes' own parse hooks from that text: `text()`, `json()` (through `parseJson`), `arrayBuffer()`,
+ * `bytes()`, `blob()` and `formData()` are replaced on this one request object, so every parser keeps
+ * its own semantics while the bytes were counted and capped before any of them ran.
+ */
+export function bufferedBody(request: Request, text: string): void {
+  const bytes = () => new TextEncoder().encode(text);
+  const type = request.headers.get("content-type") ?? "";
+  Object.defineProperties(request, {
+    text: { value: async () => text },
+    json: { value: async () => parseJson(text) },
+    arrayBuffer: { value: async () => bytes().buffer },
+    bytes: { value: async () => bytes() },
+    blob: { value: async () => new Blob([bytes()], { type }) },
+    formData: { value: async () => new Response(text, { headers: { "content-type": type } }).formData() },
+  });
 }

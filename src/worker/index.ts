@@ -50,6 +50,7 @@ export async function startWorker(deps: WorkerDeps) {
     () => consumer?.lag() ?? Promise.resolve(0),
     deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
     () => store.countLeaseLapsed(),
+    () => store.countLive(),
   );
   const executor = createExecutor({
     store,

@@ -16,6 +16,7 @@ export function createWorkerMetrics(
   lag?: () => Promise<number>,
   partitions?: () => number,
   leaseLapsed?: () => Promise<number>,
+  live?: () => Promise<{ state: string; n: number }[]>,
 ) {
   const registers = [metrics.registry];
   const runs = new Counter({
@@ -67,6 +68,18 @@ export function createWorkerMetrics(
       registers,
       async collect() {
         this.set(await leaseLapsed().catch(() => Number.NaN));
+      },
+    });
+  }
+  if (live) {
+    new Gauge({
+      name: "aurum_scenario_runs_live",
+      help: "Runs QUEUED or RUNNING now, by state (all workers and tenants, as the metadata database counts them)",
+      labelNames: ["state"] as const,
+      registers,
+      async collect() {
+        const counts = await live().catch(() => undefined);
+        for (const state of ["QUEUED", "RUNNING"]) this.set({ state }, counts ? (counts.find((c) => c.state === state)?.n ?? 0) : Number.NaN);
       },
     });
   }

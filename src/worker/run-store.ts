@@ -78,6 +78,12 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
       return row?.n ?? 0;
     },
 
+    /** QUEUED and RUNNING runs by state (the claim index covers both). */
+    async countLive(): Promise<{ state: string; n: number }[]> {
+      return sql<{ state: string; n: number }[]>`
+        select state, count(*)::int as n from scenario_run where state in ('QUEUED', 'RUNNING') group by state`;
+    },
+
     /** The next claimable run id, highest priority first, oldest first. */
     async nextQueued(): Promise<string | undefined> {
       const [row] = await sql<{ id: string }[]>`

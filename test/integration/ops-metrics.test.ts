@@ -59,7 +59,8 @@ describe.skipIf(!kafka.available)("the operations pack against real /metrics (Ka
     const worker = exposedNames(scraped.worker);
     for (const name of ["aurum_output_exports_active", "aurum_output_exports_max", "aurum_output_export_bytes_total", "aurum_http_request_duration_seconds"])
       expect(api.has(name)).toBe(true);
-    for (const name of ["aurum_scenario_runs_lease_lapsed", "aurum_scenario_consumer_lag", "aurum_scenario_runs_total"]) expect(worker.has(name)).toBe(true);
+    for (const name of ["aurum_scenario_runs_lease_lapsed", "aurum_scenario_runs_live", "aurum_scenario_consumer_lag", "aurum_scenario_runs_total"])
+      expect(worker.has(name)).toBe(true);
     expect(scraped.api).toMatch(/^aurum_output_exports_max 4$/m);
     expect(scraped.worker).toMatch(/^aurum_scenario_runs_lease_lapsed 0$/m);
   });

@@ -67,7 +67,11 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
       await fetch(`${api.base}/v1/scenarios`, {
         method: "POST",
         headers,
-        body: JSON.stringify({ name: "Traced", assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }], parameters: { horizon_months: 6, mc_paths: 100 } }),
+        body: JSON.stringify({
+          name: "Traced",
+          assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }],
+          parameters: { horizon_months: 6, mc_paths: 100 },
+        }),
       })
     ).json();
     const triggered = await fetch(`${api.base}/v1/scenarios/${created.data.id}/run`, { method: "POST", headers: { ...headers, traceparent: TRACEPARENT }, body: "{}" });
@@ -106,10 +110,15 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
   }, 120_000);
 
   test("a request without a valid traceparent gets a new trace id of its own", async () => {
-    const res = await fetch(`${api.base}/v1/scenarios?limit=1`, { headers: { "x-aurum-tenant": `t-trace-${suffix}`, traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" } });
+    const res = await fetch(`${api.base}/v1/scenarios?limit=1`, {
+      headers: { "x-aurum-tenant": `t-trace-${suffix}`, traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" },
+    });
     expect(res.status).toBe(200);
     const requestId = res.headers.get("x-request-id");
-    const line = lines(api.output()).find((l) => l.event === "http_request" && l.request_id === requestId);
+    // The request's log line is written after the response went out: wait for it.
+    const find = () => lines(api.output()).find((l) => l.event === "http_request" && l.request_id === requestId);
+    for (let i = 0; i < 40 && !find(); i++) await Bun.sleep(50);
+    const line = find();
     expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(line?.trace_id).not.toBe("00000000000000000000000000000000");
   });

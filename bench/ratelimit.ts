@@ -45,7 +45,6 @@ if (values.serve) {
         registry: createMetrics().registry,
         log: createLogger("silent"),
         failMode: "open",
-        keyHeader: "x-api-key",
         trustedProxyHops: 0,
       })
     : new Elysia();

@@ -272,9 +272,14 @@ export const SETTINGS = {
     "AURUM_API_RATE_LIMIT_FAIL_MODE",
     "open",
     oneOf("open", "closed"),
-    'When the limiter\'s Redis fails: let requests through (counted as `aurum_ratelimit_requests_total{outcome="fail_open"}`) or answer 503.',
+    'When the limiter\'s store fails (Redis down, stalled past AURUM_REDIS_COMMAND_TIMEOUT_MS, or an error reply; it is then skipped for one second): let requests through (counted as `aurum_ratelimit_requests_total{outcome="fail_open"}`) or answer 503.',
   ),
-  rateLimitKeyHeader: setting("AURUM_API_RATE_LIMIT_KEY_HEADER", "x-api-key", text, "Header that identifies a caller without a tenant (its value is hashed, never stored)."),
+  rateLimitKeyHeader: setting(
+    "AURUM_API_RATE_LIMIT_KEY_HEADER",
+    "x-api-key",
+    text,
+    "Ignored (kept so existing deployments still start): an unverified API key header no longer picks the rate-limit bucket; callers without a verified tenant are limited by client address (docs/rate-limits.md).",
+  ),
   trustedProxyHops: setting(
     "AURUM_API_TRUSTED_PROXY_HOPS",
     "0",
@@ -294,7 +299,18 @@ export const SETTINGS = {
   jwtIssuer: setting("AURUM_API_AUTH_ISSUER", undefined, optionalText, "Required `iss` of bearer tokens."),
   jwtAudience: setting("AURUM_API_AUTH_AUDIENCE", undefined, optionalText, "Required `aud` of bearer tokens."),
   jwtAlgorithms: setting("AURUM_API_AUTH_ALGORITHMS", "RS256,ES256", list, "Accepted signature algorithms (never `none`)."),
-  jwtLeewaySeconds: setting("AURUM_API_AUTH_LEEWAY_SECONDS", "30", int(0, 600), "Clock tolerance for exp/nbf/iat, in seconds."),
+  jwtLeewaySeconds: setting(
+    "AURUM_API_AUTH_LEEWAY_SECONDS",
+    "30",
+    int(0, 600),
+    "Clock skew tolerated for exp/nbf/iat, in seconds: a token expired, not yet valid (`nbf`) or issued (`iat`) more than this in the future is refused.",
+  ),
+  jwtRequireExp: setting(
+    "AURUM_API_AUTH_REQUIRE_EXP",
+    "1",
+    flag,
+    "Refuse bearer tokens without an `exp` claim (401); 0 accepts tokens that never expire (only for issuers that cannot set one).",
+  ),
   tenantClaim: setting("AURUM_API_AUTH_TENANT_CLAIM", "tenant_id", text, "Token claim that carries the tenant id."),
   rolesClaim: setting(
     "AURUM_API_AUTH_ROLES_CLAIM",

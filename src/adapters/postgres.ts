@@ -10,26 +10,109 @@ export type Sql = postgres.Sql;
 
 export type Database = { sql: Sql; mode: "server" | "embedded"; close: () => Promise<void> };
 
-export type DatabaseOptions = { databaseUrl: string | undefined; dataDir: string; poolMax: number; log: Logger };
+export type DatabaseOptions = {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  poolMax: number;
+  log: Logger;
+  /** Bound on opening one connection (default DB_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
+};
+
+/**
+ * How long opening a connection may take before the queries waiting for it fail (and the request
+ * answers 503). A healthy server connects in milliseconds, a remote one over TLS in a few hundred.
+ * It was 10 s, and after `pg_terminate_backend` killed the pool's connections requests waited that
+ * long for their 503 (see `selfHealingPool` for why connects hung at all).
+ */
+export const DB_CONNECT_TIMEOUT_MS = 1_000;
+
+/**
+ * Seconds before a connection that closed with an error reconnects. postgres.js's default grows
+ * 3^n / 100 up to 20 s with one failure count shared by the whole pool, and a query handed to a
+ * connection waiting out that delay waits with it. Capped at 0.25 s (with jitter), a query waits at
+ * most that plus the connect timeout. Attempts are made only for waiting queries, so a down server
+ * is not hammered.
+ */
+export const reconnectBackoff = (retries: number) => Math.min(0.01 * 2 ** retries, 0.25) * (0.5 + Math.random() / 2);
 
 const common = {
   onnotice: () => {},
-  // Never let a query sit forever behind a dead server; per-query timeouts live in the services.
-  connect_timeout: 10,
+  backoff: reconnectBackoff,
   connection: { application_name: "aurum-scenarios" },
 } as const;
 
+/** Connections closing this often (closes within the window) mean the pool is replaced, at most once per window. */
+export const POOL_RESET = { closes: 3, windowMs: 5_000 };
+
+/**
+ * A pool that replaces itself after a burst of connection closes. postgres.js 3.4 keeps a fixed set
+ * of connection objects; one that closes while a write is still scheduled keeps a stale write timer
+ * (`closed()` clears the immediate but never resets `nextWriteTimer`), so it never sends another
+ * startup message: every later connect on it hangs until the connect timeout, for good. After
+ * `pg_terminate_backend` under load most of the pool ended up like that and the API answered 503
+ * until restarted. Fresh connection objects do not inherit the state, so after several closes
+ * (killed backends, a restarted server, or the timeouts of such broken connections) queries go to
+ * a new pool, and the old one is ended once its in-flight queries finished (at most 5 s). Only
+ * closes while the pool is in use count (an idle service's connections all time out together).
+ *
+ * `sql` forwards every call and property to the current pool; fragments and helpers made by an
+ * earlier pool (`sql.unsafe(...)` kept by a repo) remain valid in the next one.
+ */
+export function selfHealingPool(create: (onclose: () => void) => Sql, log: Logger): { sql: Sql; end: (o?: { timeout?: number }) => Promise<void> } {
+  let closes: number[] = [];
+  let replacedAt = 0;
+  // Closes of an idle service (idle_timeout ending every connection at once) are not a symptom.
+  let usedAt = 0;
+  const retired = new Set<Promise<void>>();
+  const onclose = () => {
+    const now = Date.now();
+    if (now - usedAt > 2_000) return;
+    closes = closes.filter((t) => now - t < POOL_RESET.windowMs);
+    closes.push(now);
+    if (closes.length < POOL_RESET.closes || now - replacedAt < POOL_RESET.windowMs) return;
+    replacedAt = now;
+    closes = [];
+    const old = current;
+    current = create(onclose);
+    log.warn("db_pool_replaced", { reason: `${POOL_RESET.closes} connections closed within ${POOL_RESET.windowMs} ms` });
+    const ending = old.end({ timeout: 5 }).catch(() => undefined);
+    retired.add(ending);
+    void ending.finally(() => retired.delete(ending));
+  };
+  let current = create(onclose);
+  const end = async (o?: { timeout?: number }) => {
+    await Promise.all([current.end(o), ...retired]);
+  };
+  const sql = new Proxy(function pool() {} as unknown as Sql, {
+    apply: (_target, _this, args) => {
+      usedAt = Date.now();
+      return Reflect.apply(current as unknown as (...a: unknown[]) => unknown, current, args);
+    },
+    get: (_target, prop) => {
+      if (prop === "end") return end;
+      usedAt = Date.now();
+      const value = Reflect.get(current, prop);
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+  });
+  return { sql, end };
+}
+
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  // Never let a query sit long behind a dead or unresponsive server; per-query timeouts live in the services.
+  const connect_timeout = (opts.connectTimeoutMs ?? DB_CONNECT_TIMEOUT_MS) / 1000;
   if (opts.databaseUrl) {
-    const sql = postgres(opts.databaseUrl, { ...common, max: opts.poolMax, idle_timeout: 60 });
-    return { sql, mode: "server", close: () => sql.end({ timeout: 5 }) };
+    const url = opts.databaseUrl;
+    const pool = selfHealingPool((onclose) => postgres(url, { ...common, connect_timeout, max: opts.poolMax, idle_timeout: 60, onclose }), opts.log);
+    return { sql: pool.sql, mode: "server", close: () => pool.end({ timeout: 5 }) };
   }
   const embedded = await startEmbeddedPostgres(opts.dataDir);
   opts.log.info("embedded_postgres_started", { data_dir: opts.dataDir, port: embedded.port });
   // One connection: pglite-socket interleaves extended-protocol messages of concurrent
   // connections outside explicit transactions (its queue works per message, not per query),
   // so a second connection could bind another connection's portal. PGlite is single-threaded anyway.
-  const sql = postgres({ ...common, host: "127.0.0.1", port: embedded.port, user: "postgres", database: "postgres", max: 1, ssl: false });
+  const sql = postgres({ ...common, connect_timeout, host: "127.0.0.1", port: embedded.port, user: "postgres", database: "postgres", max: 1, ssl: false });
   return {
     sql,
     mode: "embedded",

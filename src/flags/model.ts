@@ -2,6 +2,7 @@
 import { t } from "elysia";
 import { JSON_LIMIT } from "../outputs/model";
 import { queryInteger } from "../platform/schema";
+import { MAX_RPS, MIN_RPS } from "../ratelimit/gcra";
 
 /** The scope of settings for every tenant; a tenant id can never start with `_`. */
 export const GLOBAL_SCOPE = "_global";
@@ -10,7 +11,7 @@ export const FEATURES = ["scenario_outputs", "csv_export", "bulk_runs"] as const
 export type FeatureName = (typeof FEATURES)[number];
 
 /** Other names accepted in paths: the guide calls the outputs flag `ScenarioOutputFeature`. */
-export const FEATURE_ALIASES: Record<string, FeatureName> = { scenariooutputfeature: "scenario_outputs" };
+export const FEATURE_ALIASES: ReadonlyMap<string, FeatureName> = new Map([["scenariooutputfeature", "scenario_outputs"]]);
 
 /** Which `configuration` keys each feature takes. */
 export const FEATURE_CONFIG_KEYS: Record<FeatureName, readonly string[]> = {
@@ -25,7 +26,12 @@ export const Scope = t.String({
   description: "A tenant id, or `_global` for the defaults of every tenant.",
 });
 
-const Rps = t.Number({ exclusiveMinimum: 0, maximum: 1_000_000, error: "must be a number above 0 and at most 1000000", description: "Sustained requests per second." });
+const Rps = t.Number({
+  minimum: MIN_RPS,
+  maximum: MAX_RPS,
+  error: `must be a number from ${MIN_RPS} (one request per 1000 s) to ${MAX_RPS}`,
+  description: `Sustained requests per second, from ${MIN_RPS} to ${MAX_RPS}.`,
+});
 const Burst = t.Integer({ minimum: 1, maximum: 1_000_000, error: "must be an integer from 1 to 1000000", description: "Bucket size: requests allowed at once." });
 const Prefix = t.String({
   maxLength: 256,

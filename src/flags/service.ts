@@ -201,7 +201,8 @@ const ADMIN_PERMISSIONS: Permission[] = ["admin:rate_limits", "admin:feature_fla
 /** A feature's canonical name from a path (any case; the guide's `ScenarioOutputFeature` too); else 404. */
 export function featureName(raw: string): FeatureName {
   const key = raw.toLowerCase();
-  const name = (FEATURES as readonly string[]).includes(key) ? (key as FeatureName) : FEATURE_ALIASES[key];
+  // A Map and a list, never an object lookup: `__proto__` or `constructor` is an unknown feature, not Object.prototype's.
+  const name = (FEATURES as readonly string[]).includes(key) ? (key as FeatureName) : FEATURE_ALIASES.get(key);
   if (!name) throw new AppError("NOT_FOUND", `unknown feature ${raw}; one of ${FEATURES.join(", ")}`);
   return name;
 }

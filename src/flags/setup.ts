@@ -9,6 +9,7 @@ import { type Config, loadConfig } from "../config";
 import type { Authenticator } from "../platform/auth";
 import type { Logger } from "../platform/logger";
 import type { Metrics } from "../platform/metrics";
+import { requireRoutePermissions } from "../platform/route-permissions";
 import { rateLimit } from "../ratelimit";
 import type { RateLimitStore } from "../ratelimit/gcra";
 import { rememberPrincipal } from "../ratelimit/identity";
@@ -17,7 +18,7 @@ import { createConfigRepo } from "./repo";
 import { createRuntimeConfig } from "./runtime";
 import { createFlags, type FlagsConfig } from "./service";
 
-export type LimitsConfig = FlagsConfig & Pick<Config, "rateLimitFailMode" | "rateLimitKeyHeader" | "trustedProxyHops">;
+export type LimitsConfig = FlagsConfig & Pick<Config, "rateLimitFailMode" | "trustedProxyHops">;
 
 export function createRuntimeLimits(deps: {
   sql: Sql;
@@ -42,9 +43,16 @@ export function createRuntimeLimits(deps: {
         registry: deps.metrics.registry,
         log: deps.log,
         failMode: config.rateLimitFailMode,
-        keyHeader: config.rateLimitKeyHeader.toLowerCase(),
         trustedProxyHops: config.trustedProxyHops,
       })
     : new Elysia({ name: "ratelimit-off" });
-  return { flags, authenticate, plugin: new Elysia({ name: "runtime-limits" }).use(limiter).use(adminConfigRoutes({ authenticate, flags })) };
+  return {
+    flags,
+    authenticate,
+    plugin: new Elysia({ name: "runtime-limits" })
+      .use(limiter)
+      // Global: every route registered after this one (the admin routes here, the app's other routes) is authorized before its body is read.
+      .use(requireRoutePermissions(authenticate))
+      .use(adminConfigRoutes({ authenticate, flags })),
+  };
 }

@@ -21,12 +21,34 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Built-in roles; AURUM_API_AUTH_ROLE_PERMISSIONS adds to or replaces them. A role claim may also name a permission directly. */
-export const DEFAULT_ROLES: Record<string, Permission[]> = {
-  viewer: ["scenarios:read"],
-  analyst: ["scenarios:read", "scenarios:write", "scenarios:run"],
-  operator: ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "runs:critical"],
-  admin: ["admin:*"],
-};
+export const DEFAULT_ROLES: ReadonlyMap<string, readonly Permission[]> = new Map<string, readonly Permission[]>([
+  ["viewer", ["scenarios:read"]],
+  ["analyst", ["scenarios:read", "scenarios:write", "scenarios:run"]],
+  ["operator", ["scenarios:read", "scenarios:write", "scenarios:run", "scenarios:delete", "runs:critical"]],
+  ["admin", ["admin:*"]],
+]);
+
+const PERMISSION_NAMES: ReadonlySet<string> = new Set(PERMISSIONS);
+
+/**
+ * The role table: a Map, so a role claim such as `constructor`, `toString` or `__proto__` is just
+ * an unknown role (no permissions) rather than a member of Object.prototype.
+ */
+export function roleTable(extra: Readonly<Record<string, readonly string[]>> | undefined): ReadonlyMap<string, readonly string[]> {
+  const roles = new Map<string, readonly string[]>(DEFAULT_ROLES);
+  for (const [role, perms] of Object.entries(extra ?? {})) roles.set(role, perms);
+  return roles;
+}
+
+/** The permissions a token's role claim grants: roles from the table, and permission names given directly. */
+export function permissionsOf(roleClaim: unknown, roles: ReadonlyMap<string, readonly string[]>): Set<Permission> {
+  const permissions = new Set<Permission>();
+  for (const role of roleList(roleClaim)) {
+    if (PERMISSION_NAMES.has(role)) permissions.add(role as Permission);
+    for (const perm of roles.get(role) ?? []) if (PERMISSION_NAMES.has(perm)) permissions.add(perm as Permission);
+  }
+  return permissions;
+}
 
 export type Principal = {
   subject: string;
@@ -57,6 +79,11 @@ export function authorizePriority(p: Principal, priority: string | undefined): v
   if (priority?.trim().toUpperCase() === "CRITICAL") {
     authorize(p, "runs:critical", "priority CRITICAL needs permission runs:critical (roles operator and admin); use HIGH or lower, or ask an operator");
   }
+}
+
+/** Passes when the principal holds any one of `perms`. */
+export function authorizeAny(p: Principal, perms: readonly Permission[]): void {
+  if (!perms.some((perm) => hasPermission(p, perm))) throw new AppError("FORBIDDEN", `missing permission ${perms.join(" or ")}`);
 }
 
 /**
@@ -93,10 +120,13 @@ export function createAuthenticator(config: Config): Authenticator {
     };
   }
   const key = verificationKey(config);
-  const roles: Record<string, readonly string[]> = { ...DEFAULT_ROLES, ...config.rolePermissions };
+  const roles = roleTable(config.rolePermissions);
+  const leeway = config.jwtLeewaySeconds;
   const options = {
     algorithms: config.jwtAlgorithms,
-    clockTolerance: config.jwtLeewaySeconds,
+    // jose rejects an `exp` in the past and an `nbf` in the future beyond this; `iat` is checked below.
+    clockTolerance: leeway,
+    ...(config.jwtRequireExp ? { requiredClaims: ["exp"] } : {}),
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   };
@@ -111,13 +141,13 @@ export function createAuthenticator(config: Config): Authenticator {
     } catch (err) {
       throw tokenError(err);
     }
+    // A token "issued" in the future was minted with a wrong clock or to outlive its keys: refuse it.
+    if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + leeway) {
+      throw new AppError("UNAUTHORIZED", `token claim iat is invalid: issued in the future (more than ${leeway} s)`);
+    }
     const tenant = claim(payload, config.tenantClaim);
     if (typeof tenant !== "string" || !isValidTenantId(tenant)) throw new AppError("FORBIDDEN", `token has no valid ${config.tenantClaim} claim`);
-    const permissions = new Set<Permission>();
-    for (const role of roleList(claim(payload, config.rolesClaim))) {
-      if ((PERMISSIONS as readonly string[]).includes(role)) permissions.add(role as Permission);
-      for (const perm of roles[role] ?? []) if ((PERMISSIONS as readonly string[]).includes(perm)) permissions.add(perm as Permission);
-    }
+    const permissions = permissionsOf(claim(payload, config.rolesClaim), roles);
     return { subject: payload.sub ?? "unknown", tenantId: tenant, permissions, mode: "jwt" };
   };
 }
@@ -156,7 +186,8 @@ function tokenError(err: unknown): AppError {
 function claim(payload: JWTPayload, path: string): unknown {
   let value: unknown = payload;
   for (const part of path.split(".")) {
-    if (!value || typeof value !== "object") return undefined;
+    // Own members only: a claim path never reaches into Object.prototype.
+    if (!value || typeof value !== "object" || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;

@@ -26,9 +26,22 @@ export interface RateLimitStore {
   readonly kind: "memory" | "redis";
 }
 
-/** The emission interval in whole microseconds (at least 1). */
+/**
+ * The slowest rate a limit may have: one request per 1,000 s. Every interface that sets a rate
+ * (the admin API, AURUM_API_RATE_LIMIT_OVERRIDES) refuses less. It keeps the arithmetic sane: the
+ * interval is at most 10^9 µs and a full bucket (burst ≤ 10^6) at most 10^15 µs, so timestamps stay
+ * exact doubles (< 2^53) and the Redis TTL an integer.
+ */
+export const MIN_RPS = 0.001;
+export const MAX_RPS = 1_000_000;
+
+/**
+ * The emission interval in whole microseconds, from 1 to 10^9. A rate outside the valid range
+ * (only possible from a row stored before the minimum was enforced) is clamped, never an error.
+ */
 export function intervalUs(rps: number): number {
-  return Math.max(1, Math.round(1_000_000 / rps));
+  const safe = Number.isFinite(rps) ? Math.min(Math.max(rps, MIN_RPS), MAX_RPS) : MIN_RPS;
+  return Math.max(1, Math.round(1_000_000 / safe));
 }
 
 /** One GCRA step: given the stored theoretical arrival time (µs, or undefined), the decision and the new one. */

@@ -1,7 +1,8 @@
 /**
- * Who a request counts against: its tenant (verified: from the token, or the tenant header in
- * local mode), else its API key header (hashed, never stored), else its client address, taken
- * from X-Forwarded-For only as far as the configured number of trusted proxies reaches.
+ * Who a request counts against: its tenant when verified (from the token, or the tenant header in
+ * local mode), else its client address, taken from X-Forwarded-For only as far as the configured
+ * number of trusted proxies reaches. Nothing a caller merely asserts (an API key header, an invalid
+ * token) picks the bucket: rotating it would give every request a fresh one.
  */
 import type { Authenticator, Principal } from "../platform/auth";
 
@@ -9,11 +10,12 @@ export type Identity = { key: string; tenantId: string | null };
 
 type Server = { requestIP(request: Request): { address: string } | null } | null | undefined;
 
-export async function identify(request: Request, opts: { authenticate: Authenticator; keyHeader: string; trustedProxyHops: number; server: Server }): Promise<Identity> {
+/** The bucket of anonymous callers whose address is unknown (no socket: app.handle in tests and tools). They share it. */
+export const UNKNOWN_ADDRESS = "unknown";
+
+export async function identify(request: Request, opts: { authenticate: Authenticator; trustedProxyHops: number; server: Server }): Promise<Identity> {
   const principal = await opts.authenticate(request).catch(() => undefined);
   if (principal?.tenantId) return { key: `t:${principal.tenantId}`, tenantId: principal.tenantId };
-  const apiKey = request.headers.get(opts.keyHeader);
-  if (apiKey) return { key: `k:${new Bun.CryptoHasher("sha256").update(apiKey).digest("hex").slice(0, 32)}`, tenantId: null };
   return { key: `ip:${clientAddress(request, opts.server, opts.trustedProxyHops)}`, tenantId: null };
 }
 
@@ -27,7 +29,7 @@ export function clientAddress(request: Request, server: Server, trustedProxyHops
       .filter(Boolean);
     if (forwarded?.length) return forwarded[Math.max(0, forwarded.length - trustedProxyHops)] as string;
   }
-  return server?.requestIP(request)?.address ?? "unknown";
+  return server?.requestIP(request)?.address ?? UNKNOWN_ADDRESS;
 }
 
 /**

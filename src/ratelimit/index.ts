@@ -2,7 +2,10 @@
  * The rate limiter: an `onRequest` hook (before routing, so unknown paths and floods are cheap)
  * that finds the caller's identity and limit, takes a token from the store, and sets the
  * X-RateLimit-* headers on whatever response follows; a refusal is a 429 envelope with
- * Retry-After. A failing store lets requests through (counted) unless configured to fail closed.
+ * Retry-After. A failing store (an error or a timeout) is handled by the configured policy:
+ * `open` serves the request unlimited, `closed` answers 503; both are counted. After a failure the
+ * store is left alone for a cool-off (`cooldownMs`), during which the policy applies at once, and
+ * then one request probes it: a stalled Redis costs one timeout per cool-off, not one per request.
  */
 
 import { Elysia } from "elysia";
@@ -25,30 +28,47 @@ export type RateLimitDeps = {
   registry: Registry;
   log: Logger;
   failMode: "open" | "closed";
-  keyHeader: string;
   trustedProxyHops: number;
+  /** How long the store is skipped after it failed (default 1 s); then one request probes it. */
+  cooldownMs?: number;
 };
 
 export function rateLimit(deps: RateLimitDeps) {
   const outcomes = counter(deps.registry);
+  const cooldownMs = deps.cooldownMs ?? 1_000;
   let lastWarn = 0;
+  // The circuit: closed while downUntil is 0; open until downUntil; then half-open, one probe at a time.
+  let downUntil = 0;
+  let probing = false;
+
+  function failed(err: Error | undefined): void {
+    outcomes.inc({ outcome: deps.failMode === "open" ? "fail_open" : "fail_closed" });
+    if (err && Date.now() - lastWarn > 30_000) {
+      lastWarn = Date.now();
+      deps.log.warn("ratelimit_store_failed", { store: deps.store.kind, fail_mode: deps.failMode, error: err.message, retry_in_ms: cooldownMs });
+    }
+    if (deps.failMode === "closed") throw new AppError("UNAVAILABLE", "the rate limiter is unavailable; retry later");
+  }
+
   return new Elysia({ name: "ratelimit" }).onRequest(async ({ request, set, server }) => {
     const path = pathOf(request.url);
     if (EXEMPT_PATHS.has(path)) return;
-    const who = await identify(request, { authenticate: deps.authenticate, keyHeader: deps.keyHeader, trustedProxyHops: deps.trustedProxyHops, server });
+    const who = await identify(request, { authenticate: deps.authenticate, trustedProxyHops: deps.trustedProxyHops, server });
     const limit = resolveLimit(path, await deps.layers(who.tenantId));
     if (!limit) return;
+    const now = Date.now();
+    if (downUntil !== 0 && (now < downUntil || probing)) return failed(undefined);
+    const probe = downUntil !== 0;
+    if (probe) probing = true;
     let decision: Awaited<ReturnType<RateLimitStore["take"]>>;
     try {
       decision = await deps.store.take(`${who.key}|${limit.bucket}`, limit);
+      downUntil = 0;
     } catch (err) {
-      outcomes.inc({ outcome: deps.failMode === "open" ? "fail_open" : "fail_closed" });
-      if (Date.now() - lastWarn > 30_000) {
-        lastWarn = Date.now();
-        deps.log.warn("ratelimit_store_failed", { store: deps.store.kind, fail_mode: deps.failMode, error: (err as Error).message });
-      }
-      if (deps.failMode === "closed") throw new AppError("UNAVAILABLE", "the rate limiter is unavailable; retry later");
-      return;
+      downUntil = Date.now() + cooldownMs;
+      return failed(err as Error);
+    } finally {
+      if (probe) probing = false;
     }
     set.headers["x-ratelimit-limit"] = String(decision.limit);
     set.headers["x-ratelimit-remaining"] = String(decision.remaining);

@@ -3,7 +3,7 @@
  * override, the global runtime override, the environment), the longest matching prefix winning,
  * else the nearest layer's base limit. Pure functions; the limiter plugin calls `resolveLimit`.
  */
-import type { Limit } from "./gcra";
+import { type Limit, MAX_RPS, MIN_RPS } from "./gcra";
 
 export type PrefixRule = Limit & { prefix: string };
 
@@ -60,7 +60,7 @@ export function parseOverrides(raw: string): PrefixRule[] | undefined {
     const m = entry.match(/^(\S+)=(\d+(?:\.\d+)?):(\d+)$/);
     if (!m || !PREFIX.test(m[1] as string)) return undefined;
     const rule = { prefix: m[1] as string, rps: Number(m[2]), burst: Number(m[3]) };
-    if (!(rule.rps > 0) || rule.burst < 1) return undefined;
+    if (!(rule.rps >= MIN_RPS && rule.rps <= MAX_RPS) || rule.burst < 1 || rule.burst > 1_000_000) return undefined;
     rules.push(rule);
   }
   return rules;

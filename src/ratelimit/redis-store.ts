@@ -7,7 +7,9 @@ import type { Redis } from "../adapters/redis";
 import { type Decision, intervalUs, type Limit, type RateLimitStore } from "./gcra";
 
 // KEYS[1] bucket; ARGV interval µs, burst, now µs ('' = Redis TIME). Returns {allowed, remaining, reset µs, retry µs}.
-// Integers throughout: Lua numbers are doubles, exact below 2^53 (µs since 1970 are ~2^51).
+// Integers throughout: Lua numbers are doubles, exact below 2^53 (µs since 1970 are ~2^51). Every
+// number goes back to Redis through %.0f: a plain Lua number prints as 1e+14 from 10^14 on, which
+// SET PX refuses (the script errored for tiny rates before MIN_RPS, in gcra.ts, bounded them).
 const SCRIPT = `
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -24,7 +26,7 @@ local tolerance = interval * burst
 if diff > tolerance then
   return {0, 0, string.format('%.0f', tat - now), string.format('%.0f', diff - tolerance)}
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(diff / 1000))
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', math.ceil(diff / 1000)))
 return {1, math.floor((tolerance - diff) / interval), string.format('%.0f', diff), '0'}
 `;
 

@@ -160,19 +160,8 @@ export function limitBody(body: ReadableStream<Uint8Array>, limit: number): Read
 
 /** The whole body as text, read through `limitBody`: at most `limit` bytes are ever buffered. */
 export async function readBodyText(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
-  let seen = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    seen += value.byteLength;
-    if (seen > limit) {
-      reader.cancel().catch(() => {});
-      throw bodyTooLarge(limit);
-    }
-    chunks.push(value);
-  }
+  for await (const chunk of limitBody(body, limit)) chunks.push(chunk);
   return Buffer.concat(chunks).toString("utf8");
 }
 

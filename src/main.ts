@@ -207,7 +207,10 @@ async function main(verb: string | undefined): Promise<void> {
     try {
       // Elysia asks Bun for SO_REUSEPORT by default: a second process on the same port would then
       // listen too and take half the connections. Shared only when configured.
-      app.listen({ port: config.port, hostname: config.host, reusePort: config.reusePort, maxRequestBodySize: Math.max(config.maxBodyBytes, config.maxImportBytes) });
+      // Our limits (readBodyText, limitBody) answer 413 in the envelope; Bun's own limit is only a
+      // backstop far above them. Set equal, it tripped first (it counts bytes as they arrive, ours as
+      // they are consumed) and closed the connection so abruptly that clients often saw no answer.
+      app.listen({ port: config.port, hostname: config.host, reusePort: config.reusePort, maxRequestBodySize: 8 * Math.max(config.maxBodyBytes, config.maxImportBytes) });
     } catch (err) {
       if ((err as { code?: unknown }).code !== "EADDRINUSE") throw err;
       await worker?.stop(0);

@@ -40,11 +40,14 @@ export type NewRun = {
  */
 export const ADMIN_LEASE_PREFIX = "admin:";
 
+/** A lease that lapsed, or none at all (rows from before leases): the run's worker is presumed dead. */
+export const LEASE_LAPSED = "(lease_expires_at is null or lease_expires_at < clock_timestamp())";
+
 /**
  * A RUNNING run no worker is executing: no lease (rows from before leases), a lapsed lease, or an
  * admin's lease. Such a run can be ended at once; a worker's live lease means "ask the worker".
  */
-export const UNATTENDED = `(lease_expires_at is null or lease_expires_at < clock_timestamp() or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
+export const UNATTENDED = `(${LEASE_LAPSED} or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
 
 export type RunFilter = { scenarioId: string; tenantId: string | null; state?: RunState; createdAfter?: Date; createdBefore?: Date };
 

@@ -9,12 +9,13 @@ import { normalizeParameters } from "../engine/validate";
 import { type RunInputs, resolveInputs, snapshotCurves, toEngineInput } from "../runs/inputs";
 import type { RunRecord } from "../runs/model";
 import type { RunQueue } from "../runs/queue";
-import { createRunRepo, type Tx } from "../runs/repo";
+import { createRunRepo, LEASE_LAPSED, type Tx } from "../runs/repo";
 
 /** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
 export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queue?: RunQueue) {
   const runs = createRunRepo(sql);
   const curveRepo = createCurveRepo(sql);
+  const lapsed = sql.unsafe(LEASE_LAPSED);
 
   /** Runs queued before migration 010 have no inputs: resolve them from the scenario as it is now and keep them. */
   async function recordLegacyInputs(run: RunRecord): Promise<RunInputs> {
@@ -41,7 +42,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
   async function reclaimOne(tx: Tx, id: string): Promise<RunRecord | undefined> {
     const [row] = await tx<{ cancel_requested: boolean }[]>`
       select cancel_requested from scenario_run
-      where id = ${id} and state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp()) for update`;
+      where id = ${id} and state = 'RUNNING' and ${lapsed} for update`;
     if (!row) return undefined;
     if (row.cancel_requested) return runs.transition(tx, id, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user; its lease lapsed" });
     const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
@@ -175,7 +176,7 @@ export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queu
      */
     async reclaimExpired(): Promise<string[]> {
       const expired = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp())`;
+        select id::text as id from scenario_run where state = 'RUNNING' and ${lapsed}`;
       const reclaimed: string[] = [];
       for (const { id } of expired) {
         if (await sql.begin((tx) => reclaimOne(tx, id))) reclaimed.push(id);

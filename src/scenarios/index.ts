@@ -1,12 +1,17 @@
 /** Scenario routes: `/v1/scenarios` CRUD as an Elysia plugin over the scenario service. */
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
+import { ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
 import { envelope, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { DRIVER_PAYLOADS, MODEL_PARAMETERS } from "./drivers";
 import { ScenarioListQuery, scenarioModels } from "./model";
-import { etagOf, type ScenarioService } from "./service";
+import { etagOf, type Preconditions, type ScenarioService } from "./service";
+
+function preconditions(request: Request): Preconditions {
+  return { ifMatch: request.headers.get("if-match") ?? undefined, ifNoneMatch: request.headers.get("if-none-match") ?? undefined };
+}
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
 const IdParams = t.Object({ id: Uuid });
@@ -71,7 +76,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
           const etag = etagOf(scenario);
           set.headers.etag = etag;
           const ifNoneMatch = request.headers.get("if-none-match");
-          if (ifNoneMatch?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag || tag.trim() === "*")) {
+          if (ifNoneMatch !== null && !ifNoneMatchHolds(parseTagCondition(ifNoneMatch), etag)) {
             set.status = 304;
             return undefined;
           }
@@ -87,7 +92,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
       .patch(
         "/:id",
         async ({ request, principal, params, body, set }) => {
-          const updated = await scenarios.update(principal, params.id, body, request.headers.get("if-match") ?? undefined);
+          const updated = await scenarios.update(principal, params.id, body, preconditions(request));
           lifecycle("scenario_updated", request, { scenario_id: updated.id, tenant_id: updated.tenant_id, version: updated.version, fields: Object.keys(body) });
           set.headers.etag = etagOf(updated);
           return envelope(request, updated);
@@ -99,22 +104,27 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
           detail: {
             tags: ["scenarios"],
             summary: "Update a scenario",
-            description: "Bumps `version`. `If-Match: <ETag>` gives 412 and a body `version` gives 409 when the scenario changed meanwhile.",
+            description:
+              "Bumps `version`. Conditional per RFC 9110: `If-Match` (strong comparison, a list or `*`) or `If-None-Match` that does not hold gives 412 and changes nothing; a body `version` gives 409 when the scenario changed meanwhile. The body is a partial update: each given top-level field replaces the stored one whole (`parameters` and `assumptions` included: send the full object to change one key).",
           },
         },
       )
       .delete(
         "/:id",
         async ({ request, principal, params, query, set }) => {
-          await scenarios.remove(principal, params.id, query.tenant_id);
+          await scenarios.remove(principal, params.id, query.tenant_id, preconditions(request));
           lifecycle("scenario_deleted", request, { scenario_id: params.id, tenant: principal.tenantId });
           set.status = 204;
         },
         {
           params: IdParams,
           query: TenantQuery,
-          response: { 204: t.Void(), ...errors },
-          detail: { tags: ["scenarios"], summary: "Delete a scenario", description: "Its runs and events go with it." },
+          response: { 204: t.Void(), ...errors, 412: ErrorResponse },
+          detail: {
+            tags: ["scenarios"],
+            summary: "Delete a scenario",
+            description: "Its runs and events go with it. `If-Match` / `If-None-Match` that does not hold (RFC 9110) gives 412 and deletes nothing.",
+          },
         },
       )
   );

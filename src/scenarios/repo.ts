@@ -117,9 +117,11 @@ export function createScenarioRepo(sql: Sql) {
      * Deletes the scenario with its runs and events (ON DELETE CASCADE); returns its tenant, undefined
      * when there was none. `within` runs in the same transaction once the row is gone.
      */
-    async remove(id: string, tenantId: string | null, within?: (tx: Tx, tenantId: string) => Promise<unknown>): Promise<string | undefined> {
+    /** Deletes the scenario (only at `expectedVersion` when given) and returns its tenant; undefined when no row matched. */
+    async remove(id: string, tenantId: string | null, within?: (tx: Tx, tenantId: string) => Promise<unknown>, expectedVersion?: number): Promise<string | undefined> {
       return sql.begin(async (tx) => {
-        const [row] = await tx<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} returning tenant_id`;
+        const versionScope = expectedVersion === undefined ? tx`` : tx`and version = ${expectedVersion}`;
+        const [row] = await tx<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} ${versionScope} returning tenant_id`;
         if (row && within) await within(tx, row.tenant_id);
         return row?.tenant_id;
       });

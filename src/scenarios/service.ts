@@ -3,6 +3,7 @@
  * No Elysia imports: routes translate HTTP into these calls.
  */
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
+import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
@@ -18,6 +19,22 @@ const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^
 
 export function etagOf(s: Pick<ScenarioRecord, "version">): string {
   return `"v${s.version}"`;
+}
+
+/** The raw If-Match / If-None-Match header values of a write. */
+export type Preconditions = { ifMatch?: string; ifNoneMatch?: string };
+
+/** RFC 9110 §13.2.2 order: If-Match first, then If-None-Match; a malformed header is a 400. */
+function checkPreconditions(conditions: Preconditions, current: string): void {
+  for (const [name, raw, holds] of [
+    ["If-Match", conditions.ifMatch, ifMatchHolds],
+    ["If-None-Match", conditions.ifNoneMatch, ifNoneMatchHolds],
+  ] as const) {
+    if (raw === undefined) continue;
+    const condition = parseTagCondition(raw);
+    if ("invalid" in condition) throw badRequest(`${name} is not * or a list of entity tags`, [{ field: name, location: "headers", message: 'expected * or "tag", W/"tag", ...' }]);
+    if (!holds(condition, current)) throw new AppError("PRECONDITION_FAILED", `${name} ${raw.slice(0, 200)} does not hold for the current ETag ${current}`);
+  }
 }
 
 /** What the scenario rules read from the curve store (src/curves/repo.ts implements it). */
@@ -107,19 +124,21 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
       return { items: page.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
     },
 
-    /** `ifMatch` is the If-Match header (412 on mismatch); `version` in the body is a 409 on mismatch. */
-    async update(p: Principal, id: string, input: ScenarioPatchInput, ifMatch?: string): Promise<ScenarioRecord> {
+    /**
+     * `conditions` are the If-Match / If-None-Match headers (RFC 9110 §13.1: 412 when one fails,
+     * strong comparison for If-Match); `version` in the body is a 409 on mismatch.
+     */
+    async update(p: Principal, id: string, input: ScenarioPatchInput, conditions: Preconditions = {}): Promise<ScenarioRecord> {
       authorize(p, "scenarios:write");
       const tenantId = resolveTenant(p, undefined);
       const { version, ...rest } = input;
       if (Object.keys(rest).length === 0) throw badRequest("nothing to change", [{ field: "/", location: "body", message: "give at least one field to change" }]);
       let expected = version;
-      if (ifMatch !== undefined && ifMatch.trim() !== "*") {
+      const guarded = conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined;
+      if (guarded) {
         const current = await repo.get(id, tenantId);
         if (!current) throw notFound("scenario");
-        if (!ifMatch.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etagOf(current))) {
-          throw new AppError("PRECONDITION_FAILED", `If-Match does not match the current ETag ${etagOf(current)}`);
-        }
+        checkPreconditions(conditions, etagOf(current));
         if (expected !== undefined && expected !== current.version) throw versionConflict(expected, current.version);
         expected = current.version;
       }
@@ -132,15 +151,28 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
       }
       if ("row" in result) return result.row;
       if ("missing" in result) throw notFound("scenario");
-      if (ifMatch !== undefined && version === undefined) throw new AppError("PRECONDITION_FAILED", "the scenario changed since the ETag was read");
+      if (guarded && version === undefined) throw new AppError("PRECONDITION_FAILED", "the scenario changed since its ETag was read");
       throw versionConflict(expected as number, result.currentVersion);
     },
 
-    async remove(p: Principal, id: string, requestedTenant?: string): Promise<void> {
+    /** Deletes the scenario; with If-Match / If-None-Match, only while they hold (412 otherwise, nothing deleted). */
+    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}): Promise<void> {
       authorize(p, "scenarios:delete");
+      const scope = resolveTenant(p, requestedTenant);
+      let expected: number | undefined;
+      const guarded = conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined;
+      if (guarded) {
+        const current = await repo.get(id, scope);
+        if (!current) throw notFound("scenario");
+        checkPreconditions(conditions, etagOf(current));
+        expected = current.version;
+      }
       const removing = hooks.removing;
-      const tenantId = await repo.remove(id, resolveTenant(p, requestedTenant), removing && ((tx, tenantId) => removing(tx, { tenantId, scenarioId: id })));
-      if (tenantId === undefined) throw notFound("scenario");
+      const tenantId = await repo.remove(id, scope, removing && ((tx, tenantId) => removing(tx, { tenantId, scenarioId: id })), expected);
+      if (tenantId === undefined) {
+        if (guarded && (await repo.get(id, scope))) throw new AppError("PRECONDITION_FAILED", "the scenario changed since its ETag was read");
+        throw notFound("scenario");
+      }
       await hooks.removed?.({ tenantId, scenarioId: id });
     },
   };

@@ -112,6 +112,35 @@ for (const store of STORES) {
       expect(events.map((e) => e.event_type)).toEqual(["scenario_created", "scenario_updated", "scenario_updated"]);
     });
 
+    test("conditional writes follow RFC 9110: strong If-Match lists and *, If-None-Match, DELETE guarded, 400 on a malformed header", async () => {
+      const s = (await create({ tenant_id: "t-cond", name: "Conditional" })).json.data;
+      const patch = (headers: Record<string, string>, description: string) => call(app, "PATCH", `/v1/scenarios/${s.id}`, { body: { description }, headers });
+      // A list holding the current tag matches; a weak tag never matches If-Match (strong comparison).
+      expect((await patch({ "if-match": '"v0", "v1"' }, "list")).status).toBe(200);
+      const weak = await patch({ "if-match": 'W/"v2"' }, "weak");
+      expect(weak.status).toBe(412);
+      expect(weak.json.error.code).toBe("PRECONDITION_FAILED");
+      expect((await patch({ "if-match": "*" }, "any")).status).toBe(200);
+      // If-None-Match: * on an existing resource fails; a list without the current tag holds.
+      expect((await patch({ "if-none-match": "*" }, "create-only")).status).toBe(412);
+      expect((await patch({ "if-none-match": 'W/"v3"' }, "weak current")).status).toBe(412);
+      expect((await patch({ "if-none-match": '"v1", "v2"' }, "not current")).status).toBe(200);
+      const malformed = await patch({ "if-match": "v4" }, "unquoted");
+      expect(malformed.status).toBe(400);
+      expect(malformed.json.error.details[0].field).toBe("If-Match");
+      expect((await call(app, "GET", `/v1/scenarios/${s.id}`)).json.data).toMatchObject({ version: 4, description: "not current" });
+      // GET: If-None-Match uses the weak comparison, so W/"v4" revalidates.
+      expect((await call(app, "GET", `/v1/scenarios/${s.id}`, { headers: { "if-none-match": 'W/"v4"' } })).status).toBe(304);
+      expect((await call(app, "GET", `/v1/scenarios/${s.id}`, { headers: { "if-none-match": '"v3"' } })).status).toBe(200);
+      // DELETE honours If-Match: a stale tag deletes nothing.
+      const staleDelete = await call(app, "DELETE", `/v1/scenarios/${s.id}`, { headers: { "if-match": '"v3"' } });
+      expect(staleDelete.status).toBe(412);
+      expect((await call(app, "GET", `/v1/scenarios/${s.id}`)).status).toBe(200);
+      expect((await call(app, "DELETE", `/v1/scenarios/${s.id}`, { headers: { "if-match": '"v4"' } })).status).toBe(204);
+      expect((await call(app, "GET", `/v1/scenarios/${s.id}`)).status).toBe(404);
+      expect((await call(app, "DELETE", `/v1/scenarios/${s.id}`, { headers: { "if-match": "*" } })).status).toBe(404);
+    });
+
     test("concurrent PATCHes guarded by the same version: exactly one wins", async () => {
       const s = (await create({ tenant_id: "t-patch-race", name: "Contended" })).json.data;
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call(app, "PATCH", `/v1/scenarios/${s.id}`, { body: { description: `writer ${i}`, version: 1 } })));

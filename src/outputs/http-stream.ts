@@ -12,16 +12,24 @@ import type { ExportFormat } from "./reader";
 
 export const CONTENT_TYPES: Record<ExportFormat, string> = { csv: "text/csv; charset=utf-8; header=present", ndjson: "application/x-ndjson" };
 
-/** The compression to use for an Accept-Encoding header: zstd, else gzip, else none (q=0 refuses). */
+/**
+ * The compression to use for an Accept-Encoding header (RFC 9110 §12.5.3): the offered coding with
+ * the highest q-value, zstd before gzip on a tie; q=0 refuses and `*` stands for any coding not
+ * named. Undefined: send the body uncompressed.
+ */
 export function pickEncoding(acceptEncoding: string | null): "zstd" | "gzip" | undefined {
   const offered = new Map<string, number>();
   for (const part of (acceptEncoding ?? "").toLowerCase().split(",")) {
     const [name, ...params] = part.trim().split(";");
     const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    if (name) offered.set(name.trim(), q ? Number(q.slice(2)) || 0 : 1);
+    const weight = q ? Number(q.slice(2)) : 1;
+    if (name) offered.set(name.trim(), Number.isFinite(weight) ? Math.min(Math.max(weight, 0), 1) : 0);
   }
-  const accepts = (name: string) => (offered.get(name) ?? offered.get("*") ?? 0) > 0;
-  return accepts("zstd") ? "zstd" : accepts("gzip") ? "gzip" : undefined;
+  const weight = (name: string) => offered.get(name) ?? offered.get("*") ?? 0;
+  const zstd = weight("zstd");
+  const gzip = weight("gzip");
+  if (zstd <= 0 && gzip <= 0) return undefined;
+  return zstd >= gzip ? "zstd" : "gzip";
 }
 
 export type StreamOptions = {

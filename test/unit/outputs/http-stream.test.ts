@@ -10,7 +10,11 @@ describe("pickEncoding", () => {
     expect(pickEncoding("")).toBeUndefined();
     expect(pickEncoding("gzip")).toBe("gzip");
     expect(pickEncoding("gzip, deflate, br, zstd")).toBe("zstd");
-    expect(pickEncoding("GZIP;q=0.5, Zstd;q=0.1")).toBe("zstd");
+    expect(pickEncoding("GZIP;q=0.5, Zstd;q=0.1")).toBe("gzip");
+    expect(pickEncoding("gzip;q=0.9, zstd;q=0.9")).toBe("zstd");
+    expect(pickEncoding("gzip, zstd;q=0.5")).toBe("gzip");
+    expect(pickEncoding("*;q=0.2, gzip;q=0.1")).toBe("zstd");
+    expect(pickEncoding("zstd;q=abc, gzip;q=0.3")).toBe("gzip");
     expect(pickEncoding("zstd;q=0, gzip")).toBe("gzip");
     expect(pickEncoding("gzip;q=0")).toBeUndefined();
     expect(pickEncoding("br, deflate")).toBeUndefined();

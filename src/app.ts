@@ -19,9 +19,11 @@ import { createPgOutputReader } from "./outputs/pg-reader";
 import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
+import { createCors } from "./platform/cors";
 import { AppError } from "./platform/errors";
 import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
+import { createMethodIndex } from "./platform/methods";
 import type { Metrics } from "./platform/metrics";
 import { opsRoutes } from "./platform/ops";
 import { originGuard } from "./platform/origin";
@@ -41,7 +43,10 @@ export const API_VERSION = "0.1.0";
 export type AppDeps = {
   config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
     Partial<
-      Pick<Config, "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds" | "allowedOrigins" | "loopbackOnly"> &
+      Pick<
+        Config,
+        "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds" | "allowedOrigins" | "corsOrigins" | "loopbackOnly"
+      > &
         LimitsConfig
     >;
   sql: Sql;
@@ -104,13 +109,24 @@ export function createApp(deps: AppDeps) {
   });
 
   // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
-  const refuseCrossSite = originGuard({ allowedOrigins: deps.config.allowedOrigins ?? [], loopbackOnly: deps.config.loopbackOnly ?? false });
+  const corsOrigins = deps.config.corsOrigins ?? [];
+  const refuseCrossSite = originGuard({ allowedOrigins: [...(deps.config.allowedOrigins ?? []), ...corsOrigins], loopbackOnly: deps.config.loopbackOnly ?? false });
+  const cors = createCors(corsOrigins);
+  const routeTable: { routes: { method: string; path: string }[] } = { routes: [] };
+  const methodsOf = createMethodIndex(routeTable);
 
-  return new Elysia({ normalize: false })
+  const app = new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       const { requestId } = beginRequest(request);
       set.headers["x-request-id"] = requestId;
       refuseCrossSite(request);
+      if (request.method === "OPTIONS") {
+        const allow = methodsOf(new URL(request.url).pathname);
+        if (allow.length > 0) return cors.options(request, allow);
+      }
+      Object.assign(set.headers, cors.responseHeaders(request));
+      // Bun's server adds Date to every response but a HEAD one (RFC 9110 §6.6.1: an origin with a clock sends it).
+      if (request.method === "HEAD") set.headers.date = new Date().toUTCString();
       // Streamed imports have their own, larger limit; everything else is parsed in memory. A declared
       // length over the limit is refused here; a chunked body is counted as it arrives (below, limitBody).
       const limit = isStreamedImport(request) ? deps.config.maxImportBytes : deps.config.maxBodyBytes;
@@ -118,8 +134,10 @@ export function createApp(deps: AppDeps) {
       if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
     })
     .onError({ as: "global" }, ({ request, code, error, set }) => {
-      const { status, body } = toErrorResponse(request, code, error, log);
+      const { status, body } = toErrorResponse(request, code === "NOT_FOUND" ? (methodNotAllowed(request, methodsOf) ?? code) : code, error, log);
       set.status = status;
+      if (status === 405) set.headers.allow = methodsOf(new URL(request.url).pathname).join(", ");
+      if (status === 401) set.headers["www-authenticate"] = bearerChallenge(request, body.error.message);
       set.headers["content-type"] = "application/json";
       set.headers["x-request-id"] = requestInfo(request).requestId;
       return body;
@@ -186,6 +204,26 @@ export function createApp(deps: AppDeps) {
     .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
     .use(outputRoutes({ authenticate, log, flags, outputs, stallMs: (deps.config.exportStallSeconds ?? 30) * 1000 }))
     .use(consoleRoutes({ log }));
+  routeTable.routes = app.routes;
+  return app;
+}
+
+/** A path that exists with other methods: the NOT_FOUND of routing becomes a 405. */
+function methodNotAllowed(request: Request, methodsOf: (pathname: string) => string[]): "METHOD_NOT_ALLOWED" | undefined {
+  const allow = methodsOf(new URL(request.url).pathname);
+  return allow.length > 0 && !allow.includes(request.method) ? "METHOD_NOT_ALLOWED" : undefined;
+}
+
+/**
+ * RFC 6750 §3 challenge of a 401: no error code when the request carried no credentials,
+ * `invalid_request` for a malformed Authorization header, `invalid_token` for a token refused.
+ */
+function bearerChallenge(request: Request, message: string): string {
+  const header = request.headers.get("authorization");
+  const realm = 'Bearer realm="aurum-scenarios"';
+  if (header === null) return realm;
+  const error = /^Bearer\s+\S+\s*$/i.test(header) ? "invalid_token" : "invalid_request";
+  return `${realm}, error="${error}", error_description="${message.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?")}"`;
 }
 
 export type App = ReturnType<typeof createApp>;
@@ -207,6 +245,8 @@ function toErrorResponse(request: Request, code: string | number, error: unknown
   switch (code) {
     case "NOT_FOUND":
       return reply(404, "NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
+    case "METHOD_NOT_ALLOWED":
+      return reply(405, "METHOD_NOT_ALLOWED", `${request.method} is not a method of ${new URL(request.url).pathname}`);
     case "PARSE": {
       // A parse hook's own verdict (e.g. optionalJsonBody: "must be a JSON object") comes through as is.
       const cause = (error as { cause?: unknown }).cause;

@@ -122,6 +122,12 @@ export const SETTINGS = {
     list,
     "Origins (scheme://host[:port]) besides the API's own whose browser pages may send state-changing requests (POST/PUT/PATCH/DELETE carrying an `Origin` header); others get 403 (docs/scenarios.md).",
   ),
+  corsOrigins: setting(
+    "AURUM_API_CORS_ORIGINS",
+    "",
+    list,
+    "Origins (scheme://host[:port]) whose browser pages may call the API cross-origin (CORS): their preflights are answered and their responses carry Access-Control-Allow-Origin; they may also send state-changing requests. None by default (docs/scenarios.md#cors).",
+  ),
   logLevel: setting("AURUM_LOG_LEVEL", "info", oneOf("debug", "info", "warn", "error", "silent"), "Lowest level written to the JSON log on stdout."),
   maxBodyBytes: setting("AURUM_API_MAX_BODY_BYTES", "1048576", int(1024, 64 * 1024 * 1024), "Largest accepted request body; larger bodies get 413."),
   maxImportBytes: setting("AURUM_API_MAX_IMPORT_BYTES", "1073741824", int(1024, 16 * 1024 * 1024 * 1024), "Largest accepted body for streamed imports (`POST /v1/curves:import`)."),

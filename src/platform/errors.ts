@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   /** A feature the tenant's own flags turn off; `details.flag` names it. */
   FEATURE_NOT_ENTITLED: { status: 403, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
+  /** The path exists with other methods; the `Allow` header lists them. */
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   CONFLICT: { status: 409, retryable: false },
   PRECONDITION_FAILED: { status: 412, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },

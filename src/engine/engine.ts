@@ -335,7 +335,8 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
     const k = a + t;
     const ym = cx.hYm[k]!;
     base[t] = curve.mid[i0 + t]!;
-    weight[t] = hoursInBlock(ym, code);
+    // power: the block's clock hours (holidays, DST); fuel curves are daily products: weight by days
+    weight[t] = isPower ? hoursInBlock(ym, code) : daysInMonth(ym);
     npvCoef[t] = cx.hDF[k]! * (isPower ? weight[t]! : daysInMonth(ym));
   }
 

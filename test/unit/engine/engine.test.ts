@@ -4,17 +4,17 @@ import { quantilePair, quantilePairGuided } from "../../../src/engine/quantile";
 import { Xoshiro128 } from "../../../src/engine/rng";
 import { index, monthsFrom, mulberry32, rowsOf, WORKED_EXAMPLE } from "./helpers";
 
-describe("calendar hours (no holidays, no DST)", () => {
+describe("calendar hours (NERC holidays, DST; the hour-by-hour walk is in calendar.test.ts)", () => {
   test.each([
-    [202701, "ON_PEAK", 336],
-    [202701, "OFF_PEAK", 408],
+    [202701, "ON_PEAK", 320], // 1 Jan 2027 (Friday) is a NERC holiday
+    [202701, "OFF_PEAK", 424],
     [202701, "ATC", 744],
     [202702, "ON_PEAK", 320],
     [202702, "atc", 672],
     [202802, "ATC", 696],
     [202802, "ON_PEAK", 336],
     [202703, "ON_PEAK", 368],
-    [202403, "OFF_PEAK", 744 - 21 * 16],
+    [202403, "OFF_PEAK", 743 - 21 * 16], // DST starts 10 Mar 2024: 743 clock hours
     [210002, "ATC", 672],
     [200002, "ATC", 696],
     [202701, "7x24", 744],
@@ -22,7 +22,7 @@ describe("calendar hours (no holidays, no DST)", () => {
     expect(hoursInMonth(ym, block)).toBe(h);
   });
 
-  test("weekday counts agree with Date for 50 years of months; ON + OFF = ATC", () => {
+  test("weekday counts (holidays included) agree with Date for 50 years of months; ON + OFF = ATC", () => {
     for (let y = 2000; y < 2050; y++)
       for (let m = 1; m <= 12; m++) {
         let n = 0;

@@ -1,6 +1,6 @@
 /** Property tests over 200 seeded random valid scenarios. */
 import { describe, expect, test } from "bun:test";
-import { type Driver, type EngineInput, hoursInMonth, runScenario } from "../../../src/engine/index";
+import { type Driver, daysInMonth, type EngineInput, hoursInMonth, runScenario } from "../../../src/engine/index";
 import { attributionError, type Row, randomScenario, rowsOf, serialize } from "./helpers";
 
 const CASES = 200;
@@ -71,7 +71,8 @@ describe(`properties over ${CASES} random scenarios`, () => {
   test("quarters and calendars equal the hour-weighted average of their months (NPV: the sum); only full periods", () => {
     scenarios.forEach((s, i) => {
       const rows = results[i]!;
-      const blockOf = new Map(s.curves.map((c) => [c.curveKey, c.product === "power" ? c.block : "ATC"]));
+      // power: block hours; fuel curves (daily products): days
+      const blockOf = new Map(s.curves.map((c) => [c.curveKey, c.product === "power" ? c.block : null]));
       const mon = new Map<string, Row>();
       for (const r of rows) if (r.tenorType === "MONTHLY") mon.set(`${r.curveKey}|${r.contractMonth}|${r.metric}`, r);
       for (const r of rows) {
@@ -86,7 +87,8 @@ describe(`properties over ${CASES} random scenarios`, () => {
           const ym = Math.floor(i2 / 12) * 100 + (i2 % 12) + 1;
           const m = mon.get(`${r.curveKey}|${ym}|${r.metric}`);
           if (!m) throw new Error(`aggregate ${r.tenorLabel} of ${r.curveKey} has a month outside the valued range`);
-          const w = r.metric === "NPV" ? 1 : hoursInMonth(ym, blockOf.get(r.curveKey)!);
+          const block = blockOf.get(r.curveKey);
+          const w = r.metric === "NPV" ? 1 : block == null ? daysInMonth(ym) : hoursInMonth(ym, block);
           num += w * m.value;
           W += w;
           scale += Math.abs(w * m.value);

@@ -8,6 +8,9 @@ export {};
 const args = process.argv.slice(2);
 const proc = Bun.spawn(["bun", "test", "--timeout", "60000", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes bun may print
+const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
+
 /** Per test file: the tests bun reported skipped and the reasons the file printed. */
 const skips = new Map<string, { tests: string[]; reasons: string[] }>();
 let file = "";
@@ -22,7 +25,7 @@ for await (const chunk of proc.stderr) {
   const lines = (partial + text).split("\n");
   partial = lines.pop() ?? "";
   for (const line of lines) {
-    const plain = line.replace(/\x1b\[[0-9;]*m/g, "");
+    const plain = line.replace(ANSI_COLOUR, "");
     if (/^\S.*\.(test|spec)\.[cm]?[jt]sx?:$/.test(plain)) file = plain.slice(0, -1);
     else if (plain.startsWith("(skip) ")) entry().tests.push(plain.slice(7));
     else if (plain.startsWith("SKIP ")) entry().reasons.push(plain.slice(5));

@@ -1,7 +1,10 @@
 /** Driver and input validation. Field paths follow the API: /assumptions/{i}/payload/{field}. */
 import { isValidYyyymm, parseDateToYyyymm } from "./calendar";
-import type { Driver, EngineInput, ModelParameters, ValidationIssue } from "./types";
+import type { Driver, EngineInput, ModelParameters, Product, ValidationIssue } from "./types";
 import { DEFAULT_PARAMETERS } from "./types";
+import { CANONICAL_UNIT, knownUnits, unitFactor } from "./units";
+
+const PRODUCTS = new Set<Product>(["power", "natural_gas", "coal", "co2", "oil"]);
 
 const FUELS = new Set(["natural_gas", "coal", "co2", "oil"]);
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
@@ -45,6 +48,7 @@ export function validateDriversAgainstCurves(drivers: readonly Driver[], curveKe
         if (d.change_type !== "add" && d.change_type !== "retire") add("change_type", "change_type must be add or retire");
         if (typeof d.effective_date !== "string" || Number.isNaN(parseDateToYyyymm(d.effective_date))) add("effective_date", "effective_date must be a date YYYY-MM-DD");
         if (!isNum(d.capacity_mw) || d.capacity_mw <= 0) add("capacity_mw", "capacity_mw must be > 0");
+        if (typeof d.region !== "string" || d.region.trim() === "") add("region", "region is required: a fleet change belongs to one market or region (docs/model.md §4.0)");
         break;
       }
       default:
@@ -102,6 +106,9 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
         }
       }
     }
+    if (!PRODUCTS.has(c.product)) bad(`curve ${c.curveKey}: unknown product ${c.product}`);
+    else if (unitFactor(c.product, c.unit) === undefined)
+      bad(`curve ${c.curveKey}: unit '${c.unit}' cannot be converted to ${CANONICAL_UNIT[c.product]} (known: ${knownUnits(c.product)}, or in US cents)`);
     for (let j = 0; j < c.mid.length; j++)
       if (!Number.isFinite(c.mid[j]!)) {
         bad(`curve ${c.curveKey}: mid at ${c.months[j]} is not finite`);

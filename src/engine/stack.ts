@@ -8,8 +8,9 @@
  *   u = (D − Z)/K                thermal utilisation; u0 at the baseline
  * Price, with x = u/u0 and the marginal cost of the marginal thermal unit
  *   M = HR*·G⁺ + c_coal·ΔP_coal + c_oil·ΔP_oil + EF·ΔC        (USD/MWh, G⁺ = max(G, 0))
- *   P = P0 + ψ(x)·M − M0,  ψ(x) = max(0, x)^η,  M0 = HR*·G0⁺
- * above u = 1 rising linearly to the cap over SCARCITY_RAMP, and clamped to [min(floor, P0), max(cap, P0)].
+ *   P = P0 + (ψ(x) − 1)·(M0 + A⁺) + ψ(x)·ΔM,  ψ(x) = max(0, x)^η,  M0 = HR*·G0⁺,  A⁺ = max(0, P0 − M0)
+ * (ΔM = M − M0), so P = P0 + ΔM at the baseline position and P = min(0, P0 − M0) with no thermal residual,
+ * above u = 1 rising linearly to the cap (max(cap, P0)) over SCARCITY_RAMP, and clamped to [min(floor, P0), max(cap, P0)].
  * With no change ψ = 1 and M = M0 exactly, so P = P0: the baseline is reproduced bit for bit.
  */
 import { BASE_UTILISATION, HEAT_CONTENT, HEAT_RATE, type MarketStack, marginalEmissionFactor, SCARCITY_ELASTICITY, SCARCITY_RAMP } from "./params";
@@ -109,6 +110,10 @@ export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, i
   if (on(IN_TAX)) dC += inp[IN_TAX]!;
   if (dC !== 0) dM += bs.ef * dC;
   const M0 = hr * g0;
+  // the part of the baseline price above the fuel cost (when HR* is bounded) scales with the stack too
+  const markup = P0 > M0 ? P0 - M0 : 0;
+  const lo = Math.min(bs.floor, P0);
+  const hi = Math.max(bs.cap, P0);
   const quantity = (inMask & ((1 << IN_RPS) | (1 << IN_CES) | (1 << IN_LOAD) | (1 << IN_K) | (1 << IN_ZR) | (1 << IN_ZC))) !== 0;
   let p: number;
   let dPdG: number;
@@ -137,17 +142,15 @@ export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, i
     const u = x * bs.u0;
     if (u <= 1) {
       const psi = x === 1 ? 1 : x ** bs.eta;
-      p = P0 + psi * (M0 + dM) - M0;
+      p = P0 + (psi - 1) * (M0 + markup) + psi * dM;
       dPdG = g1 > 0 ? psi * hr : 0;
     } else {
-      const p1 = P0 + bs.psiMax * (M0 + dM) - M0;
+      const p1 = P0 + (bs.psiMax - 1) * (M0 + markup) + bs.psiMax * dM;
       const ramp = Math.min(1, (u - 1) / SCARCITY_RAMP);
-      p = p1 + (bs.cap - p1) * ramp;
+      p = p1 + (hi - p1) * ramp;
       dPdG = g1 > 0 ? (1 - ramp) * bs.psiMax * hr : 0;
     }
   }
-  const lo = Math.min(bs.floor, P0);
-  const hi = Math.max(bs.cap, P0);
   if (p < lo) {
     p = lo;
     dPdG = 0;

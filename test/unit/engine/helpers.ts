@@ -185,7 +185,9 @@ export const WORKED_EXAMPLE: EngineInput = {
   parameters: { ...DEFAULT_PARAMETERS, horizon_months: 3, mc_paths: 8, seed: 42 },
   drivers: [
     { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 1000 },
-    { driver_type: "policy", policy_name: "CARBON_TAX", start_year: 2027, target: 20, region: "pjm" },
+    { driver_type: "policy", policy_name: "CARBON_TAX", start_year: 2027, target: 20 },
+    { driver_type: "policy", policy_name: "RPS", start_year: 2027, target: 0.05, region: "NJ" },
+    { driver_type: "load_growth", annual_growth_pct: 13.02, start_year: 2026, end_year: 2026, region: "pjm" },
   ],
   curves: [
     {
@@ -206,7 +208,7 @@ export const WORKED_EXAMPLE: EngineInput = {
       block: "ATC",
       unit: "USD/MMBtu",
       months: new Int32Array([202701, 202702, 202703]),
-      mid: new Float64Array([4, 3.5, 3]),
+      mid: new Float64Array([4, 4, 4]),
     },
   ],
 };

@@ -100,7 +100,7 @@ export const GROUP_INPUTS: readonly number[] = [
 export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, inp: Float64Array, inMask: number, out: Float64Array): void {
   const on = (i: number) => (inMask & (1 << i)) !== 0;
   // a negative gas price is read as zero fuel cost, so the marginal cost never falls as the stack tightens
-  const g0 = G0 > 0 ? G0 : 0;
+  const g0 = Math.max(G0, 0);
   const g1 = on(IN_GAS) ? Math.max(0, G0 + inp[IN_GAS]!) : g0;
   let dM = hr * (g1 - g0);
   if (on(IN_COAL)) dM += bs.cCoal * inp[IN_COAL]!;
@@ -111,7 +111,7 @@ export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, i
   if (dC !== 0) dM += bs.ef * dC;
   const M0 = hr * g0;
   // the part of the baseline price above the fuel cost (when HR* is bounded) scales with the stack too
-  const markup = P0 > M0 ? P0 - M0 : 0;
+  const markup = Math.max(P0 - M0, 0);
   const lo = Math.min(bs.floor, P0);
   const hi = Math.max(bs.cap, P0);
   const quantity = (inMask & ((1 << IN_RPS) | (1 << IN_CES) | (1 << IN_LOAD) | (1 << IN_K) | (1 << IN_ZR) | (1 << IN_ZC))) !== 0;

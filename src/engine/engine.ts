@@ -72,8 +72,8 @@ export const M_REC = 5;
 export const M_NPVBP = 6;
 export const M_GAS = 7;
 export const NM = 8;
-/** Metrics with an attribution (per-driver parts that sum to the value); the others have null. */
-const ATTRIBUTED = [false, false, true, true, true, true, true, false];
+/** Metrics with an attribution (per-driver parts that sum to the value); the others have null (npv_per_bp's parts are NPV's × npv_per_bp/NPV). */
+const ATTRIBUTED = [false, false, true, true, true, true, false, false];
 /** Metrics aggregated over a quarter/year as sums (the others: hour-weighted averages). */
 const SUMMED = [false, false, false, false, true, false, true, false];
 export const DEFAULT_BATCH_ROWS = 50_000;
@@ -114,7 +114,8 @@ class BatchWriter {
   }
 
   push(curveKey: string, tenor: TenorType, month: number, label: string, metric: string, value: number, lo: number, hi: number, attr: string | null): void {
-    assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, attr);
+    // an attribution built by attrJson has had its numbers checked there (attrFinite); only a non-finite one needs the text scan
+    assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, attr, attr !== null && attrFinite);
     const b = this.cur !== null && this.n < this.cap ? this.cur : this.open();
     const i = this.n++;
     b.curveKey[i] = curveKey;
@@ -355,17 +356,20 @@ function bandHi(v: number, mLo: number, mHi: number): number {
   return Math.max(b, v);
 }
 
+/** Whether every number of the last attrJson was finite (checked on the numbers, not on the text). */
+let attrFinite = true;
+
 function attrJson(keys: string[], idx: Int32Array, n: number, vals: Float64Array): string {
   let s = "{";
+  let finite = true;
   for (let j = 0; j < n; j++) {
+    const v = vals[j]!;
+    if (!Number.isFinite(v)) finite = false;
     if (j > 0) s += ",";
-    s += keys[idx[j]!]! + jsonNum(vals[j]!);
+    s += keys[idx[j]!]! + (v === 0 ? "0" : `${v}`); // −0 prints as 0
   }
+  attrFinite = finite;
   return `${s}}`;
-}
-
-function jsonNum(v: number): string {
-  return Object.is(v, -0) ? "0" : `${v}`;
 }
 
 /** A curve prepared for evaluateMonth: its drivers, block stacks and calibration inputs. */
@@ -387,6 +391,8 @@ export interface CurveEval {
   xin: Float64Array;
   /** gas price burnt by the curve's market per valued month (canonical) */
   g0: Float64Array;
+  /** DF_k × block hours (power) or × days (fuels), per valued month */
+  npvCoef: Float64Array;
   /** certificate prices of the market, USD/MWh */
   recRps: number;
   recCes: number;
@@ -428,6 +434,11 @@ export function prepareCurve(run: RunTables, plan: CurvePlan): CurveEval {
   const g0 = new Float64Array(T);
   const gm = run.gas.get(market)!;
   for (let t = 0; t < T; t++) g0[t] = gm[plan.a + t]!;
+  const npvCoef = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    const ym = run.hYm[plan.a + t]!;
+    npvCoef[t] = run.hDF[plan.a + t]! * (isPower ? hoursInBlock(ym, code) : daysInMonth(ym));
+  }
   return {
     plan,
     isPower,
@@ -441,6 +452,7 @@ export function prepareCurve(run: RunTables, plan: CurvePlan): CurveEval {
     nd,
     xin,
     g0,
+    npvCoef,
     recRps: ms.recRps,
     recCes: ms.recCes,
   };
@@ -498,9 +510,7 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
   rec.fill(0, 0, nd);
   const vals = out.values;
   vals.fill(0);
-  const ym = run.hYm[k]!;
-  const hours = hoursInBlock(ym, ce.isPower ? blockCode(c.block) : ATC);
-  const npvCoef = run.hDF[k]! * (ce.isPower ? hours : daysInMonth(ym));
+  const npvCoef = ce.npvCoef[t]!;
   if (!ce.isPower) {
     // a fuel curve moves by its own fuel_curve drivers only: ΔF = |F|·bp/10000, additive
     const base = c.mid[plan.i0 + t]! * fuelMult;
@@ -562,12 +572,7 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
     }
     // players: groups with a non-zero input this month
     let ng = 0;
-    for (let g = 0; g < N_GROUPS; g++) {
-      const m = GROUP_INPUTS[g]!;
-      let nz = false;
-      for (let i = 0; i < N_IN; i++) if ((m >> i) & 1 && inp[i] !== 0) nz = true;
-      if (nz) act[ng++] = g;
-    }
+    for (let g = 0; g < N_GROUPS; g++) if (inp[GROUP_SLOT[g]!] !== 0 || (g === G_ENERGY && inp[IN_ZC] !== 0)) act[ng++] = g;
     const full = (1 << ng) - 1;
     v[0] = 0;
     for (let mask = 1; mask <= full; mask++) {
@@ -614,21 +619,8 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
   }
   // certificate cost of load: price × required share, the strictest requirement of each kind binding
   let recCost = 0;
-  for (const [g, tmax, price] of [
-    [G_RPS, tRps, ce.recRps],
-    [G_CES, tCes, ce.recCes],
-  ] as const) {
-    if (tmax <= 0) continue;
-    recCost += price * tmax;
-    let n = 0;
-    for (let j = 0; j < nd; j++) {
-      if (group[j] !== g) continue;
-      share[j] = xin[j * nb * T + t]!;
-      shareIdx[n++] = j;
-    }
-    airportShapley(share, shareIdx, n, air);
-    for (let q = 0; q < n; q++) rec[shareIdx[q]!] = (price * air[shareIdx[q]!]!) / ce.unitF;
-  }
+  if (tRps > 0) recCost += recParts(ce, t, G_RPS, tRps, ce.recRps, out);
+  if (tCes > 0) recCost += recParts(ce, t, G_CES, tCes, ce.recCes, out);
   const inv = 1 / ce.unitF;
   let pol = 0;
   for (let j = 0; j < nd; j++) {
@@ -644,6 +636,22 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
   vals[M_REC] = recCost * inv;
   vals[M_NPVBP] = run.hNpvBp[k]! * npvCoef * u + 0;
   vals[M_GAS] = dPdG * inv;
+}
+
+/** rec_cost of one kind of requirement (price × max T) and its airport-rule parts, written to out.recParts. */
+function recParts(ce: CurveEval, t: number, g: number, tmax: number, price: number, out: MonthEval): number {
+  const { share, shareIdx, air, recParts: rec } = out;
+  const nb = ce.blocks.length;
+  const T = ce.plan.T;
+  let n = 0;
+  for (let j = 0; j < ce.nd; j++) {
+    if (ce.group[j] !== g) continue;
+    share[j] = ce.xin[j * nb * T + t]!;
+    shareIdx[n++] = j;
+  }
+  airportShapley(share, shareIdx, n, air);
+  for (let q = 0; q < n; q++) rec[shareIdx[q]!] = (price * air[shareIdx[q]!]!) / ce.unitF;
+  return price * tmax;
 }
 
 function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): void {

@@ -98,16 +98,15 @@ export const GROUP_INPUTS: readonly number[] = [
  * Quantity inputs that are zero leave x = 1 exactly.
  */
 export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, inp: Float64Array, inMask: number, out: Float64Array): void {
-  const on = (i: number) => (inMask & (1 << i)) !== 0;
   // a negative gas price is read as zero fuel cost, so the marginal cost never falls as the stack tightens
   const g0 = Math.max(G0, 0);
-  const g1 = on(IN_GAS) ? Math.max(0, G0 + inp[IN_GAS]!) : g0;
+  const g1 = ((inMask >> IN_GAS) & 1) === 1 ? Math.max(0, G0 + inp[IN_GAS]!) : g0;
   let dM = hr * (g1 - g0);
-  if (on(IN_COAL)) dM += bs.cCoal * inp[IN_COAL]!;
-  if (on(IN_OIL)) dM += bs.cOil * inp[IN_OIL]!;
+  if (((inMask >> IN_COAL) & 1) === 1) dM += bs.cCoal * inp[IN_COAL]!;
+  if (((inMask >> IN_OIL) & 1) === 1) dM += bs.cOil * inp[IN_OIL]!;
   let dC = 0;
-  if (on(IN_CO2)) dC += inp[IN_CO2]!;
-  if (on(IN_TAX)) dC += inp[IN_TAX]!;
+  if (((inMask >> IN_CO2) & 1) === 1) dC += inp[IN_CO2]!;
+  if (((inMask >> IN_TAX) & 1) === 1) dC += inp[IN_TAX]!;
   if (dC !== 0) dM += bs.ef * dC;
   const M0 = hr * g0;
   // the part of the baseline price above the fuel cost (when HR* is bounded) scales with the stack too
@@ -121,18 +120,18 @@ export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, i
     p = P0 + dM;
     dPdG = g1 > 0 ? hr : 0;
   } else {
-    const dD = on(IN_LOAD) ? Math.expm1(inp[IN_LOAD]!) : 0;
+    const dD = ((inMask >> IN_LOAD) & 1) === 1 ? Math.expm1(inp[IN_LOAD]!) : 0;
     const D = 1 + dD;
-    const dZr = on(IN_ZR) ? inp[IN_ZR]! : 0;
-    const dZc = on(IN_ZC) ? inp[IN_ZC]! : 0;
+    const dZr = ((inMask >> IN_ZR) & 1) === 1 ? inp[IN_ZR]! : 0;
+    const dZc = ((inMask >> IN_ZC) & 1) === 1 ? inp[IN_ZC]! : 0;
     // renewable energy after fleet changes; an RPS (or CES) requirement above it is built as zero-cost supply
     const zr = bs.zr0 + dZr;
     const zc = bs.z0 - bs.zr0 + dZc;
     let extra = 0;
-    if (on(IN_RPS)) extra = Math.max(extra, inp[IN_RPS]! * D - zr);
-    if (on(IN_CES)) extra = Math.max(extra, inp[IN_CES]! * D - zr - zc);
+    if (((inMask >> IN_RPS) & 1) === 1) extra = Math.max(extra, inp[IN_RPS]! * D - zr);
+    if (((inMask >> IN_CES) & 1) === 1) extra = Math.max(extra, inp[IN_CES]! * D - zr - zc);
     const dZ = dZr + dZc + extra;
-    const dK = on(IN_K) ? inp[IN_K]! : 0;
+    const dK = ((inMask >> IN_K) & 1) === 1 ? inp[IN_K]! : 0;
     const kRel = 1 + dK / bs.K0;
     const num = 1 + (dD - dZ) / (1 - bs.z0);
     let x: number;
@@ -209,6 +208,10 @@ export function shapley(v: Float64Array, g: number, phi: Float64Array): void {
  * `idx` lists the players (positions in `a`), `out[idx[i]]` receives φ.
  */
 export function airportShapley(a: Float64Array, idx: Int32Array, n: number, out: Float64Array): void {
+  if (n === 1) {
+    out[idx[0]!] = Math.max(0, a[idx[0]!]!);
+    return;
+  }
   const order = Array.from(idx.subarray(0, n)).sort((p, q) => a[p]! - a[q]! || p - q);
   let prev = 0;
   let acc = 0;

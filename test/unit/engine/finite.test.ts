@@ -84,6 +84,22 @@ describe("runScenario refuses to produce a non-finite value", () => {
     expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-01, metric NPV: value is -Infinity/);
   });
 
+  test("a non-finite attribution part of a capped power price is caught (the parts are checked as numbers)", () => {
+    // gas at 1.7e308 shocked +100 %: the power price is clamped to PJM's cap, its gas part is not finite
+    const gas: BaselineCurve = { ...WORKED_EXAMPLE.curves[1]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([4, 1.7e308]) };
+    const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([60, 50]) };
+    const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
+    const err = thrown(() => runScenario({ ...WORKED_EXAMPLE, drivers, curves: [power, gas] }));
+    expect(err).toBeInstanceOf(NonFiniteOutputError);
+    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02, metric uplift: attribution fuel_curve:0 is (NaN|-?Infinity)/);
+  });
+
+  test("assertFiniteRow skips the text scan only when told the parts were checked", () => {
+    const row = ["C", "MONTHLY", 202701, "2027-01", "uplift", 1, 0, 2, '{"policy:0":Infinity}'] as const;
+    expect(() => assertFiniteRow(...row)).toThrow(NonFiniteOutputError);
+    expect(() => assertFiniteRow(...row, true)).not.toThrow();
+  });
+
   test("an overflow in a quarter's average names the quarter and its first month", () => {
     // Three months of 1e306: each month is finite, the hour-weighted sum of the quarter is not.
     const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, mid: new Float64Array([1e306, 1e306, 1e306]) };

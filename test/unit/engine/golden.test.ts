@@ -31,7 +31,7 @@ MONTHS.forEach((m, k) => {
     ["PJM_W_ON", l, "policy_uplift", TAX * 1.1655, { "policy:1": TAX * 1.1655, "policy:2": 0 }],
     ["PJM_W_ON", l, "NPV", m.npv * m.v, scale(m.parts, m.npv)],
     ["PJM_W_ON", l, "rec_cost", 1, { "policy:2": 1 }],
-    ["PJM_W_ON", l, "npv_per_bp", m.bp * m.npv * m.v, scale(m.parts, m.bp * m.npv)],
+    ["PJM_W_ON", l, "npv_per_bp", m.bp * m.npv * m.v, null],
     ["PJM_W_ON", l, "mid_per_gas", 1.331 * m.hr, null],
     ["HH_GAS", l, "mid", 4.4, null],
     ["HH_GAS", l, "uplift", 0.4, { "fuel_curve:0": 0.4 }],
@@ -78,7 +78,7 @@ describe("worked example (docs/model.md §8)", () => {
       expect(r).toBeDefined();
       if (!close(r!.value, value)) throw new Error(`${curve} ${label} ${metric}: ${r!.value}, expected ${value}`);
       if (attribution === null) {
-        if (["mid", "baseline", "mid_per_gas"].includes(metric)) expect(r!.attribution).toBeNull();
+        if (["mid", "baseline", "npv_per_bp", "mid_per_gas"].includes(metric)) expect(r!.attribution).toBeNull();
       } else {
         const got = JSON.parse(r!.attribution!) as Record<string, number>;
         expect(Object.keys(got).sort()).toEqual(Object.keys(attribution).sort());

@@ -42,10 +42,10 @@ describe(`properties over ${CASES} random scenarios`, () => {
     expect(wide).toBeGreaterThan(1000);
   });
 
-  test("attribution sums to the row value (1e-9 relative) for uplift, policy_uplift, NPV, rec_cost, npv_per_bp; null for mid, baseline, mid_per_gas", () => {
+  test("attribution sums to the row value (1e-9 relative) for uplift, policy_uplift, NPV, rec_cost; null for mid, baseline, npv_per_bp, mid_per_gas", () => {
     for (const rows of results)
       for (const r of rows) {
-        if (r.metric === "mid" || r.metric === "baseline" || r.metric === "mid_per_gas") {
+        if (r.metric === "mid" || r.metric === "baseline" || r.metric === "npv_per_bp" || r.metric === "mid_per_gas") {
           expect(r.attribution).toBeNull();
           continue;
         }

@@ -153,7 +153,7 @@ export function blockScale(p: DriverPlan, m: MarketKey, b: 0 | 1): number {
  * input has one, else the benchmark plus the market's basis curve, else the benchmark (the Henry Hub
  * curve, else the first gas curve that is neither regional nor basis); zeros if there is none.
  */
-export function marketGasPrices(curves: readonly BaselineCurve[], h0: number, H: number): Map<MarketKey, Float64Array> {
+export function marketGasPrices(curves: readonly BaselineCurve[], h0: number, H: number, sources?: Map<MarketKey, string[]>): Map<MarketKey, Float64Array> {
   const gas = curves.filter((c) => c.product === "natural_gas" && c.months.length > 0);
   const series = (c: BaselineCurve): Float64Array => {
     const f = unitFactor(c.product, c.unit) ?? 1;
@@ -169,6 +169,7 @@ export function marketGasPrices(curves: readonly BaselineCurve[], h0: number, H:
     const outright = gas.find((c) => c !== bench && gasHubMarket(c) === m && !isBasisCurve(c));
     if (outright) {
       out.set(m, series(outright));
+      sources?.set(m, [outright.curveKey]);
       continue;
     }
     const basis = gas.find((c) => gasHubMarket(c) === m && isBasisCurve(c));
@@ -176,9 +177,11 @@ export function marketGasPrices(curves: readonly BaselineCurve[], h0: number, H:
       const b = series(basis);
       for (let k = 0; k < H; k++) b[k] = benchSeries[k]! + b[k]!;
       out.set(m, b);
+      sources?.set(m, [bench.curveKey, basis.curveKey]);
       continue;
     }
     out.set(m, benchSeries);
+    sources?.set(m, bench ? [bench.curveKey] : []);
   }
   return out;
 }

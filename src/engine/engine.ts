@@ -54,7 +54,7 @@ import {
 } from "./stack";
 import type { BaselineCurve, Driver, EngineInput, EngineResult, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
 import { unitFactor } from "./units";
-import { EngineValidationError, validateInput } from "./validate";
+import { EngineValidationError, unitIssues, validateInput } from "./validate";
 
 /**
  * Metrics emitted for every (curve, tenor, period), in this order (docs/model.md §4–§6):
@@ -206,7 +206,16 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
   keyed.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
   const canon = keyed.map(([, i]) => i);
   const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
-  const gas = marketGasPrices(input.curves, h0, H);
+  const gasSources = new Map<MarketKey, string[]>();
+  const gas = marketGasPrices(input.curves, h0, H, gasSources);
+  // units matter for the curves the drivers move or read (§3.2); the others keep any unit
+  const moved = input.curves.map((c) => c.product === "power" && plansD.some((p) => planApplies(p, c)));
+  const read = new Set<string>(plansD.flatMap((p) => (p.ref ? [p.ref] : [])));
+  input.curves.forEach((c, i) => {
+    if (moved[i]) for (const key of gasSources.get(marketOf(c)) ?? []) read.add(key);
+  });
+  const badUnits = unitIssues(input.curves, (i) => moved[i]! || read.has(input.curves[i]!.curveKey));
+  if (badUnits.length > 0) throw new EngineValidationError(badUnits);
   const hNpvBp = new Float64Array(H);
   for (let k = 0; k < H; k++) hNpvBp[k] = (-1e-4 * (k + 1)) / (12 + rate);
 

@@ -4,6 +4,23 @@ import type { Driver, EngineInput, ModelParameters, Product, ValidationIssue } f
 import { DEFAULT_PARAMETERS } from "./types";
 import { CANONICAL_UNIT, knownUnits, unitFactor } from "./units";
 
+/**
+ * A curve whose unit cannot be converted (docs/model.md §3.2), for the curves the scenario uses:
+ * `used(i)` says whether curve i's unit matters (a power curve some driver moves, a fuel curve a
+ * driver references or whose price a moved power curve burns). Unused curves keep any unit.
+ */
+export function unitIssues(curves: EngineInput["curves"], used: (i: number) => boolean): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  curves.forEach((c, i) => {
+    if (!PRODUCTS.has(c.product) || unitFactor(c.product, c.unit) !== undefined || !used(i)) return;
+    out.push({
+      field: `/curves/${i}`,
+      message: `curve ${c.curveKey}: unit '${c.unit}' cannot be converted to ${CANONICAL_UNIT[c.product]} (known: ${knownUnits(c.product)}, or in US cents)`,
+    });
+  });
+  return out;
+}
+
 const PRODUCTS = new Set<Product>(["power", "natural_gas", "coal", "co2", "oil"]);
 
 const FUELS = new Set(["natural_gas", "coal", "co2", "oil"]);
@@ -107,8 +124,6 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
       }
     }
     if (!PRODUCTS.has(c.product)) bad(`curve ${c.curveKey}: unknown product ${c.product}`);
-    else if (unitFactor(c.product, c.unit) === undefined)
-      bad(`curve ${c.curveKey}: unit '${c.unit}' cannot be converted to ${CANONICAL_UNIT[c.product]} (known: ${knownUnits(c.product)}, or in US cents)`);
     for (let j = 0; j < c.mid.length; j++)
       if (!Number.isFinite(c.mid[j]!)) {
         bad(`curve ${c.curveKey}: mid at ${c.months[j]} is not finite`);

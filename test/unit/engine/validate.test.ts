@@ -96,30 +96,40 @@ describe("runScenario input checks", () => {
     expect(issues.map((i) => i.field).sort()).toEqual(["/asof_date", "/curves/0", "/parameters/band_quantiles", "/parameters/horizon_months", "/parameters/mc_paths"]);
   });
 
-  test("a curve unit the engine cannot convert is refused; convertible ones (short ton, therm, GJ, cents) are accepted", () => {
+  test("a unit the engine cannot convert is refused on the curves the drivers move or read; convertible ones (short ton, therm, GJ, cents) are accepted", () => {
     const [power, gas] = WORKED_EXAMPLE.curves as [EngineInput["curves"][0], EngineInput["curves"][0]];
-    const bad = validateInput({
-      ...WORKED_EXAMPLE,
-      curves: [
-        { ...power, unit: "EUR/MWh" },
-        { ...gas, unit: "USD/bbl" },
-      ],
-    });
-    expect(bad.issues).toEqual([
+    const unused = { ...gas, curveKey: "OTHER_GAS", location: "Somewhere", unit: "XYZ" };
+    let err: unknown;
+    try {
+      runScenario({ ...WORKED_EXAMPLE, curves: [{ ...power, unit: "EUR/MWh" }, { ...gas, unit: "USD/bbl" }, unused] });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe("EngineValidationError");
+    expect((err as { issues: unknown[] }).issues).toEqual([
       { field: "/curves/0", message: "curve PJM_W_ON: unit 'EUR/MWh' cannot be converted to USD/MWh (known: USD/mwh, USD/kwh, or in US cents)" },
       {
         field: "/curves/1",
         message: "curve HH_GAS: unit 'USD/bbl' cannot be converted to USD/MMBtu (known: USD/mmbtu, USD/dth, USD/dekatherm, USD/therm, USD/gj, or in US cents)",
       },
     ]);
-    const ok = validateInput({
+    // an unconvertible curve no driver moves or reads does not stop the run; convertible units run
+    expect(runScenario({ ...WORKED_EXAMPLE, curves: [{ ...power, unit: "USc/kWh" }, { ...gas, unit: "USD/therm" }, unused] }).rows).toBeGreaterThan(0);
+    expect(runScenario({ ...WORKED_EXAMPLE, drivers: [], curves: [{ ...power, unit: "EUR/MWh" }, gas] }).rows).toBeGreaterThan(0);
+  });
+
+  test("units are converted: a power curve in US cents per kWh moves by the same amount in its own unit", () => {
+    const [power, gas] = WORKED_EXAMPLE.curves as [EngineInput["curves"][0], EngineInput["curves"][0]];
+    const mwh = runScenario(WORKED_EXAMPLE);
+    const kwh = runScenario({
       ...WORKED_EXAMPLE,
       curves: [
-        { ...power, unit: "USc/kWh" },
-        { ...gas, unit: "USD/therm" },
+        { ...power, unit: "USc/kWh", mid: power.mid.map((v) => v / 10) },
+        { ...gas, unit: "USD/therm", mid: gas.mid.map((v) => v / 10) },
       ],
     });
-    expect(ok.issues).toEqual([]);
+    const up = (r: typeof mwh, i: number) => r.batches[0]!.value[i]!;
+    for (let i = 0; i < 24; i++) expect(Math.abs(up(kwh, i) * 10 - up(mwh, i)) / Math.max(1, Math.abs(up(mwh, i)))).toBeLessThan(1e-12);
   });
 
   test("missing parameters take the defaults", () => {

@@ -1,6 +1,18 @@
 /** Aurum scenario engine: pure, synchronous, deterministic for a seed. See docs/model.md. */
 export { blockCode, daysInMonth, hoursInMonth, monthIndex, weekdaysInMonth, yyyymmOf } from "./calendar";
-export { computeVersionHash, DEFAULT_BATCH_ROWS, driverApplies, METRICS, runScenario } from "./engine";
+export {
+  type CurveEval,
+  type CurvePlan,
+  computeVersionHash,
+  DEFAULT_BATCH_ROWS,
+  driverApplies,
+  evaluateMonth,
+  METRICS,
+  MonthEval,
+  prepareCurve,
+  type RunTables,
+  runScenario,
+} from "./engine";
 export { assertFiniteRow, NON_FINITE_OUTPUT, NonFiniteOutputError } from "./finite";
 export { canonicalJson, Fnv1a64, fnv1a64Hex } from "./hash";
 export * as modelParams from "./params";

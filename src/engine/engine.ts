@@ -168,15 +168,25 @@ export function driverApplies(d: Driver, c: BaselineCurve, curvesByKey: Map<stri
   return planApplies(plan!, c);
 }
 
-export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineResult {
+/**
+ * Validates the input and builds the per-run tables and each curve's place in the horizon: what
+ * runScenario and evaluateMonth read. Throws EngineValidationError like runScenario.
+ */
+export function planRun(input: EngineInput): {
+  parameters: ModelParameters;
+  run: RunTables;
+  curves: CurvePlan[];
+  total: number;
+  maxT: number;
+  labels: string[];
+  qLabels: string[];
+  yLabels: string[];
+} {
   const { issues, parameters: P } = validateInput(input);
   if (issues.length > 0) throw new EngineValidationError(issues);
-  const batchRows = Math.max(1, Math.floor(opts.batchRows ?? DEFAULT_BATCH_ROWS));
   const H = P.horizon_months;
   const h0 = monthIndex(parseDateToYyyymm(input.asofDate));
   const hEnd = h0 + H - 1;
-  const nPaths = P.mc_paths;
-  const [qLo, qHi] = P.band_quantiles;
   const rate = P.discount_rate + P.shock_bp / 10000;
 
   // ---- horizon tables
@@ -205,7 +215,6 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
   const keyed = drivers.map((d, i) => [canonicalJson(d), i] as const);
   keyed.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
   const canon = keyed.map(([, i]) => i);
-  const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
   const gasSources = new Map<MarketKey, string[]>();
   const gas = marketGasPrices(input.curves, h0, H, gasSources);
   // units matter for the curves the drivers move or read (§3.2); the others keep any unit
@@ -244,12 +253,24 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
     if (T > maxT) maxT = T;
   }
 
+  const run: RunTables = { plans: plansD, canon, h0, H, hYm, hOnShare, hDF, hNpvBp, gas };
+  return { parameters: P, run, curves: plans, total, maxT, labels, qLabels, yLabels };
+}
+
+export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineResult {
+  const { parameters: P, run, curves: plans, total, maxT, labels, qLabels, yLabels } = planRun(input);
+  const batchRows = Math.max(1, Math.floor(opts.batchRows ?? DEFAULT_BATCH_ROWS));
+  const { h0, H, hYm, hOnShare, hDF } = run;
+  const drivers = input.drivers;
+  const nPaths = P.mc_paths;
+  const [qLo, qHi] = P.band_quantiles;
+  const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
+
   const writer = new BatchWriter(batchRows, total);
   const versionHash = computeVersionHash(input, P);
 
   // ---- scratch (reused across curves)
   const ws = new Workspace(maxT, drivers.length, nPaths);
-  const run: RunTables = { plans: plansD, canon, h0, H, hYm, hOnShare, hDF, hNpvBp, gas };
   const seedLo = P.seed >>> 0;
   const seedHi = Math.floor(P.seed / 4294967296) >>> 0;
 

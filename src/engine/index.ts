@@ -9,6 +9,7 @@ export {
   evaluateMonth,
   METRICS,
   MonthEval,
+  planRun,
   prepareCurve,
   type RunTables,
   runScenario,

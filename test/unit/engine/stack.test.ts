@@ -3,7 +3,7 @@
  * bundled sample curves: scope, splitting, order, attribution, floor and cap, gas pass-through.
  */
 import { describe, expect, test } from "bun:test";
-import { type Driver, type EngineInput, modelParams, runScenario } from "../../../src/engine/index";
+import { type Driver, type EngineInput, evaluateMonth, METRICS, MonthEval, modelParams, planRun, prepareCurve, runScenario } from "../../../src/engine/index";
 import { marketOf } from "../../../src/engine/scope";
 import { attributionError, index, type Row, randomScenario, rowsOf, sampleCurves, sampleInput } from "./helpers";
 
@@ -345,5 +345,41 @@ describe("sensitivities", () => {
       expect(rel(a.get(`${key}|MONTHLY|2027-10|mid_per_gas`)!.value, fd)).toBeLessThan(1e-6);
     }
     expect(a.get("HENRY_HUB_GAS|MONTHLY|2027-10|mid_per_gas")!.value).toBe(1);
+  });
+});
+
+describe("evaluateMonth (the pure per-curve-month evaluation for per-metric bands)", () => {
+  test("at multipliers 1 it reproduces runScenario's monthly values; at other multipliers the shocked baseline is reproduced and drivers are re-read", () => {
+    const input = sampleInput(
+      [
+        { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HENRY_HUB_GAS", basis_points_adjustment: 1000 },
+        { driver_type: "fleet_change", fleet_id: "f", change_type: "retire", effective_date: "2027-01-01", capacity_mw: 10_000, region: "PJM" },
+        { driver_type: "policy", policy_name: "RPS", start_year: 2028, target: 0.4 },
+      ],
+      { horizon_months: 36 },
+    );
+    const rows = index(values(input));
+    const { run, curves } = planRun(input);
+    const out = new MonthEval(input.drivers.length);
+    for (const plan of curves) {
+      const ce = prepareCurve(run, plan);
+      for (let t = 0; t < plan.T; t += 7) {
+        const ym = run.hYm[plan.a + t]!;
+        const label = `${Math.floor(ym / 100)}-${String(ym % 100).padStart(2, "0")}`;
+        evaluateMonth(run, ce, t, 1, 1, out);
+        METRICS.forEach((m, i) => expect(out.values[i]).toBe(rows.get(`${plan.curve.curveKey}|MONTHLY|${label}|${m}`)!.value));
+        // shocked: the baseline scales, and with the drivers the uplift is re-read at the shocked point
+        evaluateMonth(run, ce, t, 1.3, 0.8, out);
+        expect(rel(out.values[1]!, plan.curve.mid[plan.i0 + t]! * (plan.curve.product === "power" ? 0.8 : 1.3))).toBeLessThan(1e-15);
+        expect(rel(out.values[0]!, out.values[1]! + out.values[2]!)).toBeLessThan(1e-12);
+      }
+    }
+    // with no drivers, any multipliers reproduce the shocked baseline exactly
+    const bare = planRun(sampleInput([], { horizon_months: 12 }));
+    for (const plan of bare.curves) {
+      const ce = prepareCurve(bare.run, plan);
+      evaluateMonth(bare.run, ce, 3, 1.7, 0.6, out);
+      expect(out.values[0]).toBe(out.values[1]!);
+    }
   });
 });

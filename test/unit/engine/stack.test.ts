@@ -367,7 +367,9 @@ describe("evaluateMonth (the pure per-curve-month evaluation for per-metric band
         const ym = run.hYm[plan.a + t]!;
         const label = `${Math.floor(ym / 100)}-${String(ym % 100).padStart(2, "0")}`;
         evaluateMonth(run, ce, t, 1, 1, out);
-        METRICS.forEach((m, i) => expect(out.values[i]).toBe(rows.get(`${plan.curve.curveKey}|MONTHLY|${label}|${m}`)!.value));
+        METRICS.forEach((m, i) => {
+          expect(out.values[i]).toBe(rows.get(`${plan.curve.curveKey}|MONTHLY|${label}|${m}`)!.value);
+        });
         // shocked: the baseline scales, and with the drivers the uplift is re-read at the shocked point
         evaluateMonth(run, ce, t, 1.3, 0.8, out);
         expect(rel(out.values[1]!, plan.curve.mid[plan.i0 + t]! * (plan.curve.product === "power" ? 0.8 : 1.3))).toBeLessThan(1e-15);

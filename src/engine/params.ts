@@ -23,6 +23,13 @@ export const DEFAULT_HEAT_RATE = 7.5;
 export const MIN_GAS_PRICE = 0.1;
 /** Stack shape exponent η[B]: the thermal supply curve p ∝ u^η around the baseline utilisation, [ON_PEAK, OFF_PEAK]. */
 export const SCARCITY_ELASTICITY = [1.5, 0.8] as const;
+/**
+ * Merit-order sensitivity μ[B]: relative fall of the baseline price per unit (100 pp) of extra
+ * variable renewable share, [ON_PEAK, OFF_PEAK] (v1's constants; LBNL 2019, "Impacts of High
+ * Variable Renewable Energy Futures on Wholesale Electricity Prices"). It calibrates how much
+ * variable zero-cost energy lowers the thermal residual at the price-setting margin (§4.1).
+ */
+export const MERIT_ORDER_SENSITIVITY = [0.6, 0.8] as const;
 /** Baseline thermal utilisation u0[B] (residual demand / thermal capacity), [ON_PEAK, OFF_PEAK]. */
 export const BASE_UTILISATION = [0.55, 0.4] as const;
 /** Average block load as a share of peak load λ[B] (ISO load-duration curves), [ON_PEAK, OFF_PEAK]. */

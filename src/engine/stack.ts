@@ -6,6 +6,7 @@
  *   Z = z0 + ΔZ                  zero-marginal-cost energy (nuclear, hydro, wind, solar; RPS/CES builds)
  *   K = K0 + ΔK,  K0 = (1 − z0)/u0   dispatchable (thermal) capacity
  *   u = (D − Z)/K                thermal utilisation; u0 at the baseline
+ * (variable renewable energy counts ε of its MWh in u: it displaces the price-setting unit only in part of the hours)
  * Price, with x = u/u0 and the marginal cost of the marginal thermal unit
  *   M = HR*·G⁺ + c_coal·ΔP_coal + c_oil·ΔP_oil + EF·ΔC        (USD/MWh, G⁺ = max(G, 0))
  *   P = P0 + (ψ(x) − 1)·(M0 + A⁺) + ψ(x)·ΔM,  ψ(x) = max(0, x)^η,  M0 = HR*·G0⁺,  A⁺ = max(0, P0 − M0)
@@ -13,7 +14,7 @@
  * above u = 1 rising linearly to the cap (max(cap, P0)) over SCARCITY_RAMP, and clamped to [min(floor, P0), max(cap, P0)].
  * With no change ψ = 1 and M = M0 exactly, so P = P0: the baseline is reproduced bit for bit.
  */
-import { BASE_UTILISATION, HEAT_CONTENT, HEAT_RATE, type MarketStack, marginalEmissionFactor, SCARCITY_ELASTICITY, SCARCITY_RAMP } from "./params";
+import { BASE_UTILISATION, HEAT_CONTENT, HEAT_RATE, type MarketStack, MERIT_ORDER_SENSITIVITY, marginalEmissionFactor, SCARCITY_ELASTICITY, SCARCITY_RAMP } from "./params";
 
 /** Groups of drivers (the players of the Shapley attribution, §4.6). */
 export const G_GAS = 0;
@@ -58,6 +59,11 @@ export interface BlockStack {
   cap: number;
   /** ψ at u = 1. */
   psiMax: number;
+  /**
+   * Share of variable renewable energy that displaces the price-setting thermal unit,
+   * ε = min(1, μ[B]·(1 − z0)/η[B]): +1 pp of renewable share lowers the baseline price by μ[B] %.
+   */
+  eps: number;
 }
 
 export function blockStack(ms: MarketStack, b: 0 | 1): BlockStack {
@@ -75,6 +81,7 @@ export function blockStack(ms: MarketStack, b: 0 | 1): BlockStack {
     floor: ms.floor,
     cap: ms.cap,
     psiMax: (1 / u0) ** eta,
+    eps: Math.min(1, (MERIT_ORDER_SENSITIVITY[b] * (1 - ms.zeroShare[b])) / eta),
   };
 }
 
@@ -130,7 +137,8 @@ export function stackPrice(bs: BlockStack, P0: number, G0: number, hr: number, i
     let extra = 0;
     if (((inMask >> IN_RPS) & 1) === 1) extra = Math.max(extra, inp[IN_RPS]! * D - zr);
     if (((inMask >> IN_CES) & 1) === 1) extra = Math.max(extra, inp[IN_CES]! * D - zr - zc);
-    const dZ = dZr + dZc + extra;
+    // variable renewables (fleet additions and RPS/CES builds) lower the residual at the margin by ε of their energy; nuclear fully
+    const dZ = bs.eps * (dZr + extra) + dZc;
     const dK = ((inMask >> IN_K) & 1) === 1 ? inp[IN_K]! : 0;
     const kRel = 1 + dK / bs.K0;
     const num = 1 + (dD - dZ) / (1 - bs.z0);

@@ -385,3 +385,20 @@ describe("evaluateMonth (the pure per-curve-month evaluation for per-metric band
     }
   });
 });
+
+describe("renewables in the stack", () => {
+  test("one more percentage point of renewable share lowers the baseline price by μ[B] % (the merit-order calibration)", () => {
+    const base = index(values(sampleInput([], { horizon_months: 60 })));
+    // PJM's baseline renewable share is 0.08 in both blocks: a 9 % requirement builds one point
+    const rows = index(values(sampleInput([{ driver_type: "policy", policy_name: "RPS", start_year: 2027, target: 0.09, region: "PJM" }], { horizon_months: 60 })));
+    for (const [key, mu] of [
+      ["PJM_WEST_ON_PEAK", 0.6],
+      ["PJM_WEST_OFF_PEAK", 0.8],
+    ] as const) {
+      const p0 = base.get(`${key}|MONTHLY|2028-07|mid`)!.value;
+      const up = rows.get(`${key}|MONTHLY|2028-07|uplift`)!.value;
+      expect(Math.abs(up / (-0.01 * mu * p0) - 1)).toBeLessThan(0.02);
+      expect(rows.get(`${key}|MONTHLY|2028-07|rec_cost`)!.value).toBeCloseTo(0.09 * 20, 12);
+    }
+  });
+});

@@ -1,7 +1,6 @@
 /**
- * Model constants (documented in docs/model.md section 3). Indices [ON_PEAK, OFF_PEAK]; ATC is the
- * hour-weighted mix of the two per month (see effects.ts), so an ATC curve always moves by the
- * hour-weighted average of the on- and off-peak moves.
+ * Model constants (documented in docs/model.md section 3). Indices [ON_PEAK, OFF_PEAK]; an ATC
+ * curve is evaluated on both blocks and moves by their hour-weighted mix (engine.ts evaluateMonth).
  */
 import type { MarketKey } from "./scope";
 import type { Product } from "./types";
@@ -83,18 +82,6 @@ export function marginalEmissionFactor(ms: MarketStack, b: 0 | 1): number {
   return (1 - sc - so) * HEAT_RATE.natural_gas * CARBON_CONTENT.natural_gas + sc * HEAT_RATE.coal * CARBON_CONTENT.coal + so * HEAT_RATE.oil * CARBON_CONTENT.oil;
 }
 
-/** Reference capacity (peak load, MW) by market name, kept for callers of v1: see MARKET_STACK. */
-export const REFERENCE_CAPACITY_MW: Readonly<Record<string, number>> = {
-  PJM: 150_000,
-  MISO: 125_000,
-  ERCOT: 85_000,
-  SPP: 55_000,
-  CAISO: 50_000,
-  NYISO: 32_000,
-  ISONE: 25_000,
-  "ISO-NE": 25_000,
-  DEFAULT: 50_000,
-};
 /** Fleet changes ramp linearly to full effect over this many months, starting in the effective month. */
 export const FLEET_RAMP_MONTHS = 6;
 /**

@@ -13,7 +13,7 @@ const month = (description: string) =>
 
 /** Filters shared by /outputs and /metrics/latest. */
 const filters = {
-  metric: t.Optional(text("Metric name, e.g. NPV, mid, baseline, uplift, policy_uplift.")),
+  metric: t.Optional(text("Metric name: mid, baseline, uplift, policy_uplift, NPV, rec_cost, npv_per_bp, mid_per_gas (docs/model.md).")),
   metric_name: t.Optional(text("Alias of `metric` (the guide's spelling).")),
   curve_key: t.Optional(text("Curve key.")),
   tenor_type: t.Optional(caseInsensitiveEnum(TENOR_TYPES)),

@@ -37,7 +37,7 @@ const headers = { "x-aurum-tenant": TENANT };
 /** The Postgres reader with call counters, an optional delay, injected failures and a gate before `latest` returns. */
 function countingReader(inner: OutputReader) {
   const knobs = { delayMs: 0, failLatest: 0, gate: undefined as Promise<void> | undefined };
-  const calls = { page: 0, latest: 0, export: 0 };
+  const calls = { page: 0, latest: 0, export: 0, compare: 0 };
   const reader: OutputReader = {
     async page(...args) {
       calls.page++;
@@ -54,6 +54,13 @@ function countingReader(inner: OutputReader) {
       const rows = await inner.latest(...args);
       await knobs.gate;
       return rows;
+    },
+    compare: {
+      async page(...args) {
+        calls.compare++;
+        return inner.compare.page(...args);
+      },
+      export: (...args) => inner.compare.export(...args),
     },
     export(...args) {
       calls.export++;

@@ -349,6 +349,14 @@ for (const store of STORES) {
       }
     });
 
+    test("the scenario_outputs feature flag covers /compare: off, 503 whatever the query", async () => {
+      const off = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_SCENARIO_OUTPUTS_ENABLED: "0" });
+      for (const qs of [`with=${scenarioB}`, "with=nope&format=csv", "with=baseline&limit=0"]) {
+        const res = await call(off, "GET", `/v1/scenarios/${scenarioA}/compare?${qs}`, { headers: tenant });
+        expect([qs, res.status, res.json?.error?.code]).toEqual([qs, 503, "FEATURE_DISABLED"]);
+      }
+    });
+
     test("compare downloads take /outputs export slots: over the server's slots, 429 with Retry-After", async () => {
       const slots = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_OUTPUT_EXPORTS_MAX: "1" });
       // A download whose body is not read holds its slot.

@@ -26,26 +26,34 @@ const literal = (v: string) => `E'${v.replace(/\\/g, "\\\\").replace(/'/g, "''")
 export function compareSelect(spec: CompareSpec, after: OutputKey | undefined, limit: number | undefined, escapeFormulas = false): { text: string; values: string[] } {
   const p = placeholders();
   const whereA = conditions(spec.a, after, p.add);
+  // With a limit, each side contributes only its first `limit` keys after the cursor (a primary-key
+  // range scan): every key of the result's first `limit` rows is among them, in both runs that hold
+  // it, so the join and sort touch at most 2 × limit rows instead of both runs whole.
+  const first = limit !== undefined ? ` order by ${KEY} limit ${limit | 0}` : "";
   let joined: string;
   if (spec.b === "baseline") {
     // The run's own baseline rows: the same run and key filters, not the metric filter or the keyset (the key starts with the metric).
     const { metric: _m, ...keyFilter } = spec.a;
     const whereB = `${conditions(keyFilter, undefined, p.add)} and metric = 'baseline'`;
     joined = `select o.metric, o.curve_key, o.tenor_type, o.contract_month, o.tenor_label, o.value as a, ${baselineCase("o.metric", "bl.value", literal)} as b
-      from (select ${SIDE_COLUMNS} from scenario_output where ${whereA}) o
+      from (select ${SIDE_COLUMNS} from scenario_output where ${whereA}${first}) o
       left join (select curve_key, tenor_type, contract_month, value from scenario_output where ${whereB}) bl
         on bl.curve_key = o.curve_key and bl.tenor_type = o.tenor_type and bl.contract_month = o.contract_month and o.metric in ('mid', 'baseline')`;
   } else {
     const whereB = conditions({ ...spec.a, scenarioId: spec.b.scenarioId, runId: spec.b.runId }, after, p.add);
     joined = `select ${KEY}, coalesce(sa.tenor_label, sb.tenor_label) as tenor_label, sa.value as a, sb.value as b
-      from (select ${SIDE_COLUMNS} from scenario_output where ${whereA}) sa
-      full outer join (select ${SIDE_COLUMNS} from scenario_output where ${whereB}) sb using (${KEY})`;
+      from (select ${SIDE_COLUMNS} from scenario_output where ${whereA}${first}) sa
+      full outer join (select ${SIDE_COLUMNS} from scenario_output where ${whereB}${first}) sb using (${KEY})`;
   }
   const guard = (col: string) => `case when left(${col}, 1) in ('=', '+', '-', '@', E'\\t', E'\\r') then '''' || ${col} else ${col} end`;
   const column = (col: string) =>
     col === "contract_month" ? "to_char(contract_month, 'YYYY-MM-DD') as contract_month" : escapeFormulas && TEXT_COLUMNS.includes(col) ? `${guard(col)} as ${col}` : col;
   const select = OUT_COLUMNS.filter((c) => c !== "delta" && c !== "delta_pct").map(column);
-  const text = `select ${select.join(", ")}, ${DELTA_SQL} from (${joined}) j order by ${KEY}${limit !== undefined ? ` limit ${limit | 0}` : ""}`;
+  // Ordered by j's own columns (the date, not the text column of the same name), the order of the primary key.
+  const order = KEY.split(", ")
+    .map((k) => `j.${k}`)
+    .join(", ");
+  const text = `select ${select.join(", ")}, ${DELTA_SQL} from (${joined}) j order by ${order}${limit !== undefined ? ` limit ${limit | 0}` : ""}`;
   return { text, values: p.values };
 }
 

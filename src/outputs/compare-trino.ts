@@ -16,22 +16,24 @@ const DOUBLES = new Set(["a", "b", "delta", "delta_pct"]);
 
 export function compareStatement(table: string, spec: CompareSpec, after: OutputKey | undefined, limit: number | undefined): string {
   const whereA = conditions(spec.a, after);
+  // With a limit, each side contributes its first `limit` keys (see compare-pg.ts): a TopN per side.
+  const first = limit !== undefined ? ` ORDER BY ${KEY} LIMIT ${limit | 0}` : "";
   let joined: string;
   if (spec.b === "baseline") {
     const { metric: _m, ...keyFilter } = spec.a;
     const whereB = `${conditions(keyFilter, undefined)} AND metric = 'baseline'`;
     joined = `SELECT o.metric, o.curve_key, o.tenor_type, o.contract_month, o.tenor_label, o.value AS a, ${baselineCase("o.metric", "bl.value", varcharLiteral)} AS b
-      FROM (SELECT ${SIDE_COLUMNS} FROM ${table} WHERE ${whereA}) o
+      FROM (SELECT ${SIDE_COLUMNS} FROM ${table} WHERE ${whereA}${first}) o
       LEFT JOIN (SELECT curve_key, tenor_type, contract_month, value FROM ${table} WHERE ${whereB}) bl
         ON bl.curve_key = o.curve_key AND bl.tenor_type = o.tenor_type AND bl.contract_month = o.contract_month AND o.metric IN ('mid', 'baseline')`;
   } else {
     const whereB = conditions({ ...spec.a, scenarioId: spec.b.scenarioId, runId: spec.b.runId }, after);
     joined = `SELECT ${KEY}, coalesce(sa.tenor_label, sb.tenor_label) AS tenor_label, sa.value AS a, sb.value AS b
-      FROM (SELECT ${SIDE_COLUMNS} FROM ${table} WHERE ${whereA}) sa
-      FULL OUTER JOIN (SELECT ${SIDE_COLUMNS} FROM ${table} WHERE ${whereB}) sb USING (${KEY})`;
+      FROM (SELECT ${SIDE_COLUMNS} FROM ${table} WHERE ${whereA}${first}) sa
+      FULL OUTER JOIN (SELECT ${SIDE_COLUMNS} FROM ${table} WHERE ${whereB}${first}) sb USING (${KEY})`;
   }
   return `SELECT curve_key, tenor_type, CAST(contract_month AS varchar) AS contract_month, tenor_label, metric, a, b, ${DELTA_SQL}
-    FROM (${joined}) j ORDER BY ${KEY}${limit !== undefined ? ` LIMIT ${limit | 0}` : ""}`;
+    FROM (${joined}) j ORDER BY j.metric, j.curve_key, j.tenor_type, j.contract_month${limit !== undefined ? ` LIMIT ${limit | 0}` : ""}`;
 }
 
 export function createTrinoCompareReader(trino: TrinoClient, table: string): CompareReader {

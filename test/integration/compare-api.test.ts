@@ -4,11 +4,14 @@
  * NDJSON equal the JSON pages; filters, keyset paging, cursors; 400/404/409 in the error envelope;
  * exports share the /outputs export slots.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { CompareRow } from "../../src/outputs/compare";
 import type { OutputRow } from "../../src/outputs/reader";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { parseCsv, seedRun } from "../support/outputs";
+
+// The machine running the suite may be busy: time is not what these tests check.
+setDefaultTimeout(60_000);
 
 const TENANT = "t-cmp";
 const OTHER_TENANT = "t-cmp-other";

@@ -3,7 +3,7 @@
  * different drivers compare as the difference of their two /outputs reads, and `with=baseline`
  * agrees with comparing against a scenario that has no drivers at all.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { loadConfig } from "../../src/config";
 import type { CompareRow } from "../../src/outputs/compare";
 import type { OutputRow } from "../../src/outputs/reader";
@@ -11,6 +11,9 @@ import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+
+// The machine running the suite may be busy: time is not what these tests check.
+setDefaultTimeout(60_000);
 
 const tenant = { "x-aurum-tenant": "t-cmp-runs" };
 const PARAMS = { horizon_months: 24 };

@@ -2,7 +2,7 @@
 // Postgres, copied with the backfill), then every comparison of the Trino reader must equal the
 // Postgres reader's, row for row and byte for byte, and the API on the Trino reader must answer
 // like it does on Postgres. Needs `bash deploy/local/services.sh up`.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createApp } from "../../src/app";
@@ -19,6 +19,9 @@ import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, type TestDb } from "../support/app";
 import { parseCsv, seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
+
+// The machine running the suite may be busy: time is not what these tests check.
+setDefaultTimeout(60_000);
 
 const service = await requireService("trino");
 const env = serviceEnv();

@@ -19,11 +19,10 @@ import {
 } from "./calendar";
 import { buildDriverTables, type DriverTable, fleetTable } from "./effects";
 import { assertFiniteRow } from "./finite";
-import { canonicalJson, Fnv1a64, fnv1a32 } from "./hash";
-import { OU_PARAMS, referenceCapacity } from "./params";
-import { quantilePairGuided } from "./quantile";
-import { Xoshiro128 } from "./rng";
+import { canonicalJson, Fnv1a64 } from "./hash";
+import { referenceCapacity } from "./params";
 import type { BaselineCurve, Driver, EngineInput, EngineResult, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
+import { CurveBands, RunBands } from "./uncertainty";
 import { EngineValidationError, validateInput } from "./validate";
 
 /** Metrics emitted for every (curve, tenor, period), in this order. */
@@ -97,7 +96,16 @@ function abortError(): Error {
 /** Deterministic input hash: FNV-1a 64 over canonical JSON of (codeVersion, asofDate, parameters, drivers, curve headers) + curve numbers as binary64. */
 export function computeVersionHash(input: EngineInput, parameters: ModelParameters): string {
   const h = new Fnv1a64();
-  h.string(canonicalJson({ engine: "aurum-scenario-engine/1", codeVersion: input.codeVersion, asofDate: input.asofDate, parameters, drivers: input.drivers }));
+  h.string(
+    canonicalJson({
+      engine: "aurum-scenario-engine/1",
+      codeVersion: input.codeVersion,
+      asofDate: input.asofDate,
+      parameters,
+      drivers: input.drivers,
+      calibration: input.calibration,
+    }),
+  );
   for (const c of input.curves) {
     h.string(canonicalJson([c.curveKey, c.market, c.location, c.product, c.block, c.unit, c.months.length]));
     for (let i = 0; i < c.months.length; i++) h.float64(c.months[i]!).float64(c.mid[i]!);
@@ -144,7 +152,6 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
   const h0 = monthIndex(parseDateToYyyymm(input.asofDate));
   const hEnd = h0 + H - 1;
   const nPaths = P.mc_paths;
-  const [qLo, qHi] = P.band_quantiles;
   const rate = P.discount_rate + P.shock_bp / 10000;
 
   // ---- horizon tables
@@ -200,9 +207,9 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
   const versionHash = computeVersionHash(input, P);
 
   // ---- scratch (reused across curves)
-  const ws = new Workspace(maxT, drivers.length, nPaths);
-  const seedLo = P.seed >>> 0;
-  const seedHi = Math.floor(P.seed / 4294967296) >>> 0;
+  const ws = new Workspace(maxT, drivers.length);
+  const bands = new RunBands(input.curves, input.calibration, { nPaths, qLo: P.band_quantiles[0], qHi: P.band_quantiles[1], seed: P.seed, hYm });
+  const cb = new CurveBands(maxT, nPaths);
 
   for (let ci = 0; ci < plans.length; ci++) {
     if (opts.signal?.aborted) throw abortError();
@@ -221,17 +228,14 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
         labels,
         qLabels,
         yLabels,
-        nPaths,
-        qLo,
-        qHi,
-        seedLo,
-        seedHi,
+        bands,
+        cb,
         writer,
       });
     }
     opts.onProgress?.(ci + 1, plans.length);
   }
-  return { batches: writer.batches, versionHash, rows: total };
+  return { batches: writer.batches, versionHash, rows: total, bandStats: bands.stats() };
 }
 
 class Workspace {
@@ -239,34 +243,14 @@ class Workspace {
   vals: Float64Array; // NM × T: mid, baseline, uplift, policy_uplift, NPV
   weight: Float64Array; // hours (aggregation weight)
   npvCoef: Float64Array; // DF × hours (power) or DF × days (fuels)
-  mLo: Float64Array;
-  mHi: Float64Array;
   contrib: Float64Array; // nd × T
-  x: Float64Array;
-  z: Float64Array;
-  s: Float64Array;
-  acc: Float64Array; // P quarter accumulators of the period shock
-  accY: Float64Array; // P year accumulators
-  qOut = new Float64Array(2);
-  aggLo: Float64Array; // period-shock quantiles per aggregate slot (quarters, then years)
-  aggHi: Float64Array;
   part: Float64Array; // per-driver aggregate scratch
-  constructor(maxT: number, nd: number, P: number) {
+  constructor(maxT: number, nd: number) {
     this.base = new Float64Array(maxT);
     this.vals = new Float64Array(NM * maxT);
     this.weight = new Float64Array(maxT);
     this.npvCoef = new Float64Array(maxT);
-    this.mLo = new Float64Array(maxT);
-    this.mHi = new Float64Array(maxT);
     this.contrib = new Float64Array(Math.max(1, nd * maxT));
-    this.x = new Float64Array(P);
-    this.z = new Float64Array(P);
-    this.s = new Float64Array(P);
-    this.acc = new Float64Array(P);
-    this.accY = new Float64Array(P);
-    const maxAgg = Math.ceil(maxT / 3) + Math.ceil(maxT / 12) + 2;
-    this.aggLo = new Float64Array(maxAgg);
-    this.aggHi = new Float64Array(maxAgg);
     this.part = new Float64Array(Math.max(1, nd));
   }
 }
@@ -284,11 +268,8 @@ interface RunCtx {
   labels: string[];
   qLabels: string[];
   yLabels: string[];
-  nPaths: number;
-  qLo: number;
-  qHi: number;
-  seedLo: number;
-  seedHi: number;
+  bands: RunBands;
+  cb: CurveBands;
   writer: BatchWriter;
 }
 
@@ -390,63 +371,14 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
     vals[M_NPV * T + t] = npvCoef[t]! * up;
   }
 
-  // ---- Monte Carlo: OU in log space, x_{s+1} = φ x_s + σ_ε ε, M = exp(x − v_s/2)
-  const nP = cx.nPaths;
-  const ou = OU_PARAMS[curve.product] ?? OU_PARAMS.power;
-  const phi = Math.exp(-ou.kappa / 12);
-  const sigEps = ou.sigma * Math.sqrt((1 - phi * phi) / (2 * ou.kappa));
-  const rng = new Xoshiro128(cx.seedLo ^ fnv1a32(curve.curveKey), cx.seedHi);
-  const { x, z, s, acc, accY, qOut, aggLo, aggHi, mLo, mHi } = ws;
-  x.fill(0);
-  acc.fill(0);
-  accY.fill(0);
-  const endS = a + T;
+  // ---- bands (src/engine/uncertainty.ts): closed-form monthly quantiles, Monte Carlo periods.
+  // Integration point: cb.fuelLo/Hi and cb.powerLo/Hi (and cb.aggFuel*/aggPower*) are the band points
+  // split into fuel and power multipliers (docs/model.md §7.4); here the total multiplier is applied.
+  const cb = cx.cb;
+  cx.bands.curve(curve, { a, T, hFirst: cx.h0 + a, weight, mid: vals.subarray(M_MID * T, M_MID * T + T), qLabels: cx.qLabels, yLabels: cx.yLabels }, cb);
+  const { mLo, mHi, aggLo, aggHi } = cb;
   const hFirst = cx.h0 + a; // absolute month index of t = 0
   const hLast = hFirst + T - 1;
-  let slot = 0; // aggregate slots: quarters in time order, then years
-  let ySlot = plan.nQ;
-  const qAcc = acc.subarray(0, nP);
-  const yAcc = accY.subarray(0, nP);
-  let qW = 0;
-  let yW = 0;
-  let phiPow2 = 1;
-  for (let st = 0; st < endS; st++) {
-    rng.fillNormals(z, nP);
-    for (let p = 0; p < nP; p++) x[p] = phi * x[p]! + sigEps * z[p]!;
-    phiPow2 *= phi * phi;
-    if (st < a) continue;
-    const t = st - a;
-    const varX = (ou.sigma * ou.sigma * (1 - phiPow2)) / (2 * ou.kappa);
-    const half = 0.5 * varX;
-    quantilePairGuided(x, nP, cx.qLo, cx.qHi, 0, Math.sqrt(varX), qOut);
-    mLo[t] = Math.exp(qOut[0]! - half);
-    mHi[t] = Math.exp(qOut[1]! - half);
-
-    const m = hFirst + t;
-    const qStart = m - (m % 3);
-    if (qStart < hFirst || qStart + 2 > hLast) continue; // month not in a full quarter
-    // period shock A_p = Σ ω_t M_t,p / Σ ω_t with ω_t = hours_t·|mid_t| (hours only if the period's mids are all 0)
-    const am = Math.abs(vals[M_MID * T + t]!);
-    const om = weight[t]! * (am > 0 ? am : 1e-300);
-    qW += om;
-    for (let p = 0; p < nP; p++) qAcc[p] = qAcc[p]! + om * Math.exp(x[p]! - half);
-    if (m !== qStart + 2) continue;
-    // quarter complete
-    periodBand(qAcc, nP, qW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, slot++);
-    const yStart = m - (m % 12);
-    const yearFull = yStart >= hFirst && yStart + 11 <= hLast;
-    if (yearFull) {
-      for (let p = 0; p < nP; p++) yAcc[p] = yAcc[p]! + qAcc[p]!;
-      yW += qW;
-    }
-    qAcc.fill(0);
-    qW = 0;
-    if (yearFull && m === yStart + 11) {
-      periodBand(yAcc, nP, yW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, ySlot++);
-      yAcc.fill(0);
-      yW = 0;
-    }
-  }
 
   // ---- emit rows
   const w = cx.writer;
@@ -474,7 +406,7 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
     }
   }
   // quarters, then calendar years
-  slot = 0;
+  let slot = 0;
   for (let pass = 0; pass < 2; pass++) {
     const len = pass === 0 ? 3 : 12;
     const tenor: TenorType = pass === 0 ? "QUARTER" : "CALENDAR";
@@ -512,33 +444,4 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
       slot++;
     }
   }
-}
-
-/** Quantiles over paths of the period shock A_p = acc_p / W (a weighted average of the monthly shocks). */
-function periodBand(
-  acc: Float64Array,
-  nP: number,
-  W: number,
-  s: Float64Array,
-  qLo: number,
-  qHi: number,
-  qOut: Float64Array,
-  lo: Float64Array,
-  hi: Float64Array,
-  slot: number,
-): void {
-  const inv = 1 / W;
-  let sum = 0;
-  let sum2 = 0;
-  for (let p = 0; p < nP; p++) {
-    const v = acc[p]! * inv;
-    s[p] = v;
-    sum += v;
-    sum2 += v * v;
-  }
-  const mean = sum / nP;
-  const sd = Math.sqrt(Math.max(0, sum2 / nP - mean * mean));
-  quantilePairGuided(s, nP, qLo, qHi, mean, sd, qOut);
-  lo[slot] = qOut[0]!;
-  hi[slot] = qOut[1]!;
 }

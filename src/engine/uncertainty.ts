@@ -52,6 +52,7 @@ export const POWER_GAS_LOADING: Readonly<Record<string, number>> = {
   miso: 0.6,
   spp: 0.6,
   "mid-c": 0.4,
+  wecc: 0.4,
 };
 export const DEFAULT_POWER_GAS_LOADING = 0.6;
 
@@ -123,6 +124,8 @@ export class CurveBands {
   aggPowerHi: Float64Array;
   aggSeLo: Float64Array;
   aggSeHi: Float64Array;
+  /** Per-path shocks of the curve's first quarter (slot 0), kept for validation (cross-curve correlation). */
+  readonly firstPeriod: Float64Array;
   /** Scratch. */
   readonly logVar: Float64Array;
   readonly gasVar: Float64Array;
@@ -159,6 +162,7 @@ export class CurveBands {
     this.yAcc = p();
     this.s = p();
     this.buf = p();
+    this.firstPeriod = p();
   }
 }
 
@@ -376,6 +380,7 @@ export class RunBands {
     const s = out.s;
     const inv = 1 / W;
     for (let p = 0; p < nP; p++) s[p] = acc[p]! * inv;
+    if (slot === 0) out.firstPeriod.set(s.subarray(0, nP));
     quantilesWithSE(s, nP, this.qLo, this.qHi, out.buf, out, slot);
     const lo = out.aggLo[slot]!;
     const hi = out.aggHi[slot]!;

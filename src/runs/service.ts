@@ -30,7 +30,7 @@ const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^
 export function createRunService(deps: {
   sql: Sql;
   /** The curve store a trigger resolves its as-of date and curve snapshot against. */
-  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf">;
+  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf"> & Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>;
   runs: RunRepo;
   scenarios: ScenarioRepo;
   queue: RunQueue;

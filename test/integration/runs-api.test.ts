@@ -176,12 +176,21 @@ describe("runs API on postgres", () => {
     expect(res.status).toBe(200);
     expect(res.json.meta).toMatchObject({ created: 100, duplicates: 0, failed: 0 });
     const again = await call(app, "POST", `/v1/scenarios/${scenarioId}/runs:bulk`, {
-      body: { runs: [{ seed: 1000, idempotency_key: "bulk-0" }, { seed: 5, parameters: { mc_paths: 0 } }, { seed: 5000 }] },
+      body: {
+        runs: [
+          { seed: 1000, idempotency_key: "bulk-0" },
+          { seed: 5, parameters: { mc_paths: 0 } },
+          { seed: 5000 },
+          { seed: 6, parameters: { mc_paths: 99 } },
+          { seed: 7, parameters: { mc_paths: 100 } },
+        ],
+      },
       headers: tenant,
     });
-    expect(again.json.data.map((r: { status: string }) => r.status)).toEqual(["duplicate", "failed", "created"]);
+    expect(again.json.data.map((r: { status: string }) => r.status)).toEqual(["duplicate", "failed", "created", "failed", "created"]);
     expect(again.json.data[0].duplicate_of).toBe(res.json.data[0].run.id);
     expect(again.json.data[1].error.details[0].field).toBe("/parameters/mc_paths");
+    expect(again.json.data[3].error.details[0].field).toBe("/parameters/mc_paths");
     const dup = await call(app, "POST", `/v1/scenarios/${scenarioId}/runs:bulk`, {
       body: { runs: [{ idempotency_key: "x" }, { seed: 1 }, { idempotency_key: "x" }] },
       headers: tenant,

@@ -219,8 +219,16 @@ export class RunBands {
     this.gasCal = ref ? this.calibrationOf(ref) : defaultCalibration("natural_gas");
   }
 
+  private readonly defaults = new Map<string, CurveCalibration>();
   calibrationOf(c: BaselineCurve): CurveCalibration {
-    return this.calibration?.[c.curveKey] ?? defaultCalibration(c.product);
+    const own = this.calibration?.[c.curveKey];
+    if (own) return own;
+    let d = this.defaults.get(c.product);
+    if (d === undefined) {
+      d = defaultCalibration(c.product);
+      this.defaults.set(c.product, d);
+    }
+    return d;
   }
 
   /** Extends the common-factor normals (two per path and month step) to `steps` steps, in step order. */
@@ -439,6 +447,9 @@ export class RunBands {
  * each from the distribution-free order-statistic interval: X(j−m) and X(j+m) with
  * m = ⌈1.96·√(n q (1−q))⌉ bracket the q-quantile with about 95 % probability, so
  * SE ≈ (X(j+m) − X(j−m)) / (2·1.96). Copies s into buf; s is unchanged.
+ *
+ * Selection order keeps the work near 2n: the lower tail is cut off at its largest needed order
+ * statistic and searched inside, then the upper tail likewise; overlapping tails sort the copy.
  */
 export function quantilesWithSE(
   s: Float64Array,
@@ -450,30 +461,36 @@ export function quantilesWithSE(
   slot: number,
 ): void {
   buf.set(s.subarray(0, n));
-  const spec = (q: number) => {
-    const h = (n - 1) * q;
-    const j = Math.floor(h);
-    const m = Math.ceil(Z95 * Math.sqrt(n * q * (1 - q)));
-    return { h, j, a: Math.max(0, j - m), b: Math.min(n - 1, j + m) };
-  };
-  const L = spec(qLo);
-  const U = spec(qHi);
-  const idx = [...new Set([L.a, L.j, Math.min(n - 1, L.j + 1), L.b, U.a, U.j, Math.min(n - 1, U.j + 1), U.b])].sort((x, y) => x - y);
-  let left = 0;
-  const v = new Map<number, number>();
-  for (const i of idx) {
-    select(buf, left, n - 1, i);
-    v.set(i, buf[i]!);
-    left = i + 1;
+  const hl = (n - 1) * qLo;
+  const jl = Math.floor(hl);
+  const ml = Math.ceil(Z95 * Math.sqrt(n * qLo * (1 - qLo)));
+  const hh = (n - 1) * qHi;
+  const jh = Math.floor(hh);
+  const mh = Math.ceil(Z95 * Math.sqrt(n * qHi * (1 - qHi)));
+  const aL = Math.max(0, jl - ml);
+  const jL1 = Math.min(n - 1, jl + 1);
+  const bL = Math.min(n - 1, Math.max(jL1, jl + ml));
+  const aU = Math.max(0, Math.min(jh, jh - mh));
+  const jU1 = Math.min(n - 1, jh + 1);
+  const bU = Math.min(n - 1, Math.max(jU1, jh + mh));
+  if (aU <= bL) {
+    buf.subarray(0, n).sort();
+  } else {
+    // lower tail: [0, bL] holds the bL+1 smallest once bL is selected
+    select(buf, 0, n - 1, bL);
+    if (jL1 < bL) select(buf, 0, bL - 1, jL1);
+    if (jl < jL1) select(buf, 0, jL1 - 1, jl);
+    if (aL < jl) select(buf, 0, jl - 1, aL);
+    // upper tail: [aU, n) holds the n − aU largest once aU is selected
+    select(buf, bL + 1, n - 1, aU);
+    if (jh > aU) select(buf, aU + 1, n - 1, jh);
+    if (jU1 > jh) select(buf, jh + 1, n - 1, jU1);
+    if (bU > jU1) select(buf, jU1 + 1, n - 1, bU);
   }
-  const at = (i: number) => v.get(i)!;
-  const qv = (S: ReturnType<typeof spec>) => {
-    const lo = at(S.j);
-    const frac = S.h - S.j;
-    return frac === 0 || S.j + 1 >= n ? lo : lo + frac * (at(S.j + 1) - lo);
-  };
-  out.aggLo[slot] = qv(L);
-  out.aggHi[slot] = qv(U);
-  out.aggSeLo[slot] = (at(L.b) - at(L.a)) / (2 * Z95);
-  out.aggSeHi[slot] = (at(U.b) - at(U.a)) / (2 * Z95);
+  const fl = hl - jl;
+  const fh = hh - jh;
+  out.aggLo[slot] = fl === 0 ? buf[jl]! : buf[jl]! + fl * (buf[jL1]! - buf[jl]!);
+  out.aggHi[slot] = fh === 0 ? buf[jh]! : buf[jh]! + fh * (buf[jU1]! - buf[jh]!);
+  out.aggSeLo[slot] = (buf[bL]! - buf[aL]!) / (2 * Z95);
+  out.aggSeHi[slot] = (buf[bU]! - buf[aU]!) / (2 * Z95);
 }

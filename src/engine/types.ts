@@ -60,7 +60,7 @@ export interface ModelParameters {
   shock_bp: number;
   /** Months valued from the as-of month (1..480), default 120. */
   horizon_months: number;
-  /** Monte Carlo paths for quarter/calendar bands (100..10000), default 200. */
+  /** Monte Carlo paths for quarter/calendar bands (100..10000), default 1000. */
   mc_paths: number;
   /** Integer seed, default 42. */
   seed: number;
@@ -73,7 +73,7 @@ export interface ModelParameters {
 export const DEFAULT_PARAMETERS: ModelParameters = Object.freeze({
   shock_bp: 0,
   horizon_months: 120,
-  mc_paths: 200,
+  mc_paths: 1000,
   seed: 42,
   band_quantiles: Object.freeze([0.05, 0.95]) as unknown as [number, number],
   discount_rate: 0.08,

@@ -129,7 +129,7 @@ describe("runScenario input checks", () => {
   test("missing parameters take the defaults", () => {
     const { issues, parameters } = validateInput({ ...WORKED_EXAMPLE, parameters: {} as EngineInput["parameters"] });
     expect(issues).toEqual([]);
-    expect(parameters).toEqual({ shock_bp: 0, horizon_months: 120, mc_paths: 200, seed: 42, band_quantiles: [0.05, 0.95], discount_rate: 0.08 });
+    expect(parameters).toEqual({ shock_bp: 0, horizon_months: 120, mc_paths: 1000, seed: 42, band_quantiles: [0.05, 0.95], discount_rate: 0.08 });
     const partial = validateInput({ ...WORKED_EXAMPLE, parameters: { mc_paths: 100, shock_bp: undefined } as unknown as EngineInput["parameters"] });
     expect(partial.issues).toEqual([]);
     expect(partial.parameters.mc_paths).toBe(100);

@@ -135,6 +135,8 @@ export class CurveBands {
   readonly yAcc: Float64Array;
   readonly s: Float64Array;
   readonly buf: Float64Array;
+  readonly z1: Float64Array;
+  readonly z2: Float64Array;
   constructor(maxT: number, nPaths: number) {
     const maxAgg = Math.ceil(maxT / 3) + Math.ceil(maxT / 12) + 2;
     const f = () => new Float64Array(Math.max(1, maxT));
@@ -163,6 +165,8 @@ export class CurveBands {
     this.s = p();
     this.buf = p();
     this.firstPeriod = p();
+    this.z1 = p();
+    this.z2 = p();
   }
 }
 
@@ -245,11 +249,8 @@ export class RunBands {
       this.c2 = n2;
     }
     for (let st = this.commonSteps; st < steps; st++) {
-      const off = st * nP;
-      for (let p = 0; p < nP; p++) {
-        this.c1[off + p] = this.common.nextNormal();
-        this.c2[off + p] = this.common.nextNormal();
-      }
+      this.common.fillNormals(this.c1.subarray(st * nP, (st + 1) * nP), nP);
+      this.common.fillNormals(this.c2.subarray(st * nP, (st + 1) * nP), nP);
     }
     this.commonSteps = steps;
   }
@@ -324,7 +325,7 @@ export class RunBands {
     const a22 = Math.sqrt(Math.max(0, vXi - a21 * a21));
     const lc = load;
     const li = Math.sqrt(Math.max(0, 1 - load * load));
-    const { chi, xi, qAcc, yAcc } = out;
+    const { chi, xi, qAcc, yAcc, z1, z2 } = out;
     chi.fill(0, 0, nP);
     xi.fill(0, 0, nP);
     qAcc.fill(0, 0, nP);
@@ -336,9 +337,11 @@ export class RunBands {
     for (let m = hFirst; m <= hLast; m++) if (m % 3 === 0 && m + 2 <= hLast) ySlot++; // years follow the quarters
     for (let st = 0; st < steps; st++) {
       const off = st * nP;
+      rng.fillNormals(z1, nP);
+      rng.fillNormals(z2, nP);
       for (let p = 0; p < nP; p++) {
-        const u1 = lc * c1[off + p]! + li * rng.nextNormal();
-        const u2 = lc * c2[off + p]! + li * rng.nextNormal();
+        const u1 = lc * c1[off + p]! + li * z1[p]!;
+        const u2 = lc * c2[off + p]! + li * z2[p]!;
         chi[p] = phi * chi[p]! + a11 * u1;
         xi[p] = xi[p]! + a21 * u1 + a22 * u2;
       }

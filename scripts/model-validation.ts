@@ -79,7 +79,16 @@ const curves: BaselineCurve[] = SAMPLE_CURVES.map((s) => ({
   months: Int32Array.from(byKey.get(s.curveKey)!.months),
   mid: Float64Array.from(byKey.get(s.curveKey)!.mid),
 }));
-const input: EngineInput = { tenantId: "t", scenarioId: "s", runId: "r", asofDate: "2026-12-31", codeVersion: "x", parameters: { ...DEFAULT_PARAMETERS, horizon_months: 120 }, drivers: [], curves };
+const input: EngineInput = {
+  tenantId: "t",
+  scenarioId: "s",
+  runId: "r",
+  asofDate: "2026-12-31",
+  codeVersion: "x",
+  parameters: { ...DEFAULT_PARAMETERS, horizon_months: 120 },
+  drivers: [],
+  curves,
+};
 const result = runScenario(input);
 const rows = new Map<string, { v: number; lo: number; hi: number }>();
 for (const b of result.batches)
@@ -94,16 +103,25 @@ for (const c of curves) {
 }
 const st = result.bandStats;
 console.log(
-  `\nbandStats (200 paths): periods ${st.periods}, SE upper median ${f(st.se_upper.median, 4)} max ${f(st.se_upper.max, 4)}, rel. SE of upper half-width median ${f(st.rel_se_upper_half_width.median)} max ${f(st.rel_se_upper_half_width.max)} (${st.worst?.curve_key} ${st.worst?.tenor_label})`,
+  `\nbandStats (${st.mc_paths} paths, the default): periods ${st.periods}, SE upper median ${f(st.se_upper.median, 4)} max ${f(st.se_upper.max, 4)}, rel. SE of upper half-width median ${f(st.rel_se_upper_half_width.median)} max ${f(st.rel_se_upper_half_width.max)} (${st.worst?.curve_key} ${st.worst?.tenor_label})`,
 );
-for (const n of [100, 1000]) {
+for (const n of [100, 200]) {
   const s = runScenario({ ...input, parameters: { ...input.parameters, mc_paths: n } }).bandStats;
   console.log(`bandStats (${n} paths): rel. SE of upper half-width median ${f(s.rel_se_upper_half_width.median)} max ${f(s.rel_se_upper_half_width.max)}`);
 }
 
 console.log("\n## Power–gas correlation of first-quarter shocks (5000 paths)\n");
 const H6 = Int32Array.from([202701, 202702, 202703, 202704, 202705, 202706]);
-const mk = (key: string, product: BaselineCurve["product"], market: string): BaselineCurve => ({ curveKey: key, market, location: key, product, block: "ATC", unit: "x", months: H6, mid: new Float64Array(6).fill(30) });
+const mk = (key: string, product: BaselineCurve["product"], market: string): BaselineCurve => ({
+  curveKey: key,
+  market,
+  location: key,
+  product,
+  block: "ATC",
+  unit: "x",
+  months: H6,
+  mid: new Float64Array(6).fill(30),
+});
 const gas = mk("HH", "natural_gas", "NYMEX");
 for (const market of ["ISO-NE", "PJM", "CAISO", "WECC"]) {
   const p = mk(`P_${market}`, "power", market);

@@ -402,3 +402,74 @@ describe("correlated fuel and power shocks, order independence, standard errors"
     expect(Array.from(runScenario({ ...base, calibration: explicit }).batches[0]!.bandUpper)).toEqual(Array.from(a.batches[0]!.bandUpper));
   });
 });
+
+describe("integration contract: band points split into fuel and power multipliers (docs/model.md §7.4)", () => {
+  const H = 24;
+  const hYm = new Int32Array(H);
+  for (let k = 0, ym = 202701; k < H; k++, ym = ym % 100 === 12 ? ym + 89 : ym + 1) hYm[k] = ym;
+  const mk = (key: string, product: BaselineCurve["product"], market: string): BaselineCurve => ({
+    curveKey: key,
+    market,
+    location: key,
+    product,
+    block: "ATC",
+    unit: "x",
+    months: hYm,
+    mid: new Float64Array(H).fill(40),
+  });
+  const power = mk("PJM_W", "power", "PJM");
+  const gas = mk("HH", "natural_gas", "NYMEX");
+  const window = (c: BaselineCurve) => ({
+    a: 0,
+    T: H,
+    hFirst: 2027 * 12,
+    weight: new Float64Array(H).fill(1),
+    mid: c.mid,
+    qLabels: new Array(H).fill("q"),
+    yLabels: new Array(H).fill("y"),
+  });
+
+  test("power: ln powerMult = √(1−ρ²)·ln m and ln fuelMult = ρ·σ_G/σ_P·ln m at both band points; fuel curves: fuelMult = m, powerMult = 1", () => {
+    const bands = new RunBands([power, gas], undefined, { nPaths: 200, qLo: 0.05, qHi: 0.95, seed: 9, hYm });
+    const p = new CurveBands(H, 200);
+    bands.curve(power, window(power), p);
+    const rho = gasLoading(power) * gasLoading(gas);
+    for (const k of [0, 11, 23]) {
+      const T = (k + 1) / 12;
+      const season = TWO_FACTOR_DEFAULTS.power.seasonality[(hYm[k]! % 100) - 1]!;
+      const gSeason = TWO_FACTOR_DEFAULTS.natural_gas.seasonality[(hYm[k]! % 100) - 1]!;
+      const sdP = season * Math.sqrt(logVariance(TWO_FACTOR_DEFAULTS.power, T));
+      const sdG = gSeason * Math.sqrt(logVariance(TWO_FACTOR_DEFAULTS.natural_gas, T));
+      for (const [m, fuel, pw] of [
+        [p.mLo[k]!, p.fuelLo[k]!, p.powerLo[k]!],
+        [p.mHi[k]!, p.fuelHi[k]!, p.powerHi[k]!],
+      ]) {
+        expect(Math.log(pw!)).toBeCloseTo(Math.sqrt(1 - rho * rho) * Math.log(m!), 12);
+        expect(Math.log(fuel!)).toBeCloseTo(((rho * sdG) / sdP) * Math.log(m!), 12);
+      }
+      expect(p.fuelLo[k]!).toBeLessThan(1);
+      expect(p.fuelHi[k]!).toBeGreaterThan(1);
+    }
+    for (let s = 0; s < 10; s++) {
+      expect(p.aggPowerHi[s]!).toBeCloseTo(Math.exp(Math.sqrt(1 - rho * rho) * Math.log(p.aggHi[s]!)), 12);
+      expect(p.aggFuelLo[s]!).toBeLessThan(1);
+    }
+    const g = new CurveBands(H, 200);
+    bands.curve(gas, window(gas), g);
+    expect(Array.from(g.fuelLo.subarray(0, H))).toEqual(Array.from(g.mLo.subarray(0, H)));
+    expect(Array.from(g.powerHi.subarray(0, H))).toEqual(new Array(H).fill(1));
+    expect(Array.from(g.aggFuelHi.subarray(0, 10))).toEqual(Array.from(g.aggHi.subarray(0, 10)));
+  });
+
+  test("rng: fillNormals gives exactly the numbers of nextNormal, and leaves the generator in the same state", async () => {
+    const { Xoshiro128 } = await import("../../../src/engine/rng");
+    for (const seed of [0, 42, 2 ** 31 - 1]) {
+      const a = new Xoshiro128(seed, 3);
+      const b = new Xoshiro128(seed, 3);
+      const out = new Float64Array(50_000);
+      a.fillNormals(out, 50_000);
+      for (let i = 0; i < 50_000; i++) if (out[i] !== b.nextNormal()) throw new Error(`seed ${seed}: differs at ${i}`);
+      expect(a.nextU32()).toBe(b.nextU32());
+    }
+  });
+});

@@ -88,7 +88,7 @@ function bareKernel(nCurves: number, nMonths: number, nPaths: number): number {
 export async function engineSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const rec = new Recorder("engine");
   const num = (k: string, d: number, q: number) => Number(ctx.flags[k] ?? (ctx.quick ? q : d));
-  const [nCurves, nMonths, nPaths] = [num("engine-curves", 200, 20), num("engine-months", 240, 60), num("engine-paths", 200, 50)];
+  const [nCurves, nMonths, nPaths] = [num("engine-curves", 200, 20), num("engine-months", 240, 60), num("engine-paths", 200, 100)];
   const input = engineInput(nCurves, nMonths, nPaths);
   const pathMonths = nCurves * nMonths * nPaths;
   rec.note(`${nCurves} curves × ${nMonths} months × ${nPaths} paths, ${DRIVERS.length} drivers, one thread`);

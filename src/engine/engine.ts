@@ -19,10 +19,8 @@ import {
 } from "./calendar";
 import { blockScale, buildDriverPlans, type DriverPlan, marketGasPrices, planApplies } from "./effects";
 import { assertFiniteRow } from "./finite";
-import { canonicalJson, Fnv1a64, fnv1a32 } from "./hash";
-import { DEFAULT_HEAT_RATE, IMPLIED_HEAT_RATE_BOUNDS, MARKET_STACK, MIN_GAS_PRICE, OU_PARAMS } from "./params";
-import { quantilePairGuided } from "./quantile";
-import { Xoshiro128 } from "./rng";
+import { canonicalJson, Fnv1a64 } from "./hash";
+import { DEFAULT_HEAT_RATE, IMPLIED_HEAT_RATE_BOUNDS, MARKET_STACK, MIN_GAS_PRICE } from "./params";
 import { type MarketKey, marketOf } from "./scope";
 import {
   airportShapley,
@@ -53,6 +51,7 @@ import {
   stackPrice,
 } from "./stack";
 import type { BaselineCurve, Driver, EngineInput, EngineResult, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
+import { CurveBands, RunBands } from "./uncertainty";
 import { unitFactor } from "./units";
 import { EngineValidationError, unitIssues, validateInput } from "./validate";
 
@@ -140,7 +139,16 @@ function abortError(): Error {
 /** Deterministic input hash: FNV-1a 64 over canonical JSON of (codeVersion, asofDate, parameters, drivers, curve headers) + curve numbers as binary64. */
 export function computeVersionHash(input: EngineInput, parameters: ModelParameters): string {
   const h = new Fnv1a64();
-  h.string(canonicalJson({ engine: "aurum-scenario-engine/2", codeVersion: input.codeVersion, asofDate: input.asofDate, parameters, drivers: input.drivers }));
+  h.string(
+    canonicalJson({
+      engine: "aurum-scenario-engine/2",
+      codeVersion: input.codeVersion,
+      asofDate: input.asofDate,
+      parameters,
+      drivers: input.drivers,
+      calibration: input.calibration,
+    }),
+  );
   for (const c of input.curves) {
     h.string(canonicalJson([c.curveKey, c.market, c.location, c.product, c.block, c.unit, c.months.length]));
     for (let i = 0; i < c.months.length; i++) h.float64(c.months[i]!).float64(c.mid[i]!);
@@ -263,16 +271,15 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
   const { h0, H, hYm, hOnShare, hDF } = run;
   const drivers = input.drivers;
   const nPaths = P.mc_paths;
-  const [qLo, qHi] = P.band_quantiles;
   const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
 
   const writer = new BatchWriter(batchRows, total);
   const versionHash = computeVersionHash(input, P);
 
   // ---- scratch (reused across curves)
-  const ws = new Workspace(maxT, drivers.length, nPaths);
-  const seedLo = P.seed >>> 0;
-  const seedHi = Math.floor(P.seed / 4294967296) >>> 0;
+  const ws = new Workspace(maxT, drivers.length);
+  const bands = new RunBands(input.curves, input.calibration, { nPaths, qLo: P.band_quantiles[0], qHi: P.band_quantiles[1], seed: P.seed, hYm });
+  const cb = new CurveBands(maxT, nPaths);
 
   for (let ci = 0; ci < plans.length; ci++) {
     if (opts.signal?.aborted) throw abortError();
@@ -288,17 +295,14 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
         labels,
         qLabels,
         yLabels,
-        nPaths,
-        qLo,
-        qHi,
-        seedLo,
-        seedHi,
+        bands,
+        cb,
         writer,
       });
     }
     opts.onProgress?.(ci + 1, plans.length);
   }
-  return { batches: writer.batches, versionHash, rows: total };
+  return { batches: writer.batches, versionHash, rows: total, bandStats: bands.stats() };
 }
 
 class Workspace {
@@ -306,37 +310,24 @@ class Workspace {
   vals: Float64Array; // NM × T, in METRICS order
   weight: Float64Array; // hours (aggregation weight)
   npvCoef: Float64Array; // DF × hours (power) or DF × days (fuels)
-  mLo: Float64Array;
-  mHi: Float64Array;
   contrib: Float64Array; // nd × T: each driver's part of uplift (curve unit)
   recContrib: Float64Array; // nd × T: each driver's part of rec_cost
-  x: Float64Array;
-  z: Float64Array;
-  s: Float64Array;
-  acc: Float64Array; // P quarter accumulators of the period shock
-  accY: Float64Array; // P year accumulators
-  qOut = new Float64Array(2);
-  aggLo: Float64Array; // period-shock quantiles per aggregate slot (quarters, then years)
-  aggHi: Float64Array;
   part: Float64Array; // per-driver aggregate scratch
   month: MonthEval;
-  constructor(maxT: number, nd: number, P: number) {
+  /** Per-metric band scratch: NM × T lower and upper values of the monthly metrics, NM of a period's. */
+  bLo: Float64Array;
+  bHi: Float64Array;
+  readonly pLo = new Float64Array(NM);
+  readonly pHi = new Float64Array(NM);
+  constructor(maxT: number, nd: number) {
     this.base = new Float64Array(maxT);
     this.vals = new Float64Array(NM * maxT);
     this.weight = new Float64Array(maxT);
     this.npvCoef = new Float64Array(maxT);
-    this.mLo = new Float64Array(maxT);
-    this.mHi = new Float64Array(maxT);
     this.contrib = new Float64Array(Math.max(1, nd * maxT));
     this.recContrib = new Float64Array(Math.max(1, nd * maxT));
-    this.x = new Float64Array(P);
-    this.z = new Float64Array(P);
-    this.s = new Float64Array(P);
-    this.acc = new Float64Array(P);
-    this.accY = new Float64Array(P);
-    const maxAgg = Math.ceil(maxT / 3) + Math.ceil(maxT / 12) + 2;
-    this.aggLo = new Float64Array(maxAgg);
-    this.aggHi = new Float64Array(maxAgg);
+    this.bLo = new Float64Array(NM * maxT);
+    this.bHi = new Float64Array(NM * maxT);
     this.part = new Float64Array(Math.max(1, nd));
     this.month = new MonthEval(nd);
   }
@@ -368,22 +359,9 @@ interface RunCtx {
   labels: string[];
   qLabels: string[];
   yLabels: string[];
-  nPaths: number;
-  qLo: number;
-  qHi: number;
-  seedLo: number;
-  seedHi: number;
+  bands: RunBands;
+  cb: CurveBands;
   writer: BatchWriter;
-}
-
-/** Band of a scalar multiple v·M where M has quantiles [mLo, mHi]; clamped to contain v. */
-function bandLo(v: number, mLo: number, mHi: number): number {
-  const b = v >= 0 ? v * mLo : v * mHi;
-  return Math.min(b, v);
-}
-function bandHi(v: number, mLo: number, mHi: number): number {
-  const b = v >= 0 ? v * mHi : v * mLo;
-  return Math.max(b, v);
 }
 
 /** Whether every number of the last attrJson was finite (checked on the numbers, not on the text). */
@@ -717,63 +695,38 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
     }
   }
 
-  // ---- Monte Carlo: OU in log space, x_{s+1} = φ x_s + σ_ε ε, M = exp(x − v_s/2)
-  const nP = cx.nPaths;
-  const ou = OU_PARAMS[curve.product] ?? OU_PARAMS.power;
-  const phi = Math.exp(-ou.kappa / 12);
-  const sigEps = ou.sigma * Math.sqrt((1 - phi * phi) / (2 * ou.kappa));
-  const rng = new Xoshiro128(cx.seedLo ^ fnv1a32(curve.curveKey), cx.seedHi);
-  const { x, z, s, acc, accY, qOut, aggLo, aggHi, mLo, mHi } = ws;
-  x.fill(0);
-  acc.fill(0);
-  accY.fill(0);
-  const endS = a + T;
-  const hFirst = cx.h0 + a; // absolute month index of t = 0
-  const hLast = hFirst + T - 1;
-  let slot = 0; // aggregate slots: quarters in time order, then years
-  let ySlot = plan.nQ;
-  const qAcc = acc.subarray(0, nP);
-  const yAcc = accY.subarray(0, nP);
-  let qW = 0;
-  let yW = 0;
-  let phiPow2 = 1;
-  for (let st = 0; st < endS; st++) {
-    rng.fillNormals(z, nP);
-    for (let p = 0; p < nP; p++) x[p] = phi * x[p]! + sigEps * z[p]!;
-    phiPow2 *= phi * phi;
-    if (st < a) continue;
-    const t = st - a;
-    const varX = (ou.sigma * ou.sigma * (1 - phiPow2)) / (2 * ou.kappa);
-    const half = 0.5 * varX;
-    quantilePairGuided(x, nP, cx.qLo, cx.qHi, 0, Math.sqrt(varX), qOut);
-    mLo[t] = Math.exp(qOut[0]! - half);
-    mHi[t] = Math.exp(qOut[1]! - half);
-
-    const m = hFirst + t;
-    const qStart = m - (m % 3);
-    if (qStart < hFirst || qStart + 2 > hLast) continue; // month not in a full quarter
-    // period shock A_p = Σ ω_t M_t,p / Σ ω_t with ω_t = hours_t·|mid_t| (hours only if the period's mids are all 0)
-    const am = Math.abs(vals[M_MID * T + t]!);
-    const om = weight[t]! * (am > 0 ? am : 1e-300);
-    qW += om;
-    for (let p = 0; p < nP; p++) qAcc[p] = qAcc[p]! + om * Math.exp(x[p]! - half);
-    if (m !== qStart + 2) continue;
-    // quarter complete
-    periodBand(qAcc, nP, qW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, slot++);
-    const yStart = m - (m % 12);
-    const yearFull = yStart >= hFirst && yStart + 11 <= hLast;
-    if (yearFull) {
-      for (let p = 0; p < nP; p++) yAcc[p] = yAcc[p]! + qAcc[p]!;
-      yW += qW;
-    }
-    qAcc.fill(0);
-    qW = 0;
-    if (yearFull && m === yStart + 11) {
-      periodBand(yAcc, nP, yW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, ySlot++);
-      yAcc.fill(0);
-      yW = 0;
+  // ---- bands (src/engine/uncertainty.ts): closed-form monthly quantiles, Monte Carlo periods; then
+  // every metric is evaluated at the lower and upper quantile point (docs/model.md §7.6): the price
+  // level (power: the curve's multiplier m_q; fuel curves: their own) with the gas price moved
+  // consistently (fuelMult_q), so each metric's band reflects how the drivers act at that price.
+  const cb = cx.cb;
+  cx.bands.curve(curve, { a, T, hFirst: cx.h0 + a, weight, mid: vals.subarray(M_MID * T, M_MID * T + T), qLabels: cx.qLabels, yLabels: cx.yLabels }, cb);
+  const { fuelLo, fuelHi, mLo, mHi, aggLo, aggHi, aggFuelLo, aggFuelHi } = cb;
+  const { bLo, bHi, pLo, pHi } = ws;
+  for (let t = 0; t < T; t++) {
+    evaluateMonth(run, ce, t, fuelLo[t]!, isPower ? mLo[t]! : 1, me);
+    for (let mi = 0; mi < NM; mi++) bLo[mi * T + t] = me.values[mi]!;
+    evaluateMonth(run, ce, t, fuelHi[t]!, isPower ? mHi[t]! : 1, me);
+    for (let mi = 0; mi < NM; mi++) {
+      const i = mi * T + t;
+      const v = vals[i]!;
+      const x = bLo[i]!;
+      const y = me.values[mi]!;
+      bLo[i] = Math.min(v, x, y);
+      bHi[i] = Math.max(v, x, y);
     }
   }
+  /** Every metric of the period [t, t + len) with each month evaluated at (fm, pm), aggregated like the values. */
+  const periodAt = (t: number, len: number, W: number, fm: number, pm: number, out: Float64Array) => {
+    out.fill(0);
+    for (let u = t; u < t + len; u++) {
+      evaluateMonth(run, ce, u, fm, isPower ? pm : 1, me);
+      for (let mi = 0; mi < NM; mi++) out[mi] = out[mi]! + (SUMMED[mi] ? me.values[mi]! : weight[u]! * me.values[mi]!);
+    }
+    for (let mi = 0; mi < NM; mi++) if (!SUMMED[mi]) out[mi] = out[mi]! / W;
+  };
+  const hFirst = cx.h0 + a; // absolute month index of t = 0
+  const hLast = hFirst + T - 1;
 
   // ---- emit rows
   const w = cx.writer;
@@ -789,8 +742,6 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
     const k = a + t;
     const ym = cx.hYm[k]!;
     const lab = cx.labels[k]!;
-    const lo = mLo[t]!;
-    const hi = mHi[t]!;
     for (let mi = 0; mi < NM; mi++) {
       const v = vals[mi * T + t]!;
       let attr: string | null = null;
@@ -801,11 +752,11 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
         for (let j = 0; j < nd; j++) if (keep(mi, j)) part[q++] = sc * src[j * T + t]!;
         attr = attrJson(cx.attrKeys, attrIdx(mi), attrN(mi), part);
       }
-      w.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bandLo(v, lo, hi), bandHi(v, lo, hi), attr);
+      w.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bLo[mi * T + t]!, bHi[mi * T + t]!, attr);
     }
   }
   // quarters, then calendar years
-  slot = 0;
+  let slot = 0;
   for (let pass = 0; pass < 2; pass++) {
     const len = pass === 0 ? 3 : 12;
     const tenor: TenorType = pass === 0 ? "QUARTER" : "CALENDAR";
@@ -816,6 +767,10 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
       let W = 0;
       for (let u = t; u < t + len; u++) W += weight[u]!;
       const lab = pass === 0 ? cx.qLabels[k]! : cx.yLabels[k]!;
+      const pmLo = isPower ? aggLo[slot]! : 1;
+      const pmHi = isPower ? aggHi[slot]! : 1;
+      periodAt(t, len, W, aggFuelLo[slot]!, pmLo, pLo);
+      periodAt(t, len, W, aggFuelHi[slot]!, pmHi, pHi);
       for (let mi = 0; mi < NM; mi++) {
         const summed = SUMMED[mi];
         let v = 0;
@@ -838,40 +793,9 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
           }
           attr = attrJson(cx.attrKeys, attrIdx(mi), q, part);
         }
-        const sl = aggLo[slot]!;
-        const sh = aggHi[slot]!;
-        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, bandLo(v, sl, sh), bandHi(v, sl, sh), attr);
+        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, Math.min(v, pLo[mi]!, pHi[mi]!), Math.max(v, pLo[mi]!, pHi[mi]!), attr);
       }
       slot++;
     }
   }
-}
-
-/** Quantiles over paths of the period shock A_p = acc_p / W (a weighted average of the monthly shocks). */
-function periodBand(
-  acc: Float64Array,
-  nP: number,
-  W: number,
-  s: Float64Array,
-  qLo: number,
-  qHi: number,
-  qOut: Float64Array,
-  lo: Float64Array,
-  hi: Float64Array,
-  slot: number,
-): void {
-  const inv = 1 / W;
-  let sum = 0;
-  let sum2 = 0;
-  for (let p = 0; p < nP; p++) {
-    const v = acc[p]! * inv;
-    s[p] = v;
-    sum += v;
-    sum2 += v * v;
-  }
-  const mean = sum / nP;
-  const sd = Math.sqrt(Math.max(0, sum2 / nP - mean * mean));
-  quantilePairGuided(s, nP, qLo, qHi, mean, sd, qOut);
-  lo[slot] = qOut[0]!;
-  hi[slot] = qOut[1]!;
 }

@@ -2,6 +2,7 @@
 import { isValidYyyymm, parseDateToYyyymm } from "./calendar";
 import type { Driver, EngineInput, ModelParameters, Product, ValidationIssue } from "./types";
 import { DEFAULT_PARAMETERS } from "./types";
+import { calibrationIssues } from "./uncertainty";
 import { CANONICAL_UNIT, knownUnits, unitFactor } from "./units";
 
 /**
@@ -89,11 +90,11 @@ export function normalizeParameters(p: Partial<ModelParameters> | undefined, iss
   const bad = (name: string, message: string) => issues.push({ field: `/parameters/${name}`, message });
   if (!isNum(q.shock_bp) || q.shock_bp < -1000 || q.shock_bp > 1000) bad("shock_bp", "shock_bp must be in -1000..1000");
   if (!Number.isInteger(q.horizon_months) || q.horizon_months < 1 || q.horizon_months > 480) bad("horizon_months", "horizon_months must be an integer in 1..480");
-  if (!Number.isInteger(q.mc_paths) || q.mc_paths < 1 || q.mc_paths > 10000) bad("mc_paths", "mc_paths must be an integer in 1..10000");
+  if (!Number.isInteger(q.mc_paths) || q.mc_paths < 100 || q.mc_paths > 10000) bad("mc_paths", "mc_paths must be an integer in 100..10000");
   if (!Number.isSafeInteger(q.seed)) bad("seed", "seed must be an integer");
   const bq = q.band_quantiles;
-  if (!Array.isArray(bq) || bq.length !== 2 || !isNum(bq[0]) || !isNum(bq[1]) || bq[0] < 0 || bq[1] > 1 || bq[0] > bq[1])
-    bad("band_quantiles", "band_quantiles must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 1");
+  if (!Array.isArray(bq) || bq.length !== 2 || !isNum(bq[0]) || !isNum(bq[1]) || bq[0] <= 0 || bq[1] >= 1 || bq[0] > bq[1])
+    bad("band_quantiles", "band_quantiles must be [lo, hi] with 0 < lo ≤ hi < 1 (a lognormal band has no finite 0 or 1 quantile)");
   if (!isNum(q.discount_rate) || q.discount_rate <= -0.5 || q.discount_rate > 1) bad("discount_rate", "discount_rate must be in (-0.5, 1]");
   return q;
 }
@@ -131,6 +132,14 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
       }
   });
   issues.push(...validateDriversAgainstCurves(input.drivers, new Set(byKey.keys())));
+  if (input.calibration !== undefined) {
+    if (input.calibration === null || typeof input.calibration !== "object") issues.push({ field: "/calibration", message: "calibration must be an object keyed by curve key" });
+    else
+      for (const [key, c] of Object.entries(input.calibration)) {
+        if (!byKey.has(key)) issues.push({ field: `/calibration/${key}`, message: `unknown curve key ${key}` });
+        for (const m of calibrationIssues(c)) issues.push({ field: `/calibration/${key}`, message: m });
+      }
+  }
   input.drivers.forEach((d, i) => {
     if (d?.driver_type !== "fuel_curve") return;
     const ref = byKey.get(d.reference_series);

@@ -11,7 +11,7 @@ import { type ServiceProcess, startService } from "../support/service";
 
 const ROOT = join(import.meta.dir, "../..");
 const CLI = join(ROOT, "src/cli/main.ts");
-const BIG = { horizon_months: 240, mc_paths: 50 };
+const BIG = { horizon_months: 240, mc_paths: 100 };
 /** About a second of engine time. */
 const SLOW = { horizon_months: 480, mc_paths: 10000 };
 

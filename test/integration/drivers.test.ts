@@ -70,6 +70,8 @@ describe("driver and parameter validation", () => {
     ["an unknown payload field", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, colour: "red" } }], "/assumptions/0/payload/colour"],
     ["a bad shock_bp", [], "/parameters/shock_bp", { shock_bp: "25bp" }],
     ["too many Monte Carlo paths", [], "/parameters/mc_paths", { mc_paths: 1_000_000 }],
+    ["one Monte Carlo path (below 100)", [], "/parameters/mc_paths", { mc_paths: 1 }],
+    ["99 Monte Carlo paths", [], "/parameters/mc_paths", { mc_paths: 99 }],
     ["inverted band quantiles", [], "/parameters/band_quantiles/0", { band_quantiles: [0.95, 0.05] }],
   ];
   for (const [what, assumptions, field, parameters] of bad) {

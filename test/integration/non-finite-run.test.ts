@@ -80,7 +80,7 @@ describe("a run whose engine output is not finite", () => {
 
   test("fails once (attempts 1, not retried) with NON_FINITE_OUTPUT naming the curve and the month, and writes nothing", async () => {
     const assumptions = [{ driver_type: "fuel_curve", payload: { fuel: "natural_gas", reference_series: "HENRY_HUB_GAS", basis_points_adjustment: 10_000 } }];
-    const created = await call(app, "POST", "/v1/scenarios", { body: { name: "Overflow", assumptions, parameters: { horizon_months: 12, mc_paths: 20 } }, headers: tenant });
+    const created = await call(app, "POST", "/v1/scenarios", { body: { name: "Overflow", assumptions, parameters: { horizon_months: 12, mc_paths: 100 } }, headers: tenant });
     expect(created.status).toBe(201);
     const scenarioId = created.json.data.id as string;
     const triggered = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 1, max_retries: 3 }, headers: tenant });

@@ -139,7 +139,7 @@ describe("runScenario options and structure", () => {
     });
     const input: EngineInput = {
       ...WORKED_EXAMPLE,
-      parameters: { ...DEFAULT_PARAMETERS, horizon_months: 24, mc_paths: 4 },
+      parameters: { ...DEFAULT_PARAMETERS, horizon_months: 24, mc_paths: 100 },
       drivers: [
         ...WORKED_EXAMPLE.drivers,
         { driver_type: "policy", policy_name: "RPS", start_year: 2027, target: 60, target_year: 2028 },

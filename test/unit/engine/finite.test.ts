@@ -84,14 +84,15 @@ describe("runScenario refuses to produce a non-finite value", () => {
     expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-01, metric NPV: value is -Infinity/);
   });
 
-  test("a non-finite attribution part of a capped power price is caught (the parts are checked as numbers)", () => {
+  test("an overflowing gas price under a capped power price is caught on the first non-finite number of the month (a band point or an attribution part)", () => {
     // gas at 1.7e308 shocked +100 %: the power price is clamped to PJM's cap, its gas part is not finite
     const gas: BaselineCurve = { ...WORKED_EXAMPLE.curves[1]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([4, 1.7e308]) };
     const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([60, 50]) };
     const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
     const err = thrown(() => runScenario({ ...WORKED_EXAMPLE, drivers, curves: [power, gas] }));
     expect(err).toBeInstanceOf(NonFiniteOutputError);
-    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02, metric uplift: attribution fuel_curve:0 is (NaN|-?Infinity)/);
+    // the band points re-evaluate the month with the gas shocked further (§7.6), so mid's band fails before uplift's attribution
+    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02, metric (mid: band_(lower|upper)|uplift: attribution fuel_curve:0) is (NaN|-?Infinity)/);
   });
 
   test("assertFiniteRow skips the text scan only when told the parts were checked", () => {

@@ -97,11 +97,25 @@ describe("worked example (docs/model.md §8)", () => {
     expect(byKey.get("PJM_W_ON|2027-02|mid")!.tenorType).toBe("MONTHLY");
   });
 
-  test("baseline bands scale the baseline by the same shock quantiles as mid (monthly)", () => {
-    const m = byKey.get("PJM_W_ON|2027-02|mid")!;
-    const b = byKey.get("PJM_W_ON|2027-02|baseline")!;
-    expect(close(m.bandLower / m.value, b.bandLower / b.value, 1e-12)).toBe(true);
-    expect(close(m.bandUpper / m.value, b.bandUpper / b.value, 1e-12)).toBe(true);
+  test("each metric's band is that metric at the quantile points (§7.6): a carbon tax alone adds EF·tax at any price level", () => {
+    const taxOnly = rowsOf(runScenario({ ...WORKED_EXAMPLE, drivers: WORKED_EXAMPLE.drivers.filter((d) => d.driver_type === "policy" && d.policy_name === "CARBON_TAX") }));
+    const get = (label: string, metric: string) => taxOnly.find((r) => r.curveKey === "PJM_W_ON" && r.tenorLabel === label && r.metric === metric)!;
+    for (const label of ["2027-02", "2027-Q1"]) {
+      const up = get(label, "uplift");
+      const mid = get(label, "mid");
+      const base = get(label, "baseline");
+      expect(up.value).toBeGreaterThan(0);
+      // the uplift does not move with the price level: its band is a point
+      expect(close(up.bandLower, up.value, 1e-12) && close(up.bandUpper, up.value, 1e-12)).toBe(true);
+      // the price does: mid's band is the baseline's band shifted by the same uplift
+      expect(base.bandLower).toBeLessThan(base.value);
+      expect(base.bandUpper).toBeGreaterThan(base.value);
+      expect(close(mid.bandLower, base.bandLower + up.value, 1e-12)).toBe(true);
+      expect(close(mid.bandUpper, base.bandUpper + up.value, 1e-12)).toBe(true);
+    }
+    // with load growth the uplift scales with the price level, so its band is not a point
+    const up = byKey.get("PJM_W_ON|2027-02|uplift")!;
+    expect(up.bandUpper - up.bandLower).toBeGreaterThan(1e-6 * up.value);
   });
 
   test("version hash is stable across runs and independent of run identity", () => {

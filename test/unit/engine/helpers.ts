@@ -152,7 +152,7 @@ export function randomScenario(seed: number): EngineInput {
     parameters: {
       ...DEFAULT_PARAMETERS,
       horizon_months: horizon,
-      mc_paths: int(1, 60),
+      mc_paths: int(100, 160),
       seed: int(0, 1e6),
       band_quantiles: rnd() < 0.7 ? [0.05, 0.95] : [0.2 * rnd(), 0.8 + 0.2 * rnd()],
       shock_bp: int(-200, 200),
@@ -182,7 +182,7 @@ export const WORKED_EXAMPLE: EngineInput = {
   runId: "run-1",
   asofDate: "2027-01-15",
   codeVersion: "doc-example",
-  parameters: { ...DEFAULT_PARAMETERS, horizon_months: 3, mc_paths: 8, seed: 42 },
+  parameters: { ...DEFAULT_PARAMETERS, horizon_months: 3, mc_paths: 100, seed: 42 },
   drivers: [
     { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 1000 },
     { driver_type: "policy", policy_name: "CARBON_TAX", start_year: 2027, target: 20 },
@@ -241,7 +241,7 @@ export function sampleInput(drivers: Driver[], parameters: Partial<EngineInput["
     runId: "r",
     asofDate: SAMPLE_ASOF,
     codeVersion: "test",
-    parameters: { ...DEFAULT_PARAMETERS, horizon_months: SAMPLE_MONTHS + 1, mc_paths: 4, ...parameters },
+    parameters: { ...DEFAULT_PARAMETERS, horizon_months: SAMPLE_MONTHS + 1, mc_paths: 100, ...parameters },
     drivers,
     curves: sampleCurves(),
   };

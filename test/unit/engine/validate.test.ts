@@ -132,13 +132,51 @@ describe("runScenario input checks", () => {
     for (let i = 0; i < 24; i++) expect(Math.abs(up(kwh, i) * 10 - up(mwh, i)) / Math.max(1, Math.abs(up(mwh, i)))).toBeLessThan(1e-12);
   });
 
+  test("mc_paths below 100 is refused (1, 0, 99); 100 and 10000 are accepted", () => {
+    for (const n of [1, 0, 99, 50.5]) {
+      const { issues } = validateInput({ ...WORKED_EXAMPLE, parameters: { ...WORKED_EXAMPLE.parameters, mc_paths: n } });
+      expect(issues.map((i) => i.field)).toEqual(["/parameters/mc_paths"]);
+    }
+    for (const n of [100, 10000]) expect(validateInput({ ...WORKED_EXAMPLE, parameters: { ...WORKED_EXAMPLE.parameters, mc_paths: n } }).issues).toEqual([]);
+  });
+
+  test("band quantiles must lie strictly inside (0, 1): a lognormal band has no finite 0 or 1 quantile", () => {
+    for (const bq of [
+      [0, 0.95],
+      [0.05, 1],
+    ] as [number, number][]) {
+      const { issues } = validateInput({ ...WORKED_EXAMPLE, parameters: { ...WORKED_EXAMPLE.parameters, band_quantiles: bq } });
+      expect(issues.map((i) => i.field)).toEqual(["/parameters/band_quantiles"]);
+    }
+  });
+
+  test("calibration entries are checked: unknown curve, bad kappa, sigma, rho, seasonality, source", () => {
+    const good = { source: "history" as const, n_snapshots: 30, kappa: 1.2, sigma_short: 0.4, sigma_long: 0.1, rho: 0.2 };
+    expect(validateInput({ ...WORKED_EXAMPLE, calibration: { PJM_W_ON: good } }).issues).toEqual([]);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ NOPE: good }, "unknown curve key NOPE"],
+      [{ PJM_W_ON: { ...good, kappa: 0 } }, "kappa must be in [0.0001, 100]"],
+      [{ PJM_W_ON: { ...good, sigma_short: -0.1 } }, "sigma_short must be in [0, 5]"],
+      [{ PJM_W_ON: { ...good, sigma_long: Number.NaN } }, "sigma_long must be in [0, 5]"],
+      [{ PJM_W_ON: { ...good, rho: 1.5 } }, "rho must be in [-1, 1]"],
+      [{ PJM_W_ON: { ...good, seasonality: [1, 2] } }, "seasonality must be 12 numbers in (0, 5]"],
+      [{ PJM_W_ON: { ...good, source: "guess" } }, "source must be history or default"],
+      [{ PJM_W_ON: { ...good, n_snapshots: -1 } }, "n_snapshots must be a non-negative integer"],
+    ];
+    for (const [calibration, message] of cases) {
+      const { issues } = validateInput({ ...WORKED_EXAMPLE, calibration: calibration as EngineInput["calibration"] });
+      expect(issues.map((i) => i.message)).toEqual([message]);
+      expect(issues[0]!.field.startsWith("/calibration/")).toBe(true);
+    }
+  });
+
   test("missing parameters take the defaults", () => {
     const { issues, parameters } = validateInput({ ...WORKED_EXAMPLE, parameters: {} as EngineInput["parameters"] });
     expect(issues).toEqual([]);
-    expect(parameters).toEqual({ shock_bp: 0, horizon_months: 120, mc_paths: 200, seed: 42, band_quantiles: [0.05, 0.95], discount_rate: 0.08 });
-    const partial = validateInput({ ...WORKED_EXAMPLE, parameters: { mc_paths: 3, shock_bp: undefined } as unknown as EngineInput["parameters"] });
+    expect(parameters).toEqual({ shock_bp: 0, horizon_months: 120, mc_paths: 1000, seed: 42, band_quantiles: [0.05, 0.95], discount_rate: 0.08 });
+    const partial = validateInput({ ...WORKED_EXAMPLE, parameters: { mc_paths: 100, shock_bp: undefined } as unknown as EngineInput["parameters"] });
     expect(partial.issues).toEqual([]);
-    expect(partial.parameters.mc_paths).toBe(3);
+    expect(partial.parameters.mc_paths).toBe(100);
     expect(partial.parameters.shock_bp).toBe(0);
   });
 });

@@ -40,7 +40,7 @@ if (import.meta.main) {
     code = await proc.exited;
   }
   const seen = new Set(existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
-  const { rows, total, hit } = coverageMatrix(Bun.YAML.parse(readFileSync(OPENAPI, "utf8")), seen);
+  const { rows, total, hit } = coverageMatrix(Bun.YAML.parse(readFileSync(OPENAPI, "utf8")) as Parameters<typeof coverageMatrix>[0], seen);
   console.log("\nContract coverage (+ exercised, - not):");
   for (const r of rows) console.log(`  ${r.op.padEnd(58)} ${r.statuses.map((s) => `${s.hit ? "+" : "-"}${s.status}`).join(" ")}`);
   const extra = [...seen].filter((k) => !rows.some((r) => k.startsWith(`${r.op} `)));

@@ -88,8 +88,18 @@ export function loadContract(doc: Json = Bun.YAML.parse(readFileSync(OPENAPI_FIL
       if (!op) {
         // Answered before any route: only the hooks' statuses (a listed path: 405 in place of 404).
         const allowed = new Set<number>(UNROUTED_STATUSES.filter((s) => (found ? s !== 404 : s !== 405)));
-        if (!allowed.has(x.status)) fail(found ? `the path has no ${method}; expected 405 or a status of the hooks, not ${x.status}` : `no documented path; expected 404 or a status of the hooks`);
-        const name = { 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge", 415: "UnsupportedMediaType", 429: "TooManyRequests", 500: "InternalError", 503: "Unavailable" }[x.status];
+        if (!allowed.has(x.status))
+          fail(found ? `the path has no ${method}; expected 405 or a status of the hooks, not ${x.status}` : `no documented path; expected 404 or a status of the hooks`);
+        const name = {
+          403: "Forbidden",
+          404: "NotFound",
+          405: "MethodNotAllowed",
+          413: "PayloadTooLarge",
+          415: "UnsupportedMediaType",
+          429: "TooManyRequests",
+          500: "InternalError",
+          503: "Unavailable",
+        }[x.status];
         responseObj = doc.components.responses[name as string];
         key = `${method} ${found ? found.template : "(no route)"} ${x.status}`;
       } else {

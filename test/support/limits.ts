@@ -12,7 +12,9 @@ import { checked } from "./contract";
 export function limitedApp(db: TestDb, store: RateLimitStore | undefined, env: Record<string, string> = {}) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1", ...env });
   const metrics = createMetrics();
-  const app = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics, authenticate: createAuthenticator(config), ...(store ? { rateLimitStore: store } : {}) }));
+  const app = checked(
+    createApp({ config, sql: db.sql, log: createLogger("silent"), metrics, authenticate: createAuthenticator(config), ...(store ? { rateLimitStore: store } : {}) }),
+  );
   return { app, metrics };
 }
 

@@ -42,8 +42,18 @@ describe("contract hook", () => {
 
   const planted: [string, Request, () => Response, RegExp][] = [
     ["an undocumented status", get("/v1/scenarios"), () => json(418, { error: { code: "TEAPOT", message: "x" }, meta: { request_id: "r1" } }), /status 418 is not documented/],
-    ["an undocumented content type", get(`/v1/scenarios/${ID}`), () => new Response("<p>hi</p>", { headers: { "content-type": "text/html", "x-request-id": "r1", etag: '"v1"' } }), /content type text\/html/],
-    ["a body off its schema", get(`/v1/scenarios/${ID}`), () => json(200, { meta: { request_id: "r1", query_time_ms: 1 }, data: { ...scenario, version: "1" } }, { etag: '"v1"' }), /does not match its schema/],
+    [
+      "an undocumented content type",
+      get(`/v1/scenarios/${ID}`),
+      () => new Response("<p>hi</p>", { headers: { "content-type": "text/html", "x-request-id": "r1", etag: '"v1"' } }),
+      /content type text\/html/,
+    ],
+    [
+      "a body off its schema",
+      get(`/v1/scenarios/${ID}`),
+      () => json(200, { meta: { request_id: "r1", query_time_ms: 1 }, data: { ...scenario, version: "1" } }, { etag: '"v1"' }),
+      /does not match its schema/,
+    ],
     ["a missing required header (ETag)", get(`/v1/scenarios/${ID}`), () => json(200, { meta: { request_id: "r1", query_time_ms: 1 }, data: scenario }), /required header ETag/],
     ["a missing X-Request-Id", get("/healthz"), () => new Response(JSON.stringify({ status: "ok" }), { headers: { "content-type": "application/json" } }), /X-Request-Id/],
     ["a 401 without WWW-Authenticate", get("/v1/scenarios"), () => json(401, { error: { code: "UNAUTHORIZED", message: "x" }, meta: { request_id: "r1" } }), /WWW-Authenticate/],

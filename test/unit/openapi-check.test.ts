@@ -59,7 +59,14 @@ describe("normaliseSchema", () => {
           error: { type: "string", error: "x" },
           inner: { $id: "#/components/schemas/Inner", type: "object" },
           pair: { type: "array", items: [{ type: "number" }, { type: "number" }], additionalItems: false },
-          n: { minimum: 1, error: "m", anyOf: [{ type: "string", format: "integer", default: 0 }, { type: "integer", minimum: 1 }] },
+          n: {
+            minimum: 1,
+            error: "m",
+            anyOf: [
+              { type: "string", format: "integer", default: 0 },
+              { type: "integer", minimum: 1 },
+            ],
+          },
         },
       },
       true,

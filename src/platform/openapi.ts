@@ -251,7 +251,11 @@ export function normaliseSchema(input: Json, top = false): Json {
   const s: Json = { ...input };
   const id = typeof s.$id === "string" ? s.$id.match(COMPONENT_ID) : null;
   delete s.$id;
-  if (id && !top) return { $ref: `#/components/schemas/${id[1]}` };
+  if (id && !top) {
+    const ref = { $ref: `#/components/schemas/${id[1]}` };
+    // A nullable model (t.Union([Model, t.Null()])) is rendered as the model with `type: [object, null]`.
+    return Array.isArray(s.type) && s.type.includes("null") ? { anyOf: [ref, { type: "null" }] } : ref;
+  }
   delete s.error;
   // t.Integer: anyOf [{type: string, format: integer}, {type: integer, ...}] -> the integer.
   if (Array.isArray(s.anyOf)) {

@@ -41,7 +41,8 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         // "json" after it never runs (the hook always answers or throws); it tells OpenAPI the body is JSON.
         parse: [optionalJsonBody, "json"],
         body: ScenarioRunOptions,
-        response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors },
+        // 409: no curve snapshot on or before the as-of date, or the scenario changed meanwhile (retry).
+        response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors, 409: ErrorResponse },
         detail: {
           tags: ["runs"],
           summary: "Trigger a run (202 Accepted)",

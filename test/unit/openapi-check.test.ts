@@ -58,6 +58,7 @@ describe("normaliseSchema", () => {
         properties: {
           error: { type: "string", error: "x" },
           inner: { $id: "#/components/schemas/Inner", type: "object" },
+          maybe: { $id: "#/components/schemas/Inner", type: ["object", "null"] },
           pair: { type: "array", items: [{ type: "number" }, { type: "number" }], additionalItems: false },
           n: {
             minimum: 1,
@@ -76,6 +77,7 @@ describe("normaliseSchema", () => {
       properties: {
         error: { type: "string" },
         inner: { $ref: "#/components/schemas/Inner" },
+        maybe: { anyOf: [{ $ref: "#/components/schemas/Inner" }, { type: "null" }] },
         pair: { type: "array", prefixItems: [{ type: "number" }, { type: "number" }], maxItems: 2 },
         n: { minimum: 1, type: "integer" },
       },

@@ -14,8 +14,9 @@
  * - a route's `detail.responses` adds to what its `response` schemas render (the renderer drops
  *   it): 204/304 without content, response headers, the CSV/NDJSON media types of a download;
  * - shared components: the error envelope responses, each error status an operation can get (from
- *   the hooks every request passes: rate limiter, authentication, origin guard, body limit,
- *   database faults) and the response headers (X-Request-Id on every response, X-RateLimit-*,
+ *   the hooks every request passes: rate limiter (429, 503 failing closed), authentication (401),
+ *   origin guard and local mode (403, 415), body limit (413), unexpected errors (500); the
+ *   database's 503 is on every route but the exempt probes, which never query it) and the response headers (X-Request-Id on every response, X-RateLimit-*,
  *   Retry-After, WWW-Authenticate, Allow, ETag, Location); OPTIONS on every path.
  */
 import { type AnyElysia, Elysia } from "elysia";
@@ -173,7 +174,7 @@ export function publishOpenApi(rendered: Json, routes: readonly Route[]): Json {
       operationId: `options${published.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? "").toUpperCase())}`,
       security: [],
       // Answered by app.ts's first hook, before the rate limiter and the body checks.
-      responses: { 204: response("Options"), 403: response("Forbidden"), 500: response("InternalError") },
+      responses: { 204: response("Options"), 403: response("Forbidden") },
     };
     paths[published] = item;
   }
@@ -208,9 +209,13 @@ function publishOperation(op: Json, method: string, path: string, route: Route |
   const elysiaPath = route?.path;
   const authenticated = elysiaPath !== undefined && ROUTE_PERMISSIONS.has(`${method.toUpperCase()} ${elysiaPath}`);
   const limited = !EXEMPT_PATHS.has(path);
-  const statuses = new Set<number>([403, 500, 503]);
+  // 403: local mode refuses a non-loopback Host before routing; 503: the rate limiter failing closed, or the database.
+  const statuses = new Set<number>([403, 500]);
   if (authenticated) statuses.add(401);
-  if (limited) statuses.add(429);
+  if (limited) {
+    statuses.add(429);
+    statuses.add(503);
+  }
   if (STATE_CHANGING.has(method)) {
     statuses.add(413);
     statuses.add(415);

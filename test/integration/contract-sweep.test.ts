@@ -125,6 +125,24 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   test("local mode: every operation answers 403 to a request addressed by a non-loopback name", async () => {
     const app = buildApp(db);
     expect(await statusesOf(app, OPS, (op) => request(op, { host: "aurum.example" }))).toEqual(every(OPS, 403));
+    const options = OPS.map((op) => ({ ...op, method: "OPTIONS" }));
+    expect(await statusesOf(app, options, (op) => request(op, { host: "aurum.example", body: null }))).toEqual(every(options, 403));
+  });
+
+  test("every operation with a path parameter answers 400 to a malformed one, the error naming it", async () => {
+    const app = buildApp(db);
+    const ops = OPS.filter((op) => /\{(id|run_id|tenant)\}/.test(op.template));
+    const malformed = (op: Op) => ({
+      ...op,
+      path: op.template.replace(/\{([^}]+)\}/g, (_, name: string) => (name === "feature" || name === "curve_key" ? (VALUES[name] as string) : "not%20valid!")),
+    });
+    expect(await statusesOf(app, ops, (op) => request(malformed(op)))).toEqual(every(ops, 400));
+  });
+
+  test("every operation on a scenario or run answers 404 for an unknown one", async () => {
+    const app = buildApp(db);
+    const ops = OPS.filter((op) => /\{(id|run_id)\}/.test(op.template) && op.statuses.includes("404"));
+    expect(await statusesOf(app, ops, (op) => request(op))).toEqual(every(ops, 404));
   });
 
   test("every authenticated operation answers 401 (with a Bearer challenge) without a token", async () => {

@@ -15,6 +15,8 @@ function preconditions(request: Request): Preconditions {
 }
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
+/** The collection's routes name no scenario: never a 404. */
+const { 404: _, ...collectionErrors } = errors;
 const IdParams = t.Object({ id: Uuid });
 const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 })) }, { additionalProperties: false });
 
@@ -46,7 +48,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         },
         {
           query: ScenarioListQuery,
-          response: { 200: "ScenarioListEnvelope", ...errors },
+          response: { 200: "ScenarioListEnvelope", ...collectionErrors },
           detail: { tags: ["scenarios"], summary: "List scenarios", description: "Newest first, keyset-paged: pass `meta.next_cursor` back as `cursor`." },
         },
       )
@@ -62,7 +64,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         },
         {
           body: "ScenarioCreate",
-          response: { 201: "ScenarioEnvelope", ...errors, 409: ErrorResponse },
+          response: { 201: "ScenarioEnvelope", ...collectionErrors, 409: ErrorResponse },
           detail: {
             tags: ["scenarios"],
             summary: "Create a scenario",

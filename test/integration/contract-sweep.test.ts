@@ -16,7 +16,7 @@ import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import type { RateLimitStore } from "../../src/ratelimit/gcra";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
-import { buildApp, createTestDb, GUIDE_SCENARIO, type TestDb } from "../support/app";
+import { buildApp, call, createTestDb, GUIDE_SCENARIO, type TestDb } from "../support/app";
 import { checked, contract } from "../support/contract";
 
 type Op = { method: string; template: string; path: string; authenticated: boolean; limited: boolean; statuses: string[] };
@@ -102,7 +102,7 @@ function appOn(sql: Sql, env: Record<string, string> = {}, store?: RateLimitStor
 describe("contract sweep: the hooks' statuses on every documented operation", () => {
   let db: TestDb;
   beforeAll(async () => {
-    db = await createTestDb("pglite");
+    db = await createTestDb("pglite", { sampleCurves: true });
   });
   afterAll(async () => {
     await db?.drop();
@@ -137,6 +137,20 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
       path: op.template.replace(/\{([^}]+)\}/g, (_, name: string) => (name === "feature" || name === "curve_key" ? (VALUES[name] as string) : "not%20valid!")),
     });
     expect(await statusesOf(app, ops, (op) => request(malformed(op)))).toEqual(every(ops, 400));
+  });
+
+  test("a run not yet SUCCEEDED is a 409 on /outputs and /metrics/latest; a bad audit-log query a 400", async () => {
+    const app = buildApp(db);
+    const tenant = { "x-aurum-tenant": "t-sweep" };
+    const created = await call(app, "POST", "/v1/scenarios", { body: { name: "sweep 409" }, headers: tenant });
+    expect(created.status).toBe(201);
+    const run = await call(app, "POST", `/v1/scenarios/${created.json.data.id}/run`, { body: {}, headers: tenant });
+    expect(run.status).toBe(202);
+    for (const read of ["outputs", "metrics/latest"]) {
+      const res = await call(app, "GET", `/v1/scenarios/${created.json.data.id}/${read}?run_id=${run.json.data.id}`, { headers: tenant });
+      expect([read, res.status, res.json.error.code]).toEqual([read, 409, "CONFLICT"]);
+    }
+    expect((await call(app, "GET", "/v1/admin/config/audit-log?limit=0")).status).toBe(400);
   });
 
   test("every operation on a scenario or run answers 404 for an unknown one", async () => {

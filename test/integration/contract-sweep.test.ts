@@ -214,6 +214,15 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
     expect(await statusesOf(app, ops, (op) => request(op))).toEqual(every(ops, 500));
   });
 
+  test("/metrics answers 500 (the envelope) when collecting fails", async () => {
+    const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
+    const metrics = createMetrics();
+    metrics.registry.metrics = () => Promise.reject(new Error("collector failed"));
+    const app = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics, authenticate: createAuthenticator(config) }));
+    const res = await app.handle(new Request("http://localhost/metrics"));
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([500, "INTERNAL"]);
+  });
+
   test("every /v1 operation answers 503 when the database is unreachable; /readyz too", async () => {
     const app = appOn(failingSql(() => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })));
     const ops = dbOps();

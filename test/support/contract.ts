@@ -12,7 +12,7 @@
  *
  * A violation throws `ContractViolation` from `app.handle`, so the test fails. `checked(app)`
  * wraps an app; buildApp (test/support/app.ts) and limitedApp (test/support/limits.ts) return
- * checked apps, and `call()` goes through `app.handle`. Each checked exchange is counted per
+ * checked apps, and `call()` goes through `app.handle`; `checkedFetch` checks a real process's. Each checked exchange is counted per
  * operation and status; with AURUM_CONTRACT_COVERAGE=file each key is appended to that file when first
  * seen, and `bun scripts/contract-coverage.ts` prints the matrix of documented statuses exercised.
  */
@@ -181,7 +181,7 @@ function record(key: string): void {
 const READ = /^application\/(.+\+)?json$/;
 
 /** Checks one Response (a clone is read when it is JSON); throws ContractViolation. */
-export async function checkResponse(request: Request, res: Response, c: Contract = contract()): Promise<void> {
+export async function checkResponse(request: { method: string; url: string }, res: Response, c: Contract = contract()): Promise<void> {
   const type = res.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
   const noBody = request.method === "HEAD" || res.status === 204 || res.status === 304;
   const body = noBody ? await res.clone().text() : READ.test(type) ? await res.clone().text() : undefined;
@@ -190,6 +190,18 @@ export async function checkResponse(request: Request, res: Response, c: Contract
 }
 
 type Handles = { handle: (request: Request) => Promise<Response> };
+
+/**
+ * `fetch` checking the response against the document: for tests of a real process (a file may
+ * shadow the global, `const fetch = checkedFetch;`).
+ */
+export async function checkedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const res = await globalThis.fetch(input, init);
+  const url = input instanceof Request ? input.url : String(input);
+  const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+  await checkResponse({ method, url }, res);
+  return res;
+}
 
 /** The app with `handle` checking every response against the document. */
 export function checked<A extends Handles>(app: A, c?: Contract): A {

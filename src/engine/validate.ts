@@ -1,7 +1,27 @@
 /** Driver and input validation. Field paths follow the API: /assumptions/{i}/payload/{field}. */
 import { isValidYyyymm, parseDateToYyyymm } from "./calendar";
-import type { Driver, EngineInput, ModelParameters, ValidationIssue } from "./types";
+import type { Driver, EngineInput, ModelParameters, Product, ValidationIssue } from "./types";
 import { DEFAULT_PARAMETERS } from "./types";
+import { CANONICAL_UNIT, knownUnits, unitFactor } from "./units";
+
+/**
+ * A curve whose unit cannot be converted (docs/model.md §3.2), for the curves the scenario uses:
+ * `used(i)` says whether curve i's unit matters (a power curve some driver moves, a fuel curve a
+ * driver references or whose price a moved power curve burns). Unused curves keep any unit.
+ */
+export function unitIssues(curves: EngineInput["curves"], used: (i: number) => boolean): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  curves.forEach((c, i) => {
+    if (!PRODUCTS.has(c.product) || unitFactor(c.product, c.unit) !== undefined || !used(i)) return;
+    out.push({
+      field: `/curves/${i}`,
+      message: `curve ${c.curveKey}: unit '${c.unit}' cannot be converted to ${CANONICAL_UNIT[c.product]} (known: ${knownUnits(c.product)}, or in US cents)`,
+    });
+  });
+  return out;
+}
+
+const PRODUCTS = new Set<Product>(["power", "natural_gas", "coal", "co2", "oil"]);
 
 const FUELS = new Set(["natural_gas", "coal", "co2", "oil"]);
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
@@ -45,6 +65,7 @@ export function validateDriversAgainstCurves(drivers: readonly Driver[], curveKe
         if (d.change_type !== "add" && d.change_type !== "retire") add("change_type", "change_type must be add or retire");
         if (typeof d.effective_date !== "string" || Number.isNaN(parseDateToYyyymm(d.effective_date))) add("effective_date", "effective_date must be a date YYYY-MM-DD");
         if (!isNum(d.capacity_mw) || d.capacity_mw <= 0) add("capacity_mw", "capacity_mw must be > 0");
+        if (typeof d.region !== "string" || d.region.trim() === "") add("region", "region is required: a fleet change belongs to one market or region (docs/model.md §4.0)");
         break;
       }
       default:
@@ -102,6 +123,7 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
         }
       }
     }
+    if (!PRODUCTS.has(c.product)) bad(`curve ${c.curveKey}: unknown product ${c.product}`);
     for (let j = 0; j < c.mid.length; j++)
       if (!Number.isFinite(c.mid[j]!)) {
         bad(`curve ${c.curveKey}: mid at ${c.months[j]} is not finite`);

@@ -52,6 +52,8 @@ export const HEADERS = {
   Allow: { description: "The methods of the path (RFC 9110 §10.2.1).", required: true, schema: { type: "string" } },
   "Content-Disposition": { description: "A download's file name (`attachment; filename=...`); CSV and NDJSON only.", schema: { type: "string" } },
   "X-Aurum-Run-Id": { description: "The run whose rows a download holds.", schema: { type: "string", format: "uuid" } },
+  "X-Aurum-With-Run-Id": { description: "A compare download: the run of side b.", schema: { type: "string", format: "uuid" } },
+  "X-Aurum-With-Scenario-Id": { description: "A compare download against another scenario: that scenario.", schema: { type: "string", format: "uuid" } },
   "Access-Control-Allow-Origin": { description: "CORS: the request's Origin when listed in AURUM_API_CORS_ORIGINS.", schema: { type: "string" } },
   "Access-Control-Allow-Methods": { description: "CORS preflight: the methods granted.", schema: { type: "string" } },
   "Access-Control-Allow-Headers": { description: "CORS preflight: the request headers granted.", schema: { type: "string" } },

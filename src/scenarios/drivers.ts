@@ -12,12 +12,10 @@ import { caseInsensitiveEnum } from "../platform/schema";
 import type { DriverType } from "./model";
 
 const Year = t.Integer({ minimum: 2000, maximum: 2100 });
-const Region = t.String({
-  minLength: 1,
-  maxLength: 64,
-  description:
-    "Applies only to power curves whose market or location matches (trimmed, case-insensitive). Must match at least one power curve of GET /v1/curves?product=power, or the scenario is refused (400).",
-});
+const regionText =
+  "Applies only to power curves in its scope (docs/model.md §3.1): whose market or location matches (trimmed, case-insensitive), whose market it is an alias of (ISONE for ISO-NE), a US state code (NY, NJ, TX, …) whose markets include it, or a carbon program (RGGI, WCI) covering it. Must cover at least one power curve of GET /v1/curves?product=power, or the scenario is refused (400).";
+const Region = t.String({ minLength: 1, maxLength: 64, pattern: "\\S", description: regionText });
+const FleetRegion = t.String({ minLength: 1, maxLength: 64, pattern: "\\S", description: `Required: a fleet change belongs to one market or region. ${regionText}` });
 const curveKey = (description: string) => t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description });
 
 export const FUELS = ["natural_gas", "coal", "co2", "oil"] as const;
@@ -65,7 +63,7 @@ export const DRIVER_PAYLOADS = {
           description: `Must contain one of ${TECHNOLOGY_KEYWORDS.join(", ")} (case-insensitive; the first one found sets the capacity credit, docs/model.md §3). Absent: firm (credit 1.0).`,
         }),
       ),
-      region: t.Optional(Region),
+      region: FleetRegion,
     },
     { additionalProperties: false, title: "FleetChangeDriver" },
   ),

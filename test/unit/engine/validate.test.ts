@@ -10,7 +10,7 @@ describe("validateDriversAgainstCurves", () => {
       { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 100 },
       { driver_type: "load_growth", annual_growth_pct: 2, start_year: 2027, end_year: 2030, reference_curve_key: "PJM_W_ON" },
       { driver_type: "policy", policy_name: "RPS", start_year: 2028, target: 0.5, target_year: 2035 },
-      { driver_type: "fleet_change", fleet_id: "f1", change_type: "retire", effective_date: "2029-06-01", capacity_mw: 500 },
+      { driver_type: "fleet_change", fleet_id: "f1", change_type: "retire", effective_date: "2029-06-01", capacity_mw: 500, region: "PJM" },
     ];
     expect(validateDriversAgainstCurves(drivers, keys)).toEqual([]);
   });
@@ -41,10 +41,18 @@ describe("validateDriversAgainstCurves", () => {
 
   test("fleet change: bad date, non-positive capacity, bad change_type", () => {
     const issues = validateDriversAgainstCurves(
-      [{ driver_type: "fleet_change", fleet_id: "f", change_type: "mothball" as "add", effective_date: "2029-02-30", capacity_mw: 0 }],
+      [{ driver_type: "fleet_change", fleet_id: "f", change_type: "mothball" as "add", effective_date: "2029-02-30", capacity_mw: 0, region: "ERCOT" }],
       keys,
     );
     expect(issues.map((i) => i.field)).toEqual(["/assumptions/0/payload/change_type", "/assumptions/0/payload/effective_date", "/assumptions/0/payload/capacity_mw"]);
+  });
+
+  test("fleet change without a region (or a blank one) is refused: it must name its market", () => {
+    const base = { driver_type: "fleet_change", fleet_id: "f", change_type: "retire", effective_date: "2029-02-01", capacity_mw: 5000 } as const;
+    for (const d of [base, { ...base, region: "  " }])
+      expect(validateDriversAgainstCurves([d as Driver], keys)).toEqual([
+        { field: "/assumptions/0/payload/region", message: "region is required: a fleet change belongs to one market or region (docs/model.md §4.0)" },
+      ]);
   });
 
   test("load growth ≤ −100% is rejected; unknown driver_type is reported on driver_type", () => {
@@ -86,6 +94,42 @@ describe("runScenario input checks", () => {
       curves: [{ ...curve, months: new Int32Array([202701, 202703, 202704]) }, WORKED_EXAMPLE.curves[1]!],
     });
     expect(issues.map((i) => i.field).sort()).toEqual(["/asof_date", "/curves/0", "/parameters/band_quantiles", "/parameters/horizon_months", "/parameters/mc_paths"]);
+  });
+
+  test("a unit the engine cannot convert is refused on the curves the drivers move or read; convertible ones (short ton, therm, GJ, cents) are accepted", () => {
+    const [power, gas] = WORKED_EXAMPLE.curves as [EngineInput["curves"][0], EngineInput["curves"][0]];
+    const unused = { ...gas, curveKey: "OTHER_GAS", location: "Somewhere", unit: "XYZ" };
+    let err: unknown;
+    try {
+      runScenario({ ...WORKED_EXAMPLE, curves: [{ ...power, unit: "EUR/MWh" }, { ...gas, unit: "USD/bbl" }, unused] });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe("EngineValidationError");
+    expect((err as { issues: unknown[] }).issues).toEqual([
+      { field: "/curves/0", message: "curve PJM_W_ON: unit 'EUR/MWh' cannot be converted to USD/MWh (known: USD/mwh, USD/kwh, or in US cents)" },
+      {
+        field: "/curves/1",
+        message: "curve HH_GAS: unit 'USD/bbl' cannot be converted to USD/MMBtu (known: USD/mmbtu, USD/dth, USD/dekatherm, USD/therm, USD/gj, or in US cents)",
+      },
+    ]);
+    // an unconvertible curve no driver moves or reads does not stop the run; convertible units run
+    expect(runScenario({ ...WORKED_EXAMPLE, curves: [{ ...power, unit: "USc/kWh" }, { ...gas, unit: "USD/therm" }, unused] }).rows).toBeGreaterThan(0);
+    expect(runScenario({ ...WORKED_EXAMPLE, drivers: [], curves: [{ ...power, unit: "EUR/MWh" }, gas] }).rows).toBeGreaterThan(0);
+  });
+
+  test("units are converted: a power curve in US cents per kWh moves by the same amount in its own unit", () => {
+    const [power, gas] = WORKED_EXAMPLE.curves as [EngineInput["curves"][0], EngineInput["curves"][0]];
+    const mwh = runScenario(WORKED_EXAMPLE);
+    const kwh = runScenario({
+      ...WORKED_EXAMPLE,
+      curves: [
+        { ...power, unit: "USc/kWh", mid: power.mid.map((v) => v / 10) },
+        { ...gas, unit: "USD/therm", mid: gas.mid.map((v) => v / 10) },
+      ],
+    });
+    const up = (r: typeof mwh, i: number) => r.batches[0]!.value[i]!;
+    for (let i = 0; i < 24; i++) expect(Math.abs(up(kwh, i) * 10 - up(mwh, i)) / Math.max(1, Math.abs(up(mwh, i)))).toBeLessThan(1e-12);
   });
 
   test("missing parameters take the defaults", () => {

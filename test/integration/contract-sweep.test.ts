@@ -36,6 +36,9 @@ const BODIES: Record<string, { type: string; text: string }> = {
   "POST /v1/curves:import": { type: "text/csv", text: "curve_key,market,location,product,block,unit,asof_date,contract_month,mid\n" },
 };
 
+/** A query each operation with required parameters accepts. */
+const QUERIES: Record<string, string> = { "GET /v1/scenarios/{id}/compare": "?with=baseline" };
+
 function operations(): Op[] {
   const doc = contract().doc;
   const ops: Op[] = [];
@@ -46,7 +49,7 @@ function operations(): Op[] {
       ops.push({
         method: method.toUpperCase(),
         template,
-        path: template.replace(/\{([^}]+)\}/g, (_, name: string) => VALUES[name] ?? "x"),
+        path: template.replace(/\{([^}]+)\}/g, (_, name: string) => VALUES[name] ?? "x") + (QUERIES[`${method.toUpperCase()} ${template}`] ?? ""),
         authenticated: (op.security ?? doc.security ?? []).length > 0,
         limited: statuses.includes("429"),
         statuses,

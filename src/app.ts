@@ -25,6 +25,7 @@ import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, valid
 import type { Logger } from "./platform/logger";
 import { createMethodIndex } from "./platform/methods";
 import type { Metrics } from "./platform/metrics";
+import { publishedDocs } from "./platform/openapi";
 import { opsRoutes } from "./platform/ops";
 import { originGuard } from "./platform/origin";
 import { registerFormats } from "./platform/schema";
@@ -161,28 +162,36 @@ export function createApp(deps: AppDeps) {
       });
     })
     .use(
-      openapi({
-        path: "/docs",
-        specPath: "/openapi.json",
-        documentation: {
-          info: {
-            title: "Aurum Scenarios API",
-            version: API_VERSION,
-            description: "Define energy-market scenarios, run them asynchronously and pull their outputs.",
+      // The document route answers the rendering made valid OpenAPI 3.1 (src/platform/openapi.ts).
+      publishedDocs(
+        openapi({
+          path: "/docs",
+          specPath: "/openapi.json",
+          documentation: {
+            info: {
+              title: "Aurum Scenarios API",
+              version: API_VERSION,
+              description:
+                "Define energy-market scenarios, run them asynchronously and pull their outputs. Every response carries `X-Request-Id`; errors are the `ErrorResponse` envelope. " +
+                "A request may be answered before it reaches a route, whatever its path: 403 (cross-origin state change; local mode addressed by a non-loopback name), 413, 415, 429 (rate limit), 503; " +
+                "a path not listed here is a 404, a listed path with a method it does not list a 405 with `Allow` (components/responses).",
+            },
+            tags: [
+              { name: "scenarios", description: "Scenario definitions" },
+              { name: "runs", description: "Asynchronous scenario runs" },
+              { name: "curves", description: "Baseline forward curves" },
+              { name: "outputs", description: "Run outputs and latest metrics" },
+              { name: "cache", description: "Output cache administration" },
+              { name: "admin", description: "Runtime config: rate limits, feature flags, audit log" },
+              { name: "ops", description: "Health, readiness and metrics" },
+            ],
+            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+            security: [{ bearer: [] }],
           },
-          tags: [
-            { name: "scenarios", description: "Scenario definitions" },
-            { name: "runs", description: "Asynchronous scenario runs" },
-            { name: "curves", description: "Baseline forward curves" },
-            { name: "outputs", description: "Run outputs and latest metrics" },
-            { name: "cache", description: "Output cache administration" },
-            { name: "admin", description: "Runtime config: rate limits, feature flags, audit log" },
-            { name: "ops", description: "Health, readiness and metrics" },
-          ],
-          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
-          security: [{ bearer: [] }],
-        },
-      }),
+        }),
+        "/openapi.json",
+        () => routeTable.routes,
+      ),
     )
     .use(runtimeLimits)
     .onRequest(async ({ request }) => {

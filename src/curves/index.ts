@@ -8,6 +8,8 @@ import { CurveGetQuery, CurveListQuery, curveModels } from "./model";
 import type { CurveService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
+/** The import and the list name no curve: never a 404 (another verb than `:import` is another path). */
+const { 404: _, ...collectionErrors } = errors;
 
 /**
  * Elysia's router reads any `:` as the start of a path parameter, so the guide-style
@@ -34,7 +36,7 @@ export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveSe
       {
         parse: "none",
         params: t.Object({ verb: t.String() }),
-        response: { 200: "CurveImportEnvelope", ...errors, 409: ErrorResponse },
+        response: { 200: "CurveImportEnvelope", ...collectionErrors, 409: ErrorResponse },
         detail: {
           tags: ["curves"],
           summary: "Import curve observations from CSV (POST /v1/curves:import)",
@@ -52,7 +54,7 @@ export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveSe
       },
       {
         query: CurveListQuery,
-        response: { 200: "CurveListEnvelope", ...errors },
+        response: { 200: "CurveListEnvelope", ...collectionErrors },
         detail: { tags: ["curves"], summary: "List curves", description: "Ordered by curve_key, keyset-paged." },
       },
     )

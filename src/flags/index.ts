@@ -22,7 +22,8 @@ export function adminConfigRoutes(deps: { authenticate: Authenticator; flags: Fl
       return { principal };
     })
     .get("/v1/admin/config", async ({ request, principal }) => envelope(request, await admin.overview(principal)), {
-      response: { 200: "RuntimeConfigEnvelope", ...errors },
+      // No parameters, query or body: never a 400.
+      response: { 200: "RuntimeConfigEnvelope", 401: ErrorResponse, 403: ErrorResponse },
       detail: detail(
         "Runtime config overview",
         "The config version, the `_global` rate limit and feature flags, and the tenants that have overrides. Needs admin:rate_limits or admin:feature_flags.",

@@ -5,6 +5,7 @@ import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
 import { envelopeResponse, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
+import { headerRefs } from "../platform/openapi";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { CompareQuery, compareModels } from "./compare-model";
 import { streamResponse } from "./http-stream";
@@ -13,6 +14,16 @@ import type { ExportFormat } from "./reader";
 import type { OutputService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse } as const;
+
+/** The CSV and NDJSON media types of a `format=csv|ndjson` download, beside the JSON page. */
+export const DOWNLOAD = {
+  description: "A JSON page, or with `format=csv|ndjson` a download (`Content-Encoding: zstd|gzip` when accepted)",
+  headers: headerRefs("Content-Disposition", "X-Aurum-Run-Id"),
+  content: {
+    "text/csv": { schema: { type: "string" as const, description: "RFC 4180 CSV with a header row." } },
+    "application/x-ndjson": { schema: { type: "string" as const, description: "One JSON object per line, as the rows of the JSON page." } },
+  },
+};
 
 export function outputRoutes(deps: {
   authenticate: Authenticator;
@@ -83,6 +94,7 @@ export function outputRoutes(deps: {
             "Rows of one run (`run_id`, default: the scenario's latest SUCCEEDED run, named in `meta.run_id` or the `X-Aurum-Run-Id` header), ordered by metric, curve_key, tenor_type, contract_month. " +
             "`format=json` (default): keyset pages in the envelope (`meta.next_cursor`, `meta.count`). `format=csv` (`text/csv`, header row, RFC 4180 quoting) and `format=ndjson` (`application/x-ndjson`) stream every matching row " +
             "(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{\"error\": ...}` line. Downloads take export slots: beyond the server's or the tenant's share, 429 with Retry-After; a download whose client reads nothing for AURUM_API_EXPORT_STALL_SECONDS is closed. See docs/outputs.md.",
+          responses: { 200: DOWNLOAD },
         },
       },
     )
@@ -143,6 +155,7 @@ export function outputRoutes(deps: {
             "`with=baseline`: b is the no-driver baseline of run a itself: the run's `baseline` value of the same curve, tenor and month for `mid` and `baseline`; 0 for driver effects (`uplift`, `policy_uplift`, `NPV`, `rec_cost`, `npv_per_bp` and any metric ending in `_uplift`); null for any other metric (its no-driver value is not stored). " +
             "Filters (`metric`, `curve_key`, `tenor_type`, contract months) apply to both sides. `meta.run_id`, `meta.with_run_id` and `meta.with_scenario_id` name the sides (downloads: `X-Aurum-Run-Id`, `X-Aurum-With-Run-Id`, `X-Aurum-With-Scenario-Id`). " +
             "A scenario or run of another tenant or scenario: 404; a run not SUCCEEDED, or a side with no SUCCEEDED run: 409. `format=csv|ndjson` stream like /outputs (same export slots, stall handling and compression). See docs/compare.md.",
+          responses: { 200: { ...DOWNLOAD, headers: headerRefs("Content-Disposition", "X-Aurum-Run-Id", "X-Aurum-With-Run-Id", "X-Aurum-With-Scenario-Id") } },
         },
       },
     )

@@ -1,5 +1,5 @@
 /** Operational endpoints: liveness, readiness (the database answers) and Prometheus metrics. */
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Sql } from "../adapters/postgres";
 import type { Metrics } from "./metrics";
 
@@ -15,7 +15,10 @@ export async function pingDatabase(sql: Sql): Promise<string | undefined> {
 
 export function opsRoutes(deps: { sql: Sql; metrics: Metrics; isDraining: () => boolean }) {
   return new Elysia({ name: "ops" })
-    .get("/healthz", () => ({ status: "ok" }), { detail: { tags: ["ops"], summary: "Liveness" } })
+    .get("/healthz", () => ({ status: "ok" as const }), {
+      response: { 200: t.Object({ status: t.Literal("ok") }, { description: "The process serves requests" }) },
+      detail: { tags: ["ops"], summary: "Liveness" },
+    })
     .get(
       "/readyz",
       async ({ set }) => {
@@ -28,7 +31,16 @@ export function opsRoutes(deps: { sql: Sql; metrics: Metrics; isDraining: () => 
         set.status = 503;
         return { status: "unavailable", database: problem };
       },
-      { detail: { tags: ["ops"], summary: "Readiness: the metadata database answers within 2 s" } },
+      {
+        response: {
+          200: t.Object({ status: t.Literal("ready"), database: t.Literal("ok") }, { description: "Ready: the metadata database answers" }),
+          503: t.Object(
+            { status: t.Union([t.Literal("draining"), t.Literal("unavailable")]), database: t.Optional(t.String({ description: "What went wrong with the database." })) },
+            { description: "Not ready: shutting down (draining) or the database does not answer" },
+          ),
+        },
+        detail: { tags: ["ops"], summary: "Readiness: the metadata database answers within 2 s" },
+      },
     )
     .get(
       "/metrics",
@@ -36,6 +48,9 @@ export function opsRoutes(deps: { sql: Sql; metrics: Metrics; isDraining: () => 
         set.headers["content-type"] = deps.metrics.registry.contentType;
         return deps.metrics.registry.metrics();
       },
-      { detail: { tags: ["ops"], summary: "Prometheus metrics" } },
+      {
+        response: { 200: t.String({ description: "Prometheus text exposition format 0.0.4" }) },
+        detail: { tags: ["ops"], summary: "Prometheus metrics" },
+      },
     );
 }

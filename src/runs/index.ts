@@ -5,6 +5,7 @@ import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
 import { envelope, optionalJsonBody, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
+import { headerRefs } from "../platform/openapi";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { type RunEventOptions, runEventStream, SSE_HEADERS } from "./events";
 import { RunListQuery, runModels, ScenarioRunOptions } from "./model";
@@ -40,12 +41,17 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         // "json" after it never runs (the hook always answers or throws); it tells OpenAPI the body is JSON.
         parse: [optionalJsonBody, "json"],
         body: ScenarioRunOptions,
-        response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors },
+        // 409: no curve snapshot on or before the as-of date, or the scenario changed meanwhile (retry).
+        response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors, 409: ErrorResponse },
         detail: {
           tags: ["runs"],
           summary: "Trigger a run (202 Accepted)",
           description:
             "Queues a run. The same `idempotency_key`, or the same fingerprint (`input_hash`) while an equal run is QUEUED, RUNNING or SUCCEEDED, returns that run with 200 and `meta.deduplicated` = `idempotency_key` or `fingerprint`. Priority CRITICAL needs the permission `runs:critical` (roles operator and admin), else 403.",
+          responses: {
+            200: { description: "An equal run exists (`meta.deduplicated`)", headers: headerRefs("Location") },
+            202: { description: "Queued", headers: headerRefs("Location") },
+          },
         },
       },
     )
@@ -138,6 +144,11 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         summary: "Cancel a run",
         description:
           "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`), or CANCELLED at once when no worker executes it (no lease, a lapsed or an admin's lease); a finished run is a 409 naming its state. No body; a malformed one is a 400.",
+        requestBody: {
+          required: false,
+          description: "Optional and ignored; when sent, a JSON object.",
+          content: { "application/json": { schema: { type: "object" } } },
+        },
       },
     })
     .post(

@@ -4,6 +4,7 @@ import type { Authenticator } from "../platform/auth";
 import { ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
 import { envelope, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
+import { headerRefs } from "../platform/openapi";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { DRIVER_PAYLOADS, MODEL_PARAMETERS } from "./drivers";
 import { ScenarioListQuery, scenarioModels } from "./model";
@@ -14,6 +15,8 @@ function preconditions(request: Request): Preconditions {
 }
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
+/** The collection's routes name no scenario: never a 404. */
+const { 404: _, ...collectionErrors } = errors;
 const IdParams = t.Object({ id: Uuid });
 const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 })) }, { additionalProperties: false });
 
@@ -45,7 +48,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         },
         {
           query: ScenarioListQuery,
-          response: { 200: "ScenarioListEnvelope", ...errors },
+          response: { 200: "ScenarioListEnvelope", ...collectionErrors },
           detail: { tags: ["scenarios"], summary: "List scenarios", description: "Newest first, keyset-paged: pass `meta.next_cursor` back as `cursor`." },
         },
       )
@@ -61,11 +64,12 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         },
         {
           body: "ScenarioCreate",
-          response: { 201: "ScenarioEnvelope", ...errors, 409: ErrorResponse },
+          response: { 201: "ScenarioEnvelope", ...collectionErrors, 409: ErrorResponse },
           detail: {
             tags: ["scenarios"],
             summary: "Create a scenario",
             description: "Names are unique per tenant, case-insensitively (409 otherwise). Enum values are accepted in any case.",
+            responses: { 201: { description: "Created", headers: headerRefs("ETag", "Location") } },
           },
         },
       )
@@ -86,7 +90,15 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
           params: IdParams,
           query: TenantQuery,
           response: { 200: "ScenarioEnvelope", 304: t.Void(), ...errors },
-          detail: { tags: ["scenarios"], summary: "Get a scenario", description: "Returns an ETag; `If-None-Match` with it gives 304." },
+          detail: {
+            tags: ["scenarios"],
+            summary: "Get a scenario",
+            description: "Returns an ETag; `If-None-Match` with it gives 304.",
+            responses: {
+              200: { description: "The scenario", headers: headerRefs("ETag") },
+              304: { description: "Not Modified: `If-None-Match` matched", headers: headerRefs("ETag") },
+            },
+          },
         },
       )
       .patch(
@@ -106,6 +118,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
             summary: "Update a scenario",
             description:
               "Bumps `version`. Conditional per RFC 9110: `If-Match` (strong comparison, a list or `*`) or `If-None-Match` that does not hold gives 412 and changes nothing; a body `version` gives 409 when the scenario changed meanwhile. The body is a partial update: each given top-level field replaces the stored one whole (`parameters` and `assumptions` included: send the full object to change one key).",
+            responses: { 200: { description: "The updated scenario", headers: headerRefs("ETag") } },
           },
         },
       )
@@ -124,6 +137,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
             tags: ["scenarios"],
             summary: "Delete a scenario",
             description: "Its runs and events go with it. `If-Match` / `If-None-Match` that does not hold (RFC 9110) gives 412 and deletes nothing.",
+            responses: { 204: { description: "Deleted" } },
           },
         },
       )

@@ -26,6 +26,7 @@ import { createMetrics, type Metrics } from "../../src/platform/metrics";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { call, createTestDb, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 import { seedRun } from "../support/outputs";
 import { dropNamespace, freePort, TEST_REDIS_URL, testNamespace, throwawayRedis } from "../support/redis";
 import { requireService, serviceEnv } from "../support/services";
@@ -90,7 +91,7 @@ function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCach
   const queue = createLocalQueue();
   // As `src/main.ts` wires a Redis cache; no grace period, so a test's sweep takes every owed bump.
   const bumps = durableBumps(db.sql, cache, log, { graceMs: 0 });
-  const app = createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, bumps, queue });
+  const app = checked(createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, bumps, queue }));
   return { app, cache, bumps, metrics, queue };
 }
 

@@ -17,6 +17,7 @@ import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 import { parseCsv, seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
 
@@ -148,8 +149,8 @@ describe.skipIf(!service.available)("compare on the Trino output reader (Iceberg
   test("the compare API on the Trino reader answers like it does on Postgres (pages, downloads, errors)", async () => {
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
     const deps = { config, sql: db.sql, log, metrics: createMetrics(), authenticate: createAuthenticator(config) };
-    const onPg = createApp(deps);
-    const onTrino = createApp({ ...deps, metrics: createMetrics(), outputs: iceberg });
+    const onPg = checked(createApp(deps));
+    const onTrino = checked(createApp({ ...deps, metrics: createMetrics(), outputs: iceberg }));
     const headers = { "x-aurum-tenant": TENANT };
     for (const path of [
       `/v1/scenarios/${scenarioA}/compare?with=${scenarioB}&limit=300`,

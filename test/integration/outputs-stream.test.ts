@@ -14,6 +14,7 @@ import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, STORES, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 
 const TENANT = "t-stream";
@@ -88,7 +89,7 @@ for (const store of STORES) {
         },
       };
       const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-      const app = createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), outputs: failing });
+      const app = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), outputs: failing }));
       http = serve(app);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Failing" }, headers: tenant })).json.data.id;
       await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 10 });

@@ -5,9 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { dropSoon } from "../support/limits";
 import { type ThrowawayRedis, throwawayRedis } from "../support/redis";
 import { type ServiceProcess, startService } from "../support/service";
+
+/** Every response of the real process is checked against the OpenAPI document. */
+const fetch = checkedFetch;
 
 type Replica = ServiceProcess;
 

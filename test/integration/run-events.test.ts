@@ -13,6 +13,7 @@ import { createMetrics } from "../../src/platform/metrics";
 import { runEventStream } from "../../src/runs/events";
 import type { RunRecord } from "../../src/runs/model";
 import { call, createTestDb, STORES, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 
 type SseEvent = { event: string; data: unknown; id?: string } | { comment: string };
 
@@ -67,14 +68,16 @@ function sseReader(res: Response) {
 
 function appFor(db: TestDb, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", ...env });
-  return createApp({
-    config,
-    sql: db.sql,
-    log: createLogger("silent"),
-    metrics: createMetrics(),
-    authenticate: createAuthenticator(config),
-    runEvents: { pollMs: 40, heartbeatMs: 150 },
-  });
+  return checked(
+    createApp({
+      config,
+      sql: db.sql,
+      log: createLogger("silent"),
+      metrics: createMetrics(),
+      authenticate: createAuthenticator(config),
+      runEvents: { pollMs: 40, heartbeatMs: 150 },
+    }),
+  );
 }
 
 for (const store of STORES) {

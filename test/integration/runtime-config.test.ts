@@ -12,6 +12,7 @@ import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
 import { call, createTestDb, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 import { dropSoon, limitedApp } from "../support/limits";
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
@@ -35,7 +36,7 @@ describe("runtime config API", () => {
     keys = await generateKeyPair("RS256");
     db = await createTestDb("postgres", { sampleCurves: true });
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
-    jwtApp = createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config) });
+    jwtApp = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config) }));
     local = limitedApp(db, undefined, { AURUM_RUNTIME_CONFIG_POLL_MS: "100" }).app;
   });
   afterAll(async () => {

@@ -4,7 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GUIDE_SCENARIO } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { type ServiceProcess, startService } from "../support/service";
+
+/** Every response of the real process is checked against the OpenAPI document. */
+const fetch = checkedFetch;
 
 describe("the service process on embedded defaults", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "aurum-start-"));

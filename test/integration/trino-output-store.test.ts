@@ -14,6 +14,7 @@ import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import { createTestDb, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 import { contractBatch, describeOutputWriterContract, expectedRows, type StoredRow, sortRows } from "../support/output-contract";
 import { describeNonFiniteReadContract, legacyAttributionText, type ReadContractHarness } from "../support/output-read-contract";
 import { requireService, serviceEnv } from "../support/services";
@@ -108,14 +109,16 @@ async function openReadStore(): Promise<ReadContractHarness> {
   const db = await createTestDb("postgres");
   const tenantId = "t-read";
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-  const app = createApp({
-    config,
-    sql: db.sql,
-    log,
-    metrics: createMetrics(),
-    authenticate: createAuthenticator(config),
-    outputs: createTrinoOutputReader({ sql: db.sql, trino }),
-  });
+  const app = checked(
+    createApp({
+      config,
+      sql: db.sql,
+      log,
+      metrics: createMetrics(),
+      authenticate: createAuthenticator(config),
+      outputs: createTrinoOutputReader({ sql: db.sql, trino }),
+    }),
+  );
   const scenarios: string[] = [];
   return {
     app,

@@ -16,6 +16,7 @@ import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, type TestDb } from "../support/app";
+import { checked } from "../support/contract";
 import { seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
 
@@ -161,8 +162,8 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
   test("the outputs API on the Trino reader answers like it does on Postgres", async () => {
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
     const deps = { config, sql: db.sql, log, metrics: createMetrics(), authenticate: createAuthenticator(config) };
-    const onPg = createApp(deps);
-    const onTrino = createApp({ ...deps, metrics: createMetrics(), outputs: iceberg });
+    const onPg = checked(createApp(deps));
+    const onTrino = checked(createApp({ ...deps, metrics: createMetrics(), outputs: iceberg }));
     const headers = { "x-aurum-tenant": TENANT };
     for (const path of [
       `/v1/scenarios/${scenarioId}/outputs?limit=300`,

@@ -16,6 +16,7 @@ import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import type { RunQueue } from "../../src/runs/queue";
+import { checked } from "./contract";
 
 export type Store = "pglite" | "postgres";
 export const STORES: Store[] = ["pglite", "postgres"];
@@ -67,7 +68,8 @@ async function freshDb(store: Store): Promise<TestDb> {
 
 export function buildApp(db: Database, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }, queue?: RunQueue) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", ...env });
-  return createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), ...(queue ? { queue } : {}) });
+  // Every response is checked against the OpenAPI document (test/support/contract.ts).
+  return checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), ...(queue ? { queue } : {}) }));
 }
 
 type Json = Record<string, unknown> | unknown[] | string | number | boolean | null;

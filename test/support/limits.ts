@@ -6,12 +6,15 @@ import { createLogger } from "../../src/platform/logger";
 import { createMetrics } from "../../src/platform/metrics";
 import type { RateLimitStore } from "../../src/ratelimit/gcra";
 import type { TestDb } from "./app";
+import { checked } from "./contract";
 
 /** Local mode (tenant from X-Aurum-Tenant); `store` undefined: nothing is rate limited. */
 export function limitedApp(db: TestDb, store: RateLimitStore | undefined, env: Record<string, string> = {}) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1", ...env });
   const metrics = createMetrics();
-  const app = createApp({ config, sql: db.sql, log: createLogger("silent"), metrics, authenticate: createAuthenticator(config), ...(store ? { rateLimitStore: store } : {}) });
+  const app = checked(
+    createApp({ config, sql: db.sql, log: createLogger("silent"), metrics, authenticate: createAuthenticator(config), ...(store ? { rateLimitStore: store } : {}) }),
+  );
   return { app, metrics };
 }
 

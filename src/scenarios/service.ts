@@ -57,7 +57,7 @@ const LISTED = 10;
  */
 export type ScenarioRemovalHooks = {
   removing?: (tx: Tx, removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
-  removed?: (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
+  removed?: (removed: { tenantId: string; scenarioId: string; requestId?: string }) => Promise<unknown>;
 };
 
 export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, hooks: ScenarioRemovalHooks = {}) {
@@ -156,7 +156,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
     },
 
     /** Deletes the scenario; with If-Match / If-None-Match, only while they hold (412 otherwise, nothing deleted). */
-    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}): Promise<void> {
+    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}, requestId?: string): Promise<void> {
       authorize(p, "scenarios:delete");
       const scope = resolveTenant(p, requestedTenant);
       let expected: number | undefined;
@@ -173,7 +173,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
         if (guarded && (await repo.get(id, scope))) throw new AppError("PRECONDITION_FAILED", "the scenario changed since its ETag was read");
         throw notFound("scenario");
       }
-      await hooks.removed?.({ tenantId, scenarioId: id });
+      await hooks.removed?.({ tenantId, scenarioId: id, ...(requestId ? { requestId } : {}) });
     },
   };
 }

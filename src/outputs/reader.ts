@@ -13,6 +13,8 @@
  *   When `signal` aborts (the client went away), the adapter must end its upstream query promptly.
  */
 
+import type { MetricSummaryRow } from "./metric-summary";
+
 export const OUTPUT_COLUMNS = [
   "scenario_id",
   "run_id",
@@ -84,6 +86,8 @@ export type ExportRequest = {
 export interface OutputReader {
   page(filter: RunFilter, limit: number, after?: OutputKey): Promise<OutputRow[]>;
   latest(filter: OutputFilter, limit: number, after?: OutputKey): Promise<LatestRow[]>;
+  /** The `latest` rollup summarised per metric (metric-summary.ts), metrics after `afterMetric`, in metric order. */
+  latestByMetric(filter: OutputFilter, limit: number, afterMetric?: string): Promise<MetricSummaryRow[]>;
   /** CSV chunks start with the header row. Errors after the first chunk propagate to the caller. */
   export(filter: RunFilter, request: ExportRequest): AsyncIterable<Uint8Array>;
 }

@@ -141,8 +141,8 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
       .delete(
         "/:id",
         async ({ request, principal, params, query, set }) => {
-          await scenarios.remove(principal, params.id, query.tenant_id, preconditions(request), requestInfo(request).requestId);
-          lifecycle("scenario_deleted", request, { scenario_id: params.id, tenant: principal.tenantId });
+          const tenantId = await scenarios.remove(principal, params.id, query.tenant_id, preconditions(request), requestInfo(request).requestId);
+          lifecycle("scenario_deleted", request, { scenario_id: params.id, tenant_id: tenantId });
           set.status = 204;
         },
         {

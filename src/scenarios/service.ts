@@ -195,7 +195,8 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
     },
 
     /** Deletes the scenario; with If-Match / If-None-Match, only while they hold (412 otherwise, nothing deleted). */
-    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}, requestId?: string): Promise<void> {
+    /** Returns the deleted scenario's tenant. */
+    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}, requestId?: string): Promise<string> {
       authorize(p, "scenarios:delete");
       const scope = resolveTenant(p, requestedTenant);
       let expected: number | undefined;
@@ -213,6 +214,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
         throw notFound("scenario");
       }
       await hooks.removed?.({ tenantId, scenarioId: id, ...(requestId ? { requestId } : {}) });
+      return tenantId;
     },
   };
 }

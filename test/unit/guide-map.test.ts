@@ -45,7 +45,16 @@ describe.skipIf(!existsSync(GUIDE))("docs/guide-map.md", () => {
 
   test("names everything the guide names", () => {
     const names = guideNames(guide);
-    for (const expected of ["compose/docker-compose.dev.yml", "k8s/scenario-worker/deployment.yaml", "postgres/ddl/app.sql", "scripts/bench/scenario_benchmark.py", "make trino-harness-metrics", "AURUM_TIMESCALE_DSN", "timescale.public.ops_metrics", "docs/runtime-config.md"])
+    for (const expected of [
+      "compose/docker-compose.dev.yml",
+      "k8s/scenario-worker/deployment.yaml",
+      "postgres/ddl/app.sql",
+      "scripts/bench/scenario_benchmark.py",
+      "make trino-harness-metrics",
+      "AURUM_TIMESCALE_DSN",
+      "timescale.public.ops_metrics",
+      "docs/runtime-config.md",
+    ])
       expect(names).toContain(expected);
     expect(unmapped(names, MAP)).toEqual([]);
   });

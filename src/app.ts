@@ -231,6 +231,10 @@ function bearerChallenge(request: Request, message: string): string {
   return `${realm}, error="${error}", error_description="${message.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?")}"`;
 }
 
+/**
+ * The app's type, routes and schemas included: an Eden Treaty client (`treaty<App>(url)`, package
+ * `@elysiajs/eden`) gets typed calls from it (docs/scenarios.md, "Typed client").
+ */
 export type App = ReturnType<typeof createApp>;
 
 /** `POST /v1/curves:import`: its body is streamed into the database, not parsed in memory. */

@@ -61,7 +61,8 @@ describe("Eden Treaty client over the exported App type", () => {
     const missing = await api.v1.scenarios({ id: crypto.randomUUID() }).get();
     expect(missing.status).toBe(404);
     expect(missing.data).toBeNull();
-    expect((missing.error?.value as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+    const envelope = missing.error?.value as { error: { code: string } } | undefined;
+    expect(envelope?.error.code).toBe("NOT_FOUND");
     const bad = await api.v1.scenarios.post({ name: "" });
     expect(bad.status).toBe(400);
   });

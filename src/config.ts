@@ -239,7 +239,7 @@ export const SETTINGS = {
     int(10, 60_000),
     "Longest wait for one Redis reply; a slower Redis is treated as down (reads go to the store).",
   ),
-  scenarioOutputTtl: setting("AURUM_API_SCENARIO_OUTPUT_TTL", "60", int(0, 86_400), "Seconds a cached `/outputs` JSON page lives (0: not cached)."),
+  scenarioOutputTtl: setting("AURUM_API_SCENARIO_OUTPUT_TTL", "60", int(0, 86_400), "Seconds a cached `/outputs` or `/compare` JSON page lives (0: not cached)."),
   scenarioMetricsTtl: setting("AURUM_API_SCENARIO_METRICS_TTL", "60", int(0, 86_400), "Seconds a cached `/metrics/latest` page lives (0: not cached)."),
   scenarioCacheNamespace: setting(
     "AURUM_SCENARIO_CACHE_NAMESPACE",

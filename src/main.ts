@@ -296,7 +296,7 @@ function buildCache(o: {
   return createScenarioCache({
     ...(store ? { store } : {}),
     namespace: config.scenarioCacheNamespace,
-    ttlSeconds: { outputs: config.scenarioOutputTtl, metrics: config.scenarioMetricsTtl },
+    ttlSeconds: { outputs: config.scenarioOutputTtl, metrics: config.scenarioMetricsTtl, compare: config.scenarioOutputTtl },
     maxEntryBytes: config.scenarioCacheMaxEntryBytes,
     waitMs: config.scenarioCacheWaitMs,
     metrics: createCacheMetrics(o.metrics.registry),

@@ -50,7 +50,7 @@ export const DRIVERS: Driver[] = [
   { driver_type: "policy", policy_name: "CARBON_TAX", start_year: 2030, target: 40, target_year: 2040 },
   { driver_type: "load_growth", annual_growth_pct: 2.5, start_year: 2027, end_year: 2040 },
   { driver_type: "fleet_change", fleet_id: "ccgt-1", change_type: "add", effective_date: "2029-06-01", capacity_mw: 1200, technology: "gas_cc", region: "ERCOT" },
-  { driver_type: "fleet_change", fleet_id: "coal-7", change_type: "retire", effective_date: "2028-01-01", capacity_mw: 2400, technology: "coal" },
+  { driver_type: "fleet_change", fleet_id: "coal-7", change_type: "retire", effective_date: "2028-01-01", capacity_mw: 2400, technology: "coal", region: "MISO" },
 ];
 
 export function engineInput(nCurves: number, nMonths: number, nPaths: number): EngineInput {
@@ -88,7 +88,7 @@ function bareKernel(nCurves: number, nMonths: number, nPaths: number): number {
 export async function engineSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const rec = new Recorder("engine");
   const num = (k: string, d: number, q: number) => Number(ctx.flags[k] ?? (ctx.quick ? q : d));
-  const [nCurves, nMonths, nPaths] = [num("engine-curves", 200, 20), num("engine-months", 240, 60), num("engine-paths", 200, 50)];
+  const [nCurves, nMonths, nPaths] = [num("engine-curves", 200, 20), num("engine-months", 240, 60), num("engine-paths", 200, 100)];
   const input = engineInput(nCurves, nMonths, nPaths);
   const pathMonths = nCurves * nMonths * nPaths;
   rec.note(`${nCurves} curves × ${nMonths} months × ${nPaths} paths, ${DRIVERS.length} drivers, one thread`);

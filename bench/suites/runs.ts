@@ -33,7 +33,7 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const rec = new Recorder("runs");
   const smallRuns = Number(ctx.flags["runs-small"] ?? (ctx.quick ? 6 : 40));
   const nCurves = Number(ctx.flags["runs-curves"] ?? (ctx.quick ? 8 : 40));
-  const ingestShape = ctx.quick ? { horizon_months: 24, mc_paths: 20 } : { horizon_months: 240, mc_paths: 50 };
+  const ingestShape = ctx.quick ? { horizon_months: 24, mc_paths: 100 } : { horizon_months: 240, mc_paths: 100 };
   const heavyShape = ctx.quick ? { horizon_months: 24, mc_paths: 200 } : { horizon_months: 240, mc_paths: 1_000 };
   const heavyRuns = ctx.quick ? 2 : 4;
   const db = await createTestDb("postgres");
@@ -85,7 +85,7 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
 
     // 1. runs/s for many short runs (Postgres store).
     await withWorker(2, pgWriter, async (app) => {
-      const id = await scenario(app, { horizon_months: 12, mc_paths: 20 });
+      const id = await scenario(app, { horizon_months: 12, mc_paths: 100 });
       await batch(app, id, 4); // warm-up
       const rates: number[] = [];
       for (let r = 0; r < ctx.repeats; r++) rates.push((smallRuns / (await batch(app, id, smallRuns)).ms) * 1000);

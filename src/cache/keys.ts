@@ -5,7 +5,7 @@
  * Redis Cluster hash tag): a tenant's version, entries and locks live on one slot.
  */
 
-export const CACHE_KINDS = ["outputs", "metrics"] as const;
+export const CACHE_KINDS = ["outputs", "metrics", "compare"] as const;
 export type CacheKind = (typeof CACHE_KINDS)[number];
 
 /** JSON with object keys sorted and undefined/null members dropped; arrays keep their order. */

@@ -64,7 +64,7 @@ const BUMP_RETRIES_MS = [50, 200, 800];
 export function createScenarioCache(opts: ScenarioCacheOptions) {
   const { store, log } = opts;
   const namespace = opts.namespace ?? "aurum:scenario-cache:v1";
-  const ttlSeconds = opts.ttlSeconds ?? { outputs: 60, metrics: 60 };
+  const ttlSeconds = opts.ttlSeconds ?? { outputs: 60, metrics: 60, compare: 60 };
   const maxEntryBytes = opts.maxEntryBytes ?? 2 * 1024 * 1024;
   const waitMs = opts.waitMs ?? 5_000;
   const metrics = opts.metrics ?? NO_METRICS;

@@ -1,4 +1,5 @@
-/** `aurum outputs SCENARIO` (a table, JSON pages, or a resumable CSV/NDJSON download) and `aurum metrics SCENARIO`. */
+/** `aurum outputs SCENARIO` (a table, JSON pages, or a resumable CSV/NDJSON download), `aurum metrics SCENARIO` and `aurum compare SCENARIO`. */
+import type { CompareRow } from "../outputs/compare";
 import type { OutputRow } from "../outputs/reader";
 import type { ApiClient, Query } from "./client";
 import type { Command } from "./command";
@@ -124,4 +125,49 @@ ${FILTER_HELP}`,
   },
 };
 
-export const outputCommands = [outputs, metrics];
+const compare: Command = {
+  name: "compare",
+  args: ["SCENARIO"],
+  summary: "A run against another scenario's run or its no-driver baseline: a, b, delta, delta_pct per key (GET .../compare).",
+  options: {
+    with: { type: "string" },
+    run: { type: "string" },
+    "with-run": { type: "string" },
+    filter: { type: "string", multiple: true },
+    limit: { type: "string" },
+  },
+  help: `  --with OTHER|baseline  side b: another scenario of the tenant, or the run's own no-driver baseline (required)
+  --run RUN              run a instead of the scenario's latest SUCCEEDED one
+  --with-run RUN         run b instead of OTHER's latest SUCCEEDED one
+  --filter NAME=VALUE    an API filter, repeatable: metric, curve_key, tenor_type, contract_month, contract_month_from, contract_month_to
+  --limit N              at most N rows (default: all)`,
+  async run({ api, values, args, json }) {
+    const other = str(values, "with");
+    if (!other) throw usageError("--with OTHER_SCENARIO or --with baseline is required");
+    const filters = pairs(values, "filter");
+    if (["format", "cursor", "limit", "run_id", "with", "with_run_id", "escape_formulas"].some((k) => k in filters)) {
+      throw usageError("--filter takes filters only; use --with, --run, --with-run and --limit");
+    }
+    const query = { ...filters, with: other, run_id: str(values, "run"), with_run_id: str(values, "with-run"), format: "json" };
+    const rows = pages<CompareRow>(api, `v1/scenarios/${encodeURIComponent(args[0] as string)}/compare`, query, int(values, "limit", 1));
+    if (json) {
+      await writeJsonArray(rows, undefined);
+      return;
+    }
+    const all: CompareRow[] = [];
+    for await (const page of rows) all.push(...page);
+    printTable(all, [
+      ["CURVE", (r) => r.curve_key],
+      ["TENOR", (r) => r.tenor_label],
+      ["MONTH", (r) => r.contract_month],
+      ["METRIC", (r) => r.metric],
+      ["A", (r) => r.a],
+      ["B", (r) => r.b],
+      ["DELTA", (r) => r.delta],
+      ["DELTA_PCT", (r) => r.delta_pct],
+    ]);
+    process.stderr.write(`${count(all.length)} rows\n`);
+  },
+};
+
+export const outputCommands = [outputs, metrics, compare];

@@ -145,6 +145,32 @@ export function createCurveRepo(sql: Sql) {
         order by s.curve_key, s.asof_date desc`;
     },
 
+    /** Per curve, how many snapshots it has on or before `asof` (curves with none are left out). */
+    async snapshotCounts(asof: string): Promise<Map<string, number>> {
+      const rows = await sql<{ curve_key: string; n: number }[]>`
+        select curve_key, count(*)::int as n from curve_snapshot where asof_date <= ${asof}::date group by curve_key`;
+      return new Map(rows.map((r) => [r.curve_key, r.n]));
+    },
+
+    /**
+     * The newest `max` snapshots on or before `asof` of each of these curves, oldest first, with
+     * their delivery months up to `maxYears` after each snapshot (the calibration's history, docs/model.md §7.2).
+     */
+    async snapshotHistory(keys: string[], asof: string, max: number, maxYears: number): Promise<{ curve_key: string; asof_date: string; months: number[]; mids: number[] }[]> {
+      if (!keys.length) return [];
+      return sql<{ curve_key: string; asof_date: string; months: number[]; mids: number[] }[]>`
+        select s.curve_key, s.asof_date::text as asof_date,
+               array_agg((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int order by o.contract_month) as months,
+               array_agg(o.mid order by o.contract_month) as mids
+        from (select curve_key, asof_date, row_number() over (partition by curve_key order by asof_date desc) as rn
+              from curve_snapshot where asof_date <= ${asof}::date and curve_key = any(${keys}::text[])) s
+        join curve_observation o on o.curve_key = s.curve_key and o.asof_date = s.asof_date
+          and o.contract_month <= s.asof_date + ${maxYears} * interval '1 year'
+        where s.rn <= ${max}
+        group by s.curve_key, s.asof_date
+        order by s.curve_key, s.asof_date`;
+    },
+
     /** The rows of these snapshots, with each one's content hash recomputed from the rows read. */
     async readSnapshots(refs: readonly CurveSnapshotRef[]): Promise<SnapshotRows[]> {
       if (!refs.length) return [];

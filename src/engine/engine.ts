@@ -17,23 +17,64 @@ import {
   quarterLabel,
   yyyymmOf,
 } from "./calendar";
-import { buildDriverTables, type DriverTable, fleetTable } from "./effects";
+import { blockScale, buildDriverPlans, type DriverPlan, marketGasPrices, planApplies } from "./effects";
 import { assertFiniteRow } from "./finite";
-import { canonicalJson, Fnv1a64, fnv1a32 } from "./hash";
-import { OU_PARAMS, referenceCapacity } from "./params";
-import { quantilePairGuided } from "./quantile";
-import { Xoshiro128 } from "./rng";
+import { canonicalJson, Fnv1a64 } from "./hash";
+import { DEFAULT_HEAT_RATE, IMPLIED_HEAT_RATE_BOUNDS, MARKET_STACK, MIN_GAS_PRICE } from "./params";
+import { type MarketKey, marketOf } from "./scope";
+import {
+  airportShapley,
+  type BlockStack,
+  blockStack,
+  G_CES,
+  G_CO2,
+  G_COAL,
+  G_ENERGY,
+  G_GAS,
+  G_OIL,
+  G_RPS,
+  GROUP_INPUTS,
+  IN_CES,
+  IN_CO2,
+  IN_COAL,
+  IN_GAS,
+  IN_K,
+  IN_LOAD,
+  IN_OIL,
+  IN_RPS,
+  IN_TAX,
+  IN_ZC,
+  IN_ZR,
+  N_GROUPS,
+  N_IN,
+  shapley,
+  stackPrice,
+} from "./stack";
 import type { BaselineCurve, Driver, EngineInput, EngineResult, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
-import { EngineValidationError, validateInput } from "./validate";
+import { CurveBands, RunBands } from "./uncertainty";
+import { unitFactor } from "./units";
+import { EngineValidationError, unitIssues, validateInput } from "./validate";
 
-/** Metrics emitted for every (curve, tenor, period), in this order. */
-export const METRICS = ["mid", "baseline", "uplift", "policy_uplift", "NPV"] as const;
-const M_MID = 0;
-const M_BASE = 1;
-const M_UP = 2;
-const M_POL = 3;
-const M_NPV = 4;
-const NM = 5;
+/**
+ * Metrics emitted for every (curve, tenor, period), in this order (docs/model.md §4–§6):
+ * mid, baseline, uplift, policy_uplift (price, curve unit), NPV (USD per MW or per fuel unit/day),
+ * rec_cost (USD/MWh of load), npv_per_bp (NPV change per +1 bp of shock_bp), mid_per_gas
+ * (mid change per USD/MMBtu of gas price).
+ */
+export const METRICS = ["mid", "baseline", "uplift", "policy_uplift", "NPV", "rec_cost", "npv_per_bp", "mid_per_gas"] as const;
+export const M_MID = 0;
+export const M_BASE = 1;
+export const M_UP = 2;
+export const M_POL = 3;
+export const M_NPV = 4;
+export const M_REC = 5;
+export const M_NPVBP = 6;
+export const M_GAS = 7;
+export const NM = 8;
+/** Metrics with an attribution (per-driver parts that sum to the value); the others have null (npv_per_bp's parts are NPV's × npv_per_bp/NPV). */
+const ATTRIBUTED = [false, false, true, true, true, true, false, false];
+/** Metrics aggregated over a quarter/year as sums (the others: hour-weighted averages). */
+const SUMMED = [false, false, false, false, true, false, true, false];
 export const DEFAULT_BATCH_ROWS = 50_000;
 
 class BatchWriter {
@@ -72,7 +113,8 @@ class BatchWriter {
   }
 
   push(curveKey: string, tenor: TenorType, month: number, label: string, metric: string, value: number, lo: number, hi: number, attr: string | null): void {
-    assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, attr);
+    // an attribution built by attrJson has had its numbers checked there (attrFinite); only a non-finite one needs the text scan
+    assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, attr, attr !== null && attrFinite);
     const b = this.cur !== null && this.n < this.cap ? this.cur : this.open();
     const i = this.n++;
     b.curveKey[i] = curveKey;
@@ -97,7 +139,16 @@ function abortError(): Error {
 /** Deterministic input hash: FNV-1a 64 over canonical JSON of (codeVersion, asofDate, parameters, drivers, curve headers) + curve numbers as binary64. */
 export function computeVersionHash(input: EngineInput, parameters: ModelParameters): string {
   const h = new Fnv1a64();
-  h.string(canonicalJson({ engine: "aurum-scenario-engine/1", codeVersion: input.codeVersion, asofDate: input.asofDate, parameters, drivers: input.drivers }));
+  h.string(
+    canonicalJson({
+      engine: "aurum-scenario-engine/2",
+      codeVersion: input.codeVersion,
+      asofDate: input.asofDate,
+      parameters,
+      drivers: input.drivers,
+      calibration: input.calibration,
+    }),
+  );
   for (const c of input.curves) {
     h.string(canonicalJson([c.curveKey, c.market, c.location, c.product, c.block, c.unit, c.months.length]));
     for (let i = 0; i < c.months.length; i++) h.float64(c.months[i]!).float64(c.mid[i]!);
@@ -105,7 +156,8 @@ export function computeVersionHash(input: EngineInput, parameters: ModelParamete
   return `fnv1a64:${h.hex()}`;
 }
 
-interface CurvePlan {
+/** One curve's place in the horizon. */
+export interface CurvePlan {
   curve: BaselineCurve;
   /** horizon offset of the first valued month */
   a: number;
@@ -117,34 +169,32 @@ interface CurvePlan {
   nY: number;
 }
 
-function regionMatches(region: string | undefined, c: BaselineCurve): boolean {
-  if (region === undefined || region === null || region.trim() === "") return true;
-  const r = region.trim().toLowerCase();
-  return c.market.trim().toLowerCase() === r || c.location.trim().toLowerCase() === r;
+/** Does driver d move curve c? (docs/model.md §4.0; curvesByKey resolves a fuel driver's curve.) */
+export function driverApplies(d: Driver, c: BaselineCurve, curvesByKey: Map<string, BaselineCurve> = new Map()): boolean {
+  if (d.driver_type === "fuel_curve" && !curvesByKey.has(d.reference_series)) return c.product !== "power" ? d.reference_series === c.curveKey : false;
+  const [plan] = buildDriverPlans([d], 0, 0, curvesByKey);
+  return planApplies(plan!, c);
 }
 
-/** Does driver d move curve c? (see docs/model.md §4.0) */
-export function driverApplies(d: Driver, c: BaselineCurve): boolean {
-  if (c.product !== "power") return d.driver_type === "fuel_curve" && d.reference_series === c.curveKey;
-  switch (d.driver_type) {
-    case "fuel_curve":
-      return true;
-    case "load_growth":
-      return regionMatches(d.region, c) && (d.reference_curve_key === undefined || d.reference_curve_key === null || d.reference_curve_key === c.curveKey);
-    default:
-      return regionMatches(d.region, c);
-  }
-}
-
-export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineResult {
+/**
+ * Validates the input and builds the per-run tables and each curve's place in the horizon: what
+ * runScenario and evaluateMonth read. Throws EngineValidationError like runScenario.
+ */
+export function planRun(input: EngineInput): {
+  parameters: ModelParameters;
+  run: RunTables;
+  curves: CurvePlan[];
+  total: number;
+  maxT: number;
+  labels: string[];
+  qLabels: string[];
+  yLabels: string[];
+} {
   const { issues, parameters: P } = validateInput(input);
   if (issues.length > 0) throw new EngineValidationError(issues);
-  const batchRows = Math.max(1, Math.floor(opts.batchRows ?? DEFAULT_BATCH_ROWS));
   const H = P.horizon_months;
   const h0 = monthIndex(parseDateToYyyymm(input.asofDate));
   const hEnd = h0 + H - 1;
-  const nPaths = P.mc_paths;
-  const [qLo, qHi] = P.band_quantiles;
   const rate = P.discount_rate + P.shock_bp / 10000;
 
   // ---- horizon tables
@@ -167,9 +217,24 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
   const curvesByKey = new Map<string, BaselineCurve>();
   for (const c of input.curves) curvesByKey.set(c.curveKey, c);
   const drivers = input.drivers;
-  const tables: DriverTable[] = buildDriverTables(drivers, h0, H, curvesByKey);
-  const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
-  const isPolicy = drivers.map((d) => d.driver_type === "policy");
+  const plansD: DriverPlan[] = buildDriverPlans(drivers, h0, H, curvesByKey);
+  // canonical driver order (by canonical JSON, then index): inputs are aggregated in this order, so
+  // the order of the assumptions cannot change a single bit of the outputs
+  const keyed = drivers.map((d, i) => [canonicalJson(d), i] as const);
+  keyed.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
+  const canon = keyed.map(([, i]) => i);
+  const gasSources = new Map<MarketKey, string[]>();
+  const gas = marketGasPrices(input.curves, h0, H, gasSources);
+  // units matter for the curves the drivers move or read (§3.2); the others keep any unit
+  const moved = input.curves.map((c) => c.product === "power" && plansD.some((p) => planApplies(p, c)));
+  const read = new Set<string>(plansD.flatMap((p) => (p.ref ? [p.ref] : [])));
+  input.curves.forEach((c, i) => {
+    if (moved[i]) for (const key of gasSources.get(marketOf(c)) ?? []) read.add(key);
+  });
+  const badUnits = unitIssues(input.curves, (i) => moved[i]! || read.has(input.curves[i]!.curveKey));
+  if (badUnits.length > 0) throw new EngineValidationError(badUnits);
+  const hNpvBp = new Float64Array(H);
+  for (let k = 0; k < H; k++) hNpvBp[k] = (-1e-4 * (k + 1)) / (12 + rate);
 
   // ---- plans and row count
   const plans: CurvePlan[] = [];
@@ -196,23 +261,32 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
     if (T > maxT) maxT = T;
   }
 
+  const run: RunTables = { plans: plansD, canon, h0, H, hYm, hOnShare, hDF, hNpvBp, gas };
+  return { parameters: P, run, curves: plans, total, maxT, labels, qLabels, yLabels };
+}
+
+export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineResult {
+  const { parameters: P, run, curves: plans, total, maxT, labels, qLabels, yLabels } = planRun(input);
+  const batchRows = Math.max(1, Math.floor(opts.batchRows ?? DEFAULT_BATCH_ROWS));
+  const { h0, H, hYm, hOnShare, hDF } = run;
+  const drivers = input.drivers;
+  const nPaths = P.mc_paths;
+  const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
+
   const writer = new BatchWriter(batchRows, total);
   const versionHash = computeVersionHash(input, P);
 
   // ---- scratch (reused across curves)
-  const ws = new Workspace(maxT, drivers.length, nPaths);
-  const seedLo = P.seed >>> 0;
-  const seedHi = Math.floor(P.seed / 4294967296) >>> 0;
+  const ws = new Workspace(maxT, drivers.length);
+  const bands = new RunBands(input.curves, input.calibration, { nPaths, qLo: P.band_quantiles[0], qHi: P.band_quantiles[1], seed: P.seed, hYm });
+  const cb = new CurveBands(maxT, nPaths);
 
   for (let ci = 0; ci < plans.length; ci++) {
     if (opts.signal?.aborted) throw abortError();
     const plan = plans[ci]!;
     if (plan.T > 0) {
-      runCurve(plan, ws, {
-        drivers,
-        tables,
+      runCurve(plan, ws, run, {
         attrKeys,
-        isPolicy,
         h0,
         H,
         hYm,
@@ -221,61 +295,62 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
         labels,
         qLabels,
         yLabels,
-        nPaths,
-        qLo,
-        qHi,
-        seedLo,
-        seedHi,
+        bands,
+        cb,
         writer,
       });
     }
     opts.onProgress?.(ci + 1, plans.length);
   }
-  return { batches: writer.batches, versionHash, rows: total };
+  return { batches: writer.batches, versionHash, rows: total, bandStats: bands.stats() };
 }
 
 class Workspace {
   base: Float64Array;
-  vals: Float64Array; // NM × T: mid, baseline, uplift, policy_uplift, NPV
+  vals: Float64Array; // NM × T, in METRICS order
   weight: Float64Array; // hours (aggregation weight)
   npvCoef: Float64Array; // DF × hours (power) or DF × days (fuels)
-  mLo: Float64Array;
-  mHi: Float64Array;
-  contrib: Float64Array; // nd × T
-  x: Float64Array;
-  z: Float64Array;
-  s: Float64Array;
-  acc: Float64Array; // P quarter accumulators of the period shock
-  accY: Float64Array; // P year accumulators
-  qOut = new Float64Array(2);
-  aggLo: Float64Array; // period-shock quantiles per aggregate slot (quarters, then years)
-  aggHi: Float64Array;
+  contrib: Float64Array; // nd × T: each driver's part of uplift (curve unit)
+  recContrib: Float64Array; // nd × T: each driver's part of rec_cost
   part: Float64Array; // per-driver aggregate scratch
-  constructor(maxT: number, nd: number, P: number) {
+  month: MonthEval;
+  /** Per-metric band scratch: NM × T lower and upper values of the monthly metrics, NM of a period's. */
+  bLo: Float64Array;
+  bHi: Float64Array;
+  readonly pLo = new Float64Array(NM);
+  readonly pHi = new Float64Array(NM);
+  constructor(maxT: number, nd: number) {
     this.base = new Float64Array(maxT);
     this.vals = new Float64Array(NM * maxT);
     this.weight = new Float64Array(maxT);
     this.npvCoef = new Float64Array(maxT);
-    this.mLo = new Float64Array(maxT);
-    this.mHi = new Float64Array(maxT);
     this.contrib = new Float64Array(Math.max(1, nd * maxT));
-    this.x = new Float64Array(P);
-    this.z = new Float64Array(P);
-    this.s = new Float64Array(P);
-    this.acc = new Float64Array(P);
-    this.accY = new Float64Array(P);
-    const maxAgg = Math.ceil(maxT / 3) + Math.ceil(maxT / 12) + 2;
-    this.aggLo = new Float64Array(maxAgg);
-    this.aggHi = new Float64Array(maxAgg);
+    this.recContrib = new Float64Array(Math.max(1, nd * maxT));
+    this.bLo = new Float64Array(NM * maxT);
+    this.bHi = new Float64Array(NM * maxT);
     this.part = new Float64Array(Math.max(1, nd));
+    this.month = new MonthEval(nd);
   }
 }
 
+/** Per-run tables the central estimate reads (built once in runScenario). */
+export interface RunTables {
+  plans: DriverPlan[];
+  /** driver indices in canonical order */
+  canon: number[];
+  h0: number;
+  H: number;
+  hYm: Int32Array;
+  hOnShare: Float64Array;
+  hDF: Float64Array;
+  /** d(DF)/d(bp) / DF = −1e-4·(k+1)/(12 + r) */
+  hNpvBp: Float64Array;
+  /** gas price burnt per market, canonical USD/MMBtu */
+  gas: Map<MarketKey, Float64Array>;
+}
+
 interface RunCtx {
-  drivers: readonly Driver[];
-  tables: DriverTable[];
   attrKeys: string[];
-  isPolicy: boolean[];
   h0: number;
   H: number;
   hYm: Int32Array;
@@ -284,53 +359,327 @@ interface RunCtx {
   labels: string[];
   qLabels: string[];
   yLabels: string[];
-  nPaths: number;
-  qLo: number;
-  qHi: number;
-  seedLo: number;
-  seedHi: number;
+  bands: RunBands;
+  cb: CurveBands;
   writer: BatchWriter;
 }
 
-/** Band of a scalar multiple v·M where M has quantiles [mLo, mHi]; clamped to contain v. */
-function bandLo(v: number, mLo: number, mHi: number): number {
-  const b = v >= 0 ? v * mLo : v * mHi;
-  return Math.min(b, v);
-}
-function bandHi(v: number, mLo: number, mHi: number): number {
-  const b = v >= 0 ? v * mHi : v * mLo;
-  return Math.max(b, v);
-}
+/** Whether every number of the last attrJson was finite (checked on the numbers, not on the text). */
+let attrFinite = true;
 
 function attrJson(keys: string[], idx: Int32Array, n: number, vals: Float64Array): string {
   let s = "{";
+  let finite = true;
   for (let j = 0; j < n; j++) {
+    const v = vals[j]!;
+    if (!Number.isFinite(v)) finite = false;
     if (j > 0) s += ",";
-    s += keys[idx[j]!]! + jsonNum(vals[j]!);
+    s += keys[idx[j]!]! + (v === 0 ? "0" : `${v}`); // −0 prints as 0
   }
+  attrFinite = finite;
   return `${s}}`;
 }
 
-function jsonNum(v: number): string {
-  return Object.is(v, -0) ? "0" : `${v}`;
+/** A curve prepared for evaluateMonth: its drivers, block stacks and calibration inputs. */
+export interface CurveEval {
+  plan: CurvePlan;
+  isPower: boolean;
+  market: MarketKey;
+  /** curve unit → canonical unit factor */
+  unitF: number;
+  /** blocks evaluated: [ON] , [OFF] or [ON, OFF] for ATC */
+  blocks: BlockStack[];
+  /** applicable drivers, canonical order: index into the run's drivers, group, policy flag, zero-cost renewable flag */
+  dIdx: Int32Array;
+  group: Int32Array;
+  policy: Uint8Array;
+  renewable: Uint8Array;
+  nd: number;
+  /** scaled stack input of driver j, block bi, month t at xin[(j·nb + bi)·T + t] */
+  xin: Float64Array;
+  /** gas price burnt by the curve's market per valued month (canonical) */
+  g0: Float64Array;
+  /** DF_k × block hours (power) or × days (fuels), per valued month */
+  npvCoef: Float64Array;
+  /** certificate prices of the market, USD/MWh */
+  recRps: number;
+  recCes: number;
 }
 
-function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
+const FUEL_GROUPS = (1 << G_GAS) | (1 << G_COAL) | (1 << G_OIL) | (1 << G_CO2);
+const GROUP_SLOT = [IN_GAS, IN_COAL, IN_OIL, IN_CO2, IN_TAX, IN_RPS, IN_CES, IN_LOAD, IN_K, IN_ZR];
+
+/** Prepares curve `plan` for evaluateMonth (pure; allocates its own tables). */
+export function prepareCurve(run: RunTables, plan: CurvePlan): CurveEval {
+  const c = plan.curve;
+  const T = plan.T;
+  const isPower = c.product === "power";
+  const market = marketOf(c);
+  const ms = MARKET_STACK[market];
+  const code = isPower ? blockCode(c.block) : ATC;
+  const bcodes: (0 | 1)[] = !isPower ? [] : code === ON_PEAK ? [0] : code === OFF_PEAK ? [1] : [0, 1];
+  const blocks = bcodes.map((b) => blockStack(ms, b));
+  const nb = Math.max(1, blocks.length);
+  const idx: number[] = [];
+  for (const i of run.canon) if (planApplies(run.plans[i]!, c)) idx.push(i);
+  const nd = idx.length;
+  const dIdx = Int32Array.from(idx);
+  const group = new Int32Array(nd);
+  const policy = new Uint8Array(nd);
+  const renewable = new Uint8Array(nd);
+  const xin = new Float64Array(Math.max(1, nd * nb * T));
+  for (let j = 0; j < nd; j++) {
+    const p = run.plans[idx[j]!]!;
+    group[j] = p.group;
+    policy[j] = p.policy ? 1 : 0;
+    renewable[j] = p.fleet?.kind === "energy" && p.fleet.renewable ? 1 : 0;
+    for (let bi = 0; bi < nb; bi++) {
+      const scale = isPower ? blockScale(p, market, bcodes[bi]!) : 1;
+      const off = (j * nb + bi) * T;
+      for (let t = 0; t < T; t++) xin[off + t] = p.input[plan.a + t]! * scale;
+    }
+  }
+  const g0 = new Float64Array(T);
+  const gm = run.gas.get(market)!;
+  for (let t = 0; t < T; t++) g0[t] = gm[plan.a + t]!;
+  const npvCoef = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    const ym = run.hYm[plan.a + t]!;
+    npvCoef[t] = run.hDF[plan.a + t]! * (isPower ? hoursInBlock(ym, code) : daysInMonth(ym));
+  }
+  return {
+    plan,
+    isPower,
+    market,
+    unitF: unitFactor(c.product, c.unit) ?? 1,
+    blocks,
+    dIdx,
+    group,
+    policy,
+    renewable,
+    nd,
+    xin,
+    g0,
+    npvCoef,
+    recRps: ms.recRps,
+    recCes: ms.recCes,
+  };
+}
+
+/** Scratch and results of evaluateMonth. */
+export class MonthEval {
+  /** metric values in METRICS order (NPV-type metrics need run.hDF: see evaluateMonth) */
+  readonly values = new Float64Array(NM);
+  /** per applicable driver (CurveEval order): part of uplift and of rec_cost */
+  upParts: Float64Array;
+  recParts: Float64Array;
+  readonly inp = new Float64Array(N_IN);
+  readonly v = new Float64Array(1 << N_GROUPS);
+  readonly phi = new Float64Array(N_GROUPS);
+  readonly act = new Int32Array(N_GROUPS);
+  readonly gsum = new Float64Array(N_GROUPS);
+  readonly out2 = new Float64Array(2);
+  share: Float64Array;
+  shareIdx: Int32Array;
+  air: Float64Array;
+  constructor(nd: number) {
+    this.upParts = new Float64Array(Math.max(1, nd));
+    this.recParts = new Float64Array(Math.max(1, nd));
+    this.share = new Float64Array(Math.max(1, nd));
+    this.shareIdx = new Int32Array(Math.max(1, nd));
+    this.air = new Float64Array(Math.max(1, nd));
+  }
+  ensure(nd: number): void {
+    if (this.upParts.length >= nd) return;
+    this.upParts = new Float64Array(nd);
+    this.recParts = new Float64Array(nd);
+    this.share = new Float64Array(nd);
+    this.shareIdx = new Int32Array(nd);
+    this.air = new Float64Array(nd);
+  }
+}
+
+/**
+ * Every central metric of curve `ce` in its valued month t (horizon month k = a + t), given shock
+ * multipliers: fuelMult scales every fuel price (the fuel curves' baselines and their drivers'
+ * changes; for a fuel curve its own baseline), powerMult the baseline power price. With both = 1 it
+ * is the central estimate; the stack is recalibrated at the shocked point (HR* = P0·pm / (G0·fm)), so
+ * the shocked baseline is reproduced exactly. Pure: reads ce and run, writes only `out`.
+ */
+export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult: number, powerMult: number, out: MonthEval): void {
+  const { plan, nd, group, xin } = ce;
+  const c = plan.curve;
+  const T = plan.T;
+  const k = plan.a + t;
+  out.ensure(nd);
+  const up = out.upParts;
+  const rec = out.recParts;
+  up.fill(0, 0, nd);
+  rec.fill(0, 0, nd);
+  const vals = out.values;
+  vals.fill(0);
+  const npvCoef = ce.npvCoef[t]!;
+  if (!ce.isPower) {
+    // a fuel curve moves by its own fuel_curve drivers only: ΔF = |F|·bp/10000, additive
+    const base = c.mid[plan.i0 + t]! * fuelMult;
+    let u = 0;
+    for (let j = 0; j < nd; j++) {
+      const d = run.plans[ce.dIdx[j]!]!.driver;
+      const s = d.driver_type === "fuel_curve" ? d.basis_points_adjustment / 10000 : 0;
+      up[j] = Math.abs(base) * s;
+      u += up[j]!;
+    }
+    vals[M_MID] = base + u;
+    vals[M_BASE] = base;
+    vals[M_UP] = u;
+    vals[M_NPV] = npvCoef * u;
+    vals[M_NPVBP] = run.hNpvBp[k]! * npvCoef * u + 0; // + 0: no −0
+    vals[M_GAS] = c.product === "natural_gas" ? 1 / ce.unitF : 0;
+    return;
+  }
+  const baseCurve = c.mid[plan.i0 + t]! * powerMult;
+  const P0 = baseCurve * ce.unitF;
+  const G0 = ce.g0[t]! * fuelMult;
+  const [hrLo, hrHi] = IMPLIED_HEAT_RATE_BOUNDS;
+  const hr = G0 > MIN_GAS_PRICE ? Math.min(hrHi, Math.max(hrLo, P0 / G0)) : DEFAULT_HEAT_RATE;
+  const nb = ce.blocks.length;
+  const w0 = nb === 2 ? run.hOnShare[k]! : 1;
+  const { inp, v, phi, act, gsum, out2, share, shareIdx, air } = out;
+  let uplift = 0;
+  let dPdG = 0;
+  let tRps = 0;
+  let tCes = 0;
+  for (let bi = 0; bi < nb; bi++) {
+    const bs = ce.blocks[bi]!;
+    const wb = bi === 0 ? w0 : 1 - w0;
+    inp.fill(0);
+    gsum.fill(0);
+    // aggregate the inputs of each group (canonical order; requirements take the maximum)
+    for (let j = 0; j < nd; j++) {
+      const g = group[j]!;
+      if (g < 0) continue;
+      let x = xin[(j * nb + bi) * T + t]!;
+      if ((FUEL_GROUPS >> g) & 1) x *= fuelMult;
+      if (g === G_RPS || g === G_CES) {
+        const slot = GROUP_SLOT[g]!;
+        if (x > inp[slot]!) inp[slot] = x;
+        gsum[g] = inp[slot]!;
+      } else if (g === G_ENERGY) {
+        if (ce.renewable[j]) inp[IN_ZR] = inp[IN_ZR]! + x;
+        else inp[IN_ZC] = inp[IN_ZC]! + x;
+        gsum[g] += x;
+      } else {
+        const slot = GROUP_SLOT[g]!;
+        inp[slot] = inp[slot]! + x;
+        gsum[g] += x;
+      }
+    }
+    if (bi === 0) {
+      tRps = inp[IN_RPS]!;
+      tCes = inp[IN_CES]!;
+    }
+    // players: groups with a non-zero input this month
+    let ng = 0;
+    for (let g = 0; g < N_GROUPS; g++) if (inp[GROUP_SLOT[g]!] !== 0 || (g === G_ENERGY && inp[IN_ZC] !== 0)) act[ng++] = g;
+    const full = (1 << ng) - 1;
+    v[0] = 0;
+    for (let mask = 1; mask <= full; mask++) {
+      let inMask = 0;
+      for (let i = 0; i < ng; i++) if ((mask >> i) & 1) inMask |= GROUP_INPUTS[act[i]!]!;
+      stackPrice(bs, P0, G0, hr, inp, inMask, out2);
+      v[mask] = out2[0]! - P0;
+      if (mask === full) dPdG += wb * out2[1]!;
+    }
+    if (ng === 0) dPdG += wb * hr;
+    uplift += wb * v[full]!;
+    if (ng === 0) continue;
+    shapley(v, ng, phi);
+    // within a group: additive inputs in proportion to each driver's input; requirements by the
+    // Shapley value of the maximum (airport) game
+    for (let i = 0; i < ng; i++) {
+      const g = act[i]!;
+      const val = wb * phi[i]!;
+      if (val === 0) continue;
+      if (g === G_RPS || g === G_CES) {
+        let n = 0;
+        for (let j = 0; j < nd; j++) {
+          if (group[j] !== g) continue;
+          share[j] = xin[(j * nb + bi) * T + t]!;
+          shareIdx[n++] = j;
+        }
+        airportShapley(share, shareIdx, n, air);
+        const tot = gsum[g]!;
+        for (let q = 0; q < n; q++) {
+          const j = shareIdx[q]!;
+          up[j] += (val * air[j]!) / tot;
+        }
+      } else {
+        const tot = gsum[g]!;
+        if (tot === 0) continue;
+        for (let j = 0; j < nd; j++) {
+          if (group[j] !== g) continue;
+          let x = xin[(j * nb + bi) * T + t]!;
+          if ((FUEL_GROUPS >> g) & 1) x *= fuelMult;
+          up[j] += (val * x) / tot;
+        }
+      }
+    }
+  }
+  // certificate cost of load: price × required share, the strictest requirement of each kind binding
+  let recCost = 0;
+  if (tRps > 0) recCost += recParts(ce, t, G_RPS, tRps, ce.recRps, out);
+  if (tCes > 0) recCost += recParts(ce, t, G_CES, tCes, ce.recCes, out);
+  const inv = 1 / ce.unitF;
+  let pol = 0;
+  for (let j = 0; j < nd; j++) {
+    up[j] = up[j]! * inv;
+    if (ce.policy[j]) pol += up[j]!;
+  }
+  const u = uplift * inv;
+  vals[M_MID] = baseCurve + u;
+  vals[M_BASE] = baseCurve;
+  vals[M_UP] = u;
+  vals[M_POL] = pol;
+  vals[M_NPV] = npvCoef * u;
+  vals[M_REC] = recCost * inv;
+  vals[M_NPVBP] = run.hNpvBp[k]! * npvCoef * u + 0;
+  vals[M_GAS] = dPdG * inv;
+}
+
+/** rec_cost of one kind of requirement (price × max T) and its airport-rule parts, written to out.recParts. */
+function recParts(ce: CurveEval, t: number, g: number, tmax: number, price: number, out: MonthEval): number {
+  const { share, shareIdx, air, recParts: rec } = out;
+  const nb = ce.blocks.length;
+  const T = ce.plan.T;
+  let n = 0;
+  for (let j = 0; j < ce.nd; j++) {
+    if (ce.group[j] !== g) continue;
+    share[j] = ce.xin[j * nb * T + t]!;
+    shareIdx[n++] = j;
+  }
+  airportShapley(share, shareIdx, n, air);
+  for (let q = 0; q < n; q++) rec[shareIdx[q]!] = (price * air[shareIdx[q]!]!) / ce.unitF;
+  return price * tmax;
+}
+
+function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): void {
   const { curve, a, i0, T } = plan;
   const isPower = curve.product === "power";
   const code: BlockCode = isPower ? blockCode(curve.block) : ATC;
-  const { base, vals, weight, npvCoef, contrib } = ws;
-  const H = cx.H;
-
-  // ---- applicable drivers
-  const dIdx = new Int32Array(cx.drivers.length);
-  let nd = 0;
-  for (let i = 0; i < cx.drivers.length; i++) if (driverApplies(cx.drivers[i]!, curve)) dIdx[nd++] = i;
+  const { base, vals, weight, npvCoef, contrib, recContrib } = ws;
+  const ce = prepareCurve(run, plan);
+  const nd = ce.nd;
+  const dIdx = ce.dIdx;
   const pIdx = new Int32Array(nd);
   let np = 0;
-  for (let j = 0; j < nd; j++) if (cx.isPolicy[dIdx[j]!]) pIdx[np++] = dIdx[j]!;
+  for (let j = 0; j < nd; j++) if (ce.policy[j]) pIdx[np++] = dIdx[j]!;
+  const rIdx = new Int32Array(nd);
+  let nr = 0;
+  for (let j = 0; j < nd; j++) if (ce.group[j] === G_RPS || ce.group[j] === G_CES) rIdx[nr++] = dIdx[j]!;
+  const me = ws.month;
+  me.ensure(nd);
 
-  // ---- baseline, weights
+  // ---- weights and central values (evaluateMonth at fuelMult = powerMult = 1)
   for (let t = 0; t < T; t++) {
     const k = a + t;
     const ym = cx.hYm[k]!;
@@ -338,144 +687,76 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
     // power: the block's clock hours (holidays, DST); fuel curves are daily products: weight by days
     weight[t] = isPower ? hoursInBlock(ym, code) : daysInMonth(ym);
     npvCoef[t] = cx.hDF[k]! * (isPower ? weight[t]! : daysInMonth(ym));
-  }
-
-  // ---- driver contributions (USD per unit), additive in price space
-  for (let j = 0; j < nd; j++) {
-    const di = dIdx[j]!;
-    const d = cx.drivers[di]!;
-    const off = j * T;
-    if (!isPower) {
-      // fuel curve: only fuel_curve drivers that reference it; ΔF = |F|·bp/10000
-      const s = d.driver_type === "fuel_curve" ? d.basis_points_adjustment / 10000 : 0;
-      for (let t = 0; t < T; t++) contrib[off + t] = Math.abs(base[t]!) * s;
-      continue;
-    }
-    let tab = cx.tables[di]!.table;
-    if (tab === null) {
-      const R = referenceCapacity(curve.market);
-      const cache = cx.tables[di]!.fleetCache!;
-      tab = cache.get(R) ?? null;
-      if (tab === null) {
-        tab = fleetTable(d as Extract<Driver, { driver_type: "fleet_change" }>, R, cx.h0, H);
-        cache.set(R, tab);
-      }
-    }
-    for (let t = 0; t < T; t++) {
-      const k = a + t;
-      const L = Math.abs(base[t]!);
-      let v: number;
-      if (code === ON_PEAK) v = L * tab[k]! + tab[2 * H + k]!;
-      else if (code === OFF_PEAK) v = L * tab[H + k]! + tab[3 * H + k]!;
-      else {
-        const w = cx.hOnShare[k]!;
-        v = L * (w * tab[k]! + (1 - w) * tab[H + k]!) + (w * tab[2 * H + k]! + (1 - w) * tab[3 * H + k]!);
-      }
-      contrib[off + t] = v;
-    }
-  }
-
-  // ---- central values
-  for (let t = 0; t < T; t++) {
-    let up = 0;
-    let pol = 0;
+    evaluateMonth(run, ce, t, 1, 1, me);
+    for (let mi = 0; mi < NM; mi++) vals[mi * T + t] = me.values[mi]!;
     for (let j = 0; j < nd; j++) {
-      const v = contrib[j * T + t]!;
-      up += v;
-      if (cx.isPolicy[dIdx[j]!]) pol += v;
+      contrib[j * T + t] = me.upParts[j]!;
+      recContrib[j * T + t] = me.recParts[j]!;
     }
-    vals[M_MID * T + t] = base[t]! + up;
-    vals[M_BASE * T + t] = base[t]!;
-    vals[M_UP * T + t] = up;
-    vals[M_POL * T + t] = pol;
-    vals[M_NPV * T + t] = npvCoef[t]! * up;
   }
 
-  // ---- Monte Carlo: OU in log space, x_{s+1} = φ x_s + σ_ε ε, M = exp(x − v_s/2)
-  const nP = cx.nPaths;
-  const ou = OU_PARAMS[curve.product] ?? OU_PARAMS.power;
-  const phi = Math.exp(-ou.kappa / 12);
-  const sigEps = ou.sigma * Math.sqrt((1 - phi * phi) / (2 * ou.kappa));
-  const rng = new Xoshiro128(cx.seedLo ^ fnv1a32(curve.curveKey), cx.seedHi);
-  const { x, z, s, acc, accY, qOut, aggLo, aggHi, mLo, mHi } = ws;
-  x.fill(0);
-  acc.fill(0);
-  accY.fill(0);
-  const endS = a + T;
+  // ---- bands (src/engine/uncertainty.ts): closed-form monthly quantiles, Monte Carlo periods; then
+  // every metric is evaluated at the lower and upper quantile point (docs/model.md §7.6): the price
+  // level (power: the curve's multiplier m_q; fuel curves: their own) with the gas price moved
+  // consistently (fuelMult_q), so each metric's band reflects how the drivers act at that price.
+  const cb = cx.cb;
+  cx.bands.curve(curve, { a, T, hFirst: cx.h0 + a, weight, mid: vals.subarray(M_MID * T, M_MID * T + T), qLabels: cx.qLabels, yLabels: cx.yLabels }, cb);
+  const { fuelLo, fuelHi, mLo, mHi, aggLo, aggHi, aggFuelLo, aggFuelHi } = cb;
+  const { bLo, bHi, pLo, pHi } = ws;
+  for (let t = 0; t < T; t++) {
+    evaluateMonth(run, ce, t, fuelLo[t]!, isPower ? mLo[t]! : 1, me);
+    for (let mi = 0; mi < NM; mi++) bLo[mi * T + t] = me.values[mi]!;
+    evaluateMonth(run, ce, t, fuelHi[t]!, isPower ? mHi[t]! : 1, me);
+    for (let mi = 0; mi < NM; mi++) {
+      const i = mi * T + t;
+      const v = vals[i]!;
+      const x = bLo[i]!;
+      const y = me.values[mi]!;
+      bLo[i] = Math.min(v, x, y);
+      bHi[i] = Math.max(v, x, y);
+    }
+  }
+  /** Every metric of the period [t, t + len) with each month evaluated at (fm, pm), aggregated like the values. */
+  const periodAt = (t: number, len: number, W: number, fm: number, pm: number, out: Float64Array) => {
+    out.fill(0);
+    for (let u = t; u < t + len; u++) {
+      evaluateMonth(run, ce, u, fm, isPower ? pm : 1, me);
+      for (let mi = 0; mi < NM; mi++) out[mi] = out[mi]! + (SUMMED[mi] ? me.values[mi]! : weight[u]! * me.values[mi]!);
+    }
+    for (let mi = 0; mi < NM; mi++) if (!SUMMED[mi]) out[mi] = out[mi]! / W;
+  };
   const hFirst = cx.h0 + a; // absolute month index of t = 0
   const hLast = hFirst + T - 1;
-  let slot = 0; // aggregate slots: quarters in time order, then years
-  let ySlot = plan.nQ;
-  const qAcc = acc.subarray(0, nP);
-  const yAcc = accY.subarray(0, nP);
-  let qW = 0;
-  let yW = 0;
-  let phiPow2 = 1;
-  for (let st = 0; st < endS; st++) {
-    rng.fillNormals(z, nP);
-    for (let p = 0; p < nP; p++) x[p] = phi * x[p]! + sigEps * z[p]!;
-    phiPow2 *= phi * phi;
-    if (st < a) continue;
-    const t = st - a;
-    const varX = (ou.sigma * ou.sigma * (1 - phiPow2)) / (2 * ou.kappa);
-    const half = 0.5 * varX;
-    quantilePairGuided(x, nP, cx.qLo, cx.qHi, 0, Math.sqrt(varX), qOut);
-    mLo[t] = Math.exp(qOut[0]! - half);
-    mHi[t] = Math.exp(qOut[1]! - half);
-
-    const m = hFirst + t;
-    const qStart = m - (m % 3);
-    if (qStart < hFirst || qStart + 2 > hLast) continue; // month not in a full quarter
-    // period shock A_p = Σ ω_t M_t,p / Σ ω_t with ω_t = hours_t·|mid_t| (hours only if the period's mids are all 0)
-    const am = Math.abs(vals[M_MID * T + t]!);
-    const om = weight[t]! * (am > 0 ? am : 1e-300);
-    qW += om;
-    for (let p = 0; p < nP; p++) qAcc[p] = qAcc[p]! + om * Math.exp(x[p]! - half);
-    if (m !== qStart + 2) continue;
-    // quarter complete
-    periodBand(qAcc, nP, qW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, slot++);
-    const yStart = m - (m % 12);
-    const yearFull = yStart >= hFirst && yStart + 11 <= hLast;
-    if (yearFull) {
-      for (let p = 0; p < nP; p++) yAcc[p] = yAcc[p]! + qAcc[p]!;
-      yW += qW;
-    }
-    qAcc.fill(0);
-    qW = 0;
-    if (yearFull && m === yStart + 11) {
-      periodBand(yAcc, nP, yW, s, cx.qLo, cx.qHi, qOut, aggLo, aggHi, ySlot++);
-      yAcc.fill(0);
-      yW = 0;
-    }
-  }
 
   // ---- emit rows
   const w = cx.writer;
   const key = curve.curveKey;
   const part = ws.part;
+  const hNpvBp = run.hNpvBp;
+  // attribution of metric mi: which drivers, from which per-driver monthly array, with which monthly coefficient
+  const attrIdx = (mi: number) => (mi === M_POL ? pIdx : mi === M_REC ? rIdx : dIdx);
+  const attrN = (mi: number) => (mi === M_POL ? np : mi === M_REC ? nr : nd);
+  const keep = (mi: number, j: number) => (mi === M_POL ? ce.policy[j] === 1 : mi === M_REC ? ce.group[j] === G_RPS || ce.group[j] === G_CES : true);
+  const coef = (mi: number, u: number) => (mi === M_NPV ? npvCoef[u]! : mi === M_NPVBP ? npvCoef[u]! * hNpvBp[a + u]! : 1);
   for (let t = 0; t < T; t++) {
     const k = a + t;
     const ym = cx.hYm[k]!;
     const lab = cx.labels[k]!;
-    const lo = mLo[t]!;
-    const hi = mHi[t]!;
     for (let mi = 0; mi < NM; mi++) {
       const v = vals[mi * T + t]!;
       let attr: string | null = null;
-      if (mi === M_UP || mi === M_NPV) {
-        const scale = mi === M_NPV ? npvCoef[t]! : 1;
-        for (let j = 0; j < nd; j++) part[j] = scale * contrib[j * T + t]!;
-        attr = attrJson(cx.attrKeys, dIdx, nd, part);
-      } else if (mi === M_POL) {
+      if (ATTRIBUTED[mi]) {
+        const src = mi === M_REC ? recContrib : contrib;
+        const sc = coef(mi, t);
         let q = 0;
-        for (let j = 0; j < nd; j++) if (cx.isPolicy[dIdx[j]!]) part[q++] = contrib[j * T + t]!;
-        attr = attrJson(cx.attrKeys, pIdx, np, part);
+        for (let j = 0; j < nd; j++) if (keep(mi, j)) part[q++] = sc * src[j * T + t]!;
+        attr = attrJson(cx.attrKeys, attrIdx(mi), attrN(mi), part);
       }
-      w.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bandLo(v, lo, hi), bandHi(v, lo, hi), attr);
+      w.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bLo[mi * T + t]!, bHi[mi * T + t]!, attr);
     }
   }
   // quarters, then calendar years
-  slot = 0;
+  let slot = 0;
   for (let pass = 0; pass < 2; pass++) {
     const len = pass === 0 ? 3 : 12;
     const tenor: TenorType = pass === 0 ? "QUARTER" : "CALENDAR";
@@ -486,60 +767,35 @@ function runCurve(plan: CurvePlan, ws: Workspace, cx: RunCtx): void {
       let W = 0;
       for (let u = t; u < t + len; u++) W += weight[u]!;
       const lab = pass === 0 ? cx.qLabels[k]! : cx.yLabels[k]!;
+      const pmLo = isPower ? aggLo[slot]! : 1;
+      const pmHi = isPower ? aggHi[slot]! : 1;
+      periodAt(t, len, W, aggFuelLo[slot]!, pmLo, pLo);
+      periodAt(t, len, W, aggFuelHi[slot]!, pmHi, pHi);
       for (let mi = 0; mi < NM; mi++) {
+        const summed = SUMMED[mi];
         let v = 0;
-        for (let u = t; u < t + len; u++) v += mi === M_NPV ? vals[mi * T + u]! : weight[u]! * vals[mi * T + u]!;
-        if (mi !== M_NPV) v /= W;
+        for (let u = t; u < t + len; u++) v += summed ? vals[mi * T + u]! : weight[u]! * vals[mi * T + u]!;
+        if (!summed) v /= W;
         let attr: string | null = null;
-        if (mi >= M_UP) {
+        if (ATTRIBUTED[mi]) {
+          const src = mi === M_REC ? recContrib : contrib;
           let q = 0;
           for (let j = 0; j < nd; j++) {
-            if (mi === M_POL && !cx.isPolicy[dIdx[j]!]) continue;
+            if (!keep(mi, j)) continue;
             let c = 0;
             const off = j * T;
-            if (mi === M_NPV) for (let u = t; u < t + len; u++) c += npvCoef[u]! * contrib[off + u]!;
+            if (summed) for (let u = t; u < t + len; u++) c += coef(mi, u) * src[off + u]!;
             else {
-              for (let u = t; u < t + len; u++) c += weight[u]! * contrib[off + u]!;
+              for (let u = t; u < t + len; u++) c += weight[u]! * src[off + u]!;
               c /= W;
             }
             part[q++] = c;
           }
-          attr = attrJson(cx.attrKeys, mi === M_POL ? pIdx : dIdx, q, part);
+          attr = attrJson(cx.attrKeys, attrIdx(mi), q, part);
         }
-        const sl = aggLo[slot]!;
-        const sh = aggHi[slot]!;
-        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, bandLo(v, sl, sh), bandHi(v, sl, sh), attr);
+        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, Math.min(v, pLo[mi]!, pHi[mi]!), Math.max(v, pLo[mi]!, pHi[mi]!), attr);
       }
       slot++;
     }
   }
-}
-
-/** Quantiles over paths of the period shock A_p = acc_p / W (a weighted average of the monthly shocks). */
-function periodBand(
-  acc: Float64Array,
-  nP: number,
-  W: number,
-  s: Float64Array,
-  qLo: number,
-  qHi: number,
-  qOut: Float64Array,
-  lo: Float64Array,
-  hi: Float64Array,
-  slot: number,
-): void {
-  const inv = 1 / W;
-  let sum = 0;
-  let sum2 = 0;
-  for (let p = 0; p < nP; p++) {
-    const v = acc[p]! * inv;
-    s[p] = v;
-    sum += v;
-    sum2 += v * v;
-  }
-  const mean = sum / nP;
-  const sd = Math.sqrt(Math.max(0, sum2 / nP - mean * mean));
-  quantilePairGuided(s, nP, qLo, qHi, mean, sd, qOut);
-  lo[slot] = qOut[0]!;
-  hi[slot] = qOut[1]!;
 }

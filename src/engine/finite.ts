@@ -39,8 +39,10 @@ export function assertFiniteRow(
   lo: number,
   hi: number,
   attribution: string | null,
+  /** The caller has checked the attribution's numbers: skip the text scan. */
+  attributionChecked = false,
 ): void {
-  if (Number.isFinite(value) && Number.isFinite(lo) && Number.isFinite(hi) && (attribution === null || !hasNonFinite(attribution))) return;
+  if (Number.isFinite(value) && Number.isFinite(lo) && Number.isFinite(hi) && (attribution === null || attributionChecked || !hasNonFinite(attribution))) return;
   // A quarter or year also names its first contract month, so every message names a month.
   const first = `${Math.floor(month / 100)}-${String(month % 100).padStart(2, "0")}`;
   const period = tenor === "MONTHLY" ? `month ${first}` : `${PERIOD[tenor]} ${label} (from month ${first})`;

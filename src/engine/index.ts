@@ -13,7 +13,20 @@ export {
   weekdaysInMonth,
   yyyymmOf,
 } from "./calendar";
-export { computeVersionHash, DEFAULT_BATCH_ROWS, driverApplies, METRICS, runScenario } from "./engine";
+export {
+  type CurveEval,
+  type CurvePlan,
+  computeVersionHash,
+  DEFAULT_BATCH_ROWS,
+  driverApplies,
+  evaluateMonth,
+  METRICS,
+  MonthEval,
+  planRun,
+  prepareCurve,
+  type RunTables,
+  runScenario,
+} from "./engine";
 export { assertFiniteRow, NON_FINITE_OUTPUT, NonFiniteOutputError } from "./finite";
 export { canonicalJson, Fnv1a64, fnv1a64Hex } from "./hash";
 export * as modelParams from "./params";

@@ -70,7 +70,11 @@ export class Xoshiro128 {
 
   /** One standard normal (ziggurat). */
   nextNormal(): number {
-    let hz = this.nextU32() | 0;
+    return this.normalFrom(this.nextU32() | 0);
+  }
+
+  /** The ziggurat from a first 32-bit draw `hz` (signed): the fast path, else wedges and tail by rejection. */
+  private normalFrom(hz: number): number {
     let iz = hz & 127;
     if (Math.abs(hz) < ZK[iz]!) return hz * ZW[iz]!;
     for (;;) {
@@ -92,9 +96,44 @@ export class Xoshiro128 {
     }
   }
 
-  /** Fills out[0..n) with independent standard normals. */
+  /**
+   * Fills out[0..n) with independent standard normals: the same numbers as n calls of nextNormal,
+   * with the generator state in locals on the fast path (about 98.8 % of draws).
+   */
   fillNormals(out: Float64Array, n: number): void {
-    for (let i = 0; i < n; i++) out[i] = this.nextNormal();
+    const st = this.s;
+    let s0 = st[0]! | 0;
+    let s1 = st[1]! | 0;
+    let s2 = st[2]! | 0;
+    let s3 = st[3]! | 0;
+    for (let i = 0; i < n; i++) {
+      const hz = Math.imul(rotl(Math.imul(s1, 5), 7), 9) | 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const iz = hz & 127;
+      if (Math.abs(hz) < ZK[iz]!) {
+        out[i] = hz * ZW[iz]!;
+        continue;
+      }
+      st[0] = s0;
+      st[1] = s1;
+      st[2] = s2;
+      st[3] = s3;
+      out[i] = this.normalFrom(hz);
+      s0 = st[0]! | 0;
+      s1 = st[1]! | 0;
+      s2 = st[2]! | 0;
+      s3 = st[3]! | 0;
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
   }
 }
 

@@ -60,7 +60,7 @@ export interface ModelParameters {
   shock_bp: number;
   /** Months valued from the as-of month (1..480), default 120. */
   horizon_months: number;
-  /** Monte Carlo paths (1..10000), default 200. */
+  /** Monte Carlo paths for quarter/calendar bands (100..10000), default 1000. */
   mc_paths: number;
   /** Integer seed, default 42. */
   seed: number;
@@ -73,7 +73,7 @@ export interface ModelParameters {
 export const DEFAULT_PARAMETERS: ModelParameters = Object.freeze({
   shock_bp: 0,
   horizon_months: 120,
-  mc_paths: 200,
+  mc_paths: 1000,
   seed: 42,
   band_quantiles: Object.freeze([0.05, 0.95]) as unknown as [number, number],
   discount_rate: 0.08,
@@ -90,6 +90,44 @@ export interface EngineInput {
   drivers: Driver[];
   /** All curves in scope (power and fuels); fuel curves are also inputs to power. */
   curves: BaselineCurve[];
+  /**
+   * Two-factor uncertainty parameters per curve key, fixed when the run was triggered (docs/model.md §7).
+   * A curve without an entry uses its product's documented default.
+   */
+  calibration?: Record<string, CurveCalibration>;
+}
+
+/** Schwartz–Smith two-factor parameters of one curve's log price (docs/model.md §7). */
+export interface CurveCalibration {
+  /** "history": fitted from stored snapshots; "default": the product's documented default. */
+  source: "history" | "default";
+  /** Snapshots on or before the run's as-of date that the calibration saw. */
+  n_snapshots: number;
+  /** Mean reversion of the short-term factor, 1/yr (> 0). */
+  kappa: number;
+  /** Volatility of the short-term factor, 1/√yr (≥ 0). */
+  sigma_short: number;
+  /** Volatility of the long-term (random-walk) factor, 1/√yr (≥ 0). */
+  sigma_long: number;
+  /** Correlation of the two factors' shocks (−1..1). */
+  rho: number;
+  /** Volatility multiplier per delivery calendar month, January first (12 positive numbers); absent = all 1. */
+  seasonality?: number[];
+}
+
+/** Monte Carlo accuracy of a run's quarter/calendar bands (stored per run, docs/model.md §7.5). */
+export interface BandStats {
+  method: string;
+  mc_paths: number;
+  /** Quarter and calendar bands estimated by Monte Carlo. */
+  periods: number;
+  /** Standard error of the lower and upper band quantiles, as a fraction of the price (multiplier units). */
+  se_lower: { median: number; max: number };
+  se_upper: { median: number; max: number };
+  /** Standard error of the upper quantile relative to the upper half-width (q_hi − 1). */
+  rel_se_upper_half_width: { median: number; max: number };
+  /** The period with the largest relative standard error, or null when no period was simulated. */
+  worst: { curve_key: string; tenor_label: string; rel_se: number } | null;
 }
 
 /** Columnar output batch; one row per (curve, tenor, period, metric). */
@@ -113,6 +151,8 @@ export interface EngineResult {
   batches: OutputBatch[];
   versionHash: string;
   rows: number;
+  /** Monte Carlo standard errors of the period bands. */
+  bandStats: BandStats;
 }
 
 export interface RunOptions {

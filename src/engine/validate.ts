@@ -1,7 +1,28 @@
 /** Driver and input validation. Field paths follow the API: /assumptions/{i}/payload/{field}. */
 import { isValidYyyymm, parseDateToYyyymm } from "./calendar";
-import type { Driver, EngineInput, ModelParameters, ValidationIssue } from "./types";
+import type { Driver, EngineInput, ModelParameters, Product, ValidationIssue } from "./types";
 import { DEFAULT_PARAMETERS } from "./types";
+import { calibrationIssues } from "./uncertainty";
+import { CANONICAL_UNIT, knownUnits, unitFactor } from "./units";
+
+/**
+ * A curve whose unit cannot be converted (docs/model.md §3.2), for the curves the scenario uses:
+ * `used(i)` says whether curve i's unit matters (a power curve some driver moves, a fuel curve a
+ * driver references or whose price a moved power curve burns). Unused curves keep any unit.
+ */
+export function unitIssues(curves: EngineInput["curves"], used: (i: number) => boolean): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  curves.forEach((c, i) => {
+    if (!PRODUCTS.has(c.product) || unitFactor(c.product, c.unit) !== undefined || !used(i)) return;
+    out.push({
+      field: `/curves/${i}`,
+      message: `curve ${c.curveKey}: unit '${c.unit}' cannot be converted to ${CANONICAL_UNIT[c.product]} (known: ${knownUnits(c.product)}, or in US cents)`,
+    });
+  });
+  return out;
+}
+
+const PRODUCTS = new Set<Product>(["power", "natural_gas", "coal", "co2", "oil"]);
 
 const FUELS = new Set(["natural_gas", "coal", "co2", "oil"]);
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
@@ -45,6 +66,7 @@ export function validateDriversAgainstCurves(drivers: readonly Driver[], curveKe
         if (d.change_type !== "add" && d.change_type !== "retire") add("change_type", "change_type must be add or retire");
         if (typeof d.effective_date !== "string" || Number.isNaN(parseDateToYyyymm(d.effective_date))) add("effective_date", "effective_date must be a date YYYY-MM-DD");
         if (!isNum(d.capacity_mw) || d.capacity_mw <= 0) add("capacity_mw", "capacity_mw must be > 0");
+        if (typeof d.region !== "string" || d.region.trim() === "") add("region", "region is required: a fleet change belongs to one market or region (docs/model.md §4.0)");
         break;
       }
       default:
@@ -68,11 +90,11 @@ export function normalizeParameters(p: Partial<ModelParameters> | undefined, iss
   const bad = (name: string, message: string) => issues.push({ field: `/parameters/${name}`, message });
   if (!isNum(q.shock_bp) || q.shock_bp < -1000 || q.shock_bp > 1000) bad("shock_bp", "shock_bp must be in -1000..1000");
   if (!Number.isInteger(q.horizon_months) || q.horizon_months < 1 || q.horizon_months > 480) bad("horizon_months", "horizon_months must be an integer in 1..480");
-  if (!Number.isInteger(q.mc_paths) || q.mc_paths < 1 || q.mc_paths > 10000) bad("mc_paths", "mc_paths must be an integer in 1..10000");
+  if (!Number.isInteger(q.mc_paths) || q.mc_paths < 100 || q.mc_paths > 10000) bad("mc_paths", "mc_paths must be an integer in 100..10000");
   if (!Number.isSafeInteger(q.seed)) bad("seed", "seed must be an integer");
   const bq = q.band_quantiles;
-  if (!Array.isArray(bq) || bq.length !== 2 || !isNum(bq[0]) || !isNum(bq[1]) || bq[0] < 0 || bq[1] > 1 || bq[0] > bq[1])
-    bad("band_quantiles", "band_quantiles must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 1");
+  if (!Array.isArray(bq) || bq.length !== 2 || !isNum(bq[0]) || !isNum(bq[1]) || bq[0] <= 0 || bq[1] >= 1 || bq[0] > bq[1])
+    bad("band_quantiles", "band_quantiles must be [lo, hi] with 0 < lo ≤ hi < 1 (a lognormal band has no finite 0 or 1 quantile)");
   if (!isNum(q.discount_rate) || q.discount_rate <= -0.5 || q.discount_rate > 1) bad("discount_rate", "discount_rate must be in (-0.5, 1]");
   return q;
 }
@@ -102,6 +124,7 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
         }
       }
     }
+    if (!PRODUCTS.has(c.product)) bad(`curve ${c.curveKey}: unknown product ${c.product}`);
     for (let j = 0; j < c.mid.length; j++)
       if (!Number.isFinite(c.mid[j]!)) {
         bad(`curve ${c.curveKey}: mid at ${c.months[j]} is not finite`);
@@ -109,6 +132,14 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
       }
   });
   issues.push(...validateDriversAgainstCurves(input.drivers, new Set(byKey.keys())));
+  if (input.calibration !== undefined) {
+    if (input.calibration === null || typeof input.calibration !== "object") issues.push({ field: "/calibration", message: "calibration must be an object keyed by curve key" });
+    else
+      for (const [key, c] of Object.entries(input.calibration)) {
+        if (!byKey.has(key)) issues.push({ field: `/calibration/${key}`, message: `unknown curve key ${key}` });
+        for (const m of calibrationIssues(c)) issues.push({ field: `/calibration/${key}`, message: m });
+      }
+  }
   input.drivers.forEach((d, i) => {
     if (d?.driver_type !== "fuel_curve") return;
     const ref = byKey.get(d.reference_series);

@@ -1,4 +1,4 @@
-/** Output routes: `GET /v1/scenarios/{id}/outputs` (JSON pages, CSV/NDJSON downloads) and `/metrics/latest`. */
+/** Output routes: `GET /v1/scenarios/{id}/outputs` and `/compare` (JSON pages, CSV/NDJSON downloads), and `/metrics/latest`. */
 import { Elysia, t } from "elysia";
 import type { FeatureGate } from "../flags/service";
 import type { Authenticator } from "../platform/auth";
@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors";
 import { envelopeResponse, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { ErrorResponse, Uuid } from "../platform/schema";
+import { CompareQuery, compareModels } from "./compare-model";
 import { streamResponse } from "./http-stream";
 import { LatestQuery, OutputQuery, outputModels } from "./model";
 import type { ExportFormat } from "./reader";
@@ -24,6 +25,7 @@ export function outputRoutes(deps: {
   const { outputs, log } = deps;
   return new Elysia({ name: "outputs" })
     .model(outputModels)
+    .model(compareModels)
     .derive(async ({ request }) => {
       const principal = await deps.authenticate(request);
       // Before validation: a disabled feature answers the same whatever is asked. The service checks
@@ -81,6 +83,66 @@ export function outputRoutes(deps: {
             "Rows of one run (`run_id`, default: the scenario's latest SUCCEEDED run, named in `meta.run_id` or the `X-Aurum-Run-Id` header), ordered by metric, curve_key, tenor_type, contract_month. " +
             "`format=json` (default): keyset pages in the envelope (`meta.next_cursor`, `meta.count`). `format=csv` (`text/csv`, header row, RFC 4180 quoting) and `format=ndjson` (`application/x-ndjson`) stream every matching row " +
             "(or `limit` rows) as an attachment, compressed when `Accept-Encoding` offers zstd or gzip. A failure after the first byte resets the connection (the body is never terminated); NDJSON first writes an `{\"error\": ...}` line. Downloads take export slots: beyond the server's or the tenant's share, 429 with Retry-After; a download whose client reads nothing for AURUM_API_EXPORT_STALL_SECONDS is closed. See docs/outputs.md.",
+        },
+      },
+    )
+    .get(
+      "/v1/scenarios/:id/compare",
+      async ({ request, principal, params, query, server, set }) => {
+        if ((query.format ?? "json").toLowerCase() === "json") {
+          return envelopeResponse(request, await outputs.compare.page(principal, params.id, query)) as never;
+        }
+        const plan = await outputs.compare.plan(principal, params.id, query);
+        const format = plan.format as ExportFormat;
+        const abort = new AbortController();
+        request.signal.addEventListener("abort", () => abort.abort(), { once: true });
+        const { requestId } = requestInfo(request);
+        let chunks: AsyncIterable<Uint8Array>;
+        try {
+          chunks = outputs.compare.export({ ...plan, format }, abort.signal);
+        } catch (err) {
+          if (err instanceof AppError && err.code === "RATE_LIMITED") set.headers["retry-after"] = "1";
+          throw err;
+        }
+        server?.timeout(request, 0);
+        return (await streamResponse(chunks, {
+          format,
+          acceptEncoding: request.headers.get("accept-encoding"),
+          requestId,
+          abort,
+          stallMs: deps.stallMs ?? 0,
+          onStall: () =>
+            log.warn("output_export_stalled", { request_id: requestId, scenario_id: params.id, tenant: plan.spec.a.tenantId, stall_ms: deps.stallMs, route: "compare" }),
+          headers: {
+            "content-disposition": `attachment; filename="scenario-${params.id}-compare.${format}"`,
+            "x-request-id": requestId,
+            "x-aurum-run-id": plan.runId,
+            "x-aurum-with-run-id": plan.withRunId,
+            ...(plan.withScenarioId ? { "x-aurum-with-scenario-id": plan.withScenarioId } : {}),
+          },
+          onError: (err) =>
+            log.error("output_export_failed", {
+              request_id: requestId,
+              scenario_id: params.id,
+              route: "compare",
+              error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+            }),
+        })) as never;
+      },
+      {
+        params: t.Object({ id: Uuid }),
+        query: CompareQuery,
+        response: { 200: "ComparePageEnvelope", ...errors, 409: ErrorResponse, 429: ErrorResponse },
+        detail: {
+          tags: ["outputs"],
+          summary: "Compare a run with another scenario's run or with its no-driver baseline",
+          description:
+            "Per natural key (metric, curve_key, tenor_type, contract_month; the /outputs order and keyset): `a` = the value in run a (`run_id`, default: this scenario's latest SUCCEEDED run), `b` = the value in run b, " +
+            "`delta` = a − b, `delta_pct` = (a − b) / |b| as a ratio (null when b is 0 or either side is null). " +
+            "`with={scenario id}`: b is that scenario's run (`with_run_id`, default: its latest SUCCEEDED run; the same scenario and run is allowed, every delta 0); the two runs are fully outer joined, so a key present in one run only is listed with the other side null. " +
+            "`with=baseline`: b is the no-driver baseline of run a itself: the run's `baseline` value of the same curve, tenor and month for `mid` and `baseline`; 0 for driver effects (`uplift`, `policy_uplift`, `NPV`, `rec_cost`, `npv_per_bp` and any metric ending in `_uplift`); null for any other metric (its no-driver value is not stored). " +
+            "Filters (`metric`, `curve_key`, `tenor_type`, contract months) apply to both sides. `meta.run_id`, `meta.with_run_id` and `meta.with_scenario_id` name the sides (downloads: `X-Aurum-Run-Id`, `X-Aurum-With-Run-Id`, `X-Aurum-With-Scenario-Id`). " +
+            "A scenario or run of another tenant or scenario: 404; a run not SUCCEEDED, or a side with no SUCCEEDED run: 409. `format=csv|ndjson` stream like /outputs (same export slots, stall handling and compression). See docs/compare.md.",
         },
       },
     )

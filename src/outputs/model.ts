@@ -13,8 +13,8 @@ const month = (description: string) =>
   t.String({ pattern: "^\\d{4}-\\d{2}(-\\d{2})?$", error: "must be a month YYYY-MM (or a date YYYY-MM-DD)", description, examples: ["2027-01"] });
 
 /** Filters shared by /outputs and /metrics/latest. */
-const filters = {
-  metric: t.Optional(text("Metric name, e.g. NPV, mid, baseline, uplift, policy_uplift.")),
+export const filters = {
+  metric: t.Optional(text("Metric name: mid, baseline, uplift, policy_uplift, NPV, rec_cost, npv_per_bp, mid_per_gas (docs/model.md).")),
   metric_name: t.Optional(text("Alias of `metric` (the guide's spelling).")),
   curve_key: t.Optional(text("Curve key.")),
   tenor_type: t.Optional(caseInsensitiveEnum(TENOR_TYPES)),
@@ -66,7 +66,7 @@ export const LatestQuery = t.Object(
 const nonFinite = () => [t.Literal("NaN"), t.Literal("Infinity"), t.Literal("-Infinity")];
 const spelled = (description: string) => `${description} A number, or the string "NaN", "Infinity" or "-Infinity" when the stored value is not finite.`;
 const double = (description: string) => t.Union([t.Number(), ...nonFinite()], { description: spelled(description) });
-const nullableDouble = (description: string) => t.Union([t.Number(), ...nonFinite(), t.Null()], { description: spelled(description) });
+export const nullableDouble = (description: string) => t.Union([t.Number(), ...nonFinite(), t.Null()], { description: spelled(description) });
 export const OutputRowSchema = t.Object({
   scenario_id: Uuid,
   run_id: Uuid,
@@ -99,7 +99,7 @@ export const LatestMetric = t.Pick(OutputRowSchema, [
   "asof_date",
 ]);
 
-const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
+export const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const OutputPageEnvelope = t.Object({ meta: Meta, data: t.Array(OutputRowSchema) });
 export const LatestMetricsEnvelope = t.Object({ meta: Meta, data: t.Array(LatestMetric) });
 

@@ -12,6 +12,7 @@ import type { Readable } from "node:stream";
 import type { TLSOptions } from "bun";
 import postgres from "postgres";
 import type { Sql } from "../adapters/postgres";
+import { createPgCompareReader } from "./compare-pg";
 import { encodeRows } from "./encoders";
 import type { MetricSummaryRow } from "./metric-summary";
 import { CopyOut, type CopyTarget, UnsupportedConnection } from "./pg-copy";
@@ -95,18 +96,20 @@ export function createPgOutputReader(sql: Sql, opts: PgReaderOptions = {}): Outp
         else yield* encodeRows(pagedRows(reader, filter, request), request.format, request.escapeFormulas);
       })();
     },
+
+    compare: createPgCompareReader(sql, { useCopy, connect: opts.connect }),
   };
   return reader;
 }
 
 /** Numbered placeholders and their values, for one statement. */
-function placeholders() {
+export function placeholders() {
   const values: string[] = [];
   return { values, add: (value: string, cast = "") => `$${values.push(value)}${cast}` };
 }
 
 /** The WHERE clause of a read; `prefix` qualifies its columns. */
-function conditions(f: OutputFilter, after: OutputKey | undefined, p: (value: string, cast?: string) => string, prefix = ""): string {
+export function conditions(f: OutputFilter, after: OutputKey | undefined, p: (value: string, cast?: string) => string, prefix = ""): string {
   const c = (col: string) => `${prefix}${col}`;
   const where = [`${c("tenant_id")} = ${p(f.tenantId)}`, `${c("scenario_id")} = ${p(f.scenarioId, "::uuid")}`];
   if (f.runId) where.push(`${c("run_id")} = ${p(f.runId, "::uuid")}`);
@@ -125,7 +128,7 @@ function conditions(f: OutputFilter, after: OutputKey | undefined, p: (value: st
 }
 
 /** COPY takes no parameters: values go in as escaped literals (E'' strings: safe whatever standard_conforming_strings says). */
-function inline(text: string, params: string[]): string {
+export function inline(text: string, params: string[]): string {
   return text.replace(/\$(\d+)/g, (_, n: string) => `E'${(params[Number(n) - 1] as string).replace(/\\/g, "\\\\").replace(/'/g, "''")}'`);
 }
 
@@ -174,7 +177,7 @@ function exportConnection(sql: Sql): Sql {
  * left before its end (abort, or the consumer stopped) terminates the backend: a cancel would not
  * reach a backend blocked writing to a socket nobody reads.
  */
-async function* copyOut(sql: Sql, connect: (() => Sql) | undefined, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function* copyOut(sql: Sql, connect: (() => Sql) | undefined, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
   const target = connect ? undefined : copyTarget(sql);
   let copy: CopyOut | undefined;
   if (target) {

@@ -13,6 +13,7 @@
  *   When `signal` aborts (the client went away), the adapter must end its upstream query promptly.
  */
 
+import type { CompareReader } from "./compare";
 import type { MetricSummaryRow } from "./metric-summary";
 
 export const OUTPUT_COLUMNS = [
@@ -90,6 +91,8 @@ export interface OutputReader {
   latestByMetric(filter: OutputFilter, limit: number, afterMetric?: string): Promise<MetricSummaryRow[]>;
   /** CSV chunks start with the header row. Errors after the first chunk propagate to the caller. */
   export(filter: RunFilter, request: ExportRequest): AsyncIterable<Uint8Array>;
+  /** Two runs' rows joined on the natural key in the store (`/compare`, compare.ts). */
+  compare: CompareReader;
 }
 
 export const keyOf = (row: OutputKey): OutputKey => ({ metric: row.metric, curve_key: row.curve_key, tenor_type: row.tenor_type, contract_month: row.contract_month });

@@ -16,6 +16,7 @@ import { AppError, badRequest, conflict, notFound } from "../platform/errors";
 import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/http";
 import { normalizeEnum } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
+import { createCompareService } from "./compare-service";
 import { encodeRows } from "./encoders";
 import { spellRow } from "./finite";
 import { summaryPage } from "./metric-summary";
@@ -32,7 +33,7 @@ const ENVELOPE_CODEC = { encode: (text: EnvelopeText) => text, decode: asEnvelop
  * schema; the rows are checked here instead, once, when a page is built (and before it is cached).
  */
 const ROW_CHECKS = { outputs: TypeCompiler.Compile(t.Array(OutputRowSchema)), metrics: TypeCompiler.Compile(t.Array(LatestMetric)) };
-function pageText(kind: CacheKind, rows: (OutputRow | LatestRow)[], meta: Record<string, unknown>): EnvelopeText {
+function pageText(kind: "outputs" | "metrics", rows: (OutputRow | LatestRow)[], meta: Record<string, unknown>): EnvelopeText {
   const check = ROW_CHECKS[kind];
   // NaN and ±Infinity as the strings the schema and docs/outputs.md allow (JSON has no such numbers).
   const items = rows.map(spellRow);
@@ -42,6 +43,22 @@ function pageText(kind: CacheKind, rows: (OutputRow | LatestRow)[], meta: Record
   }
   return envelopeText(items, meta);
 }
+
+/** The filter fields /outputs, /metrics/latest and /compare share (each names only those it accepts). */
+export type FilterQuery = {
+  tenant_id?: string | undefined;
+  metric?: string | undefined;
+  metric_name?: string | undefined;
+  curve_key?: string | undefined;
+  tenor_type?: string | undefined;
+  run_id?: string | undefined;
+  asof_date?: string | undefined;
+  asof_date_from?: string | undefined;
+  asof_date_to?: string | undefined;
+  contract_month?: string | undefined;
+  contract_month_from?: string | undefined;
+  contract_month_to?: string | undefined;
+};
 
 export type OutputPlan = {
   format: "json" | ExportFormat;
@@ -77,7 +94,7 @@ export function createOutputService(deps: {
   const held = new Map<string, number>();
 
   /** Checks access and filters; the tenant of the filter is the scenario's own. */
-  async function scope(p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput): Promise<OutputFilter> {
+  async function scope(p: Principal, scenarioId: string, q: FilterQuery): Promise<OutputFilter> {
     authorize(p, "scenarios:read");
     const scenario = await scenarios.get(scenarioId, resolveTenant(p, q.tenant_id));
     if (!scenario) throw notFound("scenario");
@@ -125,7 +142,13 @@ export function createOutputService(deps: {
    * committing, an admin marking a run SUCCEEDED, the scenario's deletion, an admin invalidation
    * (docs/cache.md). A scenario that is not the tenant's fails inside `load`, and errors are never cached.
    */
-  async function cached(kind: CacheKind, p: Principal, scenarioId: string, q: LatestQueryInput | OutputQueryInput, load: () => Promise<EnvelopeText>): Promise<EnvelopeText> {
+  async function cached(
+    kind: CacheKind,
+    p: Principal,
+    scenarioId: string,
+    q: FilterQuery & { limit?: number | undefined },
+    load: () => Promise<EnvelopeText>,
+  ): Promise<EnvelopeText> {
     if (!deps.cache) return load();
     authorize(p, "scenarios:read");
     // The caller's tenant; a local operator naming none reads under the scenario's own.
@@ -166,6 +189,58 @@ export function createOutputService(deps: {
     };
   }
 
+  /**
+   * Runs one CSV/NDJSON export (of /outputs or /compare) in an export slot. At most `maxExports` run
+   * at once (each holds a database connection), and one tenant holds at most its share of them, so
+   * its stalled or slow downloads cannot lock other tenants out (docs/outputs.md "Export slots").
+   * The slot is released when the iterator ends, is returned (client gone, stalled download closed)
+   * or fails; a request over a limit throws 429 before anything starts.
+   */
+  function exportSlot(tenantId: string, tenantExportsMax: number | undefined, open: () => AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    if (exporting >= deps.maxExports)
+      throw new AppError("RATE_LIMITED", `at most ${deps.maxExports} exports run at once on this server; retry shortly`, { retry_after_seconds: 1 });
+    const mine = held.get(tenantId) ?? 0;
+    if (mine >= share) {
+      throw new AppError("RATE_LIMITED", `this tenant already runs ${mine} exports, its share of the ${deps.maxExports} this server runs at once; retry shortly`, {
+        retry_after_seconds: 1,
+        tenant_exports_max: share,
+      });
+    }
+    const releaseFlag = tenantExports.enter(tenantId, tenantExportsMax);
+    held.set(tenantId, mine + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      releaseFlag();
+      const left = (held.get(tenantId) ?? 1) - 1;
+      if (left > 0) held.set(tenantId, left);
+      else held.delete(tenantId);
+    };
+    exporting++;
+    let chunks: AsyncIterable<Uint8Array>;
+    try {
+      chunks = open();
+    } catch (err) {
+      exporting--;
+      release();
+      throw err;
+    }
+    return (async function* () {
+      try {
+        for await (const chunk of chunks) {
+          deps.onExportBytes?.(chunk.byteLength);
+          yield chunk;
+        }
+      } finally {
+        exporting--;
+        release();
+      }
+    })();
+  }
+
+  const compare = createCompareService({ sql, scenarios, reader, flags: deps.flags, scope, resolveRun, cached, exportSlot });
+
   return {
     plan,
 
@@ -190,35 +265,8 @@ export function createOutputService(deps: {
       return exporting;
     },
 
-    /**
-     * The encoded rows of a CSV/NDJSON plan. At most `maxExports` run at once (each holds a database
-     * connection), and one tenant holds at most its share of them, so its stalled or slow downloads
-     * cannot lock other tenants out (docs/outputs.md "Export slots"). The slot is released when the
-     * iterator ends, is returned (client gone, stalled download closed) or fails.
-     */
+    /** The encoded rows of a CSV/NDJSON plan, in an export slot (`exportSlot`). */
     export(plan: OutputPlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
-      const tenantId = plan.filter.tenantId;
-      if (exporting >= deps.maxExports)
-        throw new AppError("RATE_LIMITED", `at most ${deps.maxExports} exports run at once on this server; retry shortly`, { retry_after_seconds: 1 });
-      const mine = held.get(tenantId) ?? 0;
-      if (mine >= share) {
-        throw new AppError("RATE_LIMITED", `this tenant already runs ${mine} exports, its share of the ${deps.maxExports} this server runs at once; retry shortly`, {
-          retry_after_seconds: 1,
-          tenant_exports_max: share,
-        });
-      }
-      const releaseFlag = tenantExports.enter(tenantId, plan.tenantExportsMax);
-      held.set(tenantId, mine + 1);
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        releaseFlag();
-        const left = (held.get(tenantId) ?? 1) - 1;
-        if (left > 0) held.set(tenantId, left);
-        else held.delete(tenantId);
-      };
-      exporting++;
       const request = {
         format: plan.format,
         ...(plan.limit ? { limit: plan.limit } : {}),
@@ -226,19 +274,13 @@ export function createOutputService(deps: {
         escapeFormulas: plan.escapeFormulas,
         signal,
       };
-      const chunks = plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format);
-      return (async function* () {
-        try {
-          for await (const chunk of chunks) {
-            deps.onExportBytes?.(chunk.byteLength);
-            yield chunk;
-          }
-        } finally {
-          exporting--;
-          release();
-        }
-      })();
+      return exportSlot(plan.filter.tenantId, plan.tenantExportsMax, () =>
+        plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format),
+      );
     },
+
+    /** `/compare` (compare-service.ts): the same checks, cache and export slots as /outputs. */
+    compare,
 
     /** The latest row per natural key across the scenario's SUCCEEDED runs (or within `run_id`), as envelope text. */
     async latest(p: Principal, scenarioId: string, q: LatestQueryInput): Promise<EnvelopeText> {

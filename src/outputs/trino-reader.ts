@@ -14,6 +14,7 @@
 import type { Sql } from "../adapters/postgres";
 import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
 import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
+import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
 import { parseAttribution } from "./finite";
 import type { MetricSummaryRow } from "./metric-summary";
@@ -81,11 +82,13 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
       const pages = trino.query(statement, { signal: request.signal, tenantId: filter.tenantId });
       return encodeRows(rowBatches(pages), request.format, request.escapeFormulas);
     },
+
+    compare: createTrinoCompareReader(trino, table),
   };
 }
 
 /** The WHERE clause of a read; values go in as literals (Trino's HTTP protocol has no parameters on a plain statement). */
-function conditions(f: OutputFilter, after: OutputKey | undefined): string {
+export function conditions(f: OutputFilter, after: OutputKey | undefined): string {
   const where = [`tenant_id = ${varcharLiteral(f.tenantId)}`, `scenario_id = ${varcharLiteral(f.scenarioId)}`];
   if (f.runId) where.push(`run_id = ${varcharLiteral(f.runId)}`);
   if (f.metric) where.push(`metric = ${varcharLiteral(f.metric)}`);

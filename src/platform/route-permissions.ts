@@ -34,6 +34,7 @@ export const ROUTE_PERMISSIONS: ReadonlyMap<string, readonly Permission[]> = new
   ["POST /v1/scenarios/runs/:run_id/cancel", RUN],
   ["POST /v1/scenarios/runs/:run_id/state", ADMIN],
   ["GET /v1/scenarios/:id/outputs", READ],
+  ["GET /v1/scenarios/:id/compare", READ],
   ["GET /v1/scenarios/:id/metrics/latest", READ],
   ["POST /v1/curves:verb", ADMIN],
   ["GET /v1/curves", READ],

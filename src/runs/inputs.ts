@@ -6,8 +6,25 @@
  */
 import { t } from "elysia";
 import type { CurveRepo, CurveSnapshotRef, SnapshotRows } from "../curves/repo";
-import type { BaselineCurve, Driver, EngineInput, Product } from "../engine/types";
+import { calibrateCurve, MAX_SNAPSHOTS, MIN_SNAPSHOTS } from "../engine/calibrate";
+import type { BaselineCurve, CurveCalibration, Driver, EngineInput, Product } from "../engine/types";
+import { defaultCalibration } from "../engine/uncertainty";
 import { conflict } from "../platform/errors";
+
+export const CurveCalibrationSchema = t.Object(
+  {
+    source: t.Union([t.Literal("history"), t.Literal("default")], {
+      description: "history: fitted from the curve's stored snapshots; default: the product's documented default (too few snapshots).",
+    }),
+    n_snapshots: t.Integer({ minimum: 0, description: "Snapshots on or before the run's as-of date that the calibration saw (at most the newest 260 are read)." }),
+    kappa: t.Number({ description: "Mean reversion of the short-term factor, 1/yr." }),
+    sigma_short: t.Number({ description: "Volatility of the short-term factor, 1/√yr." }),
+    sigma_long: t.Number({ description: "Volatility of the long-term (random-walk) factor, 1/√yr." }),
+    rho: t.Number({ description: "Correlation of the two factors' shocks." }),
+    seasonality: t.Optional(t.Array(t.Number(), { minItems: 12, maxItems: 12, description: "Volatility multiplier per delivery calendar month, January first." })),
+  },
+  { title: "CurveCalibration", description: "Two-factor uncertainty parameters of one curve (docs/model.md §7)." },
+);
 
 export const RunInputsSchema = t.Object(
   {
@@ -22,6 +39,12 @@ export const RunInputsSchema = t.Object(
         content_hash: t.String({ description: "sha256 of the snapshot's (month, mid) rows; the worker refuses rows that no longer match." }),
       }),
       { description: "Every curve the engine reads." },
+    ),
+    calibration: t.Optional(
+      t.Record(t.String(), CurveCalibrationSchema, {
+        description:
+          "The bands' two-factor parameters per curve key, calibrated from the snapshots on or before the as-of date when a curve has enough of them, else the product default (docs/model.md §7). Absent only for runs triggered before calibration existed (they use the defaults).",
+      }),
     ),
   },
   { title: "RunInputs", description: "Everything the run computes from, fixed when it was triggered." },
@@ -50,7 +73,7 @@ const REMEDY = "import curves with POST /v1/curves:import (CSV, see docs/curves.
  * driver's curve without a snapshot by then, is a 409 that names the curves and the remedy.
  */
 export async function resolveInputs(
-  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf">,
+  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf"> & Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>,
   r: { assumptions: Assumption[]; parameters: Record<string, unknown>; codeVersion: string; seed: number; asofDate?: string | undefined },
 ): Promise<RunInputs> {
   const required = referencedCurves(r.assumptions);
@@ -77,7 +100,39 @@ export async function resolveInputs(
     parameters: r.parameters,
     options: { code_version: r.codeVersion, seed: r.seed },
     curves: snapshot.map(({ curve_key, asof_date, content_hash }) => ({ curve_key, asof_date, content_hash })),
+    calibration: await calibrate(curves, snapshot, asof),
   };
+}
+
+/** Delivery months further than this after a snapshot are not read for calibration. */
+const CALIBRATION_YEARS = 10;
+
+/**
+ * The calibration of every curve of the run, fixed at trigger time from the snapshots on or before
+ * its as-of date: fitted (src/engine/calibrate.ts) for curves with at least MIN_SNAPSHOTS of them,
+ * the product default otherwise. A repo without history reads (a test double) gives defaults.
+ */
+async function calibrate(
+  repo: Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>,
+  snapshot: readonly { curve_key: string; product: string }[],
+  asof: string,
+): Promise<Record<string, CurveCalibration>> {
+  const counts = repo.snapshotCounts ? await repo.snapshotCounts(asof) : new Map<string, number>();
+  const enough = snapshot.filter((c) => (counts.get(c.curve_key) ?? 0) >= MIN_SNAPSHOTS).map((c) => c.curve_key);
+  const history = new Map<string, { asofDate: string; months: number[]; mid: number[] }[]>();
+  if (enough.length && repo.snapshotHistory)
+    for (const h of await repo.snapshotHistory(enough, asof, MAX_SNAPSHOTS, CALIBRATION_YEARS)) {
+      const list = history.get(h.curve_key) ?? [];
+      list.push({ asofDate: h.asof_date, months: h.months, mid: h.mids });
+      history.set(h.curve_key, list);
+    }
+  const out: Record<string, CurveCalibration> = {};
+  for (const c of snapshot) {
+    const product = c.product as Product;
+    const h = history.get(c.curve_key);
+    out[c.curve_key] = h ? calibrateCurve(product, h) : defaultCalibration(product, counts.get(c.curve_key) ?? 0);
+  }
+  return out;
 }
 
 /** A run's recorded curve snapshot no longer matches the store: deterministic, so never retried. */
@@ -128,5 +183,6 @@ export function toEngineInput(
     parameters,
     drivers: inputs.assumptions.map((a) => ({ driver_type: a.driver_type, ...a.payload }) as Driver),
     curves,
+    ...(inputs.calibration ? { calibration: inputs.calibration as Record<string, CurveCalibration> } : {}),
   };
 }

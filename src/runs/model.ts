@@ -30,6 +30,20 @@ export const ScenarioRunOptions = t.Object(
   { additionalProperties: false },
 );
 
+const Spread = t.Object({ median: t.Number(), max: t.Number() });
+export const BandStatsSchema = t.Object(
+  {
+    method: t.String({ description: "How the standard errors were estimated." }),
+    mc_paths: t.Integer(),
+    periods: t.Integer({ description: "Quarter and calendar bands estimated by Monte Carlo (monthly bands are closed-form: no sampling error)." }),
+    se_lower: t.Object(Spread.properties, { description: "Standard error of the lower band quantile, as a fraction of the price: median and maximum over the periods." }),
+    se_upper: t.Object(Spread.properties, { description: "Standard error of the upper band quantile, as a fraction of the price." }),
+    rel_se_upper_half_width: t.Object(Spread.properties, { description: "Standard error of the upper quantile relative to the upper half-width (q_hi − 1)." }),
+    worst: t.Union([t.Object({ curve_key: t.String(), tenor_label: t.String(), rel_se: t.Number() }), t.Null()]),
+  },
+  { title: "BandStats", description: "Monte Carlo accuracy of the run's quarter and calendar bands (docs/model.md §7.5)." },
+);
+
 export const Run = t.Object({
   id: Uuid,
   scenario_id: Uuid,
@@ -48,6 +62,9 @@ export const Run = t.Object({
   attempts: t.Integer(),
   progress: t.Number(),
   rows_written: t.Integer(),
+  band_stats: t.Union([BandStatsSchema, t.Null()], {
+    description: "Standard errors of the Monte Carlo band quantiles, written when the run succeeds (null before, and for runs finished before they were recorded).",
+  }),
   cancel_requested: t.Boolean(),
   error: t.Union([t.Record(t.String(), t.Unknown()), t.Null()]),
   inputs: t.Union([RunInputsSchema, t.Null()], {

@@ -13,7 +13,7 @@ const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
 export const RUN_COLUMNS = `id::text as id, scenario_id::text as scenario_id, tenant_id, state, priority, coalesce(code_version, 'v1') as code_version,
   coalesce(seed, 42)::int as seed, timeout_minutes, max_retries, coalesce(options->'parameters', '{}'::jsonb) as parameters,
   coalesce(options->'environment', '{}'::jsonb) as environment, idempotency_key, input_hash, run_key, attempts, progress::float8 as progress,
-  rows_written::int as rows_written, cancel_requested, error, inputs, trace_id, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
+  rows_written::int as rows_written, band_stats, cancel_requested, error, inputs, trace_id, requested_by, ${ts("created_at")} as created_at, ${ts("queued_at")} as queued_at,
   ${ts("started_at")} as started_at, ${ts("finished_at")} as finished_at, ${ts("updated_at")} as updated_at`;
 
 export type NewRun = {

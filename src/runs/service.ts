@@ -30,7 +30,7 @@ const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^
 export function createRunService(deps: {
   sql: Sql;
   /** The curve store a trigger resolves its as-of date and curve snapshot against. */
-  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf">;
+  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf"> & Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>;
   runs: RunRepo;
   scenarios: ScenarioRepo;
   queue: RunQueue;
@@ -60,6 +60,10 @@ export function createRunService(deps: {
       const scenario = await scenarios.get(scenarioId, resolveTenant(p, undefined));
       if (!scenario) throw notFound("scenario");
       const parameters = { ...scenario.parameters, ...overrides };
+      // A scenario saved under older rules (e.g. mc_paths below 100) is refused here, not failed by the worker.
+      const stale = validateModelParameters(parameters);
+      if (stale.length)
+        throw badRequest("the scenario's parameters, with this run's overrides, are not valid for a run: PATCH the scenario or override them in `parameters`", stale);
       const inputs = await resolveInputs(deps.curves, {
         assumptions: scenario.assumptions,
         parameters,

@@ -12,12 +12,10 @@ import { caseInsensitiveEnum } from "../platform/schema";
 import type { DriverType } from "./model";
 
 const Year = t.Integer({ minimum: 2000, maximum: 2100 });
-const Region = t.String({
-  minLength: 1,
-  maxLength: 64,
-  description:
-    "Applies only to power curves whose market or location matches (trimmed, case-insensitive). Must match at least one power curve of GET /v1/curves?product=power, or the scenario is refused (400).",
-});
+const regionText =
+  "Applies only to power curves in its scope (docs/model.md §3.1): whose market or location matches (trimmed, case-insensitive), whose market it is an alias of (ISONE for ISO-NE), a US state code (NY, NJ, TX, …) whose markets include it, or a carbon program (RGGI, WCI) covering it. Must cover at least one power curve of GET /v1/curves?product=power, or the scenario is refused (400).";
+const Region = t.String({ minLength: 1, maxLength: 64, pattern: "\\S", description: regionText });
+const FleetRegion = t.String({ minLength: 1, maxLength: 64, pattern: "\\S", description: `Required: a fleet change belongs to one market or region. ${regionText}` });
 const curveKey = (description: string) => t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description });
 
 export const FUELS = ["natural_gas", "coal", "co2", "oil"] as const;
@@ -65,7 +63,7 @@ export const DRIVER_PAYLOADS = {
           description: `Must contain one of ${TECHNOLOGY_KEYWORDS.join(", ")} (case-insensitive; the first one found sets the capacity credit, docs/model.md §3). Absent: firm (credit 1.0).`,
         }),
       ),
-      region: t.Optional(Region),
+      region: FleetRegion,
     },
     { additionalProperties: false, title: "FleetChangeDriver" },
   ),
@@ -76,7 +74,14 @@ export const MODEL_PARAMETERS = t.Object(
   {
     shock_bp: t.Optional(t.Number({ minimum: -1000, maximum: 1000, description: "Shift of the NPV discount rate in basis points. Default 0." })),
     horizon_months: t.Optional(t.Integer({ minimum: 1, maximum: 480, description: "Months valued from the as-of month. Default 120." })),
-    mc_paths: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, description: "Monte Carlo paths for the bands. Default 200." })),
+    mc_paths: t.Optional(
+      t.Integer({
+        minimum: 100,
+        maximum: 10_000,
+        description:
+          "Monte Carlo paths for the quarter and calendar bands (monthly bands are closed-form). 100..10000, default 1000 (about 6 % standard error on the upper half-width of a period band; 200 paths: about 17 %).",
+      }),
+    ),
     seed: t.Optional(t.Integer({ minimum: 0, maximum: 2_147_483_647, description: "Monte Carlo seed. Default 42." })),
     band_quantiles: t.Optional(
       t.Tuple([t.Number({ exclusiveMinimum: 0, maximum: 0.5 }), t.Number({ minimum: 0.5, exclusiveMaximum: 1 })], {

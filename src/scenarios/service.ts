@@ -2,6 +2,8 @@
  * Scenario use cases: tenant scoping, normalisation, paging and concurrency rules.
  * No Elysia imports: routes translate HTTP into these calls.
  */
+
+import { regionCovers } from "../engine/scope";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
@@ -315,16 +317,22 @@ async function curveIssues(curves: CurveCatalog, curveRefs: CurveRef[], regionRe
   const matched = new Set([...found.markets, ...found.locations].map(lowered));
   let all: { markets: string[]; locations: string[] } | undefined;
   for (const r of regionRefs) {
-    if (!matched.has(lowered(r.region))) {
+    // a region names a power curve's market or location, or (docs/model.md §3.1) a market alias, a US state or a carbon program covering one
+    let covers = matched.has(lowered(r.region));
+    if (!covers) {
+      all ??= await curves.powerRegions();
+      covers = all.markets.some((m) => regionCovers(r.region, { market: m, location: "" })) || all.locations.some((l) => regionCovers(r.region, { market: "", location: l }));
+    }
+    if (!covers) {
       all ??= await curves.powerRegions();
       const allowed = all.markets.length
-        ? `a market (${all.markets.join(", ")}) or a location (${listed(all.locations, "GET /v1/curves?product=power")}) of a power curve`
+        ? `a market (${all.markets.join(", ")}) or a location (${listed(all.locations, "GET /v1/curves?product=power")}) of a power curve, or a US state or carbon program covering one (docs/model.md §3.1)`
         : "a market or location of a power curve, and none is loaded (import curves with POST /v1/curves:import)";
       issue(r.field, `region '${r.region}' matches no power curve, so the driver would change nothing: it must be ${allowed}`);
       continue;
     }
     const curve = r.curveKey ? known.get(r.curveKey) : undefined;
-    if (curve && curve.product === "power" && lowered(curve.market) !== lowered(r.region) && lowered(curve.location) !== lowered(r.region))
+    if (curve && curve.product === "power" && !regionCovers(r.region, curve))
       issue(
         r.field,
         `region '${r.region}' does not match reference curve ${r.curveKey}, so the driver would change nothing: it must be ${curve.market} or ${curve.location}, or be left out`,

@@ -112,7 +112,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
             throw new Error("cancelled while writing outputs");
           }
           await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
-          await tx`update scenario_run set rows_written = ${result.rows} where id = ${run.id}`;
+          await tx`update scenario_run set rows_written = ${result.rows}, band_stats = ${result.bandStats ? tx.json(result.bandStats as never) : null} where id = ${run.id}`;
           await options.onCommitting?.(tx, run, { rows: result.rows, asofDate: input.asofDate, versionHash: result.versionHash });
         },
       );

@@ -3,10 +3,10 @@
  * Aborting a job terminates its thread and starts a fresh one: the engine is synchronous, so a
  * message could not interrupt it, and termination stops it at once.
  */
-import type { EngineInput, OutputBatch } from "../engine/types";
+import type { BandStats, EngineInput, OutputBatch } from "../engine/types";
 import type { FromThread } from "./messages";
 
-export type JobResult = { batches: OutputBatch[]; versionHash: string; rows: number };
+export type JobResult = { batches: OutputBatch[]; versionHash: string; rows: number; bandStats?: BandStats };
 export type Job = { result: Promise<JobResult>; abort: (reason: string) => void };
 export type JobCallbacks = { onProgress?: (fraction: number) => void };
 
@@ -65,7 +65,7 @@ export class WorkerPool {
             if (m.jobId !== jobId) return;
             if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
             else if (m.type === "batch") batches.push(m.batch);
-            else if (m.type === "done") finish(slot, () => resolve({ batches, versionHash: m.versionHash, rows: m.rows }));
+            else if (m.type === "done") finish(slot, () => resolve({ batches, versionHash: m.versionHash, rows: m.rows, bandStats: m.bandStats }));
             else finish(slot, () => reject(Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {})));
           };
           slot.worker.onerror = (event) => finish(slot, () => reject(new Error(`engine thread crashed: ${event.message}`)));

@@ -17,7 +17,7 @@ self.onmessage = (event: MessageEvent<ToThread>) => {
     for (const batch of result.batches) {
       post({ type: "batch", jobId, batch }, ownedBuffers(batch));
     }
-    post({ type: "done", jobId, versionHash: result.versionHash, rows: result.rows });
+    post({ type: "done", jobId, versionHash: result.versionHash, rows: result.rows, bandStats: result.bandStats });
   } catch (err) {
     // The code too (e.g. NON_FINITE_OUTPUT): the main thread classifies the failure by it (failure.ts).
     const code = (err as { code?: unknown } | null)?.code;

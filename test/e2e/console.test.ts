@@ -14,7 +14,7 @@ import { CHROMIUM, HAVE_CHROMIUM, launchBrowser, median, type Service, startServ
 
 const SCREENSHOT = "/tmp/console-chart.png";
 
-if (!HAVE_CHROMIUM) console.warn(`console browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
+if (!HAVE_CHROMIUM) console.warn(`SKIP console browser tests: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
 describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
   let svc: Service;

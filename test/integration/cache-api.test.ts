@@ -37,7 +37,7 @@ const headers = { "x-aurum-tenant": TENANT };
 /** The Postgres reader with call counters, an optional delay, injected failures and a gate before `latest` returns. */
 function countingReader(inner: OutputReader) {
   const knobs = { delayMs: 0, failLatest: 0, gate: undefined as Promise<void> | undefined };
-  const calls = { page: 0, latest: 0, latestByMetric: 0, export: 0 };
+  const calls = { page: 0, latest: 0, latestByMetric: 0, export: 0, compare: 0 };
   const reader: OutputReader = {
     async latestByMetric(...args) {
       calls.latestByMetric++;
@@ -58,6 +58,13 @@ function countingReader(inner: OutputReader) {
       const rows = await inner.latest(...args);
       await knobs.gate;
       return rows;
+    },
+    compare: {
+      async page(...args) {
+        calls.compare++;
+        return inner.compare.page(...args);
+      },
+      export: (...args) => inner.compare.export(...args),
     },
     export(...args) {
       calls.export++;
@@ -343,6 +350,33 @@ describe("output cache through the API", () => {
     expect(res.status).toBe(200);
     expect(BigInt((await cache.version("outputs", TENANT)) as string)).toBe(before + 1n);
     expect((await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers })).json.data).toHaveLength(12);
+  });
+
+  test("/compare pages are cached like /outputs pages; a new run of the *other* scenario bumps the version and shows at once", async () => {
+    const { app, metrics } = replica();
+    const a = await newScenario(app, "compare a");
+    const b = await newScenario(app, "compare b");
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: a, rows: 40 });
+    const oldB = await seedRun(db.sql, { tenantId: TENANT, scenarioId: b, rows: 40, offset: 5, finishedAt: "2026-01-01T00:00:00Z" });
+    const { calls } = counting.reader;
+    const before = { ...calls };
+    const path = `/v1/scenarios/${a}/compare?with=${b}&limit=10`;
+    const first = await call(app, "GET", path, { headers });
+    const second = await call(app, "GET", path, { headers });
+    expect([first.status, second.json.data]).toEqual([200, first.json.data]);
+    expect(first.json.meta.with_run_id).toBe(oldB);
+    expect(calls.compare - before.compare).toBe(1);
+    expect([await counter(metrics, "hits_total", "compare"), await counter(metrics, "misses_total", "compare")]).toEqual([1, 1]);
+    // Downloads are not cached.
+    for (const format of ["csv", "csv"]) expect((await call(app, "GET", `${path}&format=${format}`, { headers })).status).toBe(200);
+    expect([await counter(metrics, "hits_total", "compare"), await counter(metrics, "misses_total", "compare")]).toEqual([1, 1]);
+    // A newer run of b, marked SUCCEEDED by an admin: the next page compares against it.
+    const newB = await seedRun(db.sql, { tenantId: TENANT, scenarioId: b, rows: 40, offset: 9, state: "RUNNING" });
+    expect((await call(app, "POST", `/v1/scenarios/runs/${newB}/state`, { body: { state: "SUCCEEDED", reason: "finished by hand" }, headers })).status).toBe(200);
+    const after = await call(app, "GET", path, { headers });
+    expect(after.json.meta.with_run_id).toBe(newB);
+    expect(after.json.data[0].delta).toBe(first.json.data[0].delta - 4);
+    expect(calls.compare - before.compare).toBe(2);
   });
 
   test("deleting a scenario bumps its tenant's version", async () => {

@@ -100,7 +100,7 @@ describe("output cache across two API processes", () => {
     const created = await fetch(`${a.base}/v1/scenarios`, {
       method: "POST",
       headers: json,
-      body: JSON.stringify({ name: "committed by a worker", parameters: { horizon_months: 6, mc_paths: 10 } }),
+      body: JSON.stringify({ name: "committed by a worker", parameters: { horizon_months: 6, mc_paths: 100 } }),
     });
     expect(created.status).toBe(201);
     const id = (await created.json()).data.id as string;

@@ -177,7 +177,7 @@ describe("scenario cache on Redis", () => {
   });
 
   test("TTL per kind; 0 turns a kind off; values over the size bound are served, not cached", async () => {
-    const { cache } = make({ ttlSeconds: { outputs: 0, metrics: 60 }, maxEntryBytes: 1024 });
+    const { cache } = make({ ttlSeconds: { outputs: 0, metrics: 60, compare: 60 }, maxEntryBytes: 1024 });
     const t = tenant();
     const small = loader("x");
     await cache.getOrLoad("outputs", t, {}, small);

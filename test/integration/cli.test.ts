@@ -11,7 +11,7 @@ import { type ServiceProcess, startService } from "../support/service";
 
 const ROOT = join(import.meta.dir, "../..");
 const CLI = join(ROOT, "src/cli/main.ts");
-const BIG = { horizon_months: 240, mc_paths: 50 };
+const BIG = { horizon_months: 240, mc_paths: 100 };
 /** About a second of engine time. */
 const SLOW = { horizon_months: 480, mc_paths: 10000 };
 
@@ -88,6 +88,26 @@ describe("the aurum CLI against a running server", () => {
     expect(file.equals(direct)).toBe(true);
     expect(summary).toMatchObject({ rows: file.toString().split("\n").length - 2, bytes: file.length, resumed_after_row: null });
     expect(existsSync(join(work, "whole.csv.aurum-resume"))).toBe(false);
+  }, 60_000);
+
+  test("compare: a table, or with --json the API's rows across pages; --with is required", async () => {
+    const r = await aurum(["compare", scenarioId, "--with", "baseline", "--filter", "metric=mid", "--limit", "1500", "--json"]);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    const api = async (qs: string) => (await (await fetch(`${base}/v1/scenarios/${scenarioId}/compare?with=baseline&metric=mid&${qs}`)).json()).data;
+    expect(rows).toEqual([
+      ...(await api("limit=1000")),
+      ...(await api(`limit=500&cursor=${(await (await fetch(`${base}/v1/scenarios/${scenarioId}/compare?with=baseline&metric=mid&limit=1000`)).json()).meta.next_cursor}`)),
+    ]);
+    expect(rows).toHaveLength(1500);
+    const table = await aurum(["compare", scenarioId, "--with", scenarioId, "--limit", "3"]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^CURVE\s+TENOR\s+MONTH\s+METRIC\s+A\s+B\s+DELTA\s+DELTA_PCT\n/);
+    expect(table.stdout.trimEnd().split("\n")).toHaveLength(4);
+    const missing = await aurum(["compare", scenarioId]);
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining("error: --with OTHER_SCENARIO or --with baseline is required")]);
+    const api404 = await aurum(["compare", scenarioId, "--with", crypto.randomUUID()]);
+    expect(api404.code).not.toBe(0);
   }, 60_000);
 
   const interruptions = [

@@ -9,7 +9,10 @@ const drivers = {
   policy: { driver_type: "policy", payload: { policy_name: "rps", start_year: 2030, target: 0.6, target_year: 2035, region: "PJM" } },
   load: { driver_type: "load_growth", payload: { annual_growth_pct: 1.5, start_year: 2027, end_year: 2035, reference_curve_key: "PJM_WEST_ON_PEAK" } },
   fuel: { driver_type: "fuel_curve", payload: { fuel: "NATURAL_GAS", reference_series: "HENRY_HUB_GAS", basis_points_adjustment: 250 } },
-  fleet: { driver_type: "fleet_change", payload: { fleet_id: "coal-retire-1", change_type: "Retire", effective_date: "2028-06-01", capacity_mw: 1200, technology: "coal" } },
+  fleet: {
+    driver_type: "fleet_change",
+    payload: { fleet_id: "coal-retire-1", change_type: "Retire", effective_date: "2028-06-01", capacity_mw: 1200, technology: "coal", region: "PJM" },
+  },
 };
 
 describe("driver and parameter validation", () => {
@@ -67,6 +70,8 @@ describe("driver and parameter validation", () => {
     ["an unknown payload field", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, colour: "red" } }], "/assumptions/0/payload/colour"],
     ["a bad shock_bp", [], "/parameters/shock_bp", { shock_bp: "25bp" }],
     ["too many Monte Carlo paths", [], "/parameters/mc_paths", { mc_paths: 1_000_000 }],
+    ["one Monte Carlo path (below 100)", [], "/parameters/mc_paths", { mc_paths: 1 }],
+    ["99 Monte Carlo paths", [], "/parameters/mc_paths", { mc_paths: 99 }],
     ["inverted band quantiles", [], "/parameters/band_quantiles/0", { band_quantiles: [0.95, 0.05] }],
   ];
   for (const [what, assumptions, field, parameters] of bad) {
@@ -100,7 +105,7 @@ describe("driver and parameter validation", () => {
     const noOps: [string, unknown, string, string[]][] = [
       ["an unknown policy name (RGGI)", policy({ policy_name: "RGGI" }), "policy_name", [...POLICY_NAMES]],
       ["an unknown policy name in lower case", policy({ policy_name: "cap_and_trade", target: 20 }), "policy_name", [...POLICY_NAMES]],
-      ["a policy region that matches no curve (ISONE)", policy({ region: "ISONE" }), "region", ["ISONE", ...powerMarkets, "PJM West Hub"]],
+      ["a policy region that matches no curve (ISONEE)", policy({ region: "ISONEE" }), "region", ["ISONEE", ...powerMarkets, "PJM West Hub", "US state"]],
       ["a policy region with a typo (PJMM)", policy({ region: "PJMM" }), "region", ["PJMM", ...powerMarkets]],
       [
         "a policy region that matches only fuel curves (NYMEX)",
@@ -110,7 +115,10 @@ describe("driver and parameter validation", () => {
       ],
       ["a policy region that is the location of a fuel curve (Henry Hub)", policy({ region: "Henry Hub" }), "region", ["power curve", "PJM"]],
       ["a load_growth region that matches no curve", load({ region: "PJMM" }), "region", ["PJMM", ...powerMarkets]],
-      ["a fleet_change region that matches no curve", fleet({ region: "ISONE" }), "region", ["ISONE", ...powerMarkets]],
+      ["a fleet_change region that matches no curve", fleet({ region: "ISONEE" }), "region", ["ISONEE", ...powerMarkets]],
+      ["a fleet_change without a region (it belongs to one market)", fleet({ region: undefined }), "region", ["required"]],
+      ["a fleet_change with a blank region", fleet({ region: "   " }), "region", []],
+      ["a state whose markets have no power curve (FL)", policy({ region: "FL" }), "region", ["FL", ...powerMarkets]],
       ["a technology the model has no parameters for", fleet({ technology: "fusion" }), "technology", ["fusion", ...TECHNOLOGY_KEYWORDS]],
       ["a misspelt technology", fleet({ technology: "sollar" }), "technology", ["sollar", "solar", "wind", "nuclear"]],
       ["a coal driver pointed at a gas curve", fuel({ fuel: "coal", reference_series: "HENRY_HUB_GAS" }), "reference_series", ["natural_gas curve", "coal curve", "CAPP_COAL"]],
@@ -164,7 +172,7 @@ describe("driver and parameter validation", () => {
     }
 
     test("every refused driver is named at once, each at its own position", async () => {
-      const res = await create([policy({ region: "ISONE" }), fleet({ region: "PJM" }), fuel({ fuel: "coal", reference_series: "HENRY_HUB_GAS" }), policy({ region: "PJMM" })]);
+      const res = await create([policy({ region: "ISONEE" }), fleet({ region: "PJM" }), fuel({ fuel: "coal", reference_series: "HENRY_HUB_GAS" }), policy({ region: "PJMM" })]);
       expect(res.status).toBe(400);
       expect(res.json.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
         "/assumptions/0/payload/region",
@@ -181,6 +189,10 @@ describe("driver and parameter validation", () => {
       [
         "regions by market or by location, any case and padded",
         [policy({ region: "pjm" }), load({ region: " ISO-NE " }), fleet({ region: "pjm west hub" }), policy({ region: "SP15" })],
+      ],
+      [
+        "regions by market alias, US state and carbon program (docs/model.md §3.1)",
+        [policy({ region: "ISONE" }), policy({ region: "nj" }), fleet({ region: "TX" }), policy({ region: "RGGI", policy_name: "CARBON_TAX", target: 20 })],
       ],
       [
         "a load_growth region matching its power reference curve",

@@ -83,7 +83,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
     const created = await http("POST", "/v1/scenarios", {
       name: "Events",
       assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }],
-      parameters: { horizon_months: 6, mc_paths: 10 },
+      parameters: { horizon_months: 6, mc_paths: 100 },
     });
     expect(created.status).toBe(201);
     const scenarioId = created.json?.data.id as string;

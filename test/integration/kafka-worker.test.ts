@@ -151,7 +151,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
   test("200 runs over 20 scenarios: all SUCCEEDED, each with the engine's row count, no duplicate rows", async () => {
     // Messages are keyed by scenario: 20 keys over 6 partitions reach both workers' partitions
     // (all on one side: 2 × 2^-20), where 5 would miss one worker about one time in sixteen.
-    const scenarios = await Promise.all(Array.from({ length: 20 }, (_, i) => scenario(`Batch ${i + 1}`, { horizon_months: 6 + (i % 5), mc_paths: 20 })));
+    const scenarios = await Promise.all(Array.from({ length: 20 }, (_, i) => scenario(`Batch ${i + 1}`, { horizon_months: 6 + (i % 5), mc_paths: 100 })));
     const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => trigger(scenarios[i % 20]!, { seed: 1000 + i })));
     const finished = await Promise.all(runs.map((r) => waitFor(r, ["SUCCEEDED", "FAILED", "CANCELLED"], 180_000)));
     expect(finished.filter((r) => r.state !== "SUCCEEDED").map((r) => `${r.id}:${r.state}`)).toEqual([]);
@@ -182,7 +182,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     } finally {
       await producer.close();
     }
-    const scenarioId = await scenario("After garbage", { horizon_months: 6, mc_paths: 10 });
+    const scenarioId = await scenario("After garbage", { horizon_months: 6, mc_paths: 100 });
     const runs = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => trigger(scenarioId, { seed })));
     for (const r of runs) expect((await waitFor(r, ["SUCCEEDED", "FAILED"])).state).toBe("SUCCEEDED");
     const deadline = Date.now() + 10_000;
@@ -199,7 +199,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
   }, 60_000);
 
   test("an output write that keeps failing is retried per budget, then FAILED with exactly one dead letter", async () => {
-    const scenarioId = await scenario("Write fails", { horizon_months: 6, mc_paths: 10 });
+    const scenarioId = await scenario("Write fails", { horizon_months: 6, mc_paths: 100 });
     // A real failure in the output store: the database rejects this scenario's rows.
     await db.sql.unsafe(`
       create function reject_rows() returns trigger language plpgsql as $$ begin raise exception 'disk full (injected)'; end $$;
@@ -271,7 +271,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
   }, 90_000);
 
   test("Kafka stopped while 20 runs are triggered: all 20 get 202, and all complete after Kafka returns", async () => {
-    const scenarioId = await scenario("Outage", { horizon_months: 6, mc_paths: 10 });
+    const scenarioId = await scenario("Outage", { horizon_months: 6, mc_paths: 100 });
     const services = (verb: string) => Bun.spawnSync(["bash", "deploy/local/services.sh", verb], { cwd: ROOT, stdout: "inherit", stderr: "inherit" }).exitCode;
     expect(services("kafka-stop")).toBe(0);
     let runs: RunRecord[] = [];

@@ -25,12 +25,13 @@ describe("the engine thread's error crosses the thread boundary", () => {
   test("the pool rejects with the engine's name (NonFiniteOutputError) and code (NON_FINITE_OUTPUT), which the executor classifies by", async () => {
     const pool = new WorkerPool(1);
     try {
-      const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([60, 1.7e308]) };
-      const drivers: EngineInput["drivers"] = [{ driver_type: "load_growth", annual_growth_pct: 50, start_year: 2025, end_year: 2030 }];
-      const err = await pool.run({ ...WORKED_EXAMPLE, drivers, curves: [power, WORKED_EXAMPLE.curves[1]!] }).result.catch((e: unknown) => e);
+      // power prices are clamped to the market's cap (docs/model.md §4.1), so the overflow is a fuel curve's
+      const gas: BaselineCurve = { ...WORKED_EXAMPLE.curves[1]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([4, 1.7e308]) };
+      const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
+      const err = await pool.run({ ...WORKED_EXAMPLE, drivers, curves: [gas] }).result.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect(err).toMatchObject({ name: "NonFiniteOutputError", code: "NON_FINITE_OUTPUT" });
-      expect((err as Error).message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02/);
+      expect((err as Error).message).toMatch(/^non-finite output: curve HH_GAS, month 2027-02/);
       expect(classifyFailure(err, "engine")).toMatchObject({ code: "NON_FINITE_OUTPUT", retryable: false });
       // Invalid input stays what it was; a thread crash or a store error stays retryable.
       expect(classifyFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }), "engine")).toMatchObject({
@@ -53,12 +54,13 @@ describe("a run whose engine output is not finite", () => {
   beforeAll(async () => {
     db = await createTestDb("postgres");
     await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty();
-    // Finite, so the engine's input validation passes; 1.7e308 plus any uplift overflows to Infinity.
-    await db.sql`update curve_observation set mid = 1.7e308 where curve_key = 'PJM_WEST_ON_PEAK' and contract_month = '2026-03-01'`;
+    // Finite, so the engine's input validation passes; 1.7e308 plus a +100 % shock overflows to Infinity.
+    // (A power curve cannot overflow this way: its price is clamped to the market's cap.)
+    await db.sql`update curve_observation set mid = 1.7e308 where curve_key = 'HENRY_HUB_GAS' and contract_month = '2026-03-01'`;
     // Written past the importer (which refuses it), so the snapshot's content hash is brought in step by hand.
     await db.sql`update curve_snapshot s set content_hash = (
       select encode(sha256(string_agg(int4send((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int) || float8send(o.mid), ''::bytea order by o.contract_month)), 'hex')
-      from curve_observation o where o.curve_key = s.curve_key and o.asof_date = s.asof_date) where s.curve_key = 'PJM_WEST_ON_PEAK'`;
+      from curve_observation o where o.curve_key = s.curve_key and o.asof_date = s.asof_date) where s.curve_key = 'HENRY_HUB_GAS'`;
     const queue = createLocalQueue();
     app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
     worker = await startWorker({
@@ -77,8 +79,8 @@ describe("a run whose engine output is not finite", () => {
   });
 
   test("fails once (attempts 1, not retried) with NON_FINITE_OUTPUT naming the curve and the month, and writes nothing", async () => {
-    const assumptions = [{ driver_type: "load_growth", payload: { annual_growth_pct: 2, start_year: 2025, end_year: 2030, region: "PJM" } }];
-    const created = await call(app, "POST", "/v1/scenarios", { body: { name: "Overflow", assumptions, parameters: { horizon_months: 12, mc_paths: 20 } }, headers: tenant });
+    const assumptions = [{ driver_type: "fuel_curve", payload: { fuel: "natural_gas", reference_series: "HENRY_HUB_GAS", basis_points_adjustment: 10_000 } }];
+    const created = await call(app, "POST", "/v1/scenarios", { body: { name: "Overflow", assumptions, parameters: { horizon_months: 12, mc_paths: 100 } }, headers: tenant });
     expect(created.status).toBe(201);
     const scenarioId = created.json.data.id as string;
     const triggered = await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 1, max_retries: 3 }, headers: tenant });
@@ -95,7 +97,8 @@ describe("a run whose engine output is not finite", () => {
     }
     expect(done).toMatchObject({ state: "FAILED", attempts: 1 });
     expect(done.error).toMatchObject({ code: "NON_FINITE_OUTPUT", attempt: 1 });
-    expect((done.error as { message: string }).message).toMatch(/^non-finite output: curve PJM_WEST_ON_PEAK, month 2026-03, metric mid: (value|band_upper) is Infinity/);
+    // the first curve to overflow names itself: a power curve's gas attribution (its price is capped) or the gas curve's own mid
+    expect((done.error as { message: string }).message).toMatch(/^non-finite output: curve [A-Z0-9_]+, month 2026-03, metric [a-z_]+: [a-z_:0-9 ]+ is (-?Infinity|NaN)/);
 
     const events = await db.sql`select payload->>'to' as "to", payload->>'reason' as reason from scenario_event where run_id = ${run.id} order by id`;
     expect(events.map((e) => e.to)).toEqual(["QUEUED", "RUNNING", "FAILED"]);

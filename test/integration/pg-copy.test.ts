@@ -86,6 +86,7 @@ describe("CopyOut on Postgres", () => {
 describe("CopyOut logins and TLS, on a Postgres of the test's own", async () => {
   const server = await throwawayPostgres();
   if (!server) {
+    console.warn("SKIP PostgreSQL server binaries (initdb) are not installed: no throwaway server for the login and TLS cases");
     test.skip("PostgreSQL server binaries (initdb) not installed", () => {});
     return;
   }

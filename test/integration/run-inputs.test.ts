@@ -7,17 +7,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config";
 import { CSV_COLUMNS } from "../../src/curves/model";
 import { createLogger } from "../../src/platform/logger";
+import { fingerprint } from "../../src/runs/fingerprint";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { startService } from "../support/service";
+import { simulateHistory } from "../unit/engine/synthetic";
 
 const tenant = { "x-aurum-tenant": "t-inputs" };
 const HH = "HENRY_HUB_GAS";
 const GAS_SHOCK = [{ driver_type: "fuel_curve", payload: { fuel: "natural_gas", reference_series: HH, basis_points_adjustment: 1000 } }];
 const LOAD = [{ driver_type: "load_growth", payload: { annual_growth_pct: 3, start_year: 2027, end_year: 2030 } }];
-const PARAMS = { horizon_months: 24, mc_paths: 50 };
+const PARAMS = { horizon_months: 24, mc_paths: 100 };
 
 /** A database with the sample curves, the app, and a worker that starts only when asked (so runs can wait QUEUED). */
 async function harness() {
@@ -101,7 +103,7 @@ describe("run inputs are fixed at trigger time", () => {
     expect(run.inputs?.curves.find((c) => c.curve_key === HH)?.content_hash).toMatch(/^[0-9a-f]{64}$/);
 
     // The worker is held; the scenario changes under the queued run.
-    const patched = await call(h.app, "PATCH", `/v1/scenarios/${s.id}`, { body: { assumptions: LOAD, parameters: { horizon_months: 12, mc_paths: 20 } }, headers: tenant });
+    const patched = await call(h.app, "PATCH", `/v1/scenarios/${s.id}`, { body: { assumptions: LOAD, parameters: { horizon_months: 12, mc_paths: 100 } }, headers: tenant });
     expect(patched.status).toBe(200);
     // A reference scenario that has the trigger-time inputs as its current state.
     const reference = await h.create(GAS_SHOCK, "Reference");
@@ -155,6 +157,70 @@ describe("run inputs are fixed at trigger time", () => {
     expect(third.status).toBe(200);
     expect(third.json.data.id).toBe(run2.id);
     expect(third.json.meta.deduplicated).toBe("fingerprint");
+  });
+});
+
+describe("the bands' calibration is fixed at trigger time from the curve history (docs/model.md §7.2)", () => {
+  let h: Awaited<ReturnType<typeof harness>>;
+  beforeAll(async () => {
+    h = await harness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  const KEY = "PJM_CALIBRATION_TEST";
+
+  test("a curve with enough snapshots is calibrated from them, the others get the default; the calibration is in the fingerprint; band standard errors are stored", async () => {
+    const sampleAsof = (await h.db.sql<{ d: string }[]>`select max(asof_date)::text as d from curve_snapshot`)[0]!.d;
+    // 20 weekly snapshots ending on the sample as-of date
+    const start = new Date(Date.parse(`${sampleAsof}T00:00:00Z`) - 19 * 7 * 86_400_000).toISOString().slice(0, 10);
+    const history = simulateHistory({ kappa: 1.2, sigma_short: 0.5, sigma_long: 0.15, rho: 0.3 }, { start, n: 20, stepDays: 7, months: 36, seed: 8 });
+    const lines = history.flatMap((snap) =>
+      snap.months.map((ym, i) =>
+        [KEY, "PJM", "PJM Calibration Node", "power", "ON_PEAK", "USD/MWh", snap.asofDate, `${Math.floor(ym / 100)}-${String(ym % 100).padStart(2, "0")}`, snap.mid[i]].join(","),
+      ),
+    );
+    expect((await h.importCsv([CSV_COLUMNS.join(","), ...lines].join("\n"))).status).toBe(200);
+    expect(history.at(-1)!.asofDate).toBe(sampleAsof);
+
+    const s = await h.create(GAS_SHOCK, "Calibrated");
+    const res = await h.trigger(s.id, { seed: 3 });
+    expect(res.status).toBe(202);
+    const run = res.json.data as RunRecord;
+    const cal = run.inputs!.calibration!;
+    expect(Object.keys(cal).sort()).toEqual(run.inputs!.curves.map((c) => c.curve_key).sort());
+    expect(cal[KEY]).toMatchObject({ source: "history", n_snapshots: 20 });
+    for (const k of ["kappa", "sigma_short", "sigma_long", "rho"] as const) expect(Number.isFinite(cal[KEY]![k])).toBe(true);
+    expect(cal[KEY]!.seasonality).toHaveLength(12);
+    expect(cal[HH]).toMatchObject({ source: "default", n_snapshots: 1, kappa: 1, sigma_short: 0.4, sigma_long: 0.15, rho: 0.3 });
+
+    // As of the 11th snapshot the curve has too few: the power default, with the count recorded
+    // (a scenario that needs no other curve, since the sample curves have no snapshot that early).
+    const loadOnly = await h.create(LOAD, "Calibrated early");
+    const early = (await h.trigger(loadOnly.id, { seed: 3, asof_date: history[10]!.asofDate })).json.data as RunRecord;
+    expect(early.inputs!.curves.map((c) => c.curve_key)).toEqual([KEY]);
+    expect(early.inputs!.calibration![KEY]).toMatchObject({ source: "default", n_snapshots: 11, kappa: 1.5, sigma_short: 0.45 });
+
+    // Same inputs, same calibration: the trigger deduplicates to the first run.
+    const again = await h.trigger(s.id, { seed: 3 });
+    expect(again.status).toBe(200);
+    expect(again.json.data.id).toBe(run.id);
+    // The fingerprint covers the calibration: another calibration is another run.
+    const other = { ...run.inputs!, calibration: { ...cal, [KEY]: { ...cal[KEY]!, sigma_long: cal[KEY]!.sigma_long + 0.01 } } };
+    const scope = { tenantId: run.tenant_id, scenarioId: run.scenario_id, scenarioVersion: 1 };
+    expect(fingerprint(scope, run.inputs!).inputHash).toBe(run.input_hash);
+    expect(fingerprint(scope, other).inputHash).not.toBe(run.input_hash);
+
+    expect(run.band_stats).toBeNull();
+    await h.startTheWorker();
+    const done = await h.settled(run);
+    expect(done.state).toBe("SUCCEEDED");
+    expect(done.inputs).toEqual(run.inputs);
+    expect(done.band_stats).toMatchObject({ mc_paths: 100 });
+    expect(done.band_stats!.periods).toBeGreaterThan(0);
+    expect(done.band_stats!.se_upper.max).toBeGreaterThan(0);
+    expect(done.band_stats!.rel_se_upper_half_width.median).toBeGreaterThan(0);
+    expect(done.band_stats!.worst).not.toBeNull();
   });
 });
 

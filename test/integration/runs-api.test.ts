@@ -44,6 +44,21 @@ describe("runs API on postgres", () => {
     expect(other.json.data.id).not.toBe(first.id);
   });
 
+  test("mc_paths below 100: a 400 on the run options, and on a scenario saved under the older rule (unless overridden)", async () => {
+    for (const mc_paths of [1, 99]) {
+      const res = await trigger({ seed: 40, parameters: { mc_paths } });
+      expect(res.status).toBe(400);
+      expect(res.json.error.details[0].field).toBe("/parameters/mc_paths");
+    }
+    const legacy = (await call(app, "POST", "/v1/scenarios", { body: { name: "Legacy paths" }, headers: tenant })).json.data.id as string;
+    await db.sql`update scenario set parameters = '{"mc_paths": 20}'::jsonb where id = ${legacy}`;
+    const refused = await trigger({ seed: 41 }, legacy);
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.message).toContain("PATCH the scenario");
+    expect(refused.json.error.details[0].field).toBe("/parameters/mc_paths");
+    expect((await trigger({ seed: 41, parameters: { mc_paths: 100 } }, legacy)).status).toBe(202);
+  });
+
   test("the same idempotency key returns the first run whatever the options", async () => {
     const first = (await trigger({ seed: 10, idempotency_key: "order-1" })).json.data;
     const again = await trigger({ seed: 11, idempotency_key: "order-1" });
@@ -176,12 +191,21 @@ describe("runs API on postgres", () => {
     expect(res.status).toBe(200);
     expect(res.json.meta).toMatchObject({ created: 100, duplicates: 0, failed: 0 });
     const again = await call(app, "POST", `/v1/scenarios/${scenarioId}/runs:bulk`, {
-      body: { runs: [{ seed: 1000, idempotency_key: "bulk-0" }, { seed: 5, parameters: { mc_paths: 0 } }, { seed: 5000 }] },
+      body: {
+        runs: [
+          { seed: 1000, idempotency_key: "bulk-0" },
+          { seed: 5, parameters: { mc_paths: 0 } },
+          { seed: 5000 },
+          { seed: 6, parameters: { mc_paths: 99 } },
+          { seed: 7, parameters: { mc_paths: 100 } },
+        ],
+      },
       headers: tenant,
     });
-    expect(again.json.data.map((r: { status: string }) => r.status)).toEqual(["duplicate", "failed", "created"]);
+    expect(again.json.data.map((r: { status: string }) => r.status)).toEqual(["duplicate", "failed", "created", "failed", "created"]);
     expect(again.json.data[0].duplicate_of).toBe(res.json.data[0].run.id);
     expect(again.json.data[1].error.details[0].field).toBe("/parameters/mc_paths");
+    expect(again.json.data[3].error.details[0].field).toBe("/parameters/mc_paths");
     const dup = await call(app, "POST", `/v1/scenarios/${scenarioId}/runs:bulk`, {
       body: { runs: [{ idempotency_key: "x" }, { seed: 1 }, { idempotency_key: "x" }] },
       headers: tenant,

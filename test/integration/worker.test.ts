@@ -110,7 +110,7 @@ describe("embedded worker: execution", () => {
   });
 
   test("200 runs over 5 scenarios triggered concurrently all succeed, each with its engine row count and no duplicate rows", async () => {
-    const scenarios = await Promise.all([1, 2, 3, 4, 5].map((i) => h.scenario({ horizon_months: 12 + i, mc_paths: 20 }, `Batch ${i}`)));
+    const scenarios = await Promise.all([1, 2, 3, 4, 5].map((i) => h.scenario({ horizon_months: 12 + i, mc_paths: 100 }, `Batch ${i}`)));
     const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => h.trigger(scenarios[i % 5]!, { seed: 1000 + i })));
     expect(new Set(runs.map((r) => r.id)).size).toBe(200);
     const finished = await Promise.all(runs.map((r) => h.waitFor(r, ["SUCCEEDED", "FAILED", "CANCELLED"], 120_000)));
@@ -126,7 +126,7 @@ describe("embedded worker: execution", () => {
   }, 150_000);
 
   test("a cancel of a finished run is a 409 naming its state", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Finished");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Finished");
     const run = await h.waitFor(await h.trigger(scenarioId, { seed: 5 }), ["SUCCEEDED"]);
     const res = await call(h.app, "POST", `/v1/scenarios/runs/${run.id}/cancel`, { headers: tenant });
     expect(res.status).toBe(409);
@@ -204,7 +204,7 @@ describe("embedded worker: failures, retries and leases", () => {
 
   test("a transient failure is retried with backoff and the run then succeeds once", async () => {
     failures = 2;
-    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 20 }, "Flaky");
+    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 100 }, "Flaky");
     const run = await h.trigger(scenarioId, { seed: 3, max_retries: 3 });
     const done = await h.waitFor(run, ["SUCCEEDED", "FAILED"]);
     expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 3 });
@@ -216,7 +216,7 @@ describe("embedded worker: failures, retries and leases", () => {
 
   test("a failure beyond the retry budget ends FAILED after max_retries + 1 attempts, with one dead letter", async () => {
     failures = 100;
-    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 20 }, "Broken");
+    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 100 }, "Broken");
     const run = await h.trigger(scenarioId, { seed: 4, max_retries: 2 });
     const done = await h.waitFor(run, ["FAILED", "SUCCEEDED"]);
     failures = 0;
@@ -228,7 +228,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("a run whose worker died is reclaimed after its lease expires and succeeds exactly once", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 20 }, "Orphan");
+    const scenarioId = await h.scenario({ horizon_months: 12, mc_paths: 100 }, "Orphan");
     // Keep the live worker's only thread busy, so the orphan is certainly claimed by the "dead" worker,
     // which then never heartbeats.
     let open = () => {};
@@ -251,7 +251,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("a Postgres failure while writing outputs shows OUTPUT_WRITE_FAILED and a readable message; Postgres's text is only in the log, with the run id", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Rejected rows");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Rejected rows");
     await h.db.sql.unsafe(`
       create function reject_rows() returns trigger language plpgsql as $$ begin raise exception 'tablespace pg_secret is full (injected)'; end $$;
       create trigger reject_rows before insert on scenario_output for each row when (new.scenario_id = '${scenarioId}') execute function reject_rows();`);
@@ -271,7 +271,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("an AppError shows its own code and message; a non-retryable one fails at once, a retryable one is retried", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "App errors");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "App errors");
     failures = 1;
     failWith = () => new AppError("CONFLICT", "the run's curve snapshot changed; trigger it again");
     const refused = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
@@ -283,7 +283,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("engine errors keep their readable message and are never retried (validation, and a code such as NON_FINITE_OUTPUT)", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Engine errors");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Engine errors");
     failures = 1;
     failWith = () => Object.assign(new Error("curve PJM_W month 2027-01: value is Infinity"), { code: "NON_FINITE_OUTPUT" });
     const nonFinite = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
@@ -300,7 +300,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("cancel of a run whose worker died ends it CANCELLED when its lease lapses, never QUEUED again", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Dead and cancelled");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Dead and cancelled");
     const dead = createRunStore(h.db.sql, "dead-worker-2", 3_000);
     // Hold the live worker's only thread, so the run is certainly claimed by the "dead" worker.
     let open = () => {};
@@ -321,7 +321,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("a run an admin moved to RUNNING holds a lease: when it lapses the run is queued again and executes; identical triggers get that run", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Admin running");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Admin running");
     let open = () => {};
     gate = new Promise((resolve) => (open = resolve));
     const blocker = await h.waitFor(await h.trigger(scenarioId, { seed: 10 }), ["RUNNING"]);
@@ -340,7 +340,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("a failure after a cancel was requested (before the heartbeat saw it) ends the run CANCELLED, not queued for a retry", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Cancelled then failed");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Cancelled then failed");
     let open = () => {};
     gate = new Promise((resolve) => (open = resolve));
     const run = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["RUNNING"]);
@@ -357,7 +357,7 @@ describe("embedded worker: failures, retries and leases", () => {
   });
 
   test("a value Postgres cannot store (a data exception) fails the run at once: the same rows would fail again", async () => {
-    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 10 }, "Out of range");
+    const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Out of range");
     await h.db.sql.unsafe(`
       create function overflow_rows() returns trigger language plpgsql as $$ begin raise exception 'numeric field overflow (injected)' using errcode = '22003'; end $$;
       create trigger overflow_rows before insert on scenario_output for each row when (new.scenario_id = '${scenarioId}') execute function overflow_rows();`);

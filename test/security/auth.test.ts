@@ -145,6 +145,8 @@ describe("auth hardening", () => {
         ["nobody", nobody, "GET", "/v1/scenarios?limit=banana", {}],
         ["nobody", nobody, "GET", "/v1/scenarios/not-a-uuid", {}],
         ["nobody", nobody, "GET", "/v1/curves?limit=-1", {}],
+        ["nobody", nobody, "GET", `/v1/scenarios/${id}/compare?with=nope&limit=0`, {}],
+        ["nobody", nobody, "GET", "/v1/scenarios/not-a-uuid/compare", {}],
         ["flagsOnly", flagsOnly, "PUT", "/v1/admin/config/ratelimit/tenant-s", { body: { requests_per_second: "fast" } }],
         ["flagsOnly", flagsOnly, "PUT", "/v1/admin/config/ratelimit/bad tenant", { body: {} }],
         ["viewer", viewer, "PUT", "/v1/admin/config/feature-flags/tenant-s/bulk_runs", { body: { enabled: "maybe" } }],
@@ -161,6 +163,8 @@ describe("auth hardening", () => {
 
     test("with the permission, the same bodies are 400 as before", async () => {
       const analyst = await bearer({ roles: ["analyst"] });
+      const badCompare = await call(app, "GET", `/v1/scenarios/00000000-0000-4000-8000-000000000000/compare?with=nope`, { headers: await bearer({ roles: ["viewer"] }) });
+      expect([badCompare.status, badCompare.json.error.code]).toEqual([400, "VALIDATION_ERROR"]);
       const bad = await call(app, "POST", "/v1/scenarios", { headers: analyst, body: { name: 5 } });
       expect([bad.status, bad.json.error.code]).toEqual([400, "VALIDATION_ERROR"]);
       const admin = await bearer({ roles: ["admin:rate_limits"] });

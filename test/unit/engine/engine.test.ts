@@ -93,7 +93,7 @@ describe("primitives", () => {
 describe("runScenario options and structure", () => {
   test("batches of at most batchRows rows, total = rows", () => {
     const r = runScenario(WORKED_EXAMPLE, { batchRows: 6 });
-    expect(r.batches.length).toBe(7);
+    expect(r.batches.length).toBe(11); // 64 rows: 2 curves × 4 periods × 8 metrics
     expect(r.batches.every((b) => b.length <= 6 && b.value.length === b.length)).toBe(true);
     expect(r.batches.reduce((n, b) => n + b.length, 0)).toBe(r.rows);
   });
@@ -123,7 +123,7 @@ describe("runScenario options and structure", () => {
     const r = rowsOf(runScenario({ ...WORKED_EXAMPLE, curves: [curve, WORKED_EXAMPLE.curves[1]!], parameters: { ...WORKED_EXAMPLE.parameters, horizon_months: 4 } }));
     const months = [...new Set(r.filter((x) => x.curveKey === "PJM_W_ON" && x.tenorType === "MONTHLY").map((x) => x.contractMonth))];
     expect(months).toEqual([202701, 202702, 202703, 202704]);
-    expect(r.filter((x) => x.curveKey === "PJM_W_ON" && x.tenorType === "QUARTER").map((x) => x.tenorLabel)).toEqual(Array(5).fill("2027-Q1"));
+    expect(r.filter((x) => x.curveKey === "PJM_W_ON" && x.tenorType === "QUARTER").map((x) => x.tenorLabel)).toEqual(Array(8).fill("2027-Q1"));
   });
 
   test("an ATC curve moves by the hour-weighted average of the ON and OFF moves", () => {
@@ -139,12 +139,12 @@ describe("runScenario options and structure", () => {
     });
     const input: EngineInput = {
       ...WORKED_EXAMPLE,
-      parameters: { ...DEFAULT_PARAMETERS, horizon_months: 24, mc_paths: 4 },
+      parameters: { ...DEFAULT_PARAMETERS, horizon_months: 24, mc_paths: 100 },
       drivers: [
         ...WORKED_EXAMPLE.drivers,
         { driver_type: "policy", policy_name: "RPS", start_year: 2027, target: 60, target_year: 2028 },
         { driver_type: "load_growth", annual_growth_pct: 3, start_year: 2027, end_year: 2028 },
-        { driver_type: "fleet_change", fleet_id: "x", change_type: "retire", effective_date: "2027-05-20", capacity_mw: 3000 },
+        { driver_type: "fleet_change", fleet_id: "x", change_type: "retire", effective_date: "2027-05-20", capacity_mw: 3000, region: "PJM" },
       ],
       curves: [mk("ON_PEAK"), mk("OFF_PEAK"), mk("ATC"), WORKED_EXAMPLE.curves[1]!],
     };

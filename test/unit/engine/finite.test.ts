@@ -6,10 +6,20 @@ import { describe, expect, test } from "bun:test";
 import { assertFiniteRow, type BaselineCurve, type EngineInput, NON_FINITE_OUTPUT, NonFiniteOutputError, runScenario } from "../../../src/engine/index";
 import { rowsOf, WORKED_EXAMPLE } from "./helpers";
 
-/** The worked example with two months of its power curve at `mids`, under a 50 %/year load growth. */
-function withPowerMids(mids: number[]): EngineInput {
+/** The worked example's gas curve alone, two months at `mids`, shocked by +100 %. */
+function withGasMids(mids: number[]): EngineInput {
+  const gas: BaselineCurve = { ...WORKED_EXAMPLE.curves[1]!, months: new Int32Array([202701, 202702]), mid: new Float64Array(mids) };
+  const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
+  return { ...WORKED_EXAMPLE, drivers, curves: [gas] };
+}
+
+/** The worked example's power curve at `mids`, its load halved and an RPS of 100 %: the price falls to the floor. */
+function withPowerMidsAtFloor(mids: number[]): EngineInput {
   const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array(mids) };
-  const drivers: EngineInput["drivers"] = [{ driver_type: "load_growth", annual_growth_pct: 50, start_year: 2025, end_year: 2030 }];
+  const drivers: EngineInput["drivers"] = [
+    { driver_type: "load_growth", annual_growth_pct: -50, start_year: 2026, end_year: 2026 },
+    { driver_type: "policy", policy_name: "RPS", start_year: 2026, target: 1 },
+  ];
   return { ...WORKED_EXAMPLE, drivers, curves: [power, WORKED_EXAMPLE.curves[1]!] };
 }
 
@@ -59,18 +69,36 @@ describe("assertFiniteRow (crafted rows)", () => {
 });
 
 describe("runScenario refuses to produce a non-finite value", () => {
-  test("a finite but extreme baseline (1.7e308) plus its load growth overflows: the run throws, naming the curve and the month", () => {
-    // Valid input (every mid is finite): mid = baseline + uplift is Infinity in February.
-    const err = thrown(() => runScenario(withPowerMids([60, 1.7e308])));
+  test("a finite but extreme baseline (1.7e308) plus its shock overflows: the run throws, naming the curve and the month", () => {
+    // Valid input (every mid is finite): mid = baseline + uplift is Infinity in February. (Power
+    // prices cannot overflow this way: the stack clamps them to the market's cap.)
+    const err = thrown(() => runScenario(withGasMids([4, 1.7e308])));
     expect(err).toBeInstanceOf(NonFiniteOutputError);
-    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02, metric mid: value is Infinity/);
+    expect(err.message).toMatch(/^non-finite output: curve HH_GAS, month 2027-02, metric mid: value is Infinity/);
   });
 
   test("an NPV that overflows (a huge uplift × hours × discount factor) is caught on the NPV row", () => {
-    // 1e306 USD/MWh and its uplift stay finite as prices; the NPV (× ~350 hours) does not.
-    const err = thrown(() => runScenario(withPowerMids([1e306, 1e306])));
+    // 1e306 USD/MWh falling to the floor: the uplift (−1e306) is finite, its NPV (× ~336 hours) is not.
+    const err = thrown(() => runScenario(withPowerMidsAtFloor([1e306, 1e306])));
     expect(err).toBeInstanceOf(NonFiniteOutputError);
-    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-01, metric NPV: value is Infinity/);
+    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-01, metric NPV: value is -Infinity/);
+  });
+
+  test("an overflowing gas price under a capped power price is caught on the first non-finite number of the month (a band point or an attribution part)", () => {
+    // gas at 1.7e308 shocked +100 %: the power price is clamped to PJM's cap, its gas part is not finite
+    const gas: BaselineCurve = { ...WORKED_EXAMPLE.curves[1]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([4, 1.7e308]) };
+    const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([60, 50]) };
+    const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
+    const err = thrown(() => runScenario({ ...WORKED_EXAMPLE, drivers, curves: [power, gas] }));
+    expect(err).toBeInstanceOf(NonFiniteOutputError);
+    // the band points re-evaluate the month with the gas shocked further (§7.6), so mid's band fails before uplift's attribution
+    expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02, metric (mid: band_(lower|upper)|uplift: attribution fuel_curve:0) is (NaN|-?Infinity)/);
+  });
+
+  test("assertFiniteRow skips the text scan only when told the parts were checked", () => {
+    const row = ["C", "MONTHLY", 202701, "2027-01", "uplift", 1, 0, 2, '{"policy:0":Infinity}'] as const;
+    expect(() => assertFiniteRow(...row)).toThrow(NonFiniteOutputError);
+    expect(() => assertFiniteRow(...row, true)).not.toThrow();
   });
 
   test("an overflow in a quarter's average names the quarter and its first month", () => {

@@ -1,4 +1,5 @@
 /** Test helpers: flatten batches into row objects, serialize, seeded generator of random valid scenarios. */
+import { SAMPLE_ASOF, SAMPLE_CURVES, SAMPLE_MONTHS, seasonalMid } from "../../../src/curves/sample";
 import { type BaselineCurve, DEFAULT_PARAMETERS, type Driver, type EngineInput, type EngineResult } from "../../../src/engine/index";
 
 export interface Row {
@@ -71,7 +72,7 @@ export function monthsFrom(start: number, n: number): Int32Array {
   return m;
 }
 
-const MARKETS = ["PJM", "ERCOT", "CAISO", "MISO", "ZZX"];
+const MARKETS = ["PJM", "ERCOT", "CAISO", "MISO", "NYISO", "ISO-NE", "ZZX"];
 const BLOCKS = ["ON_PEAK", "OFF_PEAK", "ATC"];
 
 /** A random valid scenario; small enough for hundreds of runs. */
@@ -83,21 +84,21 @@ export function randomScenario(seed: number): EngineInput {
   const asofDate = `${Math.floor(asofYm / 100)}-${String(asofYm % 100).padStart(2, "0")}-${String(int(1, 28)).padStart(2, "0")}`;
   const horizon = int(1, 40);
   const curves: BaselineCurve[] = [];
-  const fuelSpecs: [string, BaselineCurve["product"], number][] = [
-    ["GAS0", "natural_gas", 3.5],
-    ["GAS1", "natural_gas", 5],
-    ["COAL0", "coal", 80],
-    ["CO20", "co2", 25],
-    ["OIL0", "oil", 70],
+  const fuelSpecs: [string, BaselineCurve["product"], number, string, string][] = [
+    ["GAS0", "natural_gas", 3.5, "USD/MMBtu", "GAS0"],
+    ["GAS1", "natural_gas", 5, "USD/MMBtu", "GAS1"],
+    ["COAL0", "coal", 80, "USD/short_ton", "COAL0"],
+    ["CO20", "co2", 25, "USD/short_ton", "RGGI allowances"],
+    ["OIL0", "oil", 70, "USD/bbl", "OIL0"],
   ];
   const nFuel = int(1, fuelSpecs.length);
   for (let i = 0; i < nFuel; i++) {
-    const [key, product, level] = fuelSpecs[i]!;
+    const [key, product, level, unit, location] = fuelSpecs[i]!;
     const start = ymAdd(asofYm, int(-6, 2));
     const n = int(1, 50);
     const mid = new Float64Array(n);
     for (let j = 0; j < n; j++) mid[j] = level * (0.7 + 0.6 * rnd()) * (rnd() < 0.03 ? -0.2 : 1);
-    curves.push({ curveKey: key, market: "HUB", location: key, product, block: "ATC", unit: "USD", months: monthsFrom(start, n), mid });
+    curves.push({ curveKey: key, market: "HUB", location, product, block: "ATC", unit, months: monthsFrom(start, n), mid });
   }
   const nPower = int(1, 4);
   for (let i = 0; i < nPower; i++) {
@@ -112,7 +113,7 @@ export function randomScenario(seed: number): EngineInput {
   const y0 = Math.floor(asofYm / 100);
   for (let i = 0; i < nDrivers; i++) {
     const kind = int(0, 3);
-    const region = rnd() < 0.4 ? pick([...MARKETS, "loc0", "LOC1"]) : undefined;
+    const region = rnd() < 0.4 ? pick([...MARKETS, "loc0", "LOC1", "NY", "isone"]) : undefined;
     if (kind === 0) {
       const start = y0 + int(-1, 3);
       const d: Driver = { driver_type: "policy", policy_name: pick(["RPS", "CES", "CARBON_TAX", "OTHER"]), start_year: start, target: rnd() < 0.5 ? rnd() : 10 + 50 * rnd() };
@@ -138,7 +139,7 @@ export function randomScenario(seed: number): EngineInput {
         capacity_mw: 10 + 40000 * rnd() * rnd(),
       };
       if (rnd() < 0.5) d.technology = pick(["solar", "wind", "gas_cc", "nuclear", "battery"]);
-      if (region) d.region = region;
+      d.region = region ?? pick(MARKETS);
       drivers.push(d);
     }
   }
@@ -151,7 +152,7 @@ export function randomScenario(seed: number): EngineInput {
     parameters: {
       ...DEFAULT_PARAMETERS,
       horizon_months: horizon,
-      mc_paths: int(1, 60),
+      mc_paths: int(100, 160),
       seed: int(0, 1e6),
       band_quantiles: rnd() < 0.7 ? [0.05, 0.95] : [0.2 * rnd(), 0.8 + 0.2 * rnd()],
       shock_bp: int(-200, 200),
@@ -181,10 +182,12 @@ export const WORKED_EXAMPLE: EngineInput = {
   runId: "run-1",
   asofDate: "2027-01-15",
   codeVersion: "doc-example",
-  parameters: { ...DEFAULT_PARAMETERS, horizon_months: 3, mc_paths: 8, seed: 42 },
+  parameters: { ...DEFAULT_PARAMETERS, horizon_months: 3, mc_paths: 100, seed: 42 },
   drivers: [
     { driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 1000 },
-    { driver_type: "policy", policy_name: "CARBON_TAX", start_year: 2027, target: 20, region: "pjm" },
+    { driver_type: "policy", policy_name: "CARBON_TAX", start_year: 2027, target: 20 },
+    { driver_type: "policy", policy_name: "RPS", start_year: 2027, target: 0.05, region: "NJ" },
+    { driver_type: "load_growth", annual_growth_pct: 13.02, start_year: 2026, end_year: 2026, region: "pjm" },
   ],
   curves: [
     {
@@ -205,7 +208,41 @@ export const WORKED_EXAMPLE: EngineInput = {
       block: "ATC",
       unit: "USD/MMBtu",
       months: new Int32Array([202701, 202702, 202703]),
-      mid: new Float64Array([4, 3.5, 3]),
+      mid: new Float64Array([4, 4, 4]),
     },
   ],
 };
+
+/** The bundled sample curves (src/curves/sample.ts) as engine curves, months from the month after SAMPLE_ASOF. */
+export function sampleCurves(): BaselineCurve[] {
+  const start = Number(SAMPLE_ASOF.slice(0, 4)) * 100 + Number(SAMPLE_ASOF.slice(5, 7)) + 1;
+  const first = Number(SAMPLE_ASOF.slice(5, 7)) % 12;
+  return SAMPLE_CURVES.map((spec) => {
+    const mid = new Float64Array(SAMPLE_MONTHS);
+    for (let i = 0; i < SAMPLE_MONTHS; i++) mid[i] = seasonalMid(spec, first, i);
+    return {
+      curveKey: spec.curveKey,
+      market: spec.market,
+      location: spec.location,
+      product: spec.product as BaselineCurve["product"],
+      block: spec.block,
+      unit: spec.unit,
+      months: monthsFrom(start, SAMPLE_MONTHS),
+      mid,
+    };
+  });
+}
+
+/** A run over the sample curves with these drivers (horizon: all sample months). */
+export function sampleInput(drivers: Driver[], parameters: Partial<EngineInput["parameters"]> = {}): EngineInput {
+  return {
+    tenantId: "t",
+    scenarioId: "sample",
+    runId: "r",
+    asofDate: SAMPLE_ASOF,
+    codeVersion: "test",
+    parameters: { ...DEFAULT_PARAMETERS, horizon_months: SAMPLE_MONTHS + 1, mc_paths: 100, ...parameters },
+    drivers,
+    curves: sampleCurves(),
+  };
+}

@@ -269,7 +269,7 @@ function drawChart(area: HTMLElement, state: State, mid: OutputRow[], baseline: 
   select_(selected, false);
 }
 
-const METRICS = ["", "mid", "baseline", "uplift", "policy_uplift", "NPV"];
+const METRICS = ["", "mid", "baseline", "uplift", "policy_uplift", "NPV", "rec_cost", "npv_per_bp", "mid_per_gas"];
 let latestMetric = "";
 
 async function latestTable(area: HTMLElement, base: string, state: State, signal: AbortSignal, cursor?: string, trail: string[] = []): Promise<void> {

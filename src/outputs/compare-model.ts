@@ -1,0 +1,65 @@
+/** `/compare` query and response schemas. */
+import { t } from "elysia";
+import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
+import { filters, Meta, nullableDouble, OUTPUT_FORMATS } from "./model";
+
+const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+export const CompareQuery = t.Object(
+  {
+    with: t.String({
+      pattern: `^(?:${UUID}|[Bb][Aa][Ss][Ee][Ll][Ii][Nn][Ee])$`,
+      error: "must be a scenario id (UUID) or baseline",
+      description:
+        "Side b: another scenario of the same tenant (its id), or `baseline`: the no-driver baseline of the run itself (b = its `baseline` value for `mid` and `baseline`, 0 for driver effects, null for other metrics; docs/compare.md).",
+      examples: ["baseline"],
+    }),
+    run_id: t.Optional(
+      t.String({ format: "uuid", error: "must be a UUID", description: "Run a: a run of this scenario; default: its latest SUCCEEDED run (named in `meta.run_id`)." }),
+    ),
+    with_run_id: t.Optional(
+      t.String({
+        format: "uuid",
+        error: "must be a UUID",
+        description: "Run b: a run of the `with` scenario; default: its latest SUCCEEDED run (named in `meta.with_run_id`). Not with `with=baseline`.",
+      }),
+    ),
+    metric: filters.metric,
+    metric_name: filters.metric_name,
+    curve_key: filters.curve_key,
+    tenor_type: filters.tenor_type,
+    contract_month: filters.contract_month,
+    contract_month_from: filters.contract_month_from,
+    contract_month_to: filters.contract_month_to,
+    cursor: filters.cursor,
+    tenant_id: filters.tenant_id,
+    limit: t.Optional({
+      ...queryInteger("limit", 1, 2_147_483_647),
+      description: "JSON: rows per page, default 100, at most 1,000 (400 beyond). CSV/NDJSON: stop after this many rows; default: all.",
+    }),
+    format: t.Optional(
+      caseInsensitiveEnum(OUTPUT_FORMATS, { default: "json", description: "json: a page in the envelope; csv and ndjson: a streamed download of every matching row." }),
+    ),
+    escape_formulas: t.Optional(
+      t.Boolean({ description: "CSV only: prefix text cells that start with = + - @ tab or CR with a `'` so spreadsheets do not evaluate them. Default false." }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const CompareRowSchema = t.Object({
+  curve_key: t.String(),
+  tenor_type: t.String(),
+  contract_month: t.String(),
+  tenor_label: t.String(),
+  metric: t.String(),
+  a: nullableDouble("The value in run a (`meta.run_id`); null when only run b has this key."),
+  b: nullableDouble("The value in run b (`meta.with_run_id`), or the baseline value (`with=baseline`); null when missing."),
+  delta: nullableDouble("a − b; null when a or b is null."),
+  delta_pct: nullableDouble("(a − b) / |b| (a ratio: 0.05 is 5 %); null when a or b is null or b is 0."),
+});
+
+export const ComparePageEnvelope = t.Object({ meta: Meta, data: t.Array(CompareRowSchema) });
+
+export const compareModels = { CompareRow: CompareRowSchema, ComparePageEnvelope } as const;
+export type CompareQueryInput = typeof CompareQuery.static;

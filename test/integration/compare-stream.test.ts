@@ -1,0 +1,134 @@
+/**
+ * A large /compare download from the API as production runs it (a child process on a server
+ * Postgres): every row of the full outer join arrives, and the server's memory stays flat because
+ * the join runs in Postgres and its result streams through COPY.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as net from "node:net";
+import { createTestDb, type TestDb } from "../support/app";
+import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
+
+const TENANT = "t-cmp-big";
+const tenant = { "x-aurum-tenant": TENANT };
+const MB = 1024 * 1024;
+const A_ROWS = 1_000_000;
+const B_ROWS = 900_000;
+const STALL_SECONDS = 3;
+
+/** A raw GET that takes the status line and then reads nothing: the server cannot write. `ended`: the server closed or reset it. */
+function stalledGet(base: string, path: string) {
+  const url = new URL(base);
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.write(`GET ${path} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\nx-aurum-tenant: ${TENANT}\r\n\r\n`);
+  const status = Promise.withResolvers<number>();
+  const ended = Promise.withResolvers<void>();
+  socket.once("data", (b: Buffer) => {
+    status.resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(b.toString("latin1"))?.[1] ?? 0));
+    socket.pause();
+  });
+  socket.on("close", () => ended.resolve());
+  socket.on("error", () => {});
+  return { status: status.promise, ended: ended.promise, close: () => socket.destroy() };
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () => {
+  let db: TestDb;
+  let api: ApiProcess;
+  let a: string;
+  let b: string;
+
+  const create = async (name: string) =>
+    (await (await fetch(`${api.base}/v1/scenarios`, { method: "POST", headers: { ...tenant, "content-type": "application/json" }, body: JSON.stringify({ name }) })).json()).data
+      .id as string;
+
+  beforeAll(async () => {
+    db = await createTestDb("postgres");
+    // One export slot: a download that is not closed would make the next one a 429.
+    api = await startApiProcess(db.url as string, { AURUM_API_OUTPUT_EXPORTS_MAX: "1", AURUM_API_EXPORT_STALL_SECONDS: String(STALL_SECONDS) });
+    a = await create("A");
+    b = await create("B");
+    // Row i has value i in A and i + 3 in B: delta −3 where both have the key; A's last 100,000 keys are A's only.
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: a, rows: A_ROWS, curves: 400 });
+    await seedRun(db.sql, { tenantId: TENANT, scenarioId: b, rows: B_ROWS, curves: 400, offset: 3 });
+    await db.sql`analyze scenario_output`;
+    // Warm-up: what a first export allocates once is not growth.
+    await (await fetch(`${api.base}/v1/scenarios/${a}/compare?with=${b}&format=csv&limit=100000`, { headers: tenant })).arrayBuffer();
+  }, 240_000);
+  afterAll(async () => {
+    await api?.stop();
+    await db?.drop();
+  }, 60_000);
+
+  test(`${A_ROWS.toLocaleString("en")} joined rows arrive whole (row count, delta checksum, one-sided rows) with the server's RSS within idle + 16 MB`, async () => {
+    const idle = api.rssBytes();
+    let peak = idle;
+    const timer = setInterval(() => {
+      peak = Math.max(peak, api.rssBytes());
+    }, 20);
+    const started = performance.now();
+    let out: string;
+    let exit: number;
+    try {
+      // curl into awk: rows, the sum of delta (column 8), and rows whose b (column 7) is empty.
+      const sh = Bun.spawn(
+        [
+          "bash",
+          "-o",
+          "pipefail",
+          "-c",
+          `curl -sf -H "x-aurum-tenant: ${TENANT}" "$0" | awk -F, 'NR > 1 { n++; s += $8; if ($7 == "") e++ } END { printf "%d %.0f %d", n, s, e }'`,
+          `${api.base}/v1/scenarios/${a}/compare?with=${b}&format=csv`,
+        ],
+        { stdout: "pipe" },
+      );
+      out = await new Response(sh.stdout).text();
+      exit = await sh.exited;
+    } finally {
+      clearInterval(timer);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const [rows, sum, onlyA] = out.split(" ").map(Number);
+    expect({ exit, rows, sum, onlyA }).toEqual({ exit: 0, rows: A_ROWS, sum: -3 * B_ROWS, onlyA: A_ROWS - B_ROWS });
+    console.log(
+      `compare CSV: ${rows?.toLocaleString("en")} rows in ${seconds.toFixed(1)} s; peak RSS over idle +${((peak - idle) / MB).toFixed(1)} MB (peak ${(peak / MB).toFixed(1)} MB)`,
+    );
+    expect((peak - idle) / MB).toBeLessThan(16);
+  }, 240_000);
+
+  const copyBackends = async () =>
+    (
+      await db.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and query like 'copy (%' and pid <> pg_backend_pid()`
+    )[0]?.n ?? 0;
+  const path = (qs: string) => `/v1/scenarios/${a}/compare?with=${b}&${qs}`;
+
+  test("a download whose client reads nothing is closed after the stall time: its COPY ends and its slot is free again", async () => {
+    const stalled = stalledGet(api.base, path("format=csv"));
+    expect(await stalled.status).toBe(200);
+    await stalled.ended;
+    await until("the stalled COPY ends", async () => (await copyBackends()) === 0);
+    const next = await fetch(`${api.base}${path("format=ndjson&limit=5")}`, { headers: tenant });
+    expect([next.status, (await next.text()).trimEnd().split("\n").length]).toEqual([200, 5]);
+  }, 120_000);
+
+  test("a client that goes away mid-download ends the COPY; the next download gets the slot", async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${api.base}${path("format=csv")}`, { headers: tenant, signal: abort.signal });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let bytes = 0;
+    while (bytes < 1024 * 1024) bytes += ((await reader.read()).value as Uint8Array).length;
+    abort.abort();
+    await reader.cancel().catch(() => {});
+    await until("the COPY of the abandoned download ends", async () => (await copyBackends()) === 0);
+    expect((await fetch(`${api.base}${path("format=csv&limit=3")}`, { headers: tenant })).status).toBe(200);
+  }, 120_000);
+});

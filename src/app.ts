@@ -20,6 +20,7 @@ import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
 import type { Authenticator } from "./platform/auth";
 import { createCors } from "./platform/cors";
+import { DOCS_ASSETS, docsAssetRoutes } from "./platform/docs-assets";
 import { AppError } from "./platform/errors";
 import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
@@ -167,6 +168,9 @@ export function createApp(deps: AppDeps) {
         openapi({
           path: "/docs",
           specPath: "/openapi.json",
+          // Swagger UI from the pinned npm package, served here (docs-assets.ts): no CDN, works offline.
+          provider: "swagger-ui",
+          swagger: { ...DOCS_ASSETS, autoDarkMode: false },
           documentation: {
             info: {
               title: "Aurum Scenarios API",
@@ -206,6 +210,7 @@ export function createApp(deps: AppDeps) {
       if (isStreamedImport(request)) return;
       bufferedBody(request, await readBodyText(request.body, deps.config.maxBodyBytes));
     })
+    .use(docsAssetRoutes())
     .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
     .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
@@ -235,6 +240,10 @@ function bearerChallenge(request: Request, message: string): string {
   return `${realm}, error="${error}", error_description="${message.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, "?")}"`;
 }
 
+/**
+ * The app's type, routes and schemas included: an Eden Treaty client (`treaty<App>(url)`, package
+ * `@elysiajs/eden`) gets typed calls from it (docs/scenarios.md, "Typed client").
+ */
 export type App = ReturnType<typeof createApp>;
 
 /** `POST /v1/curves:import`: its body is streamed into the database, not parsed in memory. */

@@ -199,6 +199,12 @@ export const SETTINGS = {
     text,
     "Dead-letter topic: runs that failed for good, and request messages that could not be decoded.",
   ),
+  scenarioOutputTopic: setting(
+    "AURUM_SCENARIO_OUTPUT_TOPIC",
+    "aurum.scenario.output.v1",
+    text,
+    'Topic of "outputs ready" events: one per run whose outputs committed (docs/events.md); Kafka mode only.',
+  ),
   workerGroupId: setting("AURUM_WORKER_GROUP_ID", "aurum-scenario-worker", text, "Kafka consumer group of the scenario workers."),
   relayPollMs: setting("AURUM_OUTBOX_RELAY_POLL_MS", "500", int(10, 60_000), "How often the outbox relay looks for unsent run requests (it also wakes on new runs)."),
   scenarioMetricsPort: setting("AURUM_SCENARIO_METRICS_PORT", "9500", int(0, 65535), "Port of the worker's /metrics, /healthz and /readyz (0 picks a free port)."),

@@ -33,9 +33,10 @@ import { createMetrics, type Metrics } from "./platform/metrics";
 import { redact } from "./platform/redact";
 import { createMemoryRateLimitStore } from "./ratelimit/gcra";
 import { createRedisRateLimitStore } from "./ratelimit/redis-store";
-import { createLocalQueue, createOutboxQueue, type LocalQueue, type RunQueue } from "./runs/queue";
+import { createLocalQueue, createOutboxQueue, type LocalQueue, type OutboxQueue, type RunQueue } from "./runs/queue";
 import { type Publisher, startOutboxRelay } from "./runs/relay";
 import { startWorker } from "./worker";
+import type { ExecutorOptions } from "./worker/executor";
 import { startProbeServer } from "./worker/metrics";
 
 const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
@@ -138,7 +139,7 @@ async function main(verb: string | undefined): Promise<void> {
   let draining = false;
   const kafka = config.kafkaBrokers?.length ? createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-${verb}` }) : undefined;
   // Kafka mode: triggers write an outbox row that the relay publishes. Embedded: the table is the queue.
-  const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic }) : undefined;
+  const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic, output: config.scenarioOutputTopic }) : undefined;
   const local = outbox ? undefined : createLocalQueue();
   const queue: RunQueue = outbox ?? (local as LocalQueue);
   if (kafka) {
@@ -146,6 +147,7 @@ async function main(verb: string | undefined): Promise<void> {
       .ensureTopics([
         { name: config.scenarioRequestTopic, partitions: 12 },
         { name: config.scenarioDlqTopic, partitions: 3 },
+        { name: config.scenarioOutputTopic, partitions: 3 },
         ...(config.scenarioCacheInvalidationTopic ? [{ name: config.scenarioCacheInvalidationTopic, partitions: 3 }] : []),
       ])
       .catch((err) => log.warn("kafka_topics_unverified", { error: (err as Error).message }));
@@ -176,7 +178,8 @@ async function main(verb: string | undefined): Promise<void> {
             ? createTrinoOutputWriter({ ...iceberg, sql: db.sql, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
             : createPgOutputWriter(db.sql, { copy: db.mode === "server" }),
           // After the outputs commit, never before: see docs/cache.md ("Ordering").
-          executorOptions: bumpOnCommit(bumps),
+          // Kafka mode: the "outputs ready" event goes into the outbox in the same transaction.
+          executorOptions: withOutputsReady(bumpOnCommit(bumps), outbox),
           ...(kafka ? { mode: "kafka" as const, queue, kafka } : { mode: "embedded" as const, queue: local as LocalQueue }),
         });
   const probes =
@@ -262,6 +265,18 @@ async function main(verb: string | undefined): Promise<void> {
  * `start` without Kafka, where the API and the only worker share this process; otherwise none,
  * because a worker in another process could not invalidate this process's memory.
  */
+/** The cache's commit hooks, plus the "outputs ready" outbox row when runs travel through Kafka. */
+function withOutputsReady(hooks: ReturnType<typeof bumpOnCommit>, outbox: OutboxQueue | undefined): Partial<ExecutorOptions> {
+  if (!outbox) return hooks;
+  return {
+    ...hooks,
+    onCommitting: async (tx, run, out) => {
+      await hooks.onCommitting(tx, run);
+      await outbox.outputsReady(tx, run, out);
+    },
+  };
+}
+
 function buildCache(o: {
   config: Config;
   verb: string;

@@ -167,12 +167,12 @@ export function outputRoutes(deps: {
       {
         params: t.Object({ id: Uuid }),
         query: LatestQuery,
-        response: { 200: "LatestMetricsEnvelope", ...errors, 409: ErrorResponse },
+        response: { 200: t.Union([t.Ref("#/components/schemas/LatestMetricsEnvelope"), t.Ref("#/components/schemas/MetricSummaryEnvelope")]), ...errors, 409: ErrorResponse },
         detail: {
           tags: ["outputs"],
-          summary: "Latest value per curve, tenor and metric",
+          summary: "Latest value per curve, tenor and metric, or per metric (group_by=metric)",
           description:
-            'For each (curve_key, tenor, metric): the value and band of the latest SUCCEEDED run that has it (greatest as-of date, then the most recently computed), with that run and as-of date. Filters apply before the rollup (so `asof_date_to` answers "latest as of"). Keyset-paged like /outputs.',
+            'For each (curve_key, tenor, metric): the value and band of the latest SUCCEEDED run that has it (greatest as-of date, then the most recently computed), with that run and as-of date. Filters apply before the rollup (so `asof_date_to` answers "latest as of"). Keyset-paged like /outputs. With `group_by=metric`: one row per metric summarising those latest values (MetricSummary: `count` keys, `min`, `max` and `mean` of the finite values, `non_finite`, `latest_asof_date`, `run_ids`), in metric order, keyset-paged by metric; `meta.group_by` is `metric`.',
         },
       },
     );

@@ -1,6 +1,7 @@
 /** Output and latest-metric query and response schemas. */
 import { t } from "elysia";
 import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { GROUP_BY, MetricSummary, MetricSummaryEnvelope } from "./metric-summary";
 
 export const TENOR_TYPES = ["MONTHLY", "QUARTER", "CALENDAR"] as const;
 export const OUTPUT_FORMATS = ["json", "csv", "ndjson"] as const;
@@ -51,6 +52,12 @@ export const LatestQuery = t.Object(
     ...filters,
     run_id: t.Optional(t.String({ format: "uuid", error: "must be a UUID", description: "Only rows of this run compete for latest." })),
     limit: t.Optional(queryInteger("limit", 1, JSON_LIMIT.max, JSON_LIMIT.default)),
+    group_by: t.Optional(
+      caseInsensitiveEnum(GROUP_BY, {
+        description:
+          "`metric`: one row per metric summarising its latest values (count, min, max, mean, non_finite, latest_asof_date, run_ids; MetricSummary), keyset-paged by metric. Default: one row per curve, tenor, month and metric (LatestMetric).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -96,6 +103,6 @@ export const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number()
 export const OutputPageEnvelope = t.Object({ meta: Meta, data: t.Array(OutputRowSchema) });
 export const LatestMetricsEnvelope = t.Object({ meta: Meta, data: t.Array(LatestMetric) });
 
-export const outputModels = { OutputRow: OutputRowSchema, OutputPageEnvelope, LatestMetric, LatestMetricsEnvelope } as const;
+export const outputModels = { OutputRow: OutputRowSchema, OutputPageEnvelope, LatestMetric, LatestMetricsEnvelope, MetricSummary, MetricSummaryEnvelope } as const;
 export type OutputQueryInput = typeof OutputQuery.static;
 export type LatestQueryInput = typeof LatestQuery.static;

@@ -14,6 +14,7 @@ import postgres from "postgres";
 import type { Sql } from "../adapters/postgres";
 import { createPgCompareReader } from "./compare-pg";
 import { encodeRows } from "./encoders";
+import type { MetricSummaryRow } from "./metric-summary";
 import { CopyOut, type CopyTarget, UnsupportedConnection } from "./pg-copy";
 import type { ExportRequest, LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
 import { pagedRows } from "./reader";
@@ -67,6 +68,26 @@ export function createPgOutputReader(sql: Sql, opts: PgReaderOptions = {}): Outp
          limit ${n}`,
         p.values,
       )) as unknown as LatestRow[];
+    },
+
+    /** The same rollup, summarised per metric (metric-summary.ts); NaN and ±Infinity counted apart. */
+    async latestByMetric(filter, limit, afterMetric) {
+      const p = placeholders();
+      const where = conditions(filter, undefined, p.add, "o.") + (afterMetric !== undefined ? ` and o.metric > ${p.add(afterMetric)}` : "");
+      return (await sql.unsafe(
+        `with latest as (
+           select distinct on (o.metric, o.curve_key, o.tenor_type, o.contract_month) o.metric, o.value, o.asof_date, o.run_id,
+             o.value not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) as finite
+           from scenario_run r
+           cross join lateral (select * from scenario_output o where o.run_id = r.id and ${where}) o
+           where r.scenario_id = ${p.add(filter.scenarioId, "::uuid")} and r.state = 'SUCCEEDED'
+           order by o.metric, o.curve_key, o.tenor_type, o.contract_month, o.asof_date desc, o.computed_ts desc, o.run_id desc)
+         select metric, count(*)::int as count, min(value) filter (where finite) as min, max(value) filter (where finite) as max,
+           avg(value) filter (where finite) as mean, (count(*) filter (where not finite))::int as non_finite,
+           to_char(max(asof_date), 'YYYY-MM-DD') as latest_asof_date, count(distinct run_id)::int as run_ids
+         from latest group by metric order by metric limit ${limit | 0}`,
+        p.values,
+      )) as unknown as MetricSummaryRow[];
     },
 
     export(filter, request) {

@@ -14,6 +14,7 @@
  */
 
 import type { CompareReader } from "./compare";
+import type { MetricSummaryRow } from "./metric-summary";
 
 export const OUTPUT_COLUMNS = [
   "scenario_id",
@@ -86,6 +87,8 @@ export type ExportRequest = {
 export interface OutputReader {
   page(filter: RunFilter, limit: number, after?: OutputKey): Promise<OutputRow[]>;
   latest(filter: OutputFilter, limit: number, after?: OutputKey): Promise<LatestRow[]>;
+  /** The `latest` rollup summarised per metric (metric-summary.ts), metrics after `afterMetric`, in metric order. */
+  latestByMetric(filter: OutputFilter, limit: number, afterMetric?: string): Promise<MetricSummaryRow[]>;
   /** CSV chunks start with the header row. Errors after the first chunk propagate to the caller. */
   export(filter: RunFilter, request: ExportRequest): AsyncIterable<Uint8Array>;
   /** Two runs' rows joined on the natural key in the store (`/compare`, compare.ts). */

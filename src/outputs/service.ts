@@ -19,6 +19,7 @@ import type { ScenarioRepo } from "../scenarios/repo";
 import { createCompareService } from "./compare-service";
 import { encodeRows } from "./encoders";
 import { spellRow } from "./finite";
+import { summaryPage } from "./metric-summary";
 import { JSON_LIMIT, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
 import { type ExportFormat, keyOf, type LatestRow, type OutputFilter, type OutputKey, type OutputReader, type OutputRow } from "./reader";
 
@@ -287,6 +288,7 @@ export function createOutputService(deps: {
         const filter = await scope(p, scenarioId, q);
         const allowed = await checkOutputRequest(deps.flags, filter.tenantId, "json", q.limit);
         if (filter.runId) await resolveRun(scenarioId, filter.runId);
+        if (q.group_by !== undefined) return summaryPage(reader, filter, q.cursor, allowed.limit ?? JSON_LIMIT.default);
         const fingerprint = filterFingerprint({ ...filter, kind: "latest" });
         const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, KEY_SHAPE) : undefined;
         const limit = allowed.limit ?? JSON_LIMIT.default;

@@ -17,6 +17,7 @@ import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
 import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
 import { parseAttribution } from "./finite";
+import type { MetricSummaryRow } from "./metric-summary";
 import type { LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
@@ -52,6 +53,28 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
         { tenantId: filter.tenantId },
       );
       return objects<LatestRow>(result);
+    },
+
+    /** The same rollup, summarised per metric in Trino (metric-summary.ts); NaN and ±Infinity counted apart. */
+    async latestByMetric(filter, limit, afterMetric) {
+      const runs = await sql<{ id: string }[]>`
+        select id::text as id from scenario_run
+        where scenario_id = ${filter.scenarioId}::uuid and tenant_id = ${filter.tenantId} and state = 'SUCCEEDED'`;
+      if (!runs.length || (filter.runId && !runs.some((r) => r.id === filter.runId))) return [];
+      const ids = filter.runId ? [filter.runId] : runs.map((r) => r.id);
+      const after = afterMetric !== undefined ? ` AND metric > ${varcharLiteral(afterMetric)}` : "";
+      const result = await trino.execute(
+        `SELECT metric, count(*) AS count, min(value) FILTER (WHERE finite) AS min, max(value) FILTER (WHERE finite) AS max,
+           avg(value) FILTER (WHERE finite) AS mean, count(*) FILTER (WHERE NOT finite) AS non_finite,
+           CAST(max(asof_date) AS varchar) AS latest_asof_date, count(DISTINCT run_id) AS run_ids
+         FROM (
+           SELECT metric, value, asof_date, run_id, is_finite(value) AS finite,
+             row_number() OVER (PARTITION BY ${ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
+           FROM ${table} WHERE ${conditions(filter, undefined)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})${after}
+         ) WHERE rn = 1 GROUP BY metric ORDER BY metric LIMIT ${limit | 0}`,
+        { tenantId: filter.tenantId },
+      );
+      return objects<MetricSummaryRow>(result).map((r) => ({ ...r, count: Number(r.count), non_finite: Number(r.non_finite), run_ids: Number(r.run_ids) }));
     },
 
     export(filter, request) {

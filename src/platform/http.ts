@@ -88,6 +88,18 @@ export function validationIssues(location: string, errors: { path: string; messa
   return issues;
 }
 
+/** RFC 7396 JSON Merge Patch: `PATCH /v1/scenarios/{id}` takes it beside application/json (origin.ts lets it through there only). */
+export const MERGE_PATCH = "application/merge-patch+json";
+
+/** The request's media type (lower case, parameters dropped), or "" without a Content-Type. */
+export function mediaType(request: Request): string {
+  return (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+
+export function isMergePatch(request: Request): boolean {
+  return mediaType(request) === MERGE_PATCH;
+}
+
 /**
  * Parse hook of routes whose JSON object body may be left out (`POST .../run`, cancel): an empty
  * body means `{}`, anything else must be a JSON object. Elysia's own parser for an optional body

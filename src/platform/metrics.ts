@@ -7,9 +7,16 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** Runtime-default gauges dropped from every registry because their names end in _total. */
+export const NON_COUNTER_TOTALS = ["aurum_nodejs_active_handles_total", "aurum_nodejs_active_requests_total", "aurum_nodejs_active_resources_total"];
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "aurum_" });
+  // prom-client's runtime defaults include three gauges named *_total (the sums of
+  // aurum_nodejs_active_{handles,requests,resources}, which stay, by type). A gauge must not end in
+  // _total (`promtool check metrics`), so they go: sum() the by-type gauges for the totals.
+  for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
   const httpDuration = new Histogram({
     name: "aurum_http_request_duration_seconds",
     help: "HTTP request duration by route template, method and status",

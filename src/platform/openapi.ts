@@ -133,7 +133,7 @@ export function headerRefs(...names: (keyof typeof HEADERS)[]): Record<string, {
  * rendering (once; the routes do not change after createApp). A local hook of this wrapper: it
  * runs for the plugin's own routes only.
  */
-export function publishedDocs(plugin: AnyElysia, specPath: string, routes: () => readonly Route[]) {
+export function publishedDocs<Plugin extends AnyElysia>(plugin: Plugin, specPath: string, routes: () => readonly Route[]) {
   let published: Json;
   return new Elysia({ name: "published-openapi" })
     .onAfterHandle(({ path, responseValue }) => {
@@ -196,6 +196,8 @@ function publishOperation(op: Json, method: string, path: string, route: Route |
       delete content["multipart/form-data"];
     }
     for (const media of Object.values(content)) media.schema = normaliseSchema(media.schema);
+    // PATCH also takes RFC 7396 merge patches of the same shape (src/scenarios/service.ts, docs/scenarios.md).
+    if (method === "patch" && content["application/json"]) content["application/merge-patch+json"] = structuredClone(content["application/json"]);
   }
   const responses: Record<string, Json> = op.responses ?? {};
   // The route's own additions (the renderer replaces detail.responses by the `response` schemas).

@@ -5,7 +5,8 @@
  * DELETE) must
  *
  * - carry a body only with the content type their route takes: `application/json` (parameters
- *   such as charset allowed), or `text/csv` for `POST /v1/curves:import`; a browser sends those
+ *   such as charset allowed), `text/csv` for `POST /v1/curves:import`, and also
+ *   `application/merge-patch+json` for `PATCH /v1/scenarios/{id}`; a browser sends those
  *   cross-site only after a preflight this API never grants, so no page can forge them; and
  * - when they carry an `Origin` header (browsers always send it on such requests), name this API's
  *   own origin (the host it was addressed as) or one listed in AURUM_API_ALLOWED_ORIGINS.
@@ -14,8 +15,10 @@
  * passes both checks.
  */
 import { AppError } from "./errors";
+import { MERGE_PATCH } from "./http";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const SCENARIO_ITEM = /^\/v1\/scenarios\/[^/]+\/?$/;
 
 export type OriginPolicy = {
   allowedOrigins?: readonly string[];
@@ -54,6 +57,8 @@ export function originGuard(policy: OriginPolicy = {}): (request: Request) => vo
       if (hasBody(request)) throw new AppError("UNSUPPORTED_MEDIA_TYPE", `a ${request.method} body needs Content-Type: ${expected}`);
       return;
     }
+    // PATCH /v1/scenarios/{id} also takes a JSON Merge Patch (RFC 7396); no other route does.
+    if (type === MERGE_PATCH && request.method === "PATCH" && SCENARIO_ITEM.test(url.pathname)) return;
     if (type !== expected) {
       throw new AppError("UNSUPPORTED_MEDIA_TYPE", `Content-Type ${JSON.stringify(type.slice(0, 100))} is not accepted here: send ${expected}`);
     }

@@ -8,13 +8,26 @@ import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { type RunEventOptions, runEventStream, SSE_HEADERS } from "./events";
-import { RunListQuery, runModels, ScenarioRunOptions } from "./model";
+import { RunListQuery, type RunRecord, runModels, ScenarioRunOptions } from "./model";
 import type { RunService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
 
 export function runRoutes(deps: { authenticate: Authenticator; runs: RunService; log?: Logger; events?: RunEventOptions }) {
   const { runs } = deps;
+  /** `scenario_run_*` events of the API's own run transitions (the worker logs the ones it makes). */
+  const runLifecycle = (event: string, request: Request, run: RunRecord, fields: Record<string, unknown>) => {
+    const info = requestInfo(request);
+    deps.log?.info(event, {
+      run_id: run.id,
+      scenario_id: run.scenario_id,
+      tenant_id: run.tenant_id,
+      state: run.state,
+      ...fields,
+      request_id: info.requestId,
+      trace_id: run.trace_id,
+    });
+  };
   return new Elysia({ name: "runs" })
     .model(runModels)
     .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
@@ -134,26 +147,38 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         },
       },
     )
-    .post("/v1/scenarios/runs/:run_id/cancel", async ({ request, principal, params }) => envelope(request, await runs.cancel(principal, params.run_id)), {
-      // No body is needed; one that is sent must be a JSON object (a malformed one is a 400); its content is ignored.
-      parse: optionalJsonBody,
-      params: t.Object({ run_id: Uuid }),
-      response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },
-      detail: {
-        tags: ["runs"],
-        summary: "Cancel a run",
-        description:
-          "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`), or CANCELLED at once when no worker executes it (no lease, a lapsed or an admin's lease); a finished run is a 409 naming its state. No body; a malformed one is a 400.",
-        requestBody: {
-          required: false,
-          description: "Optional and ignored; when sent, a JSON object.",
-          content: { "application/json": { schema: { type: "object" } } },
+    .post(
+      "/v1/scenarios/runs/:run_id/cancel",
+      async ({ request, principal, params }) => {
+        const run = await runs.cancel(principal, params.run_id);
+        runLifecycle("scenario_run_cancel_requested", request, run, { cancel_requested: run.cancel_requested });
+        return envelope(request, run);
+      },
+      {
+        // No body is needed; one that is sent must be a JSON object (a malformed one is a 400); its content is ignored.
+        parse: optionalJsonBody,
+        params: t.Object({ run_id: Uuid }),
+        response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },
+        detail: {
+          tags: ["runs"],
+          summary: "Cancel a run",
+          description:
+            "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`), or CANCELLED at once when no worker executes it (no lease, a lapsed or an admin's lease); a finished run is a 409 naming its state. No body; a malformed one is a 400.",
+          requestBody: {
+            required: false,
+            description: "Optional and ignored; when sent, a JSON object.",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
         },
       },
-    })
+    )
     .post(
       "/v1/scenarios/runs/:run_id/state",
-      async ({ request, principal, params, body }) => envelope(request, await runs.setState(principal, params.run_id, body.state, body.reason)),
+      async ({ request, principal, params, body }) => {
+        const run = await runs.setState(principal, params.run_id, body.state, body.reason);
+        runLifecycle("scenario_run_state_set", request, run, { reason: body.reason ?? null, by: principal.subject });
+        return envelope(request, run);
+      },
       {
         params: t.Object({ run_id: Uuid }),
         body: "RunStateChange",

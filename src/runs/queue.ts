@@ -10,6 +10,10 @@ import type { Tx } from "./repo";
 
 export const REQUEST_TOPIC = "aurum.scenario.request.v1";
 export const DLQ_TOPIC = "aurum.scenario.request.dlq.v1";
+export const OUTPUT_TOPIC = "aurum.scenario.output.v1";
+
+/** What a run committed, for its "outputs ready" event. */
+export type CommittedOutputs = { rows: number; asofDate: string; versionHash: string };
 
 export interface RunQueue {
   /**
@@ -44,12 +48,31 @@ export function deadLetterMessage(letter: { reason: string; error: Record<string
   return { schema: "aurum.scenario.dead_letter", version: 1, ...letter, at: new Date().toISOString() };
 }
 
+/** Version 1 of the "outputs ready" event (docs/events.md): a run's outputs committed and are readable. */
+export function outputsReadyMessage(run: RunRecord, out: CommittedOutputs, at = new Date()) {
+  return {
+    schema: "aurum.scenario.outputs_ready",
+    version: 1,
+    run_id: run.id,
+    scenario_id: run.scenario_id,
+    tenant_id: run.tenant_id,
+    rows: out.rows,
+    asof_date: out.asofDate,
+    version_hash: out.versionHash,
+    committed_at: at.toISOString(),
+  };
+}
+
 /** The run's trace id (set at trigger); runs from before it existed get one derived from the run id. */
 export function runTraceId(run: Pick<RunRecord, "id" | "trace_id">): string {
   return run.trace_id ?? new Bun.CryptoHasher("sha256").update(run.id).digest("hex").slice(0, 32);
 }
 
-export type OutboxQueue = RunQueue & { onNotify(fn: () => void): void };
+export type OutboxQueue = RunQueue & {
+  onNotify(fn: () => void): void;
+  /** Inside the transaction that commits a run's outputs and its SUCCEEDED state: the "outputs ready" event. */
+  outputsReady(tx: Tx, run: RunRecord, out: CommittedOutputs): Promise<void>;
+};
 
 export type LocalQueue = RunQueue & { onNotify(fn: () => void): void; onCancel(fn: (runId: string) => void): void };
 
@@ -71,7 +94,9 @@ export function createLocalQueue(): LocalQueue {
 }
 
 /** Kafka mode: an outbox row per message, published by the relay (relay.ts); `notify` wakes a relay in this process. */
-export function createOutboxQueue(topics: { request: string; deadLetter: string } = { request: REQUEST_TOPIC, deadLetter: DLQ_TOPIC }): OutboxQueue {
+export function createOutboxQueue(
+  topics: { request: string; deadLetter: string; output: string } = { request: REQUEST_TOPIC, deadLetter: DLQ_TOPIC, output: OUTPUT_TOPIC },
+): OutboxQueue {
   const wakeups = new Set<() => void>();
   const insert = (tx: Tx, run: RunRecord, topic: string, requestId: string, payload: Record<string, unknown>, delayMs = 0) => {
     const headers = { run_id: run.id, request_id: requestId, traceparent: traceparent(runTraceId(run)) };
@@ -85,6 +110,9 @@ export function createOutboxQueue(topics: { request: string; deadLetter: string 
     },
     async deadLetter(tx, run, error) {
       await insert(tx, run, topics.deadLetter, `dead-letter-${run.id}`, deadLetterMessage({ reason: "run failed", error, request: requestMessage(run) }));
+    },
+    async outputsReady(tx, run, out) {
+      await insert(tx, run, topics.output, `outputs-${run.id}`, outputsReadyMessage(run, out));
     },
     notify: () => {
       for (const fn of wakeups) fn();

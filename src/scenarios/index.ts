@@ -2,7 +2,8 @@
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
 import { ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
-import { envelope, requestInfo } from "../platform/http";
+import { badRequest } from "../platform/errors";
+import { envelope, isMergePatch, parseJson, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
 import { ErrorResponse, Uuid } from "../platform/schema";
@@ -12,6 +13,31 @@ import { etagOf, type Preconditions, type ScenarioService } from "./service";
 
 function preconditions(request: Request): Preconditions {
   return { ifMatch: request.headers.get("if-match") ?? undefined, ifNoneMatch: request.headers.get("if-none-match") ?? undefined };
+}
+
+/** Fields a scenario cannot be without: a merge patch may not delete them (`description: null` clears the description). */
+const NOT_REMOVABLE = ["name", "status", "assumptions", "parameters", "tags", "version"];
+
+/**
+ * Parse hook of PATCH: an `application/merge-patch+json` body (RFC 7396) must be a JSON object (a
+ * patch that replaces the whole document is refused) and may not delete a field the scenario needs;
+ * the route's schema then validates it like a JSON body. Other types are left to Elysia's JSON parser.
+ */
+async function mergePatchBody({ request }: { request: Request }): Promise<Record<string, unknown> | undefined> {
+  if (!isMergePatch(request)) return undefined;
+  const text = await request.text();
+  const value: unknown = text.trim() === "" ? undefined : parseJson(text);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw badRequest("a merge patch must be a JSON object", [{ field: "/", location: "body", message: "must be a JSON object (RFC 7396 patch of the scenario)" }]);
+  }
+  const removed = NOT_REMOVABLE.filter((field) => (value as Record<string, unknown>)[field] === null);
+  if (removed.length) {
+    throw badRequest(
+      `a merge patch cannot remove ${removed.join(", ")}`,
+      removed.map((field) => ({ field: `/${field}`, location: "body" as const, message: "cannot be removed (null); send a value ({} or [] to empty it)" })),
+    );
+  }
+  return value as Record<string, unknown>;
 }
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
@@ -104,20 +130,23 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
       .patch(
         "/:id",
         async ({ request, principal, params, body, set }) => {
-          const updated = await scenarios.update(principal, params.id, body, preconditions(request));
+          const patch = isMergePatch(request) ? scenarios.mergeUpdate : scenarios.update;
+          const updated = await patch(principal, params.id, body, preconditions(request));
           lifecycle("scenario_updated", request, { scenario_id: updated.id, tenant_id: updated.tenant_id, version: updated.version, fields: Object.keys(body) });
           set.headers.etag = etagOf(updated);
           return envelope(request, updated);
         },
         {
           params: IdParams,
+          // A merge patch is parsed here (Elysia's default parsers do not know its type); JSON, and no body, by Elysia's default (so auth still answers before a missing body is a 400).
+          parse: mergePatchBody,
           body: "ScenarioPatch",
           response: { 200: "ScenarioEnvelope", ...errors, 409: ErrorResponse, 412: ErrorResponse },
           detail: {
             tags: ["scenarios"],
             summary: "Update a scenario",
             description:
-              "Bumps `version`. Conditional per RFC 9110: `If-Match` (strong comparison, a list or `*`) or `If-None-Match` that does not hold gives 412 and changes nothing; a body `version` gives 409 when the scenario changed meanwhile. The body is a partial update: each given top-level field replaces the stored one whole (`parameters` and `assumptions` included: send the full object to change one key).",
+              "Bumps `version`. Conditional per RFC 9110: `If-Match` (strong comparison, a list or `*`) or `If-None-Match` that does not hold gives 412 and changes nothing; a body `version` gives 409 when the scenario changed meanwhile. With `Content-Type: application/json` the body is a partial update: each given top-level field replaces the stored one whole (`parameters` and `assumptions` included: send the full object to change one key). With `Content-Type: application/merge-patch+json` (RFC 7396, same schema) each given field is merged into the stored one: objects such as `parameters` deeply, a `null` member deleting that key, arrays and strings replacing; `description: null` clears the description, and `name`, `status`, `assumptions`, `parameters` and `tags` cannot be removed (400). The merged scenario is validated as a whole (400) and written only at the version it was merged from.",
             responses: { 200: { description: "The updated scenario", headers: headerRefs("ETag") } },
           },
         },
@@ -125,8 +154,8 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
       .delete(
         "/:id",
         async ({ request, principal, params, query, set }) => {
-          await scenarios.remove(principal, params.id, query.tenant_id, preconditions(request));
-          lifecycle("scenario_deleted", request, { scenario_id: params.id, tenant: principal.tenantId });
+          const tenantId = await scenarios.remove(principal, params.id, query.tenant_id, preconditions(request), requestInfo(request).requestId);
+          lifecycle("scenario_deleted", request, { scenario_id: params.id, tenant_id: tenantId });
           set.status = 204;
         },
         {

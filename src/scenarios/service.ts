@@ -59,7 +59,7 @@ const LISTED = 10;
  */
 export type ScenarioRemovalHooks = {
   removing?: (tx: Tx, removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
-  removed?: (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
+  removed?: (removed: { tenantId: string; scenarioId: string; requestId?: string }) => Promise<unknown>;
 };
 
 export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, hooks: ScenarioRemovalHooks = {}) {
@@ -157,8 +157,48 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
       throw versionConflict(expected as number, result.currentVersion);
     },
 
+    /**
+     * `PATCH` with `application/merge-patch+json` (RFC 7396): each top-level member of `patch` is
+     * merged into the stored field (objects deeply, a null member deleting that key; arrays and
+     * scalars replace), the merged fields are validated as a whole, and they are written only if the
+     * scenario is still at the version they were merged from. Preconditions and a body `version` keep
+     * their meaning (412 / 409); an unguarded merge that lost a race with another write is merged
+     * again from the new version, so no concurrent change is overwritten.
+     */
+    async mergeUpdate(p: Principal, id: string, patch: ScenarioPatchInput, conditions: Preconditions = {}): Promise<ScenarioRecord> {
+      authorize(p, "scenarios:write");
+      const tenantId = resolveTenant(p, undefined);
+      const { version, ...rest } = patch;
+      if (Object.keys(rest).length === 0) throw badRequest("nothing to change", [{ field: "/", location: "body", message: "give at least one field to change" }]);
+      const guarded = conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined;
+      for (let attempt = 1; ; attempt++) {
+        const current = await repo.get(id, tenantId);
+        if (!current) throw notFound("scenario");
+        if (guarded) checkPreconditions(conditions, etagOf(current));
+        if (version !== undefined && version !== current.version) throw versionConflict(version, current.version);
+        const merged: Record<string, unknown> = {};
+        for (const [field, value] of Object.entries(rest)) merged[field] = value === null ? null : mergePatch(current[field as keyof ScenarioRecord], value);
+        const fields = await validated(merged as Fields);
+        let result: Awaited<ReturnType<ScenarioRepo["update"]>>;
+        try {
+          result = await repo.update(id, tenantId, fields, current.version, p.subject);
+        } catch (err) {
+          throw duplicateName(err, fields.name) ?? err;
+        }
+        if ("row" in result) return result.row;
+        if ("missing" in result) throw notFound("scenario");
+        if (version !== undefined) throw versionConflict(version, result.currentVersion);
+        if (guarded) throw new AppError("PRECONDITION_FAILED", "the scenario changed since its ETag was read");
+        if (attempt >= MERGE_ATTEMPTS)
+          throw conflict(`the scenario changed during each of ${MERGE_ATTEMPTS} merges; send the patch again`, { current_version: result.currentVersion });
+        // Racing writers spread out before the next round.
+        await Bun.sleep(Math.random() * 5 * attempt);
+      }
+    },
+
     /** Deletes the scenario; with If-Match / If-None-Match, only while they hold (412 otherwise, nothing deleted). */
-    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}): Promise<void> {
+    /** Returns the deleted scenario's tenant. */
+    async remove(p: Principal, id: string, requestedTenant?: string, conditions: Preconditions = {}, requestId?: string): Promise<string> {
       authorize(p, "scenarios:delete");
       const scope = resolveTenant(p, requestedTenant);
       let expected: number | undefined;
@@ -175,7 +215,8 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
         if (guarded && (await repo.get(id, scope))) throw new AppError("PRECONDITION_FAILED", "the scenario changed since its ETag was read");
         throw notFound("scenario");
       }
-      await hooks.removed?.({ tenantId, scenarioId: id });
+      await hooks.removed?.({ tenantId, scenarioId: id, ...(requestId ? { requestId } : {}) });
+      return tenantId;
     },
   };
 }
@@ -189,6 +230,28 @@ function versionConflict(expected: number, current: number): AppError {
 type Fields = Partial<Omit<ScenarioCreateInput, "tenant_id">>;
 
 /** Trims names and tags, lower-cases enums, validates driver payloads and model parameters, and bounds JSON sizes. */
+/**
+ * How many times an unguarded merge patch is merged at most: each round of racing writers lets at
+ * least one through, so up to this many concurrent merges of one scenario all land.
+ */
+const MERGE_ATTEMPTS = 10;
+
+/** RFC 7396 MergePatch(target, patch): objects merge key by key, null deletes a key, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return patch;
+  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    // defineProperty: a "__proto__" key stays a key (JSON.parse makes it an own property) and never sets a prototype.
+    else Object.defineProperty(out, key, { value: mergePatch(Object.hasOwn(out, key) ? out[key] : undefined, value), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
 function normalizeFields(input: Fields): { changes: ScenarioChanges; curveRefs: CurveRef[]; regionRefs: RegionRef[] } {
   const issues: FieldIssue[] = [];
   const out: ScenarioChanges = {};

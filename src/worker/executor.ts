@@ -6,7 +6,7 @@
 import type { OutputWriter } from "../outputs/store";
 import { type Logger, withFields } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
-import { runTraceId } from "../runs/queue";
+import { type CommittedOutputs, runTraceId } from "../runs/queue";
 import type { Tx } from "../runs/repo";
 import { classifyFailure, type RunStep, rawText } from "./failure";
 import type { WorkerMetrics } from "./metrics";
@@ -19,8 +19,11 @@ export type ExecutorOptions = {
   retryBaseMs: number;
   /** Called after a run failed for good (its dead-letter message is already in the outbox in Kafka mode). */
   onDeadLetter?: (run: RunRecord, error: Record<string, unknown>) => Promise<void>;
-  /** Called inside the transaction that commits a run's outputs and its SUCCEEDED state (the cache records the bump it owes). */
-  onCommitting?: (tx: Tx, run: RunRecord) => Promise<void>;
+  /**
+   * Called inside the transaction that commits a run's outputs and its SUCCEEDED state (the cache
+   * records the bump it owes; Kafka mode writes the "outputs ready" event to the outbox).
+   */
+  onCommitting?: (tx: Tx, run: RunRecord, out: CommittedOutputs) => Promise<void>;
   /** Called after a run's outputs commit (the cache bumps its version here). */
   onSucceeded?: (run: RunRecord, rows: number) => Promise<void>;
   /** Length of the minute that `timeout_minutes` counts (60 000; tests shorten it). */
@@ -110,7 +113,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           }
           await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
           await tx`update scenario_run set rows_written = ${result.rows}, band_stats = ${result.bandStats ? tx.json(result.bandStats as never) : null} where id = ${run.id}`;
-          await options.onCommitting?.(tx, run);
+          await options.onCommitting?.(tx, run, { rows: result.rows, asofDate: input.asofDate, versionHash: result.versionHash });
         },
       );
       logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });

@@ -33,8 +33,8 @@ export function createWorkerMetrics(
     registers,
   });
   new Gauge({
-    name: "aurum_scenario_pool_utilisation",
-    help: "Busy engine threads / pool size",
+    name: "aurum_scenario_pool_utilisation_ratio",
+    help: "Busy engine threads / pool size (0 to 1)",
     registers,
     collect() {
       this.set(pool.size ? pool.busy / pool.size : 0);

@@ -38,8 +38,12 @@ const headers = { "x-aurum-tenant": TENANT };
 /** The Postgres reader with call counters, an optional delay, injected failures and a gate before `latest` returns. */
 function countingReader(inner: OutputReader) {
   const knobs = { delayMs: 0, failLatest: 0, gate: undefined as Promise<void> | undefined };
-  const calls = { page: 0, latest: 0, export: 0, compare: 0 };
+  const calls = { page: 0, latest: 0, latestByMetric: 0, export: 0, compare: 0 };
   const reader: OutputReader = {
+    async latestByMetric(...args) {
+      calls.latestByMetric++;
+      return inner.latestByMetric(...args);
+    },
     async page(...args) {
       calls.page++;
       if (knobs.delayMs) await Bun.sleep(knobs.delayMs);

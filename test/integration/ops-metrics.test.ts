@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestDb, type TestDb } from "../support/app";
-import { exposedNames, unknownMetrics } from "../support/ops";
+import { exposedNames, promtoolCheckMetrics, unknownMetrics } from "../support/ops";
 import { type ServiceProcess, startService } from "../support/service";
 import { requireService, serviceEnv } from "../support/services";
 
@@ -52,6 +52,14 @@ describe.skipIf(!kafka.available)("the operations pack against real /metrics (Ka
     const exposed = new Set([...exposedNames(scraped.api), ...exposedNames(scraped.worker)]);
     expect(exposed.size).toBeGreaterThan(30);
     expect(unknownMetrics(exposed)).toEqual([]);
+  });
+
+  test("promtool check metrics accepts the API's and the worker's /metrics (exit 0, no findings)", () => {
+    for (const [process, text] of Object.entries(scraped)) {
+      const r = promtoolCheckMetrics(text);
+      expect({ process, code: r.code, out: r.out }).toEqual({ process, code: 0, out: "" });
+    }
+    expect(exposedNames(scraped.worker).has("aurum_scenario_pool_utilisation_ratio")).toBe(true);
   });
 
   test("the metrics added for the operations pack are where the rules expect them", () => {

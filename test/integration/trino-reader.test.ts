@@ -109,6 +109,22 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
     expect(new Set((await iceberg.latest(base, 5_000)).map((r) => r.run_id))).toEqual(new Set([runs[0], runs[1]]));
   });
 
+  test("latestByMetric (group_by=metric): Trino's summary equals the Postgres one — counts, min, max, as-of and runs exactly, means to 1e-9", async () => {
+    const base: OutputFilter = { tenantId: TENANT, scenarioId };
+    for (const f of [base, { ...base, metric: "NPV" }, { ...base, asofTo: "2026-01-31" }, { ...base, runId: runs[0] as string }, { ...base, curveKey: "C003" }]) {
+      const want = await pg.latestByMetric(f, 100);
+      const got = await iceberg.latestByMetric(f, 100);
+      expect(got.map(({ mean, ...r }) => r)).toEqual(want.map(({ mean, ...r }) => r));
+      for (const [i, g] of got.entries()) expect(g.mean as number).toBeCloseTo(want[i]?.mean as number, 9);
+      // Paged by metric: after the first, the rest.
+      const first = want[0]?.metric;
+      if (first) expect((await iceberg.latestByMetric(f, 100, first)).map((r) => r.metric)).toEqual(want.slice(1).map((r) => r.metric));
+    }
+    const all = await iceberg.latestByMetric(base, 100);
+    expect(all.map((r) => r.metric)).toEqual(["NPV", "baseline", "mid", "policy_uplift", "uplift"]);
+    expect(all.every((r) => r.run_ids === 2 && r.latest_asof_date === "2026-02-02" && r.non_finite === 0)).toBe(true);
+  });
+
   /** Trino's record of the export queries of one run: state and error code. */
   const exportQueries = async (runId: string) =>
     (

@@ -60,3 +60,14 @@ export function unknownMetrics(exposed: Set<string>, expressions = promqlExpress
       .map((n) => `${where}: ${n}`),
   );
 }
+
+/**
+ * `promtool check metrics` over a Prometheus text exposition (stdin): its exit code and its report
+ * (one line per problem). Debian's `prometheus` package brings promtool; a missing one throws.
+ */
+export function promtoolCheckMetrics(exposition: string): { code: number; out: string } {
+  const promtool = Bun.which("promtool");
+  if (!promtool) throw new Error("promtool is not installed: apt-get install prometheus");
+  const r = Bun.spawnSync([promtool, "check", "metrics"], { stdin: new TextEncoder().encode(exposition), stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
+}

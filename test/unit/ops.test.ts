@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { alertNames, metricNames, promqlExpressions, ROOT, RULES_FILE, ruleGroups, unknownMetrics } from "../support/ops";
+import { createMetrics } from "../../src/platform/metrics";
+import { alertNames, metricNames, promqlExpressions, promtoolCheckMetrics, ROOT, RULES_FILE, ruleGroups, unknownMetrics } from "../support/ops";
 
 const PROMTOOL = Bun.which("promtool");
 const promtool = (...args: string[]) => {
@@ -88,5 +89,28 @@ describe("metric names in PromQL", () => {
     const exposed = new Set(["aurum_scenario_runs_total"]);
     expect(unknownMetrics(exposed, [{ where: "rule X", expr: 'sum(rate(aurum_scenario_runs_totl{event="failed"}[5m]))' }])).toEqual(["rule X: aurum_scenario_runs_totl"]);
     expect(unknownMetrics(exposed, [{ where: "rule Y", expr: "sum(rate(aurum_scenario_runs_total[5m]))" }])).toEqual([]);
+  });
+});
+
+describe("promtool check metrics", () => {
+  test("accepts a process registry with the runtime defaults (no gauge named *_total)", async () => {
+    const text = await createMetrics().registry.metrics();
+    expect(text).toContain("aurum_nodejs_active_handles ");
+    expect(text).not.toContain("aurum_nodejs_active_handles_total");
+    const r = promtoolCheckMetrics(text);
+    expect(r.out).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  test("fails on a planted badly named metric: a gauge ending in _total, a non-base unit (negative case)", async () => {
+    const metrics = createMetrics();
+    const { Gauge } = await import("prom-client");
+    new Gauge({ name: "aurum_planted_things_total", help: "planted", registers: [metrics.registry] }).set(1);
+    const r = promtoolCheckMetrics(await metrics.registry.metrics());
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('aurum_planted_things_total non-counter metrics should not have "_total" suffix');
+    const bare = promtoolCheckMetrics("# HELP x_milliseconds t\n# TYPE x_milliseconds gauge\nx_milliseconds 1\n");
+    expect(bare.code).not.toBe(0);
+    expect(bare.out).toContain('x_milliseconds use base unit "seconds"');
   });
 });

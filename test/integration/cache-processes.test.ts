@@ -6,9 +6,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeRedis, createRedis, redisReady } from "../../src/adapters/redis";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 import { dropNamespace, TEST_REDIS_URL, testNamespace } from "../support/redis";
 import { type ServiceProcess, startService } from "../support/service";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const TENANT = "t-cache-procs";
 const headers = { "x-aurum-tenant": TENANT };

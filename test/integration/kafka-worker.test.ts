@@ -14,8 +14,12 @@ import { runScenario } from "../../src/engine";
 import type { RunRecord } from "../../src/runs/model";
 import { createRunStore } from "../../src/worker/run-store";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { freePort } from "../support/redis";
 import { requireService, serviceEnv } from "../support/services";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const kafkaStatus = await requireService("kafka");
 const ROOT = join(import.meta.dir, "../..");
@@ -68,7 +72,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
   const ready = async (p: Proc, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const ok = await fetch(`http://127.0.0.1:${p.port}/readyz`).then(
+      // the workers' probe servers are not the API: not checked against its document
+      const ok = await globalThis.fetch(`http://127.0.0.1:${p.port}/readyz`).then(
         (r) => r.ok,
         () => false,
       );
@@ -132,7 +137,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     await startWorker("worker-1");
     await startWorker("worker-2");
     // Ready means consuming; taking part needs partitions, which come once the group has settled.
-    const partitions = async (w: Proc) => Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
+    const partitions = async (w: Proc) => Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
     const deadline = Date.now() + 60_000;
     while (!(await Promise.all(workers.map(partitions))).every((n) => n > 0)) {
       if (Date.now() > deadline) throw new Error("the two workers did not both get partitions within 60 s");
@@ -167,7 +172,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     // Both workers took part, and their counters add up to the runs.
     let succeeded = 0;
     for (const w of workers) {
-      const text = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+      const text = await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
       const n = Number(/aurum_scenario_runs_total\{event="succeeded"\} (\d+)/.exec(text)?.[1] ?? 0);
       expect(n).toBeGreaterThan(0);
       succeeded += n;

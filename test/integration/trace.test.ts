@@ -6,8 +6,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createKafka, type KafkaConsumer, type KafkaMessage } from "../../src/adapters/kafka";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { type ServiceProcess, startService } from "../support/service";
 import { requireService, serviceEnv } from "../support/services";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const kafkaStatus = await requireService("kafka");
 const trinoStatus = await requireService("trino");

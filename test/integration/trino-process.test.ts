@@ -7,8 +7,12 @@ import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const service = await requireService("trino");
 const env = serviceEnv();

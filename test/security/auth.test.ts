@@ -180,6 +180,7 @@ describe("auth hardening", () => {
     test("every route with a schema or a permission check is in ROUTE_PERMISSIONS, unless public", () => {
       const PUBLIC = new Set([
         "GET /docs",
+        "GET /docs/assets/:file",
         "GET /openapi.json",
         "GET /healthz",
         "GET /readyz",

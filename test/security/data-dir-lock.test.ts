@@ -8,8 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataDirLockedError, lockDataDirWithPidFile } from "../../src/adapters/datalock";
+import { checkedFetch } from "../support/contract";
 import { type ServiceProcess, startService } from "../support/service";
 import { cleanEnv, runToExit } from "./spawn";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const json = { "content-type": "application/json" };
 

@@ -6,8 +6,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { MAX_RECORD_BYTES, recordGuard } from "../../src/curves/csv";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { pollLatency, postChunked, rawJson } from "../support/raw-http";
 import { type ServiceProcess, startService } from "../support/service";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const HEADER = "curve_key,market,location,product,block,unit,asof_date,contract_month,mid\n";
 const row = (i: number) =>

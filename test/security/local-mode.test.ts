@@ -11,7 +11,11 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { unknownVariables } from "../../src/config";
 import { createTestDb, type TestDb } from "../support/app";
+import { checkedFetch } from "../support/contract";
 import { cleanEnv, type Running, runToExit, startListening } from "./spawn";
+
+/** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
+const fetch = checkedFetch;
 
 const PEM = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 

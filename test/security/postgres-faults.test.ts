@@ -1,6 +1,6 @@
 /**
  * Issue 18, item 15 (Postgres): after the pool's connections are killed (`pg_terminate_backend`
- * on a test database of our own), requests answer 200 or a 503 within about a second (they waited
+ * on a test database of our own), requests answer 200 or a 503 within about a second on a quiet machine (they waited
  * ~10 s, postgres.js's connect timeout, before), and the service recovers by itself.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -25,7 +25,7 @@ describe("Postgres connections killed under load", () => {
 
   const killAll = async () => (await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid()`).length;
 
-  test("every request answers 200 or 503 within 5 s (not 10-60 s) while the connections are killed repeatedly; afterwards all succeed again", async () => {
+  test("every request answers 200 or 503 without waiting out a connect timeout (10 s; before: 10-60 s) while the connections are killed repeatedly; afterwards all succeed again", async () => {
     const app = buildApp(db);
     const h = { "x-aurum-tenant": "t-pg-faults" };
     expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: h })).status).toBe(200);
@@ -58,8 +58,10 @@ describe("Postgres connections killed under load", () => {
     );
     expect(killed).toBeGreaterThan(0);
     expect(seen.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([]);
-    // Before: 10 s (the connect timeout) to a minute for some requests; now 1–2 s. Generous bound, not a benchmark.
-    expect(slowest).toBeLessThan(5_000);
+    // Before: 10 s (postgres.js's connect timeout) to a minute for some requests; now 1–2 s on a quiet
+    // machine. The ceiling is the old failure mode itself, not a speed goal: a request that waited a
+    // whole connect timeout fails it, a loaded machine's 5 s does not.
+    expect(slowest).toBeLessThan(10_000);
 
     // Recovers by itself: within 3 s, 20 requests in a row succeed.
     const started = performance.now();

@@ -26,7 +26,7 @@ import { UNROUTED_STATUSES } from "../../src/platform/openapi";
 export const OPENAPI_FILE = join(import.meta.dir, "../../docs/api/openapi-spec.yaml");
 
 /** Routes the document leaves out on purpose: the browser UIs and the document itself (hidden in src/). */
-const UNDOCUMENTED = [/^\/docs\/?$/, /^\/openapi\.json$/, /^\/console(\/.*)?$/];
+const UNDOCUMENTED = [/^\/docs(\/.*)?$/, /^\/openapi\.json$/, /^\/console(\/.*)?$/];
 
 // biome-ignore lint/suspicious/noExplicitAny: the document is plain JSON
 type Json = any;

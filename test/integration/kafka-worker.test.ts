@@ -137,7 +137,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     await startWorker("worker-1");
     await startWorker("worker-2");
     // Ready means consuming; taking part needs partitions, which come once the group has settled.
-    const partitions = async (w: Proc) => Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
+    const partitions = async (w: Proc) =>
+      Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
     const deadline = Date.now() + 60_000;
     while (!(await Promise.all(workers.map(partitions))).every((n) => n > 0)) {
       if (Date.now() > deadline) throw new Error("the two workers did not both get partitions within 60 s");

@@ -5,6 +5,7 @@
  */
 import { JSON_LIMIT } from "../outputs/model";
 import { AppError, badRequest } from "../platform/errors";
+import { normalizeEnum } from "../platform/schema";
 import type { FeatureGate } from "./service";
 
 export type OutputAllowance = {
@@ -26,6 +27,29 @@ export async function checkOutputRequest(flags: FeatureGate | undefined, tenantI
   // Without a limit: a JSON page gets the default page size (capped), an export stops at the tenant's maximum.
   const fallback = max === null ? undefined : format === "json" ? (max < JSON_LIMIT.default ? max : undefined) : max;
   return { limit: limit ?? fallback, maxConcurrentExports: outputLimits.max_concurrent_exports };
+}
+
+/**
+ * The checks every output read shares before it resolves its run (/outputs and /compare): the
+ * format, the flags and limits of `checkOutputRequest`, the JSON page maximum, and
+ * `escape_formulas` only with CSV. Throws 4xx; returns the format and the allowance.
+ */
+export async function checkOutputQuery(
+  flags: FeatureGate | undefined,
+  tenantId: string,
+  q: { format?: string | undefined; limit?: number | undefined; escape_formulas?: unknown },
+): Promise<{ format: "json" | "csv" | "ndjson"; allowed: OutputAllowance }> {
+  const format = normalizeEnum(["json", "csv", "ndjson"] as const, q.format ?? "json");
+  const allowed = await checkOutputRequest(flags, tenantId, format, q.limit);
+  if (format === "json" && q.limit !== undefined && q.limit > JSON_LIMIT.max) {
+    throw badRequest(`limit is at most ${JSON_LIMIT.max} for format=json`, [
+      { field: "limit", location: "query", message: `must be at most ${JSON_LIMIT.max} for JSON pages; use format=csv or ndjson for more` },
+    ]);
+  }
+  if (q.escape_formulas !== undefined && format !== "csv") {
+    throw badRequest("escape_formulas applies to format=csv only", [{ field: "escape_formulas", location: "query", message: "only with format=csv" }]);
+  }
+  return { format, allowed };
 }
 
 /** Counts exports per tenant; `enter` throws 429 when the tenant is at its maximum, else returns the release. */

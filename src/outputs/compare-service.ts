@@ -9,14 +9,13 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { t } from "elysia";
 import type { Sql } from "../adapters/postgres";
 import type { CacheKind } from "../cache/keys";
-import { checkOutputRequest } from "../flags/outputs-gate";
+import { checkOutputQuery } from "../flags/outputs-gate";
 import type { FeatureGate } from "../flags/service";
 import type { Principal } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, notFound } from "../platform/errors";
 import type { EnvelopeText } from "../platform/http";
 import { envelopeText } from "../platform/http";
-import { normalizeEnum } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
 import type { CompareRow, CompareSpec } from "./compare";
 import { type CompareQueryInput, CompareRowSchema } from "./compare-model";
@@ -80,16 +79,7 @@ export function createCompareService(ctx: CompareContext) {
   /** Validates a /compare request and resolves both runs; throws 4xx before anything is sent. */
   async function plan(p: Principal, scenarioId: string, q: CompareQueryInput): Promise<ComparePlan> {
     const filter = await ctx.scope(p, scenarioId, q);
-    const format = normalizeEnum(["json", "csv", "ndjson"] as const, q.format ?? "json");
-    const allowed = await checkOutputRequest(ctx.flags, filter.tenantId, format, q.limit);
-    if (format === "json" && q.limit !== undefined && q.limit > JSON_LIMIT.max) {
-      throw badRequest(`limit is at most ${JSON_LIMIT.max} for format=json`, [
-        { field: "limit", location: "query", message: `must be at most ${JSON_LIMIT.max} for JSON pages; use format=csv or ndjson for more` },
-      ]);
-    }
-    if (q.escape_formulas !== undefined && format !== "csv") {
-      throw badRequest("escape_formulas applies to format=csv only", [{ field: "escape_formulas", location: "query", message: "only with format=csv" }]);
-    }
+    const { format, allowed } = await checkOutputQuery(ctx.flags, filter.tenantId, q);
     const baseline = q.with.toLowerCase() === "baseline";
     if (baseline && q.with_run_id !== undefined) {
       throw badRequest("with_run_id does not apply to with=baseline", [

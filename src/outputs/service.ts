@@ -8,7 +8,7 @@ import { t } from "elysia";
 import type { Sql } from "../adapters/postgres";
 import type { CacheKind } from "../cache/keys";
 import type { ScenarioCache } from "../cache/service";
-import { checkOutputRequest, createTenantExportGate } from "../flags/outputs-gate";
+import { checkOutputQuery, checkOutputRequest, createTenantExportGate } from "../flags/outputs-gate";
 import type { FeatureGate } from "../flags/service";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
@@ -164,16 +164,7 @@ export function createOutputService(deps: {
   /** Validates a /outputs request and resolves its run; throws 4xx before anything is sent. */
   async function plan(p: Principal, scenarioId: string, q: OutputQueryInput): Promise<OutputPlan> {
     const filter = await scope(p, scenarioId, q);
-    const format = normalizeEnum(["json", "csv", "ndjson"] as const, q.format ?? "json");
-    const allowed = await checkOutputRequest(deps.flags, filter.tenantId, format, q.limit);
-    if (format === "json" && q.limit !== undefined && q.limit > JSON_LIMIT.max) {
-      throw badRequest(`limit is at most ${JSON_LIMIT.max} for format=json`, [
-        { field: "limit", location: "query", message: `must be at most ${JSON_LIMIT.max} for JSON pages; use format=csv or ndjson for more` },
-      ]);
-    }
-    if (q.escape_formulas !== undefined && format !== "csv") {
-      throw badRequest("escape_formulas applies to format=csv only", [{ field: "escape_formulas", location: "query", message: "only with format=csv" }]);
-    }
+    const { format, allowed } = await checkOutputQuery(deps.flags, filter.tenantId, q);
     const fingerprint = filterFingerprint({ ...filter, kind: "outputs" });
     const cursor = q.cursor ? decodeCursor(q.cursor, fingerprint, RUN_KEY_SHAPE) : undefined;
     const runId = await resolveRun(scenarioId, cursor?.r ?? filter.runId);

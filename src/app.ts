@@ -136,9 +136,12 @@ export function createApp(deps: AppDeps) {
       if (length > limit) throw new AppError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`);
     })
     .onError({ as: "global" }, ({ request, code, error, set }) => {
-      const { status, body } = toErrorResponse(request, code === "NOT_FOUND" ? (methodNotAllowed(request, methodsOf) ?? code) : code, error, log);
+      // A path that exists with other methods: routing's NOT_FOUND becomes a 405 listing them.
+      const allow = code === "NOT_FOUND" ? methodsOf(new URL(request.url).pathname) : [];
+      const wrongMethod = allow.length > 0 && !allow.includes(request.method);
+      const { status, body } = toErrorResponse(request, wrongMethod ? "METHOD_NOT_ALLOWED" : code, error, log);
       set.status = status;
-      if (status === 405) set.headers.allow = methodsOf(new URL(request.url).pathname).join(", ");
+      if (wrongMethod) set.headers.allow = allow.join(", ");
       if (status === 401) set.headers["www-authenticate"] = bearerChallenge(request, body.error.message);
       set.headers["content-type"] = "application/json";
       set.headers["x-request-id"] = requestInfo(request).requestId;
@@ -220,12 +223,6 @@ export function createApp(deps: AppDeps) {
     .use(consoleRoutes({ log }));
   routeTable.routes = app.routes;
   return app;
-}
-
-/** A path that exists with other methods: the NOT_FOUND of routing becomes a 405. */
-function methodNotAllowed(request: Request, methodsOf: (pathname: string) => string[]): "METHOD_NOT_ALLOWED" | undefined {
-  const allow = methodsOf(new URL(request.url).pathname);
-  return allow.length > 0 && !allow.includes(request.method) ? "METHOD_NOT_ALLOWED" : undefined;
 }
 
 /**

@@ -306,7 +306,6 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
 }
 
 class Workspace {
-  base: Float64Array;
   vals: Float64Array; // NM × T, in METRICS order
   weight: Float64Array; // hours (aggregation weight)
   npvCoef: Float64Array; // DF × hours (power) or DF × days (fuels)
@@ -320,7 +319,6 @@ class Workspace {
   readonly pLo = new Float64Array(NM);
   readonly pHi = new Float64Array(NM);
   constructor(maxT: number, nd: number) {
-    this.base = new Float64Array(maxT);
     this.vals = new Float64Array(NM * maxT);
     this.weight = new Float64Array(maxT);
     this.npvCoef = new Float64Array(maxT);
@@ -663,10 +661,10 @@ function recParts(ce: CurveEval, t: number, g: number, tmax: number, price: numb
 }
 
 function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): void {
-  const { curve, a, i0, T } = plan;
+  const { curve, a, T } = plan;
   const isPower = curve.product === "power";
   const code: BlockCode = isPower ? blockCode(curve.block) : ATC;
-  const { base, vals, weight, npvCoef, contrib, recContrib } = ws;
+  const { vals, weight, npvCoef, contrib, recContrib } = ws;
   const ce = prepareCurve(run, plan);
   const nd = ce.nd;
   const dIdx = ce.dIdx;
@@ -683,7 +681,6 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
   for (let t = 0; t < T; t++) {
     const k = a + t;
     const ym = cx.hYm[k]!;
-    base[t] = curve.mid[i0 + t]!;
     // power: the block's clock hours (holidays, DST); fuel curves are daily products: weight by days
     weight[t] = isPower ? hoursInBlock(ym, code) : daysInMonth(ym);
     npvCoef[t] = cx.hDF[k]! * (isPower ? weight[t]! : daysInMonth(ym));

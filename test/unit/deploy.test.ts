@@ -10,12 +10,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import postgres from "postgres";
 import { check, findVerb, probeUrl } from "../../deploy/docker/healthcheck";
+import { createMetrics } from "../../src/adapters/metrics";
 import type { Sql } from "../../src/adapters/postgres";
 import { createApp } from "../../src/app";
 import { loadConfig, SETTINGS } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { startProbeServer } from "../../src/worker/metrics";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML is untyped; the assertions are the types.

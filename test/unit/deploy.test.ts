@@ -455,7 +455,7 @@ describe("deploy/k8s", () => {
     const patch = yaml(join(OVERLAY.dir, "patches/worker-hpa-lag.yaml"))[0];
     const pods = patch.spec.metrics.find((m: Y) => m.type === "Pods");
     const metric = pods.pods.metric.name as string;
-    expect(text("src/worker/metrics.ts")).toContain(`name: "${metric}"`);
+    expect(text("src/adapters/metrics.ts")).toContain(`name: "${metric}"`);
     const rule = yaml(join(OVERLAY.dir, "prometheus-adapter-values.yaml"))[0].rules.custom[0];
     expect(rule.seriesQuery).toStartWith(`${metric}{`);
     expect(rule.name.as).toBe(metric);

@@ -8,9 +8,9 @@
  */
 import { copyOut } from "../adapters/copy-out";
 import type { Sql } from "../adapters/postgres";
-import { baselineCase, type CompareExportRequest, type CompareReader, type CompareRow, type CompareSpec, DELTA_SQL, encodeCompareRows, pagedCompareRows } from "./compare";
+import { baselineCase, DELTA_SQL, encodeCompareRows, pagedCompareRows } from "./compare";
 import { conditions, inline, placeholders } from "./pg-reader";
-import type { OutputKey } from "./reader";
+import type { CompareExportRequest, CompareReader, CompareRow, CompareSpec, OutputKey } from "./reader";
 
 const KEY = "metric, curve_key, tenor_type, contract_month";
 const SIDE_COLUMNS = "metric, curve_key, tenor_type, contract_month, tenor_label, value";

@@ -12,8 +12,7 @@ import { copyOut } from "../adapters/copy-out";
 import type { Sql } from "../adapters/postgres";
 import { createPgCompareReader } from "./compare-pg";
 import { encodeRows } from "./encoders";
-import type { MetricSummaryRow } from "./metric-summary";
-import type { ExportRequest, LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
+import type { ExportRequest, LatestRow, MetricSummaryRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
 import { pagedRows } from "./reader";
 
 const ORDER = "metric, curve_key, tenor_type, contract_month";

@@ -20,13 +20,14 @@ import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputWriter } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
+import { createMetrics } from "../../src/platform/metrics";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, type TestDb } from "../../test/support/app";
 import { requireService, serviceEnv } from "../../test/support/services";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
 
-type App = ReturnType<typeof buildApp>;
+type App = Awaited<ReturnType<typeof buildApp>>;
 const tenant = { "x-aurum-tenant": "bench" };
 
 export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
@@ -44,10 +45,11 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
 
     async function withWorker<T>(threads: number, writer: OutputWriter, fn: (app: App) => Promise<T>): Promise<T> {
       const queue = createLocalQueue();
-      const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+      const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
       const worker = await startWorker({
         mode: "embedded",
         sql: db.sql,
+        metrics: createMetrics(),
         config: { ...loadConfig({}), workerConcurrency: threads, workerPollMs: 50 },
         log: createLogger("silent"),
         queue,

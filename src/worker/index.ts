@@ -7,10 +7,9 @@ import { cpus } from "node:os";
 import type { KafkaClient, KafkaConsumer } from "../adapters/kafka";
 import type { Sql } from "../adapters/postgres";
 import type { Config } from "../config";
-import { createPgOutputWriter } from "../outputs/pg-store";
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
-import { createMetrics, type Metrics } from "../platform/metrics";
+import type { Metrics } from "../platform/metrics";
 import type { LocalQueue, RunQueue } from "../runs/queue";
 import { startDispatcher } from "./dispatcher";
 import { createExecutor, type ExecutorOptions } from "./executor";
@@ -28,8 +27,9 @@ export type WorkerDeps = {
   sql: Sql;
   config: WorkerConfig;
   log: Logger;
-  metrics?: Metrics;
-  writer?: OutputWriter;
+  metrics: Metrics;
+  /** Where the outputs go: the Postgres table or Iceberg (chosen by src/runtime.ts). */
+  writer: OutputWriter;
   workerId?: string;
   executorOptions?: Partial<ExecutorOptions>;
 } & ({ mode: "embedded"; queue: LocalQueue } | { mode: "kafka"; queue: RunQueue; kafka: KafkaClient });
@@ -45,7 +45,7 @@ export async function startWorker(deps: WorkerDeps) {
   const store = createRunStore(sql, workerId, leaseMs, deps.queue);
   let consumer: KafkaConsumer | undefined;
   const metrics = createWorkerMetrics(
-    deps.metrics ?? createMetrics(),
+    deps.metrics,
     pool,
     () => consumer?.lag() ?? Promise.resolve(0),
     deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
@@ -55,7 +55,7 @@ export async function startWorker(deps: WorkerDeps) {
   const executor = createExecutor({
     store,
     pool,
-    writer: deps.writer ?? createPgOutputWriter(sql),
+    writer: deps.writer,
     log,
     metrics,
     options: { workerId, leaseMs, retryBaseMs: config.workerRetryBaseMs, ...deps.executorOptions },

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { loadConfig } from "../../src/config";
 import type { CompareRow } from "../../src/outputs/compare";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputRow } from "../../src/outputs/reader";
 import { createLogger } from "../../src/platform/logger";
+import { createMetrics } from "../../src/platform/metrics";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
@@ -26,7 +28,7 @@ const key = (r: Pick<OutputRow, "metric" | "curve_key" | "tenor_type" | "contrac
 for (const store of ["postgres"] as const) {
   describe(`compare on engine runs (${store})`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let worker: Awaited<ReturnType<typeof startWorker>>;
     const ids: Record<"rps" | "gas" | "none", string> = { rps: "", gas: "", none: "" };
     const get = (path: string) => call(app, "GET", path, { headers: tenant });
@@ -46,10 +48,12 @@ for (const store of ["postgres"] as const) {
     beforeAll(async () => {
       db = await createTestDb(store, { sampleCurves: true });
       const queue = createLocalQueue();
-      app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+      app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
       worker = await startWorker({
         mode: "embedded",
         sql: db.sql,
+        metrics: createMetrics(),
+        writer: createPgOutputWriter(db.sql),
         config: { ...loadConfig({}), workerConcurrency: 1, workerLeaseSeconds: 5, workerPollMs: 50, workerRetryBaseMs: 20 },
         log: createLogger("silent"),
         queue,

@@ -12,6 +12,7 @@ import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputWriter } from "../../src/outputs/store";
 import { AppError } from "../../src/platform/errors";
 import { createLogger } from "../../src/platform/logger";
+import { createMetrics } from "../../src/platform/metrics";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
@@ -29,17 +30,18 @@ async function harness(opts: { curves?: number; months?: number; writer?: (sql: 
   else await curves.loadSampleIfEmpty();
   const queue = createLocalQueue();
   // The API's lease (an admin's QUEUED → RUNNING) is the worker's.
-  const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_WORKER_LEASE_SECONDS: "3" }, queue);
+  const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_WORKER_LEASE_SECONDS: "3" }, queue);
   const deadLetters: { run: RunRecord; error: Record<string, unknown> }[] = [];
   const logs: Record<string, unknown>[] = [];
   const worker = await startWorker({
     mode: "embedded",
     sql: db.sql,
+    metrics: createMetrics(),
     config: { ...loadConfig({}), workerConcurrency: opts.concurrency ?? 2, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
     log: createLogger("debug", (line) => void logs.push(JSON.parse(line))),
     queue,
     workerId: "test-worker",
-    ...(opts.writer ? { writer: opts.writer(db.sql) } : {}),
+    writer: opts.writer ? opts.writer(db.sql) : createPgOutputWriter(db.sql),
     executorOptions: {
       minuteMs: opts.minuteMs ?? 60_000,
       onDeadLetter: async (run, error) => void deadLetters.push({ run, error }),

@@ -1,25 +1,21 @@
 /**
- * createApp(deps): the Elysia app assembled from feature plugins. Request ids, the error
- * envelope, request logs and the request-duration histogram are wired here, once.
+ * createApp(deps): the Elysia app assembled from feature plugins over services the composition
+ * root built (src/runtime.ts); it builds none itself. Request ids, the error envelope, request
+ * logs and the request-duration histogram are wired here, once.
  */
 import { openapi } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
 import type { Metrics } from "./adapters/metrics";
 import type { Sql } from "./adapters/postgres";
 import { cacheAdminRoutes } from "./cache";
-import { bumpOnCommit, type CacheBumps, immediateBumps } from "./cache/bumps";
-import { createScenarioCache, type ScenarioCache } from "./cache/service";
+import type { ScenarioCache } from "./cache/service";
 import type { Config } from "./config";
 import { consoleRoutes } from "./console";
 import { curveRoutes } from "./curves";
-import { createCurveRepo } from "./curves/repo";
-import { createCurveService } from "./curves/service";
-import { createRuntimeLimits, type LimitsConfig } from "./flags/setup";
+import type { CurveService } from "./curves/service";
+import type { RuntimeLimits } from "./flags/setup";
 import { outputRoutes } from "./outputs";
-import { createPgOutputReader } from "./outputs/pg-reader";
-import type { OutputReader } from "./outputs/reader";
-import { createOutputService } from "./outputs/service";
-import type { Authenticator } from "./platform/auth";
+import type { OutputService } from "./outputs/service";
 import { createCors } from "./platform/cors";
 import { DOCS_ASSETS, docsAssetRoutes } from "./platform/docs-assets";
 import { AppError } from "./platform/errors";
@@ -30,89 +26,46 @@ import { publishedDocs } from "./platform/openapi";
 import { opsRoutes } from "./platform/ops";
 import { originGuard } from "./platform/origin";
 import { registerFormats } from "./platform/schema";
-import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
 import type { RunEventOptions } from "./runs/events";
-import { createLocalQueue, type RunQueue } from "./runs/queue";
-import { createRunRepo } from "./runs/repo";
-import { createRunService } from "./runs/service";
+import type { RunService } from "./runs/service";
 import { scenarioRoutes } from "./scenarios";
-import { createScenarioRepo } from "./scenarios/repo";
-import { createScenarioService } from "./scenarios/service";
+import type { ScenarioRepo } from "./scenarios/repo";
+import type { ScenarioService } from "./scenarios/service";
 
 export const API_VERSION = "0.1.0";
 
+/** Everything the routes use, built by the composition root (src/runtime.ts). */
 export type AppDeps = {
-  config: Pick<Config, "maxBodyBytes" | "maxImportBytes"> &
-    Partial<
-      Pick<
-        Config,
-        "scenarioOutputsEnabled" | "outputExportsMax" | "outputExportsPerTenant" | "exportStallSeconds" | "workerLeaseSeconds" | "allowedOrigins" | "corsOrigins" | "loopbackOnly"
-      > &
-        LimitsConfig
-    >;
+  config: Pick<Config, "maxBodyBytes" | "maxImportBytes" | "exportStallSeconds" | "allowedOrigins" | "corsOrigins" | "loopbackOnly">;
+  /** The metadata database, for /readyz. */
   sql: Sql;
   log: Logger;
   metrics: Metrics;
-  authenticate: Authenticator;
-  /** Where triggered runs go; default: a local queue with no dispatcher attached (runs stay QUEUED). */
-  queue?: RunQueue;
-  /** The output store's read side; default: the Postgres `scenario_output` table on `sql`. */
-  outputs?: OutputReader;
-  /** Told after a scenario was deleted, to remove its outputs from a store outside Postgres (Iceberg); must not throw. */
-  purgeScenarioOutputs?: (removed: { tenantId: string; scenarioId: string }) => Promise<unknown>;
-  /** The output cache (docs/cache.md); default: none (every read goes to the store). */
-  cache?: ScenarioCache;
-  /** How the cache's version bumps are made; default: right after each commit, nothing recorded (src/cache/bumps.ts). */
-  bumps?: CacheBumps;
-  /** The rate limiter's buckets (memory or Redis, docs/rate-limits.md); default: none, nothing is limited. */
-  rateLimitStore?: RateLimitStore;
-  /** Poll and heartbeat intervals of the run event stream (tests shorten them). */
-  runEvents?: RunEventOptions;
+  /** The rate limiter, the /v1/admin/config routes, the feature flags and the shared per-request authenticator. */
+  limits: RuntimeLimits;
+  curves: CurveService;
+  scenarios: ScenarioService;
+  /** The scenario lookup of the cache administration routes. */
+  scenarioRepo: Pick<ScenarioRepo, "get">;
+  runs: RunService;
+  outputs: OutputService;
+  /** The output cache (docs/cache.md), for its administration routes. */
+  cache: ScenarioCache;
+  /** Poll and heartbeat intervals of the run event stream; undefined: the documented ones. */
+  runEvents: RunEventOptions | undefined;
   /** True once shutdown began: /readyz answers 503 so load balancers stop sending traffic. */
-  isDraining?: () => boolean;
+  isDraining: () => boolean;
 };
 
 export function createApp(deps: AppDeps) {
   registerFormats();
-  const { log, metrics } = deps;
-  // One authentication per request, shared by the rate limiter (it needs the tenant) and the routes.
-  const { flags, authenticate, plugin: runtimeLimits } = createRuntimeLimits({ ...deps, store: deps.rateLimitStore });
-  const curveRepo = createCurveRepo(deps.sql);
-  const curves = createCurveService(curveRepo);
-  const scenarioRepo = createScenarioRepo(deps.sql);
-  const cache = deps.cache ?? createScenarioCache({ log });
-  const bumps = deps.bumps ?? immediateBumps(cache);
-  const scenarios = createScenarioService(scenarioRepo, curveRepo, {
-    removing: (tx, removed) => bumps.record(tx, { ...removed, reason: "scenario_deleted" }),
-    removed: (removed) => Promise.all([deps.purgeScenarioOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
-  });
-  const outputs = createOutputService({
-    sql: deps.sql,
-    scenarios: scenarioRepo,
-    reader: deps.outputs ?? createPgOutputReader(deps.sql),
-    maxExports: deps.config.outputExportsMax ?? 4,
-    ...(deps.config.outputExportsPerTenant !== undefined ? { maxExportsPerTenant: deps.config.outputExportsPerTenant } : {}),
-    cache,
-    flags,
-    onExportBytes: (n) => metrics.exportBytes.inc(n),
-  });
-  metrics.reportExportSlots(() => outputs.exportsActive, deps.config.outputExportsMax ?? 4);
-  const runs = createRunService({
-    sql: deps.sql,
-    curves: curveRepo,
-    runs: createRunRepo(deps.sql),
-    scenarios: scenarioRepo,
-    queue: deps.queue ?? createLocalQueue(),
-    flags,
-    ...bumpOnCommit(bumps),
-    // An admin's QUEUED → RUNNING takes a worker's lease (docs/runs.md).
-    ...(deps.config.workerLeaseSeconds ? { leaseMs: deps.config.workerLeaseSeconds * 1000 } : {}),
-  });
+  const { log, metrics, scenarios, runs, curves, outputs, cache } = deps;
+  const { flags, authenticate, plugin: runtimeLimits } = deps.limits;
 
   // Before any body is read: no foreign web page can make a browser change state (src/platform/origin.ts).
-  const corsOrigins = deps.config.corsOrigins ?? [];
-  const refuseCrossSite = originGuard({ allowedOrigins: [...(deps.config.allowedOrigins ?? []), ...corsOrigins], loopbackOnly: deps.config.loopbackOnly ?? false });
+  const corsOrigins = deps.config.corsOrigins;
+  const refuseCrossSite = originGuard({ allowedOrigins: [...deps.config.allowedOrigins, ...corsOrigins], loopbackOnly: deps.config.loopbackOnly });
   const cors = createCors(corsOrigins);
   const routeTable: { routes: { method: string; path: string }[] } = { routes: [] };
   const methodsOf = createMethodIndex(routeTable);
@@ -214,12 +167,12 @@ export function createApp(deps: AppDeps) {
       bufferedBody(request, await readBodyText(request.body, deps.config.maxBodyBytes));
     })
     .use(docsAssetRoutes())
-    .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining ?? (() => false) }))
+    .use(opsRoutes({ sql: deps.sql, metrics, isDraining: deps.isDraining }))
     .use(scenarioRoutes({ authenticate, scenarios, log }))
     .use(runRoutes({ authenticate, runs, log, ...(deps.runEvents ? { events: deps.runEvents } : {}) }))
     .use(curveRoutes({ authenticate, curves, maxImportBytes: deps.config.maxImportBytes }))
-    .use(cacheAdminRoutes({ authenticate, scenarios: scenarioRepo, cache }))
-    .use(outputRoutes({ authenticate, log, flags, outputs, stallMs: (deps.config.exportStallSeconds ?? 30) * 1000 }))
+    .use(cacheAdminRoutes({ authenticate, scenarios: deps.scenarioRepo, cache }))
+    .use(outputRoutes({ authenticate, log, flags, outputs, stallMs: deps.config.exportStallSeconds * 1000 }))
     .use(consoleRoutes({ log }));
   routeTable.routes = app.routes;
   return app;

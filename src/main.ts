@@ -1,42 +1,20 @@
 /**
- * Composition root and CLI: `start` (API and worker in one process; embedded defaults), `api`
- * (the HTTP API only; auth must be configured), `worker` (the scenario worker with its probe
- * server), `worker backfill` (copy Postgres outputs into Iceberg) and `migrate`. With
- * AURUM_KAFKA_BROKERS set, runs travel through the outbox and Kafka; with AURUM_OUTPUT_STORE=trino,
- * outputs are written to and read from Iceberg through Trino.
+ * The CLI: `start` (API and worker in one process; embedded defaults), `api` (the HTTP API only;
+ * auth must be configured), `worker` (the scenario worker with its probe server), `worker backfill`
+ * (copy Postgres outputs into Iceberg) and `migrate`. It loads the config, refuses a start it cannot
+ * serve (exit 78), takes the data folder's lock, has src/runtime.ts (the composition root) build
+ * the verb's runtime, listens, and turns signals into an orderly shutdown.
  */
 
 import { parseArgs } from "node:util";
 import { DataDirLockedError, lockDataDir } from "./adapters/datalock";
-import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
-import { createCacheMetrics, createMetrics, createOutboxMetrics, type Metrics } from "./adapters/metrics";
-import { openDatabase, type Sql } from "./adapters/postgres";
-import { closeRedis, createNativeRedis, createRedis, type RedisCommands, redisReady } from "./adapters/redis";
-import { createTrinoClient, type TrinoClient } from "./adapters/trino";
-import { createApp } from "./app";
-import { bumpOnCommit, durableBumps, immediateBumps } from "./cache/bumps";
-import { createRedisStore } from "./cache/redis-store";
-import { createScenarioCache, type ScenarioCache } from "./cache/service";
-import { createMemoryStore } from "./cache/store";
+import type { Sql } from "./adapters/postgres";
 import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
-import { createCurveRepo } from "./curves/repo";
-import { SAMPLE_CURVES } from "./curves/sample";
-import { createCurveService } from "./curves/service";
-import { migrate } from "./db/migrate";
 import { backfill, terminalProgress } from "./outputs/backfill";
-import { createPgOutputWriter } from "./outputs/pg-store";
-import { createTrinoOutputReader } from "./outputs/trino-reader";
-import { createTrinoOutputWriter, icebergScenarioPurge } from "./outputs/trino-store";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
 import { redact } from "./platform/redact";
-import { createMemoryRateLimitStore } from "./ratelimit/gcra";
-import { createRedisRateLimitStore } from "./ratelimit/redis-store";
-import { createLocalQueue, createOutboxQueue, type LocalQueue, type OutboxQueue, type RunQueue } from "./runs/queue";
-import { type Publisher, startOutboxRelay } from "./runs/relay";
-import { startWorker } from "./worker";
-import type { ExecutorOptions } from "./worker/executor";
-import { startProbeServer } from "./worker/metrics";
+import { buildRuntime, openMetadata, trinoClient } from "./runtime";
 
 const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
        bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]`;
@@ -120,98 +98,14 @@ async function main(verb: string | undefined): Promise<void> {
       host: config.host,
       database: config.databaseUrl ? "server" : "embedded",
     });
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax, log });
-  const applied = await migrate(db.sql);
-  log.info("migrations_applied", { applied, mode: db.mode });
-  const loadSample =
-    config.loadSampleCurves === "always" || (config.loadSampleCurves !== "never" && db.mode === "embedded") || (config.loadSampleCurves === "start" && verb === "start");
-  if (loadSample && (await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty())) log.info("sample_curves_loaded", { curves: SAMPLE_CURVES.length });
+  const db = await openMetadata(verb, config, log);
   if (verb === "migrate") {
     await db.close();
     return;
   }
   if (verb === "worker" && process.argv[3] === "backfill") return runBackfill(config, db.sql, log, process.argv.slice(4));
-  const metrics = createMetrics();
-  const trino = config.outputStore === "trino" ? trinoClient(config, log, metrics) : undefined;
-  const iceberg = trino ? { trino, log, table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output` } : undefined;
-
-  let draining = false;
-  const kafka = config.kafkaBrokers?.length ? createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-${verb}` }) : undefined;
-  // Kafka mode: triggers write an outbox row that the relay publishes. Embedded: the table is the queue.
-  const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic, output: config.scenarioOutputTopic }) : undefined;
-  const local = outbox ? undefined : createLocalQueue();
-  const queue: RunQueue = outbox ?? (local as LocalQueue);
-  if (kafka) {
-    await kafka
-      .ensureTopics([
-        { name: config.scenarioRequestTopic, partitions: 12 },
-        { name: config.scenarioDlqTopic, partitions: 3 },
-        { name: config.scenarioOutputTopic, partitions: 3 },
-        ...(config.scenarioCacheInvalidationTopic ? [{ name: config.scenarioCacheInvalidationTopic, partitions: 3 }] : []),
-      ])
-      .catch((err) => log.warn("kafka_topics_unverified", { error: (err as Error).message }));
-  }
-  const relay =
-    kafka && outbox
-      ? startOutboxRelay({
-          sql: db.sql,
-          publisher: lazyPublisher(kafka),
-          log,
-          metrics: createOutboxMetrics(metrics.registry),
-          pollMs: config.relayPollMs,
-          onNotify: (wake) => outbox.onNotify(wake),
-        })
-      : undefined;
-  const redis = config.redisUrl ? createRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log, connectionName: `aurum-scenarios-${verb}` }) : undefined;
-  const cacheRedis = config.redisUrl ? createNativeRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log }) : undefined;
-  if (redis && cacheRedis && !(await Promise.all([redisReady(redis, 2_000), cacheRedis.ready(2_000)])).every(Boolean))
-    log.warn("redis_unavailable_at_start", { reason: "serving from the store until Redis answers" });
-  const cache = buildCache({ config, verb, redis: cacheRedis, kafka, metrics, log });
-  // A shared cache owes its bumps durably: recorded with each change, swept if a process dies first.
-  const bumps = cache.backend === "redis" ? durableBumps(db.sql, cache, log) : immediateBumps(cache);
-  const stopSweeping = bumps.startSweeping();
-  if (verb === "worker" && !kafka && db.mode === "embedded")
-    log.warn("worker_embedded_store", { reason: "a separate worker process needs a shared Postgres (AURUM_APP_DB_DSN) or Kafka" });
-  const worker =
-    verb === "api"
-      ? undefined
-      : await startWorker({
-          sql: db.sql,
-          config,
-          log,
-          metrics,
-          writer: iceberg
-            ? createTrinoOutputWriter({ ...iceberg, sql: db.sql, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
-            : createPgOutputWriter(db.sql, { copy: db.mode === "server" }),
-          // After the outputs commit, never before: see docs/cache.md ("Ordering").
-          // Kafka mode: the "outputs ready" event goes into the outbox in the same transaction.
-          executorOptions: withOutputsReady(bumpOnCommit(bumps), outbox),
-          ...(kafka ? { mode: "kafka" as const, queue, kafka } : { mode: "embedded" as const, queue: local as LocalQueue }),
-        });
-  const probes =
-    verb === "worker" && worker
-      ? startProbeServer({ port: config.scenarioMetricsPort, hostname: config.scenarioMetricsAddr, metrics, sql: db.sql, isReady: () => !draining && worker.ready })
-      : undefined;
-  if (probes) log.info("worker_probes_listening", { url: `http://${config.scenarioMetricsAddr}:${probes.port}` });
-
-  // The worker serves no API, so it needs no token verifier.
-  const app =
-    verb === "worker"
-      ? undefined
-      : createApp({
-          config,
-          sql: db.sql,
-          log,
-          metrics,
-          authenticate: authenticate as Authenticator,
-          queue,
-          cache,
-          bumps,
-          ...(iceberg ? { outputs: createTrinoOutputReader({ ...iceberg, sql: db.sql }), purgeScenarioOutputs: icebergScenarioPurge(iceberg) } : {}),
-          // Redis: one bucket per caller across replicas; without it each process limits on its own.
-          rateLimitStore: redis ? createRedisRateLimitStore(redis) : createMemoryRateLimitStore(),
-          isDraining: () => draining,
-        });
+  const runtime = await buildRuntime(verb, config, { db, log, ...(authenticate ? { authenticate } : {}) });
+  const { app, worker } = runtime;
   if (app) {
     try {
       // Elysia asks Bun for SO_REUSEPORT by default: a second process on the same port would then
@@ -233,95 +127,26 @@ async function main(verb: string | undefined): Promise<void> {
       verb,
       database: db.mode,
       auth: config.authDisabled ? "disabled" : "jwt",
-      queue: kafka ? "kafka" : "embedded",
-      cache: cache.backend,
+      queue: runtime.queueKind,
+      cache: runtime.cache.backend,
       outputs: config.outputStore,
     });
 
   const shutdown = async (signal: string) => {
-    if (draining) return;
-    draining = true;
+    if (runtime.isDraining()) return;
+    runtime.beginDraining();
     log.info("shutdown_started", { signal });
-    // Stop accepting, let in-flight requests finish within the grace period, then close pools.
+    // Stop accepting, let in-flight requests finish within the grace period, then close the rest and the pool.
     const closed = app?.server?.stop(false);
     const graceful = await Promise.race([closed?.then(() => true) ?? Promise.resolve(true), Bun.sleep(config.shutdownGraceMs).then(() => false)]);
     if (!graceful) await app?.server?.stop(true);
-    // The worker hands back what it cannot finish in time; the relay then publishes those hand-backs.
-    if (worker) await worker.stop(config.shutdownGraceMs);
-    if (relay) {
-      await relay.flush().catch((err) => log.warn("outbox_flush_failed", { error: (err as Error).message }));
-      await relay.stop();
-    }
-    await probes?.stop(true);
-    stopSweeping();
-    await cache.flush(2_000);
-    if (redis) await closeRedis(redis);
-    cacheRedis?.close();
-    await kafka?.close();
+    await runtime.close(config.shutdownGraceMs);
     await db.close();
     log.info("shutdown_complete", { graceful });
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-}
-
-/**
- * The output cache: Redis when configured (shared by replicas and workers); process memory in
- * `start` without Kafka, where the API and the only worker share this process; otherwise none,
- * because a worker in another process could not invalidate this process's memory.
- */
-/** The cache's commit hooks, plus the "outputs ready" outbox row when runs travel through Kafka. */
-function withOutputsReady(hooks: ReturnType<typeof bumpOnCommit>, outbox: OutboxQueue | undefined): Partial<ExecutorOptions> {
-  if (!outbox) return hooks;
-  return {
-    ...hooks,
-    onCommitting: async (tx, run, out) => {
-      await hooks.onCommitting(tx, run);
-      await outbox.outputsReady(tx, run, out);
-    },
-  };
-}
-
-function buildCache(o: {
-  config: Config;
-  verb: string;
-  redis: RedisCommands | undefined;
-  kafka: KafkaClient | undefined;
-  metrics: ReturnType<typeof createMetrics>;
-  log: Logger;
-}): ScenarioCache {
-  const { config, kafka } = o;
-  const store = o.redis
-    ? createRedisStore(o.redis)
-    : o.verb === "start" && !kafka && config.scenarioCacheMemoryBytes > 0
-      ? createMemoryStore({ maxBytes: config.scenarioCacheMemoryBytes })
-      : undefined;
-  const topic = config.scenarioCacheInvalidationTopic;
-  const events = kafka && topic ? lazyPublisher(kafka) : undefined;
-  return createScenarioCache({
-    ...(store ? { store } : {}),
-    namespace: config.scenarioCacheNamespace,
-    ttlSeconds: { outputs: config.scenarioOutputTtl, metrics: config.scenarioMetricsTtl, compare: config.scenarioOutputTtl },
-    maxEntryBytes: config.scenarioCacheMaxEntryBytes,
-    waitMs: config.scenarioCacheWaitMs,
-    metrics: createCacheMetrics(o.metrics.registry),
-    log: o.log,
-    ...(events && topic ? { publish: (message) => events.send(topic, [message]) } : {}),
-  });
-}
-
-function trinoClient(config: Config, log: Logger, metrics?: Metrics): TrinoClient {
-  if (!config.trinoUrl) throw new Error("AURUM_TRINO_URL is not set"); // loadConfig already refuses this
-  return createTrinoClient({
-    url: config.trinoUrl,
-    user: config.trinoUser,
-    source: config.trinoSource,
-    catalog: config.trinoCatalog,
-    schema: config.trinoSchema,
-    log,
-    ...(metrics ? { onQueryEnd: (q: { state: string; elapsedSeconds: number }) => metrics.trinoQueryDuration.observe({ state: q.state }, q.elapsedSeconds) } : {}),
-  });
 }
 
 /**
@@ -364,24 +189,6 @@ async function runBackfill(config: Config, sql: Sql, log: Logger, args: string[]
     process.stderr.write(`\nbackfill stopped: ${(err as Error).message}; run it again to resume\n`);
     process.exit(controller.signal.aborted ? 130 : 1);
   }
-}
-
-/** A producer made on first use and remade after a failure, so the relay rides out a Kafka outage. */
-function lazyPublisher(kafka: KafkaClient): Publisher {
-  let producer: Promise<KafkaProducer> | undefined;
-  return {
-    async send(topic, messages) {
-      producer ??= kafka.producer();
-      try {
-        await (await producer).send(topic, messages);
-      } catch (err) {
-        const failed = producer;
-        producer = undefined;
-        void failed.then((p) => p.close()).catch(() => {});
-        throw err;
-      }
-    },
-  };
 }
 
 try {

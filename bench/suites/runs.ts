@@ -10,6 +10,7 @@
  * Standalone: `bun bench/runs.ts [--repeats 5] [--small 40] [--curves 40]`.
  */
 import postgres from "postgres";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { loadConfig } from "../../src/config";
@@ -26,7 +27,7 @@ import { buildApp, call, createTestDb, type TestDb } from "../../test/support/ap
 import { requireService, serviceEnv } from "../../test/support/services";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
 
-type App = ReturnType<typeof buildApp>;
+type App = Awaited<ReturnType<typeof buildApp>>;
 const tenant = { "x-aurum-tenant": "bench" };
 
 export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
@@ -44,10 +45,11 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
 
     async function withWorker<T>(threads: number, writer: OutputWriter, fn: (app: App) => Promise<T>): Promise<T> {
       const queue = createLocalQueue();
-      const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+      const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
       const worker = await startWorker({
         mode: "embedded",
         sql: db.sql,
+        metrics: createMetrics(),
         config: { ...loadConfig({}), workerConcurrency: threads, workerPollMs: 50 },
         log: createLogger("silent"),
         queue,

@@ -1,12 +1,12 @@
 /**
- * Assembles runtime config for createApp: the snapshot poller, the flags service other features
+ * Assembles runtime config for the API (built by src/runtime.ts, mounted by createApp): the snapshot poller, the flags service other features
  * call, the shared per-request authenticator, and one plugin holding the rate limiter (when a
  * store is given) and the /v1/admin/config routes.
  */
 import { Elysia } from "elysia";
 import { createRateLimitMetrics, type Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
-import { type Config, loadConfig } from "../config";
+import type { Config } from "../config";
 import type { Authenticator } from "../platform/auth";
 import type { Logger } from "../platform/logger";
 import { requireRoutePermissions } from "../platform/route-permissions";
@@ -24,13 +24,12 @@ export function createRuntimeLimits(deps: {
   sql: Sql;
   log: Logger;
   metrics: Metrics;
-  config: Partial<LimitsConfig>;
+  config: LimitsConfig;
   authenticate: Authenticator;
-  /** The limiter's buckets; without one no request is limited (tests, tools). */
-  store?: RateLimitStore | undefined;
+  /** The limiter's buckets; null: no request is limited (tests, tools). */
+  store: RateLimitStore | null;
 }) {
-  // Settings the caller left out take their documented defaults.
-  const config: LimitsConfig = { ...loadConfig({}), ...deps.config };
+  const { config } = deps;
   const repo = createConfigRepo(deps.sql);
   const runtime = createRuntimeConfig({ repo, log: deps.log, pollMs: config.runtimeConfigPollMs });
   const flags = createFlags({ runtime, repo, config });
@@ -56,3 +55,5 @@ export function createRuntimeLimits(deps: {
       .use(adminConfigRoutes({ authenticate, flags })),
   };
 }
+
+export type RuntimeLimits = ReturnType<typeof createRuntimeLimits>;

@@ -5,10 +5,9 @@
  */
 import { cpus } from "node:os";
 import type { KafkaClient, KafkaConsumer } from "../adapters/kafka";
-import { createMetrics, createRunMetrics, type Metrics } from "../adapters/metrics";
+import { createRunMetrics, type Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
 import type { Config } from "../config";
-import { createPgOutputWriter } from "../outputs/pg-store";
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
 import type { LocalQueue, RunQueue } from "../runs/queue";
@@ -27,8 +26,9 @@ export type WorkerDeps = {
   sql: Sql;
   config: WorkerConfig;
   log: Logger;
-  metrics?: Metrics;
-  writer?: OutputWriter;
+  metrics: Metrics;
+  /** Where the outputs go: the Postgres table or Iceberg (chosen by src/runtime.ts). */
+  writer: OutputWriter;
   workerId?: string;
   executorOptions?: Partial<ExecutorOptions>;
 } & ({ mode: "embedded"; queue: LocalQueue } | { mode: "kafka"; queue: RunQueue; kafka: KafkaClient });
@@ -43,7 +43,7 @@ export async function startWorker(deps: WorkerDeps) {
   const pool = new WorkerPool(concurrency);
   const store = createRunStore(sql, workerId, leaseMs, deps.queue);
   let consumer: KafkaConsumer | undefined;
-  const metrics = createRunMetrics((deps.metrics ?? createMetrics()).registry, {
+  const metrics = createRunMetrics(deps.metrics.registry, {
     pool,
     lag: () => consumer?.lag() ?? Promise.resolve(0),
     partitions: deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
@@ -53,7 +53,7 @@ export async function startWorker(deps: WorkerDeps) {
   const executor = createExecutor({
     store,
     pool,
-    writer: deps.writer ?? createPgOutputWriter(sql),
+    writer: deps.writer,
     log,
     metrics,
     options: { workerId, leaseMs, retryBaseMs: config.workerRetryBaseMs, ...deps.executorOptions },

@@ -6,13 +6,13 @@ import { buildApp, createTestDb, type TestDb } from "../support/app";
 
 describe("console assets", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   const get = (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
 
   beforeAll(async () => {
     db = await createTestDb("pglite");
     // Auth on: the page itself must still be public (its API calls carry the user's token).
-    app = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI((await generateKeyPair("ES256")).publicKey) });
+    app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI((await generateKeyPair("ES256")).publicKey) });
   });
   afterAll(async () => {
     await db?.drop();

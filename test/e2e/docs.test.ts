@@ -11,11 +11,11 @@ import { HAVE_CHROMIUM, launchBrowser, type Service, startService } from "./supp
 
 describe("/docs assets (no browser)", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   const get = (path: string) => app.handle(new Request(`http://localhost${path}`));
   beforeAll(async () => {
     db = await createTestDb("pglite");
-    app = buildApp(db);
+    app = await buildApp(db);
   });
   afterAll(async () => {
     await db?.drop();

@@ -10,7 +10,7 @@ type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
 describe("JWT auth", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let jwks: ReturnType<typeof Bun.serve>;
   let rsa: KeyPair;
   let ec: KeyPair;
@@ -33,7 +33,7 @@ describe("JWT auth", () => {
       },
     });
     db = await createTestDb("postgres");
-    app = buildApp(db, {
+    app = await buildApp(db, {
       AURUM_API_AUTH_JWKS_URL: `http://127.0.0.1:${jwks.port}/jwks.json`,
       AURUM_API_AUTH_ISSUER: ISSUER,
       AURUM_API_AUTH_AUDIENCE: AUDIENCE,
@@ -196,7 +196,7 @@ describe("JWT auth with a static public key", () => {
     const db = await createTestDb("pglite");
     try {
       const keys = await generateKeyPair("ES256");
-      const app = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
+      const app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
       const good = await new SignJWT({ tenant_id: "t", roles: ["viewer"] }).setProtectedHeader({ alg: "ES256" }).setExpirationTime("5m").sign(keys.privateKey);
       expect((await call(app, "GET", "/v1/scenarios", { headers: { authorization: `Bearer ${good}` } })).status).toBe(200);
       const other = await generateKeyPair("ES256");

@@ -11,7 +11,6 @@ import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createKafka } from "../../src/adapters/kafka";
 import { createCacheMetrics, createMetrics, type Metrics } from "../../src/adapters/metrics";
 import { closeRedis, createNativeRedis, createRedis, type NativeRedis, type Redis, redisReady } from "../../src/adapters/redis";
-import { createApp } from "../../src/app";
 import { bumpOnCommit, durableBumps } from "../../src/cache/bumps";
 import { createRedisStore } from "../../src/cache/redis-store";
 import { createScenarioCache, type ScenarioCacheOptions } from "../../src/cache/service";
@@ -19,12 +18,12 @@ import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputReader } from "../../src/outputs/reader";
-import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
-import { call, createTestDb, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { seedRun } from "../support/outputs";
 import { dropNamespace, freePort, TEST_REDIS_URL, testNamespace, throwawayRedis } from "../support/redis";
@@ -87,14 +86,14 @@ const namespace = testNamespace("cache-api");
 const counting = { reader: undefined as unknown as ReturnType<typeof countingReader> };
 
 /** One API "replica": its own app, cache (in-process flights) and metrics; Redis and the store are shared. */
-function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCacheOptions>; redis?: NativeRedis } = {}) {
+async function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCacheOptions>; redis?: NativeRedis } = {}) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1", ...o.env });
   const metrics = createMetrics();
   const cache = createScenarioCache({ store: createRedisStore(o.redis ?? native), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
   const queue = createLocalQueue();
-  // As `src/main.ts` wires a Redis cache; no grace period, so a test's sweep takes every owed bump.
+  // As src/runtime.ts wires a Redis cache; no grace period, so a test's sweep takes every owed bump.
   const bumps = durableBumps(db.sql, cache, log, { graceMs: 0 });
-  const app = checked(createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, bumps, queue }));
+  const app = checked(await apiApp(db, config, { log, metrics, outputs: counting.reader.reader, cache: { cache, bumps }, queue }));
   return { app, cache, bumps, metrics, queue };
 }
 
@@ -107,7 +106,7 @@ const owed = async (where: { runId?: string; scenarioId?: string } = {}) =>
     )[0]?.n,
   );
 
-async function newScenario(app: ReturnType<typeof replica>["app"], name: string): Promise<string> {
+async function newScenario(app: Awaited<ReturnType<typeof replica>>["app"], name: string): Promise<string> {
   const res = await call(app, "POST", "/v1/scenarios", {
     body: { name, assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }] },
     headers,
@@ -134,7 +133,7 @@ afterAll(async () => {
 
 describe("output cache through the API", () => {
   test("JSON pages and /metrics/latest: a miss, then hits with the same body; CSV/NDJSON exports are not cached", async () => {
-    const { app, metrics } = replica();
+    const { app, metrics } = await replica();
     const id = await newScenario(app, "hits");
     await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 300 });
     const { calls } = counting.reader;
@@ -173,7 +172,7 @@ describe("output cache through the API", () => {
   });
 
   test("a run's output commit (the real worker) bumps the version after the commit: the next read misses and shows the new run", async () => {
-    const { app, bumps, metrics, queue } = replica();
+    const { app, bumps, metrics, queue } = await replica();
     const id = await newScenario(app, "worker commit");
     const empty = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
     expect(empty.json.data).toEqual([]);
@@ -186,6 +185,8 @@ describe("output cache through the API", () => {
     const worker = await startWorker({
       mode: "embedded",
       sql: db.sql,
+      metrics: createMetrics(),
+      writer: createPgOutputWriter(db.sql),
       config: { ...loadConfig({}), workerConcurrency: 1, workerPollMs: 50 },
       log,
       queue,
@@ -218,8 +219,8 @@ describe("output cache through the API", () => {
   }, 30_000);
 
   test("100 concurrent identical misses on two app instances sharing Redis → one store query each for /outputs and /metrics/latest", async () => {
-    const a = replica();
-    const b = replica();
+    const a = await replica();
+    const b = await replica();
     const id = await newScenario(a.app, "stampede");
     await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 500 });
     const { calls, knobs } = counting.reader;
@@ -240,8 +241,8 @@ describe("output cache through the API", () => {
   });
 
   test("a leader whose store query fails fails only its own request; the 99 others get 200 after one more query", async () => {
-    const a = replica();
-    const b = replica();
+    const a = await replica();
+    const b = await replica();
     const id = await newScenario(a.app, "leader fails");
     await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 100 });
     const { calls, knobs } = counting.reader;
@@ -268,7 +269,7 @@ describe("output cache through the API", () => {
    */
   for (const order of ["commit then bump", "bump then commit (wrong)"] as const) {
     test(`ordering under a racing reader: ${order}`, async () => {
-      const { app, cache } = replica();
+      const { app, cache } = await replica();
       const id = await newScenario(app, `ordering ${order}`);
       const oldRun = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 50, finishedAt: "2026-01-01T00:00:00Z" });
       const commit = () => seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 50, asof: "2026-02-01", finishedAt: "2026-02-01T00:00:00Z", offset: 1000 });
@@ -307,7 +308,7 @@ describe("output cache through the API", () => {
   }
 
   test("admin invalidation: admin:* only, 404 for an unknown scenario, 400 for a bad id; the next read misses", async () => {
-    const { app, metrics } = replica();
+    const { app, metrics } = await replica();
     const id = await newScenario(app, "admin invalidation");
     await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 20 });
     await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
@@ -329,7 +330,7 @@ describe("output cache through the API", () => {
     expect((await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate?tenant_id=other`, { headers })).status).toBe(400);
 
     const keys = await generateKeyPair("ES256");
-    const jwtApp = replica({ env: { AURUM_API_AUTH_DISABLED: "0", AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey), AURUM_API_AUTH_ALGORITHMS: "ES256" } }).app;
+    const jwtApp = (await replica({ env: { AURUM_API_AUTH_DISABLED: "0", AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey), AURUM_API_AUTH_ALGORITHMS: "ES256" } })).app;
     const bearer = async (roles: string[], tenant = TENANT) => ({
       authorization: `Bearer ${await new SignJWT({ tenant_id: tenant, roles }).setProtectedHeader({ alg: "ES256" }).setExpirationTime("5m").sign(keys.privateKey)}`,
     });
@@ -341,7 +342,7 @@ describe("output cache through the API", () => {
   });
 
   test("an admin marking a run SUCCEEDED bumps the version: its outputs show at once", async () => {
-    const { app, cache } = replica();
+    const { app, cache } = await replica();
     const id = await newScenario(app, "admin succeeded");
     const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 12, state: "RUNNING" });
     expect((await call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers })).json.data).toEqual([]);
@@ -353,7 +354,7 @@ describe("output cache through the API", () => {
   });
 
   test("/compare pages are cached like /outputs pages; a new run of the *other* scenario bumps the version and shows at once", async () => {
-    const { app, metrics } = replica();
+    const { app, metrics } = await replica();
     const a = await newScenario(app, "compare a");
     const b = await newScenario(app, "compare b");
     await seedRun(db.sql, { tenantId: TENANT, scenarioId: a, rows: 40 });
@@ -380,7 +381,7 @@ describe("output cache through the API", () => {
   });
 
   test("deleting a scenario bumps its tenant's version", async () => {
-    const { app, cache } = replica();
+    const { app, cache } = await replica();
     const id = await newScenario(app, "deleted");
     const before = BigInt((await cache.version("outputs", TENANT)) as string);
     expect((await call(app, "DELETE", `/v1/scenarios/${id}`, { headers })).status).toBe(204);
@@ -391,7 +392,7 @@ describe("output cache through the API", () => {
 
 describe("bumps owed durably (cache_bump_pending)", () => {
   test("a process that dies between its commit and the bump: the stale page it leaves is replaced by the next sweep", async () => {
-    const { app, bumps } = replica();
+    const { app, bumps } = await replica();
     const id = await newScenario(app, "died after commit");
     const get = () => call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
     expect((await get()).json.data).toEqual([]);
@@ -409,10 +410,10 @@ describe("bumps owed durably (cache_bump_pending)", () => {
   });
 
   test("a writer cut off from Redis (admin SUCCEEDED, scenario delete): the bumps stay owed and a reader's sweep makes them", async () => {
-    const reader = replica();
+    const reader = await replica();
     const dead = createNativeRedis(`redis://127.0.0.1:${await freePort()}`, { commandTimeoutMs: 100 });
     try {
-      const writer = replica({ redis: dead });
+      const writer = await replica({ redis: dead });
       const id = await newScenario(reader.app, "writer cut off");
       const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 12, state: "RUNNING" });
       const get = () => call(reader.app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
@@ -439,8 +440,8 @@ describe("bumps owed durably (cache_bump_pending)", () => {
   test("a sweep while Redis is away stops at the first failed bump; every row stays owed until a sweep gets through", async () => {
     const dead = createNativeRedis(`redis://127.0.0.1:${await freePort()}`, { commandTimeoutMs: 100 });
     try {
-      const cut = replica({ redis: dead });
-      const reader = replica();
+      const cut = await replica({ redis: dead });
+      const reader = await replica();
       for (const tenantId of ["t-owed-a", "t-owed-b"]) await db.sql.begin((tx) => cut.bumps.record(tx, { tenantId, reason: "admin" }));
       expect(await cut.bumps.sweep()).toBe(0);
       const failed = (await cut.metrics.registry.getSingleMetric("aurum_scenario_cache_invalidations_total")?.get())?.values.filter((v) => v.labels.result === "failed");
@@ -459,7 +460,7 @@ describe("the API while its Redis is killed and restarted", () => {
     const client = createNativeRedis(server.url, { commandTimeoutMs: 100 });
     try {
       expect(await client.ready(2_000)).toBe(true);
-      const { app, metrics } = replica({ redis: client, cache: { cooldownMs: 200 } });
+      const { app, metrics } = await replica({ redis: client, cache: { cooldownMs: 200 } });
       const id = await newScenario(app, "redis outage");
       await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 30 });
       const get = () => call(app, "GET", `/v1/scenarios/${id}/outputs`, { headers });
@@ -501,7 +502,7 @@ describe.skipIf(!kafka.available)("invalidation events on Kafka", () => {
     const producer = await client.producer();
     const consumer = await client.consumer({ groupId: `${topic}.reader`, topics: [topic] });
     try {
-      const { app } = replica({ cache: { publish: (m) => producer.send(topic, [m]) } });
+      const { app } = await replica({ cache: { publish: (m) => producer.send(topic, [m]) } });
       const id = await newScenario(app, "events");
       const res = await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers: { ...headers, "x-request-id": "req-cache-1" } });
       const got: { key: string | null; value: string; headers: Record<string, string> }[] = [];

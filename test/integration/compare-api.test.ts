@@ -54,7 +54,7 @@ function expectedJoin(a: OutputRow[], b: OutputRow[]): CompareRow[] {
 for (const store of STORES) {
   describe(`compare API on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let scenarioA: string;
     let scenarioB: string;
     let scenarioEmpty: string;
@@ -86,7 +86,7 @@ for (const store of STORES) {
 
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
       const create = async (name: string, headers = tenant) => (await call(app, "POST", "/v1/scenarios", { body: { name }, headers })).json.data.id as string;
       scenarioA = await create("A");
       scenarioB = await create("B");
@@ -352,7 +352,7 @@ for (const store of STORES) {
     });
 
     test("the scenario_outputs feature flag covers /compare: off, 503 whatever the query", async () => {
-      const off = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_SCENARIO_OUTPUTS_ENABLED: "0" });
+      const off = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_SCENARIO_OUTPUTS_ENABLED: "0" });
       for (const qs of [`with=${scenarioB}`, "with=nope&format=csv", "with=baseline&limit=0"]) {
         const res = await call(off, "GET", `/v1/scenarios/${scenarioA}/compare?${qs}`, { headers: tenant });
         expect([qs, res.status, res.json?.error?.code]).toEqual([qs, 503, "FEATURE_DISABLED"]);
@@ -360,7 +360,7 @@ for (const store of STORES) {
     });
 
     test("compare downloads take /outputs export slots: over the server's slots, 429 with Retry-After", async () => {
-      const slots = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_OUTPUT_EXPORTS_MAX: "1" });
+      const slots = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_OUTPUT_EXPORTS_MAX: "1" });
       // A download whose body is not read holds its slot.
       const open = await slots.handle(new Request(`http://localhost/v1/scenarios/${scenarioA}/compare?with=${scenarioB}&format=csv`, { headers: tenant }));
       expect(open.status).toBe(200);

@@ -4,7 +4,9 @@
  * agrees with comparing against a scenario that has no drivers at all.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { CompareRow, OutputRow } from "../../src/outputs/reader";
 import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
@@ -25,7 +27,7 @@ const key = (r: Pick<OutputRow, "metric" | "curve_key" | "tenor_type" | "contrac
 for (const store of ["postgres"] as const) {
   describe(`compare on engine runs (${store})`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let worker: Awaited<ReturnType<typeof startWorker>>;
     const ids: Record<"rps" | "gas" | "none", string> = { rps: "", gas: "", none: "" };
     const get = (path: string) => call(app, "GET", path, { headers: tenant });
@@ -45,10 +47,12 @@ for (const store of ["postgres"] as const) {
     beforeAll(async () => {
       db = await createTestDb(store, { sampleCurves: true });
       const queue = createLocalQueue();
-      app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+      app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
       worker = await startWorker({
         mode: "embedded",
         sql: db.sql,
+        metrics: createMetrics(),
+        writer: createPgOutputWriter(db.sql),
         config: { ...loadConfig({}), workerConcurrency: 1, workerLeaseSeconds: 5, workerPollMs: 50, workerRetryBaseMs: 20 },
         log: createLogger("silent"),
         queue,

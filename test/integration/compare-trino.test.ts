@@ -3,19 +3,16 @@
 // Postgres reader's, row for row and byte for byte, and the API on the Trino reader must answer
 // like it does on Postgres. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
-import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { backfill } from "../../src/outputs/backfill";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { CompareExportRequest, CompareSpec, OutputReader } from "../../src/outputs/reader";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
-import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { call, createTestDb, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { parseCsv, seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
@@ -147,9 +144,8 @@ describe.skipIf(!service.available)("compare on the Trino output reader (Iceberg
 
   test("the compare API on the Trino reader answers like it does on Postgres (pages, downloads, errors)", async () => {
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-    const deps = { config, sql: db.sql, log, metrics: createMetrics(), authenticate: createAuthenticator(config) };
-    const onPg = checked(createApp(deps));
-    const onTrino = checked(createApp({ ...deps, metrics: createMetrics(), outputs: iceberg }));
+    const onPg = checked(await apiApp(db, config, { log }));
+    const onTrino = checked(await apiApp(db, config, { log, outputs: iceberg }));
     const headers = { "x-aurum-tenant": TENANT };
     for (const path of [
       `/v1/scenarios/${scenarioA}/compare?with=${scenarioB}&limit=300`,

@@ -10,13 +10,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair } from "jose";
 import { createMetrics } from "../../src/adapters/metrics";
 import type { Sql } from "../../src/adapters/postgres";
-import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
-import { createAuthenticator } from "../../src/platform/auth";
-import { createLogger } from "../../src/platform/logger";
 import type { RateLimitStore } from "../../src/ratelimit/gcra";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
-import { buildApp, call, createTestDb, GUIDE_SCENARIO, type TestDb } from "../support/app";
+import { apiApp, buildApp, call, createTestDb, GUIDE_SCENARIO, type TestDb } from "../support/app";
 import { checked, contract } from "../support/contract";
 
 type Op = { method: string; template: string; path: string; authenticated: boolean; limited: boolean; statuses: string[] };
@@ -95,11 +92,9 @@ function failingSql(error: () => Error): Sql {
   return node as Sql;
 }
 
-function appOn(sql: Sql, env: Record<string, string> = {}, store?: RateLimitStore) {
+async function appOn(sql: Sql, env: Record<string, string> = {}, store?: RateLimitStore) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1", ...env });
-  return checked(
-    createApp({ config, sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), ...(store ? { rateLimitStore: store } : {}) }),
-  );
+  return checked(await apiApp({ sql, mode: "server", close: async () => {} }, config, { rateLimitStore: store ?? null }));
 }
 
 describe("contract sweep: the hooks' statuses on every documented operation", () => {
@@ -116,7 +111,7 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   });
 
   test("OPTIONS on every path answers 204 with Allow", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     for (const template of Object.keys(contract().doc.paths)) {
       const path = template.replace(/\{([^}]+)\}/g, (_, name: string) => VALUES[name] ?? "x");
       const res = await app.handle(new Request(`http://localhost${path}`, { method: "OPTIONS" }));
@@ -126,14 +121,14 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   });
 
   test("local mode: every operation answers 403 to a request addressed by a non-loopback name", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     expect(await statusesOf(app, OPS, (op) => request(op, { host: "aurum.example" }))).toEqual(every(OPS, 403));
     const options = OPS.map((op) => ({ ...op, method: "OPTIONS" }));
     expect(await statusesOf(app, options, (op) => request(op, { host: "aurum.example", body: null }))).toEqual(every(options, 403));
   });
 
   test("every operation with a path parameter answers 400 to a malformed one, the error naming it", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     const ops = OPS.filter((op) => /\{(id|run_id|tenant)\}/.test(op.template));
     const malformed = (op: Op) => ({
       ...op,
@@ -143,7 +138,7 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   });
 
   test("a run not yet SUCCEEDED is a 409 on /outputs and /metrics/latest; a bad audit-log query a 400", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     const tenant = { "x-aurum-tenant": "t-sweep" };
     const created = await call(app, "POST", "/v1/scenarios", { body: { name: "sweep 409" }, headers: tenant });
     expect(created.status).toBe(201);
@@ -157,27 +152,27 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   });
 
   test("every operation on a scenario or run answers 404 for an unknown one", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     const ops = OPS.filter((op) => /\{(id|run_id)\}/.test(op.template) && op.statuses.includes("404"));
     expect(await statusesOf(app, ops, (op) => request(op))).toEqual(every(ops, 404));
   });
 
   test("every authenticated operation answers 401 (with a Bearer challenge) without a token", async () => {
     const { publicKey } = await generateKeyPair("RS256");
-    const app = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(publicKey), AURUM_API_HOST: "127.0.0.1" });
+    const app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(publicKey), AURUM_API_HOST: "127.0.0.1" });
     const ops = OPS.filter((op) => op.authenticated);
     expect(ops.length).toBeGreaterThanOrEqual(23);
     expect(await statusesOf(app, ops, (op) => request(op, { body: null }))).toEqual(every(ops, 401));
   });
 
   test("every state-changing operation answers 415 to a body of another type", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     const ops = OPS.filter((op) => STATE_CHANGING.has(op.method));
     expect(await statusesOf(app, ops, (op) => request(op, { body: { type: "text/plain", text: "hello" } }))).toEqual(every(ops, 415));
   });
 
   test("every state-changing operation answers 413 to a body over the limit", async () => {
-    const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_MAX_BODY_BYTES: "1024", AURUM_API_MAX_IMPORT_BYTES: "1024" });
+    const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_MAX_BODY_BYTES: "1024", AURUM_API_MAX_IMPORT_BYTES: "1024" });
     const ops = OPS.filter((op) => STATE_CHANGING.has(op.method));
     const big = (op: Op) => {
       const type = BODIES[key(op)]?.type ?? "application/json";
@@ -187,7 +182,7 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   });
 
   test("every rate-limited operation answers 429 with Retry-After once the caller's bucket is empty", async () => {
-    const app = appOn(db.sql, { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "1" }, createMemoryRateLimitStore());
+    const app = await appOn(db.sql, { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "1" }, createMemoryRateLimitStore());
     const ops = OPS.filter((op) => op.limited);
     await (await app.handle(request(ops[0] as Op))).arrayBuffer(); // takes the only token
     const seen: Record<string, number> = {};
@@ -202,7 +197,7 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
 
   test("every rate-limited operation answers 503 when the limiter's store fails and the mode is closed", async () => {
     const broken: RateLimitStore = { kind: "memory", take: () => Promise.reject(new Error("store down")) } as RateLimitStore;
-    const app = appOn(db.sql, { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" }, broken);
+    const app = await appOn(db.sql, { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" }, broken);
     const ops = OPS.filter((op) => op.limited);
     expect(await statusesOf(app, ops, (op) => request(op))).toEqual(every(ops, 503));
   });
@@ -212,7 +207,7 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
   const dbOps = () => OPS.filter((op) => op.template.startsWith("/v1/") && !(op.method === "GET" && op.template.startsWith("/v1/admin/config")));
 
   test("every /v1 operation answers 500 (the envelope, no internals) when the database fails unexpectedly", async () => {
-    const app = appOn(failingSql(() => new Error("boom")));
+    const app = await appOn(failingSql(() => new Error("boom")));
     const ops = dbOps();
     expect(await statusesOf(app, ops, (op) => request(op))).toEqual(every(ops, 500));
   });
@@ -221,13 +216,13 @@ describe("contract sweep: the hooks' statuses on every documented operation", ()
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
     const metrics = createMetrics();
     metrics.registry.metrics = () => Promise.reject(new Error("collector failed"));
-    const app = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics, authenticate: createAuthenticator(config) }));
+    const app = checked(await apiApp(db, config, { metrics }));
     const res = await app.handle(new Request("http://localhost/metrics"));
     expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([500, "INTERNAL"]);
   });
 
   test("every /v1 operation answers 503 when the database is unreachable; /readyz too", async () => {
-    const app = appOn(failingSql(() => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })));
+    const app = await appOn(failingSql(() => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })));
     const ops = dbOps();
     expect(await statusesOf(app, ops, (op) => request(op))).toEqual(every(ops, 503));
     expect((await app.handle(new Request("http://localhost/readyz"))).status).toBe(503);

@@ -15,13 +15,13 @@ const row = (key: string, month: string, mid: number | string, over: Partial<Rec
 for (const store of STORES) {
   describe(`curves on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     const importCsv = (csv: string) => call(app, "POST", "/v1/curves:import", { raw: csv, headers: { "content-type": "text/csv" } });
     const observations = async () => Number((await db.sql`select count(*)::int as n from curve_observation`)[0]?.n);
 
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
     });
     afterAll(async () => {
       await db?.drop();

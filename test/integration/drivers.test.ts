@@ -17,11 +17,11 @@ const drivers = {
 
 describe("driver and parameter validation", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   beforeAll(async () => {
     db = await createTestDb("postgres");
     await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty();
-    app = buildApp(db);
+    app = await buildApp(db);
   });
   afterAll(async () => {
     await db?.drop();
@@ -233,10 +233,10 @@ describe("driver and parameter validation", () => {
 
 describe("regions on an empty curve store", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   beforeAll(async () => {
     db = await createTestDb("postgres");
-    app = buildApp(db);
+    app = await buildApp(db);
   });
   afterAll(async () => {
     await db?.drop();

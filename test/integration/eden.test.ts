@@ -17,7 +17,7 @@ describe("Eden Treaty client over the exported App type", () => {
 
   beforeAll(async () => {
     db = await createTestDb("pglite", { sampleCurves: true });
-    const app = buildApp(db);
+    const app = await buildApp(db);
     server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => app.handle(req) });
     api = treaty<App>(`http://127.0.0.1:${server.port}`, { headers });
   });

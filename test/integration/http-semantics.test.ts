@@ -11,15 +11,15 @@ const PAGE = "https://analytics.example.com";
 
 describe("HTTP semantics", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
-  let authed: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let authed: Awaited<ReturnType<typeof buildApp>>;
   let key: Awaited<ReturnType<typeof generateKeyPair>>;
 
   beforeAll(async () => {
     db = await createTestDb("postgres");
-    app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_CORS_ORIGINS: PAGE });
+    app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_CORS_ORIGINS: PAGE });
     key = await generateKeyPair("ES256");
-    authed = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(key.publicKey), AURUM_API_AUTH_ALGORITHMS: "ES256" });
+    authed = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(key.publicKey), AURUM_API_AUTH_ALGORITHMS: "ES256" });
   });
   afterAll(async () => {
     await db?.drop();
@@ -79,7 +79,7 @@ describe("HTTP semantics", () => {
   });
 
   test("no origin is granted CORS by default", async () => {
-    const plain = buildApp(db);
+    const plain = await buildApp(db);
     const res = await call(plain, "OPTIONS", "/v1/scenarios", { headers: { origin: PAGE, "access-control-request-method": "GET" } });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBeNull();

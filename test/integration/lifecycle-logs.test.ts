@@ -6,15 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createMetrics } from "../../src/adapters/metrics";
-import { createApp } from "../../src/app";
+import type { App } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
-import { createAuthenticator } from "../../src/platform/auth";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
-import { call, createTestDb, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 
 const TENANT = "t-lifecycle";
 const POLICY = [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }];
@@ -22,7 +22,7 @@ type Line = Record<string, unknown> & { event: string };
 
 describe("scenario_* lifecycle log events", () => {
   let db: TestDb;
-  let app: ReturnType<typeof createApp>;
+  let app: App;
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   const lines: Line[] = [];
   const headers = (requestId: string) => ({ "x-aurum-tenant": TENANT, "x-request-id": requestId });
@@ -43,10 +43,12 @@ describe("scenario_* lifecycle log events", () => {
     const log = createLogger("info", (line) => void lines.push(JSON.parse(line)));
     const config = loadConfig({ AURUM_API_AUTH_DISABLED: "1", AURUM_LOG_LEVEL: "info" });
     const queue = createLocalQueue();
-    app = createApp({ config, sql: db.sql, log, metrics: createMetrics(), authenticate: createAuthenticator(config), queue });
+    app = await apiApp(db, config, { log, queue });
     worker = await startWorker({
       mode: "embedded",
       sql: db.sql,
+      metrics: createMetrics(),
+      writer: createPgOutputWriter(db.sql),
       config: { ...loadConfig({}), workerConcurrency: 1, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
       log,
       queue,

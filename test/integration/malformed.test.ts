@@ -72,7 +72,7 @@ function cases(id: string): Case[] {
 for (const store of STORES) {
   describe(`malformed requests on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let id: string;
     const snapshot = async () =>
       (
@@ -82,7 +82,7 @@ for (const store of STORES) {
 
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
       id = (await call(app, "POST", "/v1/scenarios", { body: { ...valid, name: "Existing" } })).json.data.id;
     });
     afterAll(async () => {
@@ -131,7 +131,7 @@ const MALFORMED = ['{"seed":1,}', '{"a":', "[1,]", "nul", "{bad", '{"seed":1', "
 for (const store of STORES) {
   describe(`malformed JSON bodies on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let scenarioId: string;
     let runId: string;
     const tenant = { "x-aurum-tenant": "t-bodies" };
@@ -149,7 +149,7 @@ for (const store of STORES) {
 
     beforeAll(async () => {
       db = await createTestDb(store, { sampleCurves: true });
-      app = buildApp(db);
+      app = await buildApp(db);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bodies" }, headers: tenant })).json.data.id;
       runId = (await call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: { seed: 1 }, headers: tenant })).json.data.id;
     });

@@ -49,10 +49,10 @@ describe("mergePatch (RFC 7396 appendix A examples)", () => {
 for (const store of STORES) {
   describe(`PATCH with application/merge-patch+json on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
     });
     afterAll(async () => {
       await db?.drop();

@@ -39,12 +39,12 @@ function oracle(rows: Latest[]) {
 for (const store of STORES) {
   describe(`/metrics/latest?group_by=metric on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let scenarioId: string;
     let runs: string[];
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
       [{ id: scenarioId }] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'summary') returning id::text as id`;
       runs = [
         await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 3_000, asof: "2026-01-02", finishedAt: "2026-01-02T10:00:00Z" }),

@@ -6,10 +6,12 @@
  * First, the pool alone: the error keeps its name and code across the thread boundary.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
 import type { BaselineCurve, EngineInput } from "../../src/engine";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
@@ -47,7 +49,7 @@ describe("the engine thread's error crosses the thread boundary", () => {
 
 describe("a run whose engine output is not finite", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let worker: Awaited<ReturnType<typeof startWorker>>;
   const deadLetters: { run: RunRecord; error: Record<string, unknown> }[] = [];
 
@@ -62,10 +64,12 @@ describe("a run whose engine output is not finite", () => {
       select encode(sha256(string_agg(int4send((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int) || float8send(o.mid), ''::bytea order by o.contract_month)), 'hex')
       from curve_observation o where o.curve_key = s.curve_key and o.asof_date = s.asof_date) where s.curve_key = 'HENRY_HUB_GAS'`;
     const queue = createLocalQueue();
-    app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+    app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
     worker = await startWorker({
       mode: "embedded",
       sql: db.sql,
+      metrics: createMetrics(),
+      writer: createPgOutputWriter(db.sql),
       config: { ...loadConfig({}), workerConcurrency: 1, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
       log: createLogger("silent"),
       queue,

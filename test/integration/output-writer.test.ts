@@ -51,7 +51,7 @@ async function openReadStore(store: Store): Promise<ReadContractHarness> {
   const db = await createTestDb(store);
   const tenantId = "t-read";
   return {
-    app: buildApp(db),
+    app: await buildApp(db),
     tenantId,
     seed: async (rows) => {
       const [s] = await db.sql`insert into scenario (tenant_id, name) values (${tenantId}, 'non-finite reads') returning id::text as id`;

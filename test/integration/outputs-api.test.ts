@@ -14,7 +14,7 @@ const tenant = { "x-aurum-tenant": TENANT };
 for (const store of STORES) {
   describe(`outputs API on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     let scenarioId: string;
     let oldRun: string;
     let latestRun: string;
@@ -38,7 +38,7 @@ for (const store of STORES) {
 
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Outputs" }, headers: tenant })).json.data.id;
       oldRun = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 600, asof: "2026-01-02", finishedAt: "2026-01-02T10:00:00Z", offset: 100_000 });
       latestRun = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 2_345, asof: "2026-02-02", finishedAt: "2026-02-02T10:00:00Z" });
@@ -313,7 +313,7 @@ for (const store of STORES) {
     });
 
     test("AURUM_API_SCENARIO_OUTPUTS_ENABLED=0: 503 with a clear error on both routes, whatever the query", async () => {
-      const off = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_SCENARIO_OUTPUTS_ENABLED: "0" });
+      const off = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_SCENARIO_OUTPUTS_ENABLED: "0" });
       for (const path of [`/v1/scenarios/${scenarioId}/outputs`, `/v1/scenarios/${scenarioId}/outputs?format=csv&limit=0`, `/v1/scenarios/${scenarioId}/metrics/latest`]) {
         const res = await call(off, "GET", path, { headers: tenant });
         expect(res.status).toBe(503);

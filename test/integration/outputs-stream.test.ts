@@ -6,21 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { createMetrics } from "../../src/adapters/metrics";
-import { createApp } from "../../src/app";
+import type { App } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { OutputReader } from "../../src/outputs/reader";
-import { createAuthenticator } from "../../src/platform/auth";
-import { createLogger } from "../../src/platform/logger";
-import { call, createTestDb, STORES, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 
 const TENANT = "t-stream";
 const tenant = { "x-aurum-tenant": TENANT };
 
-function serve(app: ReturnType<typeof createApp>) {
+function serve(app: App) {
   const server = app.listen({ port: 0, hostname: "127.0.0.1" }).server;
   if (!server) throw new Error("server did not start");
   return { app, base: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
@@ -89,7 +86,7 @@ for (const store of STORES) {
         },
       };
       const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-      const app = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), outputs: failing }));
+      const app = checked(await apiApp(db, config, { outputs: failing }));
       http = serve(app);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Failing" }, headers: tenant })).json.data.id;
       await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 10 });

@@ -98,8 +98,8 @@ describe("HTTP limiter on Redis", () => {
 
   test("a tenant at 10/s burst 20, 100 concurrent requests across two replicas: exactly 20 pass; another tenant is unaffected", async () => {
     frozen += 60_000;
-    const a = limitedApp(db, storeOn(redisA)).app;
-    const b = limitedApp(db, storeOn(redisB)).app;
+    const a = (await limitedApp(db, storeOn(redisA))).app;
+    const b = (await limitedApp(db, storeOn(redisB))).app;
     const put = await call(a, "PUT", "/v1/admin/config/ratelimit/t-limited", { body: { requests_per_second: 10, burst: 20, enabled: true } });
     expect(put.status).toBe(200);
     const t1 = { "x-aurum-tenant": "t-limited" };
@@ -126,7 +126,7 @@ describe("HTTP limiter on Redis", () => {
 
   test("per-prefix overrides from the environment: the longest prefix wins, the rest keep the default", async () => {
     frozen += 60_000;
-    const { app } = limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_OVERRIDES: "/v1=1000:1000,/v1/curves=1:3" });
+    const { app } = await limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_OVERRIDES: "/v1=1000:1000,/v1/curves=1:3" });
     const h = { "x-aurum-tenant": "t-prefix" };
     const curves = [];
     for (let i = 0; i < 4; i++) curves.push(await call(app, "GET", "/v1/curves?limit=1", { headers: h }));
@@ -140,7 +140,7 @@ describe("HTTP limiter on Redis", () => {
   test("every limited response carries the headers: success, 400, 404, unknown route, 429", async () => {
     frozen += 60_000;
     // Slow refill: a bucket's Redis key expires in real time, and this clock is frozen.
-    const { app } = limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "4", AURUM_API_RATE_LIMIT_RPS: "1" });
+    const { app } = await limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "4", AURUM_API_RATE_LIMIT_RPS: "1" });
     const h = { "x-aurum-tenant": "t-headers" };
     const responses = [
       await call(app, "GET", "/v1/scenarios?limit=1", { headers: h }),
@@ -161,7 +161,7 @@ describe("HTTP limiter on Redis", () => {
 
   test("probes and metrics are exempt, even for a caller whose bucket is empty", async () => {
     frozen += 60_000;
-    const { app } = limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "1", AURUM_API_RATE_LIMIT_RPS: "1" });
+    const { app } = await limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "1", AURUM_API_RATE_LIMIT_RPS: "1" });
     await call(app, "GET", "/v1/scenarios?limit=1");
     expect((await call(app, "GET", "/v1/scenarios?limit=1")).status).toBe(429);
     for (const path of ["/healthz", "/readyz", "/metrics"]) {
@@ -175,7 +175,7 @@ describe("HTTP limiter on Redis", () => {
 
   test("without a verified tenant the client address identifies the caller; an X-Api-Key header changes nothing", async () => {
     frozen += 60_000;
-    const { app } = limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "1", AURUM_API_RATE_LIMIT_RPS: "1" });
+    const { app } = await limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "1", AURUM_API_RATE_LIMIT_RPS: "1" });
     const key = (k: string) => ({ "x-api-key": k });
     expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: key("alpha") })).status).toBe(200);
     expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: key("alpha") })).status).toBe(429);
@@ -189,7 +189,7 @@ describe("HTTP limiter on Redis", () => {
 
   test("a tenant's limit can be switched off through the runtime config", async () => {
     frozen += 60_000;
-    const { app } = limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "1" });
+    const { app } = await limitedApp(db, storeOn(redisA), { AURUM_API_RATE_LIMIT_BURST: "1" });
     const h = { "x-aurum-tenant": "t-unlimited" };
     expect((await call(app, "PUT", "/v1/admin/config/ratelimit/t-unlimited", { body: { requests_per_second: 1, burst: 1, enabled: false } })).status).toBe(200);
     const results = await Promise.all(Array.from({ length: 5 }, () => call(app, "GET", "/v1/scenarios?limit=1", { headers: h })));
@@ -216,7 +216,7 @@ describe("Redis outages (a redis-server of our own)", () => {
   }, 30_000);
 
   test("one Redis round trip per limited request", async () => {
-    const { app } = limitedApp(db, createRedisRateLimitStore(redis));
+    const { app } = await limitedApp(db, createRedisRateLimitStore(redis));
     await call(app, "GET", "/v1/scenarios?limit=1"); // loads the script (NOSCRIPT → EVAL once)
     await redis.config("RESETSTAT");
     for (let i = 0; i < 50; i++) await call(app, "GET", "/v1/scenarios?limit=1");
@@ -227,7 +227,7 @@ describe("Redis outages (a redis-server of our own)", () => {
   });
 
   test("Redis down: requests are served (fail open) and counted; back up: limited again", async () => {
-    const { app, metrics } = limitedApp(db, createRedisRateLimitStore(redis), { AURUM_API_RATE_LIMIT_BURST: "2", AURUM_API_RATE_LIMIT_RPS: "1" });
+    const { app, metrics } = await limitedApp(db, createRedisRateLimitStore(redis), { AURUM_API_RATE_LIMIT_BURST: "2", AURUM_API_RATE_LIMIT_RPS: "1" });
     const failOpen = async () => (await metrics.registry.getSingleMetric("aurum_ratelimit_requests_total")!.get()).values.find((v) => v.labels.outcome === "fail_open")?.value ?? 0;
     expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: { "x-aurum-tenant": "t-outage" } })).headers.get("x-ratelimit-limit")).toBe("2");
     await own.kill();
@@ -248,7 +248,7 @@ describe("Redis outages (a redis-server of our own)", () => {
   });
 
   test("AURUM_API_RATE_LIMIT_FAIL_MODE=closed: Redis down answers 503", async () => {
-    const { app } = limitedApp(db, createRedisRateLimitStore(redis), { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" });
+    const { app } = await limitedApp(db, createRedisRateLimitStore(redis), { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" });
     await own.kill();
     const r = await call(app, "GET", "/v1/scenarios?limit=1");
     expect(r.status).toBe(503);

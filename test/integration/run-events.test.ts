@@ -5,14 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
-import { createMetrics } from "../../src/adapters/metrics";
-import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
-import { createAuthenticator } from "../../src/platform/auth";
-import { createLogger } from "../../src/platform/logger";
 import { runEventStream } from "../../src/runs/events";
 import type { RunRecord } from "../../src/runs/model";
-import { call, createTestDb, STORES, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 
 type SseEvent = { event: string; data: unknown; id?: string } | { comment: string };
@@ -66,24 +62,15 @@ function sseReader(res: Response) {
   };
 }
 
-function appFor(db: TestDb, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }) {
+async function appFor(db: TestDb, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", ...env });
-  return checked(
-    createApp({
-      config,
-      sql: db.sql,
-      log: createLogger("silent"),
-      metrics: createMetrics(),
-      authenticate: createAuthenticator(config),
-      runEvents: { pollMs: 40, heartbeatMs: 150 },
-    }),
-  );
+  return checked(await apiApp(db, config, { runEvents: { pollMs: 40, heartbeatMs: 150 } }));
 }
 
 for (const store of STORES) {
   describe(`run events (SSE) on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof appFor>;
+    let app: Awaited<ReturnType<typeof appFor>>;
     let scenarioId: string;
     const tenant = { "x-aurum-tenant": "t-events" };
     const open = (runId: string, headers: Record<string, string> = tenant, signal?: AbortSignal, id = scenarioId) =>
@@ -93,7 +80,7 @@ for (const store of STORES) {
 
     beforeAll(async () => {
       db = await createTestDb(store, { sampleCurves: true });
-      app = appFor(db);
+      app = await appFor(db);
       scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Events", parameters: { shock_bp: 25 } }, headers: tenant })).json.data.id;
     });
     afterAll(async () => {
@@ -194,12 +181,12 @@ for (const store of STORES) {
 
 describe("run events with bearer tokens", () => {
   let db: TestDb;
-  let app: ReturnType<typeof appFor>;
+  let app: Awaited<ReturnType<typeof appFor>>;
   let sign: (claims: Record<string, unknown>) => Promise<string>;
   beforeAll(async () => {
     db = await createTestDb("pglite", { sampleCurves: true });
     const keys = await generateKeyPair("ES256");
-    app = appFor(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
+    app = await appFor(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
     sign = (claims) => new SignJWT(claims).setProtectedHeader({ alg: "ES256" }).setSubject("u").setExpirationTime("5m").sign(keys.privateKey);
   });
   afterAll(async () => {

@@ -4,8 +4,10 @@
  * snapshot, one as-of date per run, and a store without the curves a run needs answers 409.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
 import { CSV_COLUMNS } from "../../src/curves/model";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
 import { fingerprint } from "../../src/runs/fingerprint";
 import type { RunRecord } from "../../src/runs/model";
@@ -25,12 +27,14 @@ const PARAMS = { horizon_months: 24, mc_paths: 100 };
 async function harness() {
   const db = await createTestDb("postgres", { sampleCurves: true });
   const queue = createLocalQueue();
-  const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+  const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   const startTheWorker = async () => {
     worker ??= await startWorker({
       mode: "embedded",
       sql: db.sql,
+      metrics: createMetrics(),
+      writer: createPgOutputWriter(db.sql),
       config: { ...loadConfig({}), workerConcurrency: 1, workerLeaseSeconds: 3, workerPollMs: 50, workerRetryBaseMs: 20 },
       log: createLogger("silent"),
       queue,
@@ -252,7 +256,7 @@ describe("a curve snapshot that changes after the trigger", () => {
 for (const store of STORES) {
   describe(`one as-of per run, and missing curves are a 409 (${store})`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
     const D0 = "2026-01-02";
     const D1 = "2026-01-05";
     const D2 = "2026-02-02";
@@ -260,7 +264,7 @@ for (const store of STORES) {
       [key, "PJM", "West", product, product === "power" ? "ON_PEAK" : "ATC", unit, asof, month, mid].join(",");
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
     });
     afterAll(async () => {
       await db?.drop();

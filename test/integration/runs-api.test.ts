@@ -5,7 +5,7 @@ import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
 describe("runs API on postgres", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let scenarioId: string;
   const tenant = { "x-aurum-tenant": "t-runs" };
   const trigger = (body: Record<string, unknown> = {}, id = scenarioId) => call(app, "POST", `/v1/scenarios/${id}/run`, { body: body as never, headers: tenant });
@@ -13,7 +13,7 @@ describe("runs API on postgres", () => {
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = buildApp(db);
+    app = await buildApp(db);
     scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Runs", parameters: { shock_bp: 25 } }, headers: tenant })).json.data.id;
   });
   afterAll(async () => {

@@ -5,13 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
-import { createMetrics } from "../../src/adapters/metrics";
-import { createApp } from "../../src/app";
+import type { App } from "../../src/app";
 import { loadConfig } from "../../src/config";
-import { createAuthenticator } from "../../src/platform/auth";
-import { createLogger } from "../../src/platform/logger";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
-import { call, createTestDb, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { dropSoon, limitedApp } from "../support/limits";
 
@@ -20,8 +17,8 @@ type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 describe("runtime config API", () => {
   let db: TestDb;
   let keys: KeyPair;
-  let jwtApp: ReturnType<typeof createApp>;
-  let local: ReturnType<typeof createApp>;
+  let jwtApp: App;
+  let local: App;
 
   const token = (roles: string[], tenant = "tenant-a") =>
     new SignJWT({ tenant_id: tenant, roles })
@@ -36,8 +33,8 @@ describe("runtime config API", () => {
     keys = await generateKeyPair("RS256");
     db = await createTestDb("postgres", { sampleCurves: true });
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
-    jwtApp = checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config) }));
-    local = limitedApp(db, undefined, { AURUM_RUNTIME_CONFIG_POLL_MS: "100" }).app;
+    jwtApp = checked(await apiApp(db, config));
+    local = (await limitedApp(db, undefined, { AURUM_RUNTIME_CONFIG_POLL_MS: "100" })).app;
   });
   afterAll(async () => {
     await dropSoon(db);
@@ -144,7 +141,7 @@ describe("runtime config API", () => {
   });
 
   test("a change made on one replica is enforced by another within 2 s", async () => {
-    const replica = limitedApp(db, createMemoryRateLimitStore(), { AURUM_RUNTIME_CONFIG_POLL_MS: "250" }).app;
+    const replica = (await limitedApp(db, createMemoryRateLimitStore(), { AURUM_RUNTIME_CONFIG_POLL_MS: "250" })).app;
     const h = { "x-aurum-tenant": "t-replica" };
     const scenario = (await call(replica, "POST", "/v1/scenarios", { headers: h, body: { name: "Replicated" } })).json.data.id;
     expect((await call(replica, "GET", "/v1/scenarios?limit=1", { headers: h })).headers.get("x-ratelimit-limit")).toBe("100");
@@ -168,13 +165,13 @@ describe("runtime config API", () => {
 
 describe("feature flags in effect", () => {
   let db: TestDb;
-  let app: ReturnType<typeof createApp>;
+  let app: App;
   const h = { "x-aurum-tenant": "t-flags" };
   let scenario: string;
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = limitedApp(db, undefined).app;
+    app = (await limitedApp(db, undefined)).app;
     scenario = (await call(app, "POST", "/v1/scenarios", { headers: h, body: { name: "Flagged" } })).json.data.id;
   });
   afterAll(async () => {

@@ -5,11 +5,11 @@ import { buildApp, call, createTestDb, GUIDE_SCENARIO, STORES, type TestDb } fro
 for (const store of STORES) {
   describe(`scenarios API on ${store}`, () => {
     let db: TestDb;
-    let app: ReturnType<typeof buildApp>;
+    let app: Awaited<ReturnType<typeof buildApp>>;
 
     beforeAll(async () => {
       db = await createTestDb(store);
-      app = buildApp(db);
+      app = await buildApp(db);
     });
     afterAll(async () => {
       await db?.drop();

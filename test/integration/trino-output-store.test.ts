@@ -3,17 +3,14 @@
 // of a crashed attempt, a failure in the middle of a write or in its clean-up, a SUCCEEDED run's
 // rows left alone, two writers of one run taking turns. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient, type TrinoClient, TrinoError } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
-import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
-import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createTestDb, type TestDb } from "../support/app";
+import { apiApp, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { contractBatch, describeOutputWriterContract, expectedRows, type StoredRow, sortRows } from "../support/output-contract";
 import { describeNonFiniteReadContract, legacyAttributionText, type ReadContractHarness } from "../support/output-read-contract";
@@ -109,16 +106,7 @@ async function openReadStore(): Promise<ReadContractHarness> {
   const db = await createTestDb("postgres");
   const tenantId = "t-read";
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-  const app = checked(
-    createApp({
-      config,
-      sql: db.sql,
-      log,
-      metrics: createMetrics(),
-      authenticate: createAuthenticator(config),
-      outputs: createTrinoOutputReader({ sql: db.sql, trino }),
-    }),
-  );
+  const app = checked(await apiApp(db, config, { log, outputs: createTrinoOutputReader({ sql: db.sql, trino }) }));
   const scenarios: string[] = [];
   return {
     app,

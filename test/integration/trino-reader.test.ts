@@ -3,19 +3,16 @@
 // row for row and byte for byte, and the outputs API on the Trino reader must answer like it does
 // on Postgres. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
-import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { backfill } from "../../src/outputs/backfill";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { ExportRequest, OutputFilter, OutputReader, RunFilter } from "../../src/outputs/reader";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
-import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { call, createTestDb, type TestDb } from "../support/app";
+import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
@@ -135,7 +132,7 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
 
   test("a client that leaves an API download after 1 MB gets its Trino query cancelled within 2 s", async () => {
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-    const app = createApp({ config, sql: db.sql, log, metrics: createMetrics(), authenticate: createAuthenticator(config), outputs: iceberg }).listen({
+    const app = (await apiApp(db, config, { log, outputs: iceberg })).listen({
       port: 0,
       hostname: "127.0.0.1",
     });
@@ -177,9 +174,8 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
 
   test("the outputs API on the Trino reader answers like it does on Postgres", async () => {
     const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-    const deps = { config, sql: db.sql, log, metrics: createMetrics(), authenticate: createAuthenticator(config) };
-    const onPg = checked(createApp(deps));
-    const onTrino = checked(createApp({ ...deps, metrics: createMetrics(), outputs: iceberg }));
+    const onPg = checked(await apiApp(db, config, { log }));
+    const onTrino = checked(await apiApp(db, config, { log, outputs: iceberg }));
     const headers = { "x-aurum-tenant": TENANT };
     for (const path of [
       `/v1/scenarios/${scenarioId}/outputs?limit=300`,

@@ -3,6 +3,7 @@
  * land exactly once; cancel, timeout, retries, dead letters and lease reclaim behave as documented.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
@@ -29,17 +30,18 @@ async function harness(opts: { curves?: number; months?: number; writer?: (sql: 
   else await curves.loadSampleIfEmpty();
   const queue = createLocalQueue();
   // The API's lease (an admin's QUEUED → RUNNING) is the worker's.
-  const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_WORKER_LEASE_SECONDS: "3" }, queue);
+  const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_WORKER_LEASE_SECONDS: "3" }, queue);
   const deadLetters: { run: RunRecord; error: Record<string, unknown> }[] = [];
   const logs: Record<string, unknown>[] = [];
   const worker = await startWorker({
     mode: "embedded",
     sql: db.sql,
+    metrics: createMetrics(),
     config: { ...loadConfig({}), workerConcurrency: opts.concurrency ?? 2, workerLeaseSeconds: 3, workerPollMs: 100, workerRetryBaseMs: 20 },
     log: createLogger("debug", (line) => void logs.push(JSON.parse(line))),
     queue,
     workerId: "test-worker",
-    ...(opts.writer ? { writer: opts.writer(db.sql) } : {}),
+    writer: opts.writer ? opts.writer(db.sql) : createPgOutputWriter(db.sql),
     executorOptions: {
       minuteMs: opts.minuteMs ?? 60_000,
       onDeadLetter: async (run, error) => void deadLetters.push({ run, error }),

@@ -19,7 +19,7 @@ const PROTO_NAMES = ["constructor", "toString", "__proto__", "hasOwnProperty", "
 describe("auth hardening", () => {
   let db: TestDb;
   let keys: KeyPair;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let pem: string;
 
   const now = () => Math.floor(Date.now() / 1000);
@@ -38,7 +38,7 @@ describe("auth hardening", () => {
     keys = await generateKeyPair("RS256");
     pem = await exportSPKI(keys.publicKey);
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: pem, AURUM_API_AUTH_LEEWAY_SECONDS: "30" });
+    app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: pem, AURUM_API_AUTH_LEEWAY_SECONDS: "30" });
   });
   afterAll(async () => {
     await db?.drop();
@@ -64,7 +64,7 @@ describe("auth hardening", () => {
     });
 
     test("a roles claim path never reaches into Object.prototype", async () => {
-      const odd = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: pem, AURUM_API_AUTH_ROLES_CLAIM: "constructor.name" });
+      const odd = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: pem, AURUM_API_AUTH_ROLES_CLAIM: "constructor.name" });
       const r = await call(odd, "GET", "/v1/scenarios", { headers: await bearer() });
       expect(r.status).toBe(403);
     });
@@ -104,7 +104,7 @@ describe("auth hardening", () => {
     });
 
     test("AURUM_API_AUTH_REQUIRE_EXP=0 accepts a token without exp", async () => {
-      const relaxed = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: pem, AURUM_API_AUTH_REQUIRE_EXP: "0" });
+      const relaxed = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: pem, AURUM_API_AUTH_REQUIRE_EXP: "0" });
       expect((await call(relaxed, "GET", "/v1/scenarios", { headers: await bearer({ exp: null }) })).status).toBe(200);
     });
 

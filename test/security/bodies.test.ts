@@ -37,7 +37,7 @@ function countedBody(chunks: number, chunkBytes: number, fill = 0x61, prefix = "
   return { stream, counter };
 }
 
-const post = (app: ReturnType<typeof buildApp>, path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
+const post = (app: Awaited<ReturnType<typeof buildApp>>, path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
   app.handle(new Request(`http://localhost${path}`, { method: "POST", headers, body, duplex: "half" } as RequestInit));
 
 /** Samples `rss()` every 20 ms until stopped; returns the peak. */
@@ -68,16 +68,16 @@ async function signer() {
 
 describe("request bodies in process", () => {
   let db: TestDb;
-  let local: ReturnType<typeof buildApp>;
-  let authed: ReturnType<typeof buildApp>;
+  let local: Awaited<ReturnType<typeof buildApp>>;
+  let authed: Awaited<ReturnType<typeof buildApp>>;
   let token: (claims?: Record<string, unknown>) => Promise<string>;
 
   beforeAll(async () => {
     db = await createTestDb("postgres");
-    local = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_MAX_IMPORT_BYTES: String(64 * 1024) });
+    local = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_MAX_IMPORT_BYTES: String(64 * 1024) });
     const s = await signer();
     token = s.token;
-    authed = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: s.publicKey });
+    authed = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: s.publicKey });
   });
   afterAll(async () => {
     await db?.drop();

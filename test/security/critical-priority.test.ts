@@ -9,7 +9,7 @@ import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
 describe("priority CRITICAL needs runs:critical", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let keys: Awaited<ReturnType<typeof generateKeyPair>>;
   let scenarioId: string;
 
@@ -21,7 +21,7 @@ describe("priority CRITICAL needs runs:critical", () => {
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
     keys = await generateKeyPair("ES256");
-    app = buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
+    app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
     scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Critical" }, headers: await bearer(["analyst"]) })).json.data.id;
   });
   afterAll(async () => {

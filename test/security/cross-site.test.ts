@@ -16,8 +16,8 @@ const CSV = `${CSV_COLUMNS.join(",")}\nXSITE_CURVE,PJM,West Hub,power,ON_PEAK,US
 
 describe("cross-site requests in local mode", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
-  let allowing: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let allowing: Awaited<ReturnType<typeof buildApp>>;
   let scenarioId = "";
   let runId = "";
   const count = async (table: string) => Number((await db.sql.unsafe(`select count(*)::int as n from ${table}`))[0]?.n);
@@ -28,8 +28,8 @@ describe("cross-site requests in local mode", () => {
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = buildApp(db);
-    allowing = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_ALLOWED_ORIGINS: "https://console.example.com, http://localhost:5173" });
+    app = await buildApp(db);
+    allowing = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_ALLOWED_ORIGINS: "https://console.example.com, http://localhost:5173" });
     const created = await call(app, "POST", "/v1/scenarios", { body: { tenant_id: TENANT, name: "legit" } });
     expect(created.status).toBe(201);
     scenarioId = created.json.data.id;
@@ -126,7 +126,7 @@ describe("cross-site requests in local mode", () => {
   });
 
   test("local mode on its default loopback address refuses requests addressed to other names (DNS rebinding), reads included", async () => {
-    const get = (target: ReturnType<typeof buildApp>, host: string) =>
+    const get = (target: Awaited<ReturnType<typeof buildApp>>, host: string) =>
       target.handle(new Request(`http://${host}/v1/scenarios/${scenarioId}`, { headers: { "x-aurum-tenant": TENANT } }));
     for (const host of ["rebound.example:8095", "192.0.2.7:8095", "localhost.evil.example"]) {
       const res = await get(app, host);
@@ -136,7 +136,7 @@ describe("cross-site requests in local mode", () => {
     for (const host of ["localhost:8095", "127.0.0.1:8095", "[::1]:8095", "app.localhost"]) expect((await get(app, host)).status).toBe(200);
     // An allowed origin's host is served; an explicit AURUM_API_HOST turns the check off (the operator chose the exposure).
     expect((await get(allowing, "console.example.com")).status).toBe(200);
-    const exposed = buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_HOST: "0.0.0.0" });
+    const exposed = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1", AURUM_API_HOST: "0.0.0.0" });
     expect((await get(exposed, "rebound.example:8095")).status).toBe(200);
   });
 });

@@ -9,7 +9,9 @@
  * No wall-clock bounds: only the order of claims.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue, createOutboxQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
@@ -22,13 +24,13 @@ const BULK = 100;
 
 describe("claims are fair across tenants", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let bulkyScenario: string;
   let otherScenario: string;
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = buildApp(db);
+    app = await buildApp(db);
     bulkyScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
     otherScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Other" }, headers: OTHER })).json.data.id;
   });
@@ -110,14 +112,14 @@ describe("claims are fair across tenants", () => {
 
 describe("Kafka mode's claim check defers a busy tenant's runs", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let bulkyScenario: string;
   let otherScenario: string;
   const queue = createOutboxQueue();
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+    app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
     bulkyScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
     otherScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Other" }, headers: OTHER })).json.data.id;
   });
@@ -216,7 +218,7 @@ describe("the embedded worker, end to end", () => {
   test("2 engine threads, 100 CRITICAL runs of one tenant queued first: the other tenant's NORMAL run is among the first 3 started", async () => {
     const db = await createTestDb("postgres", { sampleCurves: true });
     const queue = createLocalQueue();
-    const app = buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+    const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
     let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       const bulky = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
@@ -227,6 +229,8 @@ describe("the embedded worker, end to end", () => {
       worker = await startWorker({
         mode: "embedded",
         sql: db.sql,
+        metrics: createMetrics(),
+        writer: createPgOutputWriter(db.sql),
         config: { ...loadConfig({}), workerConcurrency: 2, workerPollMs: 100 },
         log: createLogger("silent"),
         queue,

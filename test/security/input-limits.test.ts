@@ -13,12 +13,12 @@ const HEADER = "curve_key,market,location,product,block,unit,asof_date,contract_
 
 describe("input limits", () => {
   let db: TestDb;
-  let app: ReturnType<typeof buildApp>;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let scenarioId: string;
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
-    app = buildApp(db);
+    app = await buildApp(db);
     scenarioId = (await call(app, "POST", "/v1/scenarios", { body: { name: "Limits" }, headers: tenant })).json.data.id;
     await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 300, asof: "2026-01-02", finishedAt: "2026-01-02T10:00:00Z" });
   });

@@ -26,7 +26,7 @@ describe("Postgres connections killed under load", () => {
   const killAll = async () => (await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid()`).length;
 
   test("every request answers 200 or 503 without waiting out a connect timeout (10 s; before: 10-60 s) while the connections are killed repeatedly; afterwards all succeed again", async () => {
-    const app = buildApp(db);
+    const app = await buildApp(db);
     const h = { "x-aurum-tenant": "t-pg-faults" };
     expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: h })).status).toBe(200);
     const seen: { status: number; ms: number }[] = [];

@@ -40,7 +40,7 @@ describe("rate-limit hardening", () => {
 
   describe("item 8: an unverified key is not an identity", () => {
     test("300 requests rotating X-Api-Key (and other made-up headers) share one anonymous bucket", async () => {
-      const { app } = limitedApp(db, createMemoryRateLimitStore(), { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "5" });
+      const { app } = await limitedApp(db, createMemoryRateLimitStore(), { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "5" });
       const rs = [];
       for (let i = 0; i < 300; i++) {
         const headers: Record<string, string> = { "x-api-key": `key-${i}`, "x-request-id": `r${i}` };
@@ -55,7 +55,7 @@ describe("rate-limit hardening", () => {
 
     test("JWT mode: rotating keys and invalid tokens are limited together; a valid token has its tenant's own bucket", async () => {
       const keys = await generateKeyPair("RS256");
-      const { app } = limitedApp(db, createMemoryRateLimitStore(), {
+      const { app } = await limitedApp(db, createMemoryRateLimitStore(), {
         AURUM_API_AUTH_DISABLED: "0",
         AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey),
         AURUM_API_RATE_LIMIT_RPS: "1",
@@ -72,11 +72,12 @@ describe("rate-limit hardening", () => {
     });
 
     test("the client address: X-Forwarded-For counts only behind trusted proxies", async () => {
-      const direct = limitedApp(db, createMemoryRateLimitStore(), { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "2" }).app;
+      const direct = (await limitedApp(db, createMemoryRateLimitStore(), { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "2" })).app;
       const spoofed = [];
       for (let i = 0; i < 10; i++) spoofed.push(await call(direct, "GET", "/v1/scenarios?limit=1", { headers: { "x-forwarded-for": `10.0.0.${i}` } }));
       expect(statuses(spoofed)[429]).toBeGreaterThanOrEqual(7);
-      const proxied = limitedApp(db, createMemoryRateLimitStore(), { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "2", AURUM_API_TRUSTED_PROXY_HOPS: "1" }).app;
+      const proxied = (await limitedApp(db, createMemoryRateLimitStore(), { AURUM_API_RATE_LIMIT_RPS: "1", AURUM_API_RATE_LIMIT_BURST: "2", AURUM_API_TRUSTED_PROXY_HOPS: "1" }))
+        .app;
       const distinct = [];
       for (let i = 0; i < 10; i++) distinct.push(await call(proxied, "GET", "/v1/scenarios?limit=1", { headers: { "x-forwarded-for": `10.0.0.${i}` } }));
       expect(statuses(distinct)).toEqual({ 200: 10 });
@@ -122,7 +123,7 @@ describe("rate-limit hardening", () => {
 
   describe("item 9: a sane minimum rate", () => {
     test("the admin API refuses rates below 0.001/s (base and prefix rules); nothing is written", async () => {
-      const { app } = limitedApp(db, createMemoryRateLimitStore());
+      const { app } = await limitedApp(db, createMemoryRateLimitStore());
       const [{ audits: before }] = await db.sql<{ audits: string }[]>`select count(*)::text as audits from runtime_config_audit`;
       for (const rps of [1e-14, 1e-15, 1e-300, 5e-324, 1e-9, 0.0009999, 0, -1]) {
         const base = await call(app, "PUT", "/v1/admin/config/ratelimit/t-tiny", { body: { requests_per_second: rps, burst: 1, enabled: true } });
@@ -159,7 +160,7 @@ describe("rate-limit hardening", () => {
         insert into runtime_config (scope, kind, name, value, version, updated_by)
         values ('t-legacy', 'ratelimit', '', ${db.sql.json({ requests_per_second: 1e-14, burst: 2, enabled: true })},
                 (select version from runtime_config_version), 'test')`;
-      const { app } = limitedApp(db, store);
+      const { app } = await limitedApp(db, store);
       const rs = [];
       for (let i = 0; i < 10; i++) rs.push(await call(app, "GET", "/v1/scenarios?limit=1", { headers: { "x-aurum-tenant": "t-legacy" } }));
       expect(rs.map((r) => r.status)).toEqual([200, 200, 429, 429, 429, 429, 429, 429, 429, 429]);
@@ -176,12 +177,12 @@ describe("rate-limit hardening", () => {
     };
 
     test("a limiter error follows AURUM_API_RATE_LIMIT_FAIL_MODE: open serves and counts, closed answers 503", async () => {
-      const open = limitedApp(db, failing, { AURUM_API_RATE_LIMIT_FAIL_MODE: "open" });
+      const open = await limitedApp(db, failing, { AURUM_API_RATE_LIMIT_FAIL_MODE: "open" });
       const served = await call(open.app, "GET", "/v1/scenarios?limit=1", { headers: { "x-aurum-tenant": "t-fail" } });
       expect(served.status).toBe(200);
       expect(served.headers.get("x-ratelimit-limit")).toBeNull();
       expect((await call(open.app, "GET", "/metrics")).text).toContain('aurum_ratelimit_requests_total{outcome="fail_open"} 1');
-      const closed = limitedApp(db, failing, { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" });
+      const closed = await limitedApp(db, failing, { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" });
       const refused = await call(closed.app, "GET", "/v1/scenarios?limit=1", { headers: { "x-aurum-tenant": "t-fail" } });
       expect([refused.status, refused.json.error.code]).toEqual([503, "UNAVAILABLE"]);
       expect((await call(closed.app, "GET", "/metrics")).text).toContain('aurum_ratelimit_requests_total{outcome="fail_closed"} 1');
@@ -208,7 +209,7 @@ describe("rate-limit hardening", () => {
     });
 
     test("sequential requests during the stall: at most a few wait for the timeout, the rest are served at once; after SIGCONT limiting resumes", async () => {
-      const { app } = limitedApp(db, createRedisRateLimitStore(ownClient), { AURUM_API_RATE_LIMIT_RPS: "1000", AURUM_API_RATE_LIMIT_BURST: "1000" });
+      const { app } = await limitedApp(db, createRedisRateLimitStore(ownClient), { AURUM_API_RATE_LIMIT_RPS: "1000", AURUM_API_RATE_LIMIT_BURST: "1000" });
       const h = { "x-aurum-tenant": "t-stall" };
       expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: h })).headers.get("x-ratelimit-limit")).toBe("1000");
       signal("STOP");
@@ -247,7 +248,7 @@ describe("rate-limit hardening", () => {
     });
 
     test("fail closed during the stall: 503 without waiting, 200 again after recovery", async () => {
-      const { app } = limitedApp(db, createRedisRateLimitStore(ownClient), { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" });
+      const { app } = await limitedApp(db, createRedisRateLimitStore(ownClient), { AURUM_API_RATE_LIMIT_FAIL_MODE: "closed" });
       const h = { "x-aurum-tenant": "t-stall-closed" };
       expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: h })).status).toBe(200);
       signal("STOP");

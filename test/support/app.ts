@@ -1,21 +1,20 @@
 /**
- * Builds the real app for tests, exactly as main.ts does, on either store:
- * "pglite" (embedded, a fresh data folder) or "postgres" (a fresh database on the machine's server).
+ * Builds the real app for tests with the composition root main.ts uses (src/runtime.ts), on
+ * either store: "pglite" (embedded, a fresh data folder) or "postgres" (a fresh database on the
+ * machine's server).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { createMetrics } from "../../src/adapters/metrics";
 import { type Database, openDatabase } from "../../src/adapters/postgres";
-import { createApp } from "../../src/app";
-import { loadConfig } from "../../src/config";
+import { type Config, loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
 import { migrate } from "../../src/db/migrate";
-import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
 import type { RunQueue } from "../../src/runs/queue";
+import { buildRuntime, type RuntimeDeps } from "../../src/runtime";
 import { checked } from "./contract";
 
 export type Store = "pglite" | "postgres";
@@ -66,10 +65,21 @@ async function freshDb(store: Store): Promise<TestDb> {
   };
 }
 
-export function buildApp(db: Database, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }, queue?: RunQueue) {
+/**
+ * The app of `bun src/main.ts api` on a test database, built by the same root; `deps` swap in
+ * test doubles (a logger, metrics, a reader, ...). Unless a store is given nothing is rate limited.
+ */
+export async function apiApp(db: Database, config: Config, deps: Partial<RuntimeDeps> = {}) {
+  const { app } = await buildRuntime("api", config, { db, log: createLogger("silent"), rateLimitStore: null, ...deps });
+  if (!app) throw new Error("the api runtime has no app");
+  return app;
+}
+
+/** The app in local mode by default; `queue`: where triggered runs go (a local queue a test attaches its own worker to). */
+export async function buildApp(db: Database, env: Record<string, string> = { AURUM_API_AUTH_DISABLED: "1" }, queue?: RunQueue) {
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", ...env });
   // Every response is checked against the OpenAPI document (test/support/contract.ts).
-  return checked(createApp({ config, sql: db.sql, log: createLogger("silent"), metrics: createMetrics(), authenticate: createAuthenticator(config), ...(queue ? { queue } : {}) }));
+  return checked(await apiApp(db, config, queue ? { queue } : {}));
 }
 
 type Json = Record<string, unknown> | unknown[] | string | number | boolean | null;

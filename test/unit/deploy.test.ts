@@ -12,10 +12,11 @@ import postgres from "postgres";
 import { check, findVerb, probeUrl } from "../../deploy/docker/healthcheck";
 import { createMetrics } from "../../src/adapters/metrics";
 import type { Sql } from "../../src/adapters/postgres";
-import { createApp } from "../../src/app";
+import type { App } from "../../src/app";
 import { loadConfig, SETTINGS } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
+import { buildRuntime } from "../../src/runtime";
 import { startProbeServer } from "../../src/worker/metrics";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML is untyped; the assertions are the types.
@@ -61,20 +62,20 @@ const CLOSE_MARGIN_S = 5;
 const probeStatus: Record<string, (path: string) => Promise<number>> = {};
 let workerProbes: ReturnType<typeof startProbeServer>;
 let noDb: Sql;
-beforeAll(() => {
+beforeAll(async () => {
   // Shutting down / not yet consuming: /readyz must say 503 without touching the database. The
   // client is lazy and points at a closed port: any query would fail the test, none is made.
   noDb = postgres("postgres://aurum@127.0.0.1:1/none", { max: 1, connect_timeout: 1 });
-  const api = createApp({
-    config: { maxBodyBytes: 1 << 20, maxImportBytes: 1 << 20 },
-    sql: noDb,
+  const runtime = await buildRuntime("api", loadConfig({}), {
+    db: { sql: noDb, mode: "server", close: async () => {} },
     log: createLogger("silent"),
-    metrics: createMetrics(),
     authenticate: async () => {
       throw new Error("no auth in this test");
     },
-    isDraining: () => true,
+    rateLimitStore: null,
   });
+  runtime.beginDraining();
+  const api = runtime.app as App;
   workerProbes = startProbeServer({ port: 0, hostname: "127.0.0.1", metrics: createMetrics(), sql: noDb, isReady: () => false });
   const apiStatus = async (path: string) => (await api.handle(new Request(`http://localhost${path}`))).status;
   const workerStatus = async (path: string) => (await fetch(`http://127.0.0.1:${workerProbes.port}${path}`)).status;
@@ -445,7 +446,7 @@ describe("deploy/k8s", () => {
   });
 
   test("the worker HPA stops at the request topic's partition count", () => {
-    const partitions = Number(text("src/main.ts").match(/name: config\.scenarioRequestTopic, partitions: (\d+)/)?.[1]);
+    const partitions = Number(text("src/runtime.ts").match(/name: config\.scenarioRequestTopic, partitions: (\d+)/)?.[1]);
     expect(partitions).toBeGreaterThan(0);
     const hpa = ofKind(baseDocs, "HorizontalPodAutoscaler").find((h) => h.spec.scaleTargetRef.name === "aurum-scenarios-worker");
     expect(hpa.spec.maxReplicas).toBeLessThanOrEqual(partitions);

@@ -1,17 +1,15 @@
 /** One structured log line per request, with request id, tenant, route template, status and duration. */
 import { expect, test } from "bun:test";
 import postgres from "postgres";
-import { createMetrics } from "../../src/adapters/metrics";
-import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
-import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
+import { apiApp } from "../support/app";
 
 test("each request writes one JSON log line with its context", async () => {
   const lines: string[] = [];
   const config = loadConfig({ AURUM_API_AUTH_DISABLED: "1" });
   const sql = postgres({ host: "127.0.0.1", port: 9, max: 1 }); // never queried: the routes below fail validation first
-  const app = createApp({ config, sql, log: createLogger("info", (l) => lines.push(l)), metrics: createMetrics(), authenticate: createAuthenticator(config) });
+  const app = await apiApp({ sql, mode: "server", close: async () => {} }, config, { log: createLogger("info", (l) => lines.push(l)) });
   await app.handle(new Request("http://localhost/v1/scenarios/not-a-uuid", { headers: { "x-request-id": "log-1", "x-aurum-tenant": "acme" } }));
   await app.handle(new Request("http://localhost/healthz", { headers: { "x-request-id": "log-2" } }));
   await Bun.sleep(10); // onAfterResponse runs after the response is handed back

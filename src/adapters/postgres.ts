@@ -8,6 +8,20 @@ import { startEmbeddedPostgres } from "./pglite";
 
 export type Sql = postgres.Sql;
 
+/** A transaction or the pool: repositories run the same tagged-template queries on either. */
+export type Tx = Sql | postgres.TransactionSql;
+
+/**
+ * The unit of work services use instead of the driver's `begin`: `fn`'s queries (handed to the
+ * repositories as `tx`) commit together when it resolves and roll back together when it throws.
+ */
+export type Transaction = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+export function transactions(sql: Sql): Transaction {
+  // `fn` returns a promise, so `begin` resolves to what it resolves to (postgres.js unwraps only arrays returned directly).
+  return <T>(fn: (tx: Tx) => Promise<T>) => sql.begin(fn) as Promise<T>;
+}
+
 export type Database = { sql: Sql; mode: "server" | "embedded"; close: () => Promise<void> };
 
 export type DatabaseOptions = {

@@ -12,9 +12,8 @@
  * With a cache that is not shared (process memory, or none) there is nothing to lose between the
  * commit and the bump but the process itself, which takes its cache along: no rows are written.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
-import type { Tx } from "../runs/repo";
 import { INVALIDATION_REASONS, type Invalidation, type InvalidationReason } from "./events";
 import type { ScenarioCache } from "./service";
 

@@ -21,12 +21,11 @@
  * Needs a server Postgres: the transaction keeps one pooled connection for the whole write, which
  * the embedded store (one connection) cannot spare.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import { type TrinoClient, TrinoError } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
 import type { OutputBatch } from "../engine/types";
 import type { Logger } from "../platform/logger";
-import type { Tx } from "../runs/repo";
 import type { OutputWriter, RunOutputMeta } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
 

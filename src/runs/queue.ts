@@ -4,9 +4,9 @@
  * `aurum.scenario.request.v1`, so a Kafka outage delays runs and never loses them.
  */
 
+import type { Tx } from "../adapters/postgres";
 import { traceparent } from "../platform/trace";
 import type { RunRecord } from "./model";
-import type { Tx } from "./repo";
 
 export const REQUEST_TOPIC = "aurum.scenario.request.v1";
 export const DLQ_TOPIC = "aurum.scenario.request.dlq.v1";

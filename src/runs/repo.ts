@@ -1,11 +1,8 @@
 /** Run SQL: creation with dedupe, reads, and guarded state transitions that log an event each. */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import type { RunInputs } from "./inputs";
 import type { RunRecord } from "./model";
 import type { RunState } from "./state";
-
-/** A transaction or the pool: both run the same tagged-template queries. */
-export type Tx = Sql | Parameters<Parameters<Sql["begin"]>[1]>[0];
 
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;

@@ -2,7 +2,7 @@
  * Run use cases: trigger with fingerprint/idempotency dedupe (run, event and queue entry in one
  * transaction), reads, cancellation and admin state changes through the state machine.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import type { CurveRepo } from "../curves/repo";
 import type { FeatureGate } from "../flags/service";
 import { authorize, authorizePriority, type Principal, resolveTenant } from "../platform/auth";
@@ -16,7 +16,7 @@ import { fingerprint } from "./fingerprint";
 import { resolveInputs } from "./inputs";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo, type Tx } from "./repo";
+import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
 /** The request a trigger comes from: its id and W3C trace id (src/platform/http.ts). */

@@ -2,8 +2,7 @@
  * Scenario SQL. Every statement takes the tenant (null = the local operator, all tenants) and
  * every mutation writes its `scenario_event` row in the same transaction.
  */
-import type { Sql } from "../adapters/postgres";
-import type { Tx } from "../runs/repo";
+import type { Sql, Tx } from "../adapters/postgres";
 import type { ScenarioRecord, ScenarioStatus } from "./model";
 
 export type NewScenario = {

@@ -3,11 +3,11 @@
  * heartbeat, a timeout, cancellation, and retries with exponential backoff and jitter.
  */
 
+import type { Tx } from "../adapters/postgres";
 import type { OutputWriter } from "../outputs/store";
 import { type Logger, withFields } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
 import { type CommittedOutputs, runTraceId } from "../runs/queue";
-import type { Tx } from "../runs/repo";
 import { classifyFailure, type RunStep, rawText } from "./failure";
 import type { WorkerMetrics } from "./metrics";
 import type { Job, WorkerPool } from "./pool";

@@ -2,14 +2,14 @@
  * Worker-side SQL: claiming runs (with a lease), heartbeats, retry scheduling, reclaiming runs
  * whose worker died, and loading a run's engine input (its recorded inputs + their curve snapshot).
  */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import { createCurveRepo } from "../curves/repo";
 import { DEFAULT_PARAMETERS, type EngineInput, type ModelParameters } from "../engine/types";
 import { normalizeParameters } from "../engine/validate";
 import { type RunInputs, resolveInputs, snapshotCurves, toEngineInput } from "../runs/inputs";
 import type { RunRecord } from "../runs/model";
 import type { RunQueue } from "../runs/queue";
-import { createRunRepo, LEASE_LAPSED, type Tx } from "../runs/repo";
+import { createRunRepo, LEASE_LAPSED } from "../runs/repo";
 
 /** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
 export function createRunStore(sql: Sql, workerId: string, leaseMs: number, queue?: RunQueue) {

@@ -11,9 +11,9 @@ import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import type { Config } from "./config";
 import { consoleRoutes } from "./console";
 import { curveRoutes } from "./curves";
-import { createCurveRepo } from "./curves/repo";
 import { createCurveService } from "./curves/service";
 import { createRuntimeLimits, type LimitsConfig } from "./flags/setup";
+import { createMetadata } from "./metadata";
 import { outputRoutes } from "./outputs";
 import { createPgOutputReader } from "./outputs/pg-reader";
 import type { OutputReader } from "./outputs/reader";
@@ -34,10 +34,8 @@ import type { RateLimitStore } from "./ratelimit/gcra";
 import { runRoutes } from "./runs";
 import type { RunEventOptions } from "./runs/events";
 import { createLocalQueue, type RunQueue } from "./runs/queue";
-import { createRunRepo } from "./runs/repo";
 import { createRunService } from "./runs/service";
 import { scenarioRoutes } from "./scenarios";
-import { createScenarioRepo } from "./scenarios/repo";
 import { createScenarioService } from "./scenarios/service";
 
 export const API_VERSION = "0.1.0";
@@ -78,9 +76,10 @@ export function createApp(deps: AppDeps) {
   const { log, metrics } = deps;
   // One authentication per request, shared by the rate limiter (it needs the tenant) and the routes.
   const { flags, authenticate, plugin: runtimeLimits } = createRuntimeLimits({ ...deps, store: deps.rateLimitStore });
-  const curveRepo = createCurveRepo(deps.sql);
+  const metadata = createMetadata(deps.sql);
+  const curveRepo = metadata.curves;
   const curves = createCurveService(curveRepo);
-  const scenarioRepo = createScenarioRepo(deps.sql);
+  const scenarioRepo = metadata.scenarios;
   const cache = deps.cache ?? createScenarioCache({ log });
   const bumps = deps.bumps ?? immediateBumps(cache);
   const scenarios = createScenarioService(scenarioRepo, curveRepo, {
@@ -88,7 +87,7 @@ export function createApp(deps: AppDeps) {
     removed: (removed) => Promise.all([deps.purgeScenarioOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
   });
   const outputs = createOutputService({
-    sql: deps.sql,
+    runs: metadata.runs,
     scenarios: scenarioRepo,
     reader: deps.outputs ?? createPgOutputReader(deps.sql),
     maxExports: deps.config.outputExportsMax ?? 4,
@@ -99,9 +98,9 @@ export function createApp(deps: AppDeps) {
   });
   metrics.reportExportSlots(() => outputs.exportsActive, deps.config.outputExportsMax ?? 4);
   const runs = createRunService({
-    sql: deps.sql,
+    transaction: metadata.transaction,
     curves: curveRepo,
-    runs: createRunRepo(deps.sql),
+    runs: metadata.runs,
     scenarios: scenarioRepo,
     queue: deps.queue ?? createLocalQueue(),
     flags,

@@ -23,6 +23,7 @@ import { createCurveRepo } from "./curves/repo";
 import { SAMPLE_CURVES } from "./curves/sample";
 import { createCurveService } from "./curves/service";
 import { migrate } from "./db/migrate";
+import { createMetadata } from "./metadata";
 import { backfill, terminalProgress } from "./outputs/backfill";
 import { createPgOutputWriter } from "./outputs/pg-store";
 import { createTrinoOutputReader } from "./outputs/trino-reader";
@@ -132,6 +133,7 @@ async function main(verb: string | undefined): Promise<void> {
     return;
   }
   if (verb === "worker" && process.argv[3] === "backfill") return runBackfill(config, db.sql, log, process.argv.slice(4));
+  const metadata = createMetadata(db.sql);
   const metrics = createMetrics();
   const trino = config.outputStore === "trino" ? trinoClient(config, log, metrics) : undefined;
   const iceberg = trino ? { trino, log, table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output` } : undefined;
@@ -139,7 +141,9 @@ async function main(verb: string | undefined): Promise<void> {
   let draining = false;
   const kafka = config.kafkaBrokers?.length ? createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-${verb}` }) : undefined;
   // Kafka mode: triggers write an outbox row that the relay publishes. Embedded: the table is the queue.
-  const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic, output: config.scenarioOutputTopic }) : undefined;
+  const outbox = kafka
+    ? createOutboxQueue(metadata.outbox, { request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic, output: config.scenarioOutputTopic })
+    : undefined;
   const local = outbox ? undefined : createLocalQueue();
   const queue: RunQueue = outbox ?? (local as LocalQueue);
   if (kafka) {
@@ -154,7 +158,15 @@ async function main(verb: string | undefined): Promise<void> {
   }
   const relay =
     kafka && outbox
-      ? startOutboxRelay({ sql: db.sql, publisher: lazyPublisher(kafka), log, metrics, pollMs: config.relayPollMs, onNotify: (wake) => outbox.onNotify(wake) })
+      ? startOutboxRelay({
+          outbox: metadata.outbox,
+          transaction: metadata.transaction,
+          publisher: lazyPublisher(kafka),
+          log,
+          metrics,
+          pollMs: config.relayPollMs,
+          onNotify: (wake) => outbox.onNotify(wake),
+        })
       : undefined;
   const redis = config.redisUrl ? createRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log, connectionName: `aurum-scenarios-${verb}` }) : undefined;
   const cacheRedis = config.redisUrl ? createNativeRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log }) : undefined;
@@ -162,7 +174,7 @@ async function main(verb: string | undefined): Promise<void> {
     log.warn("redis_unavailable_at_start", { reason: "serving from the store until Redis answers" });
   const cache = buildCache({ config, verb, redis: cacheRedis, kafka, metrics, log });
   // A shared cache owes its bumps durably: recorded with each change, swept if a process dies first.
-  const bumps = cache.backend === "redis" ? durableBumps(db.sql, cache, log) : immediateBumps(cache);
+  const bumps = cache.backend === "redis" ? durableBumps(metadata.cacheBumps, cache, log) : immediateBumps(cache);
   const stopSweeping = bumps.startSweeping();
   if (verb === "worker" && !kafka && db.mode === "embedded")
     log.warn("worker_embedded_store", { reason: "a separate worker process needs a shared Postgres (AURUM_APP_DB_DSN) or Kafka" });

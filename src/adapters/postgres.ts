@@ -113,6 +113,16 @@ export function selfHealingPool(create: (onclose: () => void) => Sql, log: Logge
   return { sql, end };
 }
 
+/** Undefined when the database answers `select 1` within 2 s, else what went wrong (the readiness probes). */
+export async function pingDatabase(sql: Sql): Promise<string | undefined> {
+  try {
+    await Promise.race([sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   // Never let a query sit long behind a dead or unresponsive server; per-query timeouts live in the services.
   const connect_timeout = (opts.connectTimeoutMs ?? DB_CONNECT_TIMEOUT_MS) / 1000;

@@ -53,6 +53,12 @@ export function createScenarioRepo(sql: Sql) {
       });
     },
 
+    /** Locks the scenario against deletion and change until the transaction ends; returns its version, undefined when it is gone. */
+    async lockVersion(tx: Tx, id: string): Promise<number | undefined> {
+      const [row] = await tx<{ version: number }[]>`select version from scenario where id = ${id} for share`;
+      return row?.version;
+    },
+
     async get(id: string, tenantId: string | null): Promise<ScenarioRecord | undefined> {
       const [row] = await sql<ScenarioRecord[]>`select ${columns} from scenario where id = ${id} ${tenantScope(tenantId)}`;
       return row;

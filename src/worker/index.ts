@@ -7,6 +7,7 @@ import { cpus } from "node:os";
 import type { KafkaClient, KafkaConsumer } from "../adapters/kafka";
 import type { Sql } from "../adapters/postgres";
 import type { Config } from "../config";
+import { createMetadata } from "../metadata";
 import { createPgOutputWriter } from "../outputs/pg-store";
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
@@ -42,7 +43,7 @@ export async function startWorker(deps: WorkerDeps) {
   const workerId = deps.workerId ?? `worker-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const leaseMs = config.workerLeaseSeconds * 1000;
   const pool = new WorkerPool(concurrency);
-  const store = createRunStore(sql, workerId, leaseMs, deps.queue);
+  const store = createRunStore(createMetadata(sql), workerId, leaseMs, deps.queue);
   let consumer: KafkaConsumer | undefined;
   const metrics = createWorkerMetrics(
     deps.metrics ?? createMetrics(),

@@ -3,9 +3,8 @@
  * `/healthz` (the process runs) and `/readyz` (the database answers and the worker is consuming).
  */
 import { Counter, Gauge, Histogram } from "prom-client";
-import type { Sql } from "../adapters/postgres";
+import { pingDatabase, type Sql } from "../adapters/postgres";
 import type { Metrics } from "../platform/metrics";
-import { pingDatabase } from "../platform/ops";
 import type { Outcome } from "./executor";
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -11,6 +11,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createKafka } from "../../src/adapters/kafka";
 import { closeRedis, createNativeRedis, createRedis, type NativeRedis, type Redis, redisReady } from "../../src/adapters/redis";
 import { createApp } from "../../src/app";
+import { createBumpRepo } from "../../src/cache/bump-repo";
 import { bumpOnCommit, durableBumps } from "../../src/cache/bumps";
 import { createCacheMetrics } from "../../src/cache/metrics";
 import { createRedisStore } from "../../src/cache/redis-store";
@@ -94,7 +95,7 @@ function replica(o: { env?: Record<string, string>; cache?: Partial<ScenarioCach
   const cache = createScenarioCache({ store: createRedisStore(o.redis ?? native), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
   const queue = createLocalQueue();
   // As `src/main.ts` wires a Redis cache; no grace period, so a test's sweep takes every owed bump.
-  const bumps = durableBumps(db.sql, cache, log, { graceMs: 0 });
+  const bumps = durableBumps(createBumpRepo(db.sql), cache, log, { graceMs: 0 });
   const app = checked(createApp({ config, sql: db.sql, log, metrics, authenticate: createAuthenticator(config), outputs: counting.reader.reader, cache, bumps, queue }));
   return { app, cache, bumps, metrics, queue };
 }

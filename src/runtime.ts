@@ -8,10 +8,11 @@
 
 import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
 import { createCacheMetrics, createMetrics, createOutboxMetrics, type Metrics } from "./adapters/metrics";
-import { type Database, openDatabase, type Sql } from "./adapters/postgres";
+import { type Database, openDatabase } from "./adapters/postgres";
 import { closeRedis, createNativeRedis, createRedis, type Redis, type RedisCommands, redisReady } from "./adapters/redis";
 import { createTrinoClient, type TrinoClient } from "./adapters/trino";
 import { createApp } from "./app";
+import type { BumpRepo } from "./cache/bump-repo";
 import { bumpOnCommit, type CacheBumps, durableBumps, immediateBumps } from "./cache/bumps";
 import { createRedisStore } from "./cache/redis-store";
 import { createScenarioCache, type ScenarioCache } from "./cache/service";
@@ -22,6 +23,7 @@ import { SAMPLE_CURVES } from "./curves/sample";
 import { createCurveService } from "./curves/service";
 import { migrate } from "./db/migrate";
 import { createRuntimeLimits } from "./flags/setup";
+import { createMetadata, type Metadata } from "./metadata";
 import { createPgOutputReader } from "./outputs/pg-reader";
 import { createPgOutputWriter } from "./outputs/pg-store";
 import type { OutputReader } from "./outputs/reader";
@@ -35,9 +37,7 @@ import { createRedisRateLimitStore } from "./ratelimit/redis-store";
 import type { RunEventOptions } from "./runs/events";
 import { createLocalQueue, createOutboxQueue, type LocalQueue, type OutboxQueue, type RunQueue } from "./runs/queue";
 import { type Publisher, startOutboxRelay } from "./runs/relay";
-import { createRunRepo } from "./runs/repo";
 import { createRunService } from "./runs/service";
-import { createScenarioRepo } from "./scenarios/repo";
 import { createScenarioService } from "./scenarios/service";
 import { startWorker } from "./worker";
 import type { ExecutorOptions } from "./worker/executor";
@@ -93,6 +93,7 @@ export async function openMetadata(verb: Verb | "migrate", config: Config, log: 
 export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps) {
   const { db, log } = deps;
   const { sql } = db;
+  const metadata = createMetadata(sql);
   const metrics = deps.metrics ?? createMetrics();
   const trino = config.outputStore === "trino" ? trinoClient(config, log, metrics) : undefined;
   const iceberg: IcebergOutputs | undefined = trino ? { trino, log, table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output` } : undefined;
@@ -101,7 +102,9 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
   const isDraining = () => draining;
   const kafka = config.kafkaBrokers?.length ? createKafka({ brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-${verb}` }) : undefined;
   // Kafka mode: triggers write an outbox row that the relay publishes. Embedded: the table is the queue.
-  const outbox = kafka ? createOutboxQueue({ request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic, output: config.scenarioOutputTopic }) : undefined;
+  const outbox = kafka
+    ? createOutboxQueue(metadata.outbox, { request: config.scenarioRequestTopic, deadLetter: config.scenarioDlqTopic, output: config.scenarioOutputTopic })
+    : undefined;
   const queue: RunQueue = deps.queue ?? outbox ?? createLocalQueue();
   if (kafka) {
     await kafka
@@ -116,7 +119,8 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
   const relay =
     kafka && outbox
       ? startOutboxRelay({
-          sql,
+          outbox: metadata.outbox,
+          transaction: metadata.transaction,
           publisher: lazyPublisher(kafka),
           log,
           metrics: createOutboxMetrics(metrics.registry),
@@ -131,7 +135,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
   const { cache, bumps, stopSweeping } = deps.cache
     ? // A test's own bumps: the test sweeps them when it means to.
       { ...deps.cache, stopSweeping: () => {} }
-    : cacheWithBumps(buildCache({ config, verb, redis: cacheRedis, kafka, metrics, log }), sql, log);
+    : cacheWithBumps(buildCache({ config, verb, redis: cacheRedis, kafka, metrics, log }), metadata.cacheBumps, log);
   if (verb === "worker" && !kafka && db.mode === "embedded")
     log.warn("worker_embedded_store", { reason: "a separate worker process needs a shared Postgres (AURUM_APP_DB_DSN) or Kafka" });
   const worker =
@@ -157,7 +161,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
   if (probes) log.info("worker_probes_listening", { url: `http://${config.scenarioMetricsAddr}:${probes.port}` });
 
   // The worker serves no API, so it needs no token verifier and none of the API's services.
-  const app = verb === "worker" ? undefined : buildApi({ config, deps, metrics, queue, cache, bumps, redis, iceberg, isDraining });
+  const app = verb === "worker" ? undefined : buildApi({ config, deps, metadata, metrics, queue, cache, bumps, redis, iceberg, isDraining });
 
   return {
     app,
@@ -200,6 +204,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
 function buildApi(o: {
   config: Config;
   deps: RuntimeDeps;
+  metadata: Metadata;
   metrics: Metrics;
   queue: RunQueue;
   cache: ScenarioCache;
@@ -208,15 +213,15 @@ function buildApi(o: {
   iceberg: IcebergOutputs | undefined;
   isDraining: () => boolean;
 }) {
-  const { config, deps, metrics, queue, cache, bumps, iceberg } = o;
+  const { config, deps, metadata, metrics, queue, cache, bumps, iceberg } = o;
   const { log } = deps;
   const { sql } = deps.db;
   // Redis: one bucket per caller across replicas; without it each process limits on its own.
   const rateLimitStore = deps.rateLimitStore !== undefined ? deps.rateLimitStore : o.redis ? createRedisRateLimitStore(o.redis) : createMemoryRateLimitStore();
   // One authentication per request, shared by the rate limiter (it needs the tenant) and the routes.
   const limits = createRuntimeLimits({ sql, log, metrics, config, authenticate: deps.authenticate ?? createAuthenticator(config), store: rateLimitStore });
-  const curveRepo = createCurveRepo(sql);
-  const scenarioRepo = createScenarioRepo(sql);
+  const curveRepo = metadata.curves;
+  const scenarioRepo = metadata.scenarios;
   // Outputs kept outside Postgres (Iceberg) go with their scenario.
   const purgeOutputs = iceberg ? icebergScenarioPurge(iceberg) : undefined;
   const scenarios = createScenarioService(scenarioRepo, curveRepo, {
@@ -224,7 +229,7 @@ function buildApi(o: {
     removed: (removed) => Promise.all([purgeOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
   });
   const outputs = createOutputService({
-    sql,
+    runs: metadata.runs,
     scenarios: scenarioRepo,
     reader: deps.outputs ?? (iceberg ? createTrinoOutputReader({ ...iceberg, sql }) : createPgOutputReader(sql)),
     maxExports: config.outputExportsMax,
@@ -235,9 +240,9 @@ function buildApi(o: {
   });
   metrics.reportExportSlots(() => outputs.exportsActive, config.outputExportsMax);
   const runs = createRunService({
-    sql,
+    transaction: metadata.transaction,
     curves: curveRepo,
-    runs: createRunRepo(sql),
+    runs: metadata.runs,
     scenarios: scenarioRepo,
     queue,
     flags: limits.flags,
@@ -275,8 +280,8 @@ function withOutputsReady(hooks: ReturnType<typeof bumpOnCommit>, outbox: Outbox
 }
 
 /** A shared cache owes its bumps durably: recorded with each change, swept if a process dies first. */
-function cacheWithBumps(cache: ScenarioCache, sql: Sql, log: Logger) {
-  const bumps = cache.backend === "redis" ? durableBumps(sql, cache, log) : immediateBumps(cache);
+function cacheWithBumps(cache: ScenarioCache, repo: BumpRepo, log: Logger) {
+  const bumps = cache.backend === "redis" ? durableBumps(repo, cache, log) : immediateBumps(cache);
   return { cache, bumps, stopSweeping: bumps.startSweeping() };
 }
 

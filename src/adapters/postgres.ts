@@ -8,6 +8,20 @@ import { startEmbeddedPostgres } from "./pglite";
 
 export type Sql = postgres.Sql;
 
+/** A transaction or the pool: repositories run the same tagged-template queries on either. */
+export type Tx = Sql | postgres.TransactionSql;
+
+/**
+ * The unit of work services use instead of the driver's `begin`: `fn`'s queries (handed to the
+ * repositories as `tx`) commit together when it resolves and roll back together when it throws.
+ */
+export type Transaction = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+export function transactions(sql: Sql): Transaction {
+  // `fn` returns a promise, so `begin` resolves to what it resolves to (postgres.js unwraps only arrays returned directly).
+  return <T>(fn: (tx: Tx) => Promise<T>) => sql.begin(fn) as Promise<T>;
+}
+
 export type Database = { sql: Sql; mode: "server" | "embedded"; close: () => Promise<void> };
 
 export type DatabaseOptions = {
@@ -97,6 +111,16 @@ export function selfHealingPool(create: (onclose: () => void) => Sql, log: Logge
     },
   });
   return { sql, end };
+}
+
+/** Undefined when the database answers `select 1` within 2 s, else what went wrong (the readiness probes). */
+export async function pingDatabase(sql: Sql): Promise<string | undefined> {
+  try {
+    await Promise.race([sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {

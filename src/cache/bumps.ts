@@ -12,9 +12,9 @@
  * With a cache that is not shared (process memory, or none) there is nothing to lose between the
  * commit and the bump but the process itself, which takes its cache along: no rows are written.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Tx } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
-import type { Tx } from "../runs/repo";
+import type { BumpRepo, OwedBump as Owed } from "./bump-repo";
 import { INVALIDATION_REASONS, type Invalidation, type InvalidationReason } from "./events";
 import type { ScenarioCache } from "./service";
 
@@ -55,15 +55,13 @@ export function bumpOnCommit(bumps: CacheBumps) {
   };
 }
 
-type Owed = { id: string; tenant_id: string; scenario_id: string | null; run_id: string | null; reason: string };
-
 function asInvalidation(r: Owed): Invalidation {
   const reason = (INVALIDATION_REASONS as readonly string[]).includes(r.reason) ? (r.reason as InvalidationReason) : "outputs_committed";
   return { tenantId: r.tenant_id, reason, ...(r.scenario_id ? { scenarioId: r.scenario_id } : {}), ...(r.run_id ? { runId: r.run_id } : {}) };
 }
 
 /** `graceMs`: how long a row is left to its own `settle` before the sweep takes it over. */
-export function durableBumps(sql: Sql, cache: ScenarioCache, log: Logger, o: { graceMs?: number } = {}): CacheBumps {
+export function durableBumps(repo: BumpRepo, cache: ScenarioCache, log: Logger, o: { graceMs?: number } = {}): CacheBumps {
   const graceMs = o.graceMs ?? 2_000;
 
   /** One bump per tenant for these rows, then the rows go; at the first failed bump (Redis is away) the rest wait for the next sweep. */
@@ -75,7 +73,7 @@ export function durableBumps(sql: Sql, cache: ScenarioCache, log: Logger, o: { g
       const version = await cache.invalidate(inv?.tenantId === tenantId ? inv : asInvalidation(owed[0] as Owed));
       if (version === null) break;
       if (!owed.length) continue;
-      await sql`delete from cache_bump_pending where id = any(${owed.map((r) => r.id)}::bigint[])`;
+      await repo.remove(owed.map((r) => r.id));
       settled += owed.length;
     }
     return settled;
@@ -83,15 +81,12 @@ export function durableBumps(sql: Sql, cache: ScenarioCache, log: Logger, o: { g
 
   const api: CacheBumps = {
     async record(tx, inv) {
-      await tx`insert into cache_bump_pending (tenant_id, scenario_id, run_id, reason)
-               values (${inv.tenantId}, ${inv.scenarioId ?? null}, ${inv.runId ?? null}, ${inv.reason})`;
+      await repo.insert(tx, inv);
     },
 
     async settle(inv) {
       try {
-        const owed = await sql<Owed[]>`select id::text as id, tenant_id, scenario_id::text as scenario_id, run_id::text as run_id, reason
-                                       from cache_bump_pending where tenant_id = ${inv.tenantId} order by id`;
-        await bump(owed, inv);
+        await bump(await repo.owedBy(inv.tenantId), inv);
       } catch (err) {
         // Postgres failed after the commit: the row stays and the sweep bumps it.
         log.warn("cache_bump_settle_failed", { tenant_id: inv.tenantId, reason: inv.reason, error: (err as Error).message });
@@ -100,9 +95,7 @@ export function durableBumps(sql: Sql, cache: ScenarioCache, log: Logger, o: { g
     },
 
     async sweep() {
-      const owed = await sql<Owed[]>`select id::text as id, tenant_id, scenario_id::text as scenario_id, run_id::text as run_id, reason
-                                     from cache_bump_pending where created_at < clock_timestamp() - make_interval(secs => ${graceMs / 1000})
-                                     order by id limit 1000`;
+      const owed = await repo.owedLongerThan(graceMs, 1000);
       if (!owed.length) return 0;
       const settled = await bump(owed);
       if (settled) log.info("cache_bumps_swept", { rows: settled, tenants: new Set(owed.map((r) => r.tenant_id)).size });

@@ -1,5 +1,5 @@
 /** Curve SQL: the all-or-nothing import through a staging table, lists and reads. */
-import type { Sql } from "../adapters/postgres";
+import { type Sql, transactions } from "../adapters/postgres";
 import { AppError } from "../platform/errors";
 import type { CurveIdentity, ObservationBatch } from "./csv";
 import type { CurveRecord } from "./model";
@@ -19,6 +19,7 @@ const COLUMNS = `curve_key, market, location, product, block, unit, first_month:
   latest_asof::text as latest_asof, observations::int as observations`;
 
 export function createCurveRepo(sql: Sql) {
+  const transaction = transactions(sql);
   const columns = sql.unsafe(COLUMNS);
   return {
     /**
@@ -26,7 +27,7 @@ export function createCurveRepo(sql: Sql) {
      * clashes with stored curves are checked, then everything is upserted. Any error rolls back all of it.
      */
     async importBatches(batches: AsyncIterable<ObservationBatch>, identities: Map<string, CurveIdentity & { line: number }>): Promise<ImportResult> {
-      return sql.begin(async (tx) => {
+      return transaction(async (tx) => {
         await tx`create temporary table curve_import (line int not null, curve_key text not null, asof_date date not null, contract_month date not null, mid float8 not null) on commit drop`;
         let rows = 0;
         for await (const b of batches) {

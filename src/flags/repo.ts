@@ -1,5 +1,5 @@
 /** Runtime config in Postgres: the overrides, the version replicas poll, and the audit log. */
-import type { Sql } from "../adapters/postgres";
+import { type Sql, transactions } from "../adapters/postgres";
 
 export type ConfigKind = "ratelimit" | "feature";
 export type ConfigRow = { scope: string; kind: ConfigKind; name: string; value: unknown };
@@ -20,6 +20,7 @@ export type AuditRow = {
 };
 
 export function createConfigRepo(sql: Sql) {
+  const transaction = transactions(sql);
   return {
     async version(): Promise<number> {
       const [row] = await sql<{ version: string }[]>`select version from runtime_config_version`;
@@ -36,7 +37,7 @@ export function createConfigRepo(sql: Sql) {
 
     /** Sets (or with `value: null` removes) one override and audits it, in one transaction; returns the old value. */
     async write(change: ConfigChange): Promise<{ version: number; old: unknown }> {
-      return sql.begin(async (tx) => {
+      return transaction(async (tx) => {
         // The version row lock serializes writers, so audit order is the order changes took effect.
         const [bumped] = await tx<{ version: string }[]>`update runtime_config_version set version = version + 1 returning version`;
         const version = Number(bumped?.version);

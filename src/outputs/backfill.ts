@@ -7,10 +7,9 @@
  * the recorded runs and redoes the one in flight, whose partial rows that delete removes: the
  * result is exactly the source rows, however often it is stopped.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import type { TrinoClient } from "../adapters/trino";
 import type { Logger } from "../platform/logger";
-import type { Tx } from "../runs/repo";
 import type { RunOutputMeta } from "./store";
 import type { OutputColumns } from "./trino-insert";
 import { createIcebergOutputs, lockRunOutputs } from "./trino-store";

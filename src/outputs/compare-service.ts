@@ -7,7 +7,6 @@
  */
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { t } from "elysia";
-import type { Sql } from "../adapters/postgres";
 import type { CacheKind } from "../cache/keys";
 import { checkOutputQuery } from "../flags/outputs-gate";
 import type { FeatureGate } from "../flags/service";
@@ -44,7 +43,6 @@ export type ComparePlan = {
 };
 
 export type CompareContext = {
-  sql: Sql;
   scenarios: ScenarioRepo;
   reader: OutputReader;
   flags?: FeatureGate | undefined;

@@ -8,9 +8,8 @@
  */
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
-import type { Tx } from "../runs/repo";
 import { quoteNonFinite } from "./finite";
 import type { OutputWriter, RunOutputMeta } from "./store";
 

@@ -5,7 +5,6 @@
  */
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { t } from "elysia";
-import type { Sql } from "../adapters/postgres";
 import type { CacheKind } from "../cache/keys";
 import type { ScenarioCache } from "../cache/service";
 import { checkOutputQuery, checkOutputRequest, createTenantExportGate } from "../flags/outputs-gate";
@@ -16,6 +15,7 @@ import { AppError, badRequest, conflict, notFound } from "../platform/errors";
 import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/http";
 import { JSON_LIMIT } from "../platform/json-page";
 import { normalizeEnum } from "../platform/schema";
+import type { RunRepo } from "../runs/repo";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { createCompareService } from "./compare-service";
 import { encodeRows } from "./encoders";
@@ -59,7 +59,8 @@ export type OutputPlan = {
 };
 
 export function createOutputService(deps: {
-  sql: Sql;
+  /** Which runs' outputs are readable (SUCCEEDED ones). */
+  runs: Pick<RunRepo, "stateOf" | "latestSucceeded">;
   scenarios: ScenarioRepo;
   reader: OutputReader;
   /** Exports streaming at once in this process (AURUM_API_OUTPUT_EXPORTS_MAX). */
@@ -71,7 +72,7 @@ export function createOutputService(deps: {
   /** Bytes of CSV/NDJSON handed to the socket (the aurum_output_export_bytes_total counter). */
   onExportBytes?: (bytes: number) => void;
 }) {
-  const { sql, scenarios, reader } = deps;
+  const { runs, scenarios, reader } = deps;
   let exporting = 0;
   const tenantExports = createTenantExportGate();
   const share = Math.max(1, Math.min(deps.maxExports, deps.maxExportsPerTenant ?? Math.ceil(deps.maxExports / 2)));
@@ -109,15 +110,12 @@ export function createOutputService(deps: {
    */
   async function resolveRun(scenarioId: string, runId: string | undefined): Promise<string | null> {
     if (runId) {
-      const [run] = await sql<{ state: string }[]>`select state from scenario_run where id = ${runId} and scenario_id = ${scenarioId}`;
-      if (!run) throw notFound("run");
-      if (run.state !== "SUCCEEDED") throw conflict(`run ${runId} is ${run.state}; its outputs can be read once it has SUCCEEDED`, { state: run.state });
+      const state = await runs.stateOf(runId, scenarioId);
+      if (!state) throw notFound("run");
+      if (state !== "SUCCEEDED") throw conflict(`run ${runId} is ${state}; its outputs can be read once it has SUCCEEDED`, { state });
       return runId;
     }
-    const [latest] = await sql<{ id: string }[]>`
-      select id::text as id from scenario_run where scenario_id = ${scenarioId} and state = 'SUCCEEDED'
-      order by finished_at desc nulls last, created_at desc, id desc limit 1`;
-    return latest?.id ?? null;
+    return (await runs.latestSucceeded(scenarioId)) ?? null;
   }
 
   /**
@@ -215,7 +213,7 @@ export function createOutputService(deps: {
     })();
   }
 
-  const compare = createCompareService({ sql, scenarios, reader, flags: deps.flags, scope, resolveRun, cached, exportSlot });
+  const compare = createCompareService({ scenarios, reader, flags: deps.flags, scope, resolveRun, cached, exportSlot });
 
   return {
     plan,

@@ -1,6 +1,6 @@
 /** The output store port, write side: a run's rows are replaced as a whole, never appended twice. */
+import type { Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
-import type { Tx } from "../runs/repo";
 
 export type RunOutputMeta = {
   tenantId: string;

@@ -14,6 +14,7 @@
 import type { Sql } from "../adapters/postgres";
 import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
 import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
+import { createRunRepo } from "../runs/repo";
 import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
 import { parseAttribution } from "./finite";
@@ -27,7 +28,8 @@ const LATEST_COLUMNS = `curve_key, tenor_type, CAST(contract_month AS varchar) A
 export type TrinoReaderOptions = { sql: Sql; trino: TrinoClient; table?: string };
 
 export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader {
-  const { sql, trino } = opts;
+  const { trino } = opts;
+  const runs = createRunRepo(opts.sql);
   const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
 
   return {
@@ -39,11 +41,9 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
     },
 
     async latest(filter, limit, after) {
-      const runs = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run
-        where scenario_id = ${filter.scenarioId}::uuid and tenant_id = ${filter.tenantId} and state = 'SUCCEEDED'`;
-      if (!runs.length || (filter.runId && !runs.some((r) => r.id === filter.runId))) return [];
-      const ids = filter.runId ? [filter.runId] : runs.map((r) => r.id);
+      const succeeded = await runs.succeededIds(filter.scenarioId, filter.tenantId);
+      if (!succeeded.length || (filter.runId && !succeeded.includes(filter.runId))) return [];
+      const ids = filter.runId ? [filter.runId] : succeeded;
       const result = await trino.execute(
         `SELECT ${LATEST_COLUMNS} FROM (
            SELECT *, row_number() OVER (PARTITION BY ${ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
@@ -56,11 +56,9 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
 
     /** The same rollup, summarised per metric in Trino (metric-summary.ts); NaN and ±Infinity counted apart. */
     async latestByMetric(filter, limit, afterMetric) {
-      const runs = await sql<{ id: string }[]>`
-        select id::text as id from scenario_run
-        where scenario_id = ${filter.scenarioId}::uuid and tenant_id = ${filter.tenantId} and state = 'SUCCEEDED'`;
-      if (!runs.length || (filter.runId && !runs.some((r) => r.id === filter.runId))) return [];
-      const ids = filter.runId ? [filter.runId] : runs.map((r) => r.id);
+      const succeeded = await runs.succeededIds(filter.scenarioId, filter.tenantId);
+      if (!succeeded.length || (filter.runId && !succeeded.includes(filter.runId))) return [];
+      const ids = filter.runId ? [filter.runId] : succeeded;
       const after = afterMetric !== undefined ? ` AND metric > ${varcharLiteral(afterMetric)}` : "";
       const result = await trino.execute(
         `SELECT metric, count(*) AS count, min(value) FILTER (WHERE finite) AS min, max(value) FILTER (WHERE finite) AS max,

@@ -21,12 +21,12 @@
  * Needs a server Postgres: the transaction keeps one pooled connection for the whole write, which
  * the embedded store (one connection) cannot spare.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Sql, Tx } from "../adapters/postgres";
 import { type TrinoClient, TrinoError } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
 import type { OutputBatch } from "../engine/types";
 import type { Logger } from "../platform/logger";
-import type { Tx } from "../runs/repo";
+import { createRunRepo } from "../runs/repo";
 import type { OutputWriter, RunOutputMeta } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
 
@@ -47,11 +47,12 @@ export type TrinoOutputOptions = {
 
 export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter {
   const iceberg = createIcebergOutputs(opts);
+  const runs = createRunRepo(opts.sql);
   return {
     async replaceRun(meta: RunOutputMeta, batches: OutputBatch[], commit: (tx: Tx) => Promise<void>) {
       return opts.sql.begin(async (tx) => {
         await lockRunOutputs(tx, meta.runId);
-        const [run] = await tx<{ state: string }[]>`select state from scenario_run where id = ${meta.runId}`;
+        const run = await runs.get(meta.runId, null, tx);
         if (run?.state === "SUCCEEDED") throw new Error(`run ${meta.runId} is already SUCCEEDED; its outputs are final`);
         return iceberg.replace(
           meta,
@@ -64,7 +65,7 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
     async deleteRun(runId: string) {
       await opts.sql.begin(async (tx) => {
         await lockRunOutputs(tx, runId);
-        const [run] = await tx<{ scenario_id: string }[]>`select scenario_id::text from scenario_run where id = ${runId}`;
+        const run = await runs.get(runId, null, tx);
         await iceberg.delete({ runId, ...(run ? { scenarioId: run.scenario_id } : {}) });
       });
     },

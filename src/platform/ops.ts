@@ -1,17 +1,7 @@
 /** Operational endpoints: liveness, readiness (the database answers) and Prometheus metrics. */
 import { Elysia, t } from "elysia";
 import type { Metrics } from "../adapters/metrics";
-import type { Sql } from "../adapters/postgres";
-
-/** Undefined when the database answers `select 1` within 2 s, else what went wrong. */
-export async function pingDatabase(sql: Sql): Promise<string | undefined> {
-  try {
-    await Promise.race([sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+import { pingDatabase, type Sql } from "../adapters/postgres";
 
 export function opsRoutes(deps: { sql: Sql; metrics: Metrics; isDraining: () => boolean }) {
   return new Elysia({ name: "ops" })

@@ -4,9 +4,10 @@
  * `aurum.scenario.request.v1`, so a Kafka outage delays runs and never loses them.
  */
 
+import type { Tx } from "../adapters/postgres";
 import { traceparent } from "../platform/trace";
 import type { RunRecord } from "./model";
-import type { Tx } from "./repo";
+import type { OutboxRepo } from "./outbox";
 
 export const REQUEST_TOPIC = "aurum.scenario.request.v1";
 export const DLQ_TOPIC = "aurum.scenario.request.dlq.v1";
@@ -95,14 +96,13 @@ export function createLocalQueue(): LocalQueue {
 
 /** Kafka mode: an outbox row per message, published by the relay (relay.ts); `notify` wakes a relay in this process. */
 export function createOutboxQueue(
+  outbox: Pick<OutboxRepo, "insert">,
   topics: { request: string; deadLetter: string; output: string } = { request: REQUEST_TOPIC, deadLetter: DLQ_TOPIC, output: OUTPUT_TOPIC },
 ): OutboxQueue {
   const wakeups = new Set<() => void>();
   const insert = (tx: Tx, run: RunRecord, topic: string, requestId: string, payload: Record<string, unknown>, delayMs = 0) => {
     const headers = { run_id: run.id, request_id: requestId, traceparent: traceparent(runTraceId(run)) };
-    return tx`insert into run_outbox (run_id, topic, msg_key, headers, payload, available_at)
-              values (${run.id}, ${topic}, ${run.scenario_id}, ${tx.json(headers)}, ${tx.json(payload as never)},
-                      clock_timestamp() + ${delayMs} * interval '1 millisecond')`;
+    return outbox.insert(tx, { runId: run.id, topic, key: run.scenario_id, headers, payload, delayMs });
   };
   return {
     async enqueue(tx, run, ctx) {

@@ -6,8 +6,9 @@
  * a crash between publish and commit sends a row twice, and workers skip a run they cannot claim.
  */
 
-import type { Sql } from "../adapters/postgres";
+import type { Transaction } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
+import type { OutboxRepo } from "./outbox";
 
 export type OutboxMessage = { key: string; value: string; headers: Record<string, string> };
 export type Publisher = { send(topic: string, messages: OutboxMessage[]): Promise<void> };
@@ -37,7 +38,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export type Relay = { stop(): Promise<void>; readonly backlog: number; flush(): Promise<number> };
 
 export function startOutboxRelay(deps: {
-  sql: Sql;
+  outbox: OutboxRepo;
+  /** The unit of work a batch is locked, published and marked sent in. */
+  transaction: Transaction;
   publisher: Publisher;
   log: Logger;
   pollMs: number;
@@ -45,7 +48,7 @@ export function startOutboxRelay(deps: {
   onNotify?: (wake: () => void) => void;
   metrics?: OutboxMetrics;
 }): Relay {
-  const { sql, publisher, log, pollMs } = deps;
+  const { outbox, transaction, publisher, log, pollMs } = deps;
   const metrics = deps.metrics ?? NO_METRICS;
   const batchSize = deps.batchSize ?? 500;
   let stopped = false;
@@ -59,11 +62,8 @@ export function startOutboxRelay(deps: {
 
   /** Publishes one batch of due rows; returns how many were sent. */
   async function flushOnce(): Promise<number> {
-    return sql.begin(async (tx) => {
-      const rows = await tx<{ id: string; topic: string; msg_key: string; headers: Record<string, string>; payload: unknown }[]>`
-        select id::text as id, topic, msg_key, headers, payload from run_outbox
-        where sent_at is null and available_at <= clock_timestamp()
-        order by available_at, id limit ${batchSize} for update skip locked`;
+    return transaction(async (tx) => {
+      const rows = await outbox.lockDue(tx, batchSize);
       if (rows.length === 0) return 0;
       const byTopic = new Map<string, OutboxMessage[]>();
       for (const r of rows) {
@@ -73,7 +73,10 @@ export function startOutboxRelay(deps: {
       }
       // Bounded: the rows stay locked while we wait, so a hung broker must not hold them for long.
       for (const [topic, messages] of byTopic) await withTimeout(publisher.send(topic, messages), SEND_TIMEOUT_MS, `publishing to ${topic}`);
-      await tx`update run_outbox set sent_at = clock_timestamp() where id in ${tx(rows.map((r) => r.id))}`;
+      await outbox.markSent(
+        tx,
+        rows.map((r) => r.id),
+      );
       return rows.length;
     });
   }
@@ -98,8 +101,7 @@ export function startOutboxRelay(deps: {
           if (failures) log.info("outbox_relay_recovered", { after_failures: failures });
           failures = 0;
         }
-        const [row] = await sql<{ n: number }[]>`select count(*)::int as n from run_outbox where sent_at is null`;
-        backlog = row?.n ?? 0;
+        backlog = await outbox.countUnsent();
         metrics.backlog(backlog);
       } catch (err) {
         failures++;

@@ -1,11 +1,13 @@
-/** Run SQL: creation with dedupe, reads, and guarded state transitions that log an event each. */
-import type { Sql } from "../adapters/postgres";
+/**
+ * The runs repository, the only place that speaks SQL to `scenario_run`: creation with dedupe,
+ * reads, guarded state transitions that log an event each, and the worker's claims, leases,
+ * heartbeats, retries and fairness ranking. A method that takes a `tx` runs inside that unit of
+ * work; where it is optional, the pool is used without one.
+ */
+import type { Sql, Tx } from "../adapters/postgres";
 import type { RunInputs } from "./inputs";
 import type { RunRecord } from "./model";
 import type { RunState } from "./state";
-
-/** A transaction or the pool: both run the same tagged-template queries. */
-export type Tx = Sql | Parameters<Parameters<Sql["begin"]>[1]>[0];
 
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
@@ -41,28 +43,27 @@ export type NewRun = {
 export const ADMIN_LEASE_PREFIX = "admin:";
 
 /** A lease that lapsed, or none at all (rows from before leases): the run's worker is presumed dead. */
-export const LEASE_LAPSED = "(lease_expires_at is null or lease_expires_at < clock_timestamp())";
+const LEASE_LAPSED = "(lease_expires_at is null or lease_expires_at < clock_timestamp())";
 
 /**
  * A RUNNING run no worker is executing: no lease (rows from before leases), a lapsed lease, or an
  * admin's lease. Such a run can be ended at once; a worker's live lease means "ask the worker".
  */
-export const UNATTENDED = `(${LEASE_LAPSED} or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
+const UNATTENDED = `(${LEASE_LAPSED} or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
 
 export type RunFilter = { scenarioId: string; tenantId: string | null; state?: RunState; createdAfter?: Date; createdBefore?: Date };
 
 export function createRunRepo(sql: Sql) {
   const columns = sql.unsafe(RUN_COLUMNS);
   const unattended = sql.unsafe(UNATTENDED);
+  const lapsed = sql.unsafe(LEASE_LAPSED);
   const tenantScope = (tx: Tx, tenantId: string | null) => (tenantId === null ? tx`` : tx`and tenant_id = ${tenantId}`);
 
   return {
-    columns,
-
     /** An existing run that makes a new one unnecessary: same idempotency key, or same input while live or succeeded. */
     async findEquivalent(
-      tx: Tx,
       r: Pick<NewRun, "tenantId" | "scenarioId" | "idempotencyKey" | "inputHash">,
+      tx: Tx = sql,
     ): Promise<{ run: RunRecord; by: "idempotency_key" | "fingerprint" } | undefined> {
       if (r.idempotencyKey !== null) {
         const [byKey] = await tx<RunRecord[]>`select ${columns} from scenario_run
@@ -88,18 +89,12 @@ export function createRunRepo(sql: Sql) {
       return row;
     },
 
-    /** Locks the scenario against deletion and change until the transaction ends; returns its version, undefined when it is gone. */
-    async lockScenario(tx: Tx, scenarioId: string): Promise<number | undefined> {
-      const [row] = await tx<{ version: number }[]>`select version from scenario where id = ${scenarioId} for share`;
-      return row?.version;
-    },
-
     async event(tx: Tx, e: { tenantId: string; scenarioId: string; runId: string; type: string; payload: Record<string, unknown> }): Promise<void> {
       await tx`insert into scenario_event (tenant_id, scenario_id, run_id, event_type, payload)
                values (${e.tenantId}, ${e.scenarioId}, ${e.runId}, ${e.type}, ${tx.json(e.payload as never)})`;
     },
 
-    async get(tx: Tx, runId: string, tenantId: string | null): Promise<RunRecord | undefined> {
+    async get(runId: string, tenantId: string | null, tx: Tx = sql): Promise<RunRecord | undefined> {
       const [row] = await tx<RunRecord[]>`select ${columns} from scenario_run where id = ${runId} ${tenantScope(tx, tenantId)}`;
       return row;
     },
@@ -167,6 +162,160 @@ export function createRunRepo(sql: Sql) {
 
     async requestCancel(tx: Tx, runId: string): Promise<void> {
       await tx`update scenario_run set cancel_requested = true, updated_at = clock_timestamp() where id = ${runId}`;
+    },
+
+    /** A named run's state, if the run is the scenario's (the outputs' check that it SUCCEEDED). */
+    async stateOf(runId: string, scenarioId: string): Promise<RunState | undefined> {
+      const [run] = await sql<{ state: RunState }[]>`select state from scenario_run where id = ${runId} and scenario_id = ${scenarioId}`;
+      return run?.state;
+    },
+
+    /** The scenario's run whose outputs readers see by default: the one that finished SUCCEEDED last. */
+    async latestSucceeded(scenarioId: string): Promise<string | undefined> {
+      const [latest] = await sql<{ id: string }[]>`
+        select id::text as id from scenario_run where scenario_id = ${scenarioId} and state = 'SUCCEEDED'
+        order by finished_at desc nulls last, created_at desc, id desc limit 1`;
+      return latest?.id;
+    },
+
+    /** Every SUCCEEDED run of the tenant's scenario (an output store without the runs table filters by them). */
+    async succeededIds(scenarioId: string, tenantId: string): Promise<string[]> {
+      const runs = await sql<{ id: string }[]>`
+        select id::text as id from scenario_run
+        where scenario_id = ${scenarioId}::uuid and tenant_id = ${tenantId} and state = 'SUCCEEDED'`;
+      return runs.map((r) => r.id);
+    },
+
+    /** Keeps inputs resolved for a run queued before they were recorded, unless some were meanwhile; returns the kept ones. */
+    async keepInputs(runId: string, inputs: RunInputs): Promise<RunInputs | undefined> {
+      const [kept] = await sql<{ inputs: RunInputs }[]>`
+        update scenario_run set inputs = coalesce(inputs, ${sql.json(inputs as never)}) where id = ${runId} returning inputs`;
+      return kept?.inputs;
+    },
+
+    /** Locks a run that a worker may claim (QUEUED, no cancel requested), skipping it when another transaction holds it. */
+    async lockClaimable(tx: Tx, runId: string): Promise<RunRecord | undefined> {
+      const [run] = await tx<RunRecord[]>`
+        select ${columns} from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
+      return run;
+    },
+
+    /** A claimed run's attempt begins: one more attempt, and the lease of `owner` for `ms`. */
+    async startAttempt(tx: Tx, runId: string, owner: string, ms: number): Promise<RunRecord | undefined> {
+      const [leased] = await tx<RunRecord[]>`
+        update scenario_run set attempts = attempts + 1, lease_owner = ${owner},
+          lease_expires_at = clock_timestamp() + ${ms} * interval '1 millisecond'
+        where id = ${runId} returning ${columns}`;
+      return leased;
+    },
+
+    /**
+     * Locks a RUNNING run (waiting for other holders); with `lapsed`, only if its lease lapsed. The
+     * cancel request and the lease owner tell the caller what the run may become.
+     */
+    async lockRunning(tx: Tx, runId: string, o: { lapsed?: boolean } = {}): Promise<{ cancel_requested: boolean; lease_owner: string | null } | undefined> {
+      const [row] = await tx<{ cancel_requested: boolean; lease_owner: string | null }[]>`
+        select cancel_requested, lease_owner from scenario_run
+        where id = ${runId} and state = 'RUNNING' ${o.lapsed ? tx`and ${lapsed}` : tx``} for update`;
+      return row;
+    },
+
+    /** RUNNING runs no worker executes any more: a lapsed lease, or none (rows from before leases). */
+    async lapsedIds(): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`select id::text as id from scenario_run where state = 'RUNNING' and ${lapsed}`;
+      return rows.map((r) => r.id);
+    },
+
+    /**
+     * True when another tenant with a due QUEUED run ranks ahead of `tenantId` as nextQueued ranks
+     * tenants: fewer RUNNING runs first, then least recently served.
+     */
+    async otherTenantAhead(tx: Tx, tenantId: string): Promise<boolean> {
+      const [ahead] = await tx`
+        with rank as (
+          select r.tenant_id,
+                 (select count(*) from scenario_run x where x.tenant_id = r.tenant_id and x.state = 'RUNNING') as running,
+                 coalesce((select max(x.started_at) from scenario_run x where x.tenant_id = r.tenant_id), '-infinity'::timestamptz) as served
+          from (
+            select ${tenantId}::text as tenant_id
+            union
+            select distinct tenant_id from scenario_run
+            where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested and tenant_id <> ${tenantId}
+          ) r
+        )
+        select 1 from rank other, rank mine
+        where mine.tenant_id = ${tenantId} and other.tenant_id <> ${tenantId}
+          and (other.running, other.served) < (mine.running, mine.served)
+        limit 1`;
+      return ahead !== undefined;
+    },
+
+    /**
+     * The next claimable run id, fair across tenants (docs/runs.md "Fairness"): each tenant with due
+     * runs offers its first one (highest priority, then oldest); of those, the tenant with the fewest
+     * RUNNING runs goes first, then the one served least recently (its latest claim), and only then
+     * priority and age.
+     */
+    async nextQueued(): Promise<string | undefined> {
+      const [row] = await sql<{ id: string }[]>`
+        with due as (
+          select id, tenant_id, created_at,
+                 case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end as rank
+          from scenario_run
+          where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
+        ),
+        head as (
+          select distinct on (tenant_id) id, tenant_id, rank, created_at from due order by tenant_id, rank, created_at, id
+        )
+        select head.id::text as id
+        from head
+        cross join lateral (
+          select count(*) as running from scenario_run r where r.tenant_id = head.tenant_id and r.state = 'RUNNING'
+        ) load
+        left join lateral (
+          select r.started_at as served from scenario_run r
+          where r.tenant_id = head.tenant_id and r.started_at is not null order by r.started_at desc limit 1
+        ) last on true
+        order by load.running, last.served nulls first, head.rank, head.created_at, head.id
+        limit 1`;
+      return row?.id;
+    },
+
+    /** Extends `owner`'s lease by `ms` and records progress; undefined when the run is no longer RUNNING under that lease. */
+    async heartbeat(runId: string, owner: string, ms: number, progress: number): Promise<{ cancel_requested: boolean } | undefined> {
+      const [row] = await sql<{ cancel_requested: boolean }[]>`
+        update scenario_run set lease_expires_at = clock_timestamp() + ${ms} * interval '1 millisecond', progress = ${progress}, updated_at = clock_timestamp()
+        where id = ${runId} and state = 'RUNNING' and lease_owner = ${owner}
+        returning cancel_requested`;
+      return row;
+    },
+
+    /** A run put back to QUEUED waits `delayMs` before it can be claimed; a hand-back also returns the attempt it used. */
+    async deferAttempt(tx: Tx, runId: string, delayMs: number, handBack: boolean): Promise<void> {
+      await tx`update scenario_run set next_attempt_at = clock_timestamp() + ${delayMs} * interval '1 millisecond',
+               attempts = attempts - ${handBack ? 1 : 0} where id = ${runId}`;
+    },
+
+    /** What a SUCCEEDED run produced: its row count and band statistics. */
+    async recordResult(tx: Tx, runId: string, rows: number, bandStats: unknown): Promise<void> {
+      await tx`update scenario_run set rows_written = ${rows}, band_stats = ${bandStats ? tx.json(bandStats as never) : null} where id = ${runId}`;
+    },
+
+    /**
+     * RUNNING runs whose lease lapsed more than `graceMs` ago, or that have none: the reclaimer should
+     * have taken them back, so a count that stays above 0 means no worker is reclaiming.
+     */
+    async countLeaseLapsed(graceMs: number): Promise<number> {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from scenario_run
+        where state = 'RUNNING' and (lease_expires_at is null or lease_expires_at < clock_timestamp() - ${graceMs} * interval '1 millisecond')`;
+      return row?.n ?? 0;
+    },
+
+    /** QUEUED and RUNNING runs by state (the claim index covers both). */
+    async countLive(): Promise<{ state: string; n: number }[]> {
+      return sql<{ state: string; n: number }[]>`
+        select state, count(*)::int as n from scenario_run where state in ('QUEUED', 'RUNNING') group by state`;
     },
   };
 }

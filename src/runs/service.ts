@@ -2,7 +2,7 @@
  * Run use cases: trigger with fingerprint/idempotency dedupe (run, event and queue entry in one
  * transaction), reads, cancellation and admin state changes through the state machine.
  */
-import type { Sql } from "../adapters/postgres";
+import type { Transaction, Tx } from "../adapters/postgres";
 import type { CurveSnapshots } from "../curves/snapshots";
 import type { FeatureGate } from "../flags/service";
 import { authorize, authorizePriority, type Principal, resolveTenant } from "../platform/auth";
@@ -16,7 +16,7 @@ import { fingerprint } from "./fingerprint";
 import { resolveInputs } from "./inputs";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo, type Tx } from "./repo";
+import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo } from "./repo";
 import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
 /** The request a trigger comes from: its id and W3C trace id (src/platform/http.ts). */
@@ -28,7 +28,8 @@ export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
 const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
 
 export function createRunService(deps: {
-  sql: Sql;
+  /** The unit of work a trigger, a cancel and an admin state change each commit in. */
+  transaction: Transaction;
   /** The curve store a trigger resolves its as-of date and curve snapshot against. */
   curves: CurveSnapshots;
   runs: RunRepo;
@@ -45,7 +46,7 @@ export function createRunService(deps: {
   /** Length of the lease an admin's QUEUED → RUNNING takes (a worker's lease; default 30 s). */
   leaseMs?: number;
 }) {
-  const { sql, runs, scenarios, queue } = deps;
+  const { transaction, runs, scenarios, queue } = deps;
 
   async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, ctx: RequestContext): Promise<TriggerResult> {
     authorize(p, "scenarios:run");
@@ -89,17 +90,17 @@ export function createRunService(deps: {
         inputs,
         traceId: ctx.traceId,
       };
-      const result = await sql.begin(async (tx): Promise<TriggerResult | "stale"> => {
+      const result = await transaction(async (tx): Promise<TriggerResult | "stale"> => {
         // Held until commit: a delete of the scenario waits for this run (and then removes it with its runs).
-        const version = await runs.lockScenario(tx, scenarioId);
+        const version = await scenarios.lockVersion(tx, scenarioId);
         if (version === undefined) throw notFound("scenario");
         if (version !== scenario.version) return "stale";
-        const existing = await runs.findEquivalent(tx, candidate);
+        const existing = await runs.findEquivalent(candidate, tx);
         if (existing) return { run: existing.run, deduplicated: existing.by };
         const run = await runs.insert(tx, candidate);
         if (!run) {
           // A concurrent identical request won the unique index between our check and insert.
-          const winner = await runs.findEquivalent(sql, candidate);
+          const winner = await runs.findEquivalent(candidate);
           if (!winner) throw conflict("an equivalent run was created concurrently; retry");
           return { run: winner.run, deduplicated: winner.by };
         }
@@ -123,7 +124,7 @@ export function createRunService(deps: {
   }
 
   async function getScoped(p: Principal, runId: string, scenarioId?: string): Promise<RunRecord> {
-    const run = await runs.get(sql, runId, resolveTenant(p, undefined));
+    const run = await runs.get(runId, resolveTenant(p, undefined));
     if (!run || (scenarioId !== undefined && run.scenario_id !== scenarioId)) throw notFound("run");
     return run;
   }
@@ -204,13 +205,13 @@ export function createRunService(deps: {
       const run = await getScoped(p, runId);
       if (run.state === "CANCELLED") return run;
       if (run.state === "SUCCEEDED" || run.state === "FAILED") throw conflict(`run is already ${run.state}; only QUEUED or RUNNING runs can be cancelled`, { state: run.state });
-      const updated = await sql.begin(async (tx) => {
+      const updated = await transaction(async (tx) => {
         const queued = await runs.transition(tx, runId, ["QUEUED"], "CANCELLED", { by: p.subject, reason: "cancelled by user" });
         if (queued) return queued;
         const unattended = await runs.cancelUnattended(tx, runId, p.subject);
         if (unattended) return unattended;
         await runs.requestCancel(tx, runId);
-        return runs.get(tx, runId, null);
+        return runs.get(runId, null, tx);
       });
       queue.cancel(runId);
       const now = updated ?? run;
@@ -231,7 +232,7 @@ export function createRunService(deps: {
       const from = run.state as RunState;
       if (!canTransition(from, to)) throw conflict(`illegal transition ${from} → ${to}`, { from, to, allowed: RUN_STATES.filter((s) => canTransition(from, s)) });
       const error = to === "FAILED" ? { code: "ADMIN_FAILED", message: reason?.trim() || "marked FAILED by an administrator", by: p.subject } : undefined;
-      const updated = await sql.begin(async (tx) => {
+      const updated = await transaction(async (tx) => {
         let r = await runs.transition(tx, runId, [from], to, { by: p.subject, reason: reason ?? "admin state change", ...(error ? { error } : {}) });
         if (r && to === "RUNNING") r = await runs.lease(tx, runId, `${ADMIN_LEASE_PREFIX}${p.subject}`, deps.leaseMs ?? 30_000);
         if (r && to === "QUEUED") await queue.enqueue(tx, r, { requestId: "admin" });

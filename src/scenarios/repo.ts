@@ -2,8 +2,7 @@
  * Scenario SQL. Every statement takes the tenant (null = the local operator, all tenants) and
  * every mutation writes its `scenario_event` row in the same transaction.
  */
-import type { Sql } from "../adapters/postgres";
-import type { Tx } from "../runs/repo";
+import { type Sql, type Tx, transactions } from "../adapters/postgres";
 import type { ScenarioRecord, ScenarioStatus } from "./model";
 
 export type NewScenario = {
@@ -34,6 +33,7 @@ export type ScenarioRow = ScenarioRecord & { sort_ts: string };
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 export function createScenarioRepo(sql: Sql) {
+  const transaction = transactions(sql);
   const columns = sql.unsafe(`id::text as id, tenant_id, name, description, status, assumptions, parameters, tags, version, created_by,
     to_char(created_at at time zone 'UTC', ${ISO_US}) as created_at,
     to_char(updated_at at time zone 'UTC', ${ISO_US}) as updated_at`);
@@ -41,7 +41,7 @@ export function createScenarioRepo(sql: Sql) {
 
   return {
     async insert(s: NewScenario): Promise<ScenarioRecord> {
-      return sql.begin(async (tx) => {
+      return transaction(async (tx) => {
         const [row] = await tx<ScenarioRecord[]>`
           insert into scenario (tenant_id, name, description, status, assumptions, parameters, tags, created_by)
           values (${s.tenantId}, ${s.name}, ${s.description}, ${s.status}, ${tx.json(s.assumptions as never)},
@@ -52,6 +52,12 @@ export function createScenarioRepo(sql: Sql) {
                  values (${s.tenantId}, ${created.id}, 'scenario_created', ${tx.json({ version: 1, by: s.createdBy })})`;
         return created;
       });
+    },
+
+    /** Locks the scenario against deletion and change until the transaction ends; returns its version, undefined when it is gone. */
+    async lockVersion(tx: Tx, id: string): Promise<number | undefined> {
+      const [row] = await tx<{ version: number }[]>`select version from scenario where id = ${id} for share`;
+      return row?.version;
     },
 
     async get(id: string, tenantId: string | null): Promise<ScenarioRecord | undefined> {
@@ -90,7 +96,7 @@ export function createScenarioRepo(sql: Sql) {
       by: string,
     ): Promise<{ row: ScenarioRecord } | { missing: true } | { currentVersion: number }> {
       if (Object.keys(changes).length === 0) throw new Error("update needs at least one change");
-      return sql.begin(async (tx) => {
+      return transaction(async (tx) => {
         const set: Record<string, unknown> = {};
         if (changes.name !== undefined) set.name = changes.name;
         if (changes.description !== undefined) set.description = changes.description;
@@ -119,7 +125,7 @@ export function createScenarioRepo(sql: Sql) {
      */
     /** Deletes the scenario (only at `expectedVersion` when given) and returns its tenant; undefined when no row matched. */
     async remove(id: string, tenantId: string | null, within?: (tx: Tx, tenantId: string) => Promise<unknown>, expectedVersion?: number): Promise<string | undefined> {
-      return sql.begin(async (tx) => {
+      return transaction(async (tx) => {
         const versionScope = expectedVersion === undefined ? tx`` : tx`and version = ${expectedVersion}`;
         const [row] = await tx<{ tenant_id: string }[]>`delete from scenario where id = ${id} ${tenantScope(tenantId)} ${versionScope} returning tenant_id`;
         if (row && within) await within(tx, row.tenant_id);

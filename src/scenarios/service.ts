@@ -3,6 +3,7 @@
  * No Elysia imports: routes translate HTTP into these calls.
  */
 
+import type { Tx } from "../adapters/postgres";
 import { regionCovers } from "../engine/scope";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
@@ -10,7 +11,6 @@ import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/curso
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
-import type { Tx } from "../runs/repo";
 import { type CurveRef, type RegionRef, validateAssumptions, validateModelParameters } from "./drivers";
 import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";

@@ -3,11 +3,11 @@
  * heartbeat, a timeout, cancellation, and retries with exponential backoff and jitter.
  */
 
+import type { Tx } from "../adapters/postgres";
 import type { OutputWriter } from "../outputs/store";
 import { type Logger, withFields } from "../platform/logger";
 import type { RunRecord } from "../runs/model";
 import { type CommittedOutputs, runTraceId } from "../runs/queue";
-import type { Tx } from "../runs/repo";
 import { classifyFailure, type RunStep, rawText } from "./failure";
 import type { Job, WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
@@ -109,8 +109,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
         },
         result.batches,
         async (tx) => {
-          const [row] = await tx<{ cancel_requested: boolean; lease_owner: string | null }[]>`
-            select cancel_requested, lease_owner from scenario_run where id = ${run.id} and state = 'RUNNING' for update`;
+          const row = await store.runs.lockRunning(tx, run.id);
           // Reclaimed after our lease lapsed (another worker owns it now) or moved on by an admin: roll our rows back.
           if (row?.lease_owner !== options.workerId) throw new LostRunError();
           // A cancel that arrived while the rows were being written wins over completion.
@@ -119,7 +118,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
             throw new Error("cancelled while writing outputs");
           }
           await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
-          await tx`update scenario_run set rows_written = ${result.rows}, band_stats = ${result.bandStats ? tx.json(result.bandStats as never) : null} where id = ${run.id}`;
+          await store.runs.recordResult(tx, run.id, result.rows, result.bandStats);
           await options.onCommitting?.(tx, run, { rows: result.rows, asofDate: input.asofDate, versionHash: result.versionHash });
         },
       );

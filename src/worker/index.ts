@@ -8,6 +8,7 @@ import type { KafkaClient, KafkaConsumer } from "../adapters/kafka";
 import { createRunMetrics, type Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
 import type { Config } from "../config";
+import { createMetadata } from "../metadata";
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
 import type { LocalQueue, RunQueue } from "../runs/queue";
@@ -41,7 +42,7 @@ export async function startWorker(deps: WorkerDeps) {
   const workerId = deps.workerId ?? `worker-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const leaseMs = config.workerLeaseSeconds * 1000;
   const pool = new WorkerPool(concurrency);
-  const store = createRunStore(sql, workerId, leaseMs, deps.queue);
+  const store = createRunStore(createMetadata(sql), workerId, leaseMs, deps.queue);
   let consumer: KafkaConsumer | undefined;
   const metrics = createRunMetrics(deps.metrics.registry, {
     pool,

@@ -5,8 +5,7 @@
  */
 
 import type { Metrics } from "../adapters/metrics";
-import type { Sql } from "../adapters/postgres";
-import { pingDatabase } from "../platform/ops";
+import { pingDatabase, type Sql } from "../adapters/postgres";
 
 export function startProbeServer(deps: { port: number; hostname: string; metrics: Metrics; sql: Sql; isReady: () => boolean }) {
   return Bun.serve({

@@ -11,6 +11,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createKafka } from "../../src/adapters/kafka";
 import { createCacheMetrics, createMetrics, type Metrics } from "../../src/adapters/metrics";
 import { closeRedis, createNativeRedis, createRedis, type NativeRedis, type Redis, redisReady } from "../../src/adapters/redis";
+import { createBumpRepo } from "../../src/cache/bump-repo";
 import { bumpOnCommit, durableBumps } from "../../src/cache/bumps";
 import { createRedisStore } from "../../src/cache/redis-store";
 import { createScenarioCache, type ScenarioCacheOptions } from "../../src/cache/service";
@@ -92,7 +93,7 @@ async function replica(o: { env?: Record<string, string>; cache?: Partial<Scenar
   const cache = createScenarioCache({ store: createRedisStore(o.redis ?? native), namespace, log, metrics: createCacheMetrics(metrics.registry), waitMs: 2_000, ...o.cache });
   const queue = createLocalQueue();
   // As src/runtime.ts wires a Redis cache; no grace period, so a test's sweep takes every owed bump.
-  const bumps = durableBumps(db.sql, cache, log, { graceMs: 0 });
+  const bumps = durableBumps(createBumpRepo(db.sql), cache, log, { graceMs: 0 });
   const app = checked(await apiApp(db, config, { log, metrics, outputs: counting.reader.reader, cache: { cache, bumps }, queue }));
   return { app, cache, bumps, metrics, queue };
 }

@@ -11,6 +11,7 @@ import { createCurveRepo } from "../../src/curves/repo";
 import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
 import { createCurveService } from "../../src/curves/service";
 import { runScenario } from "../../src/engine";
+import { createMetadata } from "../../src/metadata";
 import type { RunRecord } from "../../src/runs/model";
 import { createRunStore } from "../../src/worker/run-store";
 import { createTestDb, type TestDb } from "../support/app";
@@ -118,7 +119,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     }
   };
   const rowsOf = async (runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0]!.n as number;
-  const engineRows = async (run: RunRecord) => runScenario(await createRunStore(db.sql, "check", 1_000).engineInput(run)).rows;
+  const engineRows = async (run: RunRecord) => runScenario(await createRunStore(createMetadata(db.sql), "check", 1_000).engineInput(run)).rows;
   const dlqFor = (runId: string) => deadLetters.filter((m) => JSON.parse(Buffer.from(m.value ?? []).toString()).request?.run_id === runId);
 
   beforeAll(async () => {

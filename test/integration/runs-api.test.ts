@@ -1,5 +1,6 @@
 /** The run lifecycle API: dedupe rules, cancellation, the admin state machine and bulk triggers. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetadata } from "../../src/metadata";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 
@@ -173,7 +174,7 @@ describe("runs API on postgres", () => {
     await db.sql`update scenario_run set cancel_requested = true where id = ${ids.cancelled!}`;
     await db.sql`update scenario_run set state = 'RUNNING', lease_owner = null, lease_expires_at = null where id = ${ids.leaseless!}`;
     await db.sql`update scenario_run set state = 'RUNNING', lease_owner = 'alive', lease_expires_at = now() + interval '1 minute' where id = ${ids.live!}`;
-    const reclaimed = await createRunStore(db.sql, "sweeper", 1_000).reclaimExpired();
+    const reclaimed = await createRunStore(createMetadata(db.sql), "sweeper", 1_000).reclaimExpired();
     expect(reclaimed.sort()).toEqual([ids.cancelled!, ids.lapsed!, ids.leaseless!].sort());
     const states = await db.sql`select id::text as id, state, lease_owner from scenario_run where id in ${db.sql(Object.values(ids))}`;
     const byId = Object.fromEntries(states.map((r) => [r.id, r.state]));

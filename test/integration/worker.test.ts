@@ -9,6 +9,7 @@ import { createCurveRepo } from "../../src/curves/repo";
 import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
 import { createCurveService } from "../../src/curves/service";
 import { runScenario } from "../../src/engine";
+import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputWriter } from "../../src/outputs/store";
 import { AppError } from "../../src/platform/errors";
@@ -76,7 +77,7 @@ type Harness = Awaited<ReturnType<typeof harness>>;
 
 /** Rows the engine produces for this run's inputs, computed here independently of the worker. */
 async function engineRows(h: Harness, run: RunRecord): Promise<number> {
-  return runScenario(await createRunStore(h.db.sql, "check", 1_000).engineInput(run)).rows;
+  return runScenario(await createRunStore(createMetadata(h.db.sql), "check", 1_000).engineInput(run)).rows;
 }
 
 async function duplicateKeys(h: Harness): Promise<number> {
@@ -236,7 +237,7 @@ describe("embedded worker: failures, retries and leases", () => {
     let open = () => {};
     gate = new Promise((resolve) => (open = resolve));
     const blocker = await h.waitFor(await h.trigger(scenarioId, { seed: 6 }), ["RUNNING"]);
-    const dead = createRunStore(h.db.sql, "dead-worker", 3_000);
+    const dead = createRunStore(createMetadata(h.db.sql), "dead-worker", 3_000);
     const run = await h.trigger(scenarioId, { seed: 5 });
     const claimed = await dead.claim(run.id);
     expect(claimed?.state).toBe("RUNNING");
@@ -303,7 +304,7 @@ describe("embedded worker: failures, retries and leases", () => {
 
   test("cancel of a run whose worker died ends it CANCELLED when its lease lapses, never QUEUED again", async () => {
     const scenarioId = await h.scenario({ horizon_months: 6, mc_paths: 100 }, "Dead and cancelled");
-    const dead = createRunStore(h.db.sql, "dead-worker-2", 3_000);
+    const dead = createRunStore(createMetadata(h.db.sql), "dead-worker-2", 3_000);
     // Hold the live worker's only thread, so the run is certainly claimed by the "dead" worker.
     let open = () => {};
     gate = new Promise((resolve) => (open = resolve));

@@ -11,9 +11,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
+import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
-import { createLocalQueue, createOutboxQueue } from "../../src/runs/queue";
+import { createOutboxRepo } from "../../src/runs/outbox";
+import { createLocalQueue, createOutboxQueue, type OutboxQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
@@ -56,7 +58,7 @@ describe("claims are fair across tenants", () => {
    * thread, then the oldest running run finishes, and so on. Returns the claim order (run ids).
    */
   async function dispatch(threads: number, until: string): Promise<string[]> {
-    const store = createRunStore(db.sql, "fair-test", 60_000);
+    const store = createRunStore(createMetadata(db.sql), "fair-test", 60_000);
     const order: string[] = [];
     const running: string[] = [];
     for (let guard = 0; guard < BULK + 10; guard++) {
@@ -115,10 +117,11 @@ describe("Kafka mode's claim check defers a busy tenant's runs", () => {
   let app: Awaited<ReturnType<typeof buildApp>>;
   let bulkyScenario: string;
   let otherScenario: string;
-  const queue = createOutboxQueue();
+  let queue: OutboxQueue;
 
   beforeAll(async () => {
     db = await createTestDb("postgres", { sampleCurves: true });
+    queue = createOutboxQueue(createOutboxRepo(db.sql));
     app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
     bulkyScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Bulky" }, headers: BULKY })).json.data.id;
     otherScenario = (await call(app, "POST", "/v1/scenarios", { body: { name: "Other" }, headers: OTHER })).json.data.id;
@@ -173,12 +176,12 @@ describe("Kafka mode's claim check defers a busy tenant's runs", () => {
 
   test("with 2 threads, the other tenant's run behind 100 CRITICAL messages is among the first 3 claims (a plain claim makes it the 101st)", async () => {
     const other = await flood(5000);
-    const plainStore = createRunStore(db.sql, "plain", 60_000, queue);
+    const plainStore = createRunStore(createMetadata(db.sql), "plain", 60_000, queue);
     const plain = await consume(2, (id) => plainStore.claim(id), other);
     expect(plain.order.indexOf(other) + 1).toBe(BULK + 1);
 
     const other2 = await flood(6000);
-    const store = createRunStore(db.sql, "fair", 60_000, queue);
+    const store = createRunStore(createMetadata(db.sql), "fair", 60_000, queue);
     const fair = await consume(2, (id) => store.claimFair(id, 0), other2);
     console.log(
       `Kafka-mode replay: the other tenant's run is claim ${fair.order.indexOf(other2) + 1} with claimFair, ${plain.order.indexOf(other) + 1} with claim; ${fair.deferred} messages deferred`,
@@ -197,7 +200,7 @@ describe("Kafka mode's claim check defers a busy tenant's runs", () => {
       (await call(app, "POST", `/v1/scenarios/${scenario}/run`, { body: { seed }, headers })).json.data.id as string;
     const a = [await trigger(bulkyScenario, BULKY, 7001), await trigger(bulkyScenario, BULKY, 7002)];
     const b = [await trigger(otherScenario, OTHER, 7001), await trigger(otherScenario, OTHER, 7002)];
-    const store = createRunStore(db.sql, "fair", 60_000, queue);
+    const store = createRunStore(createMetadata(db.sql), "fair", 60_000, queue);
     for (const id of [a[0], b[0], a[1], b[1]]) expect(((await store.claimFair(id as string, 0)) as { id: string }).id).toBe(id as string);
   });
 
@@ -207,7 +210,7 @@ describe("Kafka mode's claim check defers a busy tenant's runs", () => {
     const [a1, a2] = await Promise.all(a);
     // The other tenant's run is queued, but its message is never consumed here.
     expect((await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { seed: 9000 }, headers: OTHER })).status).toBe(202);
-    const store = createRunStore(db.sql, "fair", 60_000, queue);
+    const store = createRunStore(createMetadata(db.sql), "fair", 60_000, queue);
     expect((await store.claimFair(a1 as string, 0)) as { id: string }).toMatchObject({ id: a1 });
     for (let i = 0; i < 3; i++) expect(await store.claimFair(a2 as string, 0, 3)).toBe("deferred");
     expect((await store.claimFair(a2 as string, 0, 3)) as { id: string }).toMatchObject({ id: a2, state: "RUNNING" });

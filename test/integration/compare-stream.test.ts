@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import { createTestDb, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 
 const TENANT = "t-cmp-big";
@@ -29,14 +30,6 @@ function stalledGet(base: string, path: string) {
   socket.on("close", () => ended.resolve());
   socket.on("error", () => {});
   return { status: status.promise, ended: ended.promise, close: () => socket.destroy() };
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () => {
@@ -114,7 +107,7 @@ describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () 
     const stalled = stalledGet(api.base, path("format=csv"));
     expect(await stalled.status).toBe(200);
     await stalled.ended;
-    await until("the stalled COPY ends", async () => (await copyBackends()) === 0);
+    await eventually(async () => (await copyBackends()) === 0, { what: "the stalled COPY ends" });
     const next = await fetch(`${api.base}${path("format=ndjson&limit=5")}`, { headers: tenant });
     expect([next.status, (await next.text()).trimEnd().split("\n").length]).toEqual([200, 5]);
   }, 120_000);
@@ -128,7 +121,7 @@ describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () 
     while (bytes < 1024 * 1024) bytes += ((await reader.read()).value as Uint8Array).length;
     abort.abort();
     await reader.cancel().catch(() => {});
-    await until("the COPY of the abandoned download ends", async () => (await copyBackends()) === 0);
+    await eventually(async () => (await copyBackends()) === 0, { what: "the COPY of the abandoned download ends" });
     expect((await fetch(`${api.base}${path("format=csv&limit=3")}`, { headers: tenant })).status).toBe(200);
   }, 120_000);
 });

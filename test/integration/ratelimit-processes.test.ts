@@ -35,7 +35,7 @@ describe("two API processes share one Redis limiter", () => {
       AURUM_RUNTIME_CONFIG_POLL_MS: "250",
     };
     replicas.push(...(await Promise.all([startReplica(env), startReplica(env)])));
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     for (const r of replicas) {

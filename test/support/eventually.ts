@@ -9,7 +9,7 @@
 export type EventuallyOptions = {
   /** What the test waits for, as the failure should name it ("the run to succeed"). */
   what: string;
-  /** Ceiling for the whole wait; default 50 s, inside the 60 s a test gets unless it sets more (so this message, not a bare timeout, says what hung). */
+  /** Ceiling for the whole wait; default 50 s, inside the 120 s a test gets from scripts/test.ts unless it sets another ceiling (so this message, not a bare timeout, says what hung). */
   timeoutMs?: number;
   /** Pause between checks; default 50 ms. */
   intervalMs?: number;

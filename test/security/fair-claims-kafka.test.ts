@@ -12,7 +12,7 @@ import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
 import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
-import { requireService, serviceEnv } from "../support/services";
+import { kafkaModeEnv, requireService, serviceEnv } from "../support/services";
 
 /** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
 const fetch = checkedFetch;
@@ -30,23 +30,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: claims are fair across tena
   let worker: ServiceProcess | undefined;
   const kafka = createKafka({ brokers: brokers.split(","), clientId: `aurum-it-fair-${suffix}` });
 
-  const env = (extra: Record<string, string> = {}) => {
-    const e = { ...process.env } as Record<string, string>;
-    for (const k of Object.keys(e)) if (k.startsWith("AURUM_")) delete e[k];
-    return {
-      ...e,
-      AURUM_APP_DB_DSN: db.url as string,
-      AURUM_KAFKA_BROKERS: brokers,
-      AURUM_SCENARIO_REQUEST_TOPIC: REQUEST_TOPIC,
-      AURUM_SCENARIO_DLQ_TOPIC: DLQ_TOPIC,
-      AURUM_WORKER_GROUP_ID: `aurum-it-fair-${suffix}`,
-      AURUM_OUTBOX_RELAY_POLL_MS: "100",
-      AURUM_API_AUTH_DISABLED: "1",
-      AURUM_API_RATE_LIMIT_ENABLED: "0",
-      AURUM_LOAD_SAMPLE_CURVES: "never",
-      ...extra,
-    };
-  };
+  const env = (extra: Record<string, string> = {}) =>
+    kafkaModeEnv({ databaseUrl: db.url as string, requestTopic: REQUEST_TOPIC, dlqTopic: DLQ_TOPIC, groupId: `aurum-it-fair-${suffix}` }, extra);
   const http = async (method: string, path: string, tenant: string, body?: unknown) => {
     const res = await fetch(`${api?.base}${path}`, {
       method,

@@ -111,7 +111,7 @@ describe("embedded worker: execution", () => {
   });
 
   test("200 runs over 5 scenarios triggered concurrently all succeed, each with its engine row count and no duplicate rows", async () => {
-    const scenarios = await Promise.all([1, 2, 3, 4, 5].map((i) => h.scenario({ horizon_months: i, mc_paths: 100 }, `Batch ${i}`)));
+    const scenarios = await Promise.all([1, 2, 3, 4, 5].map((i) => h.scenario({ horizon_months: 5 + i, mc_paths: 100 }, `Batch ${i}`)));
     const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => h.trigger(scenarios[i % 5]!, { seed: 1000 + i })));
     expect(new Set(runs.map((r) => r.id)).size).toBe(200);
     // One query for all 200 until none is pending (200 pollers of their own would take the CPU the worker needs).
@@ -126,6 +126,7 @@ describe("embedded worker: execution", () => {
     // Row counts depend on the horizon only, so one engine computation per scenario checks all its runs.
     const expectedPerScenario = new Map<string, number>();
     for (const r of runs.slice(0, 5)) expectedPerScenario.set(r.scenario_id, await engineRows(h, r));
+    expect([...expectedPerScenario.values()].every((n) => n > 0)).toBe(true);
     const counts = await h.db.sql<{ run_id: string; n: number }[]>`
       select run_id::text as run_id, count(*)::int as n from scenario_output where run_id in ${h.db.sql(runs.map((r) => r.id))} group by run_id`;
     const byRun = new Map(counts.map((c) => [c.run_id, c.n]));

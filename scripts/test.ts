@@ -73,7 +73,14 @@ function holdsOf(file: string): Map<string, Hold> {
 /** Runs one file in its own `bun test` process; its output is kept, not printed. */
 async function runFile(file: string): Promise<FileResult & { output: string }> {
   const started = performance.now();
-  const proc = Bun.spawn(["bun", "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
+  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    // This runner's own bun, not whichever one PATH finds.
+    proc = Bun.spawn([process.execPath, "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
+  } catch (err) {
+    // A file that cannot start is a crash of that file, not of the whole run.
+    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
+  }
   let output = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

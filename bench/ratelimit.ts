@@ -9,11 +9,11 @@
  */
 import { parseArgs } from "node:util";
 import { Elysia } from "elysia";
+import { createMetrics, createRateLimitMetrics } from "../src/adapters/metrics";
 import { createRedis, redisReady } from "../src/adapters/redis";
 import { loadConfig } from "../src/config";
 import { createAuthenticator } from "../src/platform/auth";
 import { createLogger } from "../src/platform/logger";
-import { createMetrics } from "../src/platform/metrics";
 import { rateLimit } from "../src/ratelimit";
 import { createMemoryRateLimitStore } from "../src/ratelimit/gcra";
 import { createRedisRateLimitStore } from "../src/ratelimit/redis-store";
@@ -42,7 +42,7 @@ if (values.serve) {
         store,
         layers: async () => [{ enabled: true, rps: 1_000_000, burst: 1_000_000 }],
         authenticate: createAuthenticator(config),
-        registry: createMetrics().registry,
+        metrics: createRateLimitMetrics(createMetrics().registry),
         log: createLogger("silent"),
         failMode: "open",
         trustedProxyHops: 0,

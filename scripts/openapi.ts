@@ -4,10 +4,10 @@
  */
 import { join } from "node:path";
 import postgres from "postgres";
+import { createMetrics } from "../src/adapters/metrics";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/config";
 import { createLogger } from "../src/platform/logger";
-import { createMetrics } from "../src/platform/metrics";
 
 export const OPENAPI_PATH = join(import.meta.dir, "../docs/api/openapi-spec.yaml");
 

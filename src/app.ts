@@ -4,6 +4,7 @@
  */
 import { openapi } from "@elysiajs/openapi";
 import { Elysia, ValidationError } from "elysia";
+import type { Metrics } from "./adapters/metrics";
 import type { Sql } from "./adapters/postgres";
 import { cacheAdminRoutes } from "./cache";
 import { bumpOnCommit, type CacheBumps, immediateBumps } from "./cache/bumps";
@@ -25,7 +26,6 @@ import { AppError } from "./platform/errors";
 import { beginRequest, bufferedBody, errorBody, readBodyText, requestInfo, validationIssues } from "./platform/http";
 import type { Logger } from "./platform/logger";
 import { createMethodIndex } from "./platform/methods";
-import type { Metrics } from "./platform/metrics";
 import { publishedDocs } from "./platform/openapi";
 import { opsRoutes } from "./platform/ops";
 import { originGuard } from "./platform/origin";

@@ -9,12 +9,12 @@
 import { parseArgs } from "node:util";
 import { DataDirLockedError, lockDataDir } from "./adapters/datalock";
 import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
+import { createCacheMetrics, createMetrics, createOutboxMetrics, type Metrics } from "./adapters/metrics";
 import { openDatabase, type Sql } from "./adapters/postgres";
 import { closeRedis, createNativeRedis, createRedis, type RedisCommands, redisReady } from "./adapters/redis";
 import { createTrinoClient, type TrinoClient } from "./adapters/trino";
 import { createApp } from "./app";
 import { bumpOnCommit, durableBumps, immediateBumps } from "./cache/bumps";
-import { createCacheMetrics } from "./cache/metrics";
 import { createRedisStore } from "./cache/redis-store";
 import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import { createMemoryStore } from "./cache/store";
@@ -29,7 +29,6 @@ import { createTrinoOutputReader } from "./outputs/trino-reader";
 import { createTrinoOutputWriter, icebergScenarioPurge } from "./outputs/trino-store";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
-import { createMetrics, type Metrics } from "./platform/metrics";
 import { redact } from "./platform/redact";
 import { createMemoryRateLimitStore } from "./ratelimit/gcra";
 import { createRedisRateLimitStore } from "./ratelimit/redis-store";
@@ -154,7 +153,14 @@ async function main(verb: string | undefined): Promise<void> {
   }
   const relay =
     kafka && outbox
-      ? startOutboxRelay({ sql: db.sql, publisher: lazyPublisher(kafka), log, metrics, pollMs: config.relayPollMs, onNotify: (wake) => outbox.onNotify(wake) })
+      ? startOutboxRelay({
+          sql: db.sql,
+          publisher: lazyPublisher(kafka),
+          log,
+          metrics: createOutboxMetrics(metrics.registry),
+          pollMs: config.relayPollMs,
+          onNotify: (wake) => outbox.onNotify(wake),
+        })
       : undefined;
   const redis = config.redisUrl ? createRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log, connectionName: `aurum-scenarios-${verb}` }) : undefined;
   const cacheRedis = config.redisUrl ? createNativeRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, log }) : undefined;

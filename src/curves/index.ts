@@ -1,8 +1,7 @@
 /** Curve routes: CSV import (`POST /v1/curves:import`), list and read. */
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
-import { AppError } from "../platform/errors";
-import { envelope, limitBody } from "../platform/http";
+import { customVerb, envelope, limitBody } from "../platform/http";
 import { ErrorResponse } from "../platform/schema";
 import { CurveGetQuery, CurveListQuery, curveModels } from "./model";
 import type { CurveService } from "./service";
@@ -10,15 +9,6 @@ import type { CurveService } from "./service";
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
 /** The import and the list name no curve: never a 404 (another verb than `:import` is another path). */
 const { 404: _, ...collectionErrors } = errors;
-
-/**
- * Elysia's router reads any `:` as the start of a path parameter, so the guide-style
- * `/v1/curves:import` is routed as `/v1/curves{verb}` and the verb checked here (other verbs are 404).
- */
-export function customVerb(params: Record<string, string>, verb: string, request: Request): void {
-  const value = Object.values(params)[0]?.replace(/^:/, "");
-  if (value !== verb) throw new AppError("NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
-}
 
 export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveService; maxImportBytes: number }) {
   const { curves } = deps;

@@ -3,14 +3,10 @@ import type { Sql } from "../adapters/postgres";
 import { AppError } from "../platform/errors";
 import type { CurveIdentity, ObservationBatch } from "./csv";
 import type { CurveRecord } from "./model";
+import type { CurveSnapshotRef, SnapshotCurve, SnapshotHistoryRow, SnapshotRows } from "./snapshots";
 
 export type ImportResult = { rows: number; curves: number; inserted: number; updated: number };
 export type ObservationRow = { asof_date: string; contract_month: string; mid: number };
-/** One curve as of one date, as a run records it: the content hash covers every (month, mid) of it. */
-export type CurveSnapshotRef = { curve_key: string; asof_date: string; content_hash: string };
-export type SnapshotCurve = CurveSnapshotRef & { market: string; location: string; product: string };
-/** A snapshot's rows read back for the engine, with their hash recomputed in the same statement. */
-export type SnapshotRows = SnapshotCurve & { block: string; unit: string; months: number[]; mids: number[] };
 
 /**
  * The content hash of a snapshot (the same expression as in ddl/postgres/010_run_inputs.sql):
@@ -156,9 +152,9 @@ export function createCurveRepo(sql: Sql) {
      * The newest `max` snapshots on or before `asof` of each of these curves, oldest first, with
      * their delivery months up to `maxYears` after each snapshot (the calibration's history, docs/model.md §7.2).
      */
-    async snapshotHistory(keys: string[], asof: string, max: number, maxYears: number): Promise<{ curve_key: string; asof_date: string; months: number[]; mids: number[] }[]> {
+    async snapshotHistory(keys: string[], asof: string, max: number, maxYears: number): Promise<SnapshotHistoryRow[]> {
       if (!keys.length) return [];
-      return sql<{ curve_key: string; asof_date: string; months: number[]; mids: number[] }[]>`
+      return sql<SnapshotHistoryRow[]>`
         select s.curve_key, s.asof_date::text as asof_date,
                array_agg((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int order by o.contract_month) as months,
                array_agg(o.mid order by o.contract_month) as mids

@@ -1,6 +1,6 @@
 /** Runtime-config schemas (TypeBox via Elysia's `t`): rate-limit settings, feature flags, audit entries. */
 import { t } from "elysia";
-import { JSON_LIMIT } from "../outputs/model";
+import { JSON_LIMIT } from "../platform/json-page";
 import { queryInteger } from "../platform/schema";
 import { MAX_RPS, MIN_RPS } from "../ratelimit/gcra";
 

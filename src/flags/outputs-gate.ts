@@ -3,8 +3,9 @@
  * covers csv and ndjson), the page or row limit within the tenant's maximum, and at most
  * `max_concurrent_exports` exports of one tenant streaming at once in this process.
  */
-import { JSON_LIMIT } from "../outputs/model";
+
 import { AppError, badRequest } from "../platform/errors";
+import { JSON_LIMIT } from "../platform/json-page";
 import { normalizeEnum } from "../platform/schema";
 import type { FeatureGate } from "./service";
 

@@ -4,10 +4,10 @@
  * /v1/admin/config: validated, audited writes that every replica picks up on its next poll.
  */
 import type { Config } from "../config";
-import { JSON_LIMIT } from "../outputs/model";
 import { authorize, hasPermission, type Permission, type Principal } from "../platform/auth";
 import { decodeCursor, encodeCursor } from "../platform/cursor";
 import { AppError, badRequest } from "../platform/errors";
+import { JSON_LIMIT } from "../platform/json-page";
 import type { LimitLayer, PrefixRule } from "../ratelimit/policy";
 import {
   FEATURE_ALIASES,

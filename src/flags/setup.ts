@@ -4,11 +4,11 @@
  * store is given) and the /v1/admin/config routes.
  */
 import { Elysia } from "elysia";
+import { createRateLimitMetrics, type Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
 import { type Config, loadConfig } from "../config";
 import type { Authenticator } from "../platform/auth";
 import type { Logger } from "../platform/logger";
-import type { Metrics } from "../platform/metrics";
 import { requireRoutePermissions } from "../platform/route-permissions";
 import { rateLimit } from "../ratelimit";
 import type { RateLimitStore } from "../ratelimit/gcra";
@@ -40,7 +40,7 @@ export function createRuntimeLimits(deps: {
         store: deps.store,
         layers: flags.rateLimitLayers,
         authenticate,
-        registry: deps.metrics.registry,
+        metrics: createRateLimitMetrics(deps.metrics.registry),
         log: deps.log,
         failMode: config.rateLimitFailMode,
         trustedProxyHops: config.trustedProxyHops,

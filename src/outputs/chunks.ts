@@ -4,7 +4,7 @@
  * proportion to the process's heap. In the API process (a ~20-40 MB heap), before this: +45..65 MB
  * over idle at 1 M rows (210 MB of CSV), +50..90 MB at 5 M rows; a bare Bun.serve streaming fresh
  * 64 KB chunks showed +15 MB, and +120 MB once given a 60 MB heap of live objects. With the
- * chunks recycled (and pg-copy.ts freeing its socket reads): +2..3 MB at either length.
+ * chunks recycled (and src/adapters/pg-copy.ts freeing its socket reads): +2..3 MB at either length.
  *
  * A producer takes its buffers from a `ChunkPool` and yields views of them. A consumer that has
  * finished with a chunk's bytes — it copied them out (the HTTP layer writes them into the

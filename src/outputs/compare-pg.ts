@@ -6,10 +6,11 @@
  * Exports: `COPY (...) TO STDOUT` on a server (flat memory, the same path as /outputs), keyset pages
  * of 5,000 rows through the JS encoders on PGlite.
  */
+import { copyOut } from "../adapters/copy-out";
 import type { Sql } from "../adapters/postgres";
-import { baselineCase, type CompareExportRequest, type CompareReader, type CompareRow, type CompareSpec, DELTA_SQL, encodeCompareRows, pagedCompareRows } from "./compare";
-import { conditions, copyOut, inline, placeholders } from "./pg-reader";
-import type { OutputKey } from "./reader";
+import { baselineCase, DELTA_SQL, encodeCompareRows, pagedCompareRows } from "./compare";
+import { conditions, inline, placeholders } from "./pg-reader";
+import type { CompareExportRequest, CompareReader, CompareRow, CompareSpec, OutputKey } from "./reader";
 
 const KEY = "metric, curve_key, tenor_type, contract_month";
 const SIDE_COLUMNS = "metric, curve_key, tenor_type, contract_month, tenor_label, value";

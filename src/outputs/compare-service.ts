@@ -16,13 +16,12 @@ import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/curso
 import { AppError, badRequest, conflict, notFound } from "../platform/errors";
 import type { EnvelopeText } from "../platform/http";
 import { envelopeText } from "../platform/http";
+import { JSON_LIMIT } from "../platform/json-page";
 import type { ScenarioRepo } from "../scenarios/repo";
-import type { CompareRow, CompareSpec } from "./compare";
 import { type CompareQueryInput, CompareRowSchema } from "./compare-model";
 import { spellDouble } from "./finite";
-import { JSON_LIMIT } from "./model";
-import type { ExportFormat, OutputFilter, OutputKey, OutputReader } from "./reader";
-import type { FilterQuery } from "./service";
+import type { FilterQuery } from "./model";
+import type { CompareRow, CompareSpec, ExportFormat, OutputFilter, OutputKey, OutputReader } from "./reader";
 
 const ANY = /^[\s\S]*$/;
 const ID = /^[0-9a-f-]{36}$/;

@@ -6,8 +6,8 @@
  */
 import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
-import { baselineCase, type CompareReader, type CompareRow, type CompareSpec, DELTA_SQL, encodeCompareRows } from "./compare";
-import type { OutputKey } from "./reader";
+import { baselineCase, DELTA_SQL, encodeCompareRows } from "./compare";
+import type { CompareReader, CompareRow, CompareSpec, OutputKey } from "./reader";
 import { conditions } from "./trino-reader";
 
 const KEY = "metric, curve_key, tenor_type, contract_month";

@@ -1,48 +1,15 @@
 /**
- * Scenario comparison (`GET /v1/scenarios/{id}/compare`), the store-independent part: what a
- * comparison row is, which run rows stand on side b, the baseline rule, and the CSV/NDJSON
- * encoders for stores that return rows. The join itself runs in the store (compare-sql.ts): a
+ * Scenario comparison (`GET /v1/scenarios/{id}/compare`), the store-independent part: which run
+ * rows stand on side b, the baseline rule, and the CSV/NDJSON encoders for stores that return rows
+ * (the comparison row and the store's CompareReader are declared with the output port, reader.ts). The join itself runs in the store (compare-sql.ts): a
  * FULL OUTER JOIN of the two runs' rows on the natural key, ordered by it, so pages are keyset
  * pages and exports stream in flat memory.
  */
 
 import { csvText } from "./encoders";
-import type { ExportFormat, OutputKey, RunFilter } from "./reader";
-
-/** One natural key of the comparison; a side without the key has null there (a full outer join). */
-export type CompareRow = {
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  /** The value in run a (the scenario's); null when only b has the key. */
-  a: number | null;
-  /** The value in run b (the other scenario's, or the no-driver baseline); null when missing. */
-  b: number | null;
-  /** a − b; null when either side is null. */
-  delta: number | null;
-  /** (a − b) / |b|; null when either side is null or b is 0. */
-  delta_pct: number | null;
-};
+import type { CompareExportRequest, CompareReader, CompareRow, CompareSpec, ExportFormat } from "./reader";
 
 export const COMPARE_COLUMNS = ["curve_key", "tenor_type", "contract_month", "tenor_label", "metric", "a", "b", "delta", "delta_pct"] as const;
-
-/**
- * What is compared: side a is `a` (its scenario, run and filters); side b is another run (of the
- * same tenant, any scenario, possibly the same run) read with the same filters, or `"baseline"`:
- * the no-driver baseline of run a itself (BASELINE_RULE).
- */
-export type CompareSpec = { a: RunFilter; b: { scenarioId: string; runId: string } | "baseline" };
-
-export type CompareExportRequest = { format: ExportFormat; limit?: number; after?: OutputKey; escapeFormulas: boolean; signal: AbortSignal };
-
-/** The store's half of a comparison: the same order, keyset and filters as `OutputReader.page`/`export`. */
-export interface CompareReader {
-  page(spec: CompareSpec, limit: number, after?: OutputKey): Promise<CompareRow[]>;
-  /** CSV chunks start with the header row (COMPARE_COLUMNS). */
-  export(spec: CompareSpec, request: CompareExportRequest): AsyncIterable<Uint8Array>;
-}
 
 /**
  * `with=baseline`: the value the same run would have with no drivers, per metric.

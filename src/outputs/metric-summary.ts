@@ -11,18 +11,6 @@ import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/curso
 import { type EnvelopeText, envelopeText } from "../platform/http";
 import type { OutputFilter, OutputReader } from "./reader";
 
-/** One metric of the summary, as the store returns it (min/max/mean null when no value is finite). */
-export type MetricSummaryRow = {
-  metric: string;
-  count: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  non_finite: number;
-  latest_asof_date: string;
-  run_ids: number;
-};
-
 export const GROUP_BY = ["metric"] as const;
 
 export const MetricSummary = t.Object({

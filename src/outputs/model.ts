@@ -1,11 +1,11 @@
 /** Output and latest-metric query and response schemas. */
 import { t } from "elysia";
+import { JSON_LIMIT } from "../platform/json-page";
 import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
 import { GROUP_BY, MetricSummary, MetricSummaryEnvelope } from "./metric-summary";
 
 export const TENOR_TYPES = ["MONTHLY", "QUARTER", "CALENDAR"] as const;
 export const OUTPUT_FORMATS = ["json", "csv", "ndjson"] as const;
-export const JSON_LIMIT = { default: 100, max: 1000 } as const;
 
 const text = (description: string) => t.String({ minLength: 1, maxLength: 256, pattern: "^[^\\u0000]+$", error: "must be 1..256 characters (no NUL)", description });
 const date = (description: string) => t.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", error: "must be a date YYYY-MM-DD", description, examples: ["2026-01-31"] });
@@ -106,3 +106,19 @@ export const LatestMetricsEnvelope = t.Object({ meta: Meta, data: t.Array(Latest
 export const outputModels = { OutputRow: OutputRowSchema, OutputPageEnvelope, LatestMetric, LatestMetricsEnvelope, MetricSummary, MetricSummaryEnvelope } as const;
 export type OutputQueryInput = typeof OutputQuery.static;
 export type LatestQueryInput = typeof LatestQuery.static;
+
+/** The filter fields /outputs, /metrics/latest and /compare share (each names only those it accepts). */
+export type FilterQuery = {
+  tenant_id?: string | undefined;
+  metric?: string | undefined;
+  metric_name?: string | undefined;
+  curve_key?: string | undefined;
+  tenor_type?: string | undefined;
+  run_id?: string | undefined;
+  asof_date?: string | undefined;
+  asof_date_from?: string | undefined;
+  asof_date_to?: string | undefined;
+  contract_month?: string | undefined;
+  contract_month_from?: string | undefined;
+  contract_month_to?: string | undefined;
+};

@@ -2,24 +2,19 @@
  * Postgres output store, read side (`scenario_output`). Pages and the latest-value rollup are
  * plain keyset queries on the pool. Exports take the fastest correct path per store:
  * - a real server: `COPY (SELECT ...) TO STDOUT` (CSV, or `row_to_json` lines for NDJSON) on a
- *   connection of its own, in ~64 KB chunks of whole rows: read by pg-copy.ts (the wire protocol
+ *   connection of its own, in ~64 KB chunks of whole rows: read by src/adapters/pg-copy.ts (the wire protocol
  *   spoken directly, flat memory), or by postgres.js when that cannot connect as the pool does;
  * - embedded PGlite: keyset pages of 5,000 rows through the JS encoders, releasing its single
  *   connection between pages so other requests still get through.
  * Measurements: docs/performance.md.
  */
-import type { Readable } from "node:stream";
-import type { TLSOptions } from "bun";
-import postgres from "postgres";
+import { copyOut } from "../adapters/copy-out";
 import type { Sql } from "../adapters/postgres";
 import { createPgCompareReader } from "./compare-pg";
 import { encodeRows } from "./encoders";
-import type { MetricSummaryRow } from "./metric-summary";
-import { CopyOut, type CopyTarget, UnsupportedConnection } from "./pg-copy";
-import type { ExportRequest, LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
+import type { ExportRequest, LatestRow, MetricSummaryRow, OutputFilter, OutputKey, OutputReader, OutputRow, RunFilter } from "./reader";
 import { pagedRows } from "./reader";
 
-const WRITE_BYTES = 64 * 1024;
 const ORDER = "metric, curve_key, tenor_type, contract_month";
 const TEXT_COLUMNS = ["curve_key", "tenor_type", "tenor_label", "metric", "version_hash"];
 const COPY_COLUMNS = "scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, band_lower, band_upper, attribution, version_hash";
@@ -31,7 +26,7 @@ export type PgReaderOptions = {
   copy?: boolean;
   /**
    * Opens the dedicated postgres.js connection of one COPY export. Default: none, the export speaks
-   * the wire protocol itself (pg-copy.ts) with the pool's settings, or falls back to postgres.js
+   * the wire protocol itself (src/adapters/pg-copy.ts) with the pool's settings, or falls back to postgres.js
    * with them (max 1) when it cannot (TLS options or an authentication method it does not speak).
    */
   connect?: () => Sql;
@@ -148,171 +143,4 @@ export function copyStatement(f: RunFilter, req: Omit<ExportRequest, "signal">):
   return req.format === "csv"
     ? `copy (${select}) to stdout with (format csv, header)`
     : `copy (select row_to_json(t) from (${select}) t) to stdout with (format csv, quote E'\\x01', delimiter E'\\x02')`;
-}
-
-/** A connection of its own: a pooled one mid-COPY can be handed other queries by postgres.js, which then wait behind it. */
-function exportConnection(sql: Sql): Sql {
-  const o = sql.options as unknown as postgres.Options<Record<string, never>> & { host: string[]; port: number[] };
-  return postgres({
-    host: o.host as unknown as string, // postgres.js takes its parsed host/port lists back as they are
-    port: o.port as unknown as number,
-    ...(o.path ? { path: o.path } : {}),
-    database: o.database,
-    user: o.user,
-    pass: o.pass,
-    ssl: o.ssl,
-    max: 1,
-    fetch_types: false,
-    connect_timeout: o.connect_timeout,
-    onnotice: () => {},
-    // Dates and doubles spelled the same whatever the server's defaults are.
-    connection: { ...o.connection, DateStyle: "ISO", extra_float_digits: 1 },
-  });
-}
-
-/**
- * Streams a COPY TO STDOUT. Through pg-copy.ts when it can: pooled chunks of whole rows and
- * nothing allocated per row (see there why); else through postgres.js. Either way: backpressure
- * (while the consumer does not pull, the socket is not read and the server waits), and a stream
- * left before its end (abort, or the consumer stopped) terminates the backend: a cancel would not
- * reach a backend blocked writing to a socket nobody reads.
- */
-export async function* copyOut(sql: Sql, connect: (() => Sql) | undefined, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  const target = connect ? undefined : copyTarget(sql);
-  let copy: CopyOut | undefined;
-  if (target) {
-    try {
-      copy = await CopyOut.open(target, statement);
-    } catch (err) {
-      if (!(err instanceof UnsupportedConnection)) throw err;
-    }
-  }
-  if (copy) yield* streamCopy(copy, sql, signal);
-  else yield* postgresJsCopyOut((connect ?? (() => exportConnection(sql)))(), sql, statement, signal);
-}
-
-async function* streamCopy(copy: CopyOut, admin: Sql, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  const stop = () => copy.close();
-  signal.addEventListener("abort", stop);
-  try {
-    for (;;) {
-      if (signal.aborted) return;
-      const chunk = await copy.read();
-      if (chunk === null) return;
-      yield chunk;
-    }
-  } finally {
-    signal.removeEventListener("abort", stop);
-    const running = !copy.finished;
-    copy.close();
-    if (running && copy.pid) await admin`select pg_terminate_backend(${copy.pid})`.catch(() => {});
-  }
-}
-
-/** Where and how the pool connects, for pg-copy.ts; undefined when only postgres.js can (see `UnsupportedConnection`). Exported for tests. */
-export function copyTarget(sql: Sql): CopyTarget | undefined {
-  const o = sql.options as unknown as {
-    host: string[];
-    port: number[];
-    path?: string | false;
-    database: string;
-    user: string;
-    pass?: CopyTarget["password"] | null;
-    ssl?: unknown;
-    sslnegotiation?: string | null;
-    connect_timeout?: number | null;
-    connection?: Record<string, unknown>;
-    socket?: unknown;
-    target_session_attrs?: unknown;
-  };
-  if (o.socket || o.target_session_attrs || o.sslnegotiation === "direct" || !o.host?.length) return undefined;
-  const tls = tlsOptions(o.ssl);
-  if (tls === undefined) return undefined;
-  // As exportConnection's: dates and doubles spelled the same whatever the server's defaults are.
-  const params: Record<string, string> = { client_encoding: "UTF8" };
-  for (const [k, v] of Object.entries(o.connection ?? {})) if (v !== undefined && v !== null && v !== "" && v !== false) params[k] = String(v);
-  Object.assign(params, { DateStyle: "ISO", extra_float_digits: "1" });
-  return {
-    hosts: o.host.map((host, i) => ({ host, port: Number(o.port[i] ?? o.port[0] ?? 5432) })),
-    unix: o.path || undefined,
-    user: o.user,
-    database: o.database,
-    password: o.pass ?? undefined,
-    params,
-    connectTimeoutMs: (o.connect_timeout || 30) * 1000,
-    tls,
-  };
-}
-
-/** postgres.js's `ssl` option as pg-copy.ts's TLS settings; undefined for options only node:tls takes. */
-function tlsOptions(ssl: unknown): CopyTarget["tls"] | undefined {
-  if (!ssl || ssl === "disable") return false;
-  if (ssl === "prefer" || ssl === "allow") return { mode: "prefer", options: { rejectUnauthorized: false } };
-  if (ssl === true || ssl === "require") return { mode: "require", options: { rejectUnauthorized: false } };
-  // As node:tls does for postgres.js: the certificate is checked, against the host name (pg-copy.ts sets it per host).
-  if (ssl === "verify-full" || ssl === "verify-ca") return { mode: "require", options: { rejectUnauthorized: true } };
-  if (typeof ssl !== "object") return undefined;
-  const allowed = ["ca", "cert", "key", "passphrase", "rejectUnauthorized", "servername"];
-  if (Object.keys(ssl).some((k) => !allowed.includes(k))) return undefined;
-  const { servername, ...rest } = ssl as Record<string, unknown>;
-  return { mode: "require", options: { rejectUnauthorized: true, ...rest, ...(servername ? { serverName: servername as string } : {}) } as TLSOptions };
-}
-
-/**
- * The postgres.js path: its `.readable()` delivers one Buffer per row, concatenated here into
- * ~64 KB writes (the first chunk goes at once, for time to first byte).
- */
-async function* postgresJsCopyOut(conn: Sql, admin: Sql, statement: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  let pid = 0;
-  let streaming = false;
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  signal.addEventListener("abort", poke);
-  try {
-    pid = (await conn`select pg_backend_pid() as pid`)[0]?.pid;
-    const stream = (await conn.unsafe(statement).readable()) as Readable;
-    streaming = true;
-    stream.on("readable", poke);
-    stream.on("end", () => {
-      ended = true;
-      poke();
-    });
-    stream.on("error", (err) => {
-      failure ??= err;
-      ended = true;
-      poke();
-    });
-    const parts: Buffer[] = [];
-    let size = 0;
-    let first = true;
-    const take = () => {
-      const chunk = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
-      parts.length = 0;
-      size = 0;
-      first = false;
-      return chunk;
-    };
-    while (!signal.aborted) {
-      const chunk = stream.read() as Buffer | null;
-      if (chunk !== null) {
-        parts.push(chunk);
-        size += chunk.length;
-        if (size >= WRITE_BYTES || first) yield take();
-      } else if (failure) throw failure;
-      else if (ended) {
-        if (size) yield take();
-        return;
-      } else await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    signal.removeEventListener("abort", poke);
-    if (streaming && !ended) await admin`select pg_terminate_backend(${pid})`.catch(() => {});
-    await conn.end({ timeout: 0 }).catch(() => {});
-  }
 }

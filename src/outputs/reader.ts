@@ -13,9 +13,6 @@
  *   When `signal` aborts (the client went away), the adapter must end its upstream query promptly.
  */
 
-import type { CompareReader } from "./compare";
-import type { MetricSummaryRow } from "./metric-summary";
-
 export const OUTPUT_COLUMNS = [
   "scenario_id",
   "run_id",
@@ -93,6 +90,51 @@ export interface OutputReader {
   export(filter: RunFilter, request: ExportRequest): AsyncIterable<Uint8Array>;
   /** Two runs' rows joined on the natural key in the store (`/compare`, compare.ts). */
   compare: CompareReader;
+}
+
+/** One metric of the summary, as the store returns it (min/max/mean null when no value is finite). */
+export type MetricSummaryRow = {
+  metric: string;
+  count: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  non_finite: number;
+  latest_asof_date: string;
+  run_ids: number;
+};
+
+/** One natural key of the comparison; a side without the key has null there (a full outer join). */
+export type CompareRow = {
+  curve_key: string;
+  tenor_type: string;
+  contract_month: string;
+  tenor_label: string;
+  metric: string;
+  /** The value in run a (the scenario's); null when only b has the key. */
+  a: number | null;
+  /** The value in run b (the other scenario's, or the no-driver baseline); null when missing. */
+  b: number | null;
+  /** a − b; null when either side is null. */
+  delta: number | null;
+  /** (a − b) / |b|; null when either side is null or b is 0. */
+  delta_pct: number | null;
+};
+
+/**
+ * What is compared: side a is `a` (its scenario, run and filters); side b is another run (of the
+ * same tenant, any scenario, possibly the same run) read with the same filters, or `"baseline"`:
+ * the no-driver baseline of run a itself (BASELINE_RULE).
+ */
+export type CompareSpec = { a: RunFilter; b: { scenarioId: string; runId: string } | "baseline" };
+
+export type CompareExportRequest = { format: ExportFormat; limit?: number; after?: OutputKey; escapeFormulas: boolean; signal: AbortSignal };
+
+/** The store's half of a comparison: the same order, keyset and filters as `OutputReader.page`/`export`. */
+export interface CompareReader {
+  page(spec: CompareSpec, limit: number, after?: OutputKey): Promise<CompareRow[]>;
+  /** CSV chunks start with the header row (COMPARE_COLUMNS). */
+  export(spec: CompareSpec, request: CompareExportRequest): AsyncIterable<Uint8Array>;
 }
 
 export const keyOf = (row: OutputKey): OutputKey => ({ metric: row.metric, curve_key: row.curve_key, tenor_type: row.tenor_type, contract_month: row.contract_month });

@@ -14,13 +14,14 @@ import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { AppError, badRequest, conflict, notFound } from "../platform/errors";
 import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/http";
+import { JSON_LIMIT } from "../platform/json-page";
 import { normalizeEnum } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { createCompareService } from "./compare-service";
 import { encodeRows } from "./encoders";
 import { spellRow } from "./finite";
 import { summaryPage } from "./metric-summary";
-import { JSON_LIMIT, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
+import { type FilterQuery, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
 import { type ExportFormat, keyOf, type LatestRow, type OutputFilter, type OutputKey, type OutputReader, type OutputRow } from "./reader";
 
 const ANY = /^[\s\S]*$/;
@@ -43,22 +44,6 @@ function pageText(kind: "outputs" | "metrics", rows: (OutputRow | LatestRow)[], 
   }
   return envelopeText(items, meta);
 }
-
-/** The filter fields /outputs, /metrics/latest and /compare share (each names only those it accepts). */
-export type FilterQuery = {
-  tenant_id?: string | undefined;
-  metric?: string | undefined;
-  metric_name?: string | undefined;
-  curve_key?: string | undefined;
-  tenor_type?: string | undefined;
-  run_id?: string | undefined;
-  asof_date?: string | undefined;
-  asof_date_from?: string | undefined;
-  asof_date_to?: string | undefined;
-  contract_month?: string | undefined;
-  contract_month_from?: string | undefined;
-  contract_month_to?: string | undefined;
-};
 
 export type OutputPlan = {
   format: "json" | ExportFormat;

@@ -17,8 +17,7 @@ import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
 import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
 import { parseAttribution } from "./finite";
-import type { MetricSummaryRow } from "./metric-summary";
-import type { LatestRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
+import type { LatestRow, MetricSummaryRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
 const ORDER = "metric, curve_key, tenor_type, contract_month";

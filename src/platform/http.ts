@@ -195,3 +195,13 @@ export function bufferedBody(request: Request, text: string): void {
     formData: { value: async () => new Response(text, { headers: { "content-type": type } }).formData() },
   });
 }
+
+/**
+ * Elysia's router reads any `:` as the start of a path parameter, so the guide-style
+ * `/v1/curves:import` and `/v1/scenarios/{id}/runs:bulk` are routed with a `{verb}` parameter and the
+ * verb checked here (other verbs are 404).
+ */
+export function customVerb(params: Record<string, string>, verb: string, request: Request): void {
+  const value = Object.values(params)[0]?.replace(/^:/, "");
+  if (value !== verb) throw new AppError("NOT_FOUND", `no route for ${request.method} ${new URL(request.url).pathname}`);
+}

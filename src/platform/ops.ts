@@ -1,7 +1,7 @@
 /** Operational endpoints: liveness, readiness (the database answers) and Prometheus metrics. */
 import { Elysia, t } from "elysia";
+import type { Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
-import type { Metrics } from "./metrics";
 
 /** Undefined when the database answers `select 1` within 2 s, else what went wrong. */
 export async function pingDatabase(sql: Sql): Promise<string | undefined> {

@@ -9,7 +9,6 @@
  */
 
 import { Elysia } from "elysia";
-import { Counter, type Registry } from "prom-client";
 import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
 import type { Logger } from "../platform/logger";
@@ -20,12 +19,15 @@ import { type LimitLayer, resolveLimit } from "./policy";
 /** Probes and scrapes must never be refused: an orchestrator would restart a healthy, busy pod. */
 export const EXEMPT_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/metrics"]);
 
+/** What the limiter reports (`aurum_ratelimit_requests_total`; Prometheus: createRateLimitMetrics in src/adapters/metrics.ts). */
+export type RateLimitMetrics = { decision(outcome: "allowed" | "limited" | "fail_open" | "fail_closed"): void };
+
 export type RateLimitDeps = {
   store: RateLimitStore;
   /** The caller's limit layers, nearest first (tenant, global, environment). */
   layers: (tenantId: string | null) => Promise<LimitLayer[]>;
   authenticate: Authenticator;
-  registry: Registry;
+  metrics: RateLimitMetrics;
   log: Logger;
   failMode: "open" | "closed";
   trustedProxyHops: number;
@@ -34,7 +36,7 @@ export type RateLimitDeps = {
 };
 
 export function rateLimit(deps: RateLimitDeps) {
-  const outcomes = counter(deps.registry);
+  const { metrics } = deps;
   const cooldownMs = deps.cooldownMs ?? 1_000;
   let lastWarn = 0;
   // The circuit: closed while downUntil is 0; open until downUntil; then half-open, one probe at a time.
@@ -42,7 +44,7 @@ export function rateLimit(deps: RateLimitDeps) {
   let probing = false;
 
   function failed(err: Error | undefined): void {
-    outcomes.inc({ outcome: deps.failMode === "open" ? "fail_open" : "fail_closed" });
+    metrics.decision(deps.failMode === "open" ? "fail_open" : "fail_closed");
     if (err && Date.now() - lastWarn > 30_000) {
       lastWarn = Date.now();
       deps.log.warn("ratelimit_store_failed", { store: deps.store.kind, fail_mode: deps.failMode, error: err.message, retry_in_ms: cooldownMs });
@@ -73,7 +75,7 @@ export function rateLimit(deps: RateLimitDeps) {
     set.headers["x-ratelimit-limit"] = String(decision.limit);
     set.headers["x-ratelimit-remaining"] = String(decision.remaining);
     set.headers["x-ratelimit-reset"] = String(Math.ceil(decision.resetMs / 1000));
-    outcomes.inc({ outcome: decision.allowed ? "allowed" : "limited" });
+    metrics.decision(decision.allowed ? "allowed" : "limited");
     if (decision.allowed) return;
     const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     set.headers["retry-after"] = String(retryAfter);
@@ -92,17 +94,4 @@ function pathOf(url: string): string {
   if (start < 0) return "/";
   const query = url.indexOf("?", start);
   return url.slice(start, query < 0 ? undefined : query);
-}
-
-function counter(registry: Registry): Counter<"outcome"> {
-  const name = "aurum_ratelimit_requests_total";
-  return (
-    (registry.getSingleMetric(name) as Counter<"outcome"> | undefined) ??
-    new Counter({
-      name,
-      help: "Rate-limit decisions: allowed, limited, or fail_open/fail_closed when the limiter store failed",
-      labelNames: ["outcome"] as const,
-      registers: [registry],
-    })
-  );
 }

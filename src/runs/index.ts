@@ -1,9 +1,8 @@
 /** Run routes, paths exactly as the guide lists them. */
 import { Elysia, t } from "elysia";
-import { customVerb } from "../curves";
 import type { Authenticator } from "../platform/auth";
 import { AppError } from "../platform/errors";
-import { envelope, optionalJsonBody, requestInfo } from "../platform/http";
+import { customVerb, envelope, optionalJsonBody, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
 import { ErrorResponse, Uuid } from "../platform/schema";

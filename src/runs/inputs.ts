@@ -5,7 +5,7 @@
  * always belong to the inputs it shows (docs/runs.md, "Inputs").
  */
 import { t } from "elysia";
-import type { CurveRepo, CurveSnapshotRef, SnapshotRows } from "../curves/repo";
+import type { CurveSnapshotRef, CurveSnapshots, SnapshotRows } from "../curves/snapshots";
 import { calibrateCurve, MAX_SNAPSHOTS, MIN_SNAPSHOTS } from "../engine/calibrate";
 import type { BaselineCurve, CurveCalibration, Driver, EngineInput, Product } from "../engine/types";
 import { defaultCalibration } from "../engine/uncertainty";
@@ -73,7 +73,7 @@ const REMEDY = "import curves with POST /v1/curves:import (CSV, see docs/curves.
  * driver's curve without a snapshot by then, is a 409 that names the curves and the remedy.
  */
 export async function resolveInputs(
-  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf"> & Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>,
+  curves: CurveSnapshots,
   r: { assumptions: Assumption[]; parameters: Record<string, unknown>; codeVersion: string; seed: number; asofDate?: string | undefined },
 ): Promise<RunInputs> {
   const required = referencedCurves(r.assumptions);
@@ -113,7 +113,7 @@ const CALIBRATION_YEARS = 10;
  * the product default otherwise. A repo without history reads (a test double) gives defaults.
  */
 async function calibrate(
-  repo: Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>,
+  repo: Pick<CurveSnapshots, "snapshotCounts" | "snapshotHistory">,
   snapshot: readonly { curve_key: string; product: string }[],
   asof: string,
 ): Promise<Record<string, CurveCalibration>> {

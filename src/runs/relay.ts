@@ -6,13 +6,23 @@
  * a crash between publish and commit sends a row twice, and workers skip a run they cannot claim.
  */
 
-import { Counter, Gauge } from "prom-client";
 import type { Sql } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
-import type { Metrics } from "../platform/metrics";
 
 export type OutboxMessage = { key: string; value: string; headers: Record<string, string> };
 export type Publisher = { send(topic: string, messages: OutboxMessage[]): Promise<void> };
+
+/** What the relay reports (`aurum_outbox_*`; Prometheus: createOutboxMetrics in src/adapters/metrics.ts). */
+export type OutboxMetrics = {
+  /** Rows published by one flush. */
+  published(n: number): void;
+  /** A flush that failed (Kafka unavailable or slow, or the database). */
+  failed(): void;
+  /** Unsent rows (due or not), as last counted. */
+  backlog(n: number): void;
+};
+
+const NO_METRICS: OutboxMetrics = { published: () => {}, failed: () => {}, backlog: () => {} };
 
 const SEND_TIMEOUT_MS = 15_000;
 
@@ -33,20 +43,10 @@ export function startOutboxRelay(deps: {
   pollMs: number;
   batchSize?: number;
   onNotify?: (wake: () => void) => void;
-  metrics?: Metrics;
+  metrics?: OutboxMetrics;
 }): Relay {
   const { sql, publisher, log, pollMs } = deps;
-  const registers = deps.metrics ? [deps.metrics.registry] : [];
-  const published = new Counter({ name: "aurum_outbox_published_total", help: "Outbox rows published to Kafka by this process", registers });
-  const failed = new Counter({ name: "aurum_outbox_publish_failures_total", help: "Failed outbox publish attempts (Kafka unavailable or slow)", registers });
-  new Gauge({
-    name: "aurum_outbox_backlog",
-    help: "Unsent outbox rows (due or not), as last seen by this process",
-    registers,
-    collect() {
-      this.set(backlog);
-    },
-  });
+  const metrics = deps.metrics ?? NO_METRICS;
   const batchSize = deps.batchSize ?? 500;
   let stopped = false;
   let failures = 0;
@@ -94,15 +94,16 @@ export function startOutboxRelay(deps: {
         const sent = await flush();
         // Nothing sent may also mean another relay holds the rows: only a publish proves recovery.
         if (sent) {
-          published.inc(sent);
+          metrics.published(sent);
           if (failures) log.info("outbox_relay_recovered", { after_failures: failures });
           failures = 0;
         }
         const [row] = await sql<{ n: number }[]>`select count(*)::int as n from run_outbox where sent_at is null`;
         backlog = row?.n ?? 0;
+        metrics.backlog(backlog);
       } catch (err) {
         failures++;
-        failed.inc();
+        metrics.failed();
         // Log the first failure and then every tenth, not every poll of an outage.
         if (failures === 1 || failures % 10 === 0) log.warn("outbox_relay_failed", { failures, error: (err as Error).message });
       }

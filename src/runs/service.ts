@@ -3,7 +3,7 @@
  * transaction), reads, cancellation and admin state changes through the state machine.
  */
 import type { Sql } from "../adapters/postgres";
-import type { CurveRepo } from "../curves/repo";
+import type { CurveSnapshots } from "../curves/snapshots";
 import type { FeatureGate } from "../flags/service";
 import { authorize, authorizePriority, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
@@ -30,7 +30,7 @@ const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^
 export function createRunService(deps: {
   sql: Sql;
   /** The curve store a trigger resolves its as-of date and curve snapshot against. */
-  curves: Pick<CurveRepo, "latestAsof" | "snapshotsAsOf"> & Partial<Pick<CurveRepo, "snapshotCounts" | "snapshotHistory">>;
+  curves: CurveSnapshots;
   runs: RunRepo;
   scenarios: ScenarioRepo;
   queue: RunQueue;

@@ -9,7 +9,6 @@ import type { RunRecord } from "../runs/model";
 import { type CommittedOutputs, runTraceId } from "../runs/queue";
 import type { Tx } from "../runs/repo";
 import { classifyFailure, type RunStep, rawText } from "./failure";
-import type { WorkerMetrics } from "./metrics";
 import type { Job, WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
 
@@ -36,13 +35,21 @@ class LostRunError extends Error {
 
 export type Outcome = "SUCCEEDED" | "FAILED" | "CANCELLED" | "RETRY" | "LOST";
 
+/** What a worker reports about its runs (`aurum_scenario_runs_total` and the run duration; Prometheus: createRunMetrics in src/adapters/metrics.ts). */
+export type RunMetrics = {
+  started(): void;
+  /** One attempt ended with `outcome` after `seconds` of wall time. */
+  finished(outcome: Outcome, seconds: number): void;
+  deadLettered(): void;
+};
+
 /** Delay before attempt n+1: base × 2^(n−1), ±50 % jitter, capped at 5 minutes. */
 export function backoffMs(base: number, attempt: number, random = Math.random): number {
   const exp = Math.min(base * 2 ** Math.max(0, attempt - 1), 300_000);
   return Math.round(exp * (0.5 + random()));
 }
 
-export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: WorkerMetrics; options: ExecutorOptions }) {
+export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: RunMetrics; options: ExecutorOptions }) {
   const { store, pool, writer, log, metrics, options } = deps;
   /** Every line about a run carries its id and its W3C trace id (one grep follows it across processes). */
   const logOf = (run: RunRecord) => withFields(log, { run_id: run.id, trace_id: runTraceId(run) });

@@ -5,17 +5,16 @@
  */
 import { cpus } from "node:os";
 import type { KafkaClient, KafkaConsumer } from "../adapters/kafka";
+import { createMetrics, createRunMetrics, type Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
 import type { Config } from "../config";
 import { createPgOutputWriter } from "../outputs/pg-store";
 import type { OutputWriter } from "../outputs/store";
 import type { Logger } from "../platform/logger";
-import { createMetrics, type Metrics } from "../platform/metrics";
 import type { LocalQueue, RunQueue } from "../runs/queue";
 import { startDispatcher } from "./dispatcher";
 import { createExecutor, type ExecutorOptions } from "./executor";
 import { createRequestHandler } from "./kafka-worker";
-import { createWorkerMetrics } from "./metrics";
 import { WorkerPool } from "./pool";
 import { createRunStore } from "./run-store";
 
@@ -44,14 +43,13 @@ export async function startWorker(deps: WorkerDeps) {
   const pool = new WorkerPool(concurrency);
   const store = createRunStore(sql, workerId, leaseMs, deps.queue);
   let consumer: KafkaConsumer | undefined;
-  const metrics = createWorkerMetrics(
-    deps.metrics ?? createMetrics(),
+  const metrics = createRunMetrics((deps.metrics ?? createMetrics()).registry, {
     pool,
-    () => consumer?.lag() ?? Promise.resolve(0),
-    deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
-    () => store.countLeaseLapsed(),
-    () => store.countLive(),
-  );
+    lag: () => consumer?.lag() ?? Promise.resolve(0),
+    partitions: deps.mode === "kafka" ? () => consumer?.assignments().length ?? 0 : undefined,
+    leaseLapsed: () => store.countLeaseLapsed(),
+    live: () => store.countLive(),
+  });
   const executor = createExecutor({
     store,
     pool,

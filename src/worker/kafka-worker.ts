@@ -9,8 +9,7 @@
 import type { KafkaMessage, KafkaProducer } from "../adapters/kafka";
 import type { Logger } from "../platform/logger";
 import { deadLetterMessage } from "../runs/queue";
-import type { Executor } from "./executor";
-import type { WorkerMetrics } from "./metrics";
+import type { Executor, RunMetrics } from "./executor";
 import type { RunStore } from "./run-store";
 
 /** How long a run deferred for fairness waits before its message is published again. */
@@ -34,7 +33,7 @@ export function decodeRequest(value: Uint8Array | null): { run_id: string } {
   return { run_id: m.run_id };
 }
 
-export function createRequestHandler(deps: { store: RunStore; executor: Executor; producer: KafkaProducer; dlqTopic: string; metrics: WorkerMetrics; log: Logger }) {
+export function createRequestHandler(deps: { store: RunStore; executor: Executor; producer: KafkaProducer; dlqTopic: string; metrics: RunMetrics; log: Logger }) {
   const { store, executor, producer, log } = deps;
   return async function handle(m: KafkaMessage): Promise<void> {
     let runId: string;

@@ -3,19 +3,18 @@
 // Postgres reader's, row for row and byte for byte, and the API on the Trino reader must answer
 // like it does on Postgres. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { backfill } from "../../src/outputs/backfill";
-import type { CompareExportRequest, CompareSpec } from "../../src/outputs/compare";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
-import type { OutputReader } from "../../src/outputs/reader";
+import type { CompareExportRequest, CompareSpec, OutputReader } from "../../src/outputs/reader";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { parseCsv, seedRun } from "../support/outputs";

@@ -8,12 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair } from "jose";
+import { createMetrics } from "../../src/adapters/metrics";
 import type { Sql } from "../../src/adapters/postgres";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import type { RateLimitStore } from "../../src/ratelimit/gcra";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
 import { buildApp, call, createTestDb, GUIDE_SCENARIO, type TestDb } from "../support/app";

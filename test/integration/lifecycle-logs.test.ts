@@ -5,13 +5,13 @@
  * scenario ids, tenant). The API and an embedded worker share one captured logger, on Postgres.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { call, createTestDb, type TestDb } from "../support/app";

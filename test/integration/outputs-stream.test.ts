@@ -5,13 +5,13 @@
  * the query, and the export limit. Throughput against psql is in the bench (bench/outputs.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { OutputReader } from "../../src/outputs/reader";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, STORES, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { copyBackends, slowGet } from "../support/downloads";

@@ -1,17 +1,18 @@
 /**
- * pg-copy.ts against the real Postgres: the pool's settings are ones it can connect with (so exports
+ * src/adapters/pg-copy.ts against the real Postgres: the pool's settings are ones it can connect with (so exports
  * take it, not the postgres.js fallback), its bytes are postgres.js's for the same COPY, and a
  * client that stops early leaves no backend behind; password logins and TLS on a server of the test's
- * own. The protocol edge cases (messages cut at every byte, timeouts): test/unit/outputs/pg-copy.test.ts.
+ * own. The protocol edge cases (messages cut at every byte, timeouts): test/unit/adapters/pg-copy.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import postgres from "postgres";
+import { copyTarget } from "../../src/adapters/copy-out";
+import { CopyOut } from "../../src/adapters/pg-copy";
 import { migrate } from "../../src/db/migrate";
 import { releaseChunk } from "../../src/outputs/chunks";
-import { CopyOut } from "../../src/outputs/pg-copy";
-import { copyStatement, copyTarget } from "../../src/outputs/pg-reader";
+import { copyStatement } from "../../src/outputs/pg-reader";
 import { createTestDb, type TestDb } from "../support/app";
 import { eventually } from "../support/eventually";
 import { seedRun } from "../support/outputs";

@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
 import { call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";

@@ -3,6 +3,7 @@
 // of a crashed attempt, a failure in the middle of a write or in its clean-up, a SUCCEEDED run's
 // rows left alone, two writers of one run taking turns. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient, type TrinoClient, TrinoError } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createApp } from "../../src/app";
@@ -12,7 +13,6 @@ import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { contractBatch, describeOutputWriterContract, expectedRows, type StoredRow, sortRows } from "../support/output-contract";

@@ -3,6 +3,7 @@
 // row for row and byte for byte, and the outputs API on the Trino reader must answer like it does
 // on Postgres. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createApp } from "../../src/app";
@@ -14,7 +15,6 @@ import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { eventually } from "../support/eventually";

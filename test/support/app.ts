@@ -4,6 +4,7 @@
  */
 import { rmSync } from "node:fs";
 import postgres from "postgres";
+import { createMetrics } from "../../src/adapters/metrics";
 import { type Database, openDatabase } from "../../src/adapters/postgres";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
@@ -12,7 +13,6 @@ import { createCurveService } from "../../src/curves/service";
 import { migrate } from "../../src/db/migrate";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import type { RunQueue } from "../../src/runs/queue";
 import { checked } from "./contract";
 import { pgliteFromTemplate, postgresTemplate } from "./templates";

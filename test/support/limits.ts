@@ -1,9 +1,10 @@
 /** Apps with the rate limiter and runtime config wired as main.ts wires them, for the limits and runtime-config tests. */
+
+import { createMetrics } from "../../src/adapters/metrics";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import type { RateLimitStore } from "../../src/ratelimit/gcra";
 import type { TestDb } from "./app";
 import { checked } from "./contract";

@@ -10,12 +10,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import postgres from "postgres";
 import { check, findVerb, probeUrl } from "../../deploy/docker/healthcheck";
+import { createMetrics } from "../../src/adapters/metrics";
 import type { Sql } from "../../src/adapters/postgres";
 import { createApp } from "../../src/app";
 import { loadConfig, SETTINGS } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 import { startProbeServer } from "../../src/worker/metrics";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML is untyped; the assertions are the types.
@@ -455,7 +455,7 @@ describe("deploy/k8s", () => {
     const patch = yaml(join(OVERLAY.dir, "patches/worker-hpa-lag.yaml"))[0];
     const pods = patch.spec.metrics.find((m: Y) => m.type === "Pods");
     const metric = pods.pods.metric.name as string;
-    expect(text("src/worker/metrics.ts")).toContain(`name: "${metric}"`);
+    expect(text("src/adapters/metrics.ts")).toContain(`name: "${metric}"`);
     const rule = yaml(join(OVERLAY.dir, "prometheus-adapter-values.yaml"))[0].rules.custom[0];
     expect(rule.seriesQuery).toStartWith(`${metric}{`);
     expect(rule.name.as).toBe(metric);

@@ -1,11 +1,11 @@
 /** One structured log line per request, with request id, tenant, route template, status and duration. */
 import { expect, test } from "bun:test";
 import postgres from "postgres";
+import { createMetrics } from "../../src/adapters/metrics";
 import { createApp } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { createAuthenticator } from "../../src/platform/auth";
 import { createLogger } from "../../src/platform/logger";
-import { createMetrics } from "../../src/platform/metrics";
 
 test("each request writes one JSON log line with its context", async () => {
   const lines: string[] = [];

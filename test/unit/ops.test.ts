@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { createMetrics } from "../../src/platform/metrics";
+import { createMetrics } from "../../src/adapters/metrics";
 import { alertNames, metricNames, promqlExpressions, promtoolCheckMetrics, ROOT, RULES_FILE, ruleGroups, unknownMetrics } from "../support/ops";
 
 const PROMTOOL = Bun.which("promtool");

@@ -2,7 +2,7 @@
  * One `COPY ... TO STDOUT` on a connection of its own, speaking the PostgreSQL wire protocol (v3)
  * directly over `Bun.connect`: startup, authentication (trust, cleartext, md5, SCRAM-SHA-256),
  * TLS when the pool uses it, one simple Query, then the CopyData payloads copied straight from
- * each socket read into pooled ~64 KB chunks (whole rows each, see chunks.ts).
+ * each socket read into pooled ~64 KB chunks (whole rows each, see src/outputs/chunks.ts).
  *
  * Why not postgres.js's `.readable()`: it hands over one Buffer per row and copies most socket reads
  * once more to join the messages split across them, so every exported byte becomes garbage two or
@@ -19,7 +19,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import type { Socket, SocketHandler, TLSOptions } from "bun";
-import { ChunkPool, freeNow } from "./chunks";
+import { ChunkPool, freeNow } from "../outputs/chunks";
 
 export type CopyTarget = {
   /** TCP endpoints tried in order; ignored when `unix` names a socket path. */

@@ -1,5 +1,5 @@
 /**
- * The COPY client of pg-copy.ts against a scripted server on loopback (the test Postgres trusts
+ * The COPY client of src/adapters/pg-copy.ts against a scripted server on loopback (the test Postgres trusts
  * every connection, so password methods are exercised here): startup parameters, cleartext, md5
  * and SCRAM-SHA-256 (the server checks the client's proof as PostgreSQL does), errors, and CopyData
  * cut at arbitrary points across socket reads, reassembled into whole-row chunks.
@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import type { Socket, TCPSocketListener } from "bun";
+import { CopyOut, type CopyTarget, md5Password, PostgresError, scramClientFinal, UnsupportedConnection } from "../../../src/adapters/pg-copy";
 import { releaseChunk } from "../../../src/outputs/chunks";
-import { CopyOut, type CopyTarget, md5Password, PostgresError, scramClientFinal, UnsupportedConnection } from "../../../src/outputs/pg-copy";
 
 describe("password hashing", () => {
   test("SCRAM-SHA-256: the RFC 7677 example exchange", () => {

@@ -59,7 +59,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     eventually(
       // the workers' probe servers are not the API: not checked against its document
       () => globalThis.fetch(`http://127.0.0.1:${p.port}/readyz`).then((r) => r.ok),
-      { what: `${p.name} to be ready`, intervalMs: 100 },
+      { what: `${p.name} to be ready`, timeoutMs: 120_000, intervalMs: 100 },
     );
   const startWorker = async (name: string, extra: Record<string, string> = {}) => {
     // A short drain, so SIGTERM hands a long run back instead of finishing it.
@@ -117,7 +117,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     const partitions = async (w: Proc) =>
       Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
     await eventually(async () => (await Promise.all(workers.map(partitions))).every((n) => n > 0), { what: "both workers to get partitions", intervalMs: 200 });
-  }, 150_000);
+  }, 400_000);
 
   afterAll(async () => {
     for (const p of [api, ...workers]) p?.proc.kill("SIGKILL");

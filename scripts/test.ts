@@ -1,48 +1,208 @@
 /**
- * `npm test`: runs `bun test` (all of test/ unless paths are given), passes its output through,
- * and closes with the list of skipped tests (by file, with the reason the file gave in a `SKIP ...`
- * line) and one line `tests: N passed, N failed` that CI reads. Exit code is bun's.
+ * `npm test`: runs the test files (all of test/ unless paths are given) in parallel, one
+ * `bun test <file>` process per file and AURUM_TEST_JOBS of them at a time (default 4: on a
+ * 2-core machine most of a file's time is spent waiting on Postgres, Kafka, Trino or a spawned
+ * service, not on the CPU). Files start longest first by the durations in test/timings.json, so
+ * the slowest file does not start last. Files that would disturb each other through Kafka or
+ * Trino do not run together (see holdsOf). Each file's output is printed whole when the file ends, so files never
+ * interleave. Closes with the list of skipped tests (by file, with the reason the file gave in a
+ * `SKIP ...` line), each file's wall time when asked (`--durations`), and one line
+ * `tests: N passed, N failed[, N skipped]` that CI reads. Exit code: 1 when a test failed or a
+ * file crashed (exited non-zero, or ran past FILE_CEILING_MS and was killed).
+ *
+ *   bun scripts/test.ts [--update-timings] [--durations] [file|folder|substring ...]
  */
-export {};
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 
-const args = process.argv.slice(2);
-const proc = Bun.spawn(["bun", "test", "--timeout", "60000", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
+const ROOT = join(import.meta.dir, "..");
+const TIMINGS = join(ROOT, "test", "timings.json");
+/**
+ * bun's per-test (and per-hook) ceiling where a test sets none: it bounds a hang, so it is generous;
+ * beside a CPU hog, starting a process or a PGlite database can take most of a minute.
+ */
+const TEST_TIMEOUT_MS = 120_000;
+/** A file still running after this is hung (its tests have their own 60 s ceilings): killed and failed. */
+const FILE_CEILING_MS = 15 * 60_000;
+/** The estimate for a file test/timings.json does not know yet. */
+const UNKNOWN_FILE_MS = 5_000;
+
+const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
+const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const jobs = Math.max(1, Number(process.env.AURUM_TEST_JOBS ?? 4) || 4);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes bun may print
 const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
 
-/** Per test file: the tests bun reported skipped and the reasons the file printed. */
-const skips = new Map<string, { tests: string[]; reasons: string[] }>();
-let file = "";
-const entry = () => skips.get(file) ?? (skips.set(file, { tests: [], reasons: [] }).get(file) as { tests: string[]; reasons: string[] });
-let tail = "";
-let partial = "";
-const decoder = new TextDecoder();
-for await (const chunk of proc.stderr) {
-  process.stderr.write(chunk);
-  const text = decoder.decode(chunk, { stream: true });
-  tail = (tail + text).slice(-4096);
-  const lines = (partial + text).split("\n");
-  partial = lines.pop() ?? "";
-  for (const line of lines) {
+type FileResult = { file: string; passed: number; failed: number; skipped: number; skips: string[]; reasons: string[]; ms: number; crash?: string };
+
+/** The test files bun would pick up under test/, narrowed to the arguments (a file, a folder, or a substring as bun takes it). */
+function testFiles(): string[] {
+  const all = [...new Bun.Glob("test/**/*{.test,_test,.spec,_spec}.{ts,tsx,js,jsx,mts,cts,mjs,cjs}").scanSync({ cwd: ROOT })].sort();
+  if (args.length === 0) return all;
+  const wanted = args.map((a) => relative(ROOT, join(process.cwd(), a)));
+  return all.filter((f) =>
+    wanted.some((w, i) => {
+      const isDir = existsSync(join(ROOT, w)) && statSync(join(ROOT, w)).isDirectory();
+      return f === w || (isDir && f.startsWith(`${w}/`)) || f.includes(args[i] as string);
+    }),
+  );
+}
+
+function recordedTimings(): Record<string, number> {
+  return existsSync(TIMINGS) ? (JSON.parse(readFileSync(TIMINGS, "utf8")) as Record<string, number>) : {};
+}
+
+/**
+ * The shared services a file holds while it runs. A file that calls `requireService("kafka")` uses
+ * the broker beside others (every file makes its own topics and groups); one that declares
+ * `@test-exclusive kafka` (it stops the broker) runs with no other Kafka file. Trino files run one
+ * at a time: they all write iceberg.market.scenario_output, and Iceberg commits racing on one
+ * table can fail each other.
+ */
+type Hold = "shared" | "exclusive";
+const DEFAULT_HOLD: Record<string, Hold> = { kafka: "shared", trino: "exclusive" };
+function holdsOf(file: string): Map<string, Hold> {
+  const text = readFileSync(join(ROOT, file), "utf8");
+  const holds = new Map<string, Hold>();
+  for (const [, name] of text.matchAll(/requireService\("(\w+)"\)/g)) holds.set(name as string, DEFAULT_HOLD[name as string] ?? "exclusive");
+  for (const [, name] of text.matchAll(/@test-exclusive (\w+)/g)) holds.set(name as string, "exclusive");
+  return holds;
+}
+
+/** Runs one file in its own `bun test` process; its output is kept, not printed. */
+async function runFile(file: string): Promise<FileResult & { output: string }> {
+  const started = performance.now();
+  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    // This runner's own bun, not whichever one PATH finds.
+    proc = Bun.spawn([process.execPath, "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
+  } catch (err) {
+    // A file that cannot start is a crash of that file, not of the whole run.
+    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
+  }
+  let output = "";
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  let hung = false;
+  const ceiling = setTimeout(() => {
+    hung = true;
+    proc.kill("SIGKILL");
+  }, FILE_CEILING_MS);
+  await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
+  clearTimeout(ceiling);
+  const ms = performance.now() - started;
+  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], ms, output: "" };
+  const kept: string[] = [];
+  for (const line of output.split("\n")) {
     const plain = line.replace(ANSI_COLOUR, "");
-    if (/^\S.*\.(test|spec)\.[cm]?[jt]sx?:$/.test(plain)) file = plain.slice(0, -1);
-    else if (plain.startsWith("(skip) ")) entry().tests.push(plain.slice(7));
-    else if (plain.startsWith("SKIP ")) entry().reasons.push(plain.slice(5));
+    const count = /^\s*(\d+) (pass|fail|skip)$/.exec(plain);
+    if (count) {
+      result[({ pass: "passed", fail: "failed", skip: "skipped" } as const)[count[2] as "pass" | "fail" | "skip"]] = Number(count[1]);
+      continue;
+    }
+    // bun's banner and its one-file totals: the runner prints its own.
+    if (/^bun test v|^\s*\d+ expect\(\) calls$|^Ran \d+ tests? across \d+ files?\./.test(plain)) continue;
+    if (plain.startsWith("(skip) ")) result.skips.push(plain.slice(7));
+    else if (plain.startsWith("SKIP ")) result.reasons.push(plain.slice(5));
+    kept.push(line);
+  }
+  const code = proc.exitCode ?? -1;
+  if (hung) result.crash = `killed after ${FILE_CEILING_MS / 60_000} minutes`;
+  else if (code !== 0 && result.failed === 0) result.crash = `exited with ${proc.signalCode ?? code} without a failing test`;
+  result.output = `${kept.join("\n").trim()}\n`;
+  return result;
+}
+
+const files = testFiles();
+if (files.length === 0) {
+  console.log(`no test files match ${args.join(" ")}`);
+  console.log("tests: 0 passed, 1 failed");
+  process.exit(1);
+}
+const timings = recordedTimings();
+const estimate = (f: string) => timings[f] ?? UNKNOWN_FILE_MS;
+const queue = files.map((file) => ({ file, holds: holdsOf(file) })).sort((a, b) => estimate(b.file) - estimate(a.file));
+/** Service -> how many running files hold it, and whether one holds it alone. */
+const held = new Map<string, { count: number; exclusive: boolean }>();
+const results: FileResult[] = [];
+const started = performance.now();
+console.error(`bun test: ${files.length} files, ${Math.min(jobs, files.length)} at a time (AURUM_TEST_JOBS)\n`);
+
+/**
+ * The first waiting file whose services are free. A file waiting for a service alone reserves it:
+ * files behind it in the queue do not take it meanwhile (else shared users could starve it).
+ */
+function nextRunnable(): number {
+  const reserved = new Set<string>();
+  for (const [i, q] of queue.entries()) {
+    let free = true;
+    for (const [name, hold] of q.holds) {
+      const h = held.get(name);
+      const busy = hold === "exclusive" ? (h?.count ?? 0) > 0 : h?.exclusive === true;
+      if (busy || reserved.has(name)) free = false;
+    }
+    if (free) return i;
+    for (const [name, hold] of q.holds) if (hold === "exclusive") reserved.add(name);
+  }
+  return -1;
+}
+
+/** One lane: runs the next runnable file, until none is left. */
+async function lane(): Promise<void> {
+  for (;;) {
+    const next = nextRunnable();
+    if (next < 0) {
+      if (queue.length === 0) return;
+      await Bun.sleep(50); // only files waiting for a busy service are left
+      continue;
+    }
+    const [{ file, holds }] = queue.splice(next, 1) as [(typeof queue)[number]];
+    for (const [name, hold] of holds) {
+      const h = held.get(name) ?? { count: 0, exclusive: false };
+      held.set(name, { count: h.count + 1, exclusive: hold === "exclusive" });
+    }
+    const r = await runFile(file);
+    for (const name of holds.keys()) {
+      const h = held.get(name) as { count: number; exclusive: boolean };
+      held.set(name, { count: h.count - 1, exclusive: false });
+    }
+    const counts = `${r.passed} pass, ${r.failed} fail${r.skipped ? `, ${r.skipped} skip` : ""}`;
+    process.stderr.write(`${r.output}${r.crash ? `CRASH ${file}: ${r.crash}\n` : ""}  -> ${file}: ${counts} [${(r.ms / 1000).toFixed(1)} s]\n\n`);
+    results.push(r);
   }
 }
-const code = await proc.exited;
-const count = (word: string) => Number(tail.match(new RegExp(`^\\s*(\\d+) ${word}$`, "m"))?.[1] ?? 0);
-const [passed, failed, skipped] = [count("pass"), count("fail"), count("skip")];
-const skippedFiles = [...skips].filter(([, s]) => s.tests.length > 0);
+await Promise.all(Array.from({ length: Math.min(jobs, files.length) }, lane));
+
+const sum = (k: "passed" | "failed" | "skipped") => results.reduce((n, r) => n + r[k], 0);
+const [passed, skipped] = [sum("passed"), sum("skipped")];
+// A crashed file is a failure even when no test in it reported one.
+const failed = sum("failed") + results.filter((r) => r.crash).length;
+const skippedFiles = results.filter((r) => r.skips.length > 0).sort((a, b) => a.file.localeCompare(b.file));
 if (skippedFiles.length > 0) {
   console.log(`\nskipped tests (${skipped}):`);
-  for (const [name, s] of skippedFiles) {
-    console.log(`  ${name || "(unknown file)"}: ${s.reasons.join("; ") || "no reason given"}`);
-    for (const t of s.tests) console.log(`    - ${t}`);
+  for (const r of skippedFiles) {
+    console.log(`  ${r.file}: ${r.reasons.join("; ") || "no reason given"}`);
+    for (const t of r.skips) console.log(`    - ${t}`);
   }
 }
-// A crash before bun's summary is a failure even though no test reported one.
-const failedShown = code !== 0 && failed === 0 ? 1 : failed;
-console.log(`tests: ${passed} passed, ${failedShown} failed${skipped ? `, ${skipped} skipped` : ""}`);
-process.exit(code);
+const failures = results.filter((r) => r.failed > 0 || r.crash);
+if (failures.length > 0) console.log(`\nfiles with failures:\n${failures.map((r) => `  ${r.file}${r.crash ? ` (${r.crash})` : ` (${r.failed} failed)`}`).join("\n")}`);
+if (flags.has("--durations")) {
+  console.log("\nfile wall times (slowest first):");
+  for (const r of [...results].sort((a, b) => b.ms - a.ms)) console.log(`  ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${r.file}`);
+}
+if (flags.has("--update-timings")) {
+  const updated = { ...timings, ...Object.fromEntries(results.map((r) => [r.file, Math.round(r.ms)])) };
+  const kept = Object.fromEntries(
+    Object.entries(updated)
+      .filter(([f]) => existsSync(join(ROOT, f)))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+  writeFileSync(TIMINGS, `${JSON.stringify(kept, null, 2)}\n`);
+}
+console.log(`\n${results.length} files in ${((performance.now() - started) / 1000).toFixed(1)} s with ${Math.min(jobs, files.length)} at a time`);
+console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed > 0 ? 1 : 0);

@@ -26,7 +26,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
   beforeAll(async () => {
     svc = await startService();
     ({ context, close: closeBrowser } = await launchBrowser());
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await closeBrowser?.();
     await svc?.stop();

@@ -48,7 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM)("/docs in Chromium with no network but the serve
   let service: Service;
   beforeAll(async () => {
     service = await startService();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await service?.stop();
   });

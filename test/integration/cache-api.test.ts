@@ -26,6 +26,7 @@ import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { seedRun } from "../support/outputs";
 import { dropNamespace, freePort, TEST_REDIS_URL, testNamespace, throwawayRedis } from "../support/redis";
 import { requireService, serviceEnv } from "../support/services";
@@ -34,9 +35,9 @@ const log = createLogger("silent");
 const TENANT = "t-cache";
 const headers = { "x-aurum-tenant": TENANT };
 
-/** The Postgres reader with call counters, an optional delay, injected failures and a gate before `latest` returns. */
+/** The Postgres reader with call counters, an optional delay, injected failures and a gate before `latest` returns (`atGate` counts arrivals there). */
 function countingReader(inner: OutputReader) {
-  const knobs = { delayMs: 0, failLatest: 0, gate: undefined as Promise<void> | undefined };
+  const knobs = { delayMs: 0, failLatest: 0, gate: undefined as Promise<void> | undefined, atGate: 0 };
   const calls = { page: 0, latest: 0, latestByMetric: 0, export: 0, compare: 0 };
   const reader: OutputReader = {
     async latestByMetric(...args) {
@@ -56,6 +57,7 @@ function countingReader(inner: OutputReader) {
         throw new Error("store failed");
       }
       const rows = await inner.latest(...args);
+      knobs.atGate++;
       await knobs.gate;
       return rows;
     },
@@ -207,7 +209,7 @@ describe("output cache through the API", () => {
     try {
       const run = (await call(app, "POST", `/v1/scenarios/${id}/run`, { body: {}, headers })).json.data;
       // Until the hook has finished (the bump made), not just begun.
-      for (let i = 0; i < 600 && owedAround.length < 2; i++) await Bun.sleep(25);
+      await eventually(() => owedAround.length >= 2, { what: "the succeeded hook to finish" });
       expect(seenAtBump).toEqual(["SUCCEEDED"]);
       expect(owedAround).toEqual([1, 0]);
       const after = await call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
@@ -282,17 +284,19 @@ describe("output cache through the API", () => {
       });
       let racing: Promise<Awaited<ReturnType<typeof call>>>;
       let newRun: string;
+      const arrived = knobs.atGate;
+      const readerStalled = () => eventually(() => knobs.atGate > arrived, { what: "the reader to hold the old rows at the gate" });
       try {
         if (order === "commit then bump") {
           // The reader reads version v and the old rows, then stalls before caching them.
           racing = call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
-          await Bun.sleep(100);
+          await readerStalled();
           newRun = await commit();
           await bump();
         } else {
           await bump();
           racing = call(app, "GET", `/v1/scenarios/${id}/metrics/latest`, { headers });
-          await Bun.sleep(100);
+          await readerStalled();
           newRun = await commit();
         }
       } finally {
@@ -479,12 +483,14 @@ describe("the API while its Redis is killed and restarted", () => {
       expect((await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers })).json.data.cache_version).toBeNull();
 
       await server.start();
-      const deadline = Date.now() + 5_000;
-      while ((await counter(metrics, "hits_total", "outputs")) < 2) {
-        if (Date.now() > deadline) throw new Error("the cache did not recover");
-        expect((await get()).status).toBe(200);
-        await Bun.sleep(50);
-      }
+      await eventually(
+        async () => {
+          if ((await counter(metrics, "hits_total", "outputs")) >= 2) return true;
+          expect((await get()).status).toBe(200);
+          return false;
+        },
+        { what: "the cache to recover (a second hit)" },
+      );
     } finally {
       client.close();
       await server.cleanup();
@@ -508,7 +514,7 @@ describe.skipIf(!kafka.available)("invalidation events on Kafka", () => {
       const res = await call(app, "POST", `/v1/admin/cache/scenarios/${id}/invalidate`, { headers: { ...headers, "x-request-id": "req-cache-1" } });
       const got: { key: string | null; value: string; headers: Record<string, string> }[] = [];
       void consumer.run(async (m) => void got.push({ key: m.key, value: m.value?.toString() ?? "", headers: m.headers }));
-      for (let i = 0; i < 400 && got.length === 0; i++) await Bun.sleep(25);
+      await eventually(() => got.length > 0, { what: "the invalidation event" });
       expect(got).toHaveLength(1);
       expect(got[0]?.key).toBe(TENANT);
       expect(got[0]?.headers.request_id).toBe("req-cache-1");

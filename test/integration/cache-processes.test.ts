@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeRedis, createRedis, redisReady } from "../../src/adapters/redis";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 import { dropNamespace, TEST_REDIS_URL, testNamespace } from "../support/redis";
 import { type ServiceProcess, startService } from "../support/service";
@@ -52,7 +53,7 @@ describe("output cache across two API processes", () => {
     };
     worker = await startService("worker", { ...process.env, AURUM_APP_DB_DSN: db.url as string, ...env });
     apis.push(...(await Promise.all([startApiProcess(db.url as string, env), startApiProcess(db.url as string, env)])));
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await Promise.all([...apis, ...(worker ? [worker] : [])].map((p) => p.stop()));
     const redis = createRedis(TEST_REDIS_URL);
@@ -112,17 +113,17 @@ describe("output cache across two API processes", () => {
       const res = await fetch(`${a.base}/v1/scenarios/${id}/run`, { method: "POST", headers: json, body: JSON.stringify({ seed }) });
       expect(res.status).toBe(202);
       const runId = (await res.json()).data.id as string;
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const record = (await (await fetch(`${b.base}/v1/scenarios/${id}/runs/${runId}`, { headers })).json()).data;
-        const state = record.state;
-        // Committed, and bumped: the worker deletes the bump it owed once the version moved (a few
-        // ms after the commit; docs/cache.md, "Ordering").
-        const [owed] = await db.sql<{ n: number }[]>`select count(*)::int as n from cache_bump_pending where run_id = ${runId}`;
-        if (state === "SUCCEEDED" && owed?.n === 0) return runId;
-        if (state === "FAILED" || Date.now() > deadline) throw new Error(`run ${runId}: ${JSON.stringify(record)}`);
-        await Bun.sleep(50);
-      }
+      return eventually(
+        async () => {
+          const record = (await (await fetch(`${b.base}/v1/scenarios/${id}/runs/${runId}`, { headers })).json()).data;
+          // Committed, and bumped: the worker deletes the bump it owed once the version moved (a few
+          // ms after the commit; docs/cache.md, "Ordering").
+          const [owed] = await db.sql<{ n: number }[]>`select count(*)::int as n from cache_bump_pending where run_id = ${runId}`;
+          if (record.state === "SUCCEEDED" && owed?.n === 0) return runId;
+          throw new Error(`run ${runId}: ${JSON.stringify(record)}; ${owed?.n} bumps owed`);
+        },
+        { what: `run ${runId} to commit and bump` },
+      );
     };
     const shown = async (api: ApiProcess) => {
       const res = await fetch(`${api.base}/v1/scenarios/${id}/outputs?limit=10`, { headers });

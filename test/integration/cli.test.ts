@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -52,7 +53,7 @@ describe("the aurum CLI against a running server", () => {
     // One engine thread, so a test can keep it busy and have a run wait QUEUED.
     server = await startService("start", cleanEnv({ AURUM_DATA_DIR: dataDir, AURUM_WORKER_CONCURRENCY: "1" }));
     base = server.base;
-  }, 70_000);
+  }, 180_000);
 
   afterAll(() => {
     for (const p of proxies) p.stop(true);
@@ -129,8 +130,7 @@ describe("the aurum CLI against a running server", () => {
       const sidecar = join(work, `${file}.aurum-resume`);
       const readState = (): { offset: number; rows: number; key: unknown } | undefined => (existsSync(sidecar) ? JSON.parse(readFileSync(sidecar, "utf8")) : undefined);
       const cli = spawnCli(["outputs", scenarioId, "--format", format, "-o", file], { AURUM_URL: `http://127.0.0.1:${proxy.port}` });
-      const deadline = performance.now() + 20_000;
-      while (!((readState()?.rows ?? 0) > 0) && performance.now() < deadline) await Bun.sleep(20);
+      await eventually(() => (readState()?.rows ?? 0) > 0, { what: "a checkpoint with rows", intervalMs: 20 });
       cli.kill(signal);
       const [code, stderr] = await Promise.all([cli.exited, new Response(cli.stderr).text()]);
       if (signal === "SIGINT") {
@@ -177,23 +177,21 @@ describe("the aurum CLI against a running server", () => {
       stdout: "ignore",
       stderr: Bun.file(log),
     });
-    const deadline = performance.now() + 20_000;
-    let runId: string | undefined;
-    while (!runId && performance.now() < deadline) {
-      await Bun.sleep(20);
-      runId = (existsSync(log) ? readFileSync(log, "utf8") : "").match(/^run ([0-9a-f-]{36}) /m)?.[1];
-    }
-    if (!runId) throw new Error("run --wait did not start following a run");
+    const runId = await eventually(() => (existsSync(log) ? readFileSync(log, "utf8") : "").match(/^run ([0-9a-f-]{36}) /m)?.[1], {
+      what: "run --wait to start following a run",
+      intervalMs: 20,
+    });
     return { proc, runId, stderr: () => readFileSync(log, "utf8") };
   }
 
   async function finalState(scenario: string, runId: string): Promise<string> {
-    const deadline = performance.now() + 30_000;
-    for (;;) {
-      const state = (await (await fetch(`${base}/v1/scenarios/${scenario}/runs/${runId}`)).json()).data.state;
-      if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(state) || performance.now() > deadline) return state;
-      await Bun.sleep(100);
-    }
+    return eventually(
+      async () => {
+        const state = (await (await fetch(`${base}/v1/scenarios/${scenario}/runs/${runId}`)).json()).data.state as string;
+        return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(state) && state;
+      },
+      { what: `run ${runId} to finish`, intervalMs: 100 },
+    );
   }
 
   test("exit 1: the run ends CANCELLED while run --wait follows it", async () => {

@@ -124,7 +124,7 @@ for (const store of STORES) {
           insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, version_hash, computed_ts)
           values (${TENANT}, ${scenarioRules}, ${rulesRun}, '2026-01-02', ${curve}, 'MONTHLY', '2027-01-01', '2027-01', ${metric}, ${value}::float8, 'vh', now())`;
       }
-    }, 60_000);
+    }, 180_000);
     afterAll(async () => {
       await db?.drop();
     });

@@ -12,6 +12,7 @@ import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 
 // The machine running the suite may be busy: time is not what these tests check.
 setDefaultTimeout(60_000);
@@ -69,20 +70,17 @@ for (const store of ["postgres"] as const) {
         const run = await call(app, "POST", `/v1/scenarios/${ids[name]}/run`, { body: {}, headers: tenant });
         expect(run.status).toBeLessThan(300);
         const runId = run.json.data.id as string;
-        const deadline = Date.now() + 90_000;
-        for (;;) {
-          const got = await get(`/v1/scenarios/${ids[name]}/runs/${runId}`);
-          // PGlite has one connection: while the worker writes a run's outputs, a read can wait past its timeout (503); ask again.
-          if (got.status === 503 && Date.now() < deadline) {
-            await Bun.sleep(100);
-            continue;
-          }
-          if (got.status !== 200) throw new Error(`run of ${name}: ${got.status} ${got.text}`);
-          const state = got.json.data.state;
-          if (state === "SUCCEEDED") break;
-          if (["FAILED", "CANCELLED"].includes(state) || Date.now() > deadline) throw new Error(`run of ${name} is ${state}`);
-          await Bun.sleep(50);
-        }
+        const state = await eventually(
+          async () => {
+            const got = await get(`/v1/scenarios/${ids[name]}/runs/${runId}`);
+            // PGlite has one connection: while the worker writes a run's outputs, a read can wait past its timeout (503); ask again.
+            if (got.status === 503) return undefined;
+            if (got.status !== 200) throw new Error(`run of ${name}: ${got.status} ${got.text}`);
+            return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(got.json.data.state) && (got.json.data.state as string);
+          },
+          { what: `the run of ${name} to finish`, timeoutMs: 90_000 },
+        );
+        expect(`${name}: ${state}`).toBe(`${name}: SUCCEEDED`);
       }
     }, 180_000);
     afterAll(async () => {

@@ -4,8 +4,9 @@
  * the join runs in Postgres and its result streams through COPY.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as net from "node:net";
 import { createTestDb, type TestDb } from "../support/app";
+import { copyBackends, stalledGet } from "../support/downloads";
+import { eventually } from "../support/eventually";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 
 const TENANT = "t-cmp-big";
@@ -14,30 +15,6 @@ const MB = 1024 * 1024;
 const A_ROWS = 1_000_000;
 const B_ROWS = 900_000;
 const STALL_SECONDS = 3;
-
-/** A raw GET that takes the status line and then reads nothing: the server cannot write. `ended`: the server closed or reset it. */
-function stalledGet(base: string, path: string) {
-  const url = new URL(base);
-  const socket = net.connect(Number(url.port), url.hostname);
-  socket.write(`GET ${path} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\nx-aurum-tenant: ${TENANT}\r\n\r\n`);
-  const status = Promise.withResolvers<number>();
-  const ended = Promise.withResolvers<void>();
-  socket.once("data", (b: Buffer) => {
-    status.resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(b.toString("latin1"))?.[1] ?? 0));
-    socket.pause();
-  });
-  socket.on("close", () => ended.resolve());
-  socket.on("error", () => {});
-  return { status: status.promise, ended: ended.promise, close: () => socket.destroy() };
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () => {
   let db: TestDb;
@@ -103,18 +80,13 @@ describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () 
     expect((peak - idle) / MB).toBeLessThan(16);
   }, 240_000);
 
-  const copyBackends = async () =>
-    (
-      await db.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and query like 'copy (%' and pid <> pg_backend_pid()`
-    )[0]?.n ?? 0;
   const path = (qs: string) => `/v1/scenarios/${a}/compare?with=${b}&${qs}`;
 
   test("a download whose client reads nothing is closed after the stall time: its COPY ends and its slot is free again", async () => {
-    const stalled = stalledGet(api.base, path("format=csv"));
+    const stalled = stalledGet(api.base, path("format=csv"), tenant);
     expect(await stalled.status).toBe(200);
     await stalled.ended;
-    await until("the stalled COPY ends", async () => (await copyBackends()) === 0);
+    await eventually(async () => (await copyBackends(db.sql)).length === 0, { what: "the stalled COPY ends" });
     const next = await fetch(`${api.base}${path("format=ndjson&limit=5")}`, { headers: tenant });
     expect([next.status, (await next.text()).trimEnd().split("\n").length]).toEqual([200, 5]);
   }, 120_000);
@@ -128,7 +100,7 @@ describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () 
     while (bytes < 1024 * 1024) bytes += ((await reader.read()).value as Uint8Array).length;
     abort.abort();
     await reader.cancel().catch(() => {});
-    await until("the COPY of the abandoned download ends", async () => (await copyBackends()) === 0);
+    await eventually(async () => (await copyBackends(db.sql)).length === 0, { what: "the COPY of the abandoned download ends" });
     expect((await fetch(`${api.base}${path("format=csv&limit=3")}`, { headers: tenant })).status).toBe(200);
   }, 120_000);
 });

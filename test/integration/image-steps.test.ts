@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { eventually } from "../support/eventually";
 import { freePort } from "../support/redis";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -116,14 +117,7 @@ describe("the Dockerfile's steps on a clean copy, without Docker", () => {
 
     const api = run("api");
     const base = `http://127.0.0.1:${env.AURUM_API_PORT}`;
-    let healthy = false;
-    for (let i = 0; i < 100 && !healthy; i++) {
-      healthy = await fetch(`${base}/healthz`)
-        .then((r) => r.ok)
-        .catch(() => false);
-      if (!healthy) await Bun.sleep(100);
-    }
-    expect(healthy).toBe(true);
+    await eventually(() => fetch(`${base}/healthz`).then((r) => r.ok), { what: "the image's API to answer /healthz", intervalMs: 100 });
     const created = await fetch(`${base}/v1/scenarios`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-aurum-tenant": "t-image" },

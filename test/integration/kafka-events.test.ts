@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createKafka, type KafkaConsumer, type KafkaMessage } from "../../src/adapters/kafka";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
 import { requireService, serviceEnv } from "../support/services";
 
@@ -33,15 +34,6 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
   const seen: Record<"output" | "invalidation", KafkaMessage[]> = { output: [], invalidation: [] };
   const consumers: KafkaConsumer[] = [];
 
-  const waitFor = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const got = await probe();
-      if (got !== undefined) return got;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await Bun.sleep(50);
-    }
-  };
   const http = async (method: string, path: string, body?: unknown, extra: Record<string, string> = {}) => {
     const res = await fetch(`${api.base}${path}`, { method, headers: { ...headers, ...extra }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     return { status: res.status, json: res.status === 204 ? undefined : ((await res.json()) as { data: Record<string, unknown> }) };
@@ -94,16 +86,15 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
     const triggered = await http("POST", `/v1/scenarios/${scenarioId}/run`, { seed: 7 });
     expect(triggered.status).toBe(202);
     const runId = triggered.json?.data.id as string;
-    const run = await waitFor(
-      "the run to succeed",
+    const run = await eventually(
       async () => {
         const r = (await http("GET", `/v1/scenarios/${scenarioId}/runs/${runId}`)).json?.data;
         return r && ["SUCCEEDED", "FAILED"].includes(r.state as string) ? r : undefined;
       },
-      60_000,
+      { what: "the run to succeed", timeoutMs: 60_000 },
     );
     expect(run.state).toBe("SUCCEEDED");
-    const message = await waitFor("the outputs_ready event", () => seen.output.find((m) => decoded(m).run_id === runId));
+    const message = await eventually(() => seen.output.find((m) => decoded(m).run_id === runId), { what: "the outputs_ready event" });
     const [stored] = await db.sql<{ n: number; asof_date: string; version_hash: string }[]>`
       select count(*)::int as n, min(asof_date)::text as asof_date, min(version_hash) as version_hash from scenario_output where run_id = ${runId}`;
     const n = stored?.n ?? 0;
@@ -122,9 +113,15 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
       committed_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     // It went through the outbox: one row, sent.
-    const rows = await db.sql`select sent_at from run_outbox where run_id = ${runId} and topic = ${TOPICS.output}`;
+    // (the relay marks the row sent after the broker acknowledged it, so possibly after the consumer saw it)
+    const rows = await eventually(
+      async () => {
+        const r = await db.sql`select sent_at from run_outbox where run_id = ${runId} and topic = ${TOPICS.output}`;
+        return r.every((row) => row.sent_at !== null) && r;
+      },
+      { what: "the outbox row to be marked sent" },
+    );
     expect(rows).toHaveLength(1);
-    expect(rows[0]?.sent_at).not.toBeNull();
     // Exactly one per run.
     await Bun.sleep(300);
     expect(seen.output.filter((m) => decoded(m).run_id === runId)).toHaveLength(1);
@@ -139,7 +136,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
     const scenarioId = created.json?.data.id as string;
     const res = await http("DELETE", `/v1/scenarios/${scenarioId}`, undefined, { "x-request-id": `req-delete-${suffix}` });
     expect(res.status).toBe(204);
-    const message = await waitFor("the scenario_deleted event", () => seen.invalidation.find((m) => decoded(m).scenario_id === scenarioId));
+    const message = await eventually(() => seen.invalidation.find((m) => decoded(m).scenario_id === scenarioId), { what: "the scenario_deleted event" });
     expect(message.key).toBe(TENANT);
     expect(message.headers.request_id).toBe(`req-delete-${suffix}`);
     expect(decoded(message)).toMatchObject({

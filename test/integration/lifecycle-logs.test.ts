@@ -15,6 +15,7 @@ import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { apiApp, call, createTestDb, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 
 const TENANT = "t-lifecycle";
 const POLICY = [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.5 } }];
@@ -27,15 +28,15 @@ describe("scenario_* lifecycle log events", () => {
   const lines: Line[] = [];
   const headers = (requestId: string) => ({ "x-aurum-tenant": TENANT, "x-request-id": requestId });
   const events = (event: string) => lines.filter((l) => l.event === event);
-  const waitForEvent = async (event: string, match: (l: Line) => boolean) => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const found = lines.find((l) => l.event === event && match(l));
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${event} line; saw ${lines.map((l) => l.event).join(", ")}`);
-      await Bun.sleep(25);
-    }
-  };
+  const waitForEvent = (event: string, match: (l: Line) => boolean) =>
+    eventually(
+      () => {
+        const found = lines.find((l) => l.event === event && match(l));
+        if (!found) throw new Error(`saw ${lines.map((l) => l.event).join(", ")}`);
+        return found;
+      },
+      { what: `a ${event} line` },
+    );
 
   beforeAll(async () => {
     db = await createTestDb("postgres");
@@ -54,7 +55,7 @@ describe("scenario_* lifecycle log events", () => {
       queue,
       workerId: "lifecycle-worker",
     });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await worker?.stop(1_000);
     await db?.drop();

@@ -19,6 +19,7 @@ import { startWorker } from "../../src/worker";
 import { classifyFailure } from "../../src/worker/failure";
 import { WorkerPool } from "../../src/worker/pool";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 import { WORKED_EXAMPLE } from "../unit/engine/helpers";
 
 const tenant = { "x-aurum-tenant": "t-finite" };
@@ -76,7 +77,7 @@ describe("a run whose engine output is not finite", () => {
       workerId: "finite-worker",
       executorOptions: { onDeadLetter: async (run, error) => void deadLetters.push({ run, error }) },
     });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await worker?.stop(1_000);
     await db?.drop();
@@ -91,14 +92,13 @@ describe("a run whose engine output is not finite", () => {
     expect(triggered.status).toBe(202);
     const run = triggered.json.data as RunRecord;
 
-    const deadline = Date.now() + 30_000;
-    let done: RunRecord;
-    for (;;) {
-      done = (await call(app, "GET", `/v1/scenarios/${scenarioId}/runs/${run.id}`, { headers: tenant })).json.data;
-      if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(done.state)) break;
-      if (Date.now() > deadline) throw new Error(`run is still ${done.state}`);
-      await Bun.sleep(50);
-    }
+    const done = await eventually(
+      async () => {
+        const now = (await call(app, "GET", `/v1/scenarios/${scenarioId}/runs/${run.id}`, { headers: tenant })).json.data as RunRecord;
+        return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(now.state) && now;
+      },
+      { what: "the run to finish" },
+    );
     expect(done).toMatchObject({ state: "FAILED", attempts: 1 });
     expect(done.error).toMatchObject({ code: "NON_FINITE_OUTPUT", attempt: 1 });
     // the first curve to overflow names itself: a power curve's gas attribution (its price is capped) or the gas curve's own mid

@@ -49,7 +49,7 @@ describe.skipIf(!NODE || !NPM)("npm link + aurum with only Node and npm installe
     db = await createTestDb("pglite");
     const app = await buildApp(db);
     server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => app.handle(req) });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     server?.stop(true);

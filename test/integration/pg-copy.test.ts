@@ -14,6 +14,7 @@ import { migrate } from "../../src/db/migrate";
 import { releaseChunk } from "../../src/outputs/chunks";
 import { copyStatement } from "../../src/outputs/pg-reader";
 import { createTestDb, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 import { seedRun } from "../support/outputs";
 import { PASSWORDS, throwawayPostgres } from "../support/postgres";
 
@@ -65,11 +66,7 @@ describe("CopyOut on Postgres", () => {
     expect(await backends()).toHaveLength(1);
     expect(copy.finished).toBe(false);
     copy.close();
-    const t0 = performance.now();
-    while ((await backends()).length > 0) {
-      if (performance.now() - t0 > 2_000) throw new Error("the backend outlived the closed connection by 2 s");
-      await Bun.sleep(10);
-    }
+    await eventually(async () => (await backends()).length === 0, { what: "the backend to go with the closed connection", timeoutMs: 10_000, intervalMs: 10 });
   });
 
   test("a statement error before any row is thrown by the first read", async () => {

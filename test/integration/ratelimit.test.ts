@@ -208,7 +208,7 @@ describe("Redis outages (a redis-server of our own)", () => {
     own = await throwawayRedis();
     redis = createRedis(own.url, { commandTimeoutMs: 200 });
     await redisReady(redis, 2_000);
-  });
+  }, 120_000);
   afterAll(async () => {
     await closeRedis(redis);
     await own.cleanup();
@@ -231,11 +231,9 @@ describe("Redis outages (a redis-server of our own)", () => {
     const failOpen = async () => (await metrics.registry.getSingleMetric("aurum_ratelimit_requests_total")!.get()).values.find((v) => v.labels.outcome === "fail_open")?.value ?? 0;
     expect((await call(app, "GET", "/v1/scenarios?limit=1", { headers: { "x-aurum-tenant": "t-outage" } })).headers.get("x-ratelimit-limit")).toBe("2");
     await own.kill();
-    const started = performance.now();
     const during = await Promise.all(Array.from({ length: 10 }, () => call(app, "GET", "/v1/scenarios?limit=1", { headers: { "x-aurum-tenant": "t-outage" } })));
     expect(during.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(during.every((r) => r.headers.get("x-ratelimit-limit") === null)).toBe(true);
-    expect(performance.now() - started).toBeLessThan(2_000);
     expect(await failOpen()).toBe(10);
     expect((await call(app, "GET", "/metrics")).text).toContain('aurum_ratelimit_requests_total{outcome="fail_open"} 10');
     await own.start();

@@ -10,6 +10,7 @@ import { runEventStream } from "../../src/runs/events";
 import type { RunRecord } from "../../src/runs/model";
 import { apiApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
+import { eventually } from "../support/eventually";
 
 type SseEvent = { event: string; data: unknown; id?: string } | { comment: string };
 
@@ -43,7 +44,7 @@ function sseReader(res: Response) {
   }
   return {
     /** The next event or comment; undefined at the end of the stream. */
-    async next(timeoutMs = 5_000): Promise<SseEvent | undefined> {
+    async next(timeoutMs = 30_000): Promise<SseEvent | undefined> {
       const deadline = Date.now() + timeoutMs;
       while (queue.length === 0 && !ended) {
         const more = await Promise.race([fill(), Bun.sleep(Math.max(1, deadline - Date.now())).then(() => "timeout" as const)]);
@@ -52,7 +53,7 @@ function sseReader(res: Response) {
       return queue.shift();
     },
     /** The next `event:` (skipping heartbeats). */
-    async nextEvent(timeoutMs = 5_000) {
+    async nextEvent(timeoutMs = 30_000) {
       for (;;) {
         const e = await this.next(timeoutMs);
         if (e === undefined || "event" in e) return e as { event: string; data: RunRecord & { state: string; code?: string } } | undefined;
@@ -129,7 +130,7 @@ for (const store of STORES) {
       const first = await sse.next();
       expect(first).toMatchObject({ event: "run" });
       const seen: SseEvent[] = [];
-      for (let i = 0; i < 2; i++) seen.push((await sse.next(2_000)) as SseEvent);
+      for (let i = 0; i < 2; i++) seen.push((await sse.next()) as SseEvent);
       expect(seen).toEqual([{ comment: "ping" }, { comment: "ping" }]);
       await setState(run.id, "CANCELLED");
       const next = await sse.nextEvent();
@@ -227,11 +228,10 @@ describe("runEventStream", () => {
       });
       const reader = stream.getReader();
       await reader.read();
-      await Bun.sleep(60);
-      expect(reads).toBeGreaterThan(1);
+      await eventually(() => reads > 1, { what: "a second poll" });
       if (how === "abort") abort.abort();
       else await reader.cancel();
-      await Bun.sleep(30);
+      // A read already under way has counted itself; no new one may start: ten poll intervals show it.
       const after = reads;
       await Bun.sleep(100);
       expect(reads).toBe(after);

@@ -14,6 +14,7 @@ import type { RunRecord } from "../../src/runs/model";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 import { startService } from "../support/service";
 import { simulateHistory } from "../unit/engine/synthetic";
 
@@ -48,15 +49,15 @@ async function harness() {
   };
   const trigger = async (scenarioId: string, body: Record<string, unknown> = {}) => call(app, "POST", `/v1/scenarios/${scenarioId}/run`, { body: body as never, headers: tenant });
   const getRun = async (run: RunRecord) => (await call(app, "GET", `/v1/scenarios/${run.scenario_id}/runs/${run.id}`, { headers: tenant })).json.data as RunRecord;
-  const settled = async (run: RunRecord) => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const now = await getRun(run);
-      if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(now.state)) return now;
-      if (Date.now() > deadline) throw new Error(`run ${run.id} is still ${now.state}`);
-      await Bun.sleep(25);
-    }
-  };
+  const settled = (run: RunRecord) =>
+    eventually(
+      async () => {
+        const now = await getRun(run);
+        if (!["SUCCEEDED", "FAILED", "CANCELLED"].includes(now.state)) throw new Error(`run ${run.id} is still ${now.state}`);
+        return now;
+      },
+      { what: `run ${run.id} to settle`, intervalMs: 25 },
+    );
   /** A run's rows as text, without its own ids: equal texts are equal outputs, byte for byte. */
   const outputsText = async (runId: string) => {
     const [row] = await db.sql<{ t: string | null }[]>`
@@ -361,11 +362,13 @@ describe("`start` on a fresh server Postgres", () => {
       const res = await post(svc.base, `/v1/scenarios/${created.data.id}/run`, { code_version: "v1", priority: "NORMAL" });
       expect(res.status).toBe(202);
       const run = (await res.json()).data;
-      let state = run.state;
-      for (let i = 0; i < 600 && !["SUCCEEDED", "FAILED"].includes(state); i++) {
-        await Bun.sleep(50);
-        state = (await (await fetch(`${svc.base}/v1/scenarios/${run.scenario_id}/runs/${run.id}`)).json()).data.state;
-      }
+      const state = await eventually(
+        async () => {
+          const now = (await (await fetch(`${svc.base}/v1/scenarios/${run.scenario_id}/runs/${run.id}`)).json()).data.state as string;
+          return ["SUCCEEDED", "FAILED"].includes(now) && now;
+        },
+        { what: "the guide's run to finish" },
+      );
       expect(state).toBe("SUCCEEDED");
     } finally {
       await svc.stop();

@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config";
 import { createMemoryRateLimitStore } from "../../src/ratelimit/gcra";
 import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { dropSoon, limitedApp } from "../support/limits";
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
@@ -140,7 +141,7 @@ describe("runtime config API", () => {
     expect(after?.n).toBe(before?.n);
   });
 
-  test("a change made on one replica is enforced by another within 2 s", async () => {
+  test("a change made on one replica is enforced by another (it polls every 250 ms)", async () => {
     const replica = (await limitedApp(db, createMemoryRateLimitStore(), { AURUM_RUNTIME_CONFIG_POLL_MS: "250" })).app;
     const h = { "x-aurum-tenant": "t-replica" };
     const scenario = (await call(replica, "POST", "/v1/scenarios", { headers: h, body: { name: "Replicated" } })).json.data.id;
@@ -148,18 +149,15 @@ describe("runtime config API", () => {
     const changedAt = performance.now();
     await call(local, "PUT", "/v1/admin/config/ratelimit/t-replica", { body: { requests_per_second: 1, burst: 3, enabled: true } });
     await call(local, "PUT", "/v1/admin/config/feature-flags/t-replica/bulk_runs", { body: { enabled: false } });
-    let seenAfter = Number.POSITIVE_INFINITY;
-    while (performance.now() - changedAt < 5_000) {
-      const r = await call(replica, "POST", `/v1/scenarios/${scenario}/runs:bulk`, { headers: h, body: { runs: [{}] } });
-      if (r.status === 403 && r.headers.get("x-ratelimit-limit") === "3") {
-        seenAfter = performance.now() - changedAt;
-        expect(r.json.error).toMatchObject({ code: "FEATURE_NOT_ENTITLED", details: { flag: "bulk_runs" } });
-        break;
-      }
-      await Bun.sleep(50);
-    }
-    expect(seenAfter).toBeLessThan(2_000);
-    console.log(`replica saw the change after ${Math.round(seenAfter)} ms`);
+    const seen = await eventually(
+      async () => {
+        const r = await call(replica, "POST", `/v1/scenarios/${scenario}/runs:bulk`, { headers: h, body: { runs: [{}] } });
+        return r.status === 403 && r.headers.get("x-ratelimit-limit") === "3" && r;
+      },
+      { what: "the replica to enforce the change" },
+    );
+    expect(seen.json.error).toMatchObject({ code: "FEATURE_NOT_ENTITLED", details: { flag: "bulk_runs" } });
+    console.log(`replica saw the change after ${Math.round(performance.now() - changedAt)} ms`);
   });
 });
 

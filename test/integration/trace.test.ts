@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createKafka, type KafkaConsumer, type KafkaMessage } from "../../src/adapters/kafka";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
 import { requireService, serviceEnv } from "../support/services";
 
@@ -84,12 +85,13 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
     expect(run.trace_id).toBe(TRACE_ID);
 
     // Wait on the database, not the API, so the API's log keeps the lines of the trigger.
-    const deadline = Date.now() + 90_000;
-    let state = "QUEUED";
-    while (!["SUCCEEDED", "FAILED"].includes(state) && Date.now() < deadline) {
-      await Bun.sleep(200);
-      state = (await db.sql`select state from scenario_run where id = ${run.id}`)[0]?.state;
-    }
+    const state = await eventually(
+      async () => {
+        const now = (await db.sql`select state from scenario_run where id = ${run.id}`)[0]?.state as string;
+        return ["SUCCEEDED", "FAILED"].includes(now) && now;
+      },
+      { what: "the run to finish", timeoutMs: 90_000, intervalMs: 200 },
+    );
     expect(state).toBe("SUCCEEDED");
 
     const apiLog = lines(api.output());
@@ -99,9 +101,7 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
     const [outbox] = await db.sql<{ headers: Record<string, string> }[]>`select headers from run_outbox where run_id = ${run.id} order by id limit 1`;
     expect(outbox?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
 
-    const waitKafka = Date.now() + 10_000;
-    while (!requests.some((m) => m.headers.run_id === run.id) && Date.now() < waitKafka) await Bun.sleep(100);
-    const message = requests.find((m) => m.headers.run_id === run.id);
+    const message = await eventually(() => requests.find((m) => m.headers.run_id === run.id), { what: "the run's request message" });
     expect(message?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-`));
 
     const workerLog = lines(worker.output());
@@ -121,8 +121,7 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
     const requestId = res.headers.get("x-request-id");
     // The request's log line is written after the response went out: wait for it.
     const find = () => lines(api.output()).find((l) => l.event === "http_request" && l.request_id === requestId);
-    for (let i = 0; i < 40 && !find(); i++) await Bun.sleep(50);
-    const line = find();
+    const line = await eventually(find, { what: "the request's log line" });
     expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(line?.trace_id).not.toBe("00000000000000000000000000000000");
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTrinoClient, type TrinoClient, type TrinoConfig, TrinoError } from "../../src/adapters/trino";
 import { dateLiteral, doubleLiteral, timestampTzLiteral, varcharLiteral } from "../../src/adapters/trino-literals";
 import { createLogger } from "../../src/platform/logger";
+import { eventually } from "../support/eventually";
 import { requireService, serviceEnv } from "../support/services";
 
 const service = await requireService("trino");
@@ -25,15 +26,17 @@ async function serverState(marker: string): Promise<{ state: string; error_code:
   return row ? { state: row[0] as string, error_code: row[1] as string | null } : undefined;
 }
 
-async function waitForState(marker: string, want: (s: { state: string; error_code: string | null }) => boolean, withinMs: number) {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const s = await serverState(marker);
-    if (s && want(s)) return s;
-    if (Date.now() > deadline) return s;
-    await Bun.sleep(100);
-  }
-}
+/** The server's state of the query tagged `marker` once `want` holds (a failure names the last state). */
+const queryState = (marker: string, want: (s: { state: string; error_code: string | null }) => boolean, what: string) =>
+  eventually(
+    async () => {
+      const s = await serverState(marker);
+      if (!s || !want(s)) throw new Error(`query ${marker} is ${s ? JSON.stringify(s) : "not listed"}`);
+      return s;
+    },
+    { what, timeoutMs: 20_000, intervalMs: 100 },
+  );
+const ended = (s: { state: string }) => s.state === "FINISHED" || s.state === "FAILED";
 
 /** A query that runs for minutes unless cancelled (10^10 rows counted). */
 const slowQuery = (marker: string) =>
@@ -95,19 +98,15 @@ describe.skipIf(!service.available)("trino client (real server)", () => {
     expect((runtime as TrinoError).errorName).toBe("DIVISION_BY_ZERO");
   });
 
-  test("abort cancels the query on the server: USER_CANCELED within 2 s", async () => {
+  test("abort cancels the query on the server: USER_CANCELED, not minutes later when it would finish", async () => {
     const marker = `abort-${crypto.randomUUID()}`;
     const controller = new AbortController();
     const running = client().execute(slowQuery(marker), { signal: controller.signal });
-    const started = await waitForState(marker, (s) => s.state === "RUNNING", 10_000);
-    expect(started?.state).toBe("RUNNING");
-    const t0 = Date.now();
+    await queryState(marker, (s) => s.state === "RUNNING", "the slow query to run");
     controller.abort(new Error("client went away"));
     await expect(running).rejects.toThrow("client went away");
-    const ended = await waitForState(marker, (s) => s.state === "FAILED", 2_000);
-    expect(ended).toEqual({ state: "FAILED", error_code: "USER_CANCELED" });
-    expect(Date.now() - t0).toBeLessThan(2_000);
-  }, 30_000);
+    expect(await queryState(marker, ended, "the aborted query to end")).toEqual({ state: "FAILED", error_code: "USER_CANCELED" });
+  }, 60_000);
 
   test("a consumer that leaves the loop early cancels the query", async () => {
     const marker = `leave-${crypto.randomUUID()}`;
@@ -115,9 +114,8 @@ describe.skipIf(!service.available)("trino client (real server)", () => {
       expect(page.rows.length).toBeGreaterThan(0);
       break;
     }
-    const ended = await waitForState(marker, (s) => s.state === "FAILED", 2_000);
-    expect(ended).toEqual({ state: "FAILED", error_code: "USER_CANCELED" });
-  }, 30_000);
+    expect(await queryState(marker, ended, "the left query to end")).toEqual({ state: "FAILED", error_code: "USER_CANCELED" });
+  }, 60_000);
 
   test("each query logs one trino_query_metrics event with query id, tenant, rows, bytes and times", async () => {
     const lines: Record<string, unknown>[] = [];

@@ -8,6 +8,7 @@ import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
 
@@ -34,7 +35,7 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
       { AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: TRINO_URL, AURUM_LOAD_SAMPLE_CURVES: "always", AURUM_API_RATE_LIMIT_ENABLED: "0" },
       "start",
     );
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await api?.stop();
     if (scenarios.length) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id IN (${scenarios.map(varcharLiteral).join(", ")})`).catch(() => {});
@@ -50,11 +51,13 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
     const created = JSON.parse((await http("POST", "/v1/scenarios", { name: "iceberg run" })).text).data;
     scenarios.push(created.id);
     const run = JSON.parse((await http("POST", `/v1/scenarios/${created.id}/run`, { seed: 7 })).text).data;
-    let state = run.state;
-    for (let i = 0; i < 240 && !["SUCCEEDED", "FAILED", "CANCELLED"].includes(state); i++) {
-      await Bun.sleep(500);
-      state = JSON.parse((await http("GET", `/v1/scenarios/${created.id}/runs/${run.id}`)).text).data.state;
-    }
+    const state = await eventually(
+      async () => {
+        const now = JSON.parse((await http("GET", `/v1/scenarios/${created.id}/runs/${run.id}`)).text).data.state as string;
+        return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(now) && now;
+      },
+      { what: "the run to finish", timeoutMs: 120_000, intervalMs: 500 },
+    );
     expect(state).toBe("SUCCEEDED");
 
     const inIceberg = await icebergCount(`run_id = ${varcharLiteral(run.id)}`);

@@ -175,7 +175,7 @@ describe("a 400 MB chunked body against the real process", () => {
         await fetch(`${svc.base}/healthz`);
       }
     }
-  }, 90_000);
+  }, 180_000);
   afterAll(async () => {
     local?.proc.kill("SIGKILL");
     api?.proc.kill("SIGKILL");

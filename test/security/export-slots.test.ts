@@ -10,9 +10,10 @@
  * Deadlines here are generous (tens of seconds); the assertions are about what happens, not how fast.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import net from "node:net";
 import { ConfigError, loadConfig } from "../../src/config";
 import { createTestDb, type TestDb } from "../support/app";
+import { copyBackends, type Stalled, slowGet, stalledGet } from "../support/downloads";
+import { eventually } from "../support/eventually";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 
 const A = "t-hog";
@@ -25,79 +26,12 @@ const ROWS = 1_000_000;
  */
 const STALL_SECONDS = 5;
 
-type Stalled = { status: Promise<number>; bytes: () => number; resume: () => void; ended: Promise<number>; close: () => void };
-
-/**
- * A raw HTTP/1.1 GET that takes the status line and then stops reading: the kernel buffers fill
- * and the server cannot write. `resume` reads again; `ended` resolves with the bytes read when the
- * server closes or resets the connection.
- */
-function stalledGet(base: string, path: string, headers: Record<string, string>): Stalled {
-  const url = new URL(base);
-  const socket = net.connect(Number(url.port), url.hostname);
-  const head = Object.entries({ host: url.host, connection: "close", ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
-  socket.write(`GET ${path} HTTP/1.1\r\n${head.join("")}\r\n`);
-  const status = Promise.withResolvers<number>();
-  const ended = Promise.withResolvers<number>();
-  let bytes = 0;
-  let paused = false;
-  socket.on("data", (b: Buffer) => {
-    if (bytes === 0) status.resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(b.toString("latin1"))?.[1] ?? 0));
-    bytes += b.length;
-    if (!paused) return;
-    socket.pause();
-  });
-  paused = true;
-  socket.on("close", () => ended.resolve(bytes));
-  socket.on("error", () => {});
-  return {
-    status: status.promise,
-    bytes: () => bytes,
-    resume: () => {
-      paused = false;
-      socket.resume();
-    },
-    ended: ended.promise,
-    close: () => socket.destroy(),
-  };
-}
-
-/** A raw GET that reads `bytesPerTick` then pauses 100 ms, for as long as it runs: slow, but always progressing. */
-function slowGet(base: string, path: string, headers: Record<string, string>, bytesPerSecond: number) {
-  const url = new URL(base);
-  const socket = net.connect(Number(url.port), url.hostname);
-  const head = Object.entries({ host: url.host, connection: "close", ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
-  socket.write(`GET ${path} HTTP/1.1\r\n${head.join("")}\r\n`);
-  const state = { bytes: 0, closed: false };
-  socket.on("data", (b: Buffer) => {
-    state.bytes += b.length;
-    socket.pause();
-    setTimeout(() => socket.resume(), (b.length / bytesPerSecond) * 1000);
-  });
-  socket.on("close", () => (state.closed = true));
-  socket.on("error", () => {});
-  return { state, close: () => socket.destroy() };
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
 describe("export slots: a per-tenant share, and stalled downloads are closed", () => {
   let db: TestDb;
   let api: ApiProcess;
   let scenarioA: string;
   let scenarioB: string;
   const open: Stalled[] = [];
-  const copyBackends = async () =>
-    (
-      await db.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and query like 'copy (%' and pid <> pg_backend_pid()`
-    )[0]?.n ?? 0;
   const path = (id: string, qs = "format=csv") => `/v1/scenarios/${id}/outputs?${qs}`;
   const get = (id: string, tenant: string, qs = "format=csv&limit=10") => fetch(`${api.base}${path(id, qs)}`, { headers: { "x-aurum-tenant": tenant } });
   const create = async (tenant: string, name: string) =>
@@ -142,9 +76,9 @@ describe("export slots: a per-tenant share, and stalled downloads are closed", (
     const before = open.splice(0);
     // Closed by the server: the queries end and the tenant may download again.
     const t0 = performance.now();
-    await until("the stalled COPYs end", async () => (await copyBackends()) === 0);
+    await eventually(async () => (await copyBackends(db.sql)).length === 0, { what: "the stalled COPYs end" });
     console.log(`stalled downloads closed ${((performance.now() - t0) / 1000).toFixed(1)} s after the share test (stall setting ${STALL_SECONDS} s)`);
-    await until("tenant A gets a slot again", async () => (await get(scenarioA, A)).status === 200);
+    await eventually(async () => (await get(scenarioA, A)).status === 200, { what: "tenant A gets a slot again" });
     // Reading again, each client sees its connection end before the whole file (over 150 MB as CSV).
     for (const s of before) s.resume();
     const got = await Promise.all(before.map((s) => s.ended));
@@ -155,8 +89,8 @@ describe("export slots: a per-tenant share, and stalled downloads are closed", (
     const s = stalledGet(api.base, path(scenarioA, "format=ndjson"), { "x-aurum-tenant": A, "accept-encoding": "gzip" });
     open.push(s);
     expect(await s.status).toBe(200);
-    await until("the COPY starts", async () => (await copyBackends()) === 1, 10_000);
-    await until("the stalled compressed COPY ends", async () => (await copyBackends()) === 0);
+    await eventually(async () => (await copyBackends(db.sql)).length === 1, { what: "the COPY starts" });
+    await eventually(async () => (await copyBackends(db.sql)).length === 0, { what: "the stalled compressed COPY ends" });
     s.resume();
     expect(await s.ended).toBeGreaterThan(0);
   }, 90_000);
@@ -164,17 +98,17 @@ describe("export slots: a per-tenant share, and stalled downloads are closed", (
   test(`a slow client that keeps reading (1 MB/s) is not closed, even over ${(5 * STALL_SECONDS) / 2} s`, async () => {
     const client = slowGet(api.base, path(scenarioA), { "x-aurum-tenant": A }, 1024 * 1024);
     try {
+      await eventually(() => client.state.bytes > 0, { what: "the first bytes" });
       await Bun.sleep(2.5 * STALL_SECONDS * 1000);
       const at = client.state.bytes;
       expect(client.state.closed).toBe(false);
-      expect(await copyBackends()).toBe(1);
-      await Bun.sleep(1_000);
-      expect(client.state.bytes).toBeGreaterThan(at);
+      expect(await copyBackends(db.sql)).toHaveLength(1);
+      await eventually(() => client.state.bytes > at || client.state.closed, { what: "more bytes" });
       expect(client.state.closed).toBe(false);
     } finally {
       client.close();
     }
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("export slot settings", () => {

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createKafka } from "../../src/adapters/kafka";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
-import { requireService, serviceEnv } from "../support/services";
+import { kafkaModeEnv, requireService, serviceEnv } from "../support/services";
 
 /** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
 const fetch = checkedFetch;
@@ -29,23 +30,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: claims are fair across tena
   let worker: ServiceProcess | undefined;
   const kafka = createKafka({ brokers: brokers.split(","), clientId: `aurum-it-fair-${suffix}` });
 
-  const env = (extra: Record<string, string> = {}) => {
-    const e = { ...process.env } as Record<string, string>;
-    for (const k of Object.keys(e)) if (k.startsWith("AURUM_")) delete e[k];
-    return {
-      ...e,
-      AURUM_APP_DB_DSN: db.url as string,
-      AURUM_KAFKA_BROKERS: brokers,
-      AURUM_SCENARIO_REQUEST_TOPIC: REQUEST_TOPIC,
-      AURUM_SCENARIO_DLQ_TOPIC: DLQ_TOPIC,
-      AURUM_WORKER_GROUP_ID: `aurum-it-fair-${suffix}`,
-      AURUM_OUTBOX_RELAY_POLL_MS: "100",
-      AURUM_API_AUTH_DISABLED: "1",
-      AURUM_API_RATE_LIMIT_ENABLED: "0",
-      AURUM_LOAD_SAMPLE_CURVES: "never",
-      ...extra,
-    };
-  };
+  const env = (extra: Record<string, string> = {}) =>
+    kafkaModeEnv({ databaseUrl: db.url as string, requestTopic: REQUEST_TOPIC, dlqTopic: DLQ_TOPIC, groupId: `aurum-it-fair-${suffix}` }, extra);
   const http = async (method: string, path: string, tenant: string, body?: unknown) => {
     const res = await fetch(`${api?.base}${path}`, {
       method,
@@ -82,19 +68,17 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: claims are fair across tena
     expect(other.status).toBe(202);
     const otherId = (other.json.data as { id: string }).id;
     // Every request is in the partition, the other tenant's last, before any worker reads it.
-    for (let i = 0; ; i++) {
-      const [{ unsent }] = await db.sql`select count(*)::int as unsent from run_outbox where sent_at is null`;
-      if (unsent === 0) break;
-      if (i > 600) throw new Error(`${unsent} outbox rows still unsent after a minute`);
-      await Bun.sleep(100);
-    }
+    await eventually(async () => (await db.sql`select count(*)::int as unsent from run_outbox where sent_at is null`)[0]?.unsent === 0, {
+      what: "every outbox row to be sent",
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
     worker = await startService("worker", env({ AURUM_WORKER_CONCURRENCY: "2" }));
-    for (let i = 0; ; i++) {
-      const [run] = await db.sql<{ state: string }[]>`select state from scenario_run where id = ${otherId}`;
-      if (run?.state !== "QUEUED") break;
-      if (i > 1_800) throw new Error("the other tenant's run is still QUEUED after three minutes");
-      await Bun.sleep(100);
-    }
+    await eventually(async () => (await db.sql<{ state: string }[]>`select state from scenario_run where id = ${otherId}`)[0]?.state !== "QUEUED", {
+      what: "the other tenant's run to start",
+      timeoutMs: 180_000,
+      intervalMs: 100,
+    });
     const started = await db.sql<{ id: string }[]>`select id::text as id from scenario_run where started_at is not null order by started_at, id`;
     const position = started.findIndex((r) => r.id === otherId) + 1;
     const [{ deferred }] = await db.sql`select count(*)::int as deferred from run_outbox where headers->>'request_id' like 'fair-%'`;

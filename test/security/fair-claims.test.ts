@@ -19,6 +19,7 @@ import { createLocalQueue, createOutboxQueue, type OutboxQueue } from "../../src
 import { startWorker } from "../../src/worker";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 
 const BULKY = { "x-aurum-tenant": "t-bulky" };
 const OTHER = { "x-aurum-tenant": "t-other" };
@@ -239,12 +240,10 @@ describe("the embedded worker, end to end", () => {
         queue,
         workerId: "fair-e2e",
       });
-      for (let i = 0; ; i++) {
-        const [run] = await db.sql<{ state: string }[]>`select state from scenario_run where id = ${other}`;
-        if (run?.state !== "QUEUED") break;
-        if (i > 1_200) throw new Error("the other tenant's run is still QUEUED after a minute");
-        await Bun.sleep(50);
-      }
+      await eventually(async () => (await db.sql<{ state: string }[]>`select state from scenario_run where id = ${other}`)[0]?.state !== "QUEUED", {
+        what: "the other tenant's run to start",
+        timeoutMs: 100_000,
+      });
       const started = await db.sql<{ id: string }[]>`select id::text as id from scenario_run where started_at is not null order by started_at, id`;
       const position = started.findIndex((r) => r.id === other) + 1;
       console.log(`embedded worker, 2 threads: the other tenant's run started ${position} of ${started.length} started so far`);

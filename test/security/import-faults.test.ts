@@ -32,7 +32,7 @@ describe("curve import faults on the real process", () => {
   beforeAll(async () => {
     db = await createTestDb("postgres");
     svc = await startService("start", { PATH: process.env.PATH, AURUM_APP_DB_DSN: db.url, AURUM_LOAD_SAMPLE_CURVES: "never", AURUM_API_RATE_LIMIT_ENABLED: "0" });
-  }, 70_000);
+  }, 180_000);
   afterAll(async () => {
     svc?.proc.kill("SIGKILL");
     await db?.drop();

@@ -98,7 +98,7 @@ describe("rate-limit hardening", () => {
           AURUM_API_RATE_LIMIT_RPS: "1",
           AURUM_API_RATE_LIMIT_BURST: "5",
         });
-      }, 60_000);
+      }, 180_000);
       afterAll(async () => {
         if (service) await Promise.race([service.stop(), Bun.sleep(5_000)]);
         await dropSoon(pdb);
@@ -201,7 +201,7 @@ describe("rate-limit hardening", () => {
       expect(await redisReady(ownClient, 2_000)).toBe(true);
       pid = Number(/process_id:(\d+)/.exec(await ownClient.info("server"))?.[1]);
       expect(pid).toBeGreaterThan(0);
-    });
+    }, 120_000);
     afterAll(async () => {
       if (pid) signal("CONT");
       await closeRedis(ownClient);

@@ -3,9 +3,7 @@
  * either store: "pglite" (embedded, a fresh data folder) or "postgres" (a fresh database on the
  * machine's server).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import postgres from "postgres";
 import { type Database, openDatabase } from "../../src/adapters/postgres";
 import { type Config, loadConfig } from "../../src/config";
@@ -16,6 +14,7 @@ import { createLogger } from "../../src/platform/logger";
 import type { RunQueue } from "../../src/runs/queue";
 import { buildRuntime, type RuntimeDeps } from "../../src/runtime";
 import { checked } from "./contract";
+import { pgliteFromTemplate, postgresTemplate } from "./templates";
 
 export type Store = "pglite" | "postgres";
 export const STORES: Store[] = ["pglite", "postgres"];
@@ -35,7 +34,7 @@ export async function createTestDb(store: Store, opts: { sampleCurves?: boolean 
 async function freshDb(store: Store): Promise<TestDb> {
   const log = createLogger("silent");
   if (store === "pglite") {
-    const dir = mkdtempSync(join(tmpdir(), "aurum-pglite-"));
+    const dir = await pgliteFromTemplate();
     const db = await openDatabase({ databaseUrl: undefined, dataDir: dir, poolMax: 1, log });
     await migrate(db.sql);
     return {
@@ -48,7 +47,7 @@ async function freshDb(store: Store): Promise<TestDb> {
   }
   const name = `aurum_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = postgres(ADMIN_PG_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
+  await admin.unsafe(`create database ${name} template ${await postgresTemplate(admin, ADMIN_PG_URL)}`);
   await admin.end();
   const url = ADMIN_PG_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
   const db = await openDatabase({ databaseUrl: url, dataDir: "", poolMax: 10, log });

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "../../src/adapters/redis";
+import { eventually } from "./eventually";
 
 export const TEST_REDIS_URL = process.env.AURUM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -55,11 +56,11 @@ export async function throwawayRedis(): Promise<ThrowawayRedis> {
       const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes", "--pidfile", pidFile, "--dir", dir];
       const started = Bun.spawnSync(["redis-server", ...args, "--logfile", join(dir, "redis.log")]);
       if (started.exitCode !== 0) throw new Error(`redis-server failed: ${started.stderr.toString()}`);
-      for (let i = 0; i < 200 && !(await pingable(port)); i++) await Bun.sleep(10);
+      await eventually(() => pingable(port), { what: `redis-server on port ${port} to answer`, intervalMs: 10 });
     },
     async kill() {
       process.kill(pid(), "SIGKILL");
-      for (let i = 0; i < 200 && (await pingable(port)); i++) await Bun.sleep(10);
+      await eventually(async () => !(await pingable(port)), { what: `redis-server on port ${port} to stop answering`, intervalMs: 10 });
       rmSync(pidFile, { force: true });
     },
     async cleanup() {

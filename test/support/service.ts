@@ -28,7 +28,7 @@ export type ServiceProcess = {
  * `env` is the child's whole environment; port, host and an `info` log level (the `listening` line
  * is info) are set here. `timeoutMs` bounds the wait for the line.
  */
-export async function startService(verb: "start" | "api" | "worker", env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ServiceProcess> {
+export async function startService(verb: "start" | "api" | "worker", env: Record<string, string | undefined>, timeoutMs = 150_000): Promise<ServiceProcess> {
   const started = performance.now();
   const proc = Bun.spawn([process.execPath, "src/main.ts", verb], {
     cwd: ROOT,

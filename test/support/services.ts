@@ -99,3 +99,27 @@ export async function requireService(name: ServiceName): Promise<ServiceStatus> 
   }
   return status;
 }
+
+/**
+ * The whole environment of an API or worker process in Kafka mode on `databaseUrl`: this machine's,
+ * without any AURUM_* setting of the caller's, with the test's own topics and consumer group, a
+ * quick outbox relay, no auth, no rate limit and no sample curves; `extra` last.
+ */
+export function kafkaModeEnv(o: { databaseUrl: string; requestTopic: string; dlqTopic: string; groupId: string }, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AURUM_")) env[k] = v;
+  return {
+    ...env,
+    AURUM_APP_DB_DSN: o.databaseUrl,
+    AURUM_KAFKA_BROKERS: serviceEnv().AURUM_KAFKA_BROKERS ?? "",
+    AURUM_SCENARIO_REQUEST_TOPIC: o.requestTopic,
+    AURUM_SCENARIO_DLQ_TOPIC: o.dlqTopic,
+    AURUM_WORKER_GROUP_ID: o.groupId,
+    AURUM_OUTBOX_RELAY_POLL_MS: "100",
+    AURUM_API_AUTH_DISABLED: "1",
+    // Many triggers at once from one caller are the point of these tests, not the limiter (tested on its own).
+    AURUM_API_RATE_LIMIT_ENABLED: "0",
+    AURUM_LOAD_SAMPLE_CURVES: "never",
+    ...extra,
+  };
+}

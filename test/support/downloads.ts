@@ -1,0 +1,65 @@
+/**
+ * Download clients that fetch cannot be (it buffers ahead): raw HTTP/1.1 GETs that stall after the
+ * status line or read at a set pace, and the count of the COPY backends serving downloads, for the
+ * export-slot, stall and stream tests.
+ */
+import net from "node:net";
+import type { Sql } from "../../src/adapters/postgres";
+
+function rawGet(base: string, path: string, headers: Record<string, string>): net.Socket {
+  const url = new URL(base);
+  const socket = net.connect(Number(url.port), url.hostname);
+  const head = Object.entries({ host: url.host, connection: "close", ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\n${head.join("")}\r\n`);
+  socket.on("error", () => {});
+  return socket;
+}
+
+export type Stalled = { status: Promise<number>; bytes: () => number; resume: () => void; ended: Promise<number>; close: () => void };
+
+/**
+ * A GET that takes the status line and then stops reading: the kernel buffers fill and the server
+ * cannot write. `resume` reads again; `ended` resolves with the bytes read when the server closes
+ * or resets the connection.
+ */
+export function stalledGet(base: string, path: string, headers: Record<string, string>): Stalled {
+  const socket = rawGet(base, path, headers);
+  const status = Promise.withResolvers<number>();
+  const ended = Promise.withResolvers<number>();
+  let bytes = 0;
+  let paused = true;
+  socket.on("data", (b: Buffer) => {
+    if (bytes === 0) status.resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(b.toString("latin1"))?.[1] ?? 0));
+    bytes += b.length;
+    if (paused) socket.pause();
+  });
+  socket.on("close", () => ended.resolve(bytes));
+  return {
+    status: status.promise,
+    bytes: () => bytes,
+    resume: () => {
+      paused = false;
+      socket.resume();
+    },
+    ended: ended.promise,
+    close: () => socket.destroy(),
+  };
+}
+
+/** A GET that reads at `bytesPerSecond` by pausing its socket after each chunk: slow, but always progressing. */
+export function slowGet(base: string, path: string, headers: Record<string, string>, bytesPerSecond: number) {
+  const socket = rawGet(base, path, headers);
+  const state = { bytes: 0, closed: false };
+  socket.on("data", (b: Buffer) => {
+    state.bytes += b.length;
+    socket.pause();
+    setTimeout(() => socket.resume(), (b.length / bytesPerSecond) * 1000);
+  });
+  socket.on("close", () => (state.closed = true));
+  return { state, close: () => socket.destroy() };
+}
+
+/** The COPY statements serving downloads from this test's database (its own connection excluded). */
+export const copyBackends = (sql: Sql) =>
+  sql<{ pid: number; wait_event: string | null }[]>`select pid, wait_event from pg_stat_activity
+    where datname = current_database() and query like 'copy (%' and pid <> pg_backend_pid()`;

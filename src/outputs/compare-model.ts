@@ -1,7 +1,8 @@
 /** `/compare` query and response schemas. */
 import { t } from "elysia";
 import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
-import { filters, Meta, nullableDouble, OUTPUT_FORMATS } from "./model";
+import { filters, Meta, OUTPUT_FORMATS } from "./model";
+import { nullableDouble, OutputRowSchema } from "./row";
 
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
@@ -47,12 +48,9 @@ export const CompareQuery = t.Object(
   { additionalProperties: false },
 );
 
+/** One natural key of the comparison (the row's own key and label); a side without the key has null there (a full outer join). */
 export const CompareRowSchema = t.Object({
-  curve_key: t.String(),
-  tenor_type: t.String(),
-  contract_month: t.String(),
-  tenor_label: t.String(),
-  metric: t.String(),
+  ...t.Pick(OutputRowSchema, ["curve_key", "tenor_type", "contract_month", "tenor_label", "metric"]).properties,
   a: nullableDouble("The value in run a (`meta.run_id`); null when only run b has this key."),
   b: nullableDouble("The value in run b (`meta.with_run_id`), or the baseline value (`with=baseline`); null when missing."),
   delta: nullableDouble("a − b; null when a or b is null."),

@@ -21,7 +21,8 @@ import type { CompareRow, CompareSpec } from "./compare";
 import { type CompareQueryInput, CompareRowSchema } from "./compare-model";
 import { spellDouble } from "./finite";
 import { JSON_LIMIT } from "./model";
-import type { ExportFormat, OutputFilter, OutputKey, OutputReader } from "./reader";
+import type { ExportFormat, OutputFilter, OutputReader } from "./reader";
+import type { OutputKey } from "./row";
 import type { FilterQuery } from "./service";
 
 const ANY = /^[\s\S]*$/;

@@ -6,27 +6,16 @@
  * pages and exports stream in flat memory.
  */
 
+import type { Static } from "elysia";
+import { CompareRowSchema } from "./compare-model";
 import { csvText } from "./encoders";
-import type { ExportFormat, OutputKey, RunFilter } from "./reader";
+import type { ExportFormat, RunFilter } from "./reader";
+import type { OutputKey, StoredRow } from "./row";
 
-/** One natural key of the comparison; a side without the key has null there (a full outer join). */
-export type CompareRow = {
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  /** The value in run a (the scenario's); null when only b has the key. */
-  a: number | null;
-  /** The value in run b (the other scenario's, or the no-driver baseline); null when missing. */
-  b: number | null;
-  /** a − b; null when either side is null. */
-  delta: number | null;
-  /** (a − b) / |b|; null when either side is null or b is 0. */
-  delta_pct: number | null;
-};
+/** One natural key of the comparison, as the store returns it (its schema, compare-model.ts, says what each column holds). */
+export type CompareRow = StoredRow<Static<typeof CompareRowSchema>>;
 
-export const COMPARE_COLUMNS = ["curve_key", "tenor_type", "contract_month", "tenor_label", "metric", "a", "b", "delta", "delta_pct"] as const;
+export const COMPARE_COLUMNS = Object.keys(CompareRowSchema.properties) as (keyof CompareRow)[];
 
 /**
  * What is compared: side a is `a` (its scenario, run and filters); side b is another run (of the

@@ -10,7 +10,8 @@
  * Numbers use the shortest representation that reads back to the same double; `attribution` is
  * written as Postgres prints jsonb (`{"policy:0": 1.5, "fuel_curve:1": 2}`).
  */
-import { type ExportFormat, OUTPUT_COLUMNS, type OutputRow } from "./reader";
+import type { ExportFormat } from "./reader";
+import { OUTPUT_COLUMNS, type OutputRow } from "./row";
 
 const NEEDS_QUOTES = /[",\r\n]/;
 /** Cells a spreadsheet would evaluate as a formula (OWASP CSV injection). */

@@ -4,7 +4,7 @@
  * encoders.ts). JSON has no such numbers, so JSON.stringify would write null (losing the value) and
  * the response schema would refuse the row (a 500); a stored value must never break a read.
  */
-import type { LatestRow, OutputRow } from "./reader";
+import type { LatestRow, OutputRow } from "./row";
 
 export const NON_FINITE_SPELLINGS = ["NaN", "Infinity", "-Infinity"] as const;
 export type NonFiniteSpelling = (typeof NON_FINITE_SPELLINGS)[number];

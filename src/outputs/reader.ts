@@ -3,7 +3,7 @@
  * (`metric, curve_key, tenor_type, contract_month`, the `scenario_output` primary key after
  * `run_id`) and resumes strictly after an `OutputKey`, so keyset pages never skip or repeat a row.
  *
- * An adapter implements three calls:
+ * The row, its key and the latest row are defined in row.ts. An adapter implements three calls:
  * - `page`: up to `limit` rows after a key (JSON pages, and the generic export below);
  * - `latest`: the latest row per natural key across a scenario's SUCCEEDED runs, computed by the store;
  * - `export`: every matching row, already encoded, as byte chunks. A store that can encode itself
@@ -15,45 +15,7 @@
 
 import type { CompareReader } from "./compare";
 import type { MetricSummaryRow } from "./metric-summary";
-
-export const OUTPUT_COLUMNS = [
-  "scenario_id",
-  "run_id",
-  "asof_date",
-  "curve_key",
-  "tenor_type",
-  "contract_month",
-  "tenor_label",
-  "metric",
-  "value",
-  "band_lower",
-  "band_upper",
-  "attribution",
-  "version_hash",
-] as const;
-
-/** One output row as the API returns it; ids are UUID strings and dates `YYYY-MM-DD`. */
-export type OutputRow = {
-  scenario_id: string;
-  run_id: string;
-  asof_date: string;
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  value: number;
-  band_lower: number | null;
-  band_upper: number | null;
-  attribution: Record<string, number> | null;
-  version_hash: string;
-};
-
-/** The latest value of one natural key, with the run and as-of date it came from. */
-export type LatestRow = Pick<OutputRow, "curve_key" | "tenor_type" | "contract_month" | "tenor_label" | "metric" | "value" | "band_lower" | "band_upper" | "run_id" | "asof_date">;
-
-/** Position in the read order; a page resumes strictly after it. */
-export type OutputKey = { metric: string; curve_key: string; tenor_type: string; contract_month: string };
+import { keyOf, type LatestRow, type OutputKey, type OutputRow } from "./row";
 
 /** Validated filters; ranges are inclusive `YYYY-MM-DD` dates. `tenantId` is the scenario's tenant. */
 export type OutputFilter = {
@@ -94,8 +56,6 @@ export interface OutputReader {
   /** Two runs' rows joined on the natural key in the store (`/compare`, compare.ts). */
   compare: CompareReader;
 }
-
-export const keyOf = (row: OutputKey): OutputKey => ({ metric: row.metric, curve_key: row.curve_key, tenor_type: row.tenor_type, contract_month: row.contract_month });
 
 /** Every matching row as batches of keyset pages, for stores that return rows; stops when `signal` aborts. */
 export async function* pagedRows(reader: Pick<OutputReader, "page">, filter: RunFilter, request: Pick<ExportRequest, "limit" | "after" | "signal">, pageRows = 5000) {

@@ -20,8 +20,9 @@ import { createCompareService } from "./compare-service";
 import { encodeRows } from "./encoders";
 import { spellRow } from "./finite";
 import { summaryPage } from "./metric-summary";
-import { JSON_LIMIT, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
-import { type ExportFormat, keyOf, type LatestRow, type OutputFilter, type OutputKey, type OutputReader, type OutputRow } from "./reader";
+import { JSON_LIMIT, type LatestQueryInput, type OutputQueryInput, TENOR_TYPES } from "./model";
+import type { ExportFormat, OutputFilter, OutputReader } from "./reader";
+import { keyOf, LatestMetric, type LatestRow, type OutputKey, type OutputRow, OutputRowSchema } from "./row";
 
 const ANY = /^[\s\S]*$/;
 const KEY_SHAPE = { m: ANY, k: ANY, t: ANY, c: /^\d{4}-\d{2}-\d{2}$/ };

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { CompareRow } from "../../src/outputs/compare";
-import type { OutputRow } from "../../src/outputs/reader";
+import type { OutputRow } from "../../src/outputs/row";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { parseCsv, seedRun } from "../support/outputs";
 

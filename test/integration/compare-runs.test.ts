@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { loadConfig } from "../../src/config";
 import type { CompareRow } from "../../src/outputs/compare";
-import type { OutputRow } from "../../src/outputs/reader";
+import type { OutputRow } from "../../src/outputs/row";
 import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";

@@ -8,7 +8,7 @@
 
 import type { Static } from "elysia";
 import { CompareRowSchema } from "./compare-model";
-import { csvText } from "./encoders";
+import { csvNumber, csvText, jsonNumber } from "./encoders";
 import type { ExportFormat, RunFilter } from "./reader";
 import type { OutputKey, StoredRow } from "./row";
 
@@ -72,8 +72,6 @@ export function baselineCase(metricCol: string, baselineCol: string, quote: (v: 
 /** delta and delta_pct from the columns `a` and `b` (SQL, Postgres and Trino alike). */
 export const DELTA_SQL = "a - b as delta, case when a is null or b is null or b = 0 then null else (a - b) / abs(b) end as delta_pct";
 
-const csvNumber = (n: number | null): string => (n === null ? "" : String(n));
-const jsonNumber = (n: number | null): string => (n === null ? "null" : Number.isFinite(n) ? String(n) : `"${n}"`);
 const json = JSON.stringify;
 
 export const COMPARE_CSV_HEADER = `${COMPARE_COLUMNS.join(",")}\n`;

@@ -25,8 +25,9 @@ export function csvText(value: string, escapeFormulas = false): string {
   return NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-const csvNumber = (n: number | null): string => (n === null ? "" : String(n));
-const jsonNumber = (n: number | null): string => (n === null ? "null" : Number.isFinite(n) ? String(n) : `"${n}"`);
+/** A double as a CSV cell (null: empty) and as a JSON value (NaN and ±Infinity as strings); compare.ts writes its rows with them too. */
+export const csvNumber = (n: number | null): string => (n === null ? "" : String(n));
+export const jsonNumber = (n: number | null): string => (n === null ? "null" : Number.isFinite(n) ? String(n) : `"${n}"`);
 const json = JSON.stringify;
 
 /** A flat object as Postgres' jsonb output spells it: `": "` and `", "` separators. */

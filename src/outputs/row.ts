@@ -60,6 +60,8 @@ const isApi = (c: OutputColumn): c is ApiColumn => "api" in OUTPUT_TABLE[c];
 
 /** Every stored column, in table order. */
 export const TABLE_COLUMNS: readonly OutputColumn[] = columns;
+/** The API row's columns, in order: CSV header, NDJSON keys, JSON fields. */
+export const OUTPUT_COLUMNS: readonly ApiColumn[] = columns.filter(isApi);
 /** The columns a write takes from the run's metadata, and those it takes from the engine's batch (each in table order). */
 export const RUN_COLUMNS = columns.filter((c): c is RunColumn => OUTPUT_TABLE[c].from === "run");
 export const BATCH_COLUMNS = columns.filter((c): c is BatchColumn => OUTPUT_TABLE[c].from === "batch");
@@ -67,8 +69,6 @@ export const BATCH_COLUMNS = columns.filter((c): c is BatchColumn => OUTPUT_TABL
 type Field<C extends string> = C extends `${infer H}_${infer T}` ? `${H}${Capitalize<Field<T>>}` : C;
 /** A column's key in the writers' camelCase records (RunOutputMeta, OutputColumns): `band_lower` → `bandLower`. */
 export const field = <C extends OutputColumn>(c: C) => c.replace(/_(.)/g, (_, ch: string) => ch.toUpperCase()) as Field<C>;
-/** The API row's columns, in order: CSV header, NDJSON keys, JSON fields. */
-export const OUTPUT_COLUMNS: readonly ApiColumn[] = columns.filter(isApi);
 
 export const OutputRowSchema = t.Object(Object.fromEntries(OUTPUT_COLUMNS.map((c) => [c, OUTPUT_TABLE[c].api])) as { [K in ApiColumn]: Table[K]["api"] });
 

@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { copyStatement } from "../../src/outputs/pg-reader";
+import { ROW_COLUMNS } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import { createTestDb } from "../../test/support/app";
@@ -160,9 +161,7 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
   });
   try {
     // The reader's export statement (src/outputs/trino-reader.ts), for the bare client.
-    const columns =
-      "scenario_id, run_id, CAST(asof_date AS varchar), curve_key, tenor_type, CAST(contract_month AS varchar), tenor_label, metric, value, band_lower, band_upper, attribution, version_hash";
-    const statement = `SELECT ${columns} FROM ${ICEBERG_OUTPUT_TABLE} WHERE tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)} ORDER BY metric, curve_key, tenor_type, contract_month`;
+    const statement = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)} ORDER BY metric, curve_key, tenor_type, contract_month`;
     const bare = async (): Promise<number> => {
       const t = performance.now();
       let res = await fetch(`${trinoUrl}/v1/statement`, { method: "POST", body: statement, headers: { "X-Trino-User": user, "X-Trino-Source": "aurum-bench-bare" } });

@@ -1,5 +1,5 @@
 /** `aurum outputs SCENARIO` (a table, JSON pages, or a resumable CSV/NDJSON download), `aurum metrics SCENARIO` and `aurum compare SCENARIO`. */
-import type { CompareRow, OutputRow } from "../outputs/reader";
+import type { CompareRow, OutputRow } from "../outputs/row";
 import type { ApiClient, Query } from "./client";
 import type { Command } from "./command";
 import { int, pairs, str } from "./command";

@@ -10,6 +10,7 @@
 import type { Sql, Tx } from "../adapters/postgres";
 import type { TrinoClient } from "../adapters/trino";
 import type { Logger } from "../platform/logger";
+import { BATCH_COLUMNS, field, OUTPUT_TABLE } from "./row";
 import type { RunOutputMeta } from "./store";
 import type { OutputColumns } from "./trino-insert";
 import { createIcebergOutputs, lockRunOutputs } from "./trino-store";
@@ -43,17 +44,10 @@ export type BackfillProgress = {
 };
 
 type Segment = Omit<RunOutputMeta, "runId"> & { rows: number };
-type SourceRow = {
-  curve_key: string;
-  tenor_type: string;
-  cm: number;
-  tenor_label: string;
-  metric: string;
-  value: number;
-  band_lower: number | null;
-  band_upper: number | null;
-  attribution: string | null;
-};
+/** The batch columns as the INSERT builder takes them: the month as yyyymm, attribution as its JSON text. */
+const SOURCE_COLUMNS = BATCH_COLUMNS.map((c) =>
+  OUTPUT_TABLE[c].kind === "date" ? `(extract(year from ${c}) * 100 + extract(month from ${c}))::int as ${c}` : OUTPUT_TABLE[c].kind === "attribution" ? `${c}::text as ${c}` : c,
+).join(", ");
 
 const READ_ROWS = 10_000;
 
@@ -128,25 +122,15 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillProgress>
  * in as text: typed as timestamptz, postgres.js would pass it through a Date and drop the microseconds.
  */
 async function* readSegment(tx: Tx, meta: RunOutputMeta): AsyncGenerator<OutputColumns> {
-  const cursor = tx<SourceRow[]>`
-    select curve_key, tenor_type, (extract(year from contract_month) * 100 + extract(month from contract_month))::int as cm, tenor_label, metric,
-           value, band_lower, band_upper, attribution::text as attribution
+  const cursor = tx<Record<string, unknown>[]>`
+    select ${tx.unsafe(SOURCE_COLUMNS)}
     from scenario_output
     where run_id = ${meta.runId} and tenant_id = ${meta.tenantId} and asof_date = ${meta.asofDate}::date
       and version_hash = ${meta.versionHash} and computed_ts = ${meta.computedTs}::text::timestamptz`.cursor(READ_ROWS);
   for await (const rows of cursor) {
-    yield {
-      length: rows.length,
-      curveKey: rows.map((r) => r.curve_key),
-      tenorType: rows.map((r) => r.tenor_type),
-      contractMonth: rows.map((r) => r.cm),
-      tenorLabel: rows.map((r) => r.tenor_label),
-      metric: rows.map((r) => r.metric),
-      value: rows.map((r) => r.value),
-      bandLower: rows.map((r) => r.band_lower),
-      bandUpper: rows.map((r) => r.band_upper),
-      attribution: rows.map((r) => r.attribution),
-    };
+    const batch: Record<string, unknown> = { length: rows.length };
+    for (const c of BATCH_COLUMNS) batch[field(c)] = rows.map((r) => r[c]);
+    yield batch as OutputColumns;
   }
 }
 

@@ -1,7 +1,8 @@
 /** `/compare` query and response schemas. */
 import { t } from "elysia";
 import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
-import { filters, Meta, nullableDouble, OUTPUT_FORMATS } from "./model";
+import { filters, Meta, OUTPUT_FORMATS } from "./model";
+import { CompareRowSchema } from "./row";
 
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
@@ -46,18 +47,6 @@ export const CompareQuery = t.Object(
   },
   { additionalProperties: false },
 );
-
-export const CompareRowSchema = t.Object({
-  curve_key: t.String(),
-  tenor_type: t.String(),
-  contract_month: t.String(),
-  tenor_label: t.String(),
-  metric: t.String(),
-  a: nullableDouble("The value in run a (`meta.run_id`); null when only run b has this key."),
-  b: nullableDouble("The value in run b (`meta.with_run_id`), or the baseline value (`with=baseline`); null when missing."),
-  delta: nullableDouble("a − b; null when a or b is null."),
-  delta_pct: nullableDouble("(a − b) / |b| (a ratio: 0.05 is 5 %); null when a or b is null or b is 0."),
-});
 
 export const ComparePageEnvelope = t.Object({ meta: Meta, data: t.Array(CompareRowSchema) });
 

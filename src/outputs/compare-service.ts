@@ -17,10 +17,11 @@ import type { EnvelopeText } from "../platform/http";
 import { envelopeText } from "../platform/http";
 import { JSON_LIMIT } from "../platform/json-page";
 import type { ScenarioRepo } from "../scenarios/repo";
-import { type CompareQueryInput, CompareRowSchema } from "./compare-model";
+import type { CompareQueryInput } from "./compare-model";
 import { spellDouble } from "./finite";
 import type { FilterQuery } from "./model";
-import type { CompareRow, CompareSpec, ExportFormat, OutputFilter, OutputKey, OutputReader } from "./reader";
+import type { CompareSpec, ExportFormat, OutputFilter, OutputReader } from "./reader";
+import { type CompareRow, CompareRowSchema, type OutputKey } from "./row";
 
 const ANY = /^[\s\S]*$/;
 const ID = /^[0-9a-f-]{36}$/;

@@ -1,15 +1,14 @@
 /**
- * Scenario comparison (`GET /v1/scenarios/{id}/compare`), the store-independent part: which run
- * rows stand on side b, the baseline rule, and the CSV/NDJSON encoders for stores that return rows
- * (the comparison row and the store's CompareReader are declared with the output port, reader.ts). The join itself runs in the store (compare-sql.ts): a
+ * Scenario comparison (`GET /v1/scenarios/{id}/compare`), the store-independent part: what a
+ * comparison row is, which run rows stand on side b, the baseline rule, and the CSV/NDJSON
+ * encoders for stores that return rows. The join itself runs in the store (compare-sql.ts): a
  * FULL OUTER JOIN of the two runs' rows on the natural key, ordered by it, so pages are keyset
  * pages and exports stream in flat memory.
  */
 
-import { csvText } from "./encoders";
-import type { CompareExportRequest, CompareReader, CompareRow, CompareSpec, ExportFormat } from "./reader";
-
-export const COMPARE_COLUMNS = ["curve_key", "tenor_type", "contract_month", "tenor_label", "metric", "a", "b", "delta", "delta_pct"] as const;
+import { csvNumber, csvText, jsonNumber } from "./encoders";
+import type { CompareExportRequest, CompareReader, CompareSpec, ExportFormat } from "./reader";
+import { COMPARE_COLUMNS, type CompareRow } from "./row";
 
 /**
  * `with=baseline`: the value the same run would have with no drivers, per metric.
@@ -50,8 +49,6 @@ export function baselineCase(metricCol: string, baselineCol: string, quote: (v: 
 /** delta and delta_pct from the columns `a` and `b` (SQL, Postgres and Trino alike). */
 export const DELTA_SQL = "a - b as delta, case when a is null or b is null or b = 0 then null else (a - b) / abs(b) end as delta_pct";
 
-const csvNumber = (n: number | null): string => (n === null ? "" : String(n));
-const jsonNumber = (n: number | null): string => (n === null ? "null" : Number.isFinite(n) ? String(n) : `"${n}"`);
 const json = JSON.stringify;
 
 export const COMPARE_CSV_HEADER = `${COMPARE_COLUMNS.join(",")}\n`;

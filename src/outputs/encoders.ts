@@ -10,7 +10,8 @@
  * Numbers use the shortest representation that reads back to the same double; `attribution` is
  * written as Postgres prints jsonb (`{"policy:0": 1.5, "fuel_curve:1": 2}`).
  */
-import { type ExportFormat, OUTPUT_COLUMNS, type OutputRow } from "./reader";
+import type { ExportFormat } from "./reader";
+import { OUTPUT_COLUMNS, type OutputRow } from "./row";
 
 const NEEDS_QUOTES = /[",\r\n]/;
 /** Cells a spreadsheet would evaluate as a formula (OWASP CSV injection). */
@@ -24,8 +25,9 @@ export function csvText(value: string, escapeFormulas = false): string {
   return NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-const csvNumber = (n: number | null): string => (n === null ? "" : String(n));
-const jsonNumber = (n: number | null): string => (n === null ? "null" : Number.isFinite(n) ? String(n) : `"${n}"`);
+/** A double as a CSV cell (null: empty) and as a JSON value (NaN and ±Infinity as strings); compare.ts writes its rows with them too. */
+export const csvNumber = (n: number | null): string => (n === null ? "" : String(n));
+export const jsonNumber = (n: number | null): string => (n === null ? "null" : Number.isFinite(n) ? String(n) : `"${n}"`);
 const json = JSON.stringify;
 
 /** A flat object as Postgres' jsonb output spells it: `": "` and `", "` separators. */

@@ -4,8 +4,6 @@
  * encoders.ts). JSON has no such numbers, so JSON.stringify would write null (losing the value) and
  * the response schema would refuse the row (a 500); a stored value must never break a read.
  */
-import type { LatestRow, OutputRow } from "./reader";
-
 export const NON_FINITE_SPELLINGS = ["NaN", "Infinity", "-Infinity"] as const;
 export type NonFiniteSpelling = (typeof NON_FINITE_SPELLINGS)[number];
 /** A double as the JSON APIs carry it. */
@@ -33,8 +31,11 @@ function spellAttribution(a: Record<string, unknown> | null): Record<string, unk
   return out ?? a;
 }
 
+/** The doubles of an output or latest row (row.ts), named structurally: row.ts spells its types with this file's. */
+type RowDoubles = { value: number; band_lower: number | null; band_upper: number | null };
+
 /** A row for a JSON page with its doubles spelled; rows without a non-finite value are returned as they are (no copy). */
-export function spellRow<T extends OutputRow | LatestRow>(row: T): T {
+export function spellRow<T extends RowDoubles>(row: T): T {
   const attribution = "attribution" in row ? spellAttribution(row.attribution as Record<string, unknown> | null) : null;
   if (finite(row.value) && finite(row.band_lower) && finite(row.band_upper) && (!("attribution" in row) || attribution === row.attribution)) return row;
   const out = { ...row, value: spellDouble(row.value), band_lower: spellDouble(row.band_lower), band_upper: spellDouble(row.band_upper) } as Record<string, unknown>;

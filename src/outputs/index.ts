@@ -33,47 +33,7 @@ export function outputRoutes(deps: {
   /** AURUM_API_EXPORT_STALL_SECONDS in ms: a download whose client reads nothing this long is closed (0: never). */
   stallMs?: number;
 }) {
-  const { outputs, log } = deps;
-
-  /**
-   * A CSV/NDJSON download of /outputs or /compare: `start` opens the export (its slot may be refused
-   * with 429, Retry-After 1); the stream ends when the client leaves, stalls, or the export fails.
-   */
-  async function download(
-    ctx: { request: Request; set: { headers: Record<string, string | number> }; server: { timeout(request: Request, seconds: number): void } | null },
-    scenarioId: string,
-    format: ExportFormat,
-    start: (signal: AbortSignal) => AsyncIterable<Uint8Array>,
-    o: { route?: "compare"; tenant: string; filename: string; headers: Record<string, string> },
-  ): Promise<never> {
-    const { request, set, server } = ctx;
-    const abort = new AbortController();
-    // A client that leaves is also seen by the body's next write; this catches it while a selective COPY sends nothing.
-    request.signal.addEventListener("abort", () => abort.abort(), { once: true });
-    const { requestId } = requestInfo(request);
-    let chunks: AsyncIterable<Uint8Array>;
-    try {
-      chunks = start(abort.signal);
-    } catch (err) {
-      if (err instanceof AppError && err.code === "RATE_LIMITED") set.headers["retry-after"] = "1";
-      throw err;
-    }
-    // Bun's idle timeout would cut a long download (it does not count writes as activity).
-    server?.timeout(request, 0);
-    const route = o.route ? { route: o.route } : {};
-    // A Response is sent as is; the cast keeps the route's declared 200 type (the JSON envelope) for OpenAPI.
-    return (await streamResponse(chunks, {
-      format,
-      acceptEncoding: request.headers.get("accept-encoding"),
-      requestId,
-      abort,
-      stallMs: deps.stallMs ?? 0,
-      onStall: () => log.warn("output_export_stalled", { request_id: requestId, scenario_id: scenarioId, tenant: o.tenant, stall_ms: deps.stallMs, ...route }),
-      headers: { "content-disposition": `attachment; filename="${o.filename}"`, "x-request-id": requestId, ...o.headers },
-      onError: (err) =>
-        log.error("output_export_failed", { request_id: requestId, scenario_id: scenarioId, ...route, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-    })) as never;
-  }
+  const { outputs } = deps;
 
   return new Elysia({ name: "outputs" })
     .model(outputModels)
@@ -94,7 +54,7 @@ export function outputRoutes(deps: {
         }
         const plan = await outputs.plan(principal, params.id, query);
         const format = plan.format as ExportFormat;
-        return download({ request, set, server }, params.id, format, (signal) => outputs.export({ ...plan, format }, signal), {
+        return download(deps, { request, set, server }, params.id, format, (signal) => outputs.export({ ...plan, format }, signal), {
           tenant: plan.filter.tenantId,
           filename: `scenario-${params.id}-outputs.${format}`,
           headers: plan.runId ? { "x-aurum-run-id": plan.runId } : {},
@@ -123,7 +83,7 @@ export function outputRoutes(deps: {
         }
         const plan = await outputs.compare.plan(principal, params.id, query);
         const format = plan.format as ExportFormat;
-        return download({ request, set, server }, params.id, format, (signal) => outputs.compare.export({ ...plan, format }, signal), {
+        return download(deps, { request, set, server }, params.id, format, (signal) => outputs.compare.export({ ...plan, format }, signal), {
           route: "compare",
           tenant: plan.spec.a.tenantId,
           filename: `scenario-${params.id}-compare.${format}`,
@@ -169,4 +129,45 @@ export function outputRoutes(deps: {
         },
       },
     );
+}
+
+/**
+ * A CSV/NDJSON download of /outputs or /compare: `start` opens the export (its slot may be refused
+ * with 429, Retry-After 1); the stream ends when the client leaves, stalls, or the export fails.
+ */
+async function download(
+  deps: { log: Logger; stallMs?: number },
+  ctx: { request: Request; set: { headers: Record<string, string | number> }; server: { timeout(request: Request, seconds: number): void } | null },
+  scenarioId: string,
+  format: ExportFormat,
+  start: (signal: AbortSignal) => AsyncIterable<Uint8Array>,
+  o: { route?: "compare"; tenant: string; filename: string; headers: Record<string, string> },
+): Promise<never> {
+  const { request, set, server } = ctx;
+  const abort = new AbortController();
+  // A client that leaves is also seen by the body's next write; this catches it while a selective COPY sends nothing.
+  request.signal.addEventListener("abort", () => abort.abort(), { once: true });
+  const { requestId } = requestInfo(request);
+  let chunks: AsyncIterable<Uint8Array>;
+  try {
+    chunks = start(abort.signal);
+  } catch (err) {
+    if (err instanceof AppError && err.code === "RATE_LIMITED") set.headers["retry-after"] = "1";
+    throw err;
+  }
+  // Bun's idle timeout would cut a long download (it does not count writes as activity).
+  server?.timeout(request, 0);
+  const route = o.route ? { route: o.route } : {};
+  // A Response is sent as is; the cast keeps the route's declared 200 type (the JSON envelope) for OpenAPI.
+  return (await streamResponse(chunks, {
+    format,
+    acceptEncoding: request.headers.get("accept-encoding"),
+    requestId,
+    abort,
+    stallMs: deps.stallMs ?? 0,
+    onStall: () => deps.log.warn("output_export_stalled", { request_id: requestId, scenario_id: scenarioId, tenant: o.tenant, stall_ms: deps.stallMs, ...route }),
+    headers: { "content-disposition": `attachment; filename="${o.filename}"`, "x-request-id": requestId, ...o.headers },
+    onError: (err) =>
+      deps.log.error("output_export_failed", { request_id: requestId, scenario_id: scenarioId, ...route, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  })) as never;
 }

@@ -1,8 +1,9 @@
 /** Output and latest-metric query and response schemas. */
 import { t } from "elysia";
 import { JSON_LIMIT } from "../platform/json-page";
-import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
 import { GROUP_BY, MetricSummary, MetricSummaryEnvelope } from "./metric-summary";
+import { LatestMetric, OutputRowSchema } from "./row";
 
 export const TENOR_TYPES = ["MONTHLY", "QUARTER", "CALENDAR"] as const;
 export const OUTPUT_FORMATS = ["json", "csv", "ndjson"] as const;
@@ -61,43 +62,6 @@ export const LatestQuery = t.Object(
   },
   { additionalProperties: false },
 );
-
-/** A stored double: a JSON number, or for NaN and ±Infinity (JSON has none) the strings "NaN", "Infinity", "-Infinity" (src/outputs/finite.ts). */
-const nonFinite = () => [t.Literal("NaN"), t.Literal("Infinity"), t.Literal("-Infinity")];
-const spelled = (description: string) => `${description} A number, or the string "NaN", "Infinity" or "-Infinity" when the stored value is not finite.`;
-const double = (description: string) => t.Union([t.Number(), ...nonFinite()], { description: spelled(description) });
-export const nullableDouble = (description: string) => t.Union([t.Number(), ...nonFinite(), t.Null()], { description: spelled(description) });
-export const OutputRowSchema = t.Object({
-  scenario_id: Uuid,
-  run_id: Uuid,
-  asof_date: t.String(),
-  curve_key: t.String(),
-  tenor_type: t.String(),
-  contract_month: t.String(),
-  tenor_label: t.String(),
-  metric: t.String(),
-  value: double("The metric's value."),
-  band_lower: nullableDouble("Lower band."),
-  band_upper: nullableDouble("Upper band."),
-  attribution: t.Union([t.Record(t.String(), double("A driver's contribution.")), t.Null()], {
-    description: 'Contributions by driver (`{"policy:0": 1.5}`), summing to `value`; null where not meaningful.',
-  }),
-  version_hash: t.String(),
-});
-
-/** The latest value of one natural key, with the run and as-of date it came from (the rows' own fields). */
-export const LatestMetric = t.Pick(OutputRowSchema, [
-  "curve_key",
-  "tenor_type",
-  "contract_month",
-  "tenor_label",
-  "metric",
-  "value",
-  "band_lower",
-  "band_upper",
-  "run_id",
-  "asof_date",
-]);
 
 export const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const OutputPageEnvelope = t.Object({ meta: Meta, data: t.Array(OutputRowSchema) });

@@ -11,12 +11,13 @@ import { finished } from "node:stream/promises";
 import type { Sql, Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
 import { quoteNonFinite } from "./finite";
+import { BATCH_COLUMNS, field, RUN_COLUMNS } from "./row";
 import type { OutputWriter, RunOutputMeta } from "./store";
 
 const CHUNK = 20_000;
 const WRITE_BYTES = 1 << 20;
-const COLUMNS =
-  "tenant_id, scenario_id, run_id, asof_date, version_hash, computed_ts, curve_key, tenor_type, contract_month, tenor_label, metric, value, band_lower, band_upper, attribution";
+/** The run's columns (the same for every row of a write), then the batch's: the order of each row below. */
+const COLUMNS = [...RUN_COLUMNS, ...BATCH_COLUMNS].join(", ");
 
 export function createPgOutputWriter(sql: Sql, opts: { copy: boolean } = { copy: true }): OutputWriter {
   const insert = opts.copy ? copyRows : unnestRows;
@@ -59,7 +60,7 @@ async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Pr
   });
   failure.catch(() => {});
   const stream = await query.writable();
-  const prefix = [meta.tenantId, meta.scenarioId, meta.runId, meta.asofDate, meta.versionHash, meta.computedTs].map(copyText).join("\t");
+  const prefix = RUN_COLUMNS.map((c) => copyText(meta[field(c)])).join("\t");
   let rows = 0;
   let chunk = "";
   const flush = async () => {

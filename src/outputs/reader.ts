@@ -3,7 +3,7 @@
  * (`metric, curve_key, tenor_type, contract_month`, the `scenario_output` primary key after
  * `run_id`) and resumes strictly after an `OutputKey`, so keyset pages never skip or repeat a row.
  *
- * An adapter implements three calls:
+ * The row, its key and the latest row are defined in row.ts. An adapter implements three calls:
  * - `page`: up to `limit` rows after a key (JSON pages, and the generic export below);
  * - `latest`: the latest row per natural key across a scenario's SUCCEEDED runs, computed by the store;
  * - `export`: every matching row, already encoded, as byte chunks. A store that can encode itself
@@ -13,44 +13,7 @@
  *   When `signal` aborts (the client went away), the adapter must end its upstream query promptly.
  */
 
-export const OUTPUT_COLUMNS = [
-  "scenario_id",
-  "run_id",
-  "asof_date",
-  "curve_key",
-  "tenor_type",
-  "contract_month",
-  "tenor_label",
-  "metric",
-  "value",
-  "band_lower",
-  "band_upper",
-  "attribution",
-  "version_hash",
-] as const;
-
-/** One output row as the API returns it; ids are UUID strings and dates `YYYY-MM-DD`. */
-export type OutputRow = {
-  scenario_id: string;
-  run_id: string;
-  asof_date: string;
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  value: number;
-  band_lower: number | null;
-  band_upper: number | null;
-  attribution: Record<string, number> | null;
-  version_hash: string;
-};
-
-/** The latest value of one natural key, with the run and as-of date it came from. */
-export type LatestRow = Pick<OutputRow, "curve_key" | "tenor_type" | "contract_month" | "tenor_label" | "metric" | "value" | "band_lower" | "band_upper" | "run_id" | "asof_date">;
-
-/** Position in the read order; a page resumes strictly after it. */
-export type OutputKey = { metric: string; curve_key: string; tenor_type: string; contract_month: string };
+import { type CompareRow, keyOf, type LatestRow, type OutputKey, type OutputRow } from "./row";
 
 /** Validated filters; ranges are inclusive `YYYY-MM-DD` dates. `tenantId` is the scenario's tenant. */
 export type OutputFilter = {
@@ -92,6 +55,19 @@ export interface OutputReader {
   compare: CompareReader;
 }
 
+/** Every matching row as batches of keyset pages, for stores that return rows; stops when `signal` aborts. */
+export async function* pagedRows(reader: Pick<OutputReader, "page">, filter: RunFilter, request: Pick<ExportRequest, "limit" | "after" | "signal">, pageRows = 5000) {
+  let remaining = request.limit ?? Number.POSITIVE_INFINITY;
+  let after = request.after;
+  while (remaining > 0 && !request.signal.aborted) {
+    const rows = await reader.page(filter, Math.min(pageRows, remaining), after);
+    if (rows.length) yield rows;
+    if (rows.length < Math.min(pageRows, remaining)) return;
+    remaining -= rows.length;
+    after = keyOf(rows[rows.length - 1] as OutputRow);
+  }
+}
+
 /** One metric of the summary, as the store returns it (min/max/mean null when no value is finite). */
 export type MetricSummaryRow = {
   metric: string;
@@ -102,23 +78,6 @@ export type MetricSummaryRow = {
   non_finite: number;
   latest_asof_date: string;
   run_ids: number;
-};
-
-/** One natural key of the comparison; a side without the key has null there (a full outer join). */
-export type CompareRow = {
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  /** The value in run a (the scenario's); null when only b has the key. */
-  a: number | null;
-  /** The value in run b (the other scenario's, or the no-driver baseline); null when missing. */
-  b: number | null;
-  /** a − b; null when either side is null. */
-  delta: number | null;
-  /** (a − b) / |b|; null when either side is null or b is 0. */
-  delta_pct: number | null;
 };
 
 /**
@@ -135,19 +94,4 @@ export interface CompareReader {
   page(spec: CompareSpec, limit: number, after?: OutputKey): Promise<CompareRow[]>;
   /** CSV chunks start with the header row (COMPARE_COLUMNS). */
   export(spec: CompareSpec, request: CompareExportRequest): AsyncIterable<Uint8Array>;
-}
-
-export const keyOf = (row: OutputKey): OutputKey => ({ metric: row.metric, curve_key: row.curve_key, tenor_type: row.tenor_type, contract_month: row.contract_month });
-
-/** Every matching row as batches of keyset pages, for stores that return rows; stops when `signal` aborts. */
-export async function* pagedRows(reader: Pick<OutputReader, "page">, filter: RunFilter, request: Pick<ExportRequest, "limit" | "after" | "signal">, pageRows = 5000) {
-  let remaining = request.limit ?? Number.POSITIVE_INFINITY;
-  let after = request.after;
-  while (remaining > 0 && !request.signal.aborted) {
-    const rows = await reader.page(filter, Math.min(pageRows, remaining), after);
-    if (rows.length) yield rows;
-    if (rows.length < Math.min(pageRows, remaining)) return;
-    remaining -= rows.length;
-    after = keyOf(rows[rows.length - 1] as OutputRow);
-  }
 }

@@ -7,11 +7,11 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { t } from "elysia";
 import type { CacheKind } from "../cache/keys";
 import type { ScenarioCache } from "../cache/service";
-import { checkOutputQuery, checkOutputRequest, createTenantExportGate } from "../flags/outputs-gate";
+import { checkOutputQuery, checkOutputRequest } from "../flags/outputs-gate";
 import type { FeatureGate } from "../flags/service";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
-import { AppError, badRequest, conflict, notFound } from "../platform/errors";
+import { badRequest, conflict, notFound } from "../platform/errors";
 import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/http";
 import { JSON_LIMIT } from "../platform/json-page";
 import { normalizeEnum } from "../platform/schema";
@@ -19,10 +19,12 @@ import type { RunRepo } from "../runs/repo";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { createCompareService } from "./compare-service";
 import { encodeRows } from "./encoders";
+import { createExportSlots, type ExportSlotOptions } from "./export-slots";
 import { spellRow } from "./finite";
 import { summaryPage } from "./metric-summary";
-import { type FilterQuery, LatestMetric, type LatestQueryInput, type OutputQueryInput, OutputRowSchema, TENOR_TYPES } from "./model";
-import { type ExportFormat, keyOf, type LatestRow, type OutputFilter, type OutputKey, type OutputReader, type OutputRow } from "./reader";
+import { type FilterQuery, type LatestQueryInput, type OutputQueryInput, TENOR_TYPES } from "./model";
+import type { ExportFormat, OutputFilter, OutputReader } from "./reader";
+import { keyOf, LatestMetric, type LatestRow, type OutputKey, type OutputRow, OutputRowSchema } from "./row";
 
 const ANY = /^[\s\S]*$/;
 const KEY_SHAPE = { m: ANY, k: ANY, t: ANY, c: /^\d{4}-\d{2}-\d{2}$/ };
@@ -58,50 +60,27 @@ export type OutputPlan = {
   tenantExportsMax?: number | undefined;
 };
 
-export function createOutputService(deps: {
+/** Its dependencies; the export slot limits are createExportSlots' (export-slots.ts). */
+export type OutputServiceDeps = ExportSlotOptions & {
   /** Which runs' outputs are readable (SUCCEEDED ones). */
   runs: Pick<RunRepo, "stateOf" | "latestSucceeded">;
   scenarios: ScenarioRepo;
   reader: OutputReader;
-  /** Exports streaming at once in this process (AURUM_API_OUTPUT_EXPORTS_MAX). */
-  maxExports: number;
-  /** The most of them one tenant may hold (AURUM_API_OUTPUT_EXPORTS_PER_TENANT); default half of `maxExports`, rounded up. */
-  maxExportsPerTenant?: number;
   cache?: ScenarioCache;
   flags?: FeatureGate;
-  /** Bytes of CSV/NDJSON handed to the socket (the aurum_output_export_bytes_total counter). */
-  onExportBytes?: (bytes: number) => void;
-}) {
+};
+
+export function createOutputService(deps: OutputServiceDeps) {
   const { runs, scenarios, reader } = deps;
-  let exporting = 0;
-  const tenantExports = createTenantExportGate();
-  const share = Math.max(1, Math.min(deps.maxExports, deps.maxExportsPerTenant ?? Math.ceil(deps.maxExports / 2)));
-  /** Slots held per tenant, for the share (the runtime flag's own count is `tenantExports`). */
-  const held = new Map<string, number>();
+  const slots = createExportSlots(deps);
+  const exportSlot = slots.run;
 
   /** Checks access and filters; the tenant of the filter is the scenario's own. */
   async function scope(p: Principal, scenarioId: string, q: FilterQuery): Promise<OutputFilter> {
     authorize(p, "scenarios:read");
     const scenario = await scenarios.get(scenarioId, resolveTenant(p, q.tenant_id));
     if (!scenario) throw notFound("scenario");
-    if (q.metric !== undefined && q.metric_name !== undefined && q.metric !== q.metric_name) {
-      throw badRequest("metric and metric_name differ", [{ field: "metric_name", location: "query", message: "is an alias of metric; give one, or the same value" }]);
-    }
-    const metric = q.metric ?? q.metric_name;
-    const asof = range("asof_date", q.asof_date, q.asof_date_from, q.asof_date_to, (f, v) => day(f, v));
-    const month = range("contract_month", q.contract_month, q.contract_month_from, q.contract_month_to, (f, v) => day(f, v.length === 7 ? `${v}-01` : v));
-    return {
-      tenantId: scenario.tenant_id,
-      scenarioId,
-      ...(q.run_id ? { runId: q.run_id.toLowerCase() } : {}),
-      ...(metric ? { metric } : {}),
-      ...(q.curve_key ? { curveKey: q.curve_key } : {}),
-      ...(q.tenor_type ? { tenorType: normalizeEnum(TENOR_TYPES, q.tenor_type) } : {}),
-      ...(asof.from ? { asofFrom: asof.from } : {}),
-      ...(asof.to ? { asofTo: asof.to } : {}),
-      ...(month.from ? { monthFrom: month.from } : {}),
-      ...(month.to ? { monthTo: month.to } : {}),
-    };
+    return outputFilter(scenario.tenant_id, scenarioId, q);
   }
 
   /**
@@ -118,31 +97,7 @@ export function createOutputService(deps: {
     return (await runs.latestSucceeded(scenarioId)) ?? null;
   }
 
-  /**
-   * A JSON read through the cache. The entry is keyed by the caller's tenant, the scenario and the
-   * query as asked, under the tenant's version, read (with the entry) before anything else, so a hit
-   * answers from one Redis round trip without a database query. Everything an answer depends on bumps that version: a run's outputs
-   * committing, an admin marking a run SUCCEEDED, the scenario's deletion, an admin invalidation
-   * (docs/cache.md). A scenario that is not the tenant's fails inside `load`, and errors are never cached.
-   */
-  async function cached(
-    kind: CacheKind,
-    p: Principal,
-    scenarioId: string,
-    q: FilterQuery & { limit?: number | undefined },
-    load: () => Promise<EnvelopeText>,
-  ): Promise<EnvelopeText> {
-    if (!deps.cache) return load();
-    authorize(p, "scenarios:read");
-    // The caller's tenant; a local operator naming none reads under the scenario's own.
-    const tenantId = resolveTenant(p, q.tenant_id) ?? (await scenarios.get(scenarioId, null))?.tenant_id;
-    if (!tenantId) return load();
-    // A disabled feature or a limit over the tenant's maximum answers the same on a hit.
-    await checkOutputRequest(deps.flags, tenantId, "json", q.limit);
-    // The query as asked (canonical JSON: key order does not matter), `metric_name` read as its alias `metric`.
-    const { metric_name, ...query } = q;
-    return deps.cache.getOrLoad(kind, tenantId, { scenarioId, query: { ...query, metric: q.metric ?? metric_name } }, load, { codec: ENVELOPE_CODEC });
-  }
+  const cached = (kind: CacheKind, p: Principal, scenarioId: string, q: CachedQuery, load: () => Promise<EnvelopeText>) => cachedPage(deps, kind, p, scenarioId, q, load);
 
   /** Validates a /outputs request and resolves its run; throws 4xx before anything is sent. */
   async function plan(p: Principal, scenarioId: string, q: OutputQueryInput): Promise<OutputPlan> {
@@ -161,56 +116,6 @@ export function createOutputService(deps: {
       fingerprint,
       tenantExportsMax: allowed.maxConcurrentExports,
     };
-  }
-
-  /**
-   * Runs one CSV/NDJSON export (of /outputs or /compare) in an export slot. At most `maxExports` run
-   * at once (each holds a database connection), and one tenant holds at most its share of them, so
-   * its stalled or slow downloads cannot lock other tenants out (docs/outputs.md "Export slots").
-   * The slot is released when the iterator ends, is returned (client gone, stalled download closed)
-   * or fails; a request over a limit throws 429 before anything starts.
-   */
-  function exportSlot(tenantId: string, tenantExportsMax: number | undefined, open: () => AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-    if (exporting >= deps.maxExports)
-      throw new AppError("RATE_LIMITED", `at most ${deps.maxExports} exports run at once on this server; retry shortly`, { retry_after_seconds: 1 });
-    const mine = held.get(tenantId) ?? 0;
-    if (mine >= share) {
-      throw new AppError("RATE_LIMITED", `this tenant already runs ${mine} exports, its share of the ${deps.maxExports} this server runs at once; retry shortly`, {
-        retry_after_seconds: 1,
-        tenant_exports_max: share,
-      });
-    }
-    const releaseFlag = tenantExports.enter(tenantId, tenantExportsMax);
-    held.set(tenantId, mine + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      releaseFlag();
-      const left = (held.get(tenantId) ?? 1) - 1;
-      if (left > 0) held.set(tenantId, left);
-      else held.delete(tenantId);
-    };
-    exporting++;
-    let chunks: AsyncIterable<Uint8Array>;
-    try {
-      chunks = open();
-    } catch (err) {
-      exporting--;
-      release();
-      throw err;
-    }
-    return (async function* () {
-      try {
-        for await (const chunk of chunks) {
-          deps.onExportBytes?.(chunk.byteLength);
-          yield chunk;
-        }
-      } finally {
-        exporting--;
-        release();
-      }
-    })();
   }
 
   const compare = createCompareService({ scenarios, reader, flags: deps.flags, scope, resolveRun, cached, exportSlot });
@@ -236,7 +141,7 @@ export function createOutputService(deps: {
 
     /** CSV/NDJSON exports streaming now in this process (the aurum_output_exports_active gauge). */
     get exportsActive(): number {
-      return exporting;
+      return slots.active;
     },
 
     /** The encoded rows of a CSV/NDJSON plan, in an export slot (`exportSlot`). */
@@ -281,6 +186,57 @@ export function createOutputService(deps: {
 export type OutputService = ReturnType<typeof createOutputService>;
 
 async function* emptyBatches() {}
+
+type CachedQuery = FilterQuery & { limit?: number | undefined };
+
+/**
+ * A JSON read through the cache. The entry is keyed by the caller's tenant, the scenario and the
+ * query as asked, under the tenant's version, read (with the entry) before anything else, so a hit
+ * answers from one Redis round trip without a database query. Everything an answer depends on bumps that version: a run's outputs
+ * committing, an admin marking a run SUCCEEDED, the scenario's deletion, an admin invalidation
+ * (docs/cache.md). A scenario that is not the tenant's fails inside `load`, and errors are never cached.
+ */
+async function cachedPage(
+  deps: Pick<OutputServiceDeps, "cache" | "flags" | "scenarios">,
+  kind: CacheKind,
+  p: Principal,
+  scenarioId: string,
+  q: CachedQuery,
+  load: () => Promise<EnvelopeText>,
+): Promise<EnvelopeText> {
+  if (!deps.cache) return load();
+  authorize(p, "scenarios:read");
+  // The caller's tenant; a local operator naming none reads under the scenario's own.
+  const tenantId = resolveTenant(p, q.tenant_id) ?? (await deps.scenarios.get(scenarioId, null))?.tenant_id;
+  if (!tenantId) return load();
+  // A disabled feature or a limit over the tenant's maximum answers the same on a hit.
+  await checkOutputRequest(deps.flags, tenantId, "json", q.limit);
+  // The query as asked (canonical JSON: key order does not matter), `metric_name` read as its alias `metric`.
+  const { metric_name, ...query } = q;
+  return deps.cache.getOrLoad(kind, tenantId, { scenarioId, query: { ...query, metric: q.metric ?? metric_name } }, load, { codec: ENVELOPE_CODEC });
+}
+
+/** The validated filters of a query on a scenario of `tenantId`: one metric (or its alias), ranges of real days, the tenor's canonical spelling. */
+function outputFilter(tenantId: string, scenarioId: string, q: FilterQuery): OutputFilter {
+  if (q.metric !== undefined && q.metric_name !== undefined && q.metric !== q.metric_name) {
+    throw badRequest("metric and metric_name differ", [{ field: "metric_name", location: "query", message: "is an alias of metric; give one, or the same value" }]);
+  }
+  const metric = q.metric ?? q.metric_name;
+  const asof = range("asof_date", q.asof_date, q.asof_date_from, q.asof_date_to, (f, v) => day(f, v));
+  const month = range("contract_month", q.contract_month, q.contract_month_from, q.contract_month_to, (f, v) => day(f, v.length === 7 ? `${v}-01` : v));
+  return {
+    tenantId,
+    scenarioId,
+    ...(q.run_id ? { runId: q.run_id.toLowerCase() } : {}),
+    ...(metric ? { metric } : {}),
+    ...(q.curve_key ? { curveKey: q.curve_key } : {}),
+    ...(q.tenor_type ? { tenorType: normalizeEnum(TENOR_TYPES, q.tenor_type) } : {}),
+    ...(asof.from ? { asofFrom: asof.from } : {}),
+    ...(asof.to ? { asofTo: asof.to } : {}),
+    ...(month.from ? { monthFrom: month.from } : {}),
+    ...(month.to ? { monthTo: month.to } : {}),
+  };
+}
 
 /** A real calendar day, else a 400 naming the field. */
 function day(field: string, value: string): string {

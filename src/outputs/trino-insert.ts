@@ -9,10 +9,11 @@
  */
 import { dateLiteral, timestampTzLiteral, varcharLiteral } from "../adapters/trino-literals";
 import { quoteNonFinite } from "./finite";
+import { type OutputColumn, TABLE_COLUMNS } from "./row";
 import type { RunOutputMeta } from "./store";
 
-export const OUTPUT_COLUMNS =
-  "tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, band_lower, band_upper, attribution, version_hash, computed_ts, write_id";
+/** The table's columns and Iceberg's own `write_id`. */
+export const OUTPUT_COLUMNS = [...TABLE_COLUMNS, "write_id"].join(", ");
 
 /** One INSERT; every row it adds carries `tag` in write_id, so whether it landed can be checked. */
 export type InsertStatement = { sql: string; rows: number; tag: string };
@@ -69,10 +70,27 @@ export async function* insertStatementsFrom(
 }
 
 function statementBuilder(table: string, meta: RunOutputMeta, tagPrefix: string, maxChars: number) {
+  // Each column's value: the run's as literals, the batch's from the unnested JSON columns below.
+  const values: Record<OutputColumn, string> = {
+    tenant_id: varcharLiteral(meta.tenantId),
+    scenario_id: varcharLiteral(meta.scenarioId),
+    run_id: varcharLiteral(meta.runId),
+    asof_date: dateLiteral(meta.asofDate),
+    curve_key: "element_at(x.d, k)",
+    tenor_type: "element_at(x.d, t)",
+    contract_month: "date_add('month', (cm / 100 - 1970) * 12 + cm % 100 - 1, DATE '1970-01-01')",
+    tenor_label: "element_at(x.d, l)",
+    metric: "element_at(x.d, m)",
+    value: "v",
+    band_lower: "lo",
+    band_upper: "hi",
+    attribution: "a",
+    version_hash: varcharLiteral(meta.versionHash),
+    computed_ts: timestampTzLiteral(meta.computedTs),
+  };
+  const select = TABLE_COLUMNS.map((c) => values[c]).join(", ");
   const head = (tag: string) => `INSERT INTO ${table} (${OUTPUT_COLUMNS})
-SELECT ${varcharLiteral(meta.tenantId)}, ${varcharLiteral(meta.scenarioId)}, ${varcharLiteral(meta.runId)}, ${dateLiteral(meta.asofDate)},
-  element_at(x.d, k), element_at(x.d, t), date_add('month', (cm / 100 - 1970) * 12 + cm % 100 - 1, DATE '1970-01-01'), element_at(x.d, l), element_at(x.d, m),
-  v, lo, hi, a, ${varcharLiteral(meta.versionHash)}, ${timestampTzLiteral(meta.computedTs)}, ${varcharLiteral(tag)}
+SELECT ${select}, ${varcharLiteral(tag)}
 FROM (SELECT CAST(json_parse('`;
   const tail = `') AS ROW(d ARRAY(VARCHAR), k ARRAY(INTEGER), t ARRAY(INTEGER), c ARRAY(INTEGER), l ARRAY(INTEGER), m ARRAY(INTEGER),
   v ARRAY(DOUBLE), lo ARRAY(DOUBLE), hi ARRAY(DOUBLE), a ARRAY(VARCHAR))) AS x)

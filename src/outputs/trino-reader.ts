@@ -1,7 +1,7 @@
 /**
  * Iceberg output store, read side (`iceberg.market.scenario_output`), through Trino. Same order,
- * keyset and filters as the Postgres reader (src/outputs/pg-reader.ts), so the API answers alike
- * on either store:
+ * keyset and filters as the Postgres reader (the same WHERE compiler, sql.ts), so the API answers
+ * alike on either store:
  * - `page`: one keyset query, `ORDER BY` the natural key, `LIMIT`;
  * - `latest`: the runs that count (SUCCEEDED) come from Postgres, the rollup (`row_number()` per
  *   natural key, latest as-of date first) runs in Trino over just those runs;
@@ -12,18 +12,20 @@
  * trino-store.ts has left exactly one write of them.
  */
 import type { Sql } from "../adapters/postgres";
-import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
-import { dateLiteral, varcharLiteral } from "../adapters/trino-literals";
+import type { TrinoClient } from "../adapters/trino";
+import { varcharLiteral } from "../adapters/trino-literals";
 import { createRunRepo } from "../runs/repo";
 import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
-import { parseAttribution } from "./finite";
-import type { LatestRow, MetricSummaryRow, OutputFilter, OutputKey, OutputReader, OutputRow } from "./reader";
+import type { MetricSummaryRow, OutputReader } from "./reader";
+import { LATEST_COLUMNS, type LatestRow, OUTPUT_COLUMNS, OUTPUT_TABLE, type OutputRow, TABLE_COLUMNS } from "./row";
+import { KEY_ORDER, readColumns, trinoDialect, where } from "./sql";
+import { rowBatches, rowObjects } from "./trino-rows";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
-const ORDER = "metric, curve_key, tenor_type, contract_month";
-const ROW_COLUMNS = `scenario_id, run_id, CAST(asof_date AS varchar) AS asof_date, curve_key, tenor_type, CAST(contract_month AS varchar) AS contract_month, tenor_label, metric, value, band_lower, band_upper, attribution, version_hash`;
-const LATEST_COLUMNS = `curve_key, tenor_type, CAST(contract_month AS varchar) AS contract_month, tenor_label, metric, value, band_lower, band_upper, run_id, CAST(asof_date AS varchar) AS asof_date`;
+/** The API row's select list (bench/suites/export.ts runs it through the bare client). */
+export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
+const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
 export type TrinoReaderOptions = { sql: Sql; trino: TrinoClient; table?: string };
 
@@ -34,10 +36,10 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
 
   return {
     async page(filter, limit, after) {
-      const result = await trino.execute(`SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${conditions(filter, after)} ORDER BY ${ORDER} LIMIT ${limit | 0}`, {
+      const result = await trino.execute(`SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${where(trinoDialect, filter, after)} ORDER BY ${KEY_ORDER} LIMIT ${limit | 0}`, {
         tenantId: filter.tenantId,
       });
-      return objects<OutputRow>(result);
+      return rowObjects<OutputRow>(result, DOUBLES);
     },
 
     async latest(filter, limit, after) {
@@ -45,13 +47,13 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
       if (!succeeded.length || (filter.runId && !succeeded.includes(filter.runId))) return [];
       const ids = filter.runId ? [filter.runId] : succeeded;
       const result = await trino.execute(
-        `SELECT ${LATEST_COLUMNS} FROM (
-           SELECT *, row_number() OVER (PARTITION BY ${ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
-           FROM ${table} WHERE ${conditions(filter, after)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})
-         ) WHERE rn = 1 ORDER BY ${ORDER} LIMIT ${limit | 0}`,
+        `SELECT ${readColumns(trinoDialect, LATEST_COLUMNS)} FROM (
+           SELECT *, row_number() OVER (PARTITION BY ${KEY_ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
+           FROM ${table} WHERE ${where(trinoDialect, filter, after)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})
+         ) WHERE rn = 1 ORDER BY ${KEY_ORDER} LIMIT ${limit | 0}`,
         { tenantId: filter.tenantId },
       );
-      return objects<LatestRow>(result);
+      return rowObjects<LatestRow>(result, DOUBLES);
     },
 
     /** The same rollup, summarised per metric in Trino (metric-summary.ts); NaN and ±Infinity counted apart. */
@@ -66,60 +68,20 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
            CAST(max(asof_date) AS varchar) AS latest_asof_date, count(DISTINCT run_id) AS run_ids
          FROM (
            SELECT metric, value, asof_date, run_id, is_finite(value) AS finite,
-             row_number() OVER (PARTITION BY ${ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
-           FROM ${table} WHERE ${conditions(filter, undefined)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})${after}
+             row_number() OVER (PARTITION BY ${KEY_ORDER} ORDER BY asof_date DESC, computed_ts DESC, run_id DESC) AS rn
+           FROM ${table} WHERE ${where(trinoDialect, filter)} AND run_id IN (${ids.map(varcharLiteral).join(", ")})${after}
          ) WHERE rn = 1 GROUP BY metric ORDER BY metric LIMIT ${limit | 0}`,
         { tenantId: filter.tenantId },
       );
-      return objects<MetricSummaryRow>(result).map((r) => ({ ...r, count: Number(r.count), non_finite: Number(r.non_finite), run_ids: Number(r.run_ids) }));
+      return rowObjects<MetricSummaryRow>(result, DOUBLES).map((r) => ({ ...r, count: Number(r.count), non_finite: Number(r.non_finite), run_ids: Number(r.run_ids) }));
     },
 
     export(filter, request) {
-      const statement = `SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${conditions(filter, request.after)} ORDER BY ${ORDER}${request.limit ? ` LIMIT ${request.limit | 0}` : ""}`;
+      const statement = `SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${where(trinoDialect, filter, request.after)} ORDER BY ${KEY_ORDER}${request.limit ? ` LIMIT ${request.limit | 0}` : ""}`;
       const pages = trino.query(statement, { signal: request.signal, tenantId: filter.tenantId });
-      return encodeRows(rowBatches(pages), request.format, request.escapeFormulas);
+      return encodeRows(rowBatches<OutputRow>(pages, DOUBLES), request.format, request.escapeFormulas);
     },
 
     compare: createTrinoCompareReader(trino, table),
   };
-}
-
-/** The WHERE clause of a read; values go in as literals (Trino's HTTP protocol has no parameters on a plain statement). */
-export function conditions(f: OutputFilter, after: OutputKey | undefined): string {
-  const where = [`tenant_id = ${varcharLiteral(f.tenantId)}`, `scenario_id = ${varcharLiteral(f.scenarioId)}`];
-  if (f.runId) where.push(`run_id = ${varcharLiteral(f.runId)}`);
-  if (f.metric) where.push(`metric = ${varcharLiteral(f.metric)}`);
-  if (f.curveKey) where.push(`curve_key = ${varcharLiteral(f.curveKey)}`);
-  if (f.tenorType) where.push(`tenor_type = ${varcharLiteral(f.tenorType)}`);
-  if (f.asofFrom) where.push(`asof_date >= ${dateLiteral(f.asofFrom)}`);
-  if (f.asofTo) where.push(`asof_date <= ${dateLiteral(f.asofTo)}`);
-  if (f.monthFrom) where.push(`contract_month >= ${dateLiteral(f.monthFrom)}`);
-  if (f.monthTo) where.push(`contract_month <= ${dateLiteral(f.monthTo)}`);
-  if (after) {
-    const key = [varcharLiteral(after.metric), varcharLiteral(after.curve_key), varcharLiteral(after.tenor_type), dateLiteral(after.contract_month)];
-    where.push(`(${ORDER}) > (${key.join(", ")})`);
-  }
-  return where.join(" AND ");
-}
-
-async function* rowBatches(pages: AsyncGenerator<TrinoPage, unknown>): AsyncGenerator<OutputRow[]> {
-  for await (const page of pages) if (page.rows.length) yield objects<OutputRow>(page);
-}
-
-const DOUBLES = new Set(["value", "band_lower", "band_upper"]);
-
-/**
- * Rows as objects keyed by column name. Trino's JSON spells non-finite doubles as strings ("NaN", "Infinity");
- * attribution is JSON text, read leniently: rows written before the writer quoted non-finite entries hold `{"k":Infinity}`.
- */
-function objects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }): T[] {
-  const names = columns.map((c) => c.name);
-  return rows.map((r) => {
-    const o: Record<string, unknown> = {};
-    names.forEach((name, i) => {
-      const v = r[i];
-      o[name] = v === null || v === undefined ? null : DOUBLES.has(name) ? Number(v) : name === "attribution" ? parseAttribution(v as string) : v;
-    });
-    return o as T;
-  });
 }

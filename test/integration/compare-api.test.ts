@@ -5,7 +5,7 @@
  * exports share the /outputs export slots.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { CompareRow, OutputRow } from "../../src/outputs/reader";
+import type { CompareRow, OutputRow } from "../../src/outputs/row";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { parseCsv, seedRun } from "../support/outputs";
 

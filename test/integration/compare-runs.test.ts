@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
-import type { CompareRow, OutputRow } from "../../src/outputs/reader";
+import type { CompareRow, OutputRow } from "../../src/outputs/row";
 import { createLogger } from "../../src/platform/logger";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
-import type { OutputRow } from "../../src/outputs/reader";
+import type { OutputRow } from "../../src/outputs/row";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
 import { parseCsv, seedRun } from "../support/outputs";
 

@@ -1,5 +1,5 @@
 /** What every page gets, the API's shapes as the console reads them, and shared page parts. */
-import type { OutputRow as ApiOutputRow } from "../../outputs/reader";
+import type { OutputRow as ApiOutputRow } from "../../outputs/row";
 import { api, describe } from "./api";
 import { clear, h } from "./dom";
 

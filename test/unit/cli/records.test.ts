@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { csvFields, ndjsonError, RecordSplitter, rowKey } from "../../../src/cli/records";
 import { csvRow } from "../../../src/outputs/encoders";
-import type { OutputRow } from "../../../src/outputs/reader";
+import type { OutputRow } from "../../../src/outputs/row";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,7 +1,7 @@
 // The store-independent half of /compare: the baseline rule and the encoders of compared rows.
 import { describe, expect, test } from "bun:test";
 import { baselineKind, compareCsvRow, compareNdjsonRow, encodeCompareRows } from "../../../src/outputs/compare";
-import type { CompareRow } from "../../../src/outputs/reader";
+import type { CompareRow } from "../../../src/outputs/row";
 
 const row = (o: Partial<CompareRow> = {}): CompareRow => ({
   curve_key: "PJM_WEST",

@@ -1,7 +1,7 @@
 /** Property tests: every encoded row reads back unchanged through a standard CSV parser (fast-csv) and JSON.parse. */
 import { describe, expect, test } from "bun:test";
 import { CSV_HEADER, csvRow, csvText, encodeRows, jsonbText, ndjsonRow } from "../../../src/outputs/encoders";
-import { OUTPUT_COLUMNS, type OutputRow } from "../../../src/outputs/reader";
+import { OUTPUT_COLUMNS, type OutputRow } from "../../../src/outputs/row";
 import { parseCsv } from "../../support/outputs";
 
 /** mulberry32: small, seeded, good enough to pick test cases. */

@@ -1,7 +1,7 @@
 /** The one spelling of non-finite doubles in JSON (src/outputs/finite.ts): pages, attribution text written and read. */
 import { describe, expect, test } from "bun:test";
 import { parseAttribution, quoteNonFinite, spellDouble, spellRow } from "../../../src/outputs/finite";
-import type { OutputRow } from "../../../src/outputs/reader";
+import type { OutputRow } from "../../../src/outputs/row";
 
 const ROW: OutputRow = {
   scenario_id: "s",

@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { ChunkPool } from "../../../src/outputs/chunks";
 import { pickEncoding, streamResponse } from "../../../src/outputs/http-stream";
-import { type OutputKey, type OutputRow, pagedRows, type RunFilter } from "../../../src/outputs/reader";
+import { pagedRows, type RunFilter } from "../../../src/outputs/reader";
+import type { OutputKey, OutputRow } from "../../../src/outputs/row";
 
 describe("pickEncoding", () => {
   test("prefers zstd, then gzip; q=0 refuses; anything else is identity", () => {

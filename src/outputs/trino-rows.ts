@@ -1,0 +1,26 @@
+/**
+ * Trino's result pages as row objects, for the output and comparison readers. Trino's JSON spells
+ * non-finite doubles as strings ("NaN", "Infinity"), so the double columns are read with Number;
+ * `attribution` is JSON text, read leniently: rows written before the writer quoted non-finite
+ * entries hold `{"k":Infinity}`.
+ */
+import type { TrinoColumn, TrinoPage } from "../adapters/trino";
+import { parseAttribution } from "./finite";
+
+/** Rows as objects keyed by column name; `doubles` names the double columns. */
+export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }, doubles: ReadonlySet<string>): T[] {
+  const names = columns.map((c) => c.name);
+  return rows.map((r) => {
+    const o: Record<string, unknown> = {};
+    names.forEach((name, i) => {
+      const v = r[i];
+      o[name] = v === null || v === undefined ? null : doubles.has(name) ? Number(v) : name === "attribution" ? parseAttribution(v as string) : v;
+    });
+    return o as T;
+  });
+}
+
+/** The non-empty pages of a query as batches of row objects. */
+export async function* rowBatches<T>(pages: AsyncGenerator<TrinoPage, unknown>, doubles: ReadonlySet<string>): AsyncGenerator<T[]> {
+  for await (const page of pages) if (page.rows.length) yield rowObjects<T>(page, doubles);
+}

@@ -10,6 +10,7 @@
  */
 import { AppError } from "../platform/errors";
 import type { Logger } from "../platform/logger";
+import { withTimeout } from "../platform/timers";
 import { type EventSink, type Invalidation, invalidationMessage } from "./events";
 import { type CacheKind, entryKeyParts, lockKey, versionKey } from "./keys";
 import type { CacheMetrics } from "./metrics";
@@ -268,7 +269,7 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
 
     /** Waits (at most `ms`) for invalidation events still being published. */
     async flush(ms = 5_000): Promise<void> {
-      await Promise.race([Promise.allSettled([...publishing]), Bun.sleep(ms)]);
+      await withTimeout(Promise.allSettled([...publishing]), ms, () => undefined);
     },
   };
 }

@@ -17,9 +17,10 @@ import {
   quarterLabel,
   yyyymmOf,
 } from "./calendar";
+import { canonicalJson } from "./canonical-json";
 import { blockScale, buildDriverPlans, type DriverPlan, marketGasPrices, planApplies } from "./effects";
 import { assertFiniteRow } from "./finite";
-import { canonicalJson, Fnv1a64 } from "./hash";
+import { Fnv1a64 } from "./hash";
 import { DEFAULT_HEAT_RATE, IMPLIED_HEAT_RATE_BOUNDS, MARKET_STACK, MIN_GAS_PRICE } from "./params";
 import { type MarketKey, marketOf } from "./scope";
 import {

@@ -2,11 +2,14 @@
 import { Elysia, t } from "elysia";
 import type { Sql } from "../adapters/postgres";
 import type { Metrics } from "./metrics";
+import { withTimeout } from "./timers";
 
 /** Undefined when the database answers `select 1` within 2 s, else what went wrong. */
 export async function pingDatabase(sql: Sql): Promise<string | undefined> {
   try {
-    await Promise.race([sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    await withTimeout(sql`select 1`, 2000, () => {
+      throw new Error("timeout");
+    });
     return undefined;
   } catch (err) {
     return (err as Error).message;

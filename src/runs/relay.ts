@@ -10,19 +10,12 @@ import { Counter, Gauge } from "prom-client";
 import type { Sql } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
 import type { Metrics } from "../platform/metrics";
+import { createSleeper, withTimeout } from "../platform/timers";
 
 export type OutboxMessage = { key: string; value: string; headers: Record<string, string> };
 export type Publisher = { send(topic: string, messages: OutboxMessage[]): Promise<void> };
 
 const SEND_TIMEOUT_MS = 15_000;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 export type Relay = { stop(): Promise<void>; readonly backlog: number; flush(): Promise<number> };
 
@@ -51,11 +44,8 @@ export function startOutboxRelay(deps: {
   let stopped = false;
   let failures = 0;
   let backlog = 0;
-  let wake: (() => void) | undefined;
-  deps.onNotify?.(() => {
-    wake?.();
-    wake = undefined;
-  });
+  const pause = createSleeper();
+  deps.onNotify?.(() => pause.wake());
 
   /** Publishes one batch of due rows; returns how many were sent. */
   async function flushOnce(): Promise<number> {
@@ -72,7 +62,10 @@ export function startOutboxRelay(deps: {
         byTopic.set(r.topic, list);
       }
       // Bounded: the rows stay locked while we wait, so a hung broker must not hold them for long.
-      for (const [topic, messages] of byTopic) await withTimeout(publisher.send(topic, messages), SEND_TIMEOUT_MS, `publishing to ${topic}`);
+      for (const [topic, messages] of byTopic)
+        await withTimeout(publisher.send(topic, messages), SEND_TIMEOUT_MS, () => {
+          throw new Error(`publishing to ${topic} timed out after ${SEND_TIMEOUT_MS} ms`);
+        });
       await tx`update run_outbox set sent_at = clock_timestamp() where id in ${tx(rows.map((r) => r.id))}`;
       return rows.length;
     });
@@ -108,10 +101,7 @@ export function startOutboxRelay(deps: {
       }
       // Back off while failing: poll interval × failures, at most 10 s.
       const delay = Math.min(10_000, pollMs * Math.max(1, failures));
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, delay);
-      });
+      await pause.sleep(delay);
     }
   })();
 
@@ -122,7 +112,7 @@ export function startOutboxRelay(deps: {
     flush,
     async stop() {
       stopped = true;
-      wake?.();
+      pause.wake();
       await loop;
     },
   };

@@ -6,7 +6,7 @@
 import { regionCovers } from "../engine/scope";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
-import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { keysetPage, NEWEST_FIRST_KEY } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
@@ -16,8 +16,6 @@ import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
 
 export type ScenarioPage = { items: ScenarioRecord[]; nextCursor: string | null; limit: number };
-
-const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
 
 export function etagOf(s: Pick<ScenarioRecord, "version">): string {
   return `"v${s.version}"`;
@@ -116,14 +114,16 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
         ...(createdAfter ? { createdAfter } : {}),
         ...(createdBefore ? { createdBefore } : {}),
       };
-      const fingerprint = filterFingerprint({ ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() });
-      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, CURSOR_SHAPE) : undefined;
       const limit = q.limit ?? 20;
-      const rows = await repo.list(filter, limit, after && { ts: after.t, id: after.i });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      const nextCursor = rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fingerprint) : null;
-      return { items: page.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
+      const { items, nextCursor } = await keysetPage({
+        cursor: q.cursor,
+        limit,
+        filters: { ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() },
+        shape: NEWEST_FIRST_KEY,
+        fetch: (after) => repo.list(filter, limit, after && { ts: after.t, id: after.i }),
+        keyOf: (s) => ({ t: s.sort_ts, i: s.id }),
+      });
+      return { items: items.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
     },
 
     /**

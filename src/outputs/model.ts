@@ -1,6 +1,6 @@
 /** Output and latest-metric query and response schemas. */
 import { t } from "elysia";
-import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { caseInsensitiveEnum, Meta, queryInteger, Uuid } from "../platform/schema";
 import { GROUP_BY, MetricSummary, MetricSummaryEnvelope } from "./metric-summary";
 
 export const TENOR_TYPES = ["MONTHLY", "QUARTER", "CALENDAR"] as const;
@@ -99,7 +99,6 @@ export const LatestMetric = t.Pick(OutputRowSchema, [
   "asof_date",
 ]);
 
-export const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const OutputPageEnvelope = t.Object({ meta: Meta, data: t.Array(OutputRowSchema) });
 export const LatestMetricsEnvelope = t.Object({ meta: Meta, data: t.Array(LatestMetric) });
 

@@ -45,6 +45,17 @@ export function queryInteger(field: string, min: number, max: number, def?: numb
 
 export const Uuid = t.String({ format: "uuid", error: "must be a UUID" });
 
+const metaFields = { request_id: t.String(), query_time_ms: t.Number() };
+
+/** The `meta` of a success envelope: the request id and the time the query took; a route may add members. */
+export const Meta = t.Object(metaFields, { additionalProperties: true });
+
+/** `meta` with exactly those two members. */
+export const PlainMeta = t.Object(metaFields);
+
+/** `meta` of a keyset-paged list: pass `next_cursor` back as `cursor` (null on the last page). */
+export const PageMeta = t.Object({ ...metaFields, count: t.Integer(), limit: t.Integer(), next_cursor: t.Union([t.String(), t.Null()]) });
+
 export const ErrorResponse = t.Object(
   {
     error: t.Object({ code: t.String(), message: t.String(), details: t.Optional(t.Unknown()) }),

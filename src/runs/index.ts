@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors";
 import { envelope, optionalJsonBody, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
+import { authPlugin } from "../platform/principal";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { type RunEventOptions, runEventStream, SSE_HEADERS } from "./events";
 import { RunListQuery, type RunRecord, runModels, ScenarioRunOptions } from "./model";
@@ -30,7 +31,8 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
   };
   return new Elysia({ name: "runs" })
     .model(runModels)
-    .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+    .use(authPlugin(deps.authenticate))
+    .guard({ auth: true })
     .post(
       "/v1/scenarios/:id/run",
       async ({ request, principal, params, body, set }) => {

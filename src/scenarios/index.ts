@@ -6,6 +6,7 @@ import { badRequest } from "../platform/errors";
 import { envelope, isMergePatch, parseJson, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
+import { authPlugin } from "../platform/principal";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { DRIVER_PAYLOADS, MODEL_PARAMETERS } from "./drivers";
 import { ScenarioListQuery, scenarioModels } from "./model";
@@ -65,7 +66,8 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         FleetChangeDriver: DRIVER_PAYLOADS.fleet_change,
         ModelParameters: MODEL_PARAMETERS,
       })
-      .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+      .use(authPlugin(deps.authenticate))
+      .guard({ auth: true })
       .get(
         "",
         async ({ request, principal, query }) => {

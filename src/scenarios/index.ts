@@ -47,12 +47,14 @@ const { 404: _, ...collectionErrors } = errors;
 const IdParams = t.Object({ id: Uuid });
 const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 })) }, { additionalProperties: false });
 
+/** A `scenario_*` lifecycle event (the guide's names), with the request's ids. */
+function logLifecycle(log: Logger | undefined, event: string, request: Request, fields: Record<string, unknown>): void {
+  const info = requestInfo(request);
+  log?.info(event, { ...fields, request_id: info.requestId, trace_id: info.traceId });
+}
+
 export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: ScenarioService; log?: Logger }) {
-  /** `scenario_*` lifecycle events (the guide's names), with the request's ids. */
-  const lifecycle = (event: string, request: Request, fields: Record<string, unknown>) => {
-    const info = requestInfo(request);
-    deps.log?.info(event, { ...fields, request_id: info.requestId, trace_id: info.traceId });
-  };
+  const lifecycle = (event: string, request: Request, fields: Record<string, unknown>) => logLifecycle(deps.log, event, request, fields);
   const { scenarios } = deps;
   return (
     new Elysia({ name: "scenarios", prefix: "/v1/scenarios" })

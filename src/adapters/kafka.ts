@@ -7,6 +7,7 @@
  */
 import { Admin, Consumer, type Message, type MessagesStream, Producer } from "@platformatic/kafka";
 import { AppError } from "../platform/errors";
+import { createSleeper, withTimeout } from "../platform/timers";
 
 export type KafkaMessage = { topic: string; partition: number; offset: bigint; key: string | null; value: Buffer | null; headers: Record<string, string>; timestamp: number };
 export type OutgoingMessage = { key: string; value: string | Uint8Array; headers?: Record<string, string> };
@@ -67,13 +68,10 @@ const unavailable = (what: string, err: unknown) => new AppError("UNAVAILABLE", 
 const backoff = (attempt: number) => Math.min(200 * 2 ** attempt, 5_000);
 
 /** Waits for `p` at most `ms`; a timeout rejects with a retryable error (the operation may still finish later). */
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError("UNAVAILABLE", `Kafka: ${what} timed out after ${ms} ms`)), ms);
+const bounded = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  withTimeout(p, ms, () => {
+    throw new AppError("UNAVAILABLE", `Kafka: ${what} timed out after ${ms} ms`);
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 export function createKafka(opts: { brokers: string[]; clientId: string }): KafkaClient {
   // Few, short retries: callers (the outbox relay, the consumer loop) retry on their own schedule.
@@ -212,7 +210,8 @@ class GroupConsumer implements KafkaConsumer {
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   private streamGeneration = -1;
   private endStream: ((why: string) => void) | undefined;
-  private readonly sleepers = new Set<() => void>();
+  /** Backoffs that close() cuts short. */
+  private readonly backoffs = createSleeper();
   private handler: MessageHandler | undefined;
   private paused = false;
   private closing = false;
@@ -248,7 +247,7 @@ class GroupConsumer implements KafkaConsumer {
         });
       } catch (err) {
         this.report(err as Error);
-        await this.sleep(backoff(failures++));
+        await this.backoffs.sleep(backoff(failures++));
         continue;
       }
       // Open the new stream before closing the old one: the client rejoins the group when the
@@ -260,7 +259,7 @@ class GroupConsumer implements KafkaConsumer {
       previous?.close().catch(() => {});
       if (this.closing) break;
       const why = await this.consumeStream(next);
-      if (why === "error") await this.sleep(backoff(failures++));
+      if (why === "error") await this.backoffs.sleep(backoff(failures++));
       else failures = 0;
     }
     await this.close();
@@ -331,7 +330,7 @@ class GroupConsumer implements KafkaConsumer {
         this.report(err as Error, message);
         // Given up while closing or after the partition moved: the offset stays uncommitted.
         if (this.closing || this.tracks.get(key) !== track) break;
-        await this.sleep(backoff(attempt));
+        await this.backoffs.sleep(backoff(attempt));
       }
     }
     this.inflight--;
@@ -421,7 +420,7 @@ class GroupConsumer implements KafkaConsumer {
       this.queue = [];
       this.stream?.pause();
       this.endStream?.("closing");
-      for (const wake of this.sleepers) wake();
+      this.backoffs.wake();
       const deadline = Date.now() + graceMs;
       while (this.inflight > 0 && Date.now() < deadline) await Bun.sleep(10);
       while (this.committing) await this.committing;
@@ -438,18 +437,5 @@ class GroupConsumer implements KafkaConsumer {
 
   private report(err: Error, message?: KafkaMessage): void {
     this.opts.onError?.(err, message);
-  }
-
-  /** A backoff that close() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
   }
 }

@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import type { Logger } from "../platform/logger";
+import { withTimeout } from "../platform/timers";
 import { startEmbeddedPostgres } from "./pglite";
 
 export type Sql = postgres.Sql;
@@ -116,7 +117,9 @@ export function selfHealingPool(create: (onclose: () => void) => Sql, log: Logge
 /** Undefined when the database answers `select 1` within 2 s, else what went wrong (the readiness probes). */
 export async function pingDatabase(sql: Sql): Promise<string | undefined> {
   try {
-    await Promise.race([sql`select 1`, Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    await withTimeout(sql`select 1`, 2000, () => {
+      throw new Error("timeout");
+    });
     return undefined;
   } catch (err) {
     return (err as Error).message;

@@ -8,6 +8,7 @@
 import { RedisClient } from "bun";
 import { Redis } from "ioredis";
 import type { Logger } from "../platform/logger";
+import { withTimeout } from "../platform/timers";
 
 export type { Redis };
 
@@ -57,36 +58,22 @@ export function createRedis(url: string, opts: RedisOptions = {}): Redis {
  */
 export async function redisReady(redis: Redis, ms = 1_000): Promise<boolean> {
   if (redis.status === "ready") return true;
-  let done: (ok: boolean) => void = () => {};
+  let onReady = () => {};
   const ready = new Promise<boolean>((resolve) => {
-    done = resolve;
+    onReady = () => resolve(true);
+    redis.once("ready", onReady);
   });
-  const onReady = () => done(true);
-  const timer = setTimeout(() => done(false), ms);
-  redis.once("ready", onReady);
-  return ready.finally(() => {
-    clearTimeout(timer);
-    redis.off("ready", onReady);
-  });
+  return withTimeout(ready, ms, () => false).finally(() => redis.off("ready", onReady));
 }
 
 /** Closes the connection gracefully when possible, at most `ms` later forcibly. */
 export async function closeRedis(redis: Redis, ms = 1_000): Promise<void> {
   if (redis.status === "end") return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const forced = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      redis.disconnect();
-      resolve();
-    }, ms);
-  });
-  await Promise.race([
-    redis.quit().then(
-      () => undefined,
-      () => redis.disconnect(),
-    ),
-    forced,
-  ]).finally(() => clearTimeout(timer));
+  const quit = redis.quit().then(
+    () => undefined,
+    () => redis.disconnect(),
+  );
+  await withTimeout(quit, ms, () => redis.disconnect());
 }
 
 /** One Redis command and its reply: all the output cache's store needs from a client. */
@@ -127,13 +114,11 @@ export function createNativeRedis(url: string, opts: RedisOptions = {}): NativeR
   );
   return {
     send(command, args) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis ${command}: no reply within ${timeoutMs} ms`)), timeoutMs);
+      return withTimeout(client.send(command, args), timeoutMs, () => {
+        throw new Error(`Redis ${command}: no reply within ${timeoutMs} ms`);
       });
-      return Promise.race([client.send(command, args), late]).finally(() => clearTimeout(timer));
     },
-    ready: (ms = 1_000) => Promise.race([connected, Bun.sleep(ms).then(() => client.connected)]),
+    ready: (ms = 1_000) => withTimeout(connected, ms, () => client.connected),
     close: () => client.close(),
   };
 }

@@ -5,6 +5,8 @@
  * cannot be written exactly.
  */
 
+import { isCalendarDay } from "../platform/time";
+
 type Nullable<T> = T | null | undefined;
 
 /** 'text' with quotes doubled; Trino has no backslash escapes, so nothing else needs escaping. */
@@ -43,7 +45,7 @@ export function booleanLiteral(v: Nullable<boolean>): string {
 /** DATE 'YYYY-MM-DD' for a real calendar date. */
 export function dateLiteral(v: Nullable<string>): string {
   if (v == null) return "NULL";
-  if (!isCalendarDate(v)) throw new RangeError(`${JSON.stringify(v)} is not a date (YYYY-MM-DD)`);
+  if (!isCalendarDay(v)) throw new RangeError(`${JSON.stringify(v)} is not a date (YYYY-MM-DD)`);
   return `DATE '${v}'`;
 }
 
@@ -52,16 +54,8 @@ export function timestampTzLiteral(v: Nullable<string | Date>): string {
   if (v == null) return "NULL";
   const iso = v instanceof Date ? v.toISOString() : v;
   const m = /^(\d{4}-\d{2}-\d{2})[T ]((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,12})?)(Z|[+-]\d{2}:\d{2})$/.exec(iso);
-  if (!m || !isCalendarDate(m[1] as string)) throw new RangeError(`${JSON.stringify(iso)} is not an ISO-8601 instant with a zone`);
+  if (!m || !isCalendarDay(m[1] as string)) throw new RangeError(`${JSON.stringify(iso)} is not an ISO-8601 instant with a zone`);
   return `TIMESTAMP '${m[1]} ${m[2]} ${m[3] === "Z" ? "UTC" : m[3]}'`;
-}
-
-function isCalendarDate(v: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
 }
 
 /** "name" with quotes doubled, for identifiers that come from configuration. */

@@ -3,7 +3,8 @@ import { Elysia, t } from "elysia";
 import { type Authenticator, authorize, resolveTenant } from "../platform/auth";
 import { notFound } from "../platform/errors";
 import { envelope, optionalJsonBody, requestInfo } from "../platform/http";
-import { ErrorResponse, Uuid } from "../platform/schema";
+import { authPlugin } from "../platform/principal";
+import { ErrorResponse, PlainMeta, Uuid } from "../platform/schema";
 import type { ScenarioRepo } from "../scenarios/repo";
 import type { ScenarioCache } from "./service";
 
@@ -17,8 +18,9 @@ const Invalidated = t.Object({
 export function cacheAdminRoutes(deps: { authenticate: Authenticator; scenarios: Pick<ScenarioRepo, "get">; cache: ScenarioCache }) {
   const { cache } = deps;
   return new Elysia({ name: "cache-admin" })
-    .model({ CacheInvalidatedEnvelope: t.Object({ meta: t.Object({ request_id: t.String(), query_time_ms: t.Number() }), data: Invalidated }) })
-    .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+    .model({ CacheInvalidatedEnvelope: t.Object({ meta: PlainMeta, data: Invalidated }) })
+    .use(authPlugin(deps.authenticate))
+    .guard({ auth: true })
     .post(
       "/v1/admin/cache/scenarios/:id/invalidate",
       async ({ request, principal, params, query }) => {

@@ -10,6 +10,7 @@
  */
 import { AppError } from "../platform/errors";
 import type { Logger } from "../platform/logger";
+import { withTimeout } from "../platform/timers";
 import { type EventSink, type Invalidation, invalidationMessage } from "./events";
 import { type CacheKind, entryKeyParts, lockKey, versionKey } from "./keys";
 import type { CacheMetrics } from "./metrics";
@@ -72,93 +73,15 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
   // A leader that died (its process, not its query) holds the key no longer than followers wait anyway.
   const lockMs = Math.max(waitMs, 1_000);
   const flights = new Map<string, Flight>();
+  const attempt = guardStore(store, log, cooldownMs);
+  const locked: LockedLoad = { attempt, metrics, waitMs, lockMs, maxEntryBytes };
   // The last version seen per tenant: the guess that lets a lookup read version and entry in one round trip.
   const seen = new Map<string, string>();
   const remember = (tenantId: string, version: string) => {
     if (seen.size >= 10_000 && !seen.has(tenantId)) seen.clear();
     seen.set(tenantId, version);
   };
-  const publishing = new Set<Promise<void>>();
-  let downUntil = 0;
-  let lastWarn = 0;
-
-  /** Runs a cache operation; on failure opens the cool-off and answers `failed`. */
-  async function attempt<T>(what: string, op: (s: CacheStore) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
-    if (!store || Date.now() < downUntil) return { ok: false };
-    try {
-      return { ok: true, value: await op(store) };
-    } catch (err) {
-      downUntil = Date.now() + cooldownMs;
-      if (Date.now() - lastWarn > 10_000) {
-        lastWarn = Date.now();
-        log.warn("cache_unavailable", { op: what, store: store.name, error: (err as Error).message, retry_in_ms: cooldownMs });
-      }
-      return { ok: false };
-    }
-  }
-
-  async function load<T>(kind: CacheKind, loader: () => Promise<T>): Promise<T> {
-    metrics.load(kind);
-    return loader();
-  }
-
-  /** Stores a loaded value under the version read before loading (bounded size). */
-  async function keep(key: string, value: unknown, ttlMs: number, codec: CacheCodec<unknown>): Promise<void> {
-    const text = codec.encode(value);
-    if (text === undefined || Buffer.byteLength(text) > maxEntryBytes) return;
-    await attempt("set", (s) => s.set(key, text, ttlMs));
-  }
-
-  /**
-   * One load of `key` per process, after a miss: the load of whichever replica holds the lock
-   * (waited for at most `waitMs`), else our own load. A leader that fails releases its lock, and
-   * the next follower to poll takes it over.
-   */
-  async function fetch(kind: CacheKind, key: string, ttlMs: number, loader: () => Promise<unknown>, codec: CacheCodec<unknown>): Flight {
-    const decode = (text: string | null) => (text === null ? undefined : codec.decode(text));
-    const lock = lockKey(key);
-    const token = crypto.randomUUID();
-    const deadline = Date.now() + waitMs;
-    let pollMs = 5;
-    let waited = false;
-    for (;;) {
-      const locked = waitMs > 0 ? await attempt("lock", (s) => s.acquire(lock, token, lockMs)) : { ok: true as const, value: false };
-      // We hold the lock, or there is nothing to wait for: load (and cache) ourselves.
-      if (!locked.ok || locked.value || Date.now() >= deadline) {
-        try {
-          // A leader that finished between our miss and our lock has cached the value already.
-          if (locked.ok && locked.value) {
-            const again = await attempt("get", (s) => s.get(key));
-            const value = again.ok ? decode(again.value) : undefined;
-            if (value !== undefined) return { value, from: "cache" };
-          }
-          const value = await load(kind, loader);
-          await keep(key, value, ttlMs, codec);
-          return { value, from: locked.ok ? "store" : "bypass" };
-        } finally {
-          if (locked.ok && locked.value) await attempt("unlock", (s) => s.release(lock, token));
-        }
-      }
-      if (!waited) metrics.wait(kind);
-      waited = true;
-      await Bun.sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
-      pollMs = Math.min(pollMs * 2, 50);
-      const again = await attempt("get", (s) => s.get(key));
-      const value = again.ok ? decode(again.value) : undefined;
-      if (value !== undefined) return { value, from: "cache" };
-    }
-  }
-
-  /** In-process singleflight: joins the running flight of `key` or starts one. */
-  function flight(key: string, start: () => Flight): Flight {
-    const running = flights.get(key);
-    if (running) return running;
-    const p = start().finally(() => {
-      if (flights.get(key) === p) flights.delete(key);
-    });
-    flights.set(key, p);
-    return p;
-  }
+  const events = invalidationEvents(opts.publish, log);
 
   /**
    * The first read of a request: the version and the entry under it in one step (or the entry under
@@ -181,16 +104,6 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
     if (ttlSeconds[kind] <= 0) return null;
     const v = await attempt("version", (s) => s.version(versionKey(namespace, tenantId)));
     return v.ok ? v.value : null;
-  }
-
-  /** Publishes without holding the caller up; `flush` waits for what is in flight. */
-  function announce(inv: Invalidation, version: CacheVersion) {
-    if (!opts.publish) return;
-    const p = opts
-      .publish(invalidationMessage(inv, version))
-      .catch((err) => log.warn("cache_invalidation_event_failed", { tenant_id: inv.tenantId, reason: inv.reason, error: (err as Error).message }))
-      .finally(() => publishing.delete(p));
-    publishing.add(p);
   }
 
   return {
@@ -223,15 +136,16 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
       // Without a version (the cache store failed) nothing is cached, but identical requests in
       // this process still share one store query: an outage must not become a stampede.
       const key = version === null ? `bypass:${prefix}${suffix}` : `${prefix}${version}${suffix}`;
-      const start: () => Flight = version === null ? async () => ({ value: await load(kind, loader), from: "bypass" }) : () => fetch(kind, key, ttlMs, loader, codec);
+      const start: () => Flight =
+        version === null ? async () => ({ value: await countedLoad(metrics, kind, loader), from: "bypass" }) : () => loadUnderLock(locked, kind, key, ttlMs, loader, codec);
       const joined = flights.has(key);
       if (joined) metrics.wait(kind);
       let result: Awaited<Flight>;
       try {
-        result = await flight(key, start).catch((err) => {
+        result = await joinFlight(flights, key, start).catch((err) => {
           // A 4xx is the answer to this query; anything else may be the leader's own bad luck.
           if (!joined || (err instanceof AppError && err.status < 500)) throw err;
-          return flight(key, start);
+          return joinFlight(flights, key, start);
         });
       } catch (err) {
         if (version === null) metrics.error(kind);
@@ -262,15 +176,121 @@ export function createScenarioCache(opts: ScenarioCacheOptions) {
         }
         metrics.invalidation(inv.reason, version === null ? "failed" : "ok");
       }
-      announce(inv, version);
+      events.announce(inv, version);
       return version;
     },
 
     /** Waits (at most `ms`) for invalidation events still being published. */
-    async flush(ms = 5_000): Promise<void> {
-      await Promise.race([Promise.allSettled([...publishing]), Bun.sleep(ms)]);
-    },
+    flush: (ms = 5_000): Promise<void> => events.flush(ms),
   };
 }
 
 export type ScenarioCache = ReturnType<typeof createScenarioCache>;
+
+/** Publishes invalidation events without holding the caller up; `flush` waits (at most `ms`) for those in flight. */
+function invalidationEvents(publish: EventSink | undefined, log: Logger) {
+  const publishing = new Set<Promise<void>>();
+  return {
+    announce(inv: Invalidation, version: CacheVersion): void {
+      if (!publish) return;
+      const p = publish(invalidationMessage(inv, version))
+        .catch((err) => log.warn("cache_invalidation_event_failed", { tenant_id: inv.tenantId, reason: inv.reason, error: (err as Error).message }))
+        .finally(() => publishing.delete(p));
+      publishing.add(p);
+    },
+    async flush(ms: number): Promise<void> {
+      await withTimeout(Promise.allSettled([...publishing]), ms, () => undefined);
+    },
+  };
+}
+
+type Attempt = <T>(what: string, op: (s: CacheStore) => Promise<T>) => Promise<{ ok: true; value: T } | { ok: false }>;
+
+/**
+ * Runs cache operations against `store`: a failure opens the cool-off (the store is skipped for
+ * `cooldownMs`, warned about at most every 10 s) and answers `ok: false`, never an error.
+ */
+function guardStore(store: CacheStore | undefined, log: Logger, cooldownMs: number): Attempt {
+  let downUntil = 0;
+  let lastWarn = 0;
+  return async (what, op) => {
+    if (!store || Date.now() < downUntil) return { ok: false };
+    try {
+      return { ok: true, value: await op(store) };
+    } catch (err) {
+      downUntil = Date.now() + cooldownMs;
+      if (Date.now() - lastWarn > 10_000) {
+        lastWarn = Date.now();
+        log.warn("cache_unavailable", { op: what, store: store.name, error: (err as Error).message, retry_in_ms: cooldownMs });
+      }
+      return { ok: false };
+    }
+  };
+}
+
+async function countedLoad<T>(metrics: CacheMetrics, kind: CacheKind, loader: () => Promise<T>): Promise<T> {
+  metrics.load(kind);
+  return loader();
+}
+
+/** In-process singleflight: joins the running flight of `key` or starts one. */
+function joinFlight(flights: Map<string, Flight>, key: string, start: () => Flight): Flight {
+  const running = flights.get(key);
+  if (running) return running;
+  const p = start().finally(() => {
+    if (flights.get(key) === p) flights.delete(key);
+  });
+  flights.set(key, p);
+  return p;
+}
+
+/** What a load under the cross-replica lock needs from its cache. */
+type LockedLoad = { attempt: Attempt; metrics: CacheMetrics; waitMs: number; lockMs: number; maxEntryBytes: number };
+
+/** Stores a loaded value under the version read before loading (bounded size). */
+async function keep(c: LockedLoad, key: string, value: unknown, ttlMs: number, codec: CacheCodec<unknown>): Promise<void> {
+  const text = codec.encode(value);
+  if (text === undefined || Buffer.byteLength(text) > c.maxEntryBytes) return;
+  await c.attempt("set", (s) => s.set(key, text, ttlMs));
+}
+
+/**
+ * One load of `key` per process, after a miss: the load of whichever replica holds the lock
+ * (waited for at most `waitMs`), else our own load. A leader that fails releases its lock, and
+ * the next follower to poll takes it over.
+ */
+async function loadUnderLock(c: LockedLoad, kind: CacheKind, key: string, ttlMs: number, loader: () => Promise<unknown>, codec: CacheCodec<unknown>): Flight {
+  const { attempt, metrics, waitMs, lockMs } = c;
+  const decode = (text: string | null) => (text === null ? undefined : codec.decode(text));
+  const lock = lockKey(key);
+  const token = crypto.randomUUID();
+  const deadline = Date.now() + waitMs;
+  let pollMs = 5;
+  let waited = false;
+  for (;;) {
+    const locked = waitMs > 0 ? await attempt("lock", (s) => s.acquire(lock, token, lockMs)) : { ok: true as const, value: false };
+    // We hold the lock, or there is nothing to wait for: load (and cache) ourselves.
+    if (!locked.ok || locked.value || Date.now() >= deadline) {
+      try {
+        // A leader that finished between our miss and our lock has cached the value already.
+        if (locked.ok && locked.value) {
+          const again = await attempt("get", (s) => s.get(key));
+          const value = again.ok ? decode(again.value) : undefined;
+          if (value !== undefined) return { value, from: "cache" };
+        }
+        const value = await countedLoad(metrics, kind, loader);
+        await keep(c, key, value, ttlMs, codec);
+        return { value, from: locked.ok ? "store" : "bypass" };
+      } finally {
+        if (locked.ok && locked.value) await attempt("unlock", (s) => s.release(lock, token));
+      }
+    }
+    if (!waited) metrics.wait(kind);
+    waited = true;
+    await Bun.sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
+    pollMs = Math.min(pollMs * 2, 50);
+    const again = await attempt("get", (s) => s.get(key));
+    const value = again.ok ? decode(again.value) : undefined;
+    if (value !== undefined) return { value, from: "cache" };
+  }
+}

@@ -2,6 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
 import { customVerb, envelope, limitBody } from "../platform/http";
+import { authPlugin } from "../platform/principal";
 import { ErrorResponse } from "../platform/schema";
 import { CurveGetQuery, CurveListQuery, curveModels } from "./model";
 import type { CurveService } from "./service";
@@ -14,7 +15,8 @@ export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveSe
   const { curves } = deps;
   return new Elysia({ name: "curves" })
     .model(curveModels)
-    .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+    .use(authPlugin(deps.authenticate))
+    .guard({ auth: true })
     .post(
       // No prefix on this plugin: a prefix would insert a "/" before ":verb".
       "/v1/curves:verb",

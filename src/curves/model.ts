@@ -1,6 +1,6 @@
 /** Curve schemas: the CSV columns the importer expects and the API's request/response shapes. */
 import { t } from "elysia";
-import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
+import { caseInsensitiveEnum, PageMeta, PlainMeta, queryInteger } from "../platform/schema";
 
 export const PRODUCTS = ["power", "natural_gas", "coal", "co2", "oil"] as const;
 export type Product = (typeof PRODUCTS)[number];
@@ -27,8 +27,6 @@ export const Curve = t.Object({
 
 export const CurveObservation = t.Object({ asof_date: t.String({ format: "date" }), contract_month: t.String({ format: "date" }), mid: t.Number() });
 
-const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number(), count: t.Integer(), limit: t.Integer(), next_cursor: t.Union([t.String(), t.Null()]) });
-
 export const CurveListQuery = t.Object(
   {
     limit: t.Optional(queryInteger("limit", 1, 200, 50)),
@@ -49,13 +47,13 @@ export const CurveGetQuery = t.Object(
   { additionalProperties: false },
 );
 
-export const CurveListEnvelope = t.Object({ meta: Meta, data: t.Array(Curve) });
+export const CurveListEnvelope = t.Object({ meta: PageMeta, data: t.Array(Curve) });
 export const CurveEnvelope = t.Object({
-  meta: t.Intersect([Meta, t.Object({ asof_date: t.String() })]),
+  meta: t.Intersect([PageMeta, t.Object({ asof_date: t.String() })]),
   data: t.Object({ curve: Curve, observations: t.Array(CurveObservation) }),
 });
 export const CurveImportEnvelope = t.Object({
-  meta: t.Object({ request_id: t.String(), query_time_ms: t.Number() }),
+  meta: PlainMeta,
   data: t.Object({ rows: t.Integer(), curves: t.Integer(), inserted: t.Integer(), updated: t.Integer() }),
 });
 

@@ -1,8 +1,9 @@
 /** Curve use cases: import (admin), reads (any reader), and the sample set for a first start. */
 import { authorize, type Principal } from "../platform/auth";
-import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { keysetPage } from "../platform/cursor";
 import { badRequest, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
+import { isCalendarDay } from "../platform/time";
 import { type CurveIdentity, parseCurveCsv } from "./csv";
 import { BLOCKS, type CurveRecord, PRODUCTS } from "./model";
 import type { CurveRepo, ImportResult, ObservationRow } from "./repo";
@@ -25,13 +26,16 @@ export function createCurveService(repo: CurveRepo) {
         ...(q.product !== undefined ? { product: normalizeEnum(PRODUCTS, q.product) } : {}),
         ...(q.block !== undefined ? { block: normalizeEnum(BLOCKS, q.block) } : {}),
       };
-      const fingerprint = filterFingerprint(filter);
-      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, { k: /^.{1,128}$/ }).k : undefined;
       const limit = q.limit ?? 50;
-      const rows = await repo.list(filter, limit, after);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { items: page, limit, nextCursor: rows.length > limit && last ? encodeCursor({ k: last.curve_key }, fingerprint) : null };
+      const { items, nextCursor } = await keysetPage({
+        cursor: q.cursor,
+        limit,
+        filters: filter,
+        shape: { k: /^.{1,128}$/ },
+        fetch: (after) => repo.list(filter, limit, after?.k),
+        keyOf: (c) => ({ k: c.curve_key }),
+      });
+      return { items, limit, nextCursor };
     },
 
     async get(p: Principal, curveKey: string, q: { asof_date?: string; limit?: number; cursor?: string }) {
@@ -42,19 +46,16 @@ export function createCurveService(repo: CurveRepo) {
         throw badRequest("asof_date must be a date YYYY-MM-DD", [{ field: "asof_date", location: "query", message: "expected YYYY-MM-DD" }]);
       }
       const asof = q.asof_date ?? curve.latest_asof;
-      const fingerprint = filterFingerprint({ curveKey, asof });
-      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, { m: /^\d{4}-\d{2}-01$/ }).m : undefined;
       const limit = q.limit ?? 120;
-      const rows: ObservationRow[] = await repo.observations(curveKey, asof, limit, after);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        curve: curve as CurveRecord,
-        asof,
-        observations: page,
+      const { items, nextCursor } = await keysetPage({
+        cursor: q.cursor,
         limit,
-        nextCursor: rows.length > limit && last ? encodeCursor({ m: last.contract_month }, fingerprint) : null,
-      };
+        filters: { curveKey, asof },
+        shape: { m: /^\d{4}-\d{2}-01$/ },
+        fetch: (after): Promise<ObservationRow[]> => repo.observations(curveKey, asof, limit, after?.m),
+        keyOf: (o) => ({ m: o.contract_month }),
+      });
+      return { curve: curve as CurveRecord, asof, observations: items, limit, nextCursor };
     },
 
     /** Loads the bundled sample curves into an empty store; returns whether it did. */
@@ -73,16 +74,6 @@ export function createCurveService(repo: CurveRepo) {
 }
 
 export type CurveService = ReturnType<typeof createCurveService>;
-
-/** `YYYY-MM-DD` naming a real day (not 2024-02-30, not 0000-00-00) in years 1..9999. */
-function isCalendarDay(value: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const day = new Date(Date.UTC(2000, mo - 1, d));
-  day.setUTCFullYear(y);
-  return y >= 1 && day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
-}
 
 async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;

@@ -17,9 +17,10 @@ import {
   quarterLabel,
   yyyymmOf,
 } from "./calendar";
+import { canonicalJson } from "./canonical-json";
 import { blockScale, buildDriverPlans, type DriverPlan, marketGasPrices, planApplies } from "./effects";
 import { assertFiniteRow } from "./finite";
-import { canonicalJson, Fnv1a64 } from "./hash";
+import { Fnv1a64 } from "./hash";
 import { DEFAULT_HEAT_RATE, IMPLIED_HEAT_RATE_BOUNDS, MARKET_STACK, MIN_GAS_PRICE } from "./params";
 import { type MarketKey, marketOf } from "./scope";
 import {
@@ -505,36 +506,48 @@ export class MonthEval {
  * the shocked baseline is reproduced exactly. Pure: reads ce and run, writes only `out`.
  */
 export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult: number, powerMult: number, out: MonthEval): void {
-  const { plan, nd, group, xin } = ce;
+  out.ensure(ce.nd);
+  out.upParts.fill(0, 0, ce.nd);
+  out.recParts.fill(0, 0, ce.nd);
+  out.values.fill(0);
+  if (ce.isPower) evaluatePowerMonth(run, ce, t, fuelMult, powerMult, out);
+  else evaluateFuelMonth(run, ce, t, fuelMult, out);
+}
+
+/** A fuel curve moves by its own fuel_curve drivers only: ΔF = |F|·bp/10000, additive. */
+function evaluateFuelMonth(run: RunTables, ce: CurveEval, t: number, fuelMult: number, out: MonthEval): void {
+  const { plan, nd } = ce;
   const c = plan.curve;
-  const T = plan.T;
-  const k = plan.a + t;
-  out.ensure(nd);
   const up = out.upParts;
-  const rec = out.recParts;
-  up.fill(0, 0, nd);
-  rec.fill(0, 0, nd);
   const vals = out.values;
-  vals.fill(0);
   const npvCoef = ce.npvCoef[t]!;
-  if (!ce.isPower) {
-    // a fuel curve moves by its own fuel_curve drivers only: ΔF = |F|·bp/10000, additive
-    const base = c.mid[plan.i0 + t]! * fuelMult;
-    let u = 0;
-    for (let j = 0; j < nd; j++) {
-      const d = run.plans[ce.dIdx[j]!]!.driver;
-      const s = d.driver_type === "fuel_curve" ? d.basis_points_adjustment / 10000 : 0;
-      up[j] = Math.abs(base) * s;
-      u += up[j]!;
-    }
-    vals[M_MID] = base + u;
-    vals[M_BASE] = base;
-    vals[M_UP] = u;
-    vals[M_NPV] = npvCoef * u;
-    vals[M_NPVBP] = run.hNpvBp[k]! * npvCoef * u + 0; // + 0: no −0
-    vals[M_GAS] = c.product === "natural_gas" ? 1 / ce.unitF : 0;
-    return;
+  const base = c.mid[plan.i0 + t]! * fuelMult;
+  let u = 0;
+  for (let j = 0; j < nd; j++) {
+    const d = run.plans[ce.dIdx[j]!]!.driver;
+    const s = d.driver_type === "fuel_curve" ? d.basis_points_adjustment / 10000 : 0;
+    up[j] = Math.abs(base) * s;
+    u += up[j]!;
   }
+  vals[M_MID] = base + u;
+  vals[M_BASE] = base;
+  vals[M_UP] = u;
+  vals[M_NPV] = npvCoef * u;
+  vals[M_NPVBP] = run.hNpvBp[plan.a + t]! * npvCoef * u + 0; // + 0: no −0
+  vals[M_GAS] = c.product === "natural_gas" ? 1 / ce.unitF : 0;
+}
+
+/**
+ * A power curve: per block, the stack game of the driver groups active this month (Shapley values
+ * of the price uplift), each group's value split among its drivers; then certificate costs.
+ */
+function evaluatePowerMonth(run: RunTables, ce: CurveEval, t: number, fuelMult: number, powerMult: number, out: MonthEval): void {
+  const { plan, nd } = ce;
+  const c = plan.curve;
+  const k = plan.a + t;
+  const up = out.upParts;
+  const vals = out.values;
+  const npvCoef = ce.npvCoef[t]!;
   const baseCurve = c.mid[plan.i0 + t]! * powerMult;
   const P0 = baseCurve * ce.unitF;
   const G0 = ce.g0[t]! * fuelMult;
@@ -542,7 +555,7 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
   const hr = G0 > MIN_GAS_PRICE ? Math.min(hrHi, Math.max(hrLo, P0 / G0)) : DEFAULT_HEAT_RATE;
   const nb = ce.blocks.length;
   const w0 = nb === 2 ? run.hOnShare[k]! : 1;
-  const { inp, v, phi, act, gsum, out2, share, shareIdx, air } = out;
+  const { inp, v, phi, act, out2 } = out;
   let uplift = 0;
   let dPdG = 0;
   let tRps = 0;
@@ -550,28 +563,7 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
   for (let bi = 0; bi < nb; bi++) {
     const bs = ce.blocks[bi]!;
     const wb = bi === 0 ? w0 : 1 - w0;
-    inp.fill(0);
-    gsum.fill(0);
-    // aggregate the inputs of each group (canonical order; requirements take the maximum)
-    for (let j = 0; j < nd; j++) {
-      const g = group[j]!;
-      if (g < 0) continue;
-      let x = xin[(j * nb + bi) * T + t]!;
-      if ((FUEL_GROUPS >> g) & 1) x *= fuelMult;
-      if (g === G_RPS || g === G_CES) {
-        const slot = GROUP_SLOT[g]!;
-        if (x > inp[slot]!) inp[slot] = x;
-        gsum[g] = inp[slot]!;
-      } else if (g === G_ENERGY) {
-        if (ce.renewable[j]) inp[IN_ZR] = inp[IN_ZR]! + x;
-        else inp[IN_ZC] = inp[IN_ZC]! + x;
-        gsum[g] += x;
-      } else {
-        const slot = GROUP_SLOT[g]!;
-        inp[slot] = inp[slot]! + x;
-        gsum[g] += x;
-      }
-    }
+    aggregateBlockInputs(ce, t, bi, fuelMult, out);
     if (bi === 0) {
       tRps = inp[IN_RPS]!;
       tCes = inp[IN_CES]!;
@@ -592,36 +584,7 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
     uplift += wb * v[full]!;
     if (ng === 0) continue;
     shapley(v, ng, phi);
-    // within a group: additive inputs in proportion to each driver's input; requirements by the
-    // Shapley value of the maximum (airport) game
-    for (let i = 0; i < ng; i++) {
-      const g = act[i]!;
-      const val = wb * phi[i]!;
-      if (val === 0) continue;
-      if (g === G_RPS || g === G_CES) {
-        let n = 0;
-        for (let j = 0; j < nd; j++) {
-          if (group[j] !== g) continue;
-          share[j] = xin[(j * nb + bi) * T + t]!;
-          shareIdx[n++] = j;
-        }
-        airportShapley(share, shareIdx, n, air);
-        const tot = gsum[g]!;
-        for (let q = 0; q < n; q++) {
-          const j = shareIdx[q]!;
-          up[j] += (val * air[j]!) / tot;
-        }
-      } else {
-        const tot = gsum[g]!;
-        if (tot === 0) continue;
-        for (let j = 0; j < nd; j++) {
-          if (group[j] !== g) continue;
-          let x = xin[(j * nb + bi) * T + t]!;
-          if ((FUEL_GROUPS >> g) & 1) x *= fuelMult;
-          up[j] += (val * x) / tot;
-        }
-      }
-    }
+    splitGroupValues(ce, t, bi, wb, ng, fuelMult, out);
   }
   // certificate cost of load: price × required share, the strictest requirement of each kind binding
   let recCost = 0;
@@ -644,6 +607,75 @@ export function evaluateMonth(run: RunTables, ce: CurveEval, t: number, fuelMult
   vals[M_GAS] = dPdG * inv;
 }
 
+/** Block bi's inputs of each driver group into out.inp (by slot) and out.gsum (by group): canonical order; requirements take the maximum. */
+function aggregateBlockInputs(ce: CurveEval, t: number, bi: number, fuelMult: number, out: MonthEval): void {
+  const { nd, group, xin } = ce;
+  const T = ce.plan.T;
+  const nb = ce.blocks.length;
+  const { inp, gsum } = out;
+  inp.fill(0);
+  gsum.fill(0);
+  for (let j = 0; j < nd; j++) {
+    const g = group[j]!;
+    if (g < 0) continue;
+    let x = xin[(j * nb + bi) * T + t]!;
+    if ((FUEL_GROUPS >> g) & 1) x *= fuelMult;
+    if (g === G_RPS || g === G_CES) {
+      const slot = GROUP_SLOT[g]!;
+      if (x > inp[slot]!) inp[slot] = x;
+      gsum[g] = inp[slot]!;
+    } else if (g === G_ENERGY) {
+      if (ce.renewable[j]) inp[IN_ZR] = inp[IN_ZR]! + x;
+      else inp[IN_ZC] = inp[IN_ZC]! + x;
+      gsum[g] += x;
+    } else {
+      const slot = GROUP_SLOT[g]!;
+      inp[slot] = inp[slot]! + x;
+      gsum[g] += x;
+    }
+  }
+}
+
+/**
+ * Adds block bi's share (weight wb) of each active group's Shapley value (out.phi, groups out.act)
+ * to its drivers' parts in out.upParts: additive inputs in proportion to each driver's input;
+ * requirements by the Shapley value of the maximum (airport) game.
+ */
+function splitGroupValues(ce: CurveEval, t: number, bi: number, wb: number, ng: number, fuelMult: number, out: MonthEval): void {
+  const { nd, group, xin } = ce;
+  const T = ce.plan.T;
+  const nb = ce.blocks.length;
+  const { phi, act, gsum, share, shareIdx, air, upParts: up } = out;
+  for (let i = 0; i < ng; i++) {
+    const g = act[i]!;
+    const val = wb * phi[i]!;
+    if (val === 0) continue;
+    if (g === G_RPS || g === G_CES) {
+      let n = 0;
+      for (let j = 0; j < nd; j++) {
+        if (group[j] !== g) continue;
+        share[j] = xin[(j * nb + bi) * T + t]!;
+        shareIdx[n++] = j;
+      }
+      airportShapley(share, shareIdx, n, air);
+      const tot = gsum[g]!;
+      for (let q = 0; q < n; q++) {
+        const j = shareIdx[q]!;
+        up[j] += (val * air[j]!) / tot;
+      }
+    } else {
+      const tot = gsum[g]!;
+      if (tot === 0) continue;
+      for (let j = 0; j < nd; j++) {
+        if (group[j] !== g) continue;
+        let x = xin[(j * nb + bi) * T + t]!;
+        if ((FUEL_GROUPS >> g) & 1) x *= fuelMult;
+        up[j] += (val * x) / tot;
+      }
+    }
+  }
+}
+
 /** rec_cost of one kind of requirement (price × max T) and its airport-rule parts, written to out.recParts. */
 function recParts(ce: CurveEval, t: number, g: number, tmax: number, price: number, out: MonthEval): number {
   const { share, shareIdx, air, recParts: rec } = out;
@@ -660,24 +692,45 @@ function recParts(ce: CurveEval, t: number, g: number, tmax: number, price: numb
   return price * tmax;
 }
 
+/** What the phases of one curve share: its plan and tables, the run, and the drivers each attributed metric names. */
+interface CurveRun {
+  plan: CurvePlan;
+  ws: Workspace;
+  run: RunTables;
+  cx: RunCtx;
+  ce: CurveEval;
+  isPower: boolean;
+  /** The curve's policy drivers (np of them) and its requirement (RPS/CES) drivers (nr), as run driver indexes. */
+  pIdx: Int32Array;
+  np: number;
+  rIdx: Int32Array;
+  nr: number;
+}
+
 function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): void {
-  const { curve, a, T } = plan;
-  const isPower = curve.product === "power";
-  const code: BlockCode = isPower ? blockCode(curve.block) : ATC;
-  const { vals, weight, npvCoef, contrib, recContrib } = ws;
   const ce = prepareCurve(run, plan);
   const nd = ce.nd;
-  const dIdx = ce.dIdx;
   const pIdx = new Int32Array(nd);
   let np = 0;
-  for (let j = 0; j < nd; j++) if (ce.policy[j]) pIdx[np++] = dIdx[j]!;
+  for (let j = 0; j < nd; j++) if (ce.policy[j]) pIdx[np++] = ce.dIdx[j]!;
   const rIdx = new Int32Array(nd);
   let nr = 0;
-  for (let j = 0; j < nd; j++) if (ce.group[j] === G_RPS || ce.group[j] === G_CES) rIdx[nr++] = dIdx[j]!;
-  const me = ws.month;
-  me.ensure(nd);
+  for (let j = 0; j < nd; j++) if (ce.group[j] === G_RPS || ce.group[j] === G_CES) rIdx[nr++] = ce.dIdx[j]!;
+  ws.month.ensure(nd);
+  const cr: CurveRun = { plan, ws, run, cx, ce, isPower: plan.curve.product === "power", pIdx, np, rIdx, nr };
+  centralValues(cr);
+  monthlyBands(cr);
+  emitMonthlyRows(cr);
+  emitPeriodRows(cr);
+}
 
-  // ---- weights and central values (evaluateMonth at fuelMult = powerMult = 1)
+/** Weights and central values of every month (evaluateMonth at fuelMult = powerMult = 1) with each driver's parts. */
+function centralValues({ plan, ws, run, cx, ce, isPower }: CurveRun): void {
+  const { a, T } = plan;
+  const code: BlockCode = isPower ? blockCode(plan.curve.block) : ATC;
+  const { vals, weight, npvCoef, contrib, recContrib } = ws;
+  const nd = ce.nd;
+  const me = ws.month;
   for (let t = 0; t < T; t++) {
     const k = a + t;
     const ym = cx.hYm[k]!;
@@ -691,15 +744,22 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
       recContrib[j * T + t] = me.recParts[j]!;
     }
   }
+}
 
-  // ---- bands (src/engine/uncertainty.ts): closed-form monthly quantiles, Monte Carlo periods; then
-  // every metric is evaluated at the lower and upper quantile point (docs/model.md §7.6): the price
-  // level (power: the curve's multiplier m_q; fuel curves: their own) with the gas price moved
-  // consistently (fuelMult_q), so each metric's band reflects how the drivers act at that price.
+/**
+ * Bands (src/engine/uncertainty.ts): closed-form monthly quantiles, Monte Carlo periods (into
+ * cx.cb); then every metric of a month is evaluated at the lower and upper quantile point
+ * (docs/model.md §7.6): the price level (power: the curve's multiplier m_q; fuel curves: their
+ * own) with the gas price moved consistently (fuelMult_q), so each metric's band reflects how the
+ * drivers act at that price.
+ */
+function monthlyBands({ plan, ws, run, cx, ce, isPower }: CurveRun): void {
+  const { curve, a, T } = plan;
+  const { vals, weight, bLo, bHi } = ws;
+  const me = ws.month;
   const cb = cx.cb;
   cx.bands.curve(curve, { a, T, hFirst: cx.h0 + a, weight, mid: vals.subarray(M_MID * T, M_MID * T + T), qLabels: cx.qLabels, yLabels: cx.yLabels }, cb);
-  const { fuelLo, fuelHi, mLo, mHi, aggLo, aggHi, aggFuelLo, aggFuelHi } = cb;
-  const { bLo, bHi, pLo, pHi } = ws;
+  const { fuelLo, fuelHi, mLo, mHi } = cb;
   for (let t = 0; t < T; t++) {
     evaluateMonth(run, ce, t, fuelLo[t]!, isPower ? mLo[t]! : 1, me);
     for (let mi = 0; mi < NM; mi++) bLo[mi * T + t] = me.values[mi]!;
@@ -713,6 +773,49 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
       bHi[i] = Math.max(v, x, y);
     }
   }
+}
+
+/** The drivers that metric mi is attributed to. */
+const attrIdx = (cr: CurveRun, mi: number) => (mi === M_POL ? cr.pIdx : mi === M_REC ? cr.rIdx : cr.ce.dIdx);
+const attrN = (cr: CurveRun, mi: number) => (mi === M_POL ? cr.np : mi === M_REC ? cr.nr : cr.ce.nd);
+/** Whether the curve's driver j takes part in metric mi's attribution. */
+const attrKeep = (ce: CurveEval, mi: number, j: number) => (mi === M_POL ? ce.policy[j] === 1 : mi === M_REC ? ce.group[j] === G_RPS || ce.group[j] === G_CES : true);
+/** The monthly coefficient of a per-driver part of metric mi in month u. */
+const attrCoef = (cr: CurveRun, mi: number, u: number) => (mi === M_NPV ? cr.ws.npvCoef[u]! : mi === M_NPVBP ? cr.ws.npvCoef[u]! * cr.run.hNpvBp[cr.plan.a + u]! : 1);
+
+/** One row per month and metric, with its band and (for attributed metrics) its parts per driver. */
+function emitMonthlyRows(cr: CurveRun): void {
+  const { plan, ws, cx, ce } = cr;
+  const { a, T } = plan;
+  const { vals, contrib, recContrib, bLo, bHi, part } = ws;
+  const key = plan.curve.curveKey;
+  for (let t = 0; t < T; t++) {
+    const k = a + t;
+    const ym = cx.hYm[k]!;
+    const lab = cx.labels[k]!;
+    for (let mi = 0; mi < NM; mi++) {
+      const v = vals[mi * T + t]!;
+      let attr: string | null = null;
+      if (ATTRIBUTED[mi]) {
+        const src = mi === M_REC ? recContrib : contrib;
+        const sc = attrCoef(cr, mi, t);
+        let q = 0;
+        for (let j = 0; j < ce.nd; j++) if (attrKeep(ce, mi, j)) part[q++] = sc * src[j * T + t]!;
+        attr = attrJson(cx.attrKeys, attrIdx(cr, mi), attrN(cr, mi), part);
+      }
+      cx.writer.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bLo[mi * T + t]!, bHi[mi * T + t]!, attr);
+    }
+  }
+}
+
+/** Rows of the whole quarters, then the whole calendar years, in the horizon; bands from each period's quantile points. */
+function emitPeriodRows(cr: CurveRun): void {
+  const { plan, ws, run, cx, ce, isPower } = cr;
+  const { a, T } = plan;
+  const { vals, weight, contrib, recContrib, pLo, pHi, part } = ws;
+  const { aggLo, aggHi, aggFuelLo, aggFuelHi } = cx.cb;
+  const me = ws.month;
+  const key = plan.curve.curveKey;
   /** Every metric of the period [t, t + len) with each month evaluated at (fm, pm), aggregated like the values. */
   const periodAt = (t: number, len: number, W: number, fm: number, pm: number, out: Float64Array) => {
     out.fill(0);
@@ -724,35 +827,6 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
   };
   const hFirst = cx.h0 + a; // absolute month index of t = 0
   const hLast = hFirst + T - 1;
-
-  // ---- emit rows
-  const w = cx.writer;
-  const key = curve.curveKey;
-  const part = ws.part;
-  const hNpvBp = run.hNpvBp;
-  // attribution of metric mi: which drivers, from which per-driver monthly array, with which monthly coefficient
-  const attrIdx = (mi: number) => (mi === M_POL ? pIdx : mi === M_REC ? rIdx : dIdx);
-  const attrN = (mi: number) => (mi === M_POL ? np : mi === M_REC ? nr : nd);
-  const keep = (mi: number, j: number) => (mi === M_POL ? ce.policy[j] === 1 : mi === M_REC ? ce.group[j] === G_RPS || ce.group[j] === G_CES : true);
-  const coef = (mi: number, u: number) => (mi === M_NPV ? npvCoef[u]! : mi === M_NPVBP ? npvCoef[u]! * hNpvBp[a + u]! : 1);
-  for (let t = 0; t < T; t++) {
-    const k = a + t;
-    const ym = cx.hYm[k]!;
-    const lab = cx.labels[k]!;
-    for (let mi = 0; mi < NM; mi++) {
-      const v = vals[mi * T + t]!;
-      let attr: string | null = null;
-      if (ATTRIBUTED[mi]) {
-        const src = mi === M_REC ? recContrib : contrib;
-        const sc = coef(mi, t);
-        let q = 0;
-        for (let j = 0; j < nd; j++) if (keep(mi, j)) part[q++] = sc * src[j * T + t]!;
-        attr = attrJson(cx.attrKeys, attrIdx(mi), attrN(mi), part);
-      }
-      w.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bLo[mi * T + t]!, bHi[mi * T + t]!, attr);
-    }
-  }
-  // quarters, then calendar years
   let slot = 0;
   for (let pass = 0; pass < 2; pass++) {
     const len = pass === 0 ? 3 : 12;
@@ -777,20 +851,20 @@ function runCurve(plan: CurvePlan, ws: Workspace, run: RunTables, cx: RunCtx): v
         if (ATTRIBUTED[mi]) {
           const src = mi === M_REC ? recContrib : contrib;
           let q = 0;
-          for (let j = 0; j < nd; j++) {
-            if (!keep(mi, j)) continue;
+          for (let j = 0; j < ce.nd; j++) {
+            if (!attrKeep(ce, mi, j)) continue;
             let c = 0;
             const off = j * T;
-            if (summed) for (let u = t; u < t + len; u++) c += coef(mi, u) * src[off + u]!;
+            if (summed) for (let u = t; u < t + len; u++) c += attrCoef(cr, mi, u) * src[off + u]!;
             else {
               for (let u = t; u < t + len; u++) c += weight[u]! * src[off + u]!;
               c /= W;
             }
             part[q++] = c;
           }
-          attr = attrJson(cx.attrKeys, attrIdx(mi), q, part);
+          attr = attrJson(cx.attrKeys, attrIdx(cr, mi), q, part);
         }
-        w.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, Math.min(v, pLo[mi]!, pHi[mi]!), Math.max(v, pLo[mi]!, pHi[mi]!), attr);
+        cx.writer.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, Math.min(v, pLo[mi]!, pHi[mi]!), Math.max(v, pLo[mi]!, pHi[mi]!), attr);
       }
       slot++;
     }

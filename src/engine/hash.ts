@@ -76,22 +76,3 @@ export function fnv1a32(s: string): number {
   }
   return h >>> 0;
 }
-
-/** JSON with object keys sorted recursively; typed arrays as plain arrays. Deterministic for equal inputs. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  if (typeof v === "number") return Number.isFinite(v) ? JSON.stringify(v) : JSON.stringify(String(v));
-  if (typeof v === "string" || typeof v === "boolean") return JSON.stringify(v);
-  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
-    const a = Array.from(v as ArrayLike<unknown>);
-    return `[${a.map(canonicalJson).join(",")}]`;
-  }
-  if (typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(String(v));
-}

@@ -13,6 +13,7 @@ export {
   weekdaysInMonth,
   yyyymmOf,
 } from "./calendar";
+export { canonicalJson } from "./canonical-json";
 export {
   type CurveEval,
   type CurvePlan,
@@ -28,7 +29,7 @@ export {
   runScenario,
 } from "./engine";
 export { assertFiniteRow, NON_FINITE_OUTPUT, NonFiniteOutputError } from "./finite";
-export { canonicalJson, Fnv1a64, fnv1a64Hex } from "./hash";
+export { Fnv1a64, fnv1a64Hex } from "./hash";
 export * as modelParams from "./params";
 export * from "./types";
 export { EngineValidationError, normalizeParameters, validateDriversAgainstCurves, validateInput } from "./validate";

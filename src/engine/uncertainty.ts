@@ -258,16 +258,20 @@ export class RunBands {
   /** Fills `out` for one curve: closed-form monthly quantiles and their split; Monte Carlo period quantiles. */
   curve(curve: BaselineCurve, w: CurveWindow, out: CurveBands): void {
     const cal = this.calibrationOf(curve);
-    const gas = this.gasCal;
     const isPower = curve.product === "power";
     const load = gasLoading(curve);
     // correlation of this curve's factor shocks with the reference gas curve's
     const rhoPG = isPower ? load * gasLoading({ product: "natural_gas", market: "" }) : 1;
     const resid = Math.sqrt(Math.max(0, 1 - rhoPG * rhoPG));
+    this.monthlyQuantiles(cal, w, out, isPower, rhoPG, resid);
+    this.periodQuantiles(curve, cal, w, out, isPower, rhoPG, resid);
+  }
+
+  /** Closed-form monthly quantiles, ln M_k ~ N(−V_k/2, V_k), and their fuel/power split (ρ of the curve with gas: rhoPG). */
+  private monthlyQuantiles(cal: CurveCalibration, w: CurveWindow, out: CurveBands, isPower: boolean, rhoPG: number, resid: number): void {
+    const gas = this.gasCal;
     const { a, T } = w;
     const { mLo, mHi, fuelLo, fuelHi, powerLo, powerHi, logVar, gasVar } = out;
-
-    // ---- closed-form monthly quantiles: ln M_k ~ N(−V_k/2, V_k)
     for (let t = 0; t < T; t++) {
       const k = a + t;
       const ym = this.hYm[k]!;
@@ -296,8 +300,13 @@ export class RunBands {
         powerHi[t] = 1;
       }
     }
+  }
 
-    // ---- Monte Carlo for full quarters and years
+  /** Monte Carlo quantiles of the full quarters and years in the window (the paths share the common factor with every curve). */
+  private periodQuantiles(curve: BaselineCurve, cal: CurveCalibration, w: CurveWindow, out: CurveBands, isPower: boolean, rhoPG: number, resid: number): void {
+    const { a, T } = w;
+    const { logVar } = out;
+    const load = gasLoading(curve);
     const hFirst = w.hFirst;
     const hLast = hFirst + T - 1;
     let tEnd = -1; // last valued month that closes a full quarter

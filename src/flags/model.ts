@@ -1,7 +1,7 @@
 /** Runtime-config schemas (TypeBox via Elysia's `t`): rate-limit settings, feature flags, audit entries. */
 import { t } from "elysia";
 import { JSON_LIMIT } from "../platform/json-page";
-import { queryInteger } from "../platform/schema";
+import { Meta, queryInteger } from "../platform/schema";
 import { MAX_RPS, MIN_RPS } from "../ratelimit/gcra";
 
 /** The scope of settings for every tenant; a tenant id can never start with `_`. */
@@ -109,16 +109,14 @@ export const AuditQuery = t.Object(
   { additionalProperties: false },
 );
 
-const meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
-
 export const configModels = {
   RateLimitSettings,
   FeatureFlagUpdate,
-  RateLimitEnvelope: t.Object({ meta, data: RateLimitView }),
-  FeatureFlagsEnvelope: t.Object({ meta, data: FeatureFlagsView }),
-  AuditLogEnvelope: t.Object({ meta, data: t.Array(AuditEntry) }),
+  RateLimitEnvelope: t.Object({ meta: Meta, data: RateLimitView }),
+  FeatureFlagsEnvelope: t.Object({ meta: Meta, data: FeatureFlagsView }),
+  AuditLogEnvelope: t.Object({ meta: Meta, data: t.Array(AuditEntry) }),
   RuntimeConfigEnvelope: t.Object({
-    meta,
+    meta: Meta,
     data: t.Object({ version: t.Integer(), rate_limit: RateLimitView, feature_flags: FeatureFlagsView, tenants: t.Array(t.String(), { description: "Tenants with overrides." }) }),
   }),
 } as const;

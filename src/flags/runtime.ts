@@ -5,6 +5,7 @@
  * query, idle ones cost nothing, and no timer outlives the app. Only the first load is awaited.
  */
 import type { Logger } from "../platform/logger";
+import { withTimeout } from "../platform/timers";
 import type { FeatureFlagInput, FeatureName, RateLimitSettingsInput } from "./model";
 import type { ConfigRepo } from "./repo";
 
@@ -63,8 +64,7 @@ export function createRuntimeConfig(deps: { repo: ConfigRepo; log: Logger; pollM
     async current(): Promise<Snapshot> {
       if (!loaded) {
         const timeout = deps.firstLoadTimeoutMs ?? 2_000;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([start(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]).finally(() => clearTimeout(timer));
+        await withTimeout(start(), timeout, () => undefined);
       } else if (Date.now() - checkedAt >= deps.pollMs) void start();
       return snapshot;
     },

@@ -38,67 +38,67 @@ const toRule = (p: { prefix: string; requests_per_second: number; burst: number 
 const fromRule = (r: PrefixRule) => ({ prefix: r.prefix, requests_per_second: r.rps, burst: r.burst });
 const AUDIT_CURSOR = { i: /^\d{1,19}$/ };
 
+/** The settings from the environment: the last layer under the global and tenant overrides. */
+type EnvDefaults = { layer: LimitLayer; features: Record<FeatureName, boolean>; limits: OutputLimits };
+
+const layer = (s: RateLimitSettingsInput | undefined): LimitLayer | undefined =>
+  s && { enabled: s.enabled, rps: s.requests_per_second, burst: s.burst, prefixes: (s.prefixes ?? []).map(toRule) };
+
+function resolveFeatures(snap: Snapshot, env: EnvDefaults, tenantId: string | null): TenantFlags {
+  const tenant = tenantId === null ? undefined : snap.features.get(tenantId);
+  const global = snap.features.get(GLOBAL_SCOPE);
+  const features = {} as TenantFlags["features"];
+  for (const name of FEATURES) {
+    const own = tenant?.get(name);
+    const shared = global?.get(name);
+    features[name] = own ? { enabled: own.enabled, source: "tenant" } : shared ? { enabled: shared.enabled, source: "global" } : { enabled: env.features[name], source: "default" };
+  }
+  const pick = <K extends keyof OutputLimits>(key: K): OutputLimits[K] =>
+    (tenant?.get("scenario_outputs")?.configuration?.[key] ?? global?.get("scenario_outputs")?.configuration?.[key] ?? env.limits[key]) as OutputLimits[K];
+  return { features, outputLimits: { max_page_size: pick("max_page_size"), max_export_rows: pick("max_export_rows"), max_concurrent_exports: pick("max_concurrent_exports") } };
+}
+
+function rateLimitView(snap: Snapshot, env: EnvDefaults, scope: string) {
+  const own = snap.rateLimits.get(scope);
+  const layers = [scope === GLOBAL_SCOPE ? undefined : layer(own), layer(snap.rateLimits.get(GLOBAL_SCOPE)), env.layer].filter((l): l is LimitLayer => !!l);
+  const pickFirst = <K extends keyof LimitLayer>(k: K) => layers.find((l) => l[k] !== undefined)?.[k] as NonNullable<LimitLayer[K]>;
+  const source: Source = own ? (scope === GLOBAL_SCOPE ? "global" : "tenant") : snap.rateLimits.has(GLOBAL_SCOPE) ? "global" : "default";
+  return {
+    scope,
+    override: own ?? null,
+    effective: {
+      enabled: pickFirst("enabled"),
+      requests_per_second: pickFirst("rps"),
+      burst: pickFirst("burst"),
+      prefixes: layers.flatMap((l) => (l.prefixes ?? []).map(fromRule)),
+      source,
+    },
+    version: Math.max(snap.version, 0),
+  };
+}
+
+function featureView(snap: Snapshot, env: EnvDefaults, scope: string) {
+  const resolved = resolveFeatures(snap, env, scope === GLOBAL_SCOPE ? null : scope);
+  const own = snap.features.get(scope);
+  const features: Record<string, FeatureViewOutput> = {};
+  for (const name of FEATURES) {
+    const f = resolved.features[name];
+    features[name] = {
+      enabled: f.enabled,
+      source: f.source,
+      configuration: name === "scenario_outputs" ? resolved.outputLimits : {},
+      override: own?.get(name) ?? null,
+    };
+  }
+  return { scope, features, version: Math.max(snap.version, 0) };
+}
+
 export function createFlags(deps: { runtime: RuntimeConfig; repo: ConfigRepo; config: FlagsConfig }) {
   const { runtime, repo, config } = deps;
   const envLayer: LimitLayer = { enabled: config.rateLimitEnabled, rps: config.rateLimitRps, burst: config.rateLimitBurst, prefixes: config.rateLimitOverrides };
   const envFeatures: Record<FeatureName, boolean> = { scenario_outputs: config.scenarioOutputsEnabled, csv_export: true, bulk_runs: true };
   const envLimits: OutputLimits = { max_page_size: JSON_LIMIT.max, max_export_rows: null, max_concurrent_exports: config.outputExportsMax };
-
-  const layer = (s: RateLimitSettingsInput | undefined): LimitLayer | undefined =>
-    s && { enabled: s.enabled, rps: s.requests_per_second, burst: s.burst, prefixes: (s.prefixes ?? []).map(toRule) };
-
-  function resolveFeatures(snap: Snapshot, tenantId: string | null): TenantFlags {
-    const tenant = tenantId === null ? undefined : snap.features.get(tenantId);
-    const global = snap.features.get(GLOBAL_SCOPE);
-    const features = {} as TenantFlags["features"];
-    for (const name of FEATURES) {
-      const own = tenant?.get(name);
-      const shared = global?.get(name);
-      features[name] = own
-        ? { enabled: own.enabled, source: "tenant" }
-        : shared
-          ? { enabled: shared.enabled, source: "global" }
-          : { enabled: envFeatures[name], source: "default" };
-    }
-    const pick = <K extends keyof OutputLimits>(key: K): OutputLimits[K] =>
-      (tenant?.get("scenario_outputs")?.configuration?.[key] ?? global?.get("scenario_outputs")?.configuration?.[key] ?? envLimits[key]) as OutputLimits[K];
-    return { features, outputLimits: { max_page_size: pick("max_page_size"), max_export_rows: pick("max_export_rows"), max_concurrent_exports: pick("max_concurrent_exports") } };
-  }
-
-  function rateLimitView(snap: Snapshot, scope: string) {
-    const own = snap.rateLimits.get(scope);
-    const layers = [scope === GLOBAL_SCOPE ? undefined : layer(own), layer(snap.rateLimits.get(GLOBAL_SCOPE)), envLayer].filter((l): l is LimitLayer => !!l);
-    const pickFirst = <K extends keyof LimitLayer>(k: K) => layers.find((l) => l[k] !== undefined)?.[k] as NonNullable<LimitLayer[K]>;
-    const source: Source = own ? (scope === GLOBAL_SCOPE ? "global" : "tenant") : snap.rateLimits.has(GLOBAL_SCOPE) ? "global" : "default";
-    return {
-      scope,
-      override: own ?? null,
-      effective: {
-        enabled: pickFirst("enabled"),
-        requests_per_second: pickFirst("rps"),
-        burst: pickFirst("burst"),
-        prefixes: layers.flatMap((l) => (l.prefixes ?? []).map(fromRule)),
-        source,
-      },
-      version: Math.max(snap.version, 0),
-    };
-  }
-
-  function featureView(snap: Snapshot, scope: string) {
-    const resolved = resolveFeatures(snap, scope === GLOBAL_SCOPE ? null : scope);
-    const own = snap.features.get(scope);
-    const features: Record<string, FeatureViewOutput> = {};
-    for (const name of FEATURES) {
-      const f = resolved.features[name];
-      features[name] = {
-        enabled: f.enabled,
-        source: f.source,
-        configuration: name === "scenario_outputs" ? resolved.outputLimits : {},
-        override: own?.get(name) ?? null,
-      };
-    }
-    return { scope, features, version: Math.max(snap.version, 0) };
-  }
+  const env: EnvDefaults = { layer: envLayer, features: envFeatures, limits: envLimits };
 
   async function change(p: Principal, perm: Permission, requestId: string, scope: string, kind: ConfigKind, name: string, value: unknown) {
     authorize(p, perm);
@@ -108,7 +108,7 @@ export function createFlags(deps: { runtime: RuntimeConfig; repo: ConfigRepo; co
 
   /** The flags and output limits of a tenant (null: the local operator, who sees the global values). */
   async function get(tenantId: string | null): Promise<TenantFlags> {
-    return resolveFeatures(await runtime.current(), tenantId);
+    return resolveFeatures(await runtime.current(), env, tenantId);
   }
 
   return {
@@ -139,11 +139,16 @@ export function createFlags(deps: { runtime: RuntimeConfig; repo: ConfigRepo; co
         authorizeAdmin(p);
         const snap = await runtime.current();
         const tenants = new Set([...snap.rateLimits.keys(), ...snap.features.keys()].filter((s) => s !== GLOBAL_SCOPE));
-        return { version: Math.max(snap.version, 0), rate_limit: rateLimitView(snap, GLOBAL_SCOPE), feature_flags: featureView(snap, GLOBAL_SCOPE), tenants: [...tenants].sort() };
+        return {
+          version: Math.max(snap.version, 0),
+          rate_limit: rateLimitView(snap, env, GLOBAL_SCOPE),
+          feature_flags: featureView(snap, env, GLOBAL_SCOPE),
+          tenants: [...tenants].sort(),
+        };
       },
       async getRateLimit(p: Principal, scope: string) {
         authorize(p, "admin:rate_limits");
-        return rateLimitView(await runtime.current(), scope);
+        return rateLimitView(await runtime.current(), env, scope);
       },
       async putRateLimit(p: Principal, requestId: string, scope: string, body: RateLimitSettingsInput | null) {
         authorize(p, "admin:rate_limits");
@@ -154,11 +159,11 @@ export function createFlags(deps: { runtime: RuntimeConfig; repo: ConfigRepo; co
             seen.add(rule.prefix);
           });
         }
-        return rateLimitView(await change(p, "admin:rate_limits", requestId, scope, "ratelimit", "", body), scope);
+        return rateLimitView(await change(p, "admin:rate_limits", requestId, scope, "ratelimit", "", body), env, scope);
       },
       async getFeatures(p: Principal, scope: string) {
         authorize(p, "admin:feature_flags");
-        return featureView(await runtime.current(), scope);
+        return featureView(await runtime.current(), env, scope);
       },
       async putFeature(p: Principal, requestId: string, scope: string, rawName: string, body: FeatureFlagInput | null) {
         authorize(p, "admin:feature_flags");
@@ -171,7 +176,7 @@ export function createFlags(deps: { runtime: RuntimeConfig; repo: ConfigRepo; co
             extra.map((k) => ({ field: `/configuration/${k}`, location: "body" as const, message: `not a setting of ${name}` })),
           );
         }
-        return featureView(await change(p, "admin:feature_flags", requestId, scope, "feature", name, body), scope);
+        return featureView(await change(p, "admin:feature_flags", requestId, scope, "feature", name, body), env, scope);
       },
       async audit(p: Principal, q: { scope?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
         authorizeAdmin(p);

@@ -1,7 +1,7 @@
 /** `/compare` query and response schemas. */
 import { t } from "elysia";
-import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
-import { filters, Meta, OUTPUT_FORMATS } from "./model";
+import { caseInsensitiveEnum, Meta, queryInteger } from "../platform/schema";
+import { filters, OUTPUT_FORMATS } from "./model";
 import { CompareRowSchema } from "./row";
 
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";

@@ -7,6 +7,7 @@
  * `{"error":{...}}` goes out first (best effort: a compressor may still hold it).
  */
 import { AppError } from "../platform/errors";
+import { withTimeout } from "../platform/timers";
 import { releaseChunk } from "./chunks";
 import type { ExportFormat } from "./reader";
 
@@ -110,11 +111,9 @@ function directBody(iterator: AsyncIterator<Uint8Array>, first: IteratorResult<U
   const drained = (written: Promise<number>): Promise<number> => {
     const ms = opts.stallMs ?? 0;
     if (ms <= 0) return written;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ExportStalledError(ms)), ms);
+    return withTimeout(written, ms, () => {
+      throw new ExportStalledError(ms);
     });
-    return Promise.race([written, stalled]).finally(() => clearTimeout(timer));
   };
   return new DirectStream({
     type: "direct",

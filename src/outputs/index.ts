@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors";
 import { envelopeResponse, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
+import { authPlugin } from "../platform/principal";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { CompareQuery, compareModels } from "./compare-model";
 import { streamResponse } from "./http-stream";
@@ -38,13 +39,13 @@ export function outputRoutes(deps: {
   return new Elysia({ name: "outputs" })
     .model(outputModels)
     .model(compareModels)
-    .derive(async ({ request }) => {
-      const principal = await deps.authenticate(request);
+    .use(authPlugin(deps.authenticate))
+    .onTransform(async ({ request }) => {
       // Before validation: a disabled feature answers the same whatever is asked. The service checks
       // again with the scenario's own tenant (a local operator names no tenant here).
-      await deps.flags?.require(principal.tenantId, "scenario_outputs");
-      return { principal };
+      await deps.flags?.require((await deps.authenticate(request)).tenantId, "scenario_outputs");
     })
+    .guard({ auth: true })
     .get(
       "/v1/scenarios/:id/outputs",
       async ({ request, principal, params, query, server, set }) => {

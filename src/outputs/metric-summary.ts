@@ -9,6 +9,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { t } from "elysia";
 import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
 import { type EnvelopeText, envelopeText } from "../platform/http";
+import { Meta } from "../platform/schema";
 import type { OutputFilter, OutputReader } from "./reader";
 
 export const GROUP_BY = ["metric"] as const;
@@ -27,7 +28,6 @@ export const MetricSummary = t.Object({
   run_ids: t.Integer({ minimum: 1, description: "How many runs the latest values come from." }),
 });
 
-const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const MetricSummaryEnvelope = t.Object({ meta: Meta, data: t.Array(MetricSummary) });
 
 const SUMMARY_CHECK = TypeCompiler.Compile(t.Array(MetricSummary));

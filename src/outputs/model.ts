@@ -1,7 +1,7 @@
 /** Output and latest-metric query and response schemas. */
 import { t } from "elysia";
 import { JSON_LIMIT } from "../platform/json-page";
-import { caseInsensitiveEnum, queryInteger } from "../platform/schema";
+import { caseInsensitiveEnum, Meta, queryInteger } from "../platform/schema";
 import { GROUP_BY, MetricSummary, MetricSummaryEnvelope } from "./metric-summary";
 import { LatestMetric, OutputRowSchema } from "./row";
 
@@ -63,7 +63,6 @@ export const LatestQuery = t.Object(
   { additionalProperties: false },
 );
 
-export const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const OutputPageEnvelope = t.Object({ meta: Meta, data: t.Array(OutputRowSchema) });
 export const LatestMetricsEnvelope = t.Object({ meta: Meta, data: t.Array(LatestMetric) });
 

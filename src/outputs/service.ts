@@ -15,6 +15,7 @@ import { badRequest, conflict, notFound } from "../platform/errors";
 import { asEnvelopeText, type EnvelopeText, envelopeText } from "../platform/http";
 import { JSON_LIMIT } from "../platform/json-page";
 import { normalizeEnum } from "../platform/schema";
+import { isCalendarDay } from "../platform/time";
 import type { RunRepo } from "../runs/repo";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { createCompareService } from "./compare-service";
@@ -240,9 +241,7 @@ function outputFilter(tenantId: string, scenarioId: string, q: FilterQuery): Out
 
 /** A real calendar day, else a 400 naming the field. */
 function day(field: string, value: string): string {
-  const [y, m, d] = value.split("-").map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(y, m - 1, d));
-  if (date.toISOString().slice(0, 10) !== value) throw badRequest(`${field} is not a valid date`, [{ field, location: "query", message: `${value} is not a calendar date` }]);
+  if (!isCalendarDay(value)) throw badRequest(`${field} is not a valid date`, [{ field, location: "query", message: `${value} is not a calendar date` }]);
   return value;
 }
 

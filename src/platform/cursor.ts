@@ -1,8 +1,34 @@
 /**
  * Opaque keyset cursors: base64url JSON of the last row's sort key plus a fingerprint of the
  * filters, so a cursor reused with other filters is a 400 instead of a silently wrong page.
+ * keysetPage() is the whole round trip a list endpoint makes; encode/decode serve the ones with
+ * their own paging (outputs).
  */
 import { badRequest } from "./errors";
+
+/** The key of lists sorted newest first: `created_at` to the microsecond (as text) and the id. */
+export const NEWEST_FIRST_KEY = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
+
+/**
+ * One keyset page: decodes `cursor` (a 400 when it is not ours or was issued for other filters),
+ * asks `fetch` for up to `limit + 1` rows after its key (the extra row only tells that a next page
+ * exists) and issues the next cursor from the key of the page's last row.
+ */
+export async function keysetPage<K extends string, R>(o: {
+  cursor: string | undefined;
+  limit: number;
+  filters: Record<string, unknown>;
+  shape: Record<K, RegExp>;
+  fetch: (after: Record<K, string> | undefined) => Promise<R[]>;
+  keyOf: (row: R) => Record<K, string>;
+}): Promise<{ items: R[]; nextCursor: string | null }> {
+  const fingerprint = filterFingerprint(o.filters);
+  const after = o.cursor ? decodeCursor(o.cursor, fingerprint, o.shape) : undefined;
+  const rows = await o.fetch(after);
+  const items = rows.slice(0, o.limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > o.limit && last ? encodeCursor(o.keyOf(last), fingerprint) : null };
+}
 
 export function filterFingerprint(filters: Record<string, unknown>): string {
   const canonical = JSON.stringify(

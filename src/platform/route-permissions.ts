@@ -56,7 +56,7 @@ export function routePermissions(method: string, route: string | undefined): rea
 
 /**
  * The global hook. `authenticate` must remember its result per request (rememberPrincipal), so
- * the routes' own `derive` reuses this verification. It runs at transform: after Elysia parsed the
+ * the routes' `auth` macro (src/platform/principal.ts) reuses this verification. It runs at transform: after Elysia parsed the
  * body (a parse hook would make Elysia parse the bodies of `parse: "none"` routes, such as the
  * streamed curve import), before any schema validation.
  */

@@ -1,9 +1,9 @@
 /** Schema helpers shared by the feature models. */
 import { FormatRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
+import { isCalendarDay } from "./time";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * The string formats our schemas use, as plain checks. @elysiajs/openapi replaces TypeBox's
@@ -14,10 +14,7 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
  */
 export function registerFormats(): void {
   FormatRegistry.Set("uuid", (v) => UUID.test(v));
-  FormatRegistry.Set("date", (v) => {
-    const day = DAY.test(v) ? new Date(`${v}T00:00:00Z`) : undefined;
-    return day !== undefined && !Number.isNaN(day.getTime()) && day.toISOString().startsWith(v);
-  });
+  FormatRegistry.Set("date", isCalendarDay);
 }
 
 /**
@@ -47,6 +44,17 @@ export function queryInteger(field: string, min: number, max: number, def?: numb
 }
 
 export const Uuid = t.String({ format: "uuid", error: "must be a UUID" });
+
+const metaFields = { request_id: t.String(), query_time_ms: t.Number() };
+
+/** The `meta` of a success envelope: the request id and the time the query took; a route may add members. */
+export const Meta = t.Object(metaFields, { additionalProperties: true });
+
+/** `meta` with exactly those two members. */
+export const PlainMeta = t.Object(metaFields);
+
+/** `meta` of a keyset-paged list: pass `next_cursor` back as `cursor` (null on the last page). */
+export const PageMeta = t.Object({ ...metaFields, count: t.Integer(), limit: t.Integer(), next_cursor: t.Union([t.String(), t.Null()]) });
 
 export const ErrorResponse = t.Object(
   {

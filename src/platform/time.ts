@@ -15,11 +15,19 @@ export function parseInstant(field: string, raw: string | undefined): Date | und
 
 /** A date YYYY-MM-DD that exists (years 1900..2200, like curve as-of dates). */
 export function isCalendarDate(raw: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(raw) && Number(raw.slice(0, 4)) >= 1900 && Number(raw.slice(0, 4)) <= 2200 && isCalendarDay(raw);
+  return isCalendarDay(raw) && Number(raw.slice(0, 4)) >= 1900 && Number(raw.slice(0, 4)) <= 2200;
 }
 
-/** Date would roll 2026-02-31 over into March; a written day must round-trip unchanged. */
-function isCalendarDay(ymd: string): boolean {
-  const [y, m, d] = ymd.split("-").map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d)).toISOString().slice(0, 10) === ymd;
+/**
+ * `YYYY-MM-DD` naming a day that exists, in years 0001..9999 (the 4-digit years Postgres's `date`
+ * accepts; it refuses year 0). Date would roll 2026-02-31 over into March, and Date.UTC reads years
+ * 0..99 as 1900..1999, so the day is built in 2000 and moved to its year, and must come back unchanged.
+ */
+export function isCalendarDay(raw: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(2000, mo - 1, d));
+  day.setUTCFullYear(y);
+  return y >= 1 && day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
 }

@@ -4,6 +4,7 @@
  * after a terminal state. Comment lines keep idle connections alive; the loop stops as soon as
  * the client goes away (request signal or stream cancel).
  */
+import { createSleeper } from "../platform/timers";
 import type { RunRecord } from "./model";
 import { type RunState, TERMINAL } from "./state";
 
@@ -36,22 +37,12 @@ export function runEventStream(o: {
   const heartbeatMs = o.options?.heartbeatMs ?? 15_000;
   const encoder = new TextEncoder();
   let stopped = false;
-  let wake: (() => void) | undefined;
+  const pause = createSleeper();
   const stop = () => {
     stopped = true;
-    wake?.();
+    pause.wake();
   };
   o.signal.addEventListener("abort", stop, { once: true });
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -76,7 +67,7 @@ export function runEventStream(o: {
         let last = fingerprint(run);
         send("run", run);
         while (!stopped && !TERMINAL.has(run.state as RunState)) {
-          await sleep(pollMs);
+          await pause.sleep(pollMs);
           if (stopped) break;
           let now: RunRecord | undefined;
           try {

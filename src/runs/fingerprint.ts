@@ -2,17 +2,8 @@
  * Run fingerprints: `input_hash` is the sha256 of the canonical JSON of everything that changes a
  * run's results; `run_key` names the run for humans and logs.
  */
+import { canonicalJson } from "../platform/json";
 import type { RunInputs } from "./inputs";
-
-/** JSON with object keys sorted at every level, so equal inputs always hash equally. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-}
 
 /**
  * Everything that changes a run's results is in its inputs (assumptions, effective parameters,

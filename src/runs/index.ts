@@ -1,10 +1,11 @@
 /** Run routes, paths exactly as the guide lists them. */
-import { Elysia, t } from "elysia";
-import type { Authenticator } from "../platform/auth";
+import { type DocumentDecoration, Elysia, t } from "elysia";
+import type { Authenticator, Principal } from "../platform/auth";
 import { AppError } from "../platform/errors";
 import { customVerb, envelope, optionalJsonBody, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
+import { authPlugin } from "../platform/principal";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { type RunEventOptions, runEventStream, SSE_HEADERS } from "./events";
 import { RunListQuery, type RunRecord, runModels, ScenarioRunOptions } from "./model";
@@ -12,24 +13,95 @@ import type { RunService } from "./service";
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse } as const;
 
+/** `scenario_run_*` events of the API's own run transitions (the worker logs the ones it makes). */
+function logRunLifecycle(log: Logger | undefined, event: string, request: Request, run: RunRecord, fields: Record<string, unknown>): void {
+  const info = requestInfo(request);
+  log?.info(event, {
+    run_id: run.id,
+    scenario_id: run.scenario_id,
+    tenant_id: run.tenant_id,
+    state: run.state,
+    ...fields,
+    request_id: info.requestId,
+    trace_id: run.trace_id,
+  });
+}
+
+/** OpenAPI of POST /v1/scenarios/{id}/run. */
+const TRIGGER_DETAIL: DocumentDecoration = {
+  tags: ["runs"],
+  summary: "Trigger a run (202 Accepted)",
+  description:
+    "Queues a run. The same `idempotency_key`, or the same fingerprint (`input_hash`) while an equal run is QUEUED, RUNNING or SUCCEEDED, returns that run with 200 and `meta.deduplicated` = `idempotency_key` or `fingerprint`. Priority CRITICAL needs the permission `runs:critical` (roles operator and admin), else 403.",
+  responses: {
+    200: { description: "An equal run exists (`meta.deduplicated`)", headers: headerRefs("Location") },
+    202: { description: "Queued", headers: headerRefs("Location") },
+  },
+};
+
+/** OpenAPI of the run event stream: not JSON, so its responses are spelled out. */
+const EVENTS_DETAIL: DocumentDecoration = {
+  tags: ["runs"],
+  summary: "Stream a run's state (server-sent events)",
+  description:
+    "`text/event-stream`. An `event: run` with the run (as GET .../runs/{run_id} returns it) at once and after every change (the row is read every 500 ms), " +
+    "`: ping` comments after 15 s of silence, and `event: end` (`{state}`) after a terminal state, then the stream ends. " +
+    "`event: error` (`{code, message}`) ends it early: NOT_FOUND when the run is deleted, UNAVAILABLE when it cannot be read (reconnect). " +
+    "Tenancy, permission (`scenarios:read`) and the 404 for an unknown or foreign run are those of GET .../runs/{run_id}. See docs/runs.md.",
+  responses: {
+    200: {
+      description: "The event stream",
+      content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `run`, `end`, `error`; comment heartbeats." } } },
+    },
+    ...Object.fromEntries(Object.keys(errors).map((status) => [status, { description: "Error envelope", content: { "application/json": { schema: ErrorResponse } } }])),
+  },
+};
+
+/** OpenAPI of the cancel route: its optional, ignored body. */
+const CANCEL_DETAIL: DocumentDecoration = {
+  tags: ["runs"],
+  summary: "Cancel a run",
+  description:
+    "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`), or CANCELLED at once when no worker executes it (no lease, a lapsed or an admin's lease); a finished run is a 409 naming its state. No body; a malformed one is a 400.",
+  requestBody: {
+    required: false,
+    description: "Optional and ignored; when sent, a JSON object.",
+    content: { "application/json": { schema: { type: "object" } } },
+  },
+};
+
+/** GET .../runs/{run_id}/events: the run as server-sent events until it ends (src/runs/events.ts). */
+async function streamRunEvents(
+  deps: { runs: RunService; log?: Logger; events?: RunEventOptions },
+  principal: Principal,
+  params: { id: string; run_id: string },
+  request: Request,
+  server: { timeout(request: Request, seconds: number): void } | null,
+  headers: Record<string, string>,
+): Promise<Response> {
+  const { runs } = deps;
+  // Tenancy, permission and 404 exactly as GET .../runs/{run_id}, before the stream starts.
+  const first = await runs.get(principal, params.id, params.run_id);
+  const { requestId } = requestInfo(request);
+  // Bun's idle timeout does not count writes; heartbeats keep proxies, not Bun, from closing.
+  server?.timeout(request, 0);
+  const body = runEventStream({
+    first,
+    read: () => runs.get(principal, params.id, params.run_id).catch((err) => (err instanceof AppError && err.status === 404 ? undefined : Promise.reject(err))),
+    signal: request.signal,
+    ...(deps.events ? { options: deps.events } : {}),
+    onError: (err) => deps.log?.error("run_events_failed", { request_id: requestId, run_id: params.run_id, error: err instanceof Error ? err.message : String(err) }),
+  });
+  return new Response(body, { status: 200, headers: { ...headers, ...SSE_HEADERS, "x-request-id": requestId } });
+}
+
 export function runRoutes(deps: { authenticate: Authenticator; runs: RunService; log?: Logger; events?: RunEventOptions }) {
   const { runs } = deps;
-  /** `scenario_run_*` events of the API's own run transitions (the worker logs the ones it makes). */
-  const runLifecycle = (event: string, request: Request, run: RunRecord, fields: Record<string, unknown>) => {
-    const info = requestInfo(request);
-    deps.log?.info(event, {
-      run_id: run.id,
-      scenario_id: run.scenario_id,
-      tenant_id: run.tenant_id,
-      state: run.state,
-      ...fields,
-      request_id: info.requestId,
-      trace_id: run.trace_id,
-    });
-  };
+  const runLifecycle = (event: string, request: Request, run: RunRecord, fields: Record<string, unknown>) => logRunLifecycle(deps.log, event, request, run, fields);
   return new Elysia({ name: "runs" })
     .model(runModels)
-    .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+    .use(authPlugin(deps.authenticate))
+    .guard({ auth: true })
     .post(
       "/v1/scenarios/:id/run",
       async ({ request, principal, params, body, set }) => {
@@ -55,16 +127,7 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         body: ScenarioRunOptions,
         // 409: no curve snapshot on or before the as-of date, or the scenario changed meanwhile (retry).
         response: { 200: "RunEnvelope", 202: "RunEnvelope", ...errors, 409: ErrorResponse },
-        detail: {
-          tags: ["runs"],
-          summary: "Trigger a run (202 Accepted)",
-          description:
-            "Queues a run. The same `idempotency_key`, or the same fingerprint (`input_hash`) while an equal run is QUEUED, RUNNING or SUCCEEDED, returns that run with 200 and `meta.deduplicated` = `idempotency_key` or `fingerprint`. Priority CRITICAL needs the permission `runs:critical` (roles operator and admin), else 403.",
-          responses: {
-            200: { description: "An equal run exists (`meta.deduplicated`)", headers: headerRefs("Location") },
-            202: { description: "Queued", headers: headerRefs("Location") },
-          },
-        },
+        detail: TRIGGER_DETAIL,
       },
     )
     .post(
@@ -111,39 +174,10 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
     })
     .get(
       "/v1/scenarios/:id/runs/:run_id/events",
-      async ({ request, principal, params, server, set }) => {
-        // Tenancy, permission and 404 exactly as GET .../runs/{run_id}, before the stream starts.
-        const first = await runs.get(principal, params.id, params.run_id);
-        const { requestId } = requestInfo(request);
-        // Bun's idle timeout does not count writes; heartbeats keep proxies, not Bun, from closing.
-        server?.timeout(request, 0);
-        const body = runEventStream({
-          first,
-          read: () => runs.get(principal, params.id, params.run_id).catch((err) => (err instanceof AppError && err.status === 404 ? undefined : Promise.reject(err))),
-          signal: request.signal,
-          ...(deps.events ? { options: deps.events } : {}),
-          onError: (err) => deps.log?.error("run_events_failed", { request_id: requestId, run_id: params.run_id, error: err instanceof Error ? err.message : String(err) }),
-        });
-        return new Response(body, { status: 200, headers: { ...(set.headers as Record<string, string>), ...SSE_HEADERS, "x-request-id": requestId } }) as never;
-      },
+      async ({ request, principal, params, server, set }) => (await streamRunEvents(deps, principal, params, request, server, set.headers as Record<string, string>)) as never,
       {
         params: t.Object({ id: Uuid, run_id: Uuid }),
-        detail: {
-          tags: ["runs"],
-          summary: "Stream a run's state (server-sent events)",
-          description:
-            "`text/event-stream`. An `event: run` with the run (as GET .../runs/{run_id} returns it) at once and after every change (the row is read every 500 ms), " +
-            "`: ping` comments after 15 s of silence, and `event: end` (`{state}`) after a terminal state, then the stream ends. " +
-            "`event: error` (`{code, message}`) ends it early: NOT_FOUND when the run is deleted, UNAVAILABLE when it cannot be read (reconnect). " +
-            "Tenancy, permission (`scenarios:read`) and the 404 for an unknown or foreign run are those of GET .../runs/{run_id}. See docs/runs.md.",
-          responses: {
-            200: {
-              description: "The event stream",
-              content: { "text/event-stream": { schema: { type: "string", description: "Server-sent events: `run`, `end`, `error`; comment heartbeats." } } },
-            },
-            ...Object.fromEntries(Object.keys(errors).map((status) => [status, { description: "Error envelope", content: { "application/json": { schema: ErrorResponse } } }])),
-          },
-        },
+        detail: EVENTS_DETAIL,
       },
     )
     .post(
@@ -158,17 +192,7 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
         parse: optionalJsonBody,
         params: t.Object({ run_id: Uuid }),
         response: { 200: "RunEnvelope", ...errors, 409: ErrorResponse },
-        detail: {
-          tags: ["runs"],
-          summary: "Cancel a run",
-          description:
-            "Idempotent. QUEUED → CANCELLED at once; RUNNING is aborted by its worker (`cancel_requested`), or CANCELLED at once when no worker executes it (no lease, a lapsed or an admin's lease); a finished run is a 409 naming its state. No body; a malformed one is a 400.",
-          requestBody: {
-            required: false,
-            description: "Optional and ignored; when sent, a JSON object.",
-            content: { "application/json": { schema: { type: "object" } } },
-          },
-        },
+        detail: CANCEL_DETAIL,
       },
     )
     .post(

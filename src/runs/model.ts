@@ -1,6 +1,6 @@
 /** Run request and response schemas (`ScenarioRunOptions` as the guide names it). */
 import { t } from "elysia";
-import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { caseInsensitiveEnum, Meta, queryInteger, Uuid } from "../platform/schema";
 import { RunInputsSchema } from "./inputs";
 import { RUN_STATES } from "./state";
 
@@ -81,7 +81,6 @@ export const Run = t.Object({
   updated_at: t.String(),
 });
 
-const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
 export const RunEnvelope = t.Object({ meta: Meta, data: Run });
 export const RunListEnvelope = t.Object({ meta: Meta, data: t.Array(Run) });
 

@@ -8,6 +8,7 @@
 
 import type { Transaction } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
+import { createSleeper, withTimeout } from "../platform/timers";
 import type { OutboxRepo } from "./outbox";
 
 export type OutboxMessage = { key: string; value: string; headers: Record<string, string> };
@@ -26,14 +27,6 @@ export type OutboxMetrics = {
 const NO_METRICS: OutboxMetrics = { published: () => {}, failed: () => {}, backlog: () => {} };
 
 const SEND_TIMEOUT_MS = 15_000;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 export type Relay = { stop(): Promise<void>; readonly backlog: number; flush(): Promise<number> };
 
@@ -54,11 +47,8 @@ export function startOutboxRelay(deps: {
   let stopped = false;
   let failures = 0;
   let backlog = 0;
-  let wake: (() => void) | undefined;
-  deps.onNotify?.(() => {
-    wake?.();
-    wake = undefined;
-  });
+  const pause = createSleeper();
+  deps.onNotify?.(() => pause.wake());
 
   /** Publishes one batch of due rows; returns how many were sent. */
   async function flushOnce(): Promise<number> {
@@ -72,7 +62,10 @@ export function startOutboxRelay(deps: {
         byTopic.set(r.topic, list);
       }
       // Bounded: the rows stay locked while we wait, so a hung broker must not hold them for long.
-      for (const [topic, messages] of byTopic) await withTimeout(publisher.send(topic, messages), SEND_TIMEOUT_MS, `publishing to ${topic}`);
+      for (const [topic, messages] of byTopic)
+        await withTimeout(publisher.send(topic, messages), SEND_TIMEOUT_MS, () => {
+          throw new Error(`publishing to ${topic} timed out after ${SEND_TIMEOUT_MS} ms`);
+        });
       await outbox.markSent(
         tx,
         rows.map((r) => r.id),
@@ -111,10 +104,7 @@ export function startOutboxRelay(deps: {
       }
       // Back off while failing: poll interval × failures, at most 10 s.
       const delay = Math.min(10_000, pollMs * Math.max(1, failures));
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, delay);
-      });
+      await pause.sleep(delay);
     }
   })();
 
@@ -125,7 +115,7 @@ export function startOutboxRelay(deps: {
     flush,
     async stop() {
       stopped = true;
-      wake?.();
+      pause.wake();
       await loop;
     },
   };

@@ -53,12 +53,31 @@ const UNATTENDED = `(${LEASE_LAPSED} or lease_owner like '${ADMIN_LEASE_PREFIX}%
 
 export type RunFilter = { scenarioId: string; tenantId: string | null; state?: RunState; createdAfter?: Date; createdBefore?: Date };
 
-export function createRunRepo(sql: Sql) {
-  const columns = sql.unsafe(RUN_COLUMNS);
-  const unattended = sql.unsafe(UNATTENDED);
-  const lapsed = sql.unsafe(LEASE_LAPSED);
-  const tenantScope = (tx: Tx, tenantId: string | null) => (tenantId === null ? tx`` : tx`and tenant_id = ${tenantId}`);
+/** The queries every part of the repository shares. */
+function runSql(sql: Sql) {
+  return {
+    sql,
+    columns: sql.unsafe(RUN_COLUMNS),
+    unattended: sql.unsafe(UNATTENDED),
+    lapsed: sql.unsafe(LEASE_LAPSED),
+    tenantScope: (tx: Tx, tenantId: string | null) => (tenantId === null ? tx`` : tx`and tenant_id = ${tenantId}`),
+  };
+}
+type RunSql = ReturnType<typeof runSql>;
 
+/**
+ * All SQL on `scenario_run` (and its event log), in four parts: records (create, read, list), state
+ * changes the API makes, worker claims, and leases with the worker's bookkeeping.
+ */
+export function createRunRepo(sql: Sql) {
+  const q = runSql(sql);
+  const records = runRecords(q);
+  return { ...records, ...runStates(q, records.event), ...runClaims(q), ...runLeases(q) };
+}
+
+/** Creating, reading and listing runs, and their event log. */
+function runRecords(q: RunSql) {
+  const { sql, columns, tenantScope } = q;
   return {
     /** An existing run that makes a new one unnecessary: same idempotency key, or same input while live or succeeded. */
     async findEquivalent(
@@ -109,7 +128,13 @@ export function createRunRepo(sql: Sql) {
           ${after ? sql`and (created_at, id) < (${after.ts}::text::timestamptz, ${after.id}::uuid)` : sql``}
         order by created_at desc, id desc limit ${limit + 1}`;
     },
+  };
+}
 
+/** The state changes the API makes (trigger, cancel, admin transitions) and the reads of run states. */
+function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"]) {
+  const { sql, columns, unattended } = q;
+  const states = {
     /**
      * Moves a run from one of `from` to `to` if it is still there, logging who, when, from, to and why.
      * Returns the updated run, or undefined when the run was not in an allowed state.
@@ -135,7 +160,7 @@ export function createRunRepo(sql: Sql) {
         returning ${columns}, prev.prev_state as previous`;
       if (!row) return undefined;
       const { previous, ...run } = row;
-      await this.event(tx, {
+      await recordEvent(tx, {
         tenantId: run.tenant_id,
         scenarioId: run.scenario_id,
         runId,
@@ -157,7 +182,7 @@ export function createRunRepo(sql: Sql) {
     async cancelUnattended(tx: Tx, runId: string, by: string): Promise<RunRecord | undefined> {
       const [stuck] = await tx`select 1 from scenario_run where id = ${runId} and state = 'RUNNING' and ${unattended} for update`;
       if (!stuck) return undefined;
-      return this.transition(tx, runId, ["RUNNING"], "CANCELLED", { by, reason: "cancelled by user; no worker held the run" });
+      return transition(tx, runId, ["RUNNING"], "CANCELLED", { by, reason: "cancelled by user; no worker held the run" });
     },
 
     async requestCancel(tx: Tx, runId: string): Promise<void> {
@@ -192,7 +217,15 @@ export function createRunRepo(sql: Sql) {
         update scenario_run set inputs = coalesce(inputs, ${sql.json(inputs as never)}) where id = ${runId} returning inputs`;
       return kept?.inputs;
     },
+  };
+  const { transition } = states;
+  return states;
+}
 
+/** What a worker claims: claimable runs, fairness between tenants, lapsed leases. */
+function runClaims(q: RunSql) {
+  const { sql, columns, lapsed } = q;
+  return {
     /** Locks a run that a worker may claim (QUEUED, no cancel requested), skipping it when another transaction holds it. */
     async lockClaimable(tx: Tx, runId: string): Promise<RunRecord | undefined> {
       const [run] = await tx<RunRecord[]>`
@@ -280,7 +313,13 @@ export function createRunRepo(sql: Sql) {
         limit 1`;
       return row?.id;
     },
+  };
+}
 
+/** A worker's lease and bookkeeping: heartbeats, hand-backs, results, and the counts the metrics report. */
+function runLeases(q: RunSql) {
+  const { sql } = q;
+  return {
     /** Extends `owner`'s lease by `ms` and records progress; undefined when the run is no longer RUNNING under that lease. */
     async heartbeat(runId: string, owner: string, ms: number, progress: number): Promise<{ cancel_requested: boolean } | undefined> {
       const [row] = await sql<{ cancel_requested: boolean }[]>`

@@ -6,7 +6,7 @@ import type { Transaction, Tx } from "../adapters/postgres";
 import type { CurveSnapshots } from "../curves/snapshots";
 import type { FeatureGate } from "../flags/service";
 import { authorize, authorizePriority, type Principal, resolveTenant } from "../platform/auth";
-import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { keysetPage, NEWEST_FIRST_KEY } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { isCalendarDate, parseInstant } from "../platform/time";
@@ -24,8 +24,6 @@ export type RequestContext = { requestId: string; traceId: string };
 
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
 export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
-
-const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
 
 export function createRunService(deps: {
   /** The unit of work a trigger, a cancel and an admin state change each commit in. */
@@ -186,13 +184,16 @@ export function createRunService(deps: {
         ...(createdAfter ? { createdAfter } : {}),
         ...(createdBefore ? { createdBefore } : {}),
       };
-      const fp = filterFingerprint({ ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() });
-      const after = q.cursor ? decodeCursor(q.cursor, fp, CURSOR_SHAPE) : undefined;
       const limit = q.limit ?? 20;
-      const rows = await runs.list(filter, limit, after && { ts: after.t, id: after.i });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { items: page.map(({ sort_ts: _, ...r }) => r), limit, nextCursor: rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fp) : null };
+      const { items, nextCursor } = await keysetPage({
+        cursor: q.cursor,
+        limit,
+        filters: { ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() },
+        shape: NEWEST_FIRST_KEY,
+        fetch: (after) => runs.list(filter, limit, after && { ts: after.t, id: after.i }),
+        keyOf: (r) => ({ t: r.sort_ts, i: r.id }),
+      });
+      return { items: items.map(({ sort_ts: _, ...r }) => r), limit, nextCursor };
     },
 
     /**

@@ -6,6 +6,7 @@ import { badRequest } from "../platform/errors";
 import { envelope, isMergePatch, parseJson, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
+import { authPlugin } from "../platform/principal";
 import { ErrorResponse, Uuid } from "../platform/schema";
 import { DRIVER_PAYLOADS, MODEL_PARAMETERS } from "./drivers";
 import { ScenarioListQuery, scenarioModels } from "./model";
@@ -46,12 +47,14 @@ const { 404: _, ...collectionErrors } = errors;
 const IdParams = t.Object({ id: Uuid });
 const TenantQuery = t.Object({ tenant_id: t.Optional(t.String({ maxLength: 128 })) }, { additionalProperties: false });
 
+/** A `scenario_*` lifecycle event (the guide's names), with the request's ids. */
+function logLifecycle(log: Logger | undefined, event: string, request: Request, fields: Record<string, unknown>): void {
+  const info = requestInfo(request);
+  log?.info(event, { ...fields, request_id: info.requestId, trace_id: info.traceId });
+}
+
 export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: ScenarioService; log?: Logger }) {
-  /** `scenario_*` lifecycle events (the guide's names), with the request's ids. */
-  const lifecycle = (event: string, request: Request, fields: Record<string, unknown>) => {
-    const info = requestInfo(request);
-    deps.log?.info(event, { ...fields, request_id: info.requestId, trace_id: info.traceId });
-  };
+  const lifecycle = (event: string, request: Request, fields: Record<string, unknown>) => logLifecycle(deps.log, event, request, fields);
   const { scenarios } = deps;
   return (
     new Elysia({ name: "scenarios", prefix: "/v1/scenarios" })
@@ -65,7 +68,8 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         FleetChangeDriver: DRIVER_PAYLOADS.fleet_change,
         ModelParameters: MODEL_PARAMETERS,
       })
-      .derive(async ({ request }) => ({ principal: await deps.authenticate(request) }))
+      .use(authPlugin(deps.authenticate))
+      .guard({ auth: true })
       .get(
         "",
         async ({ request, principal, query }) => {

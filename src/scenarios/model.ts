@@ -1,6 +1,6 @@
 /** Scenario request and response schemas (TypeBox via Elysia's `t`), registered by name for OpenAPI. */
 import { t } from "elysia";
-import { caseInsensitiveEnum, queryInteger, Uuid } from "../platform/schema";
+import { caseInsensitiveEnum, Meta, PageMeta, queryInteger, Uuid } from "../platform/schema";
 
 export const DRIVER_TYPES = ["policy", "load_growth", "fuel_curve", "fleet_change"] as const;
 export type DriverType = (typeof DRIVER_TYPES)[number];
@@ -80,11 +80,9 @@ export const ScenarioListQuery = t.Object(
   { additionalProperties: false },
 );
 
-const Meta = t.Object({ request_id: t.String(), query_time_ms: t.Number() }, { additionalProperties: true });
-
 export const ScenarioEnvelope = t.Object({ meta: Meta, data: Scenario });
 export const ScenarioListEnvelope = t.Object({
-  meta: t.Object({ request_id: t.String(), query_time_ms: t.Number(), count: t.Integer(), limit: t.Integer(), next_cursor: t.Union([t.String(), t.Null()]) }),
+  meta: PageMeta,
   data: t.Array(Scenario),
 });
 

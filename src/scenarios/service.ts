@@ -7,7 +7,7 @@ import type { Tx } from "../adapters/postgres";
 import { regionCovers } from "../engine/scope";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
-import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { keysetPage, NEWEST_FIRST_KEY } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
@@ -16,8 +16,6 @@ import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
 
 export type ScenarioPage = { items: ScenarioRecord[]; nextCursor: string | null; limit: number };
-
-const CURSOR_SHAPE = { t: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, i: /^[0-9a-f-]{36}$/ };
 
 export function etagOf(s: Pick<ScenarioRecord, "version">): string {
   return `"v${s.version}"`;
@@ -100,31 +98,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
       return row;
     },
 
-    async list(p: Principal, q: ScenarioListInput): Promise<ScenarioPage> {
-      authorize(p, "scenarios:read");
-      const tenantId = resolveTenant(p, q.tenant_id);
-      const createdAfter = parseInstant("created_after", q.created_after);
-      const createdBefore = parseInstant("created_before", q.created_before);
-      if (createdAfter && createdBefore && createdAfter > createdBefore) {
-        throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
-      }
-      const filter = {
-        tenantId,
-        ...(q.name !== undefined ? { name: q.name } : {}),
-        ...(q.tag !== undefined ? { tag: q.tag } : {}),
-        ...(q.status !== undefined ? { status: normalizeEnum(SCENARIO_STATUSES, q.status) } : {}),
-        ...(createdAfter ? { createdAfter } : {}),
-        ...(createdBefore ? { createdBefore } : {}),
-      };
-      const fingerprint = filterFingerprint({ ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() });
-      const after = q.cursor ? decodeCursor(q.cursor, fingerprint, CURSOR_SHAPE) : undefined;
-      const limit = q.limit ?? 20;
-      const rows = await repo.list(filter, limit, after && { ts: after.t, id: after.i });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      const nextCursor = rows.length > limit && last ? encodeCursor({ t: last.sort_ts, i: last.id }, fingerprint) : null;
-      return { items: page.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
-    },
+    list: (p: Principal, q: ScenarioListInput): Promise<ScenarioPage> => listScenarios(repo, p, q),
 
     /**
      * `conditions` are the If-Match / If-None-Match headers (RFC 9110 §13.1: 412 when one fails,
@@ -145,12 +119,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
         expected = current.version;
       }
       const fields = await validated(rest);
-      let result: Awaited<ReturnType<ScenarioRepo["update"]>>;
-      try {
-        result = await repo.update(id, tenantId, fields, expected, p.subject);
-      } catch (err) {
-        throw duplicateName(err, fields.name) ?? err;
-      }
+      const result = await updateRow(repo, id, tenantId, fields, expected, p.subject);
       if ("row" in result) return result.row;
       if ("missing" in result) throw notFound("scenario");
       if (guarded && version === undefined) throw new AppError("PRECONDITION_FAILED", "the scenario changed since its ETag was read");
@@ -179,12 +148,7 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
         const merged: Record<string, unknown> = {};
         for (const [field, value] of Object.entries(rest)) merged[field] = value === null ? null : mergePatch(current[field as keyof ScenarioRecord], value);
         const fields = await validated(merged as Fields);
-        let result: Awaited<ReturnType<ScenarioRepo["update"]>>;
-        try {
-          result = await repo.update(id, tenantId, fields, current.version, p.subject);
-        } catch (err) {
-          throw duplicateName(err, fields.name) ?? err;
-        }
+        const result = await updateRow(repo, id, tenantId, fields, current.version, p.subject);
         if ("row" in result) return result.row;
         if ("missing" in result) throw notFound("scenario");
         if (version !== undefined) throw versionConflict(version, result.currentVersion);
@@ -219,6 +183,44 @@ export function createScenarioService(repo: ScenarioRepo, curves: CurveCatalog, 
       return tenantId;
     },
   };
+}
+
+/** repo.update, with a name another scenario of the tenant has answered as the 409 that says so. */
+async function updateRow(repo: ScenarioRepo, ...args: Parameters<ScenarioRepo["update"]>): ReturnType<ScenarioRepo["update"]> {
+  try {
+    return await repo.update(...args);
+  } catch (err) {
+    throw duplicateName(err, args[2].name) ?? err;
+  }
+}
+
+/** Newest first, keyset-paged, filtered by name, tag, status and creation time. */
+async function listScenarios(repo: ScenarioRepo, p: Principal, q: ScenarioListInput): Promise<ScenarioPage> {
+  authorize(p, "scenarios:read");
+  const tenantId = resolveTenant(p, q.tenant_id);
+  const createdAfter = parseInstant("created_after", q.created_after);
+  const createdBefore = parseInstant("created_before", q.created_before);
+  if (createdAfter && createdBefore && createdAfter > createdBefore) {
+    throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
+  }
+  const filter = {
+    tenantId,
+    ...(q.name !== undefined ? { name: q.name } : {}),
+    ...(q.tag !== undefined ? { tag: q.tag } : {}),
+    ...(q.status !== undefined ? { status: normalizeEnum(SCENARIO_STATUSES, q.status) } : {}),
+    ...(createdAfter ? { createdAfter } : {}),
+    ...(createdBefore ? { createdBefore } : {}),
+  };
+  const limit = q.limit ?? 20;
+  const { items, nextCursor } = await keysetPage({
+    cursor: q.cursor,
+    limit,
+    filters: { ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() },
+    shape: NEWEST_FIRST_KEY,
+    fetch: (after) => repo.list(filter, limit, after && { ts: after.t, id: after.i }),
+    keyOf: (s) => ({ t: s.sort_ts, i: s.id }),
+  });
+  return { items: items.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
 }
 
 export type ScenarioService = ReturnType<typeof createScenarioService>;

@@ -1,6 +1,6 @@
 /** Cache keys (canonical queries) and the in-memory store's semantics: versions, TTLs, LRU bound, locks. */
 import { describe, expect, test } from "bun:test";
-import { canonicalJson, entryKey, lockKey, queryHash, versionKey } from "../../src/cache/keys";
+import { canonicalQuery, entryKey, lockKey, queryHash, versionKey } from "../../src/cache/keys";
 import { createMemoryStore } from "../../src/cache/store";
 import { ConfigError, loadConfig } from "../../src/config";
 
@@ -8,8 +8,8 @@ describe("cache keys", () => {
   test("the same filters in any order, with or without absent values, give one key", () => {
     const a = { filter: { tenantId: "t", scenarioId: "s", metric: "NPV", curveKey: undefined }, limit: 100, after: undefined, format: "json" };
     const b = { format: "json", limit: 100, filter: { metric: "NPV", scenarioId: "s", tenantId: "t", tenorType: null } };
-    expect(canonicalJson(a)).toBe(canonicalJson(b));
-    expect(canonicalJson(a)).toBe('{"filter":{"metric":"NPV","scenarioId":"s","tenantId":"t"},"format":"json","limit":100}');
+    expect(canonicalQuery(a)).toBe(canonicalQuery(b));
+    expect(canonicalQuery(a)).toBe('{"filter":{"metric":"NPV","scenarioId":"s","tenantId":"t"},"format":"json","limit":100}');
     expect(entryKey("ns", "outputs", "t", "7", a)).toBe(entryKey("ns", "outputs", "t", "7", b));
   });
 
@@ -28,7 +28,7 @@ describe("cache keys", () => {
   });
 
   test("arrays keep their order; nested objects are sorted", () => {
-    expect(canonicalJson({ b: [3, 1, { y: 1, x: 2 }], a: 1 })).toBe('{"a":1,"b":[3,1,{"x":2,"y":1}]}');
+    expect(canonicalQuery({ b: [3, 1, { y: 1, x: 2 }], a: 1 })).toBe('{"a":1,"b":[3,1,{"x":2,"y":1}]}');
     expect(queryHash([1, 2])).not.toBe(queryHash([2, 1]));
   });
 

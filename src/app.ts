@@ -58,6 +58,29 @@ export type AppDeps = {
   isDraining: () => boolean;
 };
 
+/** The OpenAPI document's own parts; the routes add their paths and schemas. */
+const DOCUMENTATION: NonNullable<Parameters<typeof openapi>[0]>["documentation"] = {
+  info: {
+    title: "Aurum Scenarios API",
+    version: API_VERSION,
+    description:
+      "Define energy-market scenarios, run them asynchronously and pull their outputs. Every response carries `X-Request-Id`; errors are the `ErrorResponse` envelope. " +
+      "A request may be answered before it reaches a route, whatever its path: 403 (cross-origin state change; local mode addressed by a non-loopback name), 413, 415, 429 (rate limit), 503; " +
+      "a path not listed here is a 404, a listed path with a method it does not list a 405 with `Allow` (components/responses).",
+  },
+  tags: [
+    { name: "scenarios", description: "Scenario definitions" },
+    { name: "runs", description: "Asynchronous scenario runs" },
+    { name: "curves", description: "Baseline forward curves" },
+    { name: "outputs", description: "Run outputs and latest metrics" },
+    { name: "cache", description: "Output cache administration" },
+    { name: "admin", description: "Runtime config: rate limits, feature flags, audit log" },
+    { name: "ops", description: "Health, readiness and metrics" },
+  ],
+  components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+  security: [{ bearer: [] }],
+};
+
 export function createApp(deps: AppDeps) {
   registerFormats();
   const { log, metrics, scenarios, runs, curves, outputs, cache } = deps;
@@ -127,27 +150,7 @@ export function createApp(deps: AppDeps) {
           // Swagger UI from the pinned npm package, served here (docs-assets.ts): no CDN, works offline.
           provider: "swagger-ui",
           swagger: { ...DOCS_ASSETS, autoDarkMode: false },
-          documentation: {
-            info: {
-              title: "Aurum Scenarios API",
-              version: API_VERSION,
-              description:
-                "Define energy-market scenarios, run them asynchronously and pull their outputs. Every response carries `X-Request-Id`; errors are the `ErrorResponse` envelope. " +
-                "A request may be answered before it reaches a route, whatever its path: 403 (cross-origin state change; local mode addressed by a non-loopback name), 413, 415, 429 (rate limit), 503; " +
-                "a path not listed here is a 404, a listed path with a method it does not list a 405 with `Allow` (components/responses).",
-            },
-            tags: [
-              { name: "scenarios", description: "Scenario definitions" },
-              { name: "runs", description: "Asynchronous scenario runs" },
-              { name: "curves", description: "Baseline forward curves" },
-              { name: "outputs", description: "Run outputs and latest metrics" },
-              { name: "cache", description: "Output cache administration" },
-              { name: "admin", description: "Runtime config: rate limits, feature flags, audit log" },
-              { name: "ops", description: "Health, readiness and metrics" },
-            ],
-            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
-            security: [{ bearer: [] }],
-          },
+          documentation: DOCUMENTATION,
         }),
         "/openapi.json",
         () => routeTable.routes,

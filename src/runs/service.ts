@@ -25,7 +25,8 @@ export type RequestContext = { requestId: string; traceId: string };
 export type Dedupe = "idempotency_key" | "fingerprint" | null;
 export type TriggerResult = { run: RunRecord; deduplicated: Dedupe };
 
-export function createRunService(deps: {
+/** What the run service needs: the metadata ports, the queue, and the hooks of an admin's SUCCEEDED. */
+export type RunServiceDeps = {
   /** The unit of work a trigger, a cancel and an admin state change each commit in. */
   transaction: Transaction;
   /** The curve store a trigger resolves its as-of date and curve snapshot against. */
@@ -43,7 +44,10 @@ export function createRunService(deps: {
   onSucceeded?: (run: RunRecord) => Promise<unknown>;
   /** Length of the lease an admin's QUEUED → RUNNING takes (a worker's lease; default 30 s). */
   leaseMs?: number;
-}) {
+};
+
+/** Triggers a run (docs/runs.md "Triggering"): resolved inputs, deduplicated, queued in one transaction with the scenario's version. */
+function createTrigger(deps: RunServiceDeps) {
   const { transaction, runs, scenarios, queue } = deps;
 
   async function trigger(p: Principal, scenarioId: string, options: RunOptionsInput, ctx: RequestContext): Promise<TriggerResult> {
@@ -120,6 +124,46 @@ export function createRunService(deps: {
       return result;
     }
   }
+  return trigger;
+}
+
+/** `runs:bulk`: each item triggered as by `trigger`; one bad item fails only itself (docs/runs.md "Bulk"). */
+async function bulkTrigger(deps: RunServiceDeps, trigger: ReturnType<typeof createTrigger>, p: Principal, scenarioId: string, items: RunOptionsInput[], ctx: RequestContext) {
+  authorize(p, "scenarios:run");
+  // Before any item is created: one CRITICAL item without the permission refuses the whole request.
+  for (const item of items) authorizePriority(p, item.priority);
+  if (deps.flags) {
+    const scenario = await deps.scenarios.get(scenarioId, resolveTenant(p, undefined));
+    if (!scenario) throw notFound("scenario");
+    await deps.flags.require(scenario.tenant_id, "bulk_runs");
+  }
+  const seen = new Map<string, number>();
+  const issues: FieldIssue[] = [];
+  items.forEach((item, i) => {
+    if (item.idempotency_key === undefined) return;
+    const first = seen.get(item.idempotency_key);
+    if (first !== undefined) issues.push({ field: `/runs/${i}/idempotency_key`, location: "body", message: `repeats the key of /runs/${first}` });
+    else seen.set(item.idempotency_key, i);
+  });
+  if (issues.length) throw badRequest("idempotency keys repeat within the request", issues);
+  const results = [];
+  for (const [index, item] of items.entries()) {
+    try {
+      const { run, deduplicated } = await trigger(p, scenarioId, item, ctx);
+      results.push(deduplicated ? { index, status: "duplicate" as const, run, duplicate_of: run.id, reason: deduplicated } : { index, status: "created" as const, run });
+    } catch (err) {
+      // The scenario itself missing or forbidden fails the whole request; one bad item fails only itself.
+      if (err instanceof AppError && (err.status === 404 || err.status === 403)) throw err;
+      if (!(err instanceof AppError)) throw err;
+      results.push({ index, status: "failed" as const, reason: err.message, error: { code: err.code, details: err.details } });
+    }
+  }
+  return results;
+}
+
+export function createRunService(deps: RunServiceDeps) {
+  const { transaction, runs, scenarios, queue } = deps;
+  const trigger = createTrigger(deps);
 
   async function getScoped(p: Principal, runId: string, scenarioId?: string): Promise<RunRecord> {
     const run = await runs.get(runId, resolveTenant(p, undefined));
@@ -130,38 +174,7 @@ export function createRunService(deps: {
   return {
     trigger,
 
-    async bulk(p: Principal, scenarioId: string, items: RunOptionsInput[], ctx: RequestContext) {
-      authorize(p, "scenarios:run");
-      // Before any item is created: one CRITICAL item without the permission refuses the whole request.
-      for (const item of items) authorizePriority(p, item.priority);
-      if (deps.flags) {
-        const scenario = await scenarios.get(scenarioId, resolveTenant(p, undefined));
-        if (!scenario) throw notFound("scenario");
-        await deps.flags.require(scenario.tenant_id, "bulk_runs");
-      }
-      const seen = new Map<string, number>();
-      const issues: FieldIssue[] = [];
-      items.forEach((item, i) => {
-        if (item.idempotency_key === undefined) return;
-        const first = seen.get(item.idempotency_key);
-        if (first !== undefined) issues.push({ field: `/runs/${i}/idempotency_key`, location: "body", message: `repeats the key of /runs/${first}` });
-        else seen.set(item.idempotency_key, i);
-      });
-      if (issues.length) throw badRequest("idempotency keys repeat within the request", issues);
-      const results = [];
-      for (const [index, item] of items.entries()) {
-        try {
-          const { run, deduplicated } = await trigger(p, scenarioId, item, ctx);
-          results.push(deduplicated ? { index, status: "duplicate" as const, run, duplicate_of: run.id, reason: deduplicated } : { index, status: "created" as const, run });
-        } catch (err) {
-          // The scenario itself missing or forbidden fails the whole request; one bad item fails only itself.
-          if (err instanceof AppError && (err.status === 404 || err.status === 403)) throw err;
-          if (!(err instanceof AppError)) throw err;
-          results.push({ index, status: "failed" as const, reason: err.message, error: { code: err.code, details: err.details } });
-        }
-      }
-      return results;
-    },
+    bulk: (p: Principal, scenarioId: string, items: RunOptionsInput[], ctx: RequestContext) => bulkTrigger(deps, trigger, p, scenarioId, items, ctx),
 
     async get(p: Principal, scenarioId: string, runId: string): Promise<RunRecord> {
       authorize(p, "scenarios:read");

@@ -49,90 +49,54 @@ export function backoffMs(base: number, attempt: number, random = Math.random): 
   return Math.round(exp * (0.5 + random()));
 }
 
-export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: RunMetrics; options: ExecutorOptions }) {
-  const { store, pool, writer, log, metrics, options } = deps;
-  /** Every line about a run carries its id and its W3C trace id (one grep follows it across processes). */
-  const logOf = (run: RunRecord) => withFields(log, { run_id: run.id, trace_id: runTraceId(run) });
-  /** Stop functions of the runs executing in this process. */
-  const running = new Map<string, (reason: "cancelled" | "handback") => void>();
+/** Extends the run's lease every third of it (at least every second) until stopped; a lost lease or a cancel stops the run. */
+function startHeartbeat(store: RunStore, run: RunRecord, leaseMs: number, progress: () => number, stop: (reason: "cancelled" | "lease lost") => void, log: Logger) {
+  return setInterval(
+    async () => {
+      try {
+        const beat = await store.heartbeat(run.id, progress());
+        if (!beat.keep) stop(beat.cancelled ? "cancelled" : "lease lost");
+      } catch (err) {
+        log.warn("scenario_run_heartbeat_failed", { error: (err as Error).message });
+      }
+    },
+    // At least every second, so a cancel requested through another process lands within 2 s.
+    Math.min(1000, Math.floor(leaseMs / 3)),
+  );
+}
 
-  async function execute(run: RunRecord): Promise<Outcome> {
-    metrics?.started();
-    const started = performance.now();
-    const outcome = await attempt(run);
-    metrics?.finished(outcome, (performance.now() - started) / 1000);
-    return outcome;
-  }
-
-  async function attempt(run: RunRecord): Promise<Outcome> {
-    const started = performance.now();
-    let progress = 0;
-    let stopReason: "cancelled" | "timeout" | "lease lost" | "handback" | undefined;
-    // Which step a failure came from decides how it is shown (failure.ts).
-    let step: RunStep = "input";
-    let job: Job | undefined;
-    const stop = (reason: NonNullable<typeof stopReason>) => {
-      stopReason ??= reason;
-      job?.abort(reason);
-    };
-    running.set(run.id, stop);
-    const heartbeat = setInterval(
-      async () => {
-        try {
-          const beat = await store.heartbeat(run.id, progress);
-          if (!beat.keep) stop(beat.cancelled ? "cancelled" : "lease lost");
-        } catch (err) {
-          logOf(run).warn("scenario_run_heartbeat_failed", { error: (err as Error).message });
-        }
-      },
-      // At least every second, so a cancel requested through another process lands within 2 s.
-      Math.min(1000, Math.floor(options.leaseMs / 3)),
-    );
-    const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * (options.minuteMs ?? 60_000));
-    try {
-      logOf(run).info("scenario_run_started", { attempt: run.attempts, scenario_id: run.scenario_id, tenant_id: run.tenant_id });
-      const input = await store.engineInput(run);
-      step = "engine";
-      job = pool.run(input, { onProgress: (f) => (progress = f) });
-      if (stopReason) job.abort(stopReason);
-      const result = await job.result;
-      step = "output";
-      const rows = await writer.replaceRun(
-        {
-          tenantId: run.tenant_id,
-          scenarioId: run.scenario_id,
-          runId: run.id,
-          asofDate: input.asofDate,
-          versionHash: result.versionHash,
-          computedTs: new Date().toISOString(),
-          traceId: runTraceId(run),
-        },
-        result.batches,
-        async (tx) => {
-          const row = await store.runs.lockRunning(tx, run.id);
-          // Reclaimed after our lease lapsed (another worker owns it now) or moved on by an admin: roll our rows back.
-          if (row?.lease_owner !== options.workerId) throw new LostRunError();
-          // A cancel that arrived while the rows were being written wins over completion.
-          if (row.cancel_requested) {
-            stopReason ??= "cancelled";
-            throw new Error("cancelled while writing outputs");
-          }
-          await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
-          await store.runs.recordResult(tx, run.id, result.rows, result.bandStats);
-          await options.onCommitting?.(tx, run, { rows: result.rows, asofDate: input.asofDate, versionHash: result.versionHash });
-        },
-      );
-      logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
-      await options.onSucceeded?.(run, rows);
-      return "SUCCEEDED";
-    } catch (err) {
-      return await settleFailure(run, err, stopReason, step);
-    } finally {
-      clearInterval(heartbeat);
-      clearTimeout(timeout);
-      running.delete(run.id);
+/**
+ * The transaction in which a run's rows become visible: still ours (else LostRunError rolls the
+ * rows back), not cancelled meanwhile (`onCancelled`, then a rollback), then SUCCEEDED with its result.
+ */
+function commitSucceeded(
+  store: RunStore,
+  options: ExecutorOptions,
+  run: RunRecord,
+  out: { rows: number; bandStats: unknown; asofDate: string; versionHash: string },
+  onCancelled: () => void,
+) {
+  return async (tx: Tx) => {
+    const row = await store.runs.lockRunning(tx, run.id);
+    // Reclaimed after our lease lapsed (another worker owns it now) or moved on by an admin: roll our rows back.
+    if (row?.lease_owner !== options.workerId) throw new LostRunError();
+    // A cancel that arrived while the rows were being written wins over completion.
+    if (row.cancel_requested) {
+      onCancelled();
+      throw new Error("cancelled while writing outputs");
     }
-  }
+    await store.runs.transition(tx, run.id, ["RUNNING"], "SUCCEEDED", { by: options.workerId, reason: "completed" });
+    await store.runs.recordResult(tx, run.id, out.rows, out.bandStats);
+    await options.onCommitting?.(tx, run, { rows: out.rows, asofDate: out.asofDate, versionHash: out.versionHash });
+  };
+}
+
+/**
+ * How an attempt that did not succeed ends (docs/runs.md "Retries"): lost, handed back, cancelled,
+ * timed out, retried with backoff, or FAILED with one dead letter.
+ */
+function createSettler(deps: { store: RunStore; writer: OutputWriter; metrics: RunMetrics | undefined; options: ExecutorOptions; logOf: (run: RunRecord) => Logger }) {
+  const { store, writer, metrics, options, logOf } = deps;
 
   async function deadLettered(run: RunRecord, error: Record<string, unknown>): Promise<void> {
     metrics?.deadLettered();
@@ -187,6 +151,74 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     if (await store.finish(run.id, "FAILED", failure.retryable ? "retries exhausted" : "not retryable", error)) await deadLettered(run, error);
     logOf(run).error("scenario_run_failed", logged);
     return "FAILED";
+  }
+
+  return settleFailure;
+}
+
+export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: RunMetrics; options: ExecutorOptions }) {
+  const { store, pool, writer, log, metrics, options } = deps;
+  /** Every line about a run carries its id and its W3C trace id (one grep follows it across processes). */
+  const logOf = (run: RunRecord) => withFields(log, { run_id: run.id, trace_id: runTraceId(run) });
+  /** Stop functions of the runs executing in this process. */
+  const running = new Map<string, (reason: "cancelled" | "handback") => void>();
+  const settleFailure = createSettler({ store, writer, metrics, options, logOf });
+
+  async function execute(run: RunRecord): Promise<Outcome> {
+    metrics?.started();
+    const started = performance.now();
+    const outcome = await attempt(run);
+    metrics?.finished(outcome, (performance.now() - started) / 1000);
+    return outcome;
+  }
+
+  async function attempt(run: RunRecord): Promise<Outcome> {
+    const started = performance.now();
+    let progress = 0;
+    let stopReason: "cancelled" | "timeout" | "lease lost" | "handback" | undefined;
+    // Which step a failure came from decides how it is shown (failure.ts).
+    let step: RunStep = "input";
+    let job: Job | undefined;
+    const stop = (reason: NonNullable<typeof stopReason>) => {
+      stopReason ??= reason;
+      job?.abort(reason);
+    };
+    running.set(run.id, stop);
+    const heartbeat = startHeartbeat(store, run, options.leaseMs, () => progress, stop, logOf(run));
+    const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * (options.minuteMs ?? 60_000));
+    try {
+      logOf(run).info("scenario_run_started", { attempt: run.attempts, scenario_id: run.scenario_id, tenant_id: run.tenant_id });
+      const input = await store.engineInput(run);
+      step = "engine";
+      job = pool.run(input, { onProgress: (f) => (progress = f) });
+      if (stopReason) job.abort(stopReason);
+      const result = await job.result;
+      step = "output";
+      const rows = await writer.replaceRun(
+        {
+          tenantId: run.tenant_id,
+          scenarioId: run.scenario_id,
+          runId: run.id,
+          asofDate: input.asofDate,
+          versionHash: result.versionHash,
+          computedTs: new Date().toISOString(),
+          traceId: runTraceId(run),
+        },
+        result.batches,
+        commitSucceeded(store, options, run, { rows: result.rows, bandStats: result.bandStats, asofDate: input.asofDate, versionHash: result.versionHash }, () => {
+          stopReason ??= "cancelled";
+        }),
+      );
+      logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
+      await options.onSucceeded?.(run, rows);
+      return "SUCCEEDED";
+    } catch (err) {
+      return await settleFailure(run, err, stopReason, step);
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(timeout);
+      running.delete(run.id);
+    }
   }
 
   return {

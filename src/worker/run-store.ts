@@ -25,37 +25,38 @@ export type RunStorePorts = {
 /** The request id prefix of a fair claim's deferral (counted to bound how often one run is deferred). */
 const FAIR_DEFERRAL = "fair-";
 
+/** Runs queued before migration 010 have no inputs: resolve them from the scenario as it is now and keep them. */
+async function recordLegacyInputs(ports: RunStorePorts, run: RunRecord): Promise<RunInputs> {
+  const scenario = await ports.scenarios.get(run.scenario_id, null);
+  if (!scenario) throw Object.assign(new Error("the run's scenario no longer exists"), { name: "EngineValidationError" });
+  let inputs: RunInputs;
+  try {
+    inputs = await resolveInputs(ports.curves, {
+      assumptions: scenario.assumptions,
+      parameters: { ...scenario.parameters, ...run.parameters },
+      codeVersion: run.code_version,
+      seed: run.seed,
+    });
+  } catch (err) {
+    throw Object.assign(new Error((err as Error).message), { name: "EngineValidationError" });
+  }
+  return (await ports.runs.keepInputs(run.id, inputs)) ?? inputs;
+}
+
+/** One run of reclaimExpired, locked and checked again: its worker may have heartbeaten since the scan. */
+async function reclaimOne(runs: RunStorePorts["runs"], tx: Tx, id: string, workerId: string, queue: RunQueue | undefined): Promise<RunRecord | undefined> {
+  const row = await runs.lockRunning(tx, id, { lapsed: true });
+  if (!row) return undefined;
+  if (row.cancel_requested) return runs.transition(tx, id, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user; its lease lapsed" });
+  const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
+  if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
+  return back;
+}
+
 /** `queue` is told about every run this store puts back to QUEUED (Kafka mode publishes it again). */
 export function createRunStore(ports: RunStorePorts, workerId: string, leaseMs: number, queue?: RunQueue) {
   const { transaction, runs } = ports;
 
-  /** Runs queued before migration 010 have no inputs: resolve them from the scenario as it is now and keep them. */
-  async function recordLegacyInputs(run: RunRecord): Promise<RunInputs> {
-    const scenario = await ports.scenarios.get(run.scenario_id, null);
-    if (!scenario) throw Object.assign(new Error("the run's scenario no longer exists"), { name: "EngineValidationError" });
-    let inputs: RunInputs;
-    try {
-      inputs = await resolveInputs(ports.curves, {
-        assumptions: scenario.assumptions,
-        parameters: { ...scenario.parameters, ...run.parameters },
-        codeVersion: run.code_version,
-        seed: run.seed,
-      });
-    } catch (err) {
-      throw Object.assign(new Error((err as Error).message), { name: "EngineValidationError" });
-    }
-    return (await runs.keepInputs(run.id, inputs)) ?? inputs;
-  }
-
-  /** One run of reclaimExpired, locked and checked again: its worker may have heartbeaten since the scan. */
-  async function reclaimOne(tx: Tx, id: string): Promise<RunRecord | undefined> {
-    const row = await runs.lockRunning(tx, id, { lapsed: true });
-    if (!row) return undefined;
-    if (row.cancel_requested) return runs.transition(tx, id, ["RUNNING"], "CANCELLED", { by: workerId, reason: "cancelled by user; its lease lapsed" });
-    const back = await runs.transition(tx, id, ["RUNNING"], "QUEUED", { by: workerId, reason: "lease expired; worker presumed dead" });
-    if (back) await queue?.enqueue(tx, back, { requestId: `reclaim-${id}` });
-    return back;
-  }
   const store = {
     runs,
 
@@ -125,7 +126,7 @@ export function createRunStore(ports: RunStorePorts, workerId: string, leaseMs: 
     async reclaimExpired(): Promise<string[]> {
       const reclaimed: string[] = [];
       for (const id of await runs.lapsedIds()) {
-        if (await transaction((tx) => reclaimOne(tx, id))) reclaimed.push(id);
+        if (await transaction((tx) => reclaimOne(runs, tx, id, workerId, queue))) reclaimed.push(id);
       }
       return reclaimed;
     },
@@ -162,7 +163,7 @@ export function createRunStore(ports: RunStorePorts, workerId: string, leaseMs: 
      * hashes must still match). A run triggered before inputs were recorded gets them now, once.
      */
     async engineInput(run: RunRecord): Promise<EngineInput> {
-      const inputs = run.inputs ?? (await recordLegacyInputs(run));
+      const inputs = run.inputs ?? (await recordLegacyInputs(ports, run));
       const curves = snapshotCurves(inputs.curves, await ports.curves.readSnapshots(inputs.curves));
       const issues: { field: string; message: string }[] = [];
       const merged: Record<string, unknown> = { ...inputs.parameters, seed: inputs.options.seed };

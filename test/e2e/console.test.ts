@@ -252,7 +252,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     expect((await fetch(`${svc.base}/v1/scenarios/${id}`)).status).toBe(404);
     expect(pageErrors).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   test("axe-core finds no WCAG 2.1 A/AA or best-practice violations on any page", async () => {
     expect(scenarioId).not.toBe("");

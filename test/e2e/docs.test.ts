@@ -87,12 +87,12 @@ describe.skipIf(!HAVE_CHROMIUM)("/docs in Chromium with no network but the serve
     expect(r.summaries).toContain("Update a scenario");
     expect(r.summaries.length).toBeGreaterThan(20);
     expect(r.external).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   test("negative: with the page's own assets blocked as well, nothing renders", async () => {
     const origin = new URL(service.base).origin;
     const r = await load((url) => url.origin === origin && !url.pathname.startsWith("/docs/assets/"));
     expect(r.rendered).toBe(false);
     expect(r.external.some((u) => u.endsWith("/docs/assets/swagger-ui-bundle.js"))).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });

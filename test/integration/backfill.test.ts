@@ -86,7 +86,7 @@ describe.skipIf(!service.available)("backfill Postgres → Iceberg (1,000,000 ro
   afterAll(async () => {
     if (scenarioIds) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id IN (${scenarioIds.map(varcharLiteral).join(", ")})`).catch(() => {});
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   test("a range first, then a run killed halfway, then a restart: exactly the source rows, by count and checksum", async () => {
     const [{ n: source }] = await db.sql`select count(*)::int as n from scenario_output`;

@@ -219,7 +219,7 @@ describe("output cache through the API", () => {
     } finally {
       await worker.stop(1_000);
     }
-  }, 30_000);
+  }, 120_000);
 
   test("100 concurrent identical misses on two app instances sharing Redis → one store query each for /outputs and /metrics/latest", async () => {
     const a = await replica();
@@ -440,7 +440,7 @@ describe("bumps owed durably (cache_bump_pending)", () => {
     } finally {
       dead.close();
     }
-  }, 20_000);
+  }, 120_000);
 
   test("a sweep while Redis is away stops at the first failed bump; every row stays owed until a sweep gets through", async () => {
     const dead = createNativeRedis(`redis://127.0.0.1:${await freePort()}`, { commandTimeoutMs: 100 });
@@ -456,7 +456,7 @@ describe("bumps owed durably (cache_bump_pending)", () => {
     } finally {
       dead.close();
     }
-  }, 20_000);
+  }, 120_000);
 });
 
 describe("the API while its Redis is killed and restarted", () => {
@@ -495,7 +495,7 @@ describe("the API while its Redis is killed and restarted", () => {
       client.close();
       await server.cleanup();
     }
-  }, 20_000);
+  }, 120_000);
 });
 
 const kafka = await requireService("kafka");
@@ -535,5 +535,5 @@ describe.skipIf(!kafka.available)("invalidation events on Kafka", () => {
       await client.deleteGroups([`${topic}.reader`]).catch(() => {});
       await client.close();
     }
-  }, 30_000);
+  }, 120_000);
 });

@@ -61,7 +61,7 @@ describe("output cache across two API processes", () => {
     await dropNamespace(redis, namespace);
     await closeRedis(redis);
     await db?.drop();
-  }, 30_000);
+  }, 120_000);
 
   test("200 concurrent identical cold reads, 100 per process → one store query, 200 identical bodies", async () => {
     for (const [kind, path] of [
@@ -84,7 +84,7 @@ describe("output cache across two API processes", () => {
       );
       expect([kind, after - before, errors]).toEqual([kind, 1, []]);
     }
-  }, 60_000);
+  }, 120_000);
 
   test("an invalidation through one process: the very next read in the other one goes to the store", async () => {
     const [a, b] = apis as [ApiProcess, ApiProcess];
@@ -97,7 +97,7 @@ describe("output cache across two API processes", () => {
     const res = await fetch(`${a.base}/v1/admin/cache/scenarios/${scenarioId}/invalidate`, { method: "POST", headers });
     expect(res.status).toBe(200);
     expect(await value()).toBe(cached + 1000);
-  }, 30_000);
+  }, 120_000);
 
   test("a worker process commits a run: the very next read after its bump, in each API process, shows it", async () => {
     const [a, b] = apis as [ApiProcess, ApiProcess];
@@ -136,5 +136,5 @@ describe("output cache across two API processes", () => {
     const second = await run(2);
     expect(second).not.toBe(first);
     expect([await shown(a), await shown(b)]).toEqual([second, second]);
-  }, 60_000);
+  }, 120_000);
 });

@@ -360,7 +360,7 @@ describe("degradation: Redis killed, restarted, stalled", () => {
     await server.start();
     await untilHit(cache, of, load);
     expect(await cache.getOrLoad("outputs", "t-down", { q: 1 }, load)).toBe("from-store");
-  }, 60_000);
+  }, 120_000);
 
   test("stalled (CLIENT PAUSE): a read ends at the command timeout, not when Redis answers; the next read skips Redis during the cool-off", async () => {
     const { cache, of, calls } = make();
@@ -385,5 +385,5 @@ describe("degradation: Redis killed, restarted, stalled", () => {
     }
     await untilHit(cache, of, load);
     await closeRedis(pauser);
-  }, 60_000);
+  }, 120_000);
 });

@@ -77,7 +77,7 @@ describe("the aurum CLI against a running server", () => {
     expect(list.stdout).toContain(scenarioId);
     const runs = await aurum(["runs", "list", scenarioId, "--json"]);
     expect(JSON.parse(runs.stdout)[0].state).toBe("SUCCEEDED");
-  }, 60_000);
+  }, 120_000);
 
   test("a CSV export equals the server's own CSV byte for byte", async () => {
     const r = await aurum(["outputs", scenarioId, "--format", "csv", "-o", "whole.csv", "--json"]);
@@ -89,7 +89,7 @@ describe("the aurum CLI against a running server", () => {
     expect(file.equals(direct)).toBe(true);
     expect(summary).toMatchObject({ rows: file.toString().split("\n").length - 2, bytes: file.length, resumed_after_row: null });
     expect(existsSync(join(work, "whole.csv.aurum-resume"))).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   test("compare: a table, or with --json the API's rows across pages; --with is required", async () => {
     const r = await aurum(["compare", scenarioId, "--with", "baseline", "--filter", "metric=mid", "--limit", "1500", "--json"]);
@@ -109,7 +109,7 @@ describe("the aurum CLI against a running server", () => {
     expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining("error: --with OTHER_SCENARIO or --with baseline is required")]);
     const api404 = await aurum(["compare", scenarioId, "--with", crypto.randomUUID()]);
     expect(api404.code).not.toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   const interruptions = [
     ["csv", "SIGKILL"],
@@ -152,7 +152,7 @@ describe("the aurum CLI against a running server", () => {
       expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed_after_row: state?.rows, bytes: expected.length });
       expect(readFileSync(join(work, file)).equals(expected)).toBe(true);
       expect(existsSync(sidecar)).toBe(false);
-    }, 60_000);
+    }, 120_000);
   }
 
   /** Keeps the server's one engine thread busy for a few seconds, so the next run waits QUEUED; returns a function that frees it. */
@@ -202,7 +202,7 @@ describe("the aurum CLI against a running server", () => {
     expect(await proc.exited).toBe(1);
     expect(stderr()).toContain(`run ${runId} CANCELLED`);
     await release();
-  }, 60_000);
+  }, 120_000);
 
   test("exit 130: Ctrl-C while waiting leaves the run alone", async () => {
     const release = await occupyPool();
@@ -213,7 +213,7 @@ describe("the aurum CLI against a running server", () => {
     expect(stderr()).toContain(`interrupted: run ${runId} goes on; follow it with: aurum runs get ${id} ${runId} --wait`);
     await release();
     expect(await finalState(id, runId)).toBe("SUCCEEDED");
-  }, 60_000);
+  }, 120_000);
 
   test("exit 130: Ctrl-C with --cancel-on-interrupt cancels the run", async () => {
     const release = await occupyPool();
@@ -224,7 +224,7 @@ describe("the aurum CLI against a running server", () => {
     expect(stderr()).toContain(`interrupted: cancelling run ${runId}`);
     expect(await finalState(id, runId)).toBe("CANCELLED");
     await release();
-  }, 60_000);
+  }, 120_000);
 
   test("exit 2: usage errors say what is wrong and where to look", async () => {
     const cases: [string[], string][] = [
@@ -245,7 +245,7 @@ describe("the aurum CLI against a running server", () => {
     const help = await aurum(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("aurum outputs SCENARIO");
-  }, 60_000);
+  }, 120_000);
 
   test("exit 3: the API's error envelope on stderr, with the field details", async () => {
     const missing = await aurum(["scenarios", "get", "00000000-0000-4000-8000-000000000000"]);
@@ -258,13 +258,13 @@ describe("the aurum CLI against a running server", () => {
     expect(invalid.stderr).toContain("error: invalid body\n");
     expect(invalid.stderr).toContain("  /name: must be 1..200 characters");
     expect(invalid.stderr).toContain("  /bogus: ");
-  }, 60_000);
+  }, 120_000);
 
   test("exit 4: an unreachable server; --url wins over AURUM_URL", async () => {
     const r = await aurum(["scenarios", "list", "--url", "http://127.0.0.1:1"]);
     expect(r.code).toBe(4);
     expect(r.stderr).toStartWith("error: cannot reach http://127.0.0.1:1");
-  }, 60_000);
+  }, 120_000);
 
   test("curves import streams the file and prints the counts; a bad line is exit 3 naming it", async () => {
     const header = "curve_key,market,location,product,block,unit,asof_date,contract_month,mid\n";
@@ -280,13 +280,13 @@ describe("the aurum CLI against a running server", () => {
     const bad = await aurum(["curves", "import", "bad.csv"]);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toContain("error: line 2: contract_month");
-  }, 60_000);
+  }, 120_000);
 
   test("scenarios delete removes it; get then answers exit 3", async () => {
     const id = await createScenario("cli delete me", {});
     expect((await aurum(["scenarios", "delete", id])).stdout).toBe(`deleted scenario ${id}\n`);
     expect((await aurum(["scenarios", "get", id])).code).toBe(3);
-  }, 60_000);
+  }, 120_000);
 });
 
 /** A proxy to `target` that passes `fastBytes` of a download at once, then 1 KB every 50 ms. */

@@ -86,7 +86,7 @@ for (const store of ["postgres"] as const) {
     afterAll(async () => {
       await worker?.stop(1_000);
       await db?.drop();
-    }, 30_000);
+    }, 120_000);
 
     test("RPS against a gas shock: a, b, delta and delta_pct are the two /outputs reads and their difference", async () => {
       const a = await all<OutputRow>(`/v1/scenarios/${ids.rps}/outputs`);

@@ -42,7 +42,7 @@ describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () 
   afterAll(async () => {
     await api?.stop();
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   test(`${A_ROWS.toLocaleString("en")} joined rows arrive whole (row count, delta checksum, one-sided rows) with the server's RSS within idle + 16 MB`, async () => {
     const idle = api.rssBytes();

@@ -78,7 +78,7 @@ describe.skipIf(!service.available)("compare on the Trino output reader (Iceberg
     for (const id of [scenarioA, scenarioB, scenarioRules])
       if (id) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id = ${varcharLiteral(id)}`).catch(() => {});
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   const vsB = (extra: Partial<CompareSpec["a"]> = {}): CompareSpec => ({
     a: { tenantId: TENANT, scenarioId: scenarioA, runId: runA, ...extra },

@@ -131,5 +131,5 @@ describe("the Dockerfile's steps on a clean copy, without Docker", () => {
 
     api.kill("SIGTERM");
     expect(await api.exited).toBe(0);
-  }, 60_000);
+  }, 120_000);
 });

@@ -73,7 +73,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
     await kafka.deleteTopics?.(Object.values(TOPICS)).catch(() => {});
     await kafka.close();
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   test("a run whose outputs commit publishes one outputs_ready event (through the outbox), with the committed row count", async () => {
     const created = await http("POST", "/v1/scenarios", {
@@ -125,7 +125,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
     // Exactly one per run.
     await Bun.sleep(300);
     expect(seen.output.filter((m) => decoded(m).run_id === runId)).toHaveLength(1);
-  }, 90_000);
+  }, 120_000);
 
   test("deleting a scenario publishes a scenario_deleted invalidation event with the request's request_id header", async () => {
     const created = await http("POST", "/v1/scenarios", {
@@ -147,5 +147,5 @@ describe.skipIf(!kafkaStatus.available)("Kafka events: outputs ready and scenari
       run_id: null,
       reason: "scenario_deleted",
     });
-  }, 60_000);
+  }, 120_000);
 });

@@ -72,7 +72,7 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     await client.deleteTopics(topics).catch(() => {});
     await client.deleteGroups(groups).catch(() => {});
     await client.close();
-  }, 90_000);
+  }, 120_000);
 
   test("a message goes through with its key, value and headers, and its offset is committed", async () => {
     const { topic, groupId } = await fresh("roundtrip", 1);
@@ -93,7 +93,7 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     expect(await c.lag()).toBe(0);
     await c.close();
     await running;
-  }, 90_000);
+  }, 120_000);
 
   test("a consumer closed before its handler resolves commits nothing: the next member gets the message", async () => {
     const { topic, groupId } = await fresh("redeliver", 1);
@@ -117,7 +117,7 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     expect(got[0]).toMatchObject({ offset: 0n, key: "k" });
     await second.close();
     expect(await committed(groupId, topic)).toEqual([[0, 1n]]);
-  }, 90_000);
+  }, 120_000);
 
   test("with concurrency 4, a slow message holds its partition's commit back until it is done", async () => {
     const { topic, groupId } = await fresh("watermark", 1);
@@ -149,7 +149,7 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     expect(peak).toBe(4);
     expect(await c.lag()).toBe(0);
     await c.close();
-  }, 90_000);
+  }, 120_000);
 
   test("a throwing handler is retried and holds the offset back until it succeeds", async () => {
     const { topic, groupId } = await fresh("retry", 1);
@@ -168,7 +168,7 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     await eventually(async () => (await committed(groupId, topic))[0]?.[1] === 1n, { what: "the commit" });
     expect(seen.map((e) => e.message)).toEqual(["database down (1)", "database down (2)"]);
     await c.close();
-  }, 90_000);
+  }, 120_000);
 
   test("two members of a group split the partitions and get every message exactly once", async () => {
     const { topic, groupId } = await fresh("group", 6);
@@ -246,7 +246,7 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     c.resume();
     await eventually(() => got.length === 1, { what: "the message" });
     await c.close();
-  }, 90_000);
+  }, 120_000);
 
   test("with the broker unreachable, sends fail with a retryable error and closes return quickly", async () => {
     const down = createKafka({ brokers: ["127.0.0.1:1"], clientId: `aurum-it-port-down-${runId}` });
@@ -261,5 +261,5 @@ describe.skipIf(!kafka.available)("Kafka port (real broker)", () => {
     await eventually(() => failures.length > 0, { what: "a reported connection failure" });
     await down.close(); // closes the producer and the consumer; a hang would meet the test's ceiling
     await running;
-  }, 90_000);
+  }, 120_000);
 });

@@ -99,7 +99,7 @@ describe("scenario_* lifecycle log events", () => {
 
     expect((await call(app, "DELETE", `/v1/scenarios/${id}`, { headers: headers("req-delete") })).status).toBe(204);
     expect(events("scenario_deleted")).toEqual([expect.objectContaining({ scenario_id: id, tenant_id: TENANT, request_id: "req-delete" })]);
-  }, 60_000);
+  }, 120_000);
 
   test("every scenario_* event the code logs is listed in docs/operations.md, and every listed one is logged", async () => {
     const { readFileSync } = await import("node:fs");

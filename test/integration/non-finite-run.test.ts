@@ -110,5 +110,5 @@ describe("a run whose engine output is not finite", () => {
     expect(deadLetters.filter((d) => d.run.id === run.id).map((d) => d.error.code)).toEqual(["NON_FINITE_OUTPUT"]);
     const [{ n }] = await db.sql`select count(*)::int as n from scenario_output where run_id = ${run.id}`;
     expect(n).toBe(0);
-  }, 60_000);
+  }, 120_000);
 });

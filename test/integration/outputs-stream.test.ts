@@ -281,7 +281,7 @@ describe("streaming from Postgres, the API in its own process", () => {
     } finally {
       client.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   test("a client that goes away after 1 MB ends the Postgres query within 2 s", async () => {
     const abort = new AbortController();

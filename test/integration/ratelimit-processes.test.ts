@@ -44,7 +44,7 @@ describe("two API processes share one Redis limiter", () => {
     }
     await redis?.cleanup();
     await dropSoon(db);
-  }, 30_000);
+  }, 120_000);
 
   test("100 concurrent requests, 10/s burst 20: exactly the allowed count passes, the rest get 429 with headers; another tenant is unaffected", async () => {
     const [a, b] = replicas as [Replica, Replica];

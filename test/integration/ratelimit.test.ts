@@ -94,7 +94,7 @@ describe("HTTP limiter on Redis", () => {
     await dropNamespace(redisA, ns);
     await Promise.all([closeRedis(redisA), closeRedis(redisB)]);
     await dropSoon(db);
-  }, 30_000);
+  }, 120_000);
 
   test("a tenant at 10/s burst 20, 100 concurrent requests across two replicas: exactly 20 pass; another tenant is unaffected", async () => {
     frozen += 60_000;
@@ -213,7 +213,7 @@ describe("Redis outages (a redis-server of our own)", () => {
     await closeRedis(redis);
     await own.cleanup();
     await dropSoon(db);
-  }, 30_000);
+  }, 120_000);
 
   test("one Redis round trip per limited request", async () => {
     const { app } = await limitedApp(db, createRedisRateLimitStore(redis));

@@ -374,7 +374,7 @@ describe("`start` on a fresh server Postgres", () => {
       await svc.stop();
       await db.drop();
     }
-  }, 90_000);
+  }, 120_000);
 
   test("with AURUM_LOAD_SAMPLE_CURVES=never the trigger is a 409 that says what to do", async () => {
     const db = await fresh();
@@ -390,5 +390,5 @@ describe("`start` on a fresh server Postgres", () => {
       await svc.stop();
       await db.drop();
     }
-  }, 90_000);
+  }, 120_000);
 });

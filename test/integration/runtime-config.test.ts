@@ -39,7 +39,7 @@ describe("runtime config API", () => {
   });
   afterAll(async () => {
     await dropSoon(db);
-  }, 30_000);
+  }, 120_000);
 
   const RL = { requests_per_second: 10, burst: 20, enabled: true };
 
@@ -174,7 +174,7 @@ describe("feature flags in effect", () => {
   });
   afterAll(async () => {
     await dropSoon(db);
-  }, 30_000);
+  }, 120_000);
 
   const bulk = () => call(app, "POST", `/v1/scenarios/${scenario}/runs:bulk`, { headers: h, body: { runs: [{}] } });
 

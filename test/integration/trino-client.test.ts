@@ -60,7 +60,7 @@ describe.skipIf(!service.available)("trino client (real server)", () => {
     expect(pages.length).toBeGreaterThan(1);
     expect(total).toBe(300_000);
     expect(sum).toBe(10_000 * 100_000 * ((30 * 31) / 2) + 30 * ((10_000 * 10_001) / 2));
-  }, 60_000);
+  }, 120_000);
 
   test("pulls the next page only when the consumer asks for it", async () => {
     let gets = 0;
@@ -77,7 +77,7 @@ describe.skipIf(!service.available)("trino client (real server)", () => {
     await Bun.sleep(1500); // a client reading ahead would fetch more meanwhile
     expect(gets).toBe(afterFirst);
     await it.return(undefined as never); // leaving early cancels
-  }, 30_000);
+  }, 120_000);
 
   test("an error in a page is thrown as a TrinoError with the query id, name, code and type", async () => {
     const err = await client()
@@ -106,7 +106,7 @@ describe.skipIf(!service.available)("trino client (real server)", () => {
     controller.abort(new Error("client went away"));
     await expect(running).rejects.toThrow("client went away");
     expect(await queryState(marker, ended, "the aborted query to end")).toEqual({ state: "FAILED", error_code: "USER_CANCELED" });
-  }, 60_000);
+  }, 120_000);
 
   test("a consumer that leaves the loop early cancels the query", async () => {
     const marker = `leave-${crypto.randomUUID()}`;
@@ -115,7 +115,7 @@ describe.skipIf(!service.available)("trino client (real server)", () => {
       break;
     }
     expect(await queryState(marker, ended, "the left query to end")).toEqual({ state: "FAILED", error_code: "USER_CANCELED" });
-  }, 60_000);
+  }, 120_000);
 
   test("each query logs one trino_query_metrics event with query id, tenant, rows, bytes and times", async () => {
     const lines: Record<string, unknown>[] = [];

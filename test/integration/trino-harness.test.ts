@@ -44,5 +44,5 @@ describe.skipIf(!trino.available)("make trino-harness-metrics", () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toContain("trino-harness: Trino is not reachable");
     expect((await metrics.sql`select count(*)::int as n from ops_metrics`)[0]?.n).toBe(before);
-  }, 60_000);
+  }, 120_000);
 });

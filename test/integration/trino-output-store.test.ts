@@ -159,7 +159,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const batch = contractBatch(30);
     await store.writer.replaceRun(meta, [batch], async () => {});
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
-  }, 60_000);
+  }, 120_000);
 
   test("commit marks the run SUCCEEDED only together with its rows; a later write of a SUCCEEDED run is refused", async () => {
     const meta = await store.newRun();
@@ -172,7 +172,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     // A stale worker (its lease long gone) must not touch the final rows, even if it would fail its commit.
     await expect(store.writer.replaceRun(meta, [contractBatch(5, "stale:")], async () => {})).rejects.toThrow("already SUCCEEDED");
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
-  }, 60_000);
+  }, 120_000);
 
   test("an INSERT that fails midway leaves nothing of its write; the earlier rows stay", async () => {
     const meta = await store.newRun();
@@ -199,7 +199,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const [run] = await store.db.sql`select state from scenario_run where id = ${meta.runId}`;
     expect(run!.state).toBe("RUNNING");
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [first]));
-  }, 60_000);
+  }, 120_000);
 
   test("an INSERT that lost an Iceberg commit race is tried again, but only when none of its rows landed", async () => {
     const conflict = () => new TrinoError("Failed to update table due to concurrent updates", "ICEBERG_COMMIT_ERROR", "EXTERNAL", 84148236, "q");
@@ -238,5 +238,5 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const rows = await store.read(meta.runId);
     expect([expectedRows(meta, [a]), expectedRows(meta, [b])]).toContainEqual(rows);
     expect(await store.writeIds(meta.runId)).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 });

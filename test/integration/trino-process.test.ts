@@ -40,7 +40,7 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
     await api?.stop();
     if (scenarios.length) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id IN (${scenarios.map(varcharLiteral).join(", ")})`).catch(() => {});
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   const http = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${api.base}${path}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) });

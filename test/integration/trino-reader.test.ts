@@ -50,7 +50,7 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
   afterAll(async () => {
     if (scenarioId) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id = ${varcharLiteral(scenarioId)}`).catch(() => {});
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   const run = (i: number, extra: Partial<RunFilter> = {}): RunFilter => ({ tenantId: TENANT, scenarioId, runId: runs[i] as string, ...extra });
   const text = async (chunks: AsyncIterable<Uint8Array>) => {

@@ -227,7 +227,7 @@ describe("a 400 MB chunked body against the real process", () => {
     await Bun.sleep(200);
     expect((await db.sql`select count(*)::int as n from curve`)[0]?.n).toBe(0);
     expect((await fetch(`${local.base}/healthz`)).status).toBe(200);
-  }, 60_000);
+  }, 120_000);
 
   test("a client that goes away halfway through a JSON body (7 times): the process lives", async () => {
     for (let attempt = 0; attempt < 7; attempt++) {
@@ -246,7 +246,7 @@ describe("a 400 MB chunked body against the real process", () => {
     expect(local.proc.exitCode).toBeNull();
     expect((await fetch(`${local.base}/healthz`)).status).toBe(200);
     expect(local.output()).not.toContain("Unhandled error");
-  }, 60_000);
+  }, 120_000);
 
   test("auth on, anonymous: 401 before the body is read (answered within the first 64 MB of 400, socket buffers included), RSS within 16 MB", async () => {
     const before = api.rssBytes();

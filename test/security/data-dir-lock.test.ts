@@ -90,7 +90,7 @@ describe("one process per embedded data folder", () => {
     expect(other.stderr).toContain(`port ${port}`);
     // Every connection still reaches the holder.
     for (let i = 0; i < 5; i++) expect((await fetch(`${holder.base}/healthz`)).status).toBe(200);
-  }, 90_000);
+  }, 120_000);
 });
 
 describe("starts racing for one empty folder", () => {
@@ -125,7 +125,7 @@ describe("starts racing for one empty folder", () => {
       await Promise.all(spawned.map((p) => p.exited));
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 120_000);
 });
 
 describe("the pid-file fallback (where flock is unavailable)", () => {

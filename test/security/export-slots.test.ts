@@ -70,7 +70,7 @@ describe("export slots: a per-tenant share, and stalled downloads are closed", (
     expect(neighbour.status).toBe(200);
     expect((await neighbour.text()).trim().split("\n")).toHaveLength(1_001);
     // Both stalled downloads still hold their query (the stall timer has not run out yet, or the data is still buffering).
-  }, 60_000);
+  }, 120_000);
 
   test(`a client that reads nothing for ${STALL_SECONDS} s is closed: its COPY ends, its slot frees, the truncated body never completes`, async () => {
     const before = open.splice(0);
@@ -83,7 +83,7 @@ describe("export slots: a per-tenant share, and stalled downloads are closed", (
     for (const s of before) s.resume();
     const got = await Promise.all(before.map((s) => s.ended));
     for (const bytes of got) expect(bytes).toBeLessThan(100 * 1024 * 1024);
-  }, 90_000);
+  }, 120_000);
 
   test("a compressed download that stalls is closed too", async () => {
     const s = stalledGet(api.base, path(scenarioA, "format=ndjson"), { "x-aurum-tenant": A, "accept-encoding": "gzip" });
@@ -93,7 +93,7 @@ describe("export slots: a per-tenant share, and stalled downloads are closed", (
     await eventually(async () => (await copyBackends(db.sql)).length === 0, { what: "the stalled compressed COPY ends" });
     s.resume();
     expect(await s.ended).toBeGreaterThan(0);
-  }, 90_000);
+  }, 120_000);
 
   test(`a slow client that keeps reading (1 MB/s) is not closed, even over ${(5 * STALL_SECONDS) / 2} s`, async () => {
     const client = slowGet(api.base, path(scenarioA), { "x-aurum-tenant": A }, 1024 * 1024);

@@ -55,7 +55,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: claims are fair across tena
     await kafka.deleteTopics([REQUEST_TOPIC, DLQ_TOPIC]).catch(() => {});
     await kafka.close();
     await db?.drop();
-  }, 60_000);
+  }, 120_000);
 
   test(`behind ${BULK} CRITICAL messages of one tenant in one partition, another tenant's NORMAL run is among the first 3 started (2 threads)`, async () => {
     // Runs of about a second each (2,000 paths): both threads' runs end at about the same time, so the

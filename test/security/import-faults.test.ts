@@ -63,7 +63,7 @@ describe("curve import faults on the real process", () => {
     expect(ok.status).toBe(200);
     expect(await stored()).toEqual({ curves: 50, observations: 100 });
     await db.sql.unsafe("delete from curve_snapshot; delete from curve_observation; delete from curve");
-  }, 60_000);
+  }, 120_000);
 
   test("a 50 MB quoted field: a 400 naming line 2 within 1 s, a short reply, /healthz answering throughout", async () => {
     const poll = pollLatency(`${svc.base}/healthz`, 10);
@@ -91,7 +91,7 @@ describe("curve import faults on the real process", () => {
     expect(worst).toBeLessThan(500);
     expect(svc.proc.exitCode).toBeNull();
     expect(await stored()).toEqual({ curves: 0, observations: 0 });
-  }, 60_000);
+  }, 120_000);
 
   test("a 3.4 MB file with one unclosed quote: a quick 400 naming its line, a short reply, /healthz answering", async () => {
     const before = rows(1_000);
@@ -111,7 +111,7 @@ describe("curve import faults on the real process", () => {
     expect(ms).toBeLessThan(2_000);
     expect(worst).toBeLessThan(500);
     expect(await stored()).toEqual({ curves: 0, observations: 0 });
-  }, 60_000);
+  }, 120_000);
 
   test("8 MB of blank lines: /healthz keeps answering while the parser works through them", async () => {
     const poll = pollLatency(`${svc.base}/healthz`, 10);
@@ -130,7 +130,7 @@ describe("curve import faults on the real process", () => {
     // A header and nothing else: an empty import.
     expect(outcome.status).toBe(200);
     expect(worst).toBeLessThan(500);
-  }, 60_000);
+  }, 120_000);
 
   test("an unclosed quote at the end of a short file: the parser's complaint is quoted in at most 200 characters", async () => {
     const csv = `${HEADER}K_1,ERCOT,"${"y".repeat(30_000)}`;

@@ -72,7 +72,7 @@ describe("input limits", () => {
     const clash = `${HEADER}${csv.slice(HEADER.length, -1)}\nMANY_7999,ERCOT,HB_SOUTH,power,ON_PEAK,USD/MWh,2026-01-03,2030-01,40\n`.replace(/^MANY_7999,ERCOT,HB_NORTH.*\n/m, "");
     const res = await call(app, "POST", "/v1/curves:import", { raw: clash, headers: { "content-type": "text/csv" } });
     expect(res.status).toBe(409);
-  }, 60_000);
+  }, 120_000);
 
   describe("as-of dates", () => {
     const curveKey = async () => (await call(app, "GET", "/v1/curves?limit=1")).json.data[0].curve_key as string;

@@ -56,7 +56,7 @@ describe("local mode", () => {
     const logged = events(s.output());
     expect(logged.find((e) => e.event === "auth_disabled")?.level).toBe("warn");
     expect(logged.find((e) => e.event === "unknown_setting")).toMatchObject({ level: "warn", variable: "AURUM_LOG_LEVLE", did_you_mean: "AURUM_LOG_LEVEL" });
-  }, 90_000);
+  }, 120_000);
 
   test("`api` with AURUM_API_AUTH_DISABLED=1 warns and binds loopback; with a verifier it binds all interfaces", async () => {
     db = await createTestDb("postgres");
@@ -71,7 +71,7 @@ describe("local mode", () => {
     expect(events(jwt.output()).some((e) => e.event === "auth_disabled")).toBe(false);
     // …and it does authenticate.
     expect((await fetch(`http://127.0.0.1:${new URL(jwt.url).port}/v1/scenarios`)).status).toBe(401);
-  }, 90_000);
+  }, 120_000);
 
   test.each([
     ["start, the key setting empty", "start", { AURUM_API_AUTH_PUBLIC_KEY: "" }, /AURUM_API_AUTH_PUBLIC_KEY is set but empty.*will not fall back/],

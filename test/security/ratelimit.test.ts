@@ -36,7 +36,7 @@ describe("rate-limit hardening", () => {
     await dropNamespace(redis, ns);
     await closeRedis(redis);
     await dropSoon(db);
-  }, 30_000);
+  }, 120_000);
 
   describe("item 8: an unverified key is not an identity", () => {
     test("300 requests rotating X-Api-Key (and other made-up headers) share one anonymous bucket", async () => {
@@ -102,7 +102,7 @@ describe("rate-limit hardening", () => {
       afterAll(async () => {
         if (service) await Promise.race([service.stop(), Bun.sleep(5_000)]);
         await dropSoon(pdb);
-      }, 30_000);
+      }, 120_000);
 
       test("300 anonymous requests rotating X-Api-Key: limited by the socket address", async () => {
         const rs = [];

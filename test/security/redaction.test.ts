@@ -102,7 +102,7 @@ describe("the service process", () => {
     const r = await runToExit("start", cleanEnv({ AURUM_DATA_DIR: dir, AURUM_APP_DB_DSN: `postgres://aurum:${SECRET}@127.0.0.1:${port}/app` }), 60_000);
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).not.toContain(SECRET);
-  }, 70_000);
+  }, 120_000);
 
   test("a normal start's logs, with credentials in its DSN, Redis and Trino URLs, never show them", async () => {
     // Trust auth on the test server ignores the password; Redis points at a closed port (logged as unavailable).
@@ -128,5 +128,5 @@ describe("the service process", () => {
     await Bun.sleep(500);
     expect(service.output()).toContain('"event":"listening"');
     expect(service.output()).not.toContain(SECRET);
-  }, 70_000);
+  }, 120_000);
 });

@@ -23,7 +23,7 @@ async function violations(baseDir: string): Promise<string[]> {
 describe("import rules", () => {
   test("src/ has no violation", async () => {
     expect(await violations(ROOT)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   describe("a planted violation of each rule is reported (negative cases)", () => {
     let dir = "";
@@ -48,7 +48,7 @@ describe("import rules", () => {
       plant("src/outputs/model.ts", 'import { FLAG } from "../flags/model";\nexport const LIMIT = 100;\nexport const f = () => FLAG;\n');
       plant("src/scenarios/typo.ts", 'import { x } from "./no-such-module";\nexport const y = x;\n');
       found = await violations(dir);
-    }, 60_000);
+    }, 120_000);
     afterAll(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });

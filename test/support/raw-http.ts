@@ -114,8 +114,10 @@ export function rawJson(response: string): unknown {
 }
 
 /** Polls `url` every `everyMs` until stopped; returns every latency (ms), a failure counting as Infinity. */
-export function pollLatency(url: string, everyMs = 20): { stop: () => Promise<number[]> } {
+export function pollLatency(url: string, everyMs = 20): { stop: () => Promise<number[]>; answeredBetween: (from: number, to: number) => number } {
   const latencies: number[] = [];
+  /** performance.now() of every 200 answer. */
+  const answeredAt: number[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -124,7 +126,9 @@ export function pollLatency(url: string, everyMs = 20): { stop: () => Promise<nu
         (r) => r.status === 200,
         () => false,
       );
-      latencies.push(ok ? performance.now() - t0 : Number.POSITIVE_INFINITY);
+      const t1 = performance.now();
+      latencies.push(ok ? t1 - t0 : Number.POSITIVE_INFINITY);
+      if (ok) answeredAt.push(t1);
       await Bun.sleep(everyMs);
     }
   })();
@@ -134,5 +138,7 @@ export function pollLatency(url: string, everyMs = 20): { stop: () => Promise<nu
       await loop;
       return latencies;
     },
+    /** How many polls were answered 200 within [from, to] (performance.now() times): a count, not a speed. */
+    answeredBetween: (from, to) => answeredAt.filter((t) => t >= from && t <= to).length,
   };
 }

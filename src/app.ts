@@ -130,7 +130,8 @@ export function createApp(deps: AppDeps) {
       const info = requestInfo(request);
       const ms = performance.now() - info.startedAt;
       metrics.httpDuration.observe({ method: request.method, route, status: String(status) }, ms / 1000);
-      const principal = (ctx as { principal?: { tenantId: string | null } }).principal;
+      // The route's principal; or, when the route never resolved one (a 400 from validation), whom the request's authentication found.
+      const principal = (ctx as { principal?: { tenantId: string | null } }).principal ?? authenticate.known(request);
       log.info("http_request", {
         request_id: info.requestId,
         trace_id: info.traceId,

@@ -32,18 +32,32 @@ export function clientAddress(request: Request, server: Server, trustedProxyHops
   return server?.requestIP(request)?.address ?? UNKNOWN_ADDRESS;
 }
 
+/** An authenticator that verifies each request once and can tell, without verifying, whom it found. */
+export type RememberingAuthenticator = Authenticator & {
+  /** The principal a finished authentication of `request` found; undefined before one finished, or when it was refused. */
+  known(request: Request): Principal | undefined;
+};
+
 /**
  * Authenticates each request once: the limiter needs the tenant before routing and the routes
  * need the principal after it, so both share one promise (and one JWT verification) per request.
+ * The request log reads the result with `known`, also when a route never asked (a 400 from
+ * validation answers before the route's own authentication).
  */
-export function rememberPrincipal(authenticate: Authenticator): Authenticator {
+export function rememberPrincipal(authenticate: Authenticator): RememberingAuthenticator {
   const seen = new WeakMap<Request, Promise<Principal>>();
-  return (request) => {
+  const found = new WeakMap<Request, Principal>();
+  const remembering = (request: Request) => {
     let principal = seen.get(request);
     if (!principal) {
       principal = authenticate(request);
       seen.set(request, principal);
+      principal.then(
+        (p) => found.set(request, p),
+        () => {},
+      );
     }
     return principal;
   };
+  return Object.assign(remembering, { known: (request: Request) => found.get(request) });
 }

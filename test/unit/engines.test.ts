@@ -10,12 +10,21 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "../..");
 type Lock = { packages: Record<string, { engines?: { node?: string } | string[]; dev?: boolean }> };
 
-/** Node versions a `>=X.Y.Z` range admits, sampled: its minimum, the last minor of its major, and each later major up to 40. */
+/**
+ * Node versions a range admits, sampled. The range is `>=X.Y.Z`, or `^X.Y.Z` parts and a last
+ * `>=X.Y.Z` joined by `||` (a dev dependency may skip the odd, never-LTS majors). Per part: its
+ * minimum and the last minor of its major; a `>=` part also each later major up to 40.
+ */
 function admitted(range: string): string[] {
-  const m = /^>=\s*(\d+)\.(\d+)\.(\d+)$/.exec(range.trim());
-  if (!m) throw new Error(`engines.node should be ">=X.Y.Z", not ${JSON.stringify(range)}`);
-  const major = Number(m[1]);
-  return [`${m[1]}.${m[2]}.${m[3]}`, `${major}.99.0`, ...Array.from({ length: 40 - major }, (_, i) => `${major + 1 + i}.0.0`)];
+  const out: string[] = [];
+  for (const part of range.split("||").map((p) => p.trim())) {
+    const m = /^(>=|\^)\s*(\d+)\.(\d+)\.(\d+)$/.exec(part);
+    if (!m) throw new Error(`engines.node should be ">=X.Y.Z" or "^X.Y.Z || ... || >=X.Y.Z", not ${JSON.stringify(range)}`);
+    const major = Number(m[2]);
+    out.push(`${m[2]}.${m[3]}.${m[4]}`, `${major}.99.0`);
+    if (m[1] === ">=") out.push(...Array.from({ length: 40 - major }, (_, i) => `${major + 1 + i}.0.0`));
+  }
+  return out;
 }
 
 /** "package needs RANGE (node V fails)" for each locked package whose engines.node one of `range`'s versions fails. */

@@ -58,13 +58,14 @@ function recordedTimings(): Record<string, number> {
  * the broker beside others (every file makes its own topics and groups); one that declares
  * `@test-exclusive kafka` (it stops the broker) runs with no other Kafka file. Trino files run one
  * at a time: they all write iceberg.market.scenario_output, and Iceberg commits racing on one
- * table can fail each other.
+ * table can fail each other. Every file shares the `machine`; one that declares
+ * `@test-exclusive machine` runs with no other file at all.
  */
 type Hold = "shared" | "exclusive";
 const DEFAULT_HOLD: Record<string, Hold> = { kafka: "shared", trino: "exclusive" };
 function holdsOf(file: string): Map<string, Hold> {
   const text = readFileSync(join(ROOT, file), "utf8");
-  const holds = new Map<string, Hold>();
+  const holds = new Map<string, Hold>([["machine", "shared"]]);
   for (const [, name] of text.matchAll(/requireService\("(\w+)"\)/g)) holds.set(name as string, DEFAULT_HOLD[name as string] ?? "exclusive");
   for (const [, name] of text.matchAll(/@test-exclusive (\w+)/g)) holds.set(name as string, "exclusive");
   return holds;

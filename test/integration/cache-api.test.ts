@@ -222,8 +222,9 @@ describe("output cache through the API", () => {
   }, 120_000);
 
   test("100 concurrent identical misses on two app instances sharing Redis → one store query each for /outputs and /metrics/latest", async () => {
-    const a = await replica();
-    const b = await replica();
+    // Followers wait for the leader up to a ceiling, not a speed: at 2 s a loaded machine let one give up and load itself.
+    const a = await replica({ cache: { waitMs: 30_000 } });
+    const b = await replica({ cache: { waitMs: 30_000 } });
     const id = await newScenario(a.app, "stampede");
     await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 500 });
     const { calls, knobs } = counting.reader;

@@ -3,6 +3,9 @@
  * to check) and refused at the limit with a 413, and the caller is authenticated before a byte of
  * the body is read. In-process checks count what was pulled from the body stream; the process
  * checks send 400 MB over a raw socket and watch the server's RSS.
+ * @test-exclusive machine: beside three other files the streamed import consumed so slowly that
+ *   Bun's own body backstop (8 x the import limit, counted as bytes arrive) tripped first and closed
+ *   the connection with no answer the client could read (seen once: 66.7 MB sent, no status); not yet fixed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";

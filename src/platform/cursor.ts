@@ -30,6 +30,28 @@ export async function keysetPage<K extends string, R>(o: {
   return { items, nextCursor: rows.length > o.limit && last ? encodeCursor(o.keyOf(last), fingerprint) : null };
 }
 
+/**
+ * A page of a newest-first list (rows carrying `sort_ts` and `id`): the cursor is issued for
+ * `filter` with its creation bounds as ISO text, and `sort_ts` is dropped from the items.
+ */
+export async function newestFirstPage<R extends { sort_ts: string; id: string }>(o: {
+  cursor: string | undefined;
+  limit: number;
+  filter: Record<string, unknown>;
+  created: { createdAfter?: Date | undefined; createdBefore?: Date | undefined };
+  fetch: (after: { ts: string; id: string } | undefined) => Promise<R[]>;
+}) {
+  const { items, nextCursor } = await keysetPage({
+    cursor: o.cursor,
+    limit: o.limit,
+    filters: { ...o.filter, createdAfter: o.created.createdAfter?.toISOString(), createdBefore: o.created.createdBefore?.toISOString() },
+    shape: NEWEST_FIRST_KEY,
+    fetch: (after) => o.fetch(after && { ts: after.t, id: after.i }),
+    keyOf: (r) => ({ t: r.sort_ts, i: r.id }),
+  });
+  return { items: items.map(({ sort_ts: _, ...r }) => r), nextCursor };
+}
+
 export function filterFingerprint(filters: Record<string, unknown>): string {
   const canonical = JSON.stringify(
     Object.keys(filters)

@@ -6,7 +6,7 @@ import type { Transaction, Tx } from "../adapters/postgres";
 import type { CurveSnapshots } from "../curves/snapshots";
 import type { FeatureGate } from "../flags/service";
 import { authorize, authorizePriority, type Principal, resolveTenant } from "../platform/auth";
-import { keysetPage, NEWEST_FIRST_KEY } from "../platform/cursor";
+import { newestFirstPage } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { isCalendarDate, parseInstant } from "../platform/time";
@@ -198,15 +198,14 @@ export function createRunService(deps: RunServiceDeps) {
         ...(createdBefore ? { createdBefore } : {}),
       };
       const limit = q.limit ?? 20;
-      const { items, nextCursor } = await keysetPage({
+      const { items, nextCursor } = await newestFirstPage({
         cursor: q.cursor,
         limit,
-        filters: { ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() },
-        shape: NEWEST_FIRST_KEY,
-        fetch: (after) => runs.list(filter, limit, after && { ts: after.t, id: after.i }),
-        keyOf: (r) => ({ t: r.sort_ts, i: r.id }),
+        filter,
+        created: { createdAfter, createdBefore },
+        fetch: (after) => runs.list(filter, limit, after),
       });
-      return { items: items.map(({ sort_ts: _, ...r }) => r), limit, nextCursor };
+      return { items, limit, nextCursor };
     },
 
     /**

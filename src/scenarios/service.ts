@@ -7,7 +7,7 @@ import type { Tx } from "../adapters/postgres";
 import { regionCovers } from "../engine/scope";
 import { authorize, type Principal, resolveTenant } from "../platform/auth";
 import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
-import { keysetPage, NEWEST_FIRST_KEY } from "../platform/cursor";
+import { newestFirstPage } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
 import { parseInstant } from "../platform/time";
@@ -212,15 +212,14 @@ async function listScenarios(repo: ScenarioRepo, p: Principal, q: ScenarioListIn
     ...(createdBefore ? { createdBefore } : {}),
   };
   const limit = q.limit ?? 20;
-  const { items, nextCursor } = await keysetPage({
+  const { items, nextCursor } = await newestFirstPage({
     cursor: q.cursor,
     limit,
-    filters: { ...filter, createdAfter: createdAfter?.toISOString(), createdBefore: createdBefore?.toISOString() },
-    shape: NEWEST_FIRST_KEY,
-    fetch: (after) => repo.list(filter, limit, after && { ts: after.t, id: after.i }),
-    keyOf: (s) => ({ t: s.sort_ts, i: s.id }),
+    filter,
+    created: { createdAfter, createdBefore },
+    fetch: (after) => repo.list(filter, limit, after),
   });
-  return { items: items.map(({ sort_ts: _, ...s }) => s), nextCursor, limit };
+  return { items, nextCursor, limit };
 }
 
 export type ScenarioService = ReturnType<typeof createScenarioService>;

@@ -212,7 +212,11 @@ describe("rate-limit hardening", () => {
     /** The store with a count of the calls the limiter makes to it. */
     function counted(store: RateLimitStore) {
       const seen = { calls: 0 };
-      const wrapped: RateLimitStore = { kind: store.kind, take: (...args) => (seen.calls++, store.take(...args)) };
+      const take: RateLimitStore["take"] = (...args) => {
+        seen.calls++;
+        return store.take(...args);
+      };
+      const wrapped: RateLimitStore = { kind: store.kind, take };
       return { store: wrapped, seen };
     }
 

@@ -13,6 +13,19 @@ export function parseInstant(field: string, raw: string | undefined): Date | und
   return date;
 }
 
+/**
+ * A list's creation window from `created_after` and `created_before` (either may be absent): only
+ * the bounds given, ready to spread into a filter; 400 when one is not an instant or they are reversed.
+ */
+export function parseCreatedRange(q: { created_after?: string; created_before?: string }): { createdAfter?: Date; createdBefore?: Date } {
+  const createdAfter = parseInstant("created_after", q.created_after);
+  const createdBefore = parseInstant("created_before", q.created_before);
+  if (createdAfter && createdBefore && createdAfter > createdBefore) {
+    throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
+  }
+  return { ...(createdAfter ? { createdAfter } : {}), ...(createdBefore ? { createdBefore } : {}) };
+}
+
 /** A date YYYY-MM-DD that exists (years 1900..2200, like curve as-of dates). */
 export function isCalendarDate(raw: string): boolean {
   return isCalendarDay(raw) && Number(raw.slice(0, 4)) >= 1900 && Number(raw.slice(0, 4)) <= 2200;

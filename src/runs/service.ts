@@ -9,7 +9,7 @@ import { authorize, authorizePriority, type Principal, resolveTenant } from "../
 import { newestFirstPage } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
-import { isCalendarDate, parseInstant } from "../platform/time";
+import { isCalendarDate, parseCreatedRange } from "../platform/time";
 import { validateModelParameters } from "../scenarios/drivers";
 import type { ScenarioRepo } from "../scenarios/repo";
 import { fingerprint } from "./fingerprint";
@@ -185,24 +185,19 @@ export function createRunService(deps: RunServiceDeps) {
       authorize(p, "scenarios:read");
       const tenantId = resolveTenant(p, q.tenant_id);
       if (!(await scenarios.get(scenarioId, tenantId))) throw notFound("scenario");
-      const createdAfter = parseInstant("created_after", q.created_after);
-      const createdBefore = parseInstant("created_before", q.created_before);
-      if (createdAfter && createdBefore && createdAfter > createdBefore) {
-        throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
-      }
+      const created = parseCreatedRange(q);
       const filter = {
         scenarioId,
         tenantId,
         ...(q.state ? { state: normalizeEnum(RUN_STATES, q.state.toUpperCase()) } : {}),
-        ...(createdAfter ? { createdAfter } : {}),
-        ...(createdBefore ? { createdBefore } : {}),
+        ...created,
       };
       const limit = q.limit ?? 20;
       const { items, nextCursor } = await newestFirstPage({
         cursor: q.cursor,
         limit,
         filter,
-        created: { createdAfter, createdBefore },
+        created,
         fetch: (after) => runs.list(filter, limit, after),
       });
       return { items, limit, nextCursor };

@@ -10,7 +10,7 @@ import { ifMatchHolds, ifNoneMatchHolds, parseTagCondition } from "../platform/c
 import { newestFirstPage } from "../platform/cursor";
 import { AppError, badRequest, conflict, type FieldIssue, notFound } from "../platform/errors";
 import { normalizeEnum } from "../platform/schema";
-import { parseInstant } from "../platform/time";
+import { parseCreatedRange } from "../platform/time";
 import { type CurveRef, type RegionRef, validateAssumptions, validateModelParameters } from "./drivers";
 import { DRIVER_TYPES, LIMITS, SCENARIO_STATUSES, type ScenarioCreateInput, type ScenarioListInput, type ScenarioPatchInput, type ScenarioRecord } from "./model";
 import type { ScenarioChanges, ScenarioRepo } from "./repo";
@@ -198,25 +198,20 @@ async function updateRow(repo: ScenarioRepo, ...args: Parameters<ScenarioRepo["u
 async function listScenarios(repo: ScenarioRepo, p: Principal, q: ScenarioListInput): Promise<ScenarioPage> {
   authorize(p, "scenarios:read");
   const tenantId = resolveTenant(p, q.tenant_id);
-  const createdAfter = parseInstant("created_after", q.created_after);
-  const createdBefore = parseInstant("created_before", q.created_before);
-  if (createdAfter && createdBefore && createdAfter > createdBefore) {
-    throw badRequest("created_after is later than created_before", [{ field: "created_after", location: "query", message: "must not be later than created_before" }]);
-  }
+  const created = parseCreatedRange(q);
   const filter = {
     tenantId,
     ...(q.name !== undefined ? { name: q.name } : {}),
     ...(q.tag !== undefined ? { tag: q.tag } : {}),
     ...(q.status !== undefined ? { status: normalizeEnum(SCENARIO_STATUSES, q.status) } : {}),
-    ...(createdAfter ? { createdAfter } : {}),
-    ...(createdBefore ? { createdBefore } : {}),
+    ...created,
   };
   const limit = q.limit ?? 20;
   const { items, nextCursor } = await newestFirstPage({
     cursor: q.cursor,
     limit,
     filter,
-    created: { createdAfter, createdBefore },
+    created,
     fetch: (after) => repo.list(filter, limit, after),
   });
   return { items, nextCursor, limit };

@@ -1,7 +1,7 @@
 /** The shared platform toolkit: bounded waits, interruptible pauses, calendar days, canonical JSON. */
 import { describe, expect, test } from "bun:test";
 import { canonicalJson } from "../../../src/platform/json";
-import { isCalendarDate, isCalendarDay } from "../../../src/platform/time";
+import { isCalendarDate, isCalendarDay, parseCreatedRange } from "../../../src/platform/time";
 import { createSleeper, withTimeout } from "../../../src/platform/timers";
 
 const never = new Promise<never>(() => {});
@@ -59,6 +59,33 @@ describe("isCalendarDay", () => {
     expect(isCalendarDate("1900-01-01")).toBe(true);
     expect(isCalendarDate("1899-12-31")).toBe(false);
     expect(isCalendarDate("2201-01-01")).toBe(false);
+  });
+});
+
+describe("parseCreatedRange", () => {
+  test("only the bounds given, a date as midnight UTC", () => {
+    expect(parseCreatedRange({})).toEqual({});
+    expect(parseCreatedRange({ created_after: "2026-01-31" })).toEqual({ createdAfter: new Date("2026-01-31T00:00:00Z") });
+    expect(parseCreatedRange({ created_before: "2026-01-31T12:00:00+01:00" })).toEqual({ createdBefore: new Date("2026-01-31T11:00:00Z") });
+    expect(parseCreatedRange({ created_after: "2026-01-31", created_before: "2026-01-31" })).toEqual({
+      createdAfter: new Date("2026-01-31T00:00:00Z"),
+      createdBefore: new Date("2026-01-31T00:00:00Z"),
+    });
+  });
+
+  test("a bound that is not an instant, or bounds reversed, is a 400 naming the field (negative cases)", () => {
+    const issue = (q: { created_after?: string; created_before?: string }) => {
+      try {
+        parseCreatedRange(q);
+      } catch (e) {
+        const err = e as { status: number; details: { field: string }[] };
+        return [err.status, err.details[0]?.field];
+      }
+      return undefined;
+    };
+    expect(issue({ created_after: "2026-02-31" })).toEqual([400, "created_after"]);
+    expect(issue({ created_before: "yesterday" })).toEqual([400, "created_before"]);
+    expect(issue({ created_after: "2026-02-01", created_before: "2026-01-31" })).toEqual([400, "created_after"]);
   });
 });
 

@@ -51,6 +51,20 @@ const LEASE_LAPSED = "(lease_expires_at is null or lease_expires_at < clock_time
  */
 const UNATTENDED = `(${LEASE_LAPSED} or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
 
+/** A QUEUED run a worker may claim now: its back-off over, no cancel requested. */
+const DUE = "state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested";
+
+/**
+ * How claims rank tenants (docs/runs.md "Fairness"), joined to a relation `t` with a `tenant_id`:
+ * `load.running`, its RUNNING runs (fewer first), and `last.served`, its latest claim (least recent
+ * first, never served before all).
+ */
+const TENANT_LOAD = `
+  cross join lateral (select count(*) as running from scenario_run r where r.tenant_id = t.tenant_id and r.state = 'RUNNING') load
+  left join lateral (
+    select r.started_at as served from scenario_run r where r.tenant_id = t.tenant_id and r.started_at is not null order by r.started_at desc limit 1
+  ) last on true`;
+
 export type RunFilter = { scenarioId: string; tenantId: string | null; state?: RunState; createdAfter?: Date; createdBefore?: Date };
 
 /** The queries every part of the repository shares. */
@@ -60,6 +74,8 @@ function runSql(sql: Sql) {
     columns: sql.unsafe(RUN_COLUMNS),
     unattended: sql.unsafe(UNATTENDED),
     lapsed: sql.unsafe(LEASE_LAPSED),
+    due: sql.unsafe(DUE),
+    tenantLoad: sql.unsafe(TENANT_LOAD),
     tenantScope: (tx: Tx, tenantId: string | null) => (tenantId === null ? tx`` : tx`and tenant_id = ${tenantId}`),
   };
 }
@@ -224,7 +240,7 @@ function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"
 
 /** What a worker claims: claimable runs, fairness between tenants, lapsed leases. */
 function runClaims(q: RunSql) {
-  const { sql, columns, lapsed } = q;
+  const { sql, columns, lapsed, due, tenantLoad } = q;
   return {
     /** Locks a run that a worker may claim (QUEUED, no cancel requested), skipping it when another transaction holds it. */
     async lockClaimable(tx: Tx, runId: string): Promise<RunRecord | undefined> {
@@ -266,15 +282,9 @@ function runClaims(q: RunSql) {
     async otherTenantAhead(tx: Tx, tenantId: string): Promise<boolean> {
       const [ahead] = await tx`
         with rank as (
-          select r.tenant_id,
-                 (select count(*) from scenario_run x where x.tenant_id = r.tenant_id and x.state = 'RUNNING') as running,
-                 coalesce((select max(x.started_at) from scenario_run x where x.tenant_id = r.tenant_id), '-infinity'::timestamptz) as served
-          from (
-            select ${tenantId}::text as tenant_id
-            union
-            select distinct tenant_id from scenario_run
-            where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested and tenant_id <> ${tenantId}
-          ) r
+          select t.tenant_id, load.running, coalesce(last.served, '-infinity'::timestamptz) as served
+          from (select ${tenantId}::text as tenant_id union select distinct tenant_id from scenario_run where ${due} and tenant_id <> ${tenantId}) t
+          ${tenantLoad}
         )
         select 1 from rank other, rank mine
         where mine.tenant_id = ${tenantId} and other.tenant_id <> ${tenantId}
@@ -294,22 +304,12 @@ function runClaims(q: RunSql) {
         with due as (
           select id, tenant_id, created_at,
                  case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end as rank
-          from scenario_run
-          where state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested
-        ),
-        head as (
-          select distinct on (tenant_id) id, tenant_id, rank, created_at from due order by tenant_id, rank, created_at, id
+          from scenario_run where ${due}
         )
-        select head.id::text as id
-        from head
-        cross join lateral (
-          select count(*) as running from scenario_run r where r.tenant_id = head.tenant_id and r.state = 'RUNNING'
-        ) load
-        left join lateral (
-          select r.started_at as served from scenario_run r
-          where r.tenant_id = head.tenant_id and r.started_at is not null order by r.started_at desc limit 1
-        ) last on true
-        order by load.running, last.served nulls first, head.rank, head.created_at, head.id
+        select t.id::text as id
+        from (select distinct on (tenant_id) id, tenant_id, rank, created_at from due order by tenant_id, rank, created_at, id) t
+        ${tenantLoad}
+        order by load.running, last.served nulls first, t.rank, t.created_at, t.id
         limit 1`;
       return row?.id;
     },

@@ -6,6 +6,7 @@
  * (`RuntimeDeps`), so the app they exercise is wired exactly as the one that ships.
  */
 
+import { cpus } from "node:os";
 import { createKafka, type KafkaClient, type KafkaProducer } from "./adapters/kafka";
 import { createCacheMetrics, createMetrics, createOutboxMetrics, type Metrics } from "./adapters/metrics";
 import { type Database, openDatabase } from "./adapters/postgres";
@@ -143,7 +144,8 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
       ? undefined
       : await startWorker({
           sql,
-          config,
+          config: { ...config, workerConcurrency: config.workerConcurrency ?? Math.max(1, cpus().length) },
+          workerId: `worker-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
           log,
           metrics,
           writer: iceberg

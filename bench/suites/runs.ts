@@ -54,6 +54,7 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
         log: createLogger("silent"),
         queue,
         writer,
+        workerId: `bench-${threads}`,
       });
       try {
         return await fn(app);

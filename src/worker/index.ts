@@ -3,7 +3,6 @@
  * Kafka consumer group when a Kafka client is given, else the in-process dispatcher that claims
  * QUEUED runs from the runs table (embedded mode). Both reclaim runs whose lease expired.
  */
-import { cpus } from "node:os";
 import type { KafkaClient, KafkaConsumer } from "../adapters/kafka";
 import { createRunMetrics, type Metrics } from "../adapters/metrics";
 import type { Sql } from "../adapters/postgres";
@@ -18,10 +17,10 @@ import { createRequestHandler } from "./kafka-worker";
 import { WorkerPool } from "./pool";
 import { createRunStore } from "./run-store";
 
-export type WorkerConfig = Pick<
-  Config,
-  "workerConcurrency" | "workerLeaseSeconds" | "workerPollMs" | "workerRetryBaseMs" | "scenarioRequestTopic" | "scenarioDlqTopic" | "workerGroupId"
->;
+/** The worker's settings, resolved: its pool's size is a number here (the composition root picks the cores when the config leaves it open). */
+export type WorkerConfig = Pick<Config, "workerLeaseSeconds" | "workerPollMs" | "workerRetryBaseMs" | "scenarioRequestTopic" | "scenarioDlqTopic" | "workerGroupId"> & {
+  workerConcurrency: number;
+};
 
 export type WorkerDeps = {
   sql: Sql;
@@ -30,7 +29,8 @@ export type WorkerDeps = {
   metrics: Metrics;
   /** Where the outputs go: the Postgres table or Iceberg (chosen by src/runtime.ts). */
   writer: OutputWriter;
-  workerId?: string;
+  /** This worker's name in leases and logs (unique per process). */
+  workerId: string;
   executorOptions?: Partial<ExecutorOptions>;
 } & ({ mode: "embedded"; queue: LocalQueue } | { mode: "kafka"; queue: RunQueue; kafka: KafkaClient });
 
@@ -38,8 +38,8 @@ export type Worker = Awaited<ReturnType<typeof startWorker>>;
 
 export async function startWorker(deps: WorkerDeps) {
   const { sql, config, log } = deps;
-  const concurrency = config.workerConcurrency ?? Math.max(1, cpus().length);
-  const workerId = deps.workerId ?? `worker-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const { workerConcurrency: concurrency } = config;
+  const { workerId } = deps;
   const leaseMs = config.workerLeaseSeconds * 1000;
   const pool = new WorkerPool(concurrency);
   const store = createRunStore(createMetadata(sql), workerId, leaseMs, deps.queue);

@@ -1,7 +1,7 @@
 /** `/compare` query and response schemas. */
 import { t } from "elysia";
-import { caseInsensitiveEnum, Meta, queryInteger } from "../platform/schema";
-import { filters, OUTPUT_FORMATS } from "./model";
+import { Meta } from "../platform/schema";
+import { filters, pageOrDownload } from "./model";
 import { CompareRowSchema } from "./row";
 
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
@@ -34,16 +34,7 @@ export const CompareQuery = t.Object(
     contract_month_to: filters.contract_month_to,
     cursor: filters.cursor,
     tenant_id: filters.tenant_id,
-    limit: t.Optional({
-      ...queryInteger("limit", 1, 2_147_483_647),
-      description: "JSON: rows per page, default 100, at most 1,000 (400 beyond). CSV/NDJSON: stop after this many rows; default: all.",
-    }),
-    format: t.Optional(
-      caseInsensitiveEnum(OUTPUT_FORMATS, { default: "json", description: "json: a page in the envelope; csv and ndjson: a streamed download of every matching row." }),
-    ),
-    escape_formulas: t.Optional(
-      t.Boolean({ description: "CSV only: prefix text cells that start with = + - @ tab or CR with a `'` so spreadsheets do not evaluate them. Default false." }),
-    ),
+    ...pageOrDownload,
   },
   { additionalProperties: false },
 );

@@ -20,7 +20,7 @@ import type { ScenarioRepo } from "../scenarios/repo";
 import type { CompareQueryInput } from "./compare-model";
 import { spellDouble } from "./finite";
 import type { FilterQuery } from "./model";
-import type { CompareSpec, ExportFormat, OutputFilter, OutputReader } from "./reader";
+import { type CompareSpec, type ExportFormat, exportRequest, type OutputFilter, type OutputReader } from "./reader";
 import { type CompareRow, CompareRowSchema, type OutputKey } from "./row";
 
 const ANY = /^[\s\S]*$/;
@@ -142,13 +142,7 @@ export function createCompareService(ctx: CompareContext) {
 
     /** The encoded rows of a CSV/NDJSON plan, in an export slot shared with /outputs. */
     export(plan: ComparePlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
-      const request = {
-        format: plan.format,
-        ...(plan.limit ? { limit: plan.limit } : {}),
-        ...(plan.after ? { after: plan.after } : {}),
-        escapeFormulas: plan.escapeFormulas,
-        signal,
-      };
+      const request = exportRequest(plan, signal);
       return ctx.exportSlot(plan.spec.a.tenantId, plan.tenantExportsMax, () => ctx.reader.compare.export(plan.spec, request));
     },
   };

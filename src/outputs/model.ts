@@ -30,20 +30,25 @@ export const filters = {
   tenant_id: t.Optional(t.String({ maxLength: 128 })),
 };
 
+/** The query parameters of a route that answers a JSON page or a CSV/NDJSON download (/outputs, /compare). */
+export const pageOrDownload = {
+  limit: t.Optional({
+    ...queryInteger("limit", 1, 2_147_483_647),
+    description: "JSON: rows per page, default 100, at most 1,000 (400 beyond). CSV/NDJSON: stop after this many rows; default: all.",
+  }),
+  format: t.Optional(
+    caseInsensitiveEnum(OUTPUT_FORMATS, { default: "json", description: "json: a page in the envelope; csv and ndjson: a streamed download of every matching row." }),
+  ),
+  escape_formulas: t.Optional(
+    t.Boolean({ description: "CSV only: prefix text cells that start with = + - @ tab or CR with a `'` so spreadsheets do not evaluate them. Default false." }),
+  ),
+};
+
 export const OutputQuery = t.Object(
   {
     ...filters,
     run_id: t.Optional(t.String({ format: "uuid", error: "must be a UUID", description: "A run of this scenario; default: its latest SUCCEEDED run (named in `meta.run_id`)." })),
-    limit: t.Optional({
-      ...queryInteger("limit", 1, 2_147_483_647),
-      description: "JSON: rows per page, default 100, at most 1,000 (400 beyond). CSV/NDJSON: stop after this many rows; default: all.",
-    }),
-    format: t.Optional(
-      caseInsensitiveEnum(OUTPUT_FORMATS, { default: "json", description: "json: a page in the envelope; csv and ndjson: a streamed download of every matching row." }),
-    ),
-    escape_formulas: t.Optional(
-      t.Boolean({ description: "CSV only: prefix text cells that start with = + - @ tab or CR with a `'` so spreadsheets do not evaluate them. Default false." }),
-    ),
+    ...pageOrDownload,
   },
   { additionalProperties: false },
 );

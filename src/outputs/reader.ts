@@ -44,6 +44,14 @@ export type ExportRequest = {
   signal: AbortSignal;
 };
 
+/** What a plan's download asks the store for: its format, row limit, keyset position and CSV escaping. */
+export function exportRequest(
+  plan: { format: ExportFormat; limit: number | undefined; after: OutputKey | undefined; escapeFormulas: boolean },
+  signal: AbortSignal,
+): ExportRequest {
+  return { format: plan.format, ...(plan.limit ? { limit: plan.limit } : {}), ...(plan.after ? { after: plan.after } : {}), escapeFormulas: plan.escapeFormulas, signal };
+}
+
 export interface OutputReader {
   page(filter: RunFilter, limit: number, after?: OutputKey): Promise<OutputRow[]>;
   latest(filter: OutputFilter, limit: number, after?: OutputKey): Promise<LatestRow[]>;
@@ -87,7 +95,8 @@ export type MetricSummaryRow = {
  */
 export type CompareSpec = { a: RunFilter; b: { scenarioId: string; runId: string } | "baseline" };
 
-export type CompareExportRequest = { format: ExportFormat; limit?: number; after?: OutputKey; escapeFormulas: boolean; signal: AbortSignal };
+/** A comparison's download asks for what a run's does. */
+export type CompareExportRequest = ExportRequest;
 
 /** The store's half of a comparison: the same order, keyset and filters as `OutputReader.page`/`export`. */
 export interface CompareReader {

@@ -24,7 +24,7 @@ import { createExportSlots, type ExportSlotOptions } from "./export-slots";
 import { spellRow } from "./finite";
 import { summaryPage } from "./metric-summary";
 import { type FilterQuery, type LatestQueryInput, type OutputQueryInput, TENOR_TYPES } from "./model";
-import type { ExportFormat, OutputFilter, OutputReader } from "./reader";
+import { type ExportFormat, exportRequest, type OutputFilter, type OutputReader } from "./reader";
 import { keyOf, LatestMetric, type LatestRow, type OutputKey, type OutputRow, OutputRowSchema } from "./row";
 
 const ANY = /^[\s\S]*$/;
@@ -147,13 +147,7 @@ export function createOutputService(deps: OutputServiceDeps) {
 
     /** The encoded rows of a CSV/NDJSON plan, in an export slot (`exportSlot`). */
     export(plan: OutputPlan & { format: ExportFormat }, signal: AbortSignal): AsyncIterable<Uint8Array> {
-      const request = {
-        format: plan.format,
-        ...(plan.limit ? { limit: plan.limit } : {}),
-        ...(plan.after ? { after: plan.after } : {}),
-        escapeFormulas: plan.escapeFormulas,
-        signal,
-      };
+      const request = exportRequest(plan, signal);
       return exportSlot(plan.filter.tenantId, plan.tenantExportsMax, () =>
         plan.runId ? reader.export({ ...plan.filter, runId: plan.runId }, request) : encodeRows(emptyBatches(), plan.format),
       );

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { CompareRow, OutputRow } from "../../src/outputs/row";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
-import { parseCsv, seedRun } from "../support/outputs";
+import { parseCsv, seedBaselineRules, seedRun } from "../support/outputs";
 
 // The machine running the suite may be busy: time is not what these tests check.
 setDefaultTimeout(60_000);
@@ -64,7 +64,6 @@ for (const store of STORES) {
     let oldRunA: string;
     let runB: string;
     let runningA: string;
-    let rulesRun: string;
     const get = (path: string, headers: Record<string, string> = tenant) => call(app, "GET", path, { headers });
     const compare = (qs: string, id = scenarioA) => get(`/v1/scenarios/${id}/compare?${qs}`);
 
@@ -99,31 +98,7 @@ for (const store of STORES) {
       runningA = await seedRun(db.sql, { tenantId: TENANT, scenarioId: scenarioA, rows: 0, state: "RUNNING", finishedAt: "2026-03-01T10:00:00Z" });
       runB = await seedRun(db.sql, { tenantId: TENANT, scenarioId: scenarioB, rows: 1_800, curves: 9 });
       await seedRun(db.sql, { tenantId: OTHER_TENANT, scenarioId: foreign, rows: 50 });
-      // The baseline rule on hand-made rows: prices, effects, an unknown metric, a zero and a negative baseline, a mid without baseline, non-finite values.
-      rulesRun = await seedRun(db.sql, { tenantId: TENANT, scenarioId: scenarioRules, rows: 0 });
-      const rows: [string, string, number][] = [
-        ["P1", "baseline", 40],
-        ["P1", "mid", 50],
-        ["P1", "uplift", 10],
-        ["P1", "policy_uplift", 4],
-        ["P1", "NPV", 1234.5],
-        ["P1", "rec_cost", 3],
-        ["P1", "npv_per_bp", -2],
-        ["P1", "carbon_uplift", 1.5],
-        ["P1", "mid_per_gas", 7.25],
-        ["P2", "baseline", 0],
-        ["P2", "mid", 2],
-        ["P3", "baseline", -10],
-        ["P3", "mid", -5],
-        ["P4", "mid", 60],
-        ["P5", "baseline", Number.NaN],
-        ["P5", "mid", Number.POSITIVE_INFINITY],
-      ];
-      for (const [curve, metric, value] of rows) {
-        await db.sql`
-          insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, version_hash, computed_ts)
-          values (${TENANT}, ${scenarioRules}, ${rulesRun}, '2026-01-02', ${curve}, 'MONTHLY', '2027-01-01', '2027-01', ${metric}, ${value}::float8, 'vh', now())`;
-      }
+      await seedBaselineRules(db.sql, TENANT, scenarioRules);
     }, 180_000);
     afterAll(async () => {
       await db?.drop();

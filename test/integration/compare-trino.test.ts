@@ -14,7 +14,7 @@ import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
-import { parseCsv, seedRun } from "../support/outputs";
+import { parseCsv, seedBaselineRules, seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
 
 // The machine running the suite may be busy: time is not what these tests check.
@@ -48,26 +48,7 @@ describe.skipIf(!service.available)("compare on the Trino output reader (Iceberg
     // Quotes, commas, a formula-looking and a non-ASCII curve key; 9 curves, so keys on one side only both ways.
     runB = await seedRun(db.sql, { tenantId: TENANT, scenarioId: scenarioB, rows: 1_100, curves: 9, finishedAt: "2026-02-03T10:00:00Z" });
     await db.sql`update scenario_output set curve_key = '=N''O,"D"é' || curve_key where run_id = ${runB} and curve_key in ('C000', 'C008')`;
-    rulesRun = await seedRun(db.sql, { tenantId: TENANT, scenarioId: scenarioRules, rows: 0 });
-    const rows: [string, string, number][] = [
-      ["P1", "baseline", 40],
-      ["P1", "mid", 50],
-      ["P1", "NPV", 1234.5],
-      ["P1", "carbon_uplift", 1.5],
-      ["P1", "mid_per_gas", 7.25],
-      ["P2", "baseline", 0],
-      ["P2", "mid", 2],
-      ["P3", "baseline", -10],
-      ["P3", "mid", -5],
-      ["P4", "mid", 60],
-      ["P5", "baseline", Number.NaN],
-      ["P5", "mid", Number.POSITIVE_INFINITY],
-    ];
-    for (const [curve, metric, value] of rows) {
-      await db.sql`
-        insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, version_hash, computed_ts)
-        values (${TENANT}, ${scenarioRules}, ${rulesRun}, '2026-01-02', ${curve}, 'MONTHLY', '2027-01-01', '2027-01', ${metric}, ${value}::float8, 'vh', now())`;
-    }
+    rulesRun = await seedBaselineRules(db.sql, TENANT, scenarioRules);
     // One computed_ts per run, as the worker writes them (the backfill copies a run per distinct timestamp).
     await db.sql`update scenario_output o set computed_ts = r.finished_at from scenario_run r where r.id = o.run_id and o.scenario_id in (${scenarioA}, ${scenarioB}, ${scenarioRules})`;
     for (const scenarioId of [scenarioA, scenarioB, scenarioRules]) await backfill({ sql: db.sql, trino, log, scenarioId });

@@ -55,6 +55,39 @@ export async function seedRun(sql: Sql, o: SeedOptions): Promise<string> {
   return runId;
 }
 
+/**
+ * A run of hand-made rows for the compare baseline rule (docs/compare.md): prices, driver effects,
+ * an unknown metric, a zero and a negative baseline, a mid without baseline, non-finite values.
+ * One as-of date and contract month; curves P1..P5.
+ */
+export async function seedBaselineRules(sql: Sql, tenantId: string, scenarioId: string): Promise<string> {
+  const runId = await seedRun(sql, { tenantId, scenarioId, rows: 0 });
+  const rows: [string, string, number][] = [
+    ["P1", "baseline", 40],
+    ["P1", "mid", 50],
+    ["P1", "uplift", 10],
+    ["P1", "policy_uplift", 4],
+    ["P1", "NPV", 1234.5],
+    ["P1", "rec_cost", 3],
+    ["P1", "npv_per_bp", -2],
+    ["P1", "carbon_uplift", 1.5],
+    ["P1", "mid_per_gas", 7.25],
+    ["P2", "baseline", 0],
+    ["P2", "mid", 2],
+    ["P3", "baseline", -10],
+    ["P3", "mid", -5],
+    ["P4", "mid", 60],
+    ["P5", "baseline", Number.NaN],
+    ["P5", "mid", Number.POSITIVE_INFINITY],
+  ];
+  for (const [curve, metric, value] of rows) {
+    await sql`
+      insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, version_hash, computed_ts)
+      values (${tenantId}, ${scenarioId}, ${runId}, '2026-01-02', ${curve}, 'MONTHLY', '2027-01-01', '2027-01', ${metric}, ${value}::float8, 'vh', now())`;
+  }
+  return runId;
+}
+
 export type ApiProcess = ServiceProcess;
 
 /** Samples a process's RSS every 20 ms while `work` runs; returns the peak. */

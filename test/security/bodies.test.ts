@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { buildApp, createTestDb, type TestDb } from "../support/app";
+import { peakRss } from "../support/outputs";
 import { postChunked, rawJson } from "../support/raw-http";
 import { type ServiceProcess, startService } from "../support/service";
 
@@ -42,20 +43,6 @@ function countedBody(chunks: number, chunkBytes: number, fill = 0x61, prefix = "
 
 const post = (app: Awaited<ReturnType<typeof buildApp>>, path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
   app.handle(new Request(`http://localhost${path}`, { method: "POST", headers, body, duplex: "half" } as RequestInit));
-
-/** Samples `rss()` every 20 ms until stopped; returns the peak. */
-function peakRss(rss: () => number): { stop: () => number } {
-  let peak = rss();
-  const timer = setInterval(() => {
-    peak = Math.max(peak, rss());
-  }, 20);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return Math.max(peak, rss());
-    },
-  };
-}
 
 async function signer() {
   const keys = await generateKeyPair("RS256");
@@ -187,23 +174,31 @@ describe("a 400 MB chunked body against the real process", () => {
 
   const chunk = new Uint8Array(MiB).fill(0x61);
 
+  /** 400 MB streamed at `POST /v1/scenarios` over a socket: how it was answered, and the server's peak RSS growth meanwhile. */
+  async function post400MB(server: ServiceProcess, label: string) {
+    const before = server.rssBytes();
+    const { result: outcome, peak } = await peakRss(server.rssBytes, async () => {
+      const answered = await postChunked({
+        base: server.base,
+        path: "/v1/scenarios",
+        headers: { "content-type": "application/json" },
+        prefix: '{"name":"',
+        chunk,
+        totalBytes: 400 * MiB,
+      });
+      await Bun.sleep(200);
+      return answered;
+    });
+    const growth = Math.max(peak, server.rssBytes()) - before;
+    console.log(
+      `${label} 400 MB: ${outcome.status} after ${outcome.bytesSent} bytes sent, ${outcome.answeredMs?.toFixed(0)} ms; RSS ${(before / MiB).toFixed(1)} MB, peak growth ${(growth / MiB).toFixed(1)} MB`,
+    );
+    return { outcome, growth };
+  }
+
   test("local mode, anonymous: 413, and RSS grows by at most 16 MB", async () => {
     Bun.gc(true);
-    const before = local.rssBytes();
-    const peak = peakRss(local.rssBytes);
-    const outcome = await postChunked({
-      base: local.base,
-      path: "/v1/scenarios",
-      headers: { "content-type": "application/json" },
-      prefix: '{"name":"',
-      chunk,
-      totalBytes: 400 * MiB,
-    });
-    await Bun.sleep(200);
-    const growth = peak.stop() - before;
-    console.log(
-      `local 400 MB: ${outcome.status} after ${outcome.bytesSent} bytes sent, ${outcome.answeredMs?.toFixed(0)} ms; RSS ${(before / MiB).toFixed(1)} MB, peak growth ${(growth / MiB).toFixed(1)} MB`,
-    );
+    const { outcome, growth } = await post400MB(local, "local");
     expect(outcome.status).toBe(413);
     expect((rawJson(outcome.response) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
     expect(growth).toBeLessThanOrEqual(16 * MiB);
@@ -252,21 +247,7 @@ describe("a 400 MB chunked body against the real process", () => {
   }, 120_000);
 
   test("auth on, anonymous: 401 before the body is read (answered within the first 64 MB of 400, socket buffers included), RSS within 16 MB", async () => {
-    const before = api.rssBytes();
-    const peak = peakRss(api.rssBytes);
-    const outcome = await postChunked({
-      base: api.base,
-      path: "/v1/scenarios",
-      headers: { "content-type": "application/json" },
-      prefix: '{"name":"',
-      chunk,
-      totalBytes: 400 * MiB,
-    });
-    await Bun.sleep(200);
-    const growth = peak.stop() - before;
-    console.log(
-      `auth 400 MB: ${outcome.status} after ${outcome.bytesSent} bytes sent, ${outcome.answeredMs?.toFixed(0)} ms; RSS ${(before / MiB).toFixed(1)} MB, peak growth ${(growth / MiB).toFixed(1)} MB`,
-    );
+    const { outcome, growth } = await post400MB(api, "auth");
     expect(outcome.status).toBe(401);
     expect(outcome.bytesSent).toBeLessThan(64 * MiB);
     expect(growth).toBeLessThanOrEqual(16 * MiB);

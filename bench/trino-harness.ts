@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { createTrinoClient } from "../src/adapters/trino";
 import { varcharLiteral } from "../src/adapters/trino-literals";
+import { createMetadata } from "../src/metadata";
 import { backfill } from "../src/outputs/backfill";
 import type { OutputFilter } from "../src/outputs/reader";
 import { createTrinoOutputReader } from "../src/outputs/trino-reader";
@@ -66,10 +67,10 @@ try {
   await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows, asof: "2026-01-02", finishedAt: "2026-01-02T10:00:00Z" });
   await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows, asof: "2026-02-02", finishedAt: "2026-02-02T10:00:00Z", offset: 11 });
   await db.sql`update scenario_output o set computed_ts = r.finished_at from scenario_run r where r.id = o.run_id`;
-  const copied = await backfill({ sql: db.sql, trino, log, scenarioId });
+  const copied = await backfill({ metadata: createMetadata(db.sql), trino, log, scenarioId });
   console.log(`seeded 2 runs × ${rows} rows, copied to ${ICEBERG_OUTPUT_TABLE} (${copied.rowsDone} rows)`);
 
-  const reader = createTrinoOutputReader({ sql: db.sql, trino });
+  const reader = createTrinoOutputReader({ runs: createMetadata(db.sql).runs, trino });
   const [run] = await db.sql<{ id: string }[]>`select id::text as id from scenario_run where scenario_id = ${scenarioId} order by finished_at desc limit 1`;
   const base: OutputFilter = { tenantId: TENANT, scenarioId };
   const page = { ...base, runId: run?.id as string };

@@ -16,9 +16,11 @@
  * only when a `postgresql` catalog exists (the local Trino has none: see docs/outputs-trino.md).
  * Needs `bash deploy/local/services.sh up` (or AURUM_TRINO_URL).
  */
+
 import { createTrinoClient } from "../src/adapters/trino";
 import { dateLiteral, doubleLiteral, timestampTzLiteral, varcharLiteral } from "../src/adapters/trino-literals";
 import type { OutputBatch } from "../src/engine/types";
+import { createMetadata } from "../src/metadata";
 import type { RunOutputMeta } from "../src/outputs/store";
 import { type InsertStatement, OUTPUT_COLUMNS } from "../src/outputs/trino-insert";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../src/outputs/trino-store";
@@ -148,7 +150,7 @@ try {
   for (const s of strategies) await median(s);
   const db = await createTestDb("postgres");
   try {
-    const writer = createTrinoOutputWriter({ sql: db.sql, trino, log });
+    const writer = createTrinoOutputWriter({ metadata: createMetadata(db.sql), trino, log });
     const [s] = await db.sql`insert into scenario (tenant_id, name) values ('bench', 'bench') returning id::text as id`;
     await median({
       name: "replaceRun (json-columns ×2)",

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { DataDirLockedError, lockDataDir } from "./adapters/datalock";
 import type { Sql } from "./adapters/postgres";
 import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
+import { createMetadata } from "./metadata";
 import { backfill, terminalProgress } from "./outputs/backfill";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
@@ -170,7 +171,7 @@ async function runBackfill(config: Config, sql: Sql, log: Logger, args: string[]
   process.once("SIGTERM", () => controller.abort());
   try {
     const done = await backfill({
-      sql,
+      metadata: createMetadata(sql),
       trino: trinoClient(config, log),
       log,
       table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output`,

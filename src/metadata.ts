@@ -7,6 +7,7 @@ import { type Sql, transactions } from "./adapters/postgres";
 import { createBumpRepo } from "./cache/bump-repo";
 import { createCurveRepo } from "./curves/repo";
 import { createConfigRepo } from "./flags/repo";
+import { createOutputMetaRepo } from "./outputs/output-meta";
 import { createOutboxRepo } from "./runs/outbox";
 import { createRunRepo } from "./runs/repo";
 import { createScenarioRepo } from "./scenarios/repo";
@@ -20,6 +21,7 @@ export function createMetadata(sql: Sql) {
     runtimeConfig: createConfigRepo(sql),
     outbox: createOutboxRepo(sql),
     cacheBumps: createBumpRepo(sql),
+    outputs: createOutputMetaRepo(sql),
   };
 }
 

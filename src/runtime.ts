@@ -149,7 +149,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
           log,
           metrics,
           writer: iceberg
-            ? createTrinoOutputWriter({ ...iceberg, sql, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
+            ? createTrinoOutputWriter({ ...iceberg, metadata, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
             : createPgOutputWriter(sql, { copy: db.mode === "server" }),
           // After the outputs commit, never before: see docs/cache.md ("Ordering").
           // Kafka mode: the "outputs ready" event goes into the outbox in the same transaction.
@@ -233,7 +233,7 @@ function buildApi(o: {
   const outputs = createOutputService({
     runs: metadata.runs,
     scenarios: scenarioRepo,
-    reader: deps.outputs ?? (iceberg ? createTrinoOutputReader({ ...iceberg, sql }) : createPgOutputReader(sql)),
+    reader: deps.outputs ?? (iceberg ? createTrinoOutputReader({ ...iceberg, runs: metadata.runs }) : createPgOutputReader(sql)),
     maxExports: config.outputExportsMax,
     ...(config.outputExportsPerTenant !== undefined ? { maxExportsPerTenant: config.outputExportsPerTenant } : {}),
     cache,

@@ -11,6 +11,7 @@
 import postgres from "postgres";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { createMetadata } from "../../src/metadata";
 import { copyStatement } from "../../src/outputs/pg-reader";
 import { ROW_COLUMNS } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
@@ -147,7 +148,7 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
   >`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key) values (${scenarioId}, ${TENANT}, 'RUNNING', ${crypto.randomUUID()}, 'bench-trino') returning id::text as id`;
   const runId = (run as { id: string }).id;
   const t0 = performance.now();
-  const writer = createTrinoOutputWriter({ sql: o.sql, trino, log: createLogger("silent") });
+  const writer = createTrinoOutputWriter({ metadata: createMetadata(o.sql), trino, log: createLogger("silent") });
   const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "vh-bench", computedTs: new Date().toISOString() };
   await writer.replaceRun(meta, syntheticBatches(o.rows), async (tx) => {
     await tx`update scenario_run set state = 'SUCCEEDED', finished_at = now(), rows_written = ${o.rows} where id = ${runId}`;

@@ -17,6 +17,7 @@ import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
 import { createCurveService } from "../../src/curves/service";
+import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputWriter } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
@@ -135,7 +136,7 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
       try {
         // Baseline: raw COPY of a Postgres-store run of the same parameters (same row count and shape; the
         // Iceberg rows would need converting back to COPY text first).
-        await ingest("Trino", createTrinoOutputWriter({ sql: db.sql, trino, log: createLogger("silent") }), async (runId) => {
+        await ingest("Trino", createTrinoOutputWriter({ metadata: createMetadata(db.sql), trino, log: createLogger("silent") }), async (runId) => {
           ids.push(runId);
           return sameShape;
         });

@@ -11,10 +11,9 @@
  * A run's rows are read only once it is SUCCEEDED (the service checks), when the swap in
  * trino-store.ts has left exactly one write of them.
  */
-import type { Sql } from "../adapters/postgres";
 import type { TrinoClient } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
-import { createRunRepo } from "../runs/repo";
+import type { RunRepo } from "../runs/repo";
 import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
 import type { MetricSummaryRow, OutputReader } from "./reader";
@@ -27,11 +26,11 @@ import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
 const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
-export type TrinoReaderOptions = { sql: Sql; trino: TrinoClient; table?: string };
+/** `runs` tells which runs are SUCCEEDED (the rollup reads only those). */
+export type TrinoReaderOptions = { runs: Pick<RunRepo, "succeededIds">; trino: TrinoClient; table?: string };
 
 export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader {
-  const { trino } = opts;
-  const runs = createRunRepo(opts.sql);
+  const { trino, runs } = opts;
   const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
 
   return {

@@ -21,12 +21,13 @@
  * Needs a server Postgres: the transaction keeps one pooled connection for the whole write, which
  * the embedded store (one connection) cannot spare.
  */
-import type { Sql, Tx } from "../adapters/postgres";
+import type { Transaction, Tx } from "../adapters/postgres";
 import { type TrinoClient, TrinoError } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
 import type { OutputBatch } from "../engine/types";
 import type { Logger } from "../platform/logger";
-import { createRunRepo } from "../runs/repo";
+import type { RunRepo } from "../runs/repo";
+import type { OutputMetaRepo } from "./output-meta";
 import type { OutputWriter, RunOutputMeta } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
 
@@ -35,7 +36,8 @@ export const ICEBERG_OUTPUT_TABLE = "iceberg.market.scenario_output";
 export const MAX_STATEMENT_CHARS = 1_000_000;
 
 export type TrinoOutputOptions = {
-  sql: Sql;
+  /** The metadata ports it uses: the unit of work, the run's state, the run's output lock. */
+  metadata: { transaction: Transaction; runs: Pick<RunRepo, "get">; outputs: Pick<OutputMetaRepo, "lockRun"> };
   trino: TrinoClient;
   log: Logger;
   table?: string;
@@ -47,11 +49,11 @@ export type TrinoOutputOptions = {
 
 export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter {
   const iceberg = createIcebergOutputs(opts);
-  const runs = createRunRepo(opts.sql);
+  const { transaction, runs, outputs } = opts.metadata;
   return {
     async replaceRun(meta: RunOutputMeta, batches: OutputBatch[], commit: (tx: Tx) => Promise<void>) {
-      return opts.sql.begin(async (tx) => {
-        await lockRunOutputs(tx, meta.runId);
+      return transaction(async (tx) => {
+        await outputs.lockRun(tx, meta.runId);
         const run = await runs.get(meta.runId, null, tx);
         if (run?.state === "SUCCEEDED") throw new Error(`run ${meta.runId} is already SUCCEEDED; its outputs are final`);
         return iceberg.replace(
@@ -63,8 +65,8 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
     },
 
     async deleteRun(runId: string) {
-      await opts.sql.begin(async (tx) => {
-        await lockRunOutputs(tx, runId);
+      await transaction(async (tx) => {
+        await outputs.lockRun(tx, runId);
         const run = await runs.get(runId, null, tx);
         await iceberg.delete({ runId, ...(run ? { scenarioId: run.scenario_id } : {}) });
       });
@@ -72,13 +74,8 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
   };
 }
 
-/** Serialises every writer of one run's outputs until the transaction ends (released on crash too). */
-export async function lockRunOutputs(tx: Tx, runId: string): Promise<void> {
-  await tx`select pg_advisory_xact_lock(hashtextextended(${`scenario_output:${runId}`}, 0))`;
-}
-
 /** The Iceberg side of a run's rows: write, swap and delete. The caller holds the run's lock. */
-export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "sql">) {
+export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">) {
   const { trino, log } = opts;
   const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
   const maxChars = opts.maxStatementChars ?? MAX_STATEMENT_CHARS;

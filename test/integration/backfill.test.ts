@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { createMetadata } from "../../src/metadata";
 import { type BackfillProgress, backfill, terminalProgress } from "../../src/outputs/backfill";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -93,7 +94,7 @@ describe.skipIf(!service.available)("backfill Postgres → Iceberg (1,000,000 ro
     expect(source).toBe(RUNS * ROWS_PER_RUN);
 
     // 1. One as-of date only (5 of the 20 runs).
-    const ranged = await backfill({ sql: db.sql, trino, log, from: "2026-01-02", to: "2026-01-02" });
+    const ranged = await backfill({ metadata: createMetadata(db.sql), trino, log, from: "2026-01-02", to: "2026-01-02" });
     expect(ranged.runsDone).toBe(5);
     expect(await ledger()).toEqual({ n: 5, rows: 5 * ROWS_PER_RUN });
 
@@ -103,7 +104,7 @@ describe.skipIf(!service.available)("backfill Postgres → Iceberg (1,000,000 ro
     let killedIn: string | undefined;
     const seen: BackfillProgress[] = [];
     const killed = backfill({
-      sql: db.sql,
+      metadata: createMetadata(db.sql),
       trino: client,
       log,
       signal: controller.signal,
@@ -128,7 +129,7 @@ describe.skipIf(!service.available)("backfill Postgres → Iceberg (1,000,000 ro
 
     // 3. Restarted: copies what the ledger lacks, replacing the leftovers.
     const lines: string[] = [];
-    const resumed = await backfill({ sql: db.sql, trino, log, onProgress: terminalProgress((s) => lines.push(s)) });
+    const resumed = await backfill({ metadata: createMetadata(db.sql), trino, log, onProgress: terminalProgress((s) => lines.push(s)) });
     expect(resumed.runsDone).toBe(RUNS - half.n);
     expect(resumed.rowsDone).toBe(source - half.rows);
     expect(lines.at(-1)).toContain(`${RUNS - half.n}/${RUNS - half.n} runs`);
@@ -140,10 +141,10 @@ describe.skipIf(!service.available)("backfill Postgres → Iceberg (1,000,000 ro
     expect(await icebergRows()).toBe(source);
 
     // 4. Once more: nothing left to do. With redo, one scenario's runs of one day are copied again, still exactly once.
-    expect((await backfill({ sql: db.sql, trino, log })).runsDone).toBe(0);
+    expect((await backfill({ metadata: createMetadata(db.sql), trino, log })).runsDone).toBe(0);
     const [pick] = await db.sql<{ scenario_id: string; day: string; runs: number }[]>`
       select scenario_id::text, asof_date::text as day, count(distinct run_id)::int as runs from scenario_output group by 1, 2 order by 1, 2 limit 1`;
-    const redo = await backfill({ sql: db.sql, trino, log, scenarioId: pick!.scenario_id, from: pick!.day, to: pick!.day, redo: true });
+    const redo = await backfill({ metadata: createMetadata(db.sql), trino, log, scenarioId: pick!.scenario_id, from: pick!.day, to: pick!.day, redo: true });
     expect(redo.runsDone).toBe(pick!.runs);
     expect(await icebergRows()).toBe(source);
   }, 600_000);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { loadConfig } from "../../src/config";
+import { createMetadata } from "../../src/metadata";
 import { backfill } from "../../src/outputs/backfill";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { CompareExportRequest, CompareSpec, OutputReader } from "../../src/outputs/reader";
@@ -51,9 +52,9 @@ describe.skipIf(!service.available)("compare on the Trino output reader (Iceberg
     rulesRun = await seedBaselineRules(db.sql, TENANT, scenarioRules);
     // One computed_ts per run, as the worker writes them (the backfill copies a run per distinct timestamp).
     await db.sql`update scenario_output o set computed_ts = r.finished_at from scenario_run r where r.id = o.run_id and o.scenario_id in (${scenarioA}, ${scenarioB}, ${scenarioRules})`;
-    for (const scenarioId of [scenarioA, scenarioB, scenarioRules]) await backfill({ sql: db.sql, trino, log, scenarioId });
+    for (const scenarioId of [scenarioA, scenarioB, scenarioRules]) await backfill({ metadata: createMetadata(db.sql), trino, log, scenarioId });
     pg = createPgOutputReader(db.sql);
-    iceberg = createTrinoOutputReader({ sql: db.sql, trino });
+    iceberg = createTrinoOutputReader({ runs: createMetadata(db.sql).runs, trino });
   }, 240_000);
   afterAll(async () => {
     for (const id of [scenarioA, scenarioB, scenarioRules])

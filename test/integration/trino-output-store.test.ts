@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTrinoClient, type TrinoClient, TrinoError } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { loadConfig } from "../../src/config";
+import { createMetadata } from "../../src/metadata";
 import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
@@ -32,7 +33,7 @@ async function openStore(options: { trino?: TrinoClient; maxStatementChars?: num
   const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', 'outputs') returning id::text as id`;
   const scenarioId = s!.id as string;
   const writer: OutputWriter = createTrinoOutputWriter({
-    sql: db.sql,
+    metadata: createMetadata(db.sql),
     trino: options.trino ?? trino,
     log,
     ...(options.maxStatementChars ? { maxStatementChars: options.maxStatementChars } : {}),
@@ -106,7 +107,7 @@ async function openReadStore(): Promise<ReadContractHarness> {
   const db = await createTestDb("postgres");
   const tenantId = "t-read";
   const config = loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" });
-  const app = checked(await apiApp(db, config, { log, outputs: createTrinoOutputReader({ sql: db.sql, trino }) }));
+  const app = checked(await apiApp(db, config, { log, outputs: createTrinoOutputReader({ runs: createMetadata(db.sql).runs, trino }) }));
   const scenarios: string[] = [];
   return {
     app,
@@ -144,7 +145,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
   });
 
   test("a write larger than one statement arrives whole, split across statements", async () => {
-    const small = createTrinoOutputWriter({ sql: store.db.sql, trino: store.trino, log, maxStatementChars: 40_000 });
+    const small = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: store.trino, log, maxStatementChars: 40_000 });
     const meta = await store.newRun();
     const batches = [contractBatch(1500, "a:"), contractBatch(1500, "b:")];
     expect(await small.replaceRun(meta, batches, async () => {})).toBe(3000);
@@ -180,7 +181,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     await store.writer.replaceRun(meta, [first], async () => {});
     let inserts = 0;
     const trino = failingTrino(store.trino, (sql) => sql.startsWith("INSERT") && ++inserts === 3);
-    const writer = createTrinoOutputWriter({ sql: store.db.sql, trino, log, maxStatementChars: 40_000 });
+    const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino, log, maxStatementChars: 40_000 });
     await expect(writer.replaceRun(meta, [contractBatch(3000, "x:")], async () => {})).rejects.toThrow("injected failure");
     expect(inserts).toBeGreaterThanOrEqual(3);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [first]));
@@ -191,7 +192,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const first = contractBatch(20);
     await store.writer.replaceRun(meta, [first], async () => {});
     const trino = failingTrino(store.trino, (sql) => sql.startsWith("DELETE") && sql.includes("IS NULL OR NOT"));
-    const writer = createTrinoOutputWriter({ sql: store.db.sql, trino, log });
+    const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino, log });
     const done = writer.replaceRun(meta, [contractBatch(50, "new:")], async (tx) => {
       await tx`update scenario_run set state = 'SUCCEEDED' where id = ${meta.runId}`;
     });
@@ -211,7 +212,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
       query: (sql, opts) => store.trino.query(sql, opts),
       execute: (sql, opts) => (sql.startsWith("INSERT") && ++inserts === 1 ? Promise.reject(conflict()) : store.trino.execute(sql, opts)),
     };
-    const writer = createTrinoOutputWriter({ sql: store.db.sql, trino: racing, log, maxStatementChars: 40_000 });
+    const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: racing, log, maxStatementChars: 40_000 });
     expect(await writer.replaceRun(meta, [batch], async () => {})).toBe(3000);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
 
@@ -225,7 +226,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
         return result;
       },
     };
-    const failing = createTrinoOutputWriter({ sql: store.db.sql, trino: lossy, log, maxStatementChars: 40_000 });
+    const failing = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: lossy, log, maxStatementChars: 40_000 });
     await expect(failing.replaceRun(meta, [contractBatch(3000, "again:")], async () => {})).rejects.toThrow("concurrent updates");
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
   }, 120_000);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTrinoClient, type TrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { loadConfig } from "../../src/config";
+import { createMetadata } from "../../src/metadata";
 import { backfill } from "../../src/outputs/backfill";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { ExportRequest, OutputFilter, OutputReader, RunFilter } from "../../src/outputs/reader";
@@ -43,9 +44,9 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
     ];
     // One computed_ts per run, as the worker writes them (seedRun stamps each row; the backfill copies a run per distinct timestamp).
     await db.sql`update scenario_output o set computed_ts = r.finished_at from scenario_run r where r.id = o.run_id`;
-    await backfill({ sql: db.sql, trino, log, scenarioId });
+    await backfill({ metadata: createMetadata(db.sql), trino, log, scenarioId });
     pg = createPgOutputReader(db.sql);
-    iceberg = createTrinoOutputReader({ sql: db.sql, trino });
+    iceberg = createTrinoOutputReader({ runs: createMetadata(db.sql).runs, trino });
   }, 180_000);
   afterAll(async () => {
     if (scenarioId) await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id = ${varcharLiteral(scenarioId)}`).catch(() => {});

@@ -36,6 +36,14 @@ module.exports = {
       to: { dependencyTypes: ["core"], path: `^(node:)?(${SOCKETS.join("|")})$` },
     },
     {
+      name: "repositories-built-once",
+      comment:
+        "A metadata repository is built by createMetadata (src/metadata.ts) and handed on as its port; anything else imports only its types, so no feature builds a second one on its own Sql.",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/metadata\\.ts$" },
+      to: { path: "^src/[^/]+/(repo|outbox|bump-repo|output-meta)\\.ts$", dependencyTypesNot: ["type-only"] },
+    },
+    {
       name: "no-circular",
       comment: "Modules import one way.",
       severity: "error",

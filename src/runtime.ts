@@ -19,7 +19,6 @@ import { createRedisStore } from "./cache/redis-store";
 import { createScenarioCache, type ScenarioCache } from "./cache/service";
 import { createMemoryStore } from "./cache/store";
 import type { Config } from "./config";
-import { createCurveRepo } from "./curves/repo";
 import { SAMPLE_CURVES } from "./curves/sample";
 import { createCurveService } from "./curves/service";
 import { migrate } from "./db/migrate";
@@ -82,7 +81,7 @@ export async function openMetadata(verb: Verb | "migrate", config: Config, log: 
   log.info("migrations_applied", { applied, mode: db.mode });
   const loadSample =
     config.loadSampleCurves === "always" || (config.loadSampleCurves !== "never" && db.mode === "embedded") || (config.loadSampleCurves === "start" && verb === "start");
-  if (loadSample && (await createCurveService(createCurveRepo(db.sql)).loadSampleIfEmpty())) log.info("sample_curves_loaded", { curves: SAMPLE_CURVES.length });
+  if (loadSample && (await createCurveService(createMetadata(db.sql).curves).loadSampleIfEmpty())) log.info("sample_curves_loaded", { curves: SAMPLE_CURVES.length });
   return db;
 }
 
@@ -221,7 +220,7 @@ function buildApi(o: {
   // Redis: one bucket per caller across replicas; without it each process limits on its own.
   const rateLimitStore = deps.rateLimitStore !== undefined ? deps.rateLimitStore : o.redis ? createRedisRateLimitStore(o.redis) : createMemoryRateLimitStore();
   // One authentication per request, shared by the rate limiter (it needs the tenant) and the routes.
-  const limits = createRuntimeLimits({ sql, log, metrics, config, authenticate: deps.authenticate ?? createAuthenticator(config), store: rateLimitStore });
+  const limits = createRuntimeLimits({ repo: metadata.runtimeConfig, log, metrics, config, authenticate: deps.authenticate ?? createAuthenticator(config), store: rateLimitStore });
   const curveRepo = metadata.curves;
   const scenarioRepo = metadata.scenarios;
   // Outputs kept outside Postgres (Iceberg) go with their scenario.

@@ -5,7 +5,6 @@
  */
 import { Elysia } from "elysia";
 import { createRateLimitMetrics, type Metrics } from "../adapters/metrics";
-import type { Sql } from "../adapters/postgres";
 import type { Config } from "../config";
 import type { Authenticator } from "../platform/auth";
 import type { Logger } from "../platform/logger";
@@ -14,14 +13,15 @@ import { rateLimit } from "../ratelimit";
 import type { RateLimitStore } from "../ratelimit/gcra";
 import { rememberPrincipal } from "../ratelimit/identity";
 import { adminConfigRoutes } from ".";
-import { createConfigRepo } from "./repo";
+import type { ConfigRepo } from "./repo";
 import { createRuntimeConfig } from "./runtime";
 import { createFlags, type FlagsConfig } from "./service";
 
 export type LimitsConfig = FlagsConfig & Pick<Config, "rateLimitFailMode" | "trustedProxyHops">;
 
 export function createRuntimeLimits(deps: {
-  sql: Sql;
+  /** The runtime-config port (metadata.runtimeConfig). */
+  repo: ConfigRepo;
   log: Logger;
   metrics: Metrics;
   config: LimitsConfig;
@@ -30,7 +30,7 @@ export function createRuntimeLimits(deps: {
   store: RateLimitStore | null;
 }) {
   const { config } = deps;
-  const repo = createConfigRepo(deps.sql);
+  const { repo } = deps;
   const runtime = createRuntimeConfig({ repo, log: deps.log, pollMs: config.runtimeConfigPollMs });
   const flags = createFlags({ runtime, repo, config });
   const authenticate = rememberPrincipal(deps.authenticate);

@@ -7,7 +7,7 @@
 import type { Sql, Tx } from "../adapters/postgres";
 import type { RunInputs } from "./inputs";
 import type { RunRecord } from "./model";
-import type { RunState } from "./state";
+import { ADMIN_LEASE_PREFIX, type RunState } from "./state";
 
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
@@ -35,12 +35,6 @@ export type NewRun = {
   inputs: RunInputs;
   traceId: string;
 };
-
-/**
- * Owner of the lease an admin's QUEUED → RUNNING takes: no worker executes such a run, so nothing
- * heartbeats it; when the lease lapses the reclaimer queues it again (or ends it if cancelled).
- */
-export const ADMIN_LEASE_PREFIX = "admin:";
 
 /** A lease that lapsed, or none at all (rows from before leases): the run's worker is presumed dead. */
 const LEASE_LAPSED = "(lease_expires_at is null or lease_expires_at < clock_timestamp())";

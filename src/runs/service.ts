@@ -16,8 +16,8 @@ import { fingerprint } from "./fingerprint";
 import { resolveInputs } from "./inputs";
 import { PRIORITIES, type RunOptionsInput, type RunRecord } from "./model";
 import type { RunQueue } from "./queue";
-import { ADMIN_LEASE_PREFIX, type NewRun, type RunRepo } from "./repo";
-import { canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
+import type { NewRun, RunRepo } from "./repo";
+import { ADMIN_LEASE_PREFIX, canTransition, RUN_STATES, type RunState, TERMINAL } from "./state";
 
 /** The request a trigger comes from: its id and W3C trace id (src/platform/http.ts). */
 export type RequestContext = { requestId: string; traceId: string };

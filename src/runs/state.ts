@@ -17,3 +17,9 @@ export const TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
 export function canTransition(from: RunState, to: RunState): boolean {
   return TRANSITIONS[from].includes(to);
 }
+
+/**
+ * Owner of the lease an admin's QUEUED → RUNNING takes: no worker executes such a run, so nothing
+ * heartbeats it; when the lease lapses the reclaimer queues it again (or ends it if cancelled).
+ */
+export const ADMIN_LEASE_PREFIX = "admin:";

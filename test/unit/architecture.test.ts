@@ -1,6 +1,7 @@
 /**
  * The import rules of .dependency-cruiser.cjs hold for src/ (the engine imports only itself, drivers
- * and sockets only in src/adapters/, no cycles, nothing unresolvable), and each rule reports a
+ * and sockets only in src/adapters/, repositories built only by createMetadata, no cycles, nothing
+ * unresolvable), and each rule reports a
  * violation planted in a scratch tree, so the check can fail.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -47,6 +48,10 @@ describe("import rules", () => {
       plant("src/flags/model.ts", 'import { LIMIT } from "../outputs/model";\nexport const FLAG = LIMIT;\n');
       plant("src/outputs/model.ts", 'import { FLAG } from "../flags/model";\nexport const LIMIT = 100;\nexport const f = () => FLAG;\n');
       plant("src/scenarios/typo.ts", 'import { x } from "./no-such-module";\nexport const y = x;\n');
+      plant("src/runs/repo.ts", "export const createRunRepo = (sql: unknown) => ({ sql });\nexport type RunRepo = ReturnType<typeof createRunRepo>;\n");
+      plant("src/metadata.ts", 'import { createRunRepo } from "./runs/repo";\nexport const createMetadata = (sql: unknown) => ({ runs: createRunRepo(sql) });\n');
+      plant("src/outputs/store.ts", 'import { createRunRepo } from "../runs/repo";\nexport const runsOf = (sql: unknown) => createRunRepo(sql);\n');
+      plant("src/worker/claims.ts", 'import type { RunRepo } from "../runs/repo";\nexport const claim = (runs: RunRepo) => runs;\n');
       found = await violations(dir);
     }, 120_000);
     afterAll(() => {
@@ -77,6 +82,10 @@ describe("import rules", () => {
 
     test("an import nothing resolves", () => {
       expect(found).toContain("not-to-unresolvable: src/scenarios/typo.ts → ./no-such-module");
+    });
+
+    test("a repository built anywhere but createMetadata; its types may be imported anywhere", () => {
+      expect(found.filter((v) => v.startsWith("repositories-built-once:"))).toEqual(["repositories-built-once: src/outputs/store.ts → src/runs/repo.ts"]);
     });
 
     test("adapters may import drivers and sockets", () => {

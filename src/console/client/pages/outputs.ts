@@ -150,6 +150,69 @@ function showError(area: HTMLElement, err: unknown): void {
   clear(area, box.el);
 }
 
+/** The selected month: its mid, baseline, band and uplift, and the uplift's attribution by driver as bars. */
+function monthDetail(state: State, p: Point, row: OutputRow | undefined): Element[] {
+  const items = Object.entries(row?.attribution ?? {})
+    .map(([label, value]) => ({ label, value: Number(value) }))
+    .filter((it) => Number.isFinite(it.value))
+    .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  return [
+    h("h3", {}, `${p.label}`),
+    h(
+      "dl",
+      { className: "facts" },
+      [
+        ["Mid", fmt(p.mid)],
+        ["Baseline", fmt(p.baseline)],
+        ["Band", `${fmt(p.lower)} to ${fmt(p.upper)}`],
+        ["Uplift", fmt(row?.value)],
+      ].map(([k, v]) => [h("dt", {}, k as string), h("dd", {}, v as string)]),
+    ),
+    h("h4", {}, "Attribution of the uplift"),
+    items.length
+      ? barChart(items, {
+          title: `Attribution of the uplift of ${state.curve} in ${p.label}`,
+          desc: items.map((it) => `${it.label}: ${fmt(it.value)}`).join("; "),
+        })
+      : h("p", {}, "No driver contributes to this month's uplift."),
+  ];
+}
+
+/** The chart's points as a table, folded under a summary (what a screen reader or a copy-paste reads). */
+function chartData(state: State, points: Point[]): HTMLElement {
+  return h(
+    "details",
+    {},
+    h("summary", {}, "Chart data as a table"),
+    h(
+      "table",
+      {},
+      h("caption", {}, `${state.curve}, ${state.tenor.toLowerCase()}`),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["Contract", "Mid", "Baseline", "Band lower", "Band upper"].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        points.map((p) =>
+          h(
+            "tr",
+            {},
+            h("th", { scope: "row" }, p.label),
+            [p.mid, p.baseline, p.lower, p.upper].map((v) => h("td", { className: "num" }, fmt(v))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 function drawChart(area: HTMLElement, state: State, mid: OutputRow[], baseline: OutputRow[], uplift: OutputRow[], remember: () => void): void {
   if (!mid.length) {
     clear(area, h("p", {}, `No ${state.tenor.toLowerCase()} rows for ${state.curve} in this run.`));
@@ -197,32 +260,7 @@ function drawChart(area: HTMLElement, state: State, mid: OutputRow[], baseline: 
     const chart = bandChart(points, { title: `${state.curve}, ${state.tenor.toLowerCase()}: mid against baseline with its band`, selected: i, onSelect: (n) => select_(n, true) });
     chartSlot.replaceChildren(chart);
     if (focusChart) chart.focus();
-    const row = attrBy.get(p.month);
-    const items = Object.entries(row?.attribution ?? {})
-      .map(([label, value]) => ({ label, value: Number(value) }))
-      .filter((it) => Number.isFinite(it.value))
-      .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
-    clear(
-      detail,
-      h("h3", {}, `${p.label}`),
-      h(
-        "dl",
-        { className: "facts" },
-        [
-          ["Mid", fmt(p.mid)],
-          ["Baseline", fmt(p.baseline)],
-          ["Band", `${fmt(p.lower)} to ${fmt(p.upper)}`],
-          ["Uplift", fmt(row?.value)],
-        ].map(([k, v]) => [h("dt", {}, k as string), h("dd", {}, v as string)]),
-      ),
-      h("h4", {}, "Attribution of the uplift"),
-      items.length
-        ? barChart(items, {
-            title: `Attribution of the uplift of ${state.curve} in ${p.label}`,
-            desc: items.map((it) => `${it.label}: ${fmt(it.value)}`).join("; "),
-          })
-        : h("p", {}, "No driver contributes to this month's uplift."),
-    );
+    clear(detail, ...monthDetail(state, p, attrBy.get(p.month)));
   };
   monthSelect.control.addEventListener("change", () =>
     select_(
@@ -234,38 +272,7 @@ function drawChart(area: HTMLElement, state: State, mid: OutputRow[], baseline: 
     ),
   );
 
-  const table = h(
-    "details",
-    {},
-    h("summary", {}, "Chart data as a table"),
-    h(
-      "table",
-      {},
-      h("caption", {}, `${state.curve}, ${state.tenor.toLowerCase()}`),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["Contract", "Mid", "Baseline", "Band lower", "Band upper"].map((c) => h("th", { scope: "col" }, c)),
-        ),
-      ),
-      h(
-        "tbody",
-        {},
-        points.map((p) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, p.label),
-            [p.mid, p.baseline, p.lower, p.upper].map((v) => h("td", { className: "num" }, fmt(v))),
-          ),
-        ),
-      ),
-    ),
-  );
-  clear(area, monthSelect.wrap, h("figure", {}, chartSlot, h("figcaption", {}, legend)), detail, table);
+  clear(area, monthSelect.wrap, h("figure", {}, chartSlot, h("figcaption", {}, legend)), detail, chartData(state, points));
   select_(selected, false);
 }
 

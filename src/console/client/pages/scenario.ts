@@ -148,6 +148,12 @@ function deleteControl(ctx: Ctx, sc: Scenario, error: ReturnType<typeof errorBox
 }
 
 function runSection(ctx: Ctx, sc: Scenario): HTMLElement {
+  const list = runsList(ctx, sc);
+  return h("section", { "aria-labelledby": "runs-h" }, runForm(ctx, sc, list.add), ...list.parts);
+}
+
+/** The run form: options, overrides and idempotency key; `queued` gets the run the API created (or matched). */
+function runForm(ctx: Ctx, sc: Scenario, queued: (run: Run) => void): HTMLElement {
   const codeVersion = field("Code version", h("input", { name: "code_version", value: "v1", autocomplete: "off" }));
   const priority = field(
     "Priority",
@@ -174,7 +180,116 @@ function runSection(ctx: Ctx, sc: Scenario): HTMLElement {
     h("div", { className: "actions" }, h("button", { type: "submit" }, "Run scenario")),
     runResult,
   );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    runError.hide();
+    runResult.textContent = "";
+    try {
+      const options: Record<string, unknown> = {
+        code_version: codeVersion.control.value.trim() || "v1",
+        priority: priority.control.value,
+        timeout_minutes: Number(timeout.control.value || 60),
+        max_retries: Number(retries.control.value || 3),
+      };
+      if (seed.control.value !== "") options.seed = Number(seed.control.value);
+      const params = parseJson<Record<string, unknown>>("Parameter overrides", overrides.control.value, {});
+      if (Object.keys(params).length) options.parameters = params;
+      if (idem.control.value.trim()) options.idempotency_key = idem.control.value.trim();
+      const { data, meta } = await api<Run>(`/v1/scenarios/${sc.id}/run`, { method: "POST", body: options, signal: ctx.signal });
+      runResult.textContent = meta.deduplicated
+        ? `An equal run already exists (matched by ${String(meta.deduplicated).replace("_", " ")}): ${short(data.id)}, ${data.state}.`
+        : `Run ${short(data.id)} queued.`;
+      queued(data);
+    } catch (err) {
+      runError.show(err);
+    }
+  });
+  return form;
+}
 
+/** One run's table row: state, progress, counts, times, and its outputs link or cancel button. */
+function runRow(sc: Scenario, run: Run, cancel: (runId: string) => void): HTMLTableRowElement {
+  const live = !TERMINAL.has(run.state);
+  const progress = h("progress", { max: 1, value: run.progress, "aria-label": `Progress of run ${short(run.id)}` });
+  const err = run.error ? h("div", { className: "run-error" }, `${String(run.error.code ?? "error")}: ${String(run.error.message ?? "")}`) : null;
+  return h(
+    "tr",
+    { "data-run-id": run.id, "data-state": run.state },
+    h("th", { scope: "row" }, h("code", { title: run.id }, short(run.id))),
+    h("td", { className: "state" }, stateBadge(run.state), run.cancel_requested && live ? " (cancelling)" : null, err),
+    h("td", {}, progress, ` ${Math.round(run.progress * 100)}%`),
+    h("td", {}, run.priority),
+    h("td", { className: "num" }, run.attempts),
+    h("td", { className: "num" }, run.rows_written),
+    h("td", {}, time(run.created_at)),
+    h("td", {}, time(run.finished_at)),
+    h(
+      "td",
+      { className: "row-actions" },
+      run.state === "SUCCEEDED" ? h("a", { href: `#/scenarios/${sc.id}/outputs${qs({ run: run.id })}`, "aria-label": `Outputs of run ${short(run.id)}` }, "Outputs") : null,
+      live ? h("button", { type: "button", className: "secondary small", "aria-label": `Cancel run ${short(run.id)}`, onClick: () => cancel(run.id) }, "Cancel") : null,
+    ),
+  );
+}
+
+/**
+ * Follows live runs until they end: the events stream while few are open, else (or when the stream
+ * fails) polling. `seen` gets every state read; `failed` a polling error. Returns `watch(runId)`.
+ */
+function liveRuns(ctx: Ctx, sc: Scenario, seen: (run: Run) => void, failed: (err: unknown) => void): (runId: string) => void {
+  const watching = new Set<string>();
+  let streams = 0;
+  return (runId) => {
+    if (watching.has(runId)) return;
+    watching.add(runId);
+    const path = `/v1/scenarios/${sc.id}/runs/${runId}`;
+    const poll = async () => {
+      while (!ctx.signal.aborted) {
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        if (ctx.signal.aborted) return;
+        try {
+          const { data } = await api<Run>(path, { signal: ctx.signal });
+          seen(data);
+          if (TERMINAL.has(data.state)) break;
+        } catch (err) {
+          if (ctx.signal.aborted) return;
+          failed(err);
+        }
+      }
+      watching.delete(runId);
+    };
+    if (streams >= MAX_STREAMS) {
+      void poll();
+      return;
+    }
+    streams++;
+    let ended = false;
+    readEvents(
+      `${path}/events`,
+      (event, data) => {
+        if (event === "run") seen(data as Run);
+        if (event === "end") ended = true;
+      },
+      ctx.signal,
+    )
+      .then(
+        () => {
+          streams--;
+          if (ended || ctx.signal.aborted) watching.delete(runId);
+          else void poll();
+        },
+        () => {
+          streams--;
+          if (ctx.signal.aborted) return;
+          void poll();
+        },
+      )
+      .catch(() => {});
+  };
+}
+
+/** The runs table, newest first, with a state filter and more pages on demand; `add` puts a new run on top. */
+function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Run) => void } {
   const stateFilter = field("Show", select("state", [["", "All states"], ...["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"].map((s): [string, string] => [s, s])]));
   const listError = errorBox();
   const tbody = h("tbody", {});
@@ -195,38 +310,19 @@ function runSection(ctx: Ctx, sc: Scenario): HTMLElement {
     tbody,
   );
   const more = h("button", { type: "button", className: "secondary", hidden: true }, "Load more runs");
+  const empty = h("p", { hidden: true }, "No runs yet.");
   const rows = new Map<string, { tr: HTMLTableRowElement; run: Run }>();
-  const watching = new Set<string>();
-  let streams = 0;
   let nextCursor: string | null = null;
-
-  function renderRow(run: Run): HTMLTableRowElement {
-    const live = !TERMINAL.has(run.state);
-    const progress = h("progress", { max: 1, value: run.progress, "aria-label": `Progress of run ${short(run.id)}` });
-    const err = run.error ? h("div", { className: "run-error" }, `${String(run.error.code ?? "error")}: ${String(run.error.message ?? "")}`) : null;
-    return h(
-      "tr",
-      { "data-run-id": run.id, "data-state": run.state },
-      h("th", { scope: "row" }, h("code", { title: run.id }, short(run.id))),
-      h("td", { className: "state" }, stateBadge(run.state), run.cancel_requested && live ? " (cancelling)" : null, err),
-      h("td", {}, progress, ` ${Math.round(run.progress * 100)}%`),
-      h("td", {}, run.priority),
-      h("td", { className: "num" }, run.attempts),
-      h("td", { className: "num" }, run.rows_written),
-      h("td", {}, time(run.created_at)),
-      h("td", {}, time(run.finished_at)),
-      h(
-        "td",
-        { className: "row-actions" },
-        run.state === "SUCCEEDED" ? h("a", { href: `#/scenarios/${sc.id}/outputs${qs({ run: run.id })}`, "aria-label": `Outputs of run ${short(run.id)}` }, "Outputs") : null,
-        live ? h("button", { type: "button", className: "secondary small", "aria-label": `Cancel run ${short(run.id)}`, onClick: () => cancel(run.id) }, "Cancel") : null,
-      ),
-    );
-  }
+  const watch = liveRuns(
+    ctx,
+    sc,
+    (run) => upsert(run),
+    (err) => listError.show(err),
+  );
 
   function upsert(run: Run, prepend = false): void {
     const known = rows.get(run.id);
-    const tr = renderRow(run);
+    const tr = runRow(sc, run, (id) => void cancel(id));
     if (known) {
       // Keep focus on a row's button across re-renders.
       const focused = known.tr.contains(document.activeElement) ? (document.activeElement as HTMLElement).textContent : null;
@@ -238,55 +334,6 @@ function runSection(ctx: Ctx, sc: Scenario): HTMLElement {
     rows.set(run.id, { tr, run });
     table.hidden = rows.size === 0;
     if (!TERMINAL.has(run.state)) watch(run.id);
-  }
-
-  /** Follows a live run: the events stream while few are open, else (or when the stream fails) polling. */
-  function watch(runId: string): void {
-    if (watching.has(runId)) return;
-    watching.add(runId);
-    const path = `/v1/scenarios/${sc.id}/runs/${runId}`;
-    const poll = async () => {
-      while (!ctx.signal.aborted) {
-        await new Promise((r) => setTimeout(r, POLL_MS));
-        if (ctx.signal.aborted) return;
-        try {
-          const { data } = await api<Run>(path, { signal: ctx.signal });
-          upsert(data);
-          if (TERMINAL.has(data.state)) break;
-        } catch (err) {
-          if (ctx.signal.aborted) return;
-          listError.show(err);
-        }
-      }
-      watching.delete(runId);
-    };
-    if (streams >= MAX_STREAMS) {
-      void poll();
-      return;
-    }
-    streams++;
-    let ended = false;
-    readEvents(
-      `${path}/events`,
-      (event, data) => {
-        if (event === "run") upsert(data as Run);
-        if (event === "end") ended = true;
-      },
-      ctx.signal,
-    )
-      .then(
-        () => {
-          streams--;
-          if (ended || ctx.signal.aborted) watching.delete(runId);
-          else void poll();
-        },
-        () => {
-          streams--;
-          if (ctx.signal.aborted) return;
-          void poll();
-        },
-      )
-      .catch(() => {});
   }
 
   async function cancel(runId: string): Promise<void> {
@@ -323,46 +370,13 @@ function runSection(ctx: Ctx, sc: Scenario): HTMLElement {
     }
   }
 
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    runError.hide();
-    runResult.textContent = "";
-    try {
-      const options: Record<string, unknown> = {
-        code_version: codeVersion.control.value.trim() || "v1",
-        priority: priority.control.value,
-        timeout_minutes: Number(timeout.control.value || 60),
-        max_retries: Number(retries.control.value || 3),
-      };
-      if (seed.control.value !== "") options.seed = Number(seed.control.value);
-      const params = parseJson<Record<string, unknown>>("Parameter overrides", overrides.control.value, {});
-      if (Object.keys(params).length) options.parameters = params;
-      if (idem.control.value.trim()) options.idempotency_key = idem.control.value.trim();
-      const { data, meta } = await api<Run>(`/v1/scenarios/${sc.id}/run`, { method: "POST", body: options, signal: ctx.signal });
-      runResult.textContent = meta.deduplicated
-        ? `An equal run already exists (matched by ${String(meta.deduplicated).replace("_", " ")}): ${short(data.id)}, ${data.state}.`
-        : `Run ${short(data.id)} queued.`;
-      empty.hidden = true;
-      upsert(data, true);
-    } catch (err) {
-      runError.show(err);
-    }
-  });
   stateFilter.control.addEventListener("change", () => void load(true));
   more.addEventListener("click", () => void load(false));
-  const empty = h("p", { hidden: true }, "No runs yet.");
   table.hidden = true;
   void load(true);
-
-  return h(
-    "section",
-    { "aria-labelledby": "runs-h" },
-    form,
-    h("h2", { id: "runs-h" }, "Runs"),
-    h("div", { className: "filters inline" }, stateFilter.wrap),
-    listError.el,
-    empty,
-    table,
-    more,
-  );
+  const add = (run: Run) => {
+    empty.hidden = true;
+    upsert(run, true);
+  };
+  return { parts: [h("h2", { id: "runs-h" }, "Runs"), h("div", { className: "filters inline" }, stateFilter.wrap), listError.el, empty, table, more], add };
 }

@@ -15,6 +15,60 @@ export function scenarioListPage(ctx: Ctx): void {
   if (trail.key !== filterKey) trail = { key: filterKey, cursors: [] };
   const cursor = q.get("cursor") ?? "";
 
+  const filters = filterForm(ctx, q);
+
+  const error = errorBox();
+  const results = h("div", { className: "results", "aria-busy": "true" }, h("p", {}, "Loading…"));
+  ctx.main.append(h("p", {}, h("a", { href: "#/scenarios/new", className: "button" }, "New scenario")), filters, error.el, results);
+
+  const params = Object.fromEntries(FILTERS.map((f) => [f, q.get(f) ?? undefined]));
+  api<Scenario[]>(`/v1/scenarios${qs({ ...params, cursor })}`, { signal: ctx.signal }).then(
+    ({ data, meta }) => {
+      const page = trail.cursors.length + 1;
+      const table = scenarioTable(data, page);
+      const next = meta.next_cursor;
+      const nav = h(
+        "nav",
+        { className: "pager", "aria-label": "Scenario pages" },
+        h(
+          "button",
+          {
+            type: "button",
+            className: "secondary",
+            disabled: page === 1,
+            onClick: () => {
+              const prev = trail.cursors.pop() ?? "";
+              ctx.go(`#/scenarios${qs({ ...params, cursor: prev })}`);
+            },
+          },
+          "Previous page",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            className: "secondary",
+            disabled: !next,
+            onClick: () => {
+              trail.cursors.push(cursor);
+              ctx.go(`#/scenarios${qs({ ...params, cursor: next ?? "" })}`);
+            },
+          },
+          "Next page",
+        ),
+      );
+      clear(results, data.length ? table : h("p", {}, "No scenarios match these filters."), nav);
+      results.setAttribute("aria-busy", "false");
+    },
+    (err) => {
+      clear(results);
+      error.show(err);
+    },
+  );
+}
+
+/** The filter form, filled from the URL; applying it navigates to the filtered list. */
+function filterForm(ctx: Ctx, q: URLSearchParams): HTMLFormElement {
   const name = field("Name contains", h("input", { name: "name", value: q.get("name") ?? "", autocomplete: "off" }));
   const tag = field("Tag", h("input", { name: "tag", value: q.get("tag") ?? "", autocomplete: "off" }));
   const status = field(
@@ -62,82 +116,40 @@ export function scenarioListPage(ctx: Ctx): void {
     ctx.go(`#/scenarios${qs(Object.fromEntries(FILTERS.map((f) => [f, String(data.get(f) ?? "")])))}`);
   });
 
-  const error = errorBox();
-  const results = h("div", { className: "results", "aria-busy": "true" }, h("p", {}, "Loading…"));
-  ctx.main.append(h("p", {}, h("a", { href: "#/scenarios/new", className: "button" }, "New scenario")), filters, error.el, results);
+  return filters;
+}
 
-  const params = Object.fromEntries(FILTERS.map((f) => [f, q.get(f) ?? undefined]));
-  api<Scenario[]>(`/v1/scenarios${qs({ ...params, cursor })}`, { signal: ctx.signal }).then(
-    ({ data, meta }) => {
-      const page = trail.cursors.length + 1;
-      const table = h(
-        "table",
+/** One page of scenarios as a table, each name linking to its page. */
+function scenarioTable(data: Scenario[], page: number): HTMLTableElement {
+  return h(
+    "table",
+    {},
+    h("caption", {}, `Page ${page}: ${data.length} scenario${data.length === 1 ? "" : "s"}`),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
         {},
-        h("caption", {}, `Page ${page}: ${data.length} scenario${data.length === 1 ? "" : "s"}`),
+        ["Name", "Status", "Tags", "Version", "Tenant", "Created"].map((c) => h("th", { scope: "col" }, c)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      data.map((sc) =>
         h(
-          "thead",
+          "tr",
           {},
-          h(
-            "tr",
-            {},
-            ["Name", "Status", "Tags", "Version", "Tenant", "Created"].map((c) => h("th", { scope: "col" }, c)),
-          ),
+          h("th", { scope: "row" }, h("a", { href: `#/scenarios/${sc.id}` }, sc.name)),
+          h("td", {}, sc.status),
+          h("td", {}, sc.tags.join(", ")),
+          h("td", { className: "num" }, sc.version),
+          h("td", {}, sc.tenant_id),
+          h("td", {}, time(sc.created_at)),
         ),
-        h(
-          "tbody",
-          {},
-          data.map((sc) =>
-            h(
-              "tr",
-              {},
-              h("th", { scope: "row" }, h("a", { href: `#/scenarios/${sc.id}` }, sc.name)),
-              h("td", {}, sc.status),
-              h("td", {}, sc.tags.join(", ")),
-              h("td", { className: "num" }, sc.version),
-              h("td", {}, sc.tenant_id),
-              h("td", {}, time(sc.created_at)),
-            ),
-          ),
-        ),
-      );
-      const next = meta.next_cursor;
-      const nav = h(
-        "nav",
-        { className: "pager", "aria-label": "Scenario pages" },
-        h(
-          "button",
-          {
-            type: "button",
-            className: "secondary",
-            disabled: page === 1,
-            onClick: () => {
-              const prev = trail.cursors.pop() ?? "";
-              ctx.go(`#/scenarios${qs({ ...params, cursor: prev })}`);
-            },
-          },
-          "Previous page",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            className: "secondary",
-            disabled: !next,
-            onClick: () => {
-              trail.cursors.push(cursor);
-              ctx.go(`#/scenarios${qs({ ...params, cursor: next ?? "" })}`);
-            },
-          },
-          "Next page",
-        ),
-      );
-      clear(results, data.length ? table : h("p", {}, "No scenarios match these filters."), nav);
-      results.setAttribute("aria-busy", "false");
-    },
-    (err) => {
-      clear(results);
-      error.show(err);
-    },
+      ),
+    ),
   );
 }
 

@@ -97,6 +97,9 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
       },
       { what: `run ${run.id} to be ${states.join("|")}`, timeoutMs, intervalMs: 100 },
     );
+  /** The partitions a worker's consumer holds, from its metrics. */
+  const partitions = async (w: Proc) =>
+    Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
   const rowsOf = async (runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0]!.n as number;
   const engineRows = async (run: RunRecord) => runScenario(await createRunStore(createMetadata(db.sql), "check", 1_000).engineInput(run)).rows;
   const dlqFor = (runId: string) => deadLetters.filter((m) => JSON.parse(Buffer.from(m.value ?? []).toString()).request?.run_id === runId);
@@ -117,8 +120,6 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     await startWorker("worker-1");
     await startWorker("worker-2");
     // Ready means consuming; taking part needs partitions, which come once the group has settled.
-    const partitions = async (w: Proc) =>
-      Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
     await eventually(async () => (await Promise.all(workers.map(partitions))).every((n) => n > 0), { what: "both workers to get partitions", intervalMs: 200 });
   }, 400_000);
 
@@ -136,8 +137,18 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     const scenarios = await Promise.all(Array.from({ length: 20 }, (_, i) => scenario(`Batch ${i + 1}`, { horizon_months: 6 + (i % 5), mc_paths: 100 })));
     const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => trigger(scenarios[i % 20]!, { seed: 1000 + i })));
     // One query for all 200 until none is pending (200 pollers of their own would take the CPU the workers need).
+    // While any is pending the check fails with what is pending (the run states, the outbox, the
+    // workers' partitions), which a timeout reports: beside stress-ng this test once stalled for 280 s.
     await eventually(
-      async () => (await db.sql`select count(*)::int as n from scenario_run where id in ${db.sql(runs.map((r) => r.id))} and state in ('QUEUED', 'RUNNING')`)[0]!.n === 0,
+      async () => {
+        const ids = db.sql(runs.map((r) => r.id));
+        const pending = await db.sql<{ state: string; attempts: number; n: number }[]>`
+          select state, attempts, count(*)::int as n from scenario_run where id in ${ids} and state in ('QUEUED', 'RUNNING') group by 1, 2 order by 1, 2`;
+        if (pending.length === 0) return true;
+        const [outbox] = await db.sql<{ unsent: number }[]>`select count(*)::int as unsent from run_outbox where run_id in ${ids} and sent_at is null`;
+        const parts = await Promise.all(workers.filter((w) => w.proc.exitCode === null).map(async (w) => `${w.name}: ${await partitions(w).catch(() => "?")}`));
+        throw new Error(`pending ${JSON.stringify(pending)}; outbox unsent ${outbox?.unsent}; partitions ${parts.join(", ")}`);
+      },
       { what: "all 200 runs to finish", timeoutMs: 280_000, intervalMs: 250 },
     );
     const finished = await Promise.all(runs.map(getRun));

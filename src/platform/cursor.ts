@@ -37,14 +37,13 @@ export async function keysetPage<K extends string, R>(o: {
 export async function newestFirstPage<R extends { sort_ts: string; id: string }>(o: {
   cursor: string | undefined;
   limit: number;
-  filter: Record<string, unknown>;
-  created: { createdAfter?: Date | undefined; createdBefore?: Date | undefined };
+  filter: Record<string, unknown> & { createdAfter?: Date; createdBefore?: Date };
   fetch: (after: { ts: string; id: string } | undefined) => Promise<R[]>;
 }) {
   const { items, nextCursor } = await keysetPage({
     cursor: o.cursor,
     limit: o.limit,
-    filters: { ...o.filter, createdAfter: o.created.createdAfter?.toISOString(), createdBefore: o.created.createdBefore?.toISOString() },
+    filters: { ...o.filter, createdAfter: o.filter.createdAfter?.toISOString(), createdBefore: o.filter.createdBefore?.toISOString() },
     shape: NEWEST_FIRST_KEY,
     fetch: (after) => o.fetch(after && { ts: after.t, id: after.i }),
     keyOf: (r) => ({ t: r.sort_ts, i: r.id }),

@@ -197,7 +197,6 @@ export function createRunService(deps: RunServiceDeps) {
         cursor: q.cursor,
         limit,
         filter,
-        created,
         fetch: (after) => runs.list(filter, limit, after),
       });
       return { items, limit, nextCursor };

@@ -211,7 +211,6 @@ async function listScenarios(repo: ScenarioRepo, p: Principal, q: ScenarioListIn
     cursor: q.cursor,
     limit,
     filter,
-    created,
     fetch: (after) => repo.list(filter, limit, after),
   });
   return { items, nextCursor, limit };

@@ -1,7 +1,7 @@
 /** Curve routes: CSV import (`POST /v1/curves:import`), list and read. */
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
-import { customVerb, envelope, limitBody } from "../platform/http";
+import { customVerb, envelope, limitBody, pageEnvelope } from "../platform/http";
 import { authPlugin } from "../platform/principal";
 import { ErrorResponse } from "../platform/schema";
 import { CurveGetQuery, CurveListQuery, curveModels } from "./model";
@@ -42,7 +42,7 @@ export function curveRoutes(deps: { authenticate: Authenticator; curves: CurveSe
       "/v1/curves",
       async ({ request, principal, query }) => {
         const page = await curves.list(principal, query);
-        return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+        return pageEnvelope(request, page);
       },
       {
         query: CurveListQuery,

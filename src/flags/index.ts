@@ -1,7 +1,7 @@
 /** Runtime config routes under /v1/admin/config: rate limits and feature flags per tenant or `_global`, and the audit log. */
 import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
-import { envelope, requestInfo } from "../platform/http";
+import { envelope, pageEnvelope, requestInfo } from "../platform/http";
 import { authPlugin } from "../platform/principal";
 import { ErrorResponse } from "../platform/schema";
 import { AuditQuery, configModels, Scope } from "./model";
@@ -90,7 +90,7 @@ export function adminConfigRoutes(deps: { authenticate: Authenticator; flags: Fl
         "/v1/admin/config/audit-log",
         async ({ request, principal, query }) => {
           const page = await admin.audit(principal, query);
-          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+          return pageEnvelope(request, page);
         },
         {
           query: AuditQuery,

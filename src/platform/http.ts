@@ -38,6 +38,11 @@ export function envelope<T, E extends Record<string, unknown> = Record<never, ne
   return { meta: meta(request, extra), data };
 }
 
+/** A keyset page of a list in the envelope: its items, with count, limit and next_cursor in `meta`. */
+export function pageEnvelope<T>(request: Request, page: { items: T[]; limit: number; nextCursor: string | null }) {
+  return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+}
+
 const META_OPEN = '{"meta":{';
 
 /**

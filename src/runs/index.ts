@@ -2,7 +2,7 @@
 import { type DocumentDecoration, Elysia, t } from "elysia";
 import type { Authenticator, Principal } from "../platform/auth";
 import { AppError } from "../platform/errors";
-import { customVerb, envelope, optionalJsonBody, requestInfo } from "../platform/http";
+import { customVerb, envelope, optionalJsonBody, pageEnvelope, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
 import { authPlugin } from "../platform/principal";
@@ -158,7 +158,7 @@ export function runRoutes(deps: { authenticate: Authenticator; runs: RunService;
       "/v1/scenarios/:id/runs",
       async ({ request, principal, params, query }) => {
         const page = await runs.list(principal, params.id, query);
-        return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+        return pageEnvelope(request, page);
       },
       {
         params: t.Object({ id: Uuid }),

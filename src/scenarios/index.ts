@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { Authenticator } from "../platform/auth";
 import { ifNoneMatchHolds, parseTagCondition } from "../platform/conditional";
 import { badRequest } from "../platform/errors";
-import { envelope, isMergePatch, parseJson, requestInfo } from "../platform/http";
+import { envelope, isMergePatch, pageEnvelope, parseJson, requestInfo } from "../platform/http";
 import type { Logger } from "../platform/logger";
 import { headerRefs } from "../platform/openapi";
 import { authPlugin } from "../platform/principal";
@@ -74,7 +74,7 @@ export function scenarioRoutes(deps: { authenticate: Authenticator; scenarios: S
         "",
         async ({ request, principal, query }) => {
           const page = await scenarios.list(principal, query);
-          return envelope(request, page.items, { count: page.items.length, limit: page.limit, next_cursor: page.nextCursor });
+          return pageEnvelope(request, page);
         },
         {
           query: ScenarioListQuery,

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestDb, type TestDb } from "../support/app";
-import { copyBackends, stalledGet } from "../support/downloads";
+import { copyBackends, curlAwk, stalledGet } from "../support/downloads";
 import { eventually } from "../support/eventually";
-import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
+import { type ApiProcess, peakRss, seedRun, startApiProcess } from "../support/outputs";
 
 const TENANT = "t-cmp-big";
 const tenant = { "x-aurum-tenant": TENANT };
@@ -46,33 +46,14 @@ describe.skipIf(!Bun.which("curl"))("a large /compare download on Postgres", () 
 
   test(`${A_ROWS.toLocaleString("en")} joined rows arrive whole (row count, delta checksum, one-sided rows) with the server's RSS within idle + 16 MB`, async () => {
     const idle = api.rssBytes();
-    let peak = idle;
-    const timer = setInterval(() => {
-      peak = Math.max(peak, api.rssBytes());
-    }, 20);
     const started = performance.now();
-    let out: string;
-    let exit: number;
-    try {
-      // curl into awk: rows, the sum of delta (column 8), and rows whose b (column 7) is empty.
-      const sh = Bun.spawn(
-        [
-          "bash",
-          "-o",
-          "pipefail",
-          "-c",
-          `curl -sf -H "x-aurum-tenant: ${TENANT}" "$0" | awk -F, 'NR > 1 { n++; s += $8; if ($7 == "") e++ } END { printf "%d %.0f %d", n, s, e }'`,
-          `${api.base}/v1/scenarios/${a}/compare?with=${b}&format=csv`,
-        ],
-        { stdout: "pipe" },
-      );
-      out = await new Response(sh.stdout).text();
-      exit = await sh.exited;
-    } finally {
-      clearInterval(timer);
-    }
+    // Rows, the sum of delta (column 8), and rows whose b (column 7) is empty.
+    const { result, peak } = await peakRss(api.rssBytes, () =>
+      curlAwk(`${api.base}/v1/scenarios/${a}/compare?with=${b}&format=csv`, TENANT, 'NR > 1 { n++; s += $8; if ($7 == "") e++ } END { printf "%d %.0f %d", n, s, e }'),
+    );
     const seconds = (performance.now() - started) / 1000;
-    const [rows, sum, onlyA] = out.split(" ").map(Number);
+    const { exit } = result;
+    const [rows, sum, onlyA] = result.numbers;
     expect({ exit, rows, sum, onlyA }).toEqual({ exit: 0, rows: A_ROWS, sum: -3 * B_ROWS, onlyA: A_ROWS - B_ROWS });
     console.log(
       `compare CSV: ${rows?.toLocaleString("en")} rows in ${seconds.toFixed(1)} s; peak RSS over idle +${((peak - idle) / MB).toFixed(1)} MB (peak ${(peak / MB).toFixed(1)} MB)`,

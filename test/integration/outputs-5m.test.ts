@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestDb, type TestDb } from "../support/app";
+import { curlAwk } from "../support/downloads";
 import { type ApiProcess, peakRss, seedRun, startApiProcess } from "../support/outputs";
 
 const TENANT = "t-stream-5m";
@@ -39,25 +40,14 @@ describe.skipIf(!Bun.which("curl"))("a 5,000,000-row export from Postgres, the A
     await db?.drop();
   });
 
-  /** curl into awk, a client that reads as data comes: the rows and the sum of the value column (cell 9; nothing before it holds a comma). */
+  /** The rows and the sum of the value column (cell 9; nothing before it holds a comma), with the server's idle and peak RSS. */
   async function exportCsv(query: string) {
     const idle = api.rssBytes();
-    const { result, peak } = await peakRss(api.rssBytes, async () => {
-      const sh = Bun.spawn(
-        [
-          "bash",
-          "-o",
-          "pipefail",
-          "-c",
-          `curl -sf -H "x-aurum-tenant: ${TENANT}" "$0" | awk -F, 'NR > 1 { n++; s += $9 } END { printf "%d %.0f", n, s }'`,
-          `${api.base}/v1/scenarios/${scenarioId}/outputs?${query}`,
-        ],
-        { stdout: "pipe" },
-      );
-      const [rows, sum] = (await new Response(sh.stdout).text()).split(" ").map(Number);
-      return { exit: await sh.exited, rows, sum };
-    });
-    return { ...result, idle, peak };
+    const { result, peak } = await peakRss(api.rssBytes, () =>
+      curlAwk(`${api.base}/v1/scenarios/${scenarioId}/outputs?${query}`, TENANT, 'NR > 1 { n++; s += $9 } END { printf "%d %.0f", n, s }'),
+    );
+    const [rows, sum] = result.numbers;
+    return { exit: result.exit, rows, sum, idle, peak };
   }
 
   test("every row arrives (count, value checksum); peak RSS within idle + 64 MB and within 10 % of the first 1,000,000 rows' peak", async () => {

@@ -60,6 +60,16 @@ export function slowGet(base: string, path: string, headers: Record<string, stri
 }
 
 /** The COPY statements serving downloads from this test's database (its own connection excluded). */
+/**
+ * A CSV download through curl into awk, a client that reads as data comes: `awk` (run with `-F,`
+ * on every line) prints what it sums up; returns its numbers and the pipeline's exit status.
+ */
+export async function curlAwk(url: string, tenant: string, awk: string): Promise<{ exit: number; numbers: number[] }> {
+  const sh = Bun.spawn(["bash", "-o", "pipefail", "-c", `curl -sf -H "x-aurum-tenant: ${tenant}" "$0" | awk -F, '${awk}'`, url], { stdout: "pipe" });
+  const numbers = (await new Response(sh.stdout).text()).split(" ").map(Number);
+  return { exit: await sh.exited, numbers };
+}
+
 export const copyBackends = (sql: Sql) =>
   sql<{ pid: number; wait_event: string | null }[]>`select pid, wait_event from pg_stat_activity
     where datname = current_database() and query like 'copy (%' and pid <> pg_backend_pid()`;

@@ -166,17 +166,16 @@ export function createRunMetrics(registry: Registry, sources: RunGaugeSources): 
     },
   });
   new Gauge({ name: "aurum_scenario_pool_threads", help: "Engine threads in the pool", registers }).set(pool.size);
-  /** A gauge read from `read` at each scrape; NaN when the read fails (the scrape still answers). */
-  const queried = (name: string, help: string, read: () => Promise<number>) =>
+  if (lag) {
     new Gauge({
-      name,
-      help,
+      name: "aurum_scenario_consumer_lag",
+      help: "Messages of the request topic not yet committed by this worker's consumer group (assigned partitions)",
       registers,
       async collect() {
-        this.set(await read().catch(() => Number.NaN));
+        this.set(await lag().catch(() => Number.NaN));
       },
     });
-  if (lag) queried("aurum_scenario_consumer_lag", "Messages of the request topic not yet committed by this worker's consumer group (assigned partitions)", lag);
+  }
   if (partitions) {
     new Gauge({
       name: "aurum_scenario_consumer_partitions",
@@ -187,8 +186,16 @@ export function createRunMetrics(registry: Registry, sources: RunGaugeSources): 
       },
     });
   }
-  if (leaseLapsed)
-    queried("aurum_scenario_runs_lease_lapsed", "RUNNING runs whose lease lapsed more than a lease ago (the reclaimer should have taken them back): stuck runs", leaseLapsed);
+  if (leaseLapsed) {
+    new Gauge({
+      name: "aurum_scenario_runs_lease_lapsed",
+      help: "RUNNING runs whose lease lapsed more than a lease ago (the reclaimer should have taken them back): stuck runs",
+      registers,
+      async collect() {
+        this.set(await leaseLapsed().catch(() => Number.NaN));
+      },
+    });
+  }
   if (live) {
     new Gauge({
       name: "aurum_scenario_runs_live",

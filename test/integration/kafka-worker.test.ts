@@ -147,7 +147,12 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
         if (pending.length === 0) return true;
         const [outbox] = await db.sql<{ unsent: number }[]>`select count(*)::int as unsent from run_outbox where run_id in ${ids} and sent_at is null`;
         const parts = await Promise.all(workers.filter((w) => w.proc.exitCode === null).map(async (w) => `${w.name}: ${await partitions(w).catch(() => "?")}`));
-        throw new Error(`pending ${JSON.stringify(pending)}; outbox unsent ${outbox?.unsent}; partitions ${parts.join(", ")}`);
+        // The first few RUNNING: how far the engine got, who holds the lease and whether it is live, the last event.
+        const running = await db.sql`
+          select r.id::text, r.progress, r.lease_owner, r.lease_expires_at > clock_timestamp() as lease_live,
+                 (select payload from scenario_event e where e.run_id = r.id order by e.id desc limit 1) as last_event
+          from scenario_run r where r.id in ${ids} and r.state = 'RUNNING' limit 3`;
+        throw new Error(`pending ${JSON.stringify(pending)}; outbox unsent ${outbox?.unsent}; partitions ${parts.join(", ")}; running ${JSON.stringify(running)}`);
       },
       { what: "all 200 runs to finish", timeoutMs: 280_000, intervalMs: 250 },
     );

@@ -14,7 +14,16 @@ export class AbortedError extends Error {
   override name = "AbortError";
 }
 
-type Slot = { worker: Worker; busy: boolean };
+/** A thread that ended while it ran a job, without an error event (the job fails and can be retried). */
+export class ThreadExitedError extends Error {
+  override name = "ThreadExitedError";
+  constructor() {
+    super("engine thread exited before its job finished");
+  }
+}
+
+/** `lost`: how the job running on the slot fails when its thread ends on its own. */
+type Slot = { worker: Worker; busy: boolean; lost?: (err: Error) => void };
 type Waiting = { start: (slot: Slot) => void };
 
 export class WorkerPool {
@@ -24,7 +33,11 @@ export class WorkerPool {
   private closed = false;
 
   constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), busy: false });
+    for (let i = 0; i < size; i++) {
+      const slot = { busy: false } as Slot;
+      slot.worker = this.spawn(slot);
+      this.slots.push(slot);
+    }
   }
 
   /** Jobs running now (for the utilisation metric). */
@@ -48,7 +61,7 @@ export class WorkerPool {
         if (slot) {
           // Replace the thread before releasing the slot, so the next job gets a live one.
           slot.worker.terminate();
-          slot.worker = this.spawn();
+          slot.worker = this.spawn(slot);
         } else {
           const i = this.waiting.indexOf(entry);
           if (i >= 0) this.waiting.splice(i, 1);
@@ -69,6 +82,7 @@ export class WorkerPool {
             else finish(slot, () => reject(Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {})));
           };
           slot.worker.onerror = (event) => finish(slot, () => reject(new Error(`engine thread crashed: ${event.message}`)));
+          slot.lost = (err) => finish(slot, () => reject(err));
           slot.worker.postMessage({ jobId, input });
         },
       };
@@ -82,8 +96,19 @@ export class WorkerPool {
     for (const s of this.slots) s.worker.terminate();
   }
 
-  private spawn(): Worker {
-    return new Worker(new URL("./thread.ts", import.meta.url).href);
+  /**
+   * A thread for `slot`. Should it end by itself (not by terminate(), after which the slot already
+   * holds its replacement), the slot gets a new thread and its job fails: without this the job
+   * would wait forever while the executor's heartbeat kept the run's lease alive.
+   */
+  private spawn(slot: Slot): Worker {
+    const worker = new Worker(new URL("./thread.ts", import.meta.url).href);
+    worker.addEventListener("close", () => {
+      if (this.closed || slot.worker !== worker) return;
+      slot.worker = this.spawn(slot);
+      slot.lost?.(new ThreadExitedError());
+    });
+    return worker;
   }
 
   private acquire(entry: Waiting): void {
@@ -100,6 +125,7 @@ export class WorkerPool {
   private release(slot: Slot): void {
     slot.worker.onmessage = null;
     slot.worker.onerror = null;
+    slot.lost = undefined;
     const next = this.waiting.shift();
     if (next) next.start(slot);
     else slot.busy = false;

@@ -1,4 +1,5 @@
 /** Client-process timings shared by the export suite and bench/outputs.ts-style measures. */
+import { readFileSync } from "node:fs";
 
 /** Wall seconds and stdout bytes of a command (stdout counted, not kept). */
 export async function timedBytes(cmd: string[]): Promise<{ seconds: number; bytes: number }> {
@@ -34,4 +35,12 @@ export async function peakDuring(rss: () => number, work: () => Promise<unknown>
     clearInterval(timer);
   }
   return Math.max(peak, rss());
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux; clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at its closing parenthesis: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }

@@ -3,7 +3,9 @@
  * the database's own client, interleaved in every round (bench/outputs.ts has the deep-dive checks):
  * - Postgres store: CSV through the API vs `psql -c "COPY (the export's own query) TO STDOUT WITH CSV"`,
  *   NDJSON vs `psql` `COPY (SELECT row_to_json(t) FROM (same query) t) TO STDOUT`; rows/s, MB/s,
- *   time to first byte (spawn of the client to its first byte), the API's peak RSS over idle.
+ *   time to first byte (spawn of the client to its first byte), the API's peak RSS over idle. And
+ *   against the true limit, the raw dump: `COPY (SELECT * ... WHERE run_id = ...) TO STDOUT CSV`,
+ *   unordered (what Postgres itself delivers fastest), and its `row_to_json` twin for NDJSON.
  * - Trino store (when Trino is up): CSV through an API process with AURUM_OUTPUT_STORE=trino vs a
  *   bare client that POSTs the reader's statement and follows `nextUri`, discarding the pages.
  * Seeds its own runs (generated rows) unless `--db URL` points at a database with a `bench` tenant run.
@@ -13,6 +15,7 @@ import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
 import { copyStatement } from "../../src/outputs/pg-reader";
+import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { ROW_COLUMNS } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -20,7 +23,7 @@ import { createTestDb } from "../../test/support/app";
 import { syntheticBatches } from "../../test/support/output-batches";
 import { seedRun, startApiProcess } from "../../test/support/outputs";
 import { requireService, serviceEnv } from "../../test/support/services";
-import { firstByte, peakDuring, timedBytes } from "../lib/proc";
+import { cpuSeconds, firstByte, peakDuring, timedBytes } from "../lib/proc";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
 
 const MB = 1024 * 1024;
@@ -49,11 +52,14 @@ export async function exportSuite(ctx: SuiteContext): Promise<SuiteResult> {
       const t0 = performance.now();
       const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'export bench') returning id::text as id`;
       scenarioId = (s as { id: string }).id;
-      runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows, curves: 400 });
+      // Through the output writer, so the rows lie in the heap as a real run's do (export order).
+      runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0 });
+      const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
+      await createPgOutputWriter(db.sql).replaceRun(meta, syntheticBatches(rows), async () => {});
       await db.sql`vacuum analyze scenario_output`;
       ctx.log(`seeded ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
-    rec.note(`Postgres store: ${n.toLocaleString("en-US")} rows, 400 curves × 5 metrics`);
+    rec.note(`Postgres store: ${n.toLocaleString("en-US")} rows (test/support/output-batches.ts: 360 months × 5 metrics per curve), written by the output writer`);
     await postgresStore(ctx, rec, { url, scenarioId, runId, rows: n });
     await trinoStore(ctx, rec, { sql: db.sql, url, scenarioId, rows: Number(ctx.flags["trino-rows"] ?? (ctx.quick ? 5_000 : 20_000)) });
   } finally {
@@ -72,13 +78,17 @@ async function postgresStore(ctx: SuiteContext, rec: Recorder, o: { url: string;
     const CSV_SQL = copyStatement(filter, { format: "csv", escapeFormulas: false });
     const NDJSON_SQL = copyStatement(filter, { format: "ndjson", escapeFormulas: false }).replace(/ with \(format csv, quote E'\\x01', delimiter E'\\x02'\)$/, "");
     const curl = (qs: string, ...extra: string[]) => ["curl", "-sf", ...extra, "-o", "-", apiUrl(qs)];
+    const RAW_CSV_SQL = `copy (select * from scenario_output where run_id = '${o.runId}') to stdout with csv`;
+    const RAW_NDJSON_SQL = `copy (select row_to_json(t) from scenario_output t where run_id = '${o.runId}') to stdout`;
     await timedBytes(curl("format=csv")); // warm-up
     await timedBytes(psql(CSV_SQL));
-    const k = ["psqlCsv", "apiCsv", "psqlNd", "apiNd", "psqlTtfb", "apiTtfb", "rss"] as const;
+    const k = ["rawCsv", "psqlCsv", "apiCsv", "rawNd", "psqlNd", "apiNd", "psqlTtfb", "apiTtfb", "rss", "gzip", "zstd", "cpuPlain", "cpuGzip", "cpuZstd"] as const;
     const m = Object.fromEntries(k.map((x) => [x, [] as number[]])) as Record<(typeof k)[number], number[]>;
     let csvBytes = 0;
     let ndBytes = 0;
+    const compressed = { gzip: 0, zstd: 0 };
     for (let r = 0; r < ctx.repeats; r++) {
+      m.rawCsv.push((await timedBytes(psql(RAW_CSV_SQL))).seconds);
       const pc = await timedBytes(psql(CSV_SQL));
       await Bun.sleep(100);
       const idle = api.rssBytes();
@@ -91,31 +101,56 @@ async function postgresStore(ctx: SuiteContext, rec: Recorder, o: { url: string;
       m.rss.push((peak - idle) / MB);
       csvBytes = ac.bytes;
       if (Math.abs(ac.bytes - pc.bytes) > 200) rec.check(`CSV bytes, round ${r + 1}`, `API ${ac.bytes} vs psql ${pc.bytes}`, false);
+      m.rawNd.push((await timedBytes(psql(RAW_NDJSON_SQL))).seconds);
       const pn = await timedBytes(psql(NDJSON_SQL));
       const an = await timedBytes(curl("format=ndjson"));
       ndBytes = an.bytes;
       m.psqlNd.push(pn.seconds);
       m.apiNd.push(an.seconds);
+      // Compressed CSV as a client that accepts it receives it (curl does not decode it here), with the API's CPU seconds per round.
+      for (const [coding, wall, cpu] of [
+        ["identity", undefined, m.cpuPlain],
+        ["gzip", m.gzip, m.cpuGzip],
+        ["zstd", m.zstd, m.cpuZstd],
+      ] as const) {
+        const cpu0 = cpuSeconds(api.pid);
+        const t = await timedBytes(curl("format=csv", "-H", `accept-encoding: ${coding}`));
+        cpu.push(((cpuSeconds(api.pid) - cpu0) * 1e6) / o.rows);
+        wall?.push(t.seconds);
+        if (coding !== "identity") compressed[coding] = t.bytes;
+      }
       m.psqlTtfb.push(await firstByte(psql(CSV_SQL)));
       m.apiTtfb.push(await firstByte(curl("format=csv", "-N")));
       ctx.log(
-        `export round ${r + 1}: CSV psql ${pc.seconds.toFixed(2)} s / API ${ac.seconds.toFixed(2)} s; NDJSON psql ${pn.seconds.toFixed(2)} s / API ${an.seconds.toFixed(2)} s`,
+        `export round ${r + 1}: CSV raw ${m.rawCsv.at(-1)?.toFixed(2)} s / psql ${pc.seconds.toFixed(2)} s / API ${ac.seconds.toFixed(2)} s; NDJSON raw ${m.rawNd.at(-1)?.toFixed(2)} s / psql ${pn.seconds.toFixed(2)} s / API ${an.seconds.toFixed(2)} s`,
       );
     }
     const rate = (xs: number[]) => xs.map((s) => o.rows / s);
     const mbs = (xs: number[], bytes: number) => xs.map((s) => bytes / MB / s);
     const apiCsv = rec.figure("PG CSV via API, rows/s", "rows/s", rate(m.apiCsv), "project");
     const psqlCsv = rec.figure("PG CSV via psql COPY, rows/s", "rows/s", rate(m.psqlCsv), "baseline");
+    const rawCsv = rec.figure("PG CSV raw dump (psql COPY, unordered), rows/s", "rows/s", rate(m.rawCsv), "baseline");
     rec.figure("PG CSV via API, MB/s", "MB/s", mbs(m.apiCsv, csvBytes), "project");
     rec.figure("PG CSV via psql COPY, MB/s", "MB/s", mbs(m.psqlCsv, csvBytes), "baseline");
     const apiNd = rec.figure("PG NDJSON via API, rows/s", "rows/s", rate(m.apiNd), "project");
     const psqlNd = rec.figure("PG NDJSON via psql row_to_json, rows/s", "rows/s", rate(m.psqlNd), "baseline");
+    const rawNd = rec.figure("PG NDJSON raw dump (psql row_to_json, unordered), rows/s", "rows/s", rate(m.rawNd), "baseline");
     rec.figure("PG NDJSON via API, MB/s", "MB/s", mbs(m.apiNd, ndBytes), "project");
     const apiT = rec.figure("PG time to first byte, API", "ms", m.apiTtfb, "project");
     const psqlT = rec.figure("PG time to first byte, psql", "ms", m.psqlTtfb, "baseline");
     rec.figure("API peak RSS over idle during CSV export", "MB", m.rss, "project");
+    const gzip = rec.figure("PG CSV gzip via API, rows/s", "rows/s", rate(m.gzip), "project");
+    const zstd = rec.figure("PG CSV zstd via API, rows/s", "rows/s", rate(m.zstd), "project");
+    rec.figure("API CPU per 1 M CSV rows, plain", "s", m.cpuPlain, "project");
+    rec.figure("API CPU per 1 M CSV rows, gzip", "s", m.cpuGzip, "project");
+    rec.figure("API CPU per 1 M CSV rows, zstd", "s", m.cpuZstd, "project");
+    rec.note(`compressed size of the CSV (${(csvBytes / MB).toFixed(0)} MB): gzip ${(csvBytes / compressed.gzip).toFixed(1)}×, zstd ${(csvBytes / compressed.zstd).toFixed(1)}× smaller`);
     rec.ratio("PG CSV rows/s, API / psql", apiCsv, psqlCsv, { text: "≥ 0.85", meets: (x) => x >= 0.85 });
     rec.ratio("PG NDJSON rows/s, API / psql", apiNd, psqlNd, { text: "≥ 0.80", meets: (x) => x >= 0.8 });
+    rec.ratio("PG CSV rows/s, API / raw dump", apiCsv, rawCsv, { text: "≥ 0.90", meets: (x) => x >= 0.9 });
+    rec.ratio("PG CSV rows/s, zstd / plain (API)", zstd, apiCsv, { text: "≥ 0.70", meets: (x) => x >= 0.7 });
+    rec.ratio("PG CSV rows/s, gzip / plain (API)", gzip, apiCsv);
+    rec.ratio("PG NDJSON rows/s, API / raw dump", apiNd, rawNd, { text: "≥ 0.85", meets: (x) => x >= 0.85 });
     const ttfbGoal = (() => {
       const diff = apiT.median - psqlT.median;
       return { text: "≤ psql + 20 ms", meets: () => diff <= 20 };

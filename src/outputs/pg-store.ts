@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import type { Sql, Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
+import { exportOrder } from "./export-order";
 import { quoteNonFinite } from "./finite";
 import { BATCH_COLUMNS, field, RUN_COLUMNS } from "./row";
 import type { OutputWriter, RunOutputMeta } from "./store";
@@ -61,22 +62,23 @@ async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Pr
   failure.catch(() => {});
   const stream = await query.writable();
   const prefix = RUN_COLUMNS.map((c) => copyText(meta[field(c)])).join("\t");
-  let rows = 0;
   let chunk = "";
   const flush = async () => {
     if (!stream.write(chunk)) await Promise.race([once(stream, "drain"), failure]);
     chunk = "";
   };
-  for (const b of batches) {
-    for (let i = 0; i < b.length; i++) {
-      const cm = b.contractMonth[i] as number;
-      const month = cm % 100;
-      const attribution = b.attribution[i];
-      chunk += `${prefix}\t${copyText(b.curveKey[i] as string)}\t${b.tenorType[i]}\t${(cm - month) / 100}-${month < 10 ? "0" : ""}${month}-01\t${copyText(b.tenorLabel[i] as string)}\t${b.metric[i]}\t${float(b.value[i] as number)}\t${float(b.bandLower[i] as number)}\t${float(b.bandUpper[i] as number)}\t${attribution == null ? "\\N" : copyText(quoteNonFinite(attribution))}\n`;
-      if (chunk.length >= WRITE_BYTES) await flush();
-    }
-    rows += b.length;
+  // In export order: an export of the run then reads the heap front to back (export-order.ts).
+  const order = exportOrder(batches);
+  for (let n = 0; n < order.batch.length; n++) {
+    const b = batches[order.batch[n] as number] as OutputBatch;
+    const i = order.row[n] as number;
+    const cm = b.contractMonth[i] as number;
+    const month = cm % 100;
+    const attribution = b.attribution[i];
+    chunk += `${prefix}\t${copyText(b.curveKey[i] as string)}\t${b.tenorType[i]}\t${(cm - month) / 100}-${month < 10 ? "0" : ""}${month}-01\t${copyText(b.tenorLabel[i] as string)}\t${b.metric[i]}\t${float(b.value[i] as number)}\t${float(b.bandLower[i] as number)}\t${float(b.bandUpper[i] as number)}\t${attribution == null ? "\\N" : copyText(quoteNonFinite(attribution))}\n`;
+    if (chunk.length >= WRITE_BYTES) await flush();
   }
+  const rows = order.batch.length;
   if (chunk) await flush();
   stream.end();
   await Promise.race([finished(stream), failure]);

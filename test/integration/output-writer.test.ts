@@ -10,6 +10,7 @@ import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { RunOutputMeta } from "../../src/outputs/store";
 import { buildApp, createTestDb, type Store, type TestDb } from "../support/app";
 import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
+import { syntheticBatches } from "../support/output-batches";
 import { describeNonFiniteReadContract, type RawRow, type ReadContractHarness } from "../support/output-read-contract";
 
 const cases: { name: string; store: Store; copy: boolean }[] = [
@@ -99,4 +100,43 @@ describe("output writer: a database error during COPY", () => {
       }
     });
   }
+});
+
+/**
+ * Rows lie in the heap in the order an export reads them (src/outputs/export-order.ts), so the
+ * export's index scan reads the heap front to back: measured on 2,000,000 rows, the ordered COPY
+ * of a run took 2.8 s laid out this way and 6.0–7.4 s in the engine's order (raw dump 2.4–3.0 s).
+ */
+describe("output writer: a run's rows in the heap", () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await createTestDb("postgres");
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  test("COPY writes them in export order (metric, curve, tenor type, month), whatever order the engine made them in", async () => {
+    const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', 'heap order') returning id::text as id`;
+    const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
+      values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
+    const batches = syntheticBatches(12_000, 5_000);
+    const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
+    await createPgOutputWriter(db.sql, { copy: true }).replaceRun(meta, batches, async () => {});
+    // Keys compare as the database orders them (C collation; months as ISO dates).
+    const inHeap = (await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${r!.id} order by ctid`).map((x) => x.k);
+    expect(inHeap.length).toBe(12_000);
+    // Where the key goes down from one row to the next in the heap. COPY may put a row into room left
+    // on an earlier page (one row in 12,000 here), so not none; written as the engine made them, thousands.
+    const descents = (keys: string[]) => keys.filter((k, i) => i > 0 && k < (keys[i - 1] as string)).length;
+    const made = batches.flatMap((b) =>
+      Array.from({ length: b.length }, (_, i) => {
+        const cm = b.contractMonth[i] as number;
+        return [b.metric[i], b.curveKey[i], b.tenorType[i], `${Math.floor(cm / 100)}-${String(cm % 100).padStart(2, "0")}-01`].join("|");
+      }),
+    );
+    expect([...made].sort()).toEqual([...inHeap].sort());
+    expect(descents(made)).toBeGreaterThan(2_000);
+    expect(descents(inHeap)).toBeLessThanOrEqual(12);
+  });
 });

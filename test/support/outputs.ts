@@ -24,6 +24,13 @@ export type SeedOptions = {
  * Inserts a run and its rows. Row i: metric METRICS[i % 5], curve (i / 5) % curves, then a tenor
  * and contract month that advance every 5 × curves rows, tenor types cycling MONTHLY, QUARTER,
  * CALENDAR; value i + offset, bands ±1, attribution on two rows of three.
+ *
+ * The rows go in as the output writer writes a run's rows (src/outputs/export-order.ts): in the
+ * order of the primary key, metric, curve, tenor type, contract month (METRICS and the curve
+ * numbers are in that order already; tenor types sort CALENDAR, MONTHLY, QUARTER). So an export
+ * here reads the heap as it does in production, and the inserts append to the index instead of
+ * splitting pages all over it. Each LATERAL step refers to the one before it, which makes the
+ * nested loops run in that order.
  */
 export async function seedRun(sql: Sql, o: SeedOptions): Promise<string> {
   const [run] = await sql<{ id: string }[]>`
@@ -33,25 +40,27 @@ export async function seedRun(sql: Sql, o: SeedOptions): Promise<string> {
   const runId = (run as { id: string }).id;
   const curves = o.curves ?? 7;
   const pattern = o.curvePattern ?? "C%s";
-  const chunk = 500_000;
-  const starts = Array.from({ length: Math.ceil(o.rows / chunk) }, (_, i) => i * chunk);
-  // Two statements at a time: the insert is CPU-bound in the server, and a test machine has two cores.
-  const insert = async (start: number) => {
+  const periods = Math.ceil(o.rows / (5 * curves));
+  if (o.rows > 0) {
     await sql`
       insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric,
                                    value, band_lower, band_upper, attribution, version_hash, computed_ts)
       select ${o.tenantId}, ${o.scenarioId}::uuid, ${runId}::uuid, ${o.asof ?? "2026-01-02"}::date,
-             replace(${pattern}, '%s', lpad(((i / 5) % ${curves})::text, 3, '0')),
-             (array['MONTHLY', 'QUARTER', 'CALENDAR'])[1 + (i / (5 * ${curves})) % 3],
-             date '2026-01-01' + make_interval(months => (i / (5 * ${curves}))::int),
-             to_char(date '2026-01-01' + make_interval(months => (i / (5 * ${curves}))::int), 'YYYY-MM'),
-             (${METRICS}::text[])[1 + i % 5],
+             replace(${pattern}, '%s', lpad(c::text, 3, '0')),
+             (array['MONTHLY', 'QUARTER', 'CALENDAR'])[1 + p % 3],
+             date '2026-01-01' + make_interval(months => p),
+             to_char(date '2026-01-01' + make_interval(months => p), 'YYYY-MM'),
+             (${METRICS}::text[])[1 + m],
              i + ${o.offset ?? 0}, i + ${o.offset ?? 0} - 1, i + ${o.offset ?? 0} + 1,
              case when i % 3 = 0 then null else jsonb_build_object('policy:0', i % 1000, 'load_growth:1', 0.25) end,
              'vh-' || ${runId}::text, clock_timestamp()
-      from generate_series(${start}::int, ${Math.min(o.rows, start + chunk) - 1}::int) i`;
-  };
-  for (let i = 0; i < starts.length; i += 2) await Promise.all(starts.slice(i, i + 2).map(insert));
+      from generate_series(0, 4) m
+      cross join lateral generate_series(0, ${curves - 1}::int + 0 * m) c
+      cross join lateral unnest(array[2 + 0 * c, 0, 1]) t(r)
+      cross join lateral generate_series(r, ${periods - 1}::int, 3) p
+      cross join lateral (select ((p * ${curves}::bigint + c) * 5 + m) as i) x
+      where i < ${o.rows}`;
+  }
   return runId;
 }
 

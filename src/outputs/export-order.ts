@@ -1,0 +1,76 @@
+/**
+ * The order exports read a run's rows in: `(metric, curve_key, tenor_type, contract_month)`, the
+ * primary key of `scenario_output` after `run_id`. The engine makes rows curve by curve; written in
+ * that order, an export walks the key and jumps across the heap for every row. Written in key
+ * order, the export's index scan reads the heap front to back (docs/performance.md, "Row order").
+ *
+ * Text is ordered by UTF-16 code unit, which is the database's order under the C collation (and
+ * close to it under others: the order only decides where rows lie, never what an export returns).
+ */
+import type { OutputBatch } from "../engine/types";
+
+/** Ranks of the distinct values of one text column over all batches, in sorted order. */
+function ranks(batches: OutputBatch[], column: (b: OutputBatch) => readonly string[]): Map<string, number> {
+  const distinct = new Set<string>();
+  for (const b of batches) for (const v of column(b)) distinct.add(v);
+  const sorted = [...distinct].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return new Map(sorted.map((v, i) => [v, i]));
+}
+
+/**
+ * Every row of `batches` once, in export order, as a pair of arrays: the i-th row to write is row
+ * `row[i]` of `batches[batch[i]]`. O(rows): a counting sort by (metric, curve), then each
+ * (metric, curve) group, a few hundred rows the engine made in order already, is sorted by tenor and month.
+ */
+export function exportOrder(batches: OutputBatch[]): { batch: Uint32Array; row: Uint32Array } {
+  const total = batches.reduce((n, b) => n + b.length, 0);
+  const metrics = ranks(batches, (b) => b.metric);
+  const curves = ranks(batches, (b) => b.curveKey);
+  const tenors = ranks(batches, (b) => b.tenorType);
+  const groups = metrics.size * curves.size;
+  // Per row (numbered across batches): its group, and its order inside the group.
+  const group = new Uint32Array(total);
+  const within = new Float64Array(total);
+  const count = new Uint32Array(groups + 1);
+  let g = 0;
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++, g++) {
+      const k = (metrics.get(b.metric[i] as string) as number) * curves.size + (curves.get(b.curveKey[i] as string) as number);
+      group[g] = k;
+      within[g] = (tenors.get(b.tenorType[i] as string) as number) * 1e7 + (b.contractMonth[i] as number);
+      count[k + 1] = (count[k + 1] as number) + 1;
+    }
+  }
+  // Group k's rows go to [start[k], start[k + 1]), in the order they came (a stable counting sort).
+  const start = count;
+  for (let k = 1; k <= groups; k++) start[k] = (start[k] as number) + (start[k - 1] as number);
+  const next = start.slice(0, groups);
+  const order = new Uint32Array(total);
+  for (let r = 0; r < total; r++) {
+    const k = group[r] as number;
+    order[next[k] as number] = r;
+    next[k] = (next[k] as number) + 1;
+  }
+  for (let k = 0; k < groups; k++) sortRange(order, start[k] as number, start[k + 1] as number, within);
+  // Row numbers back to (batch, row).
+  const batch = new Uint32Array(total);
+  const row = new Uint32Array(total);
+  const firstOf = new Uint32Array(batches.length + 1);
+  for (let b = 0; b < batches.length; b++) firstOf[b + 1] = (firstOf[b] as number) + (batches[b] as OutputBatch).length;
+  const batchOf = new Uint32Array(total);
+  for (let b = 0; b < batches.length; b++) batchOf.fill(b, firstOf[b] as number, firstOf[b + 1] as number);
+  for (let i = 0; i < total; i++) {
+    const r = order[i] as number;
+    const b = batchOf[r] as number;
+    batch[i] = b;
+    row[i] = r - (firstOf[b] as number);
+  }
+  return { batch, row };
+}
+
+/** Sorts order[from, to) by `key`, unless it is in order already (the usual case). */
+function sortRange(order: Uint32Array, from: number, to: number, key: Float64Array): void {
+  let sorted = true;
+  for (let i = from + 1; i < to && sorted; i++) sorted = (key[order[i - 1] as number] as number) < (key[order[i] as number] as number);
+  if (!sorted) order.subarray(from, to).sort((a, b) => (key[a] as number) - (key[b] as number));
+}

@@ -144,7 +144,9 @@ async function postgresStore(ctx: SuiteContext, rec: Recorder, o: { url: string;
     rec.figure("API CPU per 1 M CSV rows, plain", "s", m.cpuPlain, "project");
     rec.figure("API CPU per 1 M CSV rows, gzip", "s", m.cpuGzip, "project");
     rec.figure("API CPU per 1 M CSV rows, zstd", "s", m.cpuZstd, "project");
-    rec.note(`compressed size of the CSV (${(csvBytes / MB).toFixed(0)} MB): gzip ${(csvBytes / compressed.gzip).toFixed(1)}×, zstd ${(csvBytes / compressed.zstd).toFixed(1)}× smaller`);
+    rec.note(
+      `compressed size of the CSV (${(csvBytes / MB).toFixed(0)} MB): gzip ${(csvBytes / compressed.gzip).toFixed(1)}×, zstd ${(csvBytes / compressed.zstd).toFixed(1)}× smaller`,
+    );
     rec.ratio("PG CSV rows/s, API / psql", apiCsv, psqlCsv, { text: "≥ 0.85", meets: (x) => x >= 0.85 });
     rec.ratio("PG NDJSON rows/s, API / psql", apiNd, psqlNd, { text: "≥ 0.80", meets: (x) => x >= 0.8 });
     rec.ratio("PG CSV rows/s, API / raw dump", apiCsv, rawCsv, { text: "≥ 0.90", meets: (x) => x >= 0.9 });

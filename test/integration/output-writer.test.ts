@@ -9,8 +9,8 @@ import { spellDouble } from "../../src/outputs/finite";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { RunOutputMeta } from "../../src/outputs/store";
 import { buildApp, createTestDb, type Store, type TestDb } from "../support/app";
-import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
 import { syntheticBatches } from "../support/output-batches";
+import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
 import { describeNonFiniteReadContract, type RawRow, type ReadContractHarness } from "../support/output-read-contract";
 
 const cases: { name: string; store: Store; copy: boolean }[] = [
@@ -124,7 +124,9 @@ describe("output writer: a run's rows in the heap", () => {
     const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
     await createPgOutputWriter(db.sql, { copy: true }).replaceRun(meta, batches, async () => {});
     // Keys compare as the database orders them (C collation; months as ISO dates).
-    const inHeap = (await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${r!.id} order by ctid`).map((x) => x.k);
+    const inHeap = (
+      await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${r!.id} order by ctid`
+    ).map((x) => x.k);
     expect(inHeap.length).toBe(12_000);
     // Where the key goes down from one row to the next in the heap. COPY may put a row into room left
     // on an earlier page (one row in 12,000 here), so not none; written as the engine made them, thousands.

@@ -15,17 +15,70 @@ export function printTable<T>(rows: T[], columns: Column<T>[]): void {
   process.stdout.write(out);
 }
 
-/** `key: value` lines for one record. */
-export function printFields(record: Record<string, unknown>, keys: string[] = Object.keys(record)): undefined {
-  const width = Math.max(...keys.map((k) => k.length));
-  process.stdout.write(keys.map((k) => `${`${k}:`.padEnd(width + 1)} ${text(record[k])}\n`).join(""));
+/** How one field is shown instead of its plain value (e.g. a fraction as a percentage). */
+export type FieldFormat = Record<string, (value: unknown) => string>;
+
+/**
+ * `key: value` lines for one record, for people: nested objects and lists of objects as indented
+ * blocks (YAML-like), numbers rounded for display (`--json` prints them exactly).
+ */
+export function printFields(record: Record<string, unknown>, keys: string[] = Object.keys(record), format: FieldFormat = {}): undefined {
+  process.stdout.write(renderFields(record, keys, format));
 }
 
+export function renderFields(record: Record<string, unknown>, keys: string[] = Object.keys(record), format: FieldFormat = {}): string {
+  const width = Math.max(...keys.map((k) => k.length));
+  return keys
+    .map((k) => {
+      const v = record[k];
+      const shown = format[k];
+      if (shown) return `${`${k}:`.padEnd(width + 1)} ${shown(v)}\n`;
+      return isBlock(v) ? `${k}:\n${block(v, 1)}` : `${`${k}:`.padEnd(width + 1)} ${text(v)}\n`;
+    })
+    .join("");
+}
+
+/** A value shown on lines of its own: a non-empty object, or a list holding an object or a list. */
+function isBlock(v: unknown): v is object {
+  if (Array.isArray(v)) return v.some((x) => x !== null && typeof x === "object");
+  return v !== null && typeof v === "object" && Object.keys(v).length > 0;
+}
+
+/** Indented lines for an object or a list (`- ` per item), two spaces a level. */
+function block(v: object, depth: number): string {
+  const pad = "  ".repeat(depth);
+  if (Array.isArray(v)) {
+    return v
+      .map((item) => {
+        if (!isBlock(item)) return `${pad}- ${text(item)}\n`;
+        // The item's first line goes after the dash; the rest keep the item's indentation.
+        const inner = block(item, depth + 1);
+        return `${pad}- ${inner.slice(pad.length + 2)}`;
+      })
+      .join("");
+  }
+  return Object.entries(v)
+    .map(([k, x]) => (isBlock(x) ? `${pad}${k}:\n${block(x, depth + 1)}` : `${pad}${k}: ${text(x)}\n`))
+    .join("");
+}
+
+/** A scalar (or a flat list) as a table cell or a field value. */
 function text(v: unknown): string {
   if (v === null || v === undefined) return "-";
-  if (Array.isArray(v)) return v.map(String).join(",");
-  return typeof v === "object" ? JSON.stringify(v) : String(v);
+  if (typeof v === "number") return num(v);
+  if (Array.isArray(v)) return v.length ? v.map(text).join(", ") : "[]";
+  if (typeof v === "object") return Object.keys(v).length ? JSON.stringify(v) : "{}";
+  return String(v);
 }
+
+/** A number for people: integers as they are, others to 6 significant digits (6212.3634925240685 → 6212.36). */
+export function num(v: number): string {
+  if (Number.isInteger(v) || !Number.isFinite(v)) return String(v);
+  return String(Number(v.toPrecision(6)));
+}
+
+/** A fraction 0..1 as a whole percentage, rounded down (a run is not 100 % until it is done). */
+export const percent = (v: unknown) => (typeof v === "number" ? `${Math.floor(v * 100)}%` : text(v));
 
 export const count = (n: number) => Math.round(n).toLocaleString("en-US");
 

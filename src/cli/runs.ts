@@ -3,7 +3,7 @@ import type { ApiClient } from "./client";
 import type { Command } from "./command";
 import { int, pairs, str } from "./command";
 import { EXIT } from "./errors";
-import { count, printFields, printJson, printTable, StatusLine, seconds } from "./print";
+import { count, percent, printFields, printJson, printTable, StatusLine, seconds } from "./print";
 import { parseJsonFile, readInput } from "./scenarios";
 
 type Run = {
@@ -29,6 +29,8 @@ const SHOWN = [
   "priority",
   "code_version",
   "seed",
+  "parameters",
+  "asof_date",
   "attempts",
   "progress",
   "rows_written",
@@ -38,6 +40,12 @@ const SHOWN = [
   "started_at",
   "finished_at",
 ];
+
+/** A run for people: its overrides, its as-of date (from its stored inputs) and its progress as a percentage. */
+function printRun(run: Run): undefined {
+  const inputs = run.inputs as { asof_date?: string } | null | undefined;
+  return printFields({ ...run, asof_date: inputs?.asof_date ?? null }, SHOWN, { progress: percent });
+}
 
 const runPath = (scenarioId: string, runId: string) => `v1/scenarios/${encodeURIComponent(scenarioId)}/runs/${encodeURIComponent(runId)}`;
 const exitCodeOf = (run: Run) => (run.state === "SUCCEEDED" ? EXIT.OK : EXIT.FAILED);
@@ -176,7 +184,7 @@ const list: Command = {
       ["ID", (r) => r.id],
       ["STATE", (r) => r.state],
       ["PRIORITY", (r) => r.priority],
-      ["PROGRESS", (r) => `${Math.floor(r.progress * 100)}%`],
+      ["PROGRESS", (r) => percent(r.progress)],
       ["ROWS", (r) => r.rows_written],
       ["ATTEMPTS", (r) => r.attempts],
       ["CREATED", (r) => r.created_at],
@@ -194,7 +202,7 @@ const get: Command = {
   help: WAIT_HELP,
   async run({ api, values, args, json }) {
     const { data } = await api.call<Run>("GET", runPath(args[0] as string, args[1] as string));
-    if (!values.wait) return json ? printJson(data) : printFields(data, SHOWN);
+    if (!values.wait) return json ? printJson(data) : printRun(data);
     const final = await waitForRun(api, data, { intervalMs: int(values, "interval", 50) ?? 500, cancelOnInterrupt: Boolean(values["cancel-on-interrupt"]) });
     if (json) printJson(final);
     return exitCodeOf(final);

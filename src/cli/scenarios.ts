@@ -8,6 +8,14 @@ type Scenario = { id: string; tenant_id: string; name: string; status: string; v
 
 const SHOWN = ["id", "tenant_id", "name", "description", "status", "version", "tags", "parameters", "assumptions", "created_by", "created_at", "updated_at"];
 
+/** A scenario for people: each assumption starts with its driver type (the database keeps keys in its own order). */
+function printScenario(s: Scenario): undefined {
+  const assumptions = Array.isArray(s.assumptions)
+    ? (s.assumptions as { driver_type?: unknown; payload?: unknown }[]).map(({ driver_type, payload, ...rest }) => ({ driver_type, payload, ...rest }))
+    : s.assumptions;
+  return printFields({ ...s, assumptions }, SHOWN);
+}
+
 /** The text of a file argument; `-` is stdin. A missing file is a usage error. */
 export async function readInput(path: string): Promise<string> {
   if (path === "-") return Bun.stdin.text();
@@ -78,7 +86,7 @@ const create: Command = {
     const body = parseJsonFile(await readInput(path), path);
     const { data } = await api.call<Scenario>("POST", "v1/scenarios", { json: body });
     if (json) return printJson(data);
-    printFields(data, SHOWN);
+    printScenario(data);
   },
 };
 
@@ -89,7 +97,7 @@ const get: Command = {
   async run({ api, args, json }) {
     const { data } = await api.call<Scenario>("GET", `v1/scenarios/${encodeURIComponent(args[0] as string)}`);
     if (json) return printJson(data);
-    printFields(data, SHOWN);
+    printScenario(data);
   },
 };
 

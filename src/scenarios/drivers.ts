@@ -110,9 +110,25 @@ function schemaIssues(checker: Checker, value: unknown, prefix: string): FieldIs
     if (seen.has(field)) continue;
     seen.add(field);
     const custom = typeof (e.schema as { error?: unknown }).error === "string" ? (e.schema as { error: string }).error : undefined;
-    issues.push({ field, location: "body", message: custom ?? e.message });
+    issues.push({ field, location: "body", message: custom ?? (e.message === "Expected union value" ? numericUnion(e.schema) : undefined) ?? e.message });
   }
   return issues;
+}
+
+/**
+ * Elysia's t.Integer and t.Number are unions (they also take numeric strings), whose own error
+ * says only "Expected union value": say what the number must be instead.
+ */
+function numericUnion(schema: unknown): string | undefined {
+  type Member = { type?: string; minimum?: number; maximum?: number };
+  const member = ((schema as { anyOf?: Member[] }).anyOf ?? []).find((m) => m.type === "integer" || m.type === "number");
+  if (!member) return undefined;
+  const kind = member.type === "integer" ? "an integer" : "a number";
+  const { minimum: lo, maximum: hi } = member;
+  if (lo !== undefined && hi !== undefined) return `must be ${kind} from ${lo} to ${hi}`;
+  if (lo !== undefined) return `must be ${kind} of at least ${lo}`;
+  if (hi !== undefined) return `must be ${kind} of at most ${hi}`;
+  return `must be ${kind}`;
 }
 
 export type Assumption = { driver_type: DriverType; payload: Record<string, unknown>; version?: string };

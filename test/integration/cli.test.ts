@@ -79,6 +79,34 @@ describe("the aurum CLI against a running server", () => {
     expect(JSON.parse(runs.stdout)[0].state).toBe("SUCCEEDED");
   }, 120_000);
 
+  test("get for people: nested assumptions as indented lines, the run's overrides and as-of date, progress as a percentage", async () => {
+    const file = join(work, "readable.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tenant_id: "cli-tenant",
+        name: "readable",
+        parameters: { mc_paths: 100, horizon_months: 3 },
+        assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2030, target: 0.6 } }],
+      }),
+    );
+    const id = JSON.parse((await aurum(["scenarios", "create", "-f", file, "--json"])).stdout).id as string;
+    const shown = await aurum(["scenarios", "get", id]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).not.toContain("[object Object]");
+    expect(shown.stdout).toContain("assumptions:\n  - driver_type: policy\n    payload:\n");
+    for (const line of ["      policy_name: RPS\n", "      start_year: 2030\n", "      target: 0.6\n"]) expect(shown.stdout).toContain(line);
+
+    const run = JSON.parse((await aurum(["run", id, "--set", "discount_rate=0.0612345678", "--wait", "--interval", "100", "--json"])).stdout);
+    const got = await aurum(["runs", "get", id, run.id]);
+    expect(got.code).toBe(0);
+    expect(got.stdout).toMatch(/^progress: +100%$/m);
+    expect(got.stdout).toContain("parameters:\n  discount_rate: 0.0612346\n");
+    expect(got.stdout).toMatch(new RegExp(`^asof_date: +${run.inputs.asof_date}$`, "m"));
+    // --json stays exact.
+    expect(JSON.parse((await aurum(["runs", "get", id, run.id, "--json"])).stdout).parameters.discount_rate).toBe(0.0612345678);
+  }, 120_000);
+
   test("a CSV export equals the server's own CSV byte for byte", async () => {
     const r = await aurum(["outputs", scenarioId, "--format", "csv", "-o", "whole.csv", "--json"]);
     expect(r.code).toBe(0);
@@ -258,6 +286,11 @@ describe("the aurum CLI against a running server", () => {
     expect(invalid.stderr).toContain("error: invalid body\n");
     expect(invalid.stderr).toContain("  /name: must be 1..200 characters");
     expect(invalid.stderr).toContain("  /bogus: ");
+
+    // A bad --set value names what the parameter takes.
+    const badSet = await aurum(["run", scenarioId, "--set", "mc_paths=0"]);
+    expect(badSet.code).toBe(3);
+    expect(badSet.stderr).toContain("  /parameters/mc_paths: must be an integer from 100 to 10000");
   }, 120_000);
 
   test("exit 4: an unreachable server; --url wins over AURUM_URL", async () => {

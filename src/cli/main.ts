@@ -2,13 +2,14 @@
 /** `aurum`: the command-line client of Aurum Scenarios. Picks the command, runs it, maps failures to exit codes (docs/cli.md). */
 import { ApiClient } from "./client";
 import { type Command, commandHelp, overallHelp, parseCommandLine, resolveConfig } from "./command";
+import { completionCommand } from "./completion";
 import { curveCommands } from "./curves";
 import { CliError, EXIT } from "./errors";
 import { outputCommands } from "./outputs";
 import { runCommands } from "./runs";
 import { scenarioCommands } from "./scenarios";
 
-const COMMANDS: Command[] = [...scenarioCommands, ...runCommands, ...outputCommands, ...curveCommands];
+const COMMANDS: Command[] = [...scenarioCommands, ...runCommands, ...outputCommands, ...curveCommands, completionCommand(() => COMMANDS)];
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   try {

@@ -77,6 +77,11 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     expect(streams.some((u) => u.endsWith(`/runs/${runId}/events`))).toBe(true);
     const run = (await apiJson(`/v1/scenarios/${scenarioId}/runs/${runId}`)).data as unknown as Record<string, unknown>;
     expect(run).toMatchObject({ state: "SUCCEEDED", priority: "HIGH", seed: 7 });
+    // The runs table shows what the run was computed with: its seed, overrides (none) and as-of date.
+    const cells = await page.locator(`tr[data-run-id="${runId}"] td`).allTextContents();
+    expect(cells).toContain("7");
+    expect(cells).toContain((run.inputs as { asof_date: string }).asof_date);
+    expect(await page.locator("table:has(tr[data-run-id]) caption").textContent()).toBe("Runs, newest first (1 shown)");
 
     await page.getByRole("link", { name: /^Outputs of run/ }).click();
     const chart = page.locator("svg.band-chart");
@@ -115,6 +120,14 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     expect(fromApi.length).toBeGreaterThan(1000);
     expect(fromConsole.length).toBe(fromApi.length);
     expect(Buffer.compare(fromConsole, fromApi)).toBe(0);
+
+    // Back on the scenario: a second run triggered there is counted in the runs table's caption too.
+    await page.goto(page.url().replace(/#.*$/, `#/scenarios/${scenarioId}`));
+    await page.locator(`tr[data-run-id="${runId}"]`).waitFor();
+    await page.getByLabel("Seed").fill("8");
+    await page.getByRole("button", { name: "Run scenario" }).click();
+    await page.locator("tr[data-run-id]").nth(1).waitFor();
+    expect(await page.locator("table:has(tr[data-run-id]) caption").textContent()).toBe("Runs, newest first (2 shown)");
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 120_000);
@@ -278,7 +291,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.getByRole("heading", { level: 1, name: "New scenario" }).waitFor();
     await check("new scenario");
     await page.goto(`${svc.base}/console#/scenarios/${scenarioId}`);
-    await page.locator('tr[data-state="SUCCEEDED"]').waitFor();
+    await page.locator('tr[data-state="SUCCEEDED"]').first().waitFor();
     await page.getByRole("button", { name: "Delete scenario" }).click();
     await check("scenario");
     await page.goto(`${svc.base}/console#/scenarios/${scenarioId}/edit`);

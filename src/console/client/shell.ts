@@ -37,6 +37,10 @@ export type Run = {
   priority: string;
   code_version: string;
   seed: number;
+  /** The run's overrides of the scenario's parameters. */
+  parameters: Record<string, unknown>;
+  /** What the run computes from, fixed at trigger time (null for runs from before it was stored). */
+  inputs: { asof_date: string } | null;
   attempts: number;
   progress: number;
   rows_written: number;

@@ -208,6 +208,12 @@ function runForm(ctx: Ctx, sc: Scenario, queued: (run: Run) => void): HTMLElemen
 }
 
 /** One run's table row: state, progress, counts, times, and its outputs link or cancel button. */
+/** A run's parameter overrides as `key=value` lines, or a dash when it has none. */
+function overrides(parameters: Record<string, unknown> | undefined): string {
+  const entries = Object.entries(parameters ?? {});
+  return entries.length ? entries.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ") : "—";
+}
+
 function runRow(sc: Scenario, run: Run, cancel: (runId: string) => void): HTMLTableRowElement {
   const live = !TERMINAL.has(run.state);
   const progress = h("progress", { max: 1, value: run.progress, "aria-label": `Progress of run ${short(run.id)}` });
@@ -219,6 +225,9 @@ function runRow(sc: Scenario, run: Run, cancel: (runId: string) => void): HTMLTa
     h("td", { className: "state" }, stateBadge(run.state), run.cancel_requested && live ? " (cancelling)" : null, err),
     h("td", {}, progress, ` ${Math.round(run.progress * 100)}%`),
     h("td", {}, run.priority),
+    h("td", { className: "num" }, run.seed),
+    h("td", { className: "overrides" }, overrides(run.parameters)),
+    h("td", {}, run.inputs?.asof_date ?? "—"),
     h("td", { className: "num" }, run.attempts),
     h("td", { className: "num" }, run.rows_written),
     h("td", {}, time(run.created_at)),
@@ -304,7 +313,7 @@ function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Ru
       h(
         "tr",
         {},
-        ["Run", "State", "Progress", "Priority", "Attempts", "Rows", "Created", "Finished", "Actions"].map((c) => h("th", { scope: "col" }, c)),
+        ["Run", "State", "Progress", "Priority", "Seed", "Overrides", "As of", "Attempts", "Rows", "Created", "Finished", "Actions"].map((c) => h("th", { scope: "col" }, c)),
       ),
     ),
     tbody,
@@ -320,6 +329,11 @@ function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Ru
     (err) => listError.show(err),
   );
 
+  /** The caption counts the rows listed, whether loaded or added by a trigger here. */
+  const counted = () => {
+    caption.textContent = rows.size ? `Runs, newest first (${rows.size} shown)` : "Runs";
+  };
+
   function upsert(run: Run, prepend = false): void {
     const known = rows.get(run.id);
     const tr = runRow(sc, run, (id) => void cancel(id));
@@ -333,6 +347,7 @@ function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Ru
     else tbody.append(tr);
     rows.set(run.id, { tr, run });
     table.hidden = rows.size === 0;
+    counted();
     if (!TERMINAL.has(run.state)) watch(run.id);
   }
 
@@ -363,7 +378,7 @@ function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Ru
       for (const run of data) upsert(run);
       nextCursor = meta.next_cursor ?? null;
       more.hidden = !nextCursor;
-      caption.textContent = rows.size ? `Runs, newest first (${rows.size} shown)` : "Runs";
+      counted();
       empty.hidden = rows.size > 0;
     } catch (err) {
       if (!ctx.signal.aborted) listError.show(err);

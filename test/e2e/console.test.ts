@@ -13,6 +13,8 @@ import type { BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, HAVE_CHROMIUM, launchBrowser, median, type Service, startService } from "./support";
 
 const SCREENSHOT = "/tmp/console-chart.png";
+/** The runs table with two runs, for a person to look at. */
+const RUNS_SCREENSHOT = "/tmp/console-runs.png";
 
 if (!HAVE_CHROMIUM) console.warn(`SKIP console browser tests: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
@@ -80,7 +82,9 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     // The runs table shows what the run was computed with: its seed, overrides (none) and as-of date.
     const cells = await page.locator(`tr[data-run-id="${runId}"] td`).allTextContents();
     expect(cells).toContain("7");
-    expect(cells).toContain((run.inputs as { asof_date: string }).asof_date);
+    const inputs = run.inputs as { asof_date: string; assumptions: unknown[]; curves: unknown[] };
+    expect(cells).toContain(inputs.asof_date);
+    expect(cells).toContain(`${inputs.assumptions.length} driver${inputs.assumptions.length === 1 ? "" : "s"}, ${inputs.curves.length} curves`);
     expect(await page.locator("table:has(tr[data-run-id]) caption").textContent()).toBe("Runs, newest first (1 shown)");
 
     await page.getByRole("link", { name: /^Outputs of run/ }).click();
@@ -128,6 +132,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.getByRole("button", { name: "Run scenario" }).click();
     await page.locator("tr[data-run-id]").nth(1).waitFor();
     expect(await page.locator("table:has(tr[data-run-id]) caption").textContent()).toBe("Runs, newest first (2 shown)");
+    await page.locator("table:has(tr[data-run-id])").screenshot({ path: RUNS_SCREENSHOT });
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 120_000);

@@ -40,7 +40,7 @@ export type Run = {
   /** The run's overrides of the scenario's parameters. */
   parameters: Record<string, unknown>;
   /** What the run computes from, fixed at trigger time (null for runs from before it was stored). */
-  inputs: { asof_date: string } | null;
+  inputs: { asof_date: string; assumptions: unknown[]; curves: unknown[]; options: { code_version: string } } | null;
   attempts: number;
   progress: number;
   rows_written: number;

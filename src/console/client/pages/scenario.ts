@@ -214,6 +214,13 @@ function overrides(parameters: Record<string, unknown> | undefined): string {
   return entries.length ? entries.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ") : "—";
 }
 
+/** What the run computed from, in a few words: its drivers and the curves it read. */
+function inputSummary(inputs: Run["inputs"]): string {
+  if (!inputs) return "—";
+  const n = (count: number, one: string) => `${count} ${one}${count === 1 ? "" : "s"}`;
+  return `${n(inputs.assumptions.length, "driver")}, ${n(inputs.curves.length, "curve")}`;
+}
+
 function runRow(sc: Scenario, run: Run, cancel: (runId: string) => void): HTMLTableRowElement {
   const live = !TERMINAL.has(run.state);
   const progress = h("progress", { max: 1, value: run.progress, "aria-label": `Progress of run ${short(run.id)}` });
@@ -227,9 +234,10 @@ function runRow(sc: Scenario, run: Run, cancel: (runId: string) => void): HTMLTa
     h("td", {}, run.priority),
     h("td", { className: "num" }, run.seed),
     h("td", { className: "overrides" }, overrides(run.parameters)),
-    h("td", {}, run.inputs?.asof_date ?? "—"),
+    h("td", { className: "nowrap" }, run.inputs?.asof_date ?? "—"),
+    h("td", {}, inputSummary(run.inputs)),
     h("td", { className: "num" }, run.attempts),
-    h("td", { className: "num" }, run.rows_written),
+    h("td", { className: "num" }, run.rows_written.toLocaleString("en-US")),
     h("td", {}, time(run.created_at)),
     h("td", {}, time(run.finished_at)),
     h(
@@ -313,7 +321,9 @@ function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Ru
       h(
         "tr",
         {},
-        ["Run", "State", "Progress", "Priority", "Seed", "Overrides", "As of", "Attempts", "Rows", "Created", "Finished", "Actions"].map((c) => h("th", { scope: "col" }, c)),
+        ["Run", "State", "Progress", "Priority", "Seed", "Overrides", "As of", "Inputs", "Attempts", "Rows", "Created", "Finished", "Actions"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
       ),
     ),
     tbody,

@@ -1,9 +1,10 @@
 /**
  * The console's entry point (bundled by Bun.build, see src/console/build.ts): a hash router over
- * the sign-in, scenario list, new scenario, scenario (with delete), edit scenario and outputs pages. Plain DOM, no framework.
+ * the sign-in, scenario list, new scenario, scenario (with delete), edit scenario, outputs and compare pages. Plain DOM, no framework.
  */
 import { getSession, setSession } from "./client/api";
 import { clear } from "./client/dom";
+import { comparePage } from "./client/pages/compare";
 import { outputsPage } from "./client/pages/outputs";
 import { scenarioPage } from "./client/pages/scenario";
 import { scenarioCreatePage, scenarioEditPage, scenarioListPage } from "./client/pages/scenarios";
@@ -57,6 +58,7 @@ function route(): void {
   if (params.length === 1) scenarioListPage(ctx);
   else if (params[1] === "new") scenarioCreatePage(ctx);
   else if (params[2] === "outputs") outputsPage(ctx);
+  else if (params[2] === "compare") comparePage(ctx);
   else if (params[2] === "edit") scenarioEditPage(ctx);
   else scenarioPage(ctx);
 }

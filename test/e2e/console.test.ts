@@ -10,11 +10,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
+import { eventually } from "../support/eventually";
 import { CHROMIUM, HAVE_CHROMIUM, launchBrowser, median, type Service, startService } from "./support";
 
 const SCREENSHOT = "/tmp/console-chart.png";
 /** The runs table with two runs, for a person to look at. */
 const RUNS_SCREENSHOT = "/tmp/console-runs.png";
+/** The comparison of two scenarios, reopened from its URL. */
+const COMPARE_SCREENSHOT = "/tmp/console-compare.png";
 
 if (!HAVE_CHROMIUM) console.warn(`SKIP console browser tests: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
@@ -47,6 +50,14 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.getByLabel("Tenant (optional)").fill(tenant);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { level: 1, name: "Scenarios" }).waitFor();
+  }
+
+  /** Signs in on a page opened at a link; the console then shows the link's view, not the list. */
+  async function signInAt(page: Page, tenant: string): Promise<void> {
+    await page.getByText("authentication is disabled").waitFor();
+    await page.getByLabel("Auth disabled (trusted local mode)").check();
+    await page.getByLabel("Tenant (optional)").fill(tenant);
+    await page.getByRole("button", { name: "Sign in" }).click();
   }
 
   const apiJson = async (path: string) =>
@@ -227,7 +238,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     });
     const id = ((await created.json()) as { data: { id: string } }).data.id;
     const page = await open(`/console#/scenarios/${id}`);
-    await signIn(page, "e2e");
+    await signInAt(page, "e2e");
     await page.goto(`${svc.base}/console#/scenarios/${id}`);
     await page.getByRole("heading", { level: 1, name: "To edit" }).waitFor();
     await page.getByRole("link", { name: "Edit" }).click();
@@ -272,6 +283,63 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.close();
   }, 120_000);
 
+  test("compare two scenarios: read a delta equal to the API's, then reopen the shared URL and see the same view", async () => {
+    expect(scenarioId).not.toBe("");
+    const post = async (path: string, body: unknown) =>
+      (await (
+        await fetch(`${svc.base}${path}`, { method: "POST", headers: { "content-type": "application/json", "x-aurum-tenant": "e2e" }, body: JSON.stringify(body) })
+      ).json()) as {
+        data: { id: string };
+      };
+    const other = (
+      await post("/v1/scenarios", {
+        name: "E2E RPS 30",
+        assumptions: [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2027, target: 0.3 } }],
+        parameters: { mc_paths: 100 },
+      })
+    ).data.id;
+    const run = (await post(`/v1/scenarios/${other}/run`, {})).data.id;
+    await eventually(async () => (await apiJson(`/v1/scenarios/${other}/runs/${run}`)).data.state === "SUCCEEDED", { what: "the other scenario's run", timeoutMs: 60_000 });
+
+    const page = await open();
+    await signIn(page, "e2e");
+    await page.goto(`${svc.base}/console#/scenarios/${scenarioId}`);
+    await page.getByRole("link", { name: "Compare" }).click();
+    await page.getByRole("heading", { level: 1, name: /^Compare: / }).waitFor();
+    await page.getByLabel("Compare with").selectOption(other);
+    await page.getByLabel("Calendar years").check();
+    const curve = await page.getByLabel("Curve", { exact: true }).inputValue();
+    await page.waitForFunction(() => document.querySelector("table.deltas caption")?.textContent?.includes("calendar"));
+    // The first row's delta is the API's, as the console formats it.
+    const api = (await apiJson(`/v1/scenarios/${scenarioId}/compare?with=${other}&curve_key=${curve}&tenor_type=CALENDAR&metric=mid&limit=1000`)).data as unknown as {
+      tenor_label: string;
+      delta: number;
+    }[];
+    const first = page.locator("table.deltas tbody tr").first();
+    expect(await first.locator("th").textContent()).toBe(api[0]?.tenor_label);
+    const shown = (await first.locator("td").nth(2).textContent()) as string;
+    expect(shown).toBe(new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 }).format(api[0]?.delta as number));
+    expect(await page.locator("table.deltas tbody tr").count()).toBe(api.length);
+    expect(api.some((r) => r.delta !== 0)).toBe(true);
+
+    // The URL holds the view: opened in a new page, it shows the same comparison.
+    const shared = page.url();
+    expect(shared).toContain(`with=${other}`);
+    expect(shared).toContain("tenor=CALENDAR");
+    // A new tab has no session (it is per tab): signing in there opens the shared view.
+    const again = await open(shared.replace(svc.base, ""));
+    await signInAt(again, "e2e");
+    await again.waitForFunction(() => document.querySelector("table.deltas caption")?.textContent?.includes("calendar"));
+    expect(await again.getByLabel("Compare with").inputValue()).toBe(other);
+    expect(await again.getByLabel("Curve", { exact: true }).inputValue()).toBe(curve);
+    expect(await again.locator("svg.compare-chart").getAttribute("data-points")).toBe(String(api.length));
+    expect(await again.locator("table.deltas tbody tr").allTextContents()).toEqual(await page.locator("table.deltas tbody tr").allTextContents());
+    await again.locator("section", { has: again.locator("#compare-h") }).screenshot({ path: COMPARE_SCREENSHOT });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+    await again.close();
+  }, 120_000);
+
   test("axe-core finds no WCAG 2.1 A/AA or best-practice violations on any page", async () => {
     expect(scenarioId).not.toBe("");
     const axeSource = readFileSync(join(import.meta.dir, "../../node_modules/axe-core/axe.min.js"), "utf8");
@@ -307,7 +375,10 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.getByLabel("Contract month", { exact: true }).selectOption({ index: 60 });
     await page.locator("svg.bar-chart").waitFor();
     await check("outputs");
-    expect(results).toEqual({ "sign-in": [], "scenario list": [], "new scenario": [], scenario: [], "edit scenario": [], outputs: [] });
+    await page.goto(`${svc.base}/console#/scenarios/${scenarioId}/compare`);
+    await page.locator("svg.compare-chart").waitFor();
+    await check("compare");
+    expect(results).toEqual({ "sign-in": [], "scenario list": [], "new scenario": [], scenario: [], "edit scenario": [], outputs: [], compare: [] });
     // The check can fail: an unlabelled input and a nameless button are reported.
     await page.evaluate(() => document.getElementById("main")?.append(document.createElement("input"), document.createElement("button")));
     await check("negative control");

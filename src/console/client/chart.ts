@@ -23,7 +23,7 @@ const M = { left: 64, right: 28, top: 16, bottom: 44 };
  * the contract months; a marker on the selected month. Focusable: arrow keys, Home and End move
  * the selection; a click selects the nearest month.
  */
-export function bandChart(points: Point[], o: { title: string; selected: number; onSelect: (index: number) => void }): SVGSVGElement {
+export function bandChart(points: Point[], o: { title: string; selected: number; onSelect: (index: number) => void; desc?: string }): SVGSVGElement {
   const titleId = id("chart-title");
   const descId = id("chart-desc");
   const values = points.flatMap((p) => [p.mid, p.baseline, p.lower, p.upper]).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -63,12 +63,14 @@ export function bandChart(points: Point[], o: { title: string; selected: number;
   const last = points.at(-1);
   const mids = points.map((p) => p.mid);
   const desc =
+    o.desc ??
     `${points.length} contract months from ${first?.label} to ${last?.label}. Mid from ${fmt(Math.min(...mids), true)} to ${fmt(Math.max(...mids), true)}; ` +
-    `band from ${fmt(Math.min(...points.map((p) => p.lower ?? Number.POSITIVE_INFINITY)), true)} to ${fmt(Math.max(...points.map((p) => p.upper ?? Number.NEGATIVE_INFINITY)), true)}. ` +
-    "Left and right arrow keys, Home and End select a contract month; the data is also in the table below.";
+      `band from ${fmt(Math.min(...points.map((p) => p.lower ?? Number.POSITIVE_INFINITY)), true)} to ${fmt(Math.max(...points.map((p) => p.upper ?? Number.NEGATIVE_INFINITY)), true)}. ` +
+      "Left and right arrow keys, Home and End select a contract month; the data is also in the table below.";
   const xEvery = Math.max(1, Math.ceil(points.length / 8));
   const sel = Math.min(Math.max(o.selected, 0), points.length - 1);
-  const sp = points[sel];
+  // A negative `selected` marks no month (the compare view has no month detail).
+  const sp = o.selected < 0 ? undefined : points[sel];
 
   const svg = s(
     "svg",

@@ -103,6 +103,7 @@ function details(ctx: Ctx, sc: Scenario, error: ReturnType<typeof errorBox>): HT
       "div",
       { className: "actions" },
       h("a", { href: `#/scenarios/${sc.id}/outputs`, className: "button" }, "Open outputs"),
+      h("a", { href: `#/scenarios/${sc.id}/compare`, className: "button secondary" }, "Compare"),
       h("a", { href: `#/scenarios/${sc.id}/edit`, className: "button secondary" }, "Edit"),
       deleteControl(ctx, sc, error),
     ),

@@ -55,7 +55,8 @@ export function signinPage(ctx: Ctx, onChange: () => void): void {
       setSession(session);
       onChange();
       ctx.announce("Signed in");
-      ctx.go("#/scenarios");
+      // A link opened in a new tab (the session is per tab) shows this page first: then the link's view.
+      ctx.go(/^#\/scenarios\//.test(location.hash) ? location.hash : "#/scenarios");
     } catch (err) {
       error.show(err instanceof ApiError && err.status === 401 ? new Error(`The server did not accept these credentials: ${err.message}`) : err);
     }

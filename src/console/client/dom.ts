@@ -71,6 +71,19 @@ export function fmt(n: number | null | undefined, compact = false): string {
   return (compact ? compactFormat : numberFormat).format(n);
 }
 
+/** A table's head: one column header per name. */
+export function columnHeads(names: string[]): HTMLTableSectionElement {
+  return h(
+    "thead",
+    {},
+    h(
+      "tr",
+      {},
+      names.map((c) => h("th", { scope: "col" }, c)),
+    ),
+  );
+}
+
 /** `2026-11-29T02:19:22.674000Z` → `2026-11-29 02:19:22Z` inside a <time>. */
 export function time(iso: string | null | undefined): Node | string {
   if (!iso) return "—";

@@ -118,3 +118,26 @@ export function scenarioLoadedPage(ctx: Ctx, loadingTitle: string, title: (sc: S
     },
   );
 }
+
+const TENORS = [
+  ["MONTHLY", "Monthly"],
+  ["QUARTER", "Quarterly"],
+  ["CALENDAR", "Calendar years"],
+] as const;
+
+/** The tenor switch of a chart page: one radio per tenor type, `selected` checked; ids start with `idPrefix`. */
+export function tenorSwitch(selected: string, idPrefix: string): HTMLFieldSetElement {
+  return h(
+    "fieldset",
+    { className: "tenor-switch" },
+    h("legend", {}, "Tenor"),
+    TENORS.map(([value, label]) =>
+      h(
+        "div",
+        { className: "radio" },
+        h("input", { type: "radio", name: "tenor", value, id: `${idPrefix}-${value}`, checked: selected === value }),
+        h("label", { for: `${idPrefix}-${value}` }, label),
+      ),
+    ),
+  );
+}

@@ -6,8 +6,8 @@
  */
 import { allRows, api, qs } from "../api";
 import { bandChart, type Point } from "../chart";
-import { clear, field, fmt, h, select, short } from "../dom";
-import { type Ctx, errorBox, heading, type OutputRow, type Scenario } from "../shell";
+import { clear, columnHeads, field, fmt, h, select, short } from "../dom";
+import { type Ctx, errorBox, heading, type OutputRow, type Scenario, tenorSwitch } from "../shell";
 
 type CompareRow = {
   curve_key: string;
@@ -22,11 +22,6 @@ type CompareRow = {
 };
 type State = { with: string; curve: string; tenor: string; metric: string };
 
-const TENORS = [
-  ["MONTHLY", "Monthly"],
-  ["QUARTER", "Quarterly"],
-  ["CALENDAR", "Calendar years"],
-] as const;
 const METRICS = ["mid", "baseline", "uplift", "policy_uplift", "NPV"];
 const pct = new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 2, signDisplay: "exceptZero" });
 
@@ -88,19 +83,7 @@ function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, sides: 
       state.metric,
     ),
   );
-  const tenorSet = h(
-    "fieldset",
-    { className: "tenor-switch" },
-    h("legend", {}, "Tenor"),
-    TENORS.map(([value, label]) =>
-      h(
-        "div",
-        { className: "radio" },
-        h("input", { type: "radio", name: "tenor", value, id: `ctenor-${value}`, checked: state.tenor === value }),
-        h("label", { for: `ctenor-${value}` }, label),
-      ),
-    ),
-  );
+  const tenorSet = tenorSwitch(state.tenor, "ctenor");
   const controls = h("form", { className: "card controls", "aria-label": "Comparison options" }, withSelect.wrap, curveSelect.wrap, metricSelect.wrap, tenorSet);
   controls.addEventListener("submit", (e) => e.preventDefault());
   const area = h("div", { className: "chart-area" });
@@ -169,15 +152,7 @@ function draw(area: HTMLElement, state: State, rows: CompareRow[], names: { a: s
       "table",
       { className: "deltas" },
       h("caption", {}, `${state.curve} ${state.metric}, ${state.tenor.toLowerCase()}: delta = a − b`),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["Contract", "a", "b", "Delta", "Delta %"].map((c) => h("th", { scope: "col" }, c)),
-        ),
-      ),
+      columnHeads(["Contract", "a", "b", "Delta", "Delta %"]),
       h(
         "tbody",
         {},

@@ -5,14 +5,8 @@
  */
 import { allRows, api, download, qs } from "../api";
 import { bandChart, barChart, type Point } from "../chart";
-import { clear, field, fmt, h, select, short } from "../dom";
-import { type Ctx, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario } from "../shell";
-
-const TENORS = [
-  ["MONTHLY", "Monthly"],
-  ["QUARTER", "Quarterly"],
-  ["CALENDAR", "Calendar years"],
-] as const;
+import { clear, columnHeads, field, fmt, h, select, short } from "../dom";
+import { type Ctx, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, tenorSwitch } from "../shell";
 
 type State = { runId: string; curve: string; tenor: string; month: string };
 
@@ -83,19 +77,7 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
       state.curve,
     ),
   );
-  const tenorSet = h(
-    "fieldset",
-    { className: "tenor-switch" },
-    h("legend", {}, "Tenor"),
-    TENORS.map(([value, label]) =>
-      h(
-        "div",
-        { className: "radio" },
-        h("input", { type: "radio", name: "tenor", value, id: `tenor-${value}`, checked: state.tenor === value }),
-        h("label", { for: `tenor-${value}` }, label),
-      ),
-    ),
-  );
+  const tenorSet = tenorSwitch(state.tenor, "tenor");
   const controls = h("form", { className: "card controls", "aria-label": "Chart options" }, runSelect.wrap, curveSelect.wrap, tenorSet);
   controls.addEventListener("submit", (e) => e.preventDefault());
 
@@ -188,15 +170,7 @@ function chartData(state: State, points: Point[]): HTMLElement {
       "table",
       {},
       h("caption", {}, `${state.curve}, ${state.tenor.toLowerCase()}`),
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          ["Contract", "Mid", "Baseline", "Band lower", "Band upper"].map((c) => h("th", { scope: "col" }, c)),
-        ),
-      ),
+      columnHeads(["Contract", "Mid", "Baseline", "Band lower", "Band upper"]),
       h(
         "tbody",
         {},
@@ -304,15 +278,7 @@ async function latestTable(area: HTMLElement, base: string, state: State, signal
         "table",
         {},
         h("caption", {}, `Latest value per metric and contract for ${state.curve}, ${state.tenor.toLowerCase()} (page ${trail.length + 1})`),
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ["Contract", "Metric", "Value", "Band lower", "Band upper", "As of", "Run"].map((c) => h("th", { scope: "col" }, c)),
-          ),
-        ),
+        columnHeads(["Contract", "Metric", "Value", "Band lower", "Band upper", "As of", "Run"]),
         h(
           "tbody",
           {},

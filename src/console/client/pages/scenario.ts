@@ -1,6 +1,6 @@
 /** A scenario: its assumptions and parameters, the run form, and its runs with live state. */
 import { api, qs, readEvents } from "../api";
-import { field, h, select, short, time } from "../dom";
+import { columnHeads, field, h, select, short, time } from "../dom";
 import { type Ctx, errorBox, parseJson, type Run, type Scenario, scenarioLoadedPage, stateBadge, TERMINAL } from "../shell";
 
 /** Live runs read through the events stream at most this many at once (a browser allows ~6 connections per host); the rest are polled. */
@@ -35,15 +35,7 @@ function details(ctx: Ctx, sc: Scenario, error: ReturnType<typeof errorBox>): HT
         "table",
         {},
         h("caption", { className: "visually-hidden" }, "Assumptions"),
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ["#", "Driver", "Payload"].map((c) => h("th", { scope: "col" }, c)),
-          ),
-        ),
+        columnHeads(["#", "Driver", "Payload"]),
         h(
           "tbody",
           {},
@@ -73,15 +65,7 @@ function details(ctx: Ctx, sc: Scenario, error: ReturnType<typeof errorBox>): HT
         "table",
         {},
         h("caption", { className: "visually-hidden" }, "Parameters"),
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ["Parameter", "Value"].map((c) => h("th", { scope: "col" }, c)),
-          ),
-        ),
+        columnHeads(["Parameter", "Value"]),
         h(
           "tbody",
           {},
@@ -316,17 +300,7 @@ function runsList(ctx: Ctx, sc: Scenario): { parts: HTMLElement[]; add: (run: Ru
     "table",
     { className: "runs" },
     caption,
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        ["Run", "State", "Progress", "Priority", "Seed", "Overrides", "As of", "Inputs", "Attempts", "Rows", "Created", "Finished", "Actions"].map((c) =>
-          h("th", { scope: "col" }, c),
-        ),
-      ),
-    ),
+    columnHeads(["Run", "State", "Progress", "Priority", "Seed", "Overrides", "As of", "Inputs", "Attempts", "Rows", "Created", "Finished", "Actions"]),
     tbody,
   );
   const more = h("button", { type: "button", className: "secondary", hidden: true }, "Load more runs");

@@ -1,6 +1,6 @@
 /** The scenario list (the API's filters and keyset paging) and the create form. */
 import { api, getSession, qs } from "../api";
-import { clear, field, h, select, time } from "../dom";
+import { clear, columnHeads, field, h, select, time } from "../dom";
 import { type Ctx, errorBox, heading, parseJson, type Scenario, scenarioLoadedPage } from "../shell";
 
 const FILTERS = ["name", "tag", "status", "created_after", "created_before", "limit"] as const;
@@ -125,15 +125,7 @@ function scenarioTable(data: Scenario[], page: number): HTMLTableElement {
     "table",
     {},
     h("caption", {}, `Page ${page}: ${data.length} scenario${data.length === 1 ? "" : "s"}`),
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        ["Name", "Status", "Tags", "Version", "Tenant", "Created"].map((c) => h("th", { scope: "col" }, c)),
-      ),
-    ),
+    columnHeads(["Name", "Status", "Tags", "Version", "Tenant", "Created"]),
     h(
       "tbody",
       {},

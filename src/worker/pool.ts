@@ -1,7 +1,9 @@
 /**
  * A fixed pool of Bun Workers running the engine. One job per thread at a time; extra jobs wait.
  * Aborting a job terminates its thread and starts a fresh one: the engine is synchronous, so a
- * message could not interrupt it, and termination stops it at once.
+ * message could not interrupt it, and termination stops it at once. A thread that ends by itself,
+ * or sends nothing for a job for a minute, is replaced the same way and its job fails (retryable),
+ * so a run never waits forever on a thread while its lease is kept alive.
  */
 import type { BandStats, EngineInput, OutputBatch } from "../engine/types";
 import type { FromThread } from "./messages";
@@ -22,8 +24,25 @@ export class ThreadExitedError extends Error {
   }
 }
 
-/** `lost`: how the job running on the slot fails when its thread ends on its own. */
-type Slot = { worker: Worker; busy: boolean; lost?: (err: Error) => void };
+/** A thread that sent nothing for the job it runs for longer than the pool's silence limit (it is replaced; the job can be retried). */
+export class ThreadSilentError extends Error {
+  override name = "ThreadSilentError";
+  constructor(ms: number) {
+    super(`engine thread sent nothing for ${Math.round(ms / 1000)} s; it was replaced`);
+  }
+}
+
+/**
+ * `lost`: how the job running on the slot fails when its thread ends on its own or falls silent.
+ * `heardAt`: when the thread last sent anything for that job (or the job started).
+ */
+type Slot = { worker: Worker; busy: boolean; lost?: (err: Error) => void; heardAt: number };
+
+/**
+ * How long a thread running a job may send nothing before it is taken for hung: the engine reports
+ * after every curve, and one curve at the largest settings takes well under a second.
+ */
+const SILENCE_MS = 60_000;
 type Waiting = { start: (slot: Slot) => void };
 
 export class WorkerPool {
@@ -31,13 +50,21 @@ export class WorkerPool {
   private readonly waiting: Waiting[] = [];
   private nextJob = 1;
   private closed = false;
+  private readonly silenceMs: number;
+  private readonly watchdog: ReturnType<typeof setInterval>;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    o: { silenceMs?: number } = {},
+  ) {
     for (let i = 0; i < size; i++) {
-      const slot = { busy: false } as Slot;
+      const slot = { busy: false, heardAt: 0 } as Slot;
       slot.worker = this.spawn(slot);
       this.slots.push(slot);
     }
+    this.silenceMs = o.silenceMs ?? SILENCE_MS;
+    this.watchdog = setInterval(() => this.replaceSilent(), Math.max(10, Math.min(5_000, this.silenceMs / 4)));
+    this.watchdog.unref?.();
   }
 
   /** Jobs running now (for the utilisation metric). */
@@ -73,9 +100,11 @@ export class WorkerPool {
           current = slot;
           const jobId = this.nextJob++;
           const batches: OutputBatch[] = [];
+          slot.heardAt = performance.now();
           slot.worker.onmessage = (event: MessageEvent<FromThread>) => {
             const m = event.data;
             if (m.jobId !== jobId) return;
+            slot.heardAt = performance.now();
             if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
             else if (m.type === "batch") batches.push(m.batch);
             else if (m.type === "done") finish(slot, () => resolve({ batches, versionHash: m.versionHash, rows: m.rows, bandStats: m.bandStats }));
@@ -93,6 +122,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     for (const s of this.slots) s.worker.terminate();
   }
 
@@ -109,6 +139,18 @@ export class WorkerPool {
       slot.lost?.(new ThreadExitedError());
     });
     return worker;
+  }
+
+  /** A thread silent for too long while it runs a job is replaced, and its job fails (retryable). */
+  private replaceSilent(): void {
+    const now = performance.now();
+    for (const slot of this.slots) {
+      if (!slot.lost || now - slot.heardAt <= this.silenceMs) continue;
+      const silent = slot.worker;
+      slot.worker = this.spawn(slot);
+      silent.terminate();
+      slot.lost(new ThreadSilentError(now - slot.heardAt));
+    }
   }
 
   private acquire(entry: Waiting): void {

@@ -4,7 +4,7 @@
  * and the slot gets a fresh thread for the next job.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { ThreadExitedError, WorkerPool } from "../../src/worker/pool";
+import { ThreadExitedError, ThreadSilentError, WorkerPool } from "../../src/worker/pool";
 import { eventually } from "../support/eventually";
 import { WORKED_EXAMPLE } from "./engine/helpers";
 
@@ -40,6 +40,21 @@ describe("a thread that ends while it runs a job", () => {
     job.abort("cancelled");
     const err = (await job.result.catch((e: unknown) => e)) as Error;
     expect(err.name).toBe("AbortError");
+    expect((await pool.run(WORKED_EXAMPLE).result).rows).toBeGreaterThan(0);
+  });
+});
+
+describe("a thread that falls silent while it runs a job", () => {
+  const pool = new WorkerPool(1, { silenceMs: 300 });
+  afterAll(() => pool.close());
+
+  test("the job fails with ThreadSilentError after the silence limit, and the next job runs on a new thread", async () => {
+    const job = pool.run(BIG);
+    const thread = threadOf(pool);
+    // Its messages are swallowed: to the pool it says nothing, as a hung thread would.
+    thread.onmessage = () => {};
+    expect(await job.result.catch((e: unknown) => e)).toBeInstanceOf(ThreadSilentError);
+    expect(threadOf(pool)).not.toBe(thread);
     expect((await pool.run(WORKED_EXAMPLE).result).rows).toBeGreaterThan(0);
   });
 });

@@ -6,6 +6,7 @@
 import type { Tx } from "../adapters/postgres";
 import type { OutputWriter } from "../outputs/store";
 import { type Logger, withFields } from "../platform/logger";
+import { withTimeout } from "../platform/timers";
 import type { RunRecord } from "../runs/model";
 import { type CommittedOutputs, runTraceId } from "../runs/queue";
 import { classifyFailure, type RunStep, rawText } from "./failure";
@@ -27,7 +28,16 @@ export type ExecutorOptions = {
   onSucceeded?: (run: RunRecord, rows: number) => Promise<void>;
   /** Length of the minute that `timeout_minutes` counts (60 000; tests shorten it). */
   minuteMs?: number;
+  /** How long reading a run's inputs may take before the attempt fails and is retried (default 60 s). */
+  inputTimeoutMs?: number;
 };
+
+/**
+ * Reading a run's inputs takes milliseconds. One that has not answered in a minute (a database
+ * connection that hangs) fails the attempt, which is retried, instead of holding the run while the
+ * heartbeat keeps its lease alive.
+ */
+const INPUT_TIMEOUT_MS = 60_000;
 
 class LostRunError extends Error {
   override name = "LostRunError";
@@ -188,7 +198,10 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
     const timeout = setTimeout(() => stop("timeout"), run.timeout_minutes * (options.minuteMs ?? 60_000));
     try {
       logOf(run).info("scenario_run_started", { attempt: run.attempts, scenario_id: run.scenario_id, tenant_id: run.tenant_id });
-      const input = await store.engineInput(run);
+      const inputMs = options.inputTimeoutMs ?? INPUT_TIMEOUT_MS;
+      const input = await withTimeout(store.engineInput(run), inputMs, () => {
+        throw new Error(`reading the run's inputs took over ${inputMs / 1000} s`);
+      });
       step = "engine";
       job = pool.run(input, { onProgress: (f) => (progress = f) });
       if (stopReason) job.abort(stopReason);

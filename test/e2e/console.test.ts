@@ -120,6 +120,10 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.getByLabel("Contract month", { exact: true }).selectOption({ label: "CAL-2031" });
     await page.getByRole("heading", { name: "CAL-2031" }).waitFor();
     expect(await page.locator('svg.bar-chart rect[data-role="bar"]').count()).toBeGreaterThan(0);
+    // Bars are named by what the driver is ("RPS 60 % from 2030"), not by its key ("policy:0").
+    const bars = (await page.locator("svg.bar-chart").textContent()) ?? "";
+    expect(bars).not.toMatch(/\b(policy|load_growth|fuel_curve|fleet_change):\d/);
+    expect(bars).toContain(" from ");
     expect(
       await page
         .locator("section", { has: page.locator("#latest-h") })

@@ -6,6 +6,7 @@
 import { allRows, api, download, qs } from "../api";
 import { bandChart, barChart, type Point } from "../chart";
 import { clear, columnHeads, field, fmt, h, select, short } from "../dom";
+import { type Assumption, driverLabel } from "../drivers";
 import { type Ctx, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, tenorSwitch } from "../shell";
 
 type State = { runId: string; curve: string; tenor: string; month: string };
@@ -103,7 +104,8 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
       ["mid", "baseline", "uplift"].map((metric) => allRows<OutputRow>(`${base}/outputs`, { ...params, metric }, signal).then((r) => r.rows)),
     );
     if (mine !== generation) return;
-    drawChart(chartArea, state, mid ?? [], baseline ?? [], uplift ?? [], remember);
+    const assumptions = runs.find((r) => r.id === state.runId)?.inputs?.assumptions as Assumption[] | undefined;
+    drawChart(chartArea, state, { mid: mid ?? [], baseline: baseline ?? [], uplift: uplift ?? [], assumptions }, remember);
     chartArea.setAttribute("aria-busy", "false");
     void latestTable(latestArea, base, state, signal);
   }
@@ -133,9 +135,9 @@ function showError(area: HTMLElement, err: unknown): void {
 }
 
 /** The selected month: its mid, baseline, band and uplift, and the uplift's attribution by driver as bars. */
-function monthDetail(state: State, p: Point, row: OutputRow | undefined): Element[] {
+function monthDetail(state: State, p: Point, row: OutputRow | undefined, assumptions: Assumption[] | undefined): Element[] {
   const items = Object.entries(row?.attribution ?? {})
-    .map(([label, value]) => ({ label, value: Number(value) }))
+    .map(([key, value]) => ({ label: driverLabel(key, assumptions), value: Number(value) }))
     .filter((it) => Number.isFinite(it.value))
     .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
   return [
@@ -187,7 +189,10 @@ function chartData(state: State, points: Point[]): HTMLElement {
   );
 }
 
-function drawChart(area: HTMLElement, state: State, mid: OutputRow[], baseline: OutputRow[], uplift: OutputRow[], remember: () => void): void {
+/** The run's rows of the curve and tenor, and its assumptions (what attribution keys name). */
+type ChartData = { mid: OutputRow[]; baseline: OutputRow[]; uplift: OutputRow[]; assumptions: Assumption[] | undefined };
+
+function drawChart(area: HTMLElement, state: State, { mid, baseline, uplift, assumptions }: ChartData, remember: () => void): void {
   if (!mid.length) {
     clear(area, h("p", {}, `No ${state.tenor.toLowerCase()} rows for ${state.curve} in this run.`));
     return;
@@ -234,7 +239,7 @@ function drawChart(area: HTMLElement, state: State, mid: OutputRow[], baseline: 
     const chart = bandChart(points, { title: `${state.curve}, ${state.tenor.toLowerCase()}: mid against baseline with its band`, selected: i, onSelect: (n) => select_(n, true) });
     chartSlot.replaceChildren(chart);
     if (focusChart) chart.focus();
-    clear(detail, ...monthDetail(state, p, attrBy.get(p.month)));
+    clear(detail, ...monthDetail(state, p, attrBy.get(p.month), assumptions));
   };
   monthSelect.control.addEventListener("change", () =>
     select_(

@@ -31,9 +31,8 @@ export function renderFields(record: Record<string, unknown>, keys: string[] = O
   return keys
     .map((k) => {
       const v = record[k];
-      const shown = format[k];
-      if (shown) return `${`${k}:`.padEnd(width + 1)} ${shown(v)}\n`;
-      return isBlock(v) ? `${k}:\n${block(v, 1)}` : `${`${k}:`.padEnd(width + 1)} ${text(v)}\n`;
+      const shown = format[k] ?? text;
+      return !format[k] && isBlock(v) ? `${k}:\n${block(v, 1)}` : `${`${k}:`.padEnd(width + 1)} ${shown(v)}\n`;
     })
     .join("");
 }

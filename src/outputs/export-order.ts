@@ -28,13 +28,18 @@ export function exportOrder(batches: OutputBatch[]): { batch: Uint32Array; row: 
   const curves = ranks(batches, (b) => b.curveKey);
   const tenors = ranks(batches, (b) => b.tenorType);
   const groups = metrics.size * curves.size;
-  // Per row (numbered across batches): its group, and its order inside the group.
+  // Per row (numbered across batches): its group, its order inside the group, and where it is.
   const group = new Uint32Array(total);
   const within = new Float64Array(total);
+  const batchOf = new Uint32Array(total);
+  const rowOf = new Uint32Array(total);
   const count = new Uint32Array(groups + 1);
   let g = 0;
-  for (const b of batches) {
+  for (let bi = 0; bi < batches.length; bi++) {
+    const b = batches[bi] as OutputBatch;
     for (let i = 0; i < b.length; i++, g++) {
+      batchOf[g] = bi;
+      rowOf[g] = i;
       const k = (metrics.get(b.metric[i] as string) as number) * curves.size + (curves.get(b.curveKey[i] as string) as number);
       group[g] = k;
       within[g] = (tenors.get(b.tenorType[i] as string) as number) * 1e7 + (b.contractMonth[i] as number);
@@ -55,15 +60,9 @@ export function exportOrder(batches: OutputBatch[]): { batch: Uint32Array; row: 
   // Row numbers back to (batch, row).
   const batch = new Uint32Array(total);
   const row = new Uint32Array(total);
-  const firstOf = new Uint32Array(batches.length + 1);
-  for (let b = 0; b < batches.length; b++) firstOf[b + 1] = (firstOf[b] as number) + (batches[b] as OutputBatch).length;
-  const batchOf = new Uint32Array(total);
-  for (let b = 0; b < batches.length; b++) batchOf.fill(b, firstOf[b] as number, firstOf[b + 1] as number);
   for (let i = 0; i < total; i++) {
-    const r = order[i] as number;
-    const b = batchOf[r] as number;
-    batch[i] = b;
-    row[i] = r - (firstOf[b] as number);
+    batch[i] = batchOf[order[i] as number] as number;
+    row[i] = rowOf[order[i] as number] as number;
   }
   return { batch, row };
 }

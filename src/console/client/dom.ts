@@ -71,6 +71,18 @@ export function fmt(n: number | null | undefined, compact = false): string {
   return (compact ? compactFormat : numberFormat).format(n);
 }
 
+/** A labelled select whose options are their own labels. */
+export function choice(label: string, name: string, values: string[], value: string): { wrap: HTMLElement; control: HTMLSelectElement } {
+  return field(
+    label,
+    select(
+      name,
+      values.map((v) => [v, v]),
+      value,
+    ),
+  );
+}
+
 /** A table's head: one column header per name. */
 export function columnHeads(names: string[]): HTMLTableSectionElement {
   return h(

@@ -1,6 +1,6 @@
 /** What every page gets, the API's shapes as the console reads them, and shared page parts. */
 import type { OutputRow as ApiOutputRow } from "../../outputs/row";
-import { api, describe } from "./api";
+import { allRows, api, describe } from "./api";
 import { clear, h } from "./dom";
 
 export type Ctx = {
@@ -140,4 +140,13 @@ export function tenorSwitch(selected: string, idPrefix: string): HTMLFieldSetEle
       ),
     ),
   );
+}
+
+/** Curve keys of a run (default: the scenario's latest SUCCEEDED run), from its coarsest tenor rows (few rows per curve). */
+export async function curvesOf(base: string, runId: string | undefined, signal: AbortSignal): Promise<string[]> {
+  for (const tenor of ["CALENDAR", "QUARTER", "MONTHLY"]) {
+    const { rows } = await allRows<OutputRow>(`${base}/outputs`, { run_id: runId, metric: "mid", tenor_type: tenor, limit: 1000 }, signal, 20);
+    if (rows.length) return [...new Set(rows.map((r) => r.curve_key))];
+  }
+  return [];
 }

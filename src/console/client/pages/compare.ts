@@ -4,22 +4,13 @@
  * and side b dashed over contract months, then the deltas as a table. Every choice is in the URL
  * (`#/scenarios/{id}/compare?with=&curve=&tenor=&metric=`), so a link reopens the same view.
  */
+
+import type { CompareRow } from "../../../outputs/row";
 import { allRows, api, qs } from "../api";
 import { bandChart, type Point } from "../chart";
-import { clear, columnHeads, field, fmt, h, select, short } from "../dom";
-import { type Ctx, errorBox, heading, type OutputRow, type Scenario, tenorSwitch } from "../shell";
+import { choice, clear, columnHeads, field, fmt, h, select, short } from "../dom";
+import { type Ctx, curvesOf, errorBox, heading, type Scenario, tenorSwitch } from "../shell";
 
-type CompareRow = {
-  curve_key: string;
-  tenor_type: string;
-  contract_month: string;
-  tenor_label: string;
-  metric: string;
-  a: number | null;
-  b: number | null;
-  delta: number | null;
-  delta_pct: number | null;
-};
 type State = { with: string; curve: string; tenor: string; metric: string };
 
 const METRICS = ["mid", "baseline", "uplift", "policy_uplift", "NPV"];
@@ -41,7 +32,7 @@ export function comparePage(ctx: Ctx): void {
       const [{ data: sc }, { data: others }, curves] = await Promise.all([
         api<Scenario>(base, { signal }),
         api<Scenario[]>(`/v1/scenarios${qs({ limit: 100 })}`, { signal }),
-        allRows<OutputRow>(`${base}/outputs`, { metric: "mid", tenor_type: "CALENDAR", limit: 1000 }, signal, 20).then(({ rows }) => [...new Set(rows.map((r) => r.curve_key))]),
+        curvesOf(base, undefined, signal),
       ]);
       h1.textContent = `Compare: ${sc.name}`;
       document.title = `Compare: ${sc.name} · Aurum Scenarios console`;
@@ -67,22 +58,8 @@ export function comparePage(ctx: Ctx): void {
 
 function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, sides: [string, string][], curves: string[], state: State): void {
   const withSelect = field("Compare with", select("with", sides, state.with));
-  const curveSelect = field(
-    "Curve",
-    select(
-      "curve",
-      curves.map((c) => [c, c]),
-      state.curve,
-    ),
-  );
-  const metricSelect = field(
-    "Metric",
-    select(
-      "metric",
-      METRICS.map((m) => [m, m]),
-      state.metric,
-    ),
-  );
+  const curveSelect = choice("Curve", "curve", curves, state.curve);
+  const metricSelect = choice("Metric", "metric", METRICS, state.metric);
   const tenorSet = tenorSwitch(state.tenor, "ctenor");
   const controls = h("form", { className: "card controls", "aria-label": "Comparison options" }, withSelect.wrap, curveSelect.wrap, metricSelect.wrap, tenorSet);
   controls.addEventListener("submit", (e) => e.preventDefault());

@@ -5,9 +5,9 @@
  */
 import { allRows, api, download, qs } from "../api";
 import { bandChart, barChart, type Point } from "../chart";
-import { clear, columnHeads, field, fmt, h, select, short } from "../dom";
+import { choice, clear, columnHeads, field, fmt, h, select, short } from "../dom";
 import { type Assumption, driverLabel } from "../drivers";
-import { type Ctx, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, tenorSwitch } from "../shell";
+import { type Ctx, curvesOf, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, tenorSwitch } from "../shell";
 
 type State = { runId: string; curve: string; tenor: string; month: string };
 
@@ -47,15 +47,6 @@ export function outputsPage(ctx: Ctx): void {
   })();
 }
 
-/** Curve keys of a run, from its coarsest tenor rows (few rows per curve). */
-async function curvesOf(base: string, runId: string, signal: AbortSignal): Promise<string[]> {
-  for (const tenor of ["CALENDAR", "QUARTER", "MONTHLY"]) {
-    const { rows } = await allRows<OutputRow>(`${base}/outputs`, { run_id: runId, metric: "mid", tenor_type: tenor, limit: 1000 }, signal, 20);
-    if (rows.length) return [...new Set(rows.map((r) => r.curve_key))];
-  }
-  return [];
-}
-
 async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, runs: Run[], state: State): Promise<void> {
   const signal = ctx.signal;
   let curves = await curvesOf(base, state.runId, signal);
@@ -70,14 +61,7 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
       state.runId,
     ),
   );
-  const curveSelect = field(
-    "Curve",
-    select(
-      "curve",
-      curves.map((c) => [c, c]),
-      state.curve,
-    ),
-  );
+  const curveSelect = choice("Curve", "curve", curves, state.curve);
   const tenorSet = tenorSwitch(state.tenor, "tenor");
   const controls = h("form", { className: "card controls", "aria-label": "Chart options" }, runSelect.wrap, curveSelect.wrap, tenorSet);
   controls.addEventListener("submit", (e) => e.preventDefault());

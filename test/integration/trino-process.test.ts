@@ -53,8 +53,10 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
     const run = JSON.parse((await http("POST", `/v1/scenarios/${created.id}/run`, { seed: 7 })).text).data;
     const state = await eventually(
       async () => {
-        const now = JSON.parse((await http("GET", `/v1/scenarios/${created.id}/runs/${run.id}`)).text).data.state as string;
-        return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(now) && now;
+        const r = JSON.parse((await http("GET", `/v1/scenarios/${created.id}/runs/${run.id}`)).text).data as { state: string; attempts: number; progress: number; error: unknown };
+        if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(r.state)) return r.state;
+        // Not done yet: a timeout reports how far it got (it once ran past 120 s in a full run; alone it takes about 3 s).
+        throw new Error(`run ${r.state}, attempt ${r.attempts}, progress ${r.progress}, error ${JSON.stringify(r.error)}`);
       },
       { what: "the run to finish", timeoutMs: 120_000, intervalMs: 500 },
     );

@@ -34,7 +34,20 @@ const jobs = Math.max(1, Number(process.env.AURUM_TEST_JOBS ?? 4) || 4);
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes bun may print
 const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
 
-type FileResult = { file: string; passed: number; failed: number; skipped: number; skips: string[]; reasons: string[]; ms: number; crash?: string };
+type FileResult = {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  skips: string[];
+  reasons: string[];
+  /** Each failed test: its `(fail)` line after the error bun printed for it (at most FAILURE_LINES lines). */
+  failures: string[];
+  ms: number;
+  crash?: string;
+};
+/** How much of a failed test's error the closing summary repeats (CI shows only the end of the output). */
+const FAILURE_LINES = 30;
 
 /** The test files bun would pick up under test/, narrowed to the arguments (a file, a folder, or a substring as bun takes it). */
 function testFiles(): string[] {
@@ -80,7 +93,7 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
     proc = Bun.spawn([process.execPath, "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
   } catch (err) {
     // A file that cannot start is a crash of that file, not of the whole run.
-    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
+    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
   }
   let output = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
@@ -95,8 +108,10 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
   await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
   clearTimeout(ceiling);
   const ms = performance.now() - started;
-  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], ms, output: "" };
+  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], ms, output: "" };
   const kept: string[] = [];
+  /** Where the current test's output began in `kept` (just after the previous test's result line). */
+  let testStart = 0;
   for (const line of output.split("\n")) {
     const plain = line.replace(ANSI_COLOUR, "");
     const count = /^\s*(\d+) (pass|fail|skip)$/.exec(plain);
@@ -109,6 +124,16 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
     if (plain.startsWith("(skip) ")) result.skips.push(plain.slice(7));
     else if (plain.startsWith("SKIP ")) result.reasons.push(plain.slice(5));
     kept.push(line);
+    if (/^\((pass|fail|skip|todo)\) /.test(plain)) {
+      if (plain.startsWith("(fail) "))
+        result.failures.push(
+          kept
+            .slice(Math.max(testStart, kept.length - FAILURE_LINES))
+            .join("\n")
+            .replace(ANSI_COLOUR, ""),
+        );
+      testStart = kept.length;
+    }
   }
   const code = proc.exitCode ?? -1;
   if (hung) result.crash = `killed after ${FILE_CEILING_MS / 60_000} minutes`;
@@ -190,7 +215,12 @@ if (skippedFiles.length > 0) {
   }
 }
 const failures = results.filter((r) => r.failed > 0 || r.crash);
-if (failures.length > 0) console.log(`\nfiles with failures:\n${failures.map((r) => `  ${r.file}${r.crash ? ` (${r.crash})` : ` (${r.failed} failed)`}`).join("\n")}`);
+if (failures.length > 0) {
+  // Repeated here, at the end, because CI shows only the end of the output.
+  console.log("\nfailed tests, each with the end of its output:");
+  for (const r of failures) for (const f of r.failures) console.log(`\n--- ${r.file}\n${f}`);
+  console.log(`\nfiles with failures:\n${failures.map((r) => `  ${r.file}${r.crash ? ` (${r.crash})` : ` (${r.failed} failed)`}`).join("\n")}`);
+}
 if (flags.has("--durations")) {
   console.log("\nfile wall times (slowest first):");
   for (const r of [...results].sort((a, b) => b.ms - a.ms)) console.log(`  ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${r.file}`);

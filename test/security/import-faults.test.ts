@@ -65,7 +65,7 @@ describe("curve import faults on the real process", () => {
     await db.sql.unsafe("delete from curve_snapshot; delete from curve_observation; delete from curve");
   }, 120_000);
 
-  test("a 50 MB quoted field: a 400 naming line 2 long before the body ends, a short reply, /healthz answering throughout", async () => {
+  test("a 50 MB quoted field: a 400 naming line 2 with the body unfinished, a short reply, /healthz answering throughout", async () => {
     const poll = pollLatency(`${svc.base}/healthz`, 10);
     await Bun.sleep(100);
     const outcome = await postChunked({
@@ -75,6 +75,8 @@ describe("curve import faults on the real process", () => {
       prefix: `${HEADER}K_1,ERCOT,"`,
       chunk: new Uint8Array(256 * 1024).fill(0x78),
       totalBytes: 50 * 1024 * 1024,
+      // The body is never finished: a server that read on to its end would never answer.
+      endBody: false,
     });
     await Bun.sleep(300);
     const latencies = await poll.stop();
@@ -83,8 +85,8 @@ describe("curve import faults on the real process", () => {
       `50 MB field: ${outcome.status} after ${outcome.answeredMs?.toFixed(0)} ms, ${outcome.bytesSent} body bytes sent, reply ${outcome.response.length} bytes; /healthz: ${latencies.length} polls, worst ${worst.toFixed(1)} ms`,
     );
     expect(outcome.status).toBe(400);
-    // Refused at the record limit, not after reading on: the answer came before half the body was sent.
-    expect(outcome.bytesSent).toBeLessThan(25 * 1024 * 1024);
+    // Refused at the record limit, not after reading on: the body was never finished. (How many bytes
+    // the client wrote before it saw the answer depends on socket buffers and load: logged, not asserted.)
     expect(outcome.response.length).toBeLessThan(2_048);
     const json = rawJson(outcome.response) as { error: { message: string } };
     expect(json.error.message).toMatch(/^line 2: record is longer than 65536 bytes/);
@@ -171,4 +173,21 @@ describe("the record-length guard", () => {
       expect(scan(`h\na,"${"y".repeat(MAX_RECORD_BYTES)}`, size)).toMatch(/^line 2: record is longer than 65536 bytes \(a quote opened in it is never closed\)/);
     });
   }
+});
+
+describe("the unfinished-body check (negative case)", () => {
+  test("a server that reads the whole body before answering never answers an unfinished one", async () => {
+    const server = Bun.serve({ port: 0, fetch: async (req) => new Response(`read ${(await req.arrayBuffer()).byteLength} bytes`, { status: 400 }) });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const chunk = new Uint8Array(64 * 1024).fill(0x78);
+      const unfinished = await postChunked({ base, path: "/", chunk, totalBytes: 1024 * 1024, endBody: false, waitMs: 1_000 });
+      expect(unfinished.status).toBeUndefined();
+      // The same body finished is answered: the check above failed for the right reason.
+      const finished = await postChunked({ base, path: "/", chunk, totalBytes: 1024 * 1024 });
+      expect(finished.status).toBe(400);
+    } finally {
+      server.stop(true);
+    }
+  });
 });

@@ -28,6 +28,8 @@ export async function postChunked(o: {
   chunk: Uint8Array;
   totalBytes: number;
   abortAfterBytes?: number;
+  /** false: after `totalBytes` the body is left unfinished (no final chunk), so only a server that answers mid-body answers at all. */
+  endBody?: boolean;
   /** How long to wait for an answer after the last byte (ms). */
   waitMs?: number;
 }): Promise<ChunkedOutcome> {
@@ -90,7 +92,7 @@ export async function postChunked(o: {
     await write(framed);
     bytesSent += o.chunk.byteLength;
   }
-  if (status === undefined && !closed) await write("0\r\n\r\n");
+  if (status === undefined && !closed && o.endBody !== false) await write("0\r\n\r\n");
   const deadline = performance.now() + (o.waitMs ?? 10_000);
   while (status === undefined && !closed && performance.now() < deadline) await Bun.sleep(5);
   // Let the rest of a short answer arrive.

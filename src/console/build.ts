@@ -1,9 +1,10 @@
 /**
  * Builds the console's assets in memory: `app.ts` bundled and minified by Bun.build (no other
- * toolchain), `app.css`, and `index.html` pointing at both with a content hash. Each asset carries
+ * toolchain; the driver payload schemas go in as the constant AURUM_DRIVER_FORMS), `app.css`, and `index.html` pointing at both with a content hash. Each asset carries
  * its ETag and a gzip copy.
  */
 import { join } from "node:path";
+import { driverForms } from "../scenarios/drivers";
 
 export type Asset = { name: string; type: string; body: Uint8Array<ArrayBuffer>; gzip: Uint8Array<ArrayBuffer>; etag: string; hash: string };
 export type ConsoleAssets = Record<"index.html" | "app.js" | "app.css", Asset>;
@@ -17,7 +18,15 @@ function asset(name: string, type: string, text: string): Asset {
 }
 
 export async function buildConsole(opts: { minify?: boolean } = {}): Promise<ConsoleAssets> {
-  const result = await Bun.build({ entrypoints: [join(DIR, "app.ts")], target: "browser", format: "esm", minify: opts.minify ?? true, sourcemap: "none" });
+  const result = await Bun.build({
+    entrypoints: [join(DIR, "app.ts")],
+    target: "browser",
+    format: "esm",
+    minify: opts.minify ?? true,
+    sourcemap: "none",
+    // The assumption forms, read off the API's own driver schemas (client/forms.ts).
+    define: { AURUM_DRIVER_FORMS: JSON.stringify(driverForms()) },
+  });
   const js = result.outputs.find((o) => o.kind === "entry-point");
   if (!result.success || !js) throw new AggregateError(result.logs, "the console did not build");
   const script = asset("app.js", "text/javascript; charset=utf-8", await js.text());

@@ -17,19 +17,23 @@ export function registerFormats(): void {
   FormatRegistry.Set("date", isCalendarDay);
 }
 
+/** Where caseInsensitiveEnum keeps its values for code (a symbol: invisible to JSON and the OpenAPI document). */
+export const ENUM_VALUES = Symbol("aurum.enumValues");
+
 /**
  * A string enum accepted in any case (the guide sends `"priority": "NORMAL"`): validated by a
  * case-insensitive pattern, normalised by the service with `normalizeEnum`.
  */
 export function caseInsensitiveEnum<const T extends string>(values: readonly T[], options: { description?: string; default?: T } = {}) {
   const alternatives = values.map((v) => [...v].map((c) => (/[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join(""));
-  return t.String({
+  const schema = t.String({
     pattern: `^(?:${alternatives.join("|")})$`,
     description: `${options.description ? `${options.description} ` : ""}One of ${values.join(", ")} (any case).`,
     examples: [values[0]],
     error: `must be one of ${values.join(", ")} (any case)`,
     ...(options.default !== undefined ? { default: options.default } : {}),
   });
+  return Object.assign(schema, { [ENUM_VALUES]: values });
 }
 
 export function normalizeEnum<const T extends string>(values: readonly T[], raw: string): T {

@@ -8,7 +8,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { type TSchema, t } from "elysia";
 import { knownCapacityCredit, POLICY_NAMES, SHARE_POLICIES, TECHNOLOGY_KEYWORDS } from "../engine/params";
 import type { FieldIssue } from "../platform/errors";
-import { caseInsensitiveEnum } from "../platform/schema";
+import { caseInsensitiveEnum, ENUM_VALUES } from "../platform/schema";
 import type { DriverType } from "./model";
 
 const Year = t.Integer({ minimum: 2000, maximum: 2100 });
@@ -16,7 +16,11 @@ const regionText =
   "Applies only to power curves in its scope (docs/model.md §3.1): whose market or location matches (trimmed, case-insensitive), whose market it is an alias of (ISONE for ISO-NE), a US state code (NY, NJ, TX, …) whose markets include it, or a carbon program (RGGI, WCI) covering it. Must cover at least one power curve of GET /v1/curves?product=power, or the scenario is refused (400).";
 const Region = t.String({ minLength: 1, maxLength: 64, pattern: "\\S", description: regionText });
 const FleetRegion = t.String({ minLength: 1, maxLength: 64, pattern: "\\S", description: `Required: a fleet change belongs to one market or region. ${regionText}` });
-const curveKey = (description: string) => t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description });
+/** Where a curve-key field keeps the product its curve must have, for forms (a symbol: not in the OpenAPI document). */
+const CURVE_PRODUCT = Symbol("aurum.curveProduct");
+/** A curve key; its curve's product is `product`, or the value of the payload's field `{ field }`. */
+const curveKey = (description: string, product: string | { field: string }) =>
+  Object.assign(t.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", description }), { [CURVE_PRODUCT]: product });
 
 export const FUELS = ["natural_gas", "coal", "co2", "oil"] as const;
 export const CHANGE_TYPES = ["add", "retire"] as const;
@@ -38,14 +42,14 @@ export const DRIVER_PAYLOADS = {
       start_year: Year,
       end_year: Year,
       region: t.Optional(Region),
-      reference_curve_key: t.Optional(curveKey("A power curve key of GET /v1/curves: the driver then moves only that curve (and `region`, if given, must match it).")),
+      reference_curve_key: t.Optional(curveKey("A power curve key of GET /v1/curves: the driver then moves only that curve (and `region`, if given, must match it).", "power")),
     },
     { additionalProperties: false, title: "LoadGrowthDriver" },
   ),
   fuel_curve: t.Object(
     {
       fuel: caseInsensitiveEnum(FUELS),
-      reference_series: curveKey("A curve key of GET /v1/curves whose product is `fuel` (a coal driver needs a coal curve)."),
+      reference_series: curveKey("A curve key of GET /v1/curves whose product is `fuel` (a coal driver needs a coal curve).", { field: "fuel" }),
       basis_points_adjustment: t.Number({ minimum: -10_000, maximum: 100_000, description: "Relative shock to the fuel curve in basis points (100 bp = +1 %)." }),
     },
     { additionalProperties: false, title: "FuelCurveDriver" },
@@ -68,6 +72,51 @@ export const DRIVER_PAYLOADS = {
     { additionalProperties: false, title: "FleetChangeDriver" },
   ),
 } satisfies Record<DriverType, TSchema>;
+
+/** One field of a driver's form, read off its payload schema (src/console/client/forms.ts draws it). */
+export type FormField = {
+  name: string;
+  kind: "integer" | "number" | "text" | "choice" | "date" | "curve";
+  required: boolean;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  choices?: readonly string[];
+  hint?: string;
+  /** A curve picker's product, or the field whose value is the product (a fuel driver's `fuel`). */
+  product?: string | { field: string };
+};
+
+/**
+ * The driver payload schemas as form fields, in schema order: what the console's assumption forms
+ * are built from, so a form asks exactly what the API validates.
+ */
+export function driverForms(): Record<DriverType, FormField[]> {
+  type Node = { type?: string; anyOf?: Node[]; pattern?: string; minimum?: number; maximum?: number; exclusiveMinimum?: number; description?: string };
+  const forms = {} as Record<DriverType, FormField[]>;
+  for (const [type, schema] of Object.entries(DRIVER_PAYLOADS) as [DriverType, TSchema][]) {
+    const required = new Set<string>(schema.required ?? []);
+    forms[type] = Object.entries(schema.properties as Record<string, Node & { [ENUM_VALUES]?: readonly string[]; [CURVE_PRODUCT]?: FormField["product"] }>).map(([name, node]) => {
+      const numeric = node.anyOf?.find((m) => m.type === "integer" || m.type === "number") ?? (node.type === "number" || node.type === "integer" ? node : undefined);
+      const kind: FormField["kind"] = node[ENUM_VALUES]
+        ? "choice"
+        : node[CURVE_PRODUCT]
+          ? "curve"
+          : numeric
+            ? (numeric.type as "integer" | "number")
+            : node.pattern === "^\\d{4}-\\d{2}-\\d{2}$"
+              ? "date"
+              : "text";
+      const field: FormField = { name, kind, required: required.has(name) };
+      for (const key of ["minimum", "maximum", "exclusiveMinimum"] as const) if (numeric?.[key] !== undefined) field[key] = numeric[key];
+      if (node[ENUM_VALUES]) field.choices = node[ENUM_VALUES];
+      if (node[CURVE_PRODUCT]) field.product = node[CURVE_PRODUCT];
+      if (node.description && !node[ENUM_VALUES]) field.hint = node.description;
+      return field;
+    });
+  }
+  return forms;
+}
 
 /** Parameters the model reads; other keys in `parameters` are the user's own and kept as they are. */
 export const MODEL_PARAMETERS = t.Object(
@@ -110,9 +159,15 @@ function schemaIssues(checker: Checker, value: unknown, prefix: string): FieldIs
     if (seen.has(field)) continue;
     seen.add(field);
     const custom = typeof (e.schema as { error?: unknown }).error === "string" ? (e.schema as { error: string }).error : undefined;
-    issues.push({ field, location: "body", message: custom ?? (e.message === "Expected union value" ? numericUnion(e.schema) : undefined) ?? e.message });
+    issues.push({ field, location: "body", message: custom ?? friendlier(e.message, e.schema) });
   }
   return issues;
+}
+
+/** TypeBox's messages where they say less than they could: a missing field, a number union. */
+function friendlier(message: string, schema: unknown): string {
+  if (message === "Expected required property") return "is required";
+  return (message === "Expected union value" ? numericUnion(schema) : undefined) ?? message;
 }
 
 /**

@@ -16,6 +16,9 @@ import { CHROMIUM, HAVE_CHROMIUM, launchBrowser, median, type Service, startServ
 const SCREENSHOT = "/tmp/console-chart.png";
 /** The runs table with two runs, for a person to look at. */
 const RUNS_SCREENSHOT = "/tmp/console-runs.png";
+/** The assumption forms after an edit, and the zoomed chart without its band. */
+const FORMS_SCREENSHOT = "/tmp/console-forms.png";
+const ZOOM_SCREENSHOT = "/tmp/console-zoom.png";
 /** The comparison of two scenarios, reopened from its URL. */
 const COMPARE_SCREENSHOT = "/tmp/console-compare.png";
 
@@ -285,6 +288,158 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     expect((await fetch(`${svc.base}/v1/scenarios/${id}`)).status).toBe(404);
     expect(pageErrors).toEqual([]);
     await page.close();
+  }, 120_000);
+
+  test("assumption forms: fields from the API's schemas, a curve picker by product, the API's 400 beside its field, JSON as the advanced view", async () => {
+    const page = await open();
+    await signIn(page, "e2e");
+    await page.goto(`${svc.base}/console#/scenarios/new`);
+    await page.getByRole("heading", { level: 1, name: "New scenario" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("E2E forms");
+    // The prefilled driver is the guide's RPS example, in its own form.
+    const first = page.locator('fieldset[data-driver="0"]');
+    expect(await first.locator("legend").textContent()).toBe("Driver 1: RPS 60 % from 2030");
+    expect(await first.getByLabel("Policy name").inputValue()).toBe("RPS");
+    expect(await first.getByLabel("Start year").getAttribute("min")).toBe("2000");
+
+    // A second driver: a fuel shock; its curve picker lists exactly the curves of the fuel's product.
+    await page.getByRole("button", { name: "Add driver" }).click();
+    const second = page.locator('fieldset[data-driver="1"]');
+    await second.getByLabel("Driver type").selectOption("fuel_curve");
+    const fuelCurves = async (product: string) =>
+      ((await apiJson(`/v1/curves?product=${product}&limit=200`)).data as unknown as { curve_key: string }[]).map((c) => c.curve_key).sort();
+    const picker = page.locator('fieldset[data-driver="1"] select[name="driver-1-reference_series"]');
+    await page.waitForFunction(() => (document.querySelector('select[name="driver-1-reference_series"]')?.querySelectorAll("option").length ?? 0) > 0);
+    const gas = await fuelCurves("natural_gas");
+    expect(gas.length).toBeGreaterThan(0);
+    expect((await picker.locator("option").allTextContents()).sort()).toEqual(gas);
+    await page.locator('fieldset[data-driver="1"]').getByLabel("Fuel", { exact: true }).selectOption("coal");
+    const coal = await fuelCurves("coal");
+    await page.waitForFunction(() => document.querySelector('select[name="driver-1-reference_series"]')?.getAttribute("data-product") === "coal");
+    expect((await picker.locator("option").allTextContents()).sort()).toEqual(coal);
+
+    // Bad values: the API's 400 names the fields, and each message appears beside its field.
+    await first.getByLabel("Target", { exact: true }).fill("2");
+    await page.getByRole("button", { name: "Create scenario" }).click();
+    const targetError = first.locator(".field-error:not([hidden])");
+    await targetError.waitFor();
+    expect(await targetError.textContent()).toBe("is a share for RPS: 0..1");
+    expect(await first.getByLabel("Target", { exact: true }).getAttribute("aria-invalid")).toBe("true");
+    expect(await second.locator(".field-error:not([hidden])").textContent()).toBe("is required");
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe("driver-0-target");
+    expect(((await apiJson("/v1/scenarios?name=E2E%20forms")).data as unknown[]).length).toBe(0);
+
+    // Fixed in the forms: created with exactly what they say.
+    await first.getByLabel("Target", { exact: true }).fill("0.45");
+    await second.getByLabel("Basis points adjustment").fill("-250");
+    await page.getByRole("button", { name: "Create scenario" }).click();
+    await page.getByRole("heading", { level: 1, name: "E2E forms" }).waitFor();
+    const id = /#\/scenarios\/([0-9a-f-]{36})/.exec(page.url())?.[1] as string;
+    const stored = (await apiJson(`/v1/scenarios/${id}`)).data as unknown as { assumptions: unknown[] };
+    expect(stored.assumptions).toMatchObject([
+      { driver_type: "policy", payload: { policy_name: "RPS", start_year: 2030, target: 0.45 } },
+      { driver_type: "fuel_curve", payload: { fuel: "coal", reference_series: coal[0], basis_points_adjustment: -250 } },
+    ]);
+
+    // Edit: the forms hold the stored drivers; the JSON view shows the same, and an edit there comes back to the forms.
+    await page.getByRole("link", { name: "Edit" }).click();
+    await page.getByRole("heading", { level: 1, name: "Edit E2E forms" }).waitFor();
+    expect(await page.locator('fieldset[data-driver="1"] legend').textContent()).toBe(`Driver 2: coal -250 bp`);
+    await page.getByRole("button", { name: "Edit as JSON" }).click();
+    const json = page.getByLabel("Assumptions as JSON");
+    const shown = JSON.parse(await json.inputValue()) as { payload: Record<string, unknown> }[];
+    expect(shown).toMatchObject(stored.assumptions as object[]);
+    (shown[1] as { payload: Record<string, unknown> }).payload.basis_points_adjustment = 400;
+    await json.fill(JSON.stringify(shown));
+    await page.getByRole("button", { name: "Edit in forms" }).click();
+    expect(await page.locator('fieldset[data-driver="1"]').getByLabel("Basis points adjustment").inputValue()).toBe("400");
+    // A JSON view that does not parse stays open (nothing is lost).
+    await page.getByRole("button", { name: "Edit as JSON" }).click();
+    await json.fill("[{");
+    await page.getByRole("button", { name: "Edit in forms" }).click();
+    expect(await json.isVisible()).toBe(true);
+    await json.fill(JSON.stringify(shown));
+    await page.getByRole("button", { name: "Edit in forms" }).click();
+    await page.screenshot({ path: FORMS_SCREENSHOT, fullPage: true });
+    await page.getByRole("button", { name: "Remove driver 1" }).click();
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByRole("heading", { level: 1, name: "E2E forms" }).waitFor();
+    expect(((await apiJson(`/v1/scenarios/${id}`)).data as unknown as { assumptions: unknown[] }).assumptions).toMatchObject([
+      { driver_type: "fuel_curve", payload: { fuel: "coal", basis_points_adjustment: 400 } },
+    ]);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  test("the chart reads as an analyst needs: curve, unit and axis titles, exact tooltips, ticks that do not overlap, zoom and band in the URL", async () => {
+    expect(scenarioId).not.toBe("");
+    const page = await open();
+    await signIn(page, "e2e");
+    await page.goto(`${svc.base}/console#/scenarios/${scenarioId}/outputs`);
+    const chart = page.locator("svg.band-chart");
+    await chart.waitFor({ timeout: 30_000 });
+    const curve = await page.getByLabel("Curve", { exact: true }).inputValue();
+    const info = (await apiJson(`/v1/curves/${curve}?limit=1`)).data.curve as unknown as { unit: string; location: string; block: string };
+    expect(await page.locator("#chart-h").textContent()).toBe(`${curve}: ${info.location}, ${info.block}, monthly (${info.unit})`);
+    expect(await chart.locator("text.axis-title").allTextContents()).toEqual([`Price (${info.unit})`, "Contract month"]);
+
+    // The x labels never overlap (boxes of neighbouring labels are apart).
+    const boxes = await chart
+      .locator("g.grid > text[text-anchor='middle']:not(.axis-title)")
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => [r.left, r.right]));
+    expect(boxes.length).toBeGreaterThan(3);
+    for (let i = 1; i < boxes.length; i++) expect((boxes[i] as number[])[0] as number).toBeGreaterThan((boxes[i - 1] as number[])[1] as number);
+
+    // Hovering a month shows its exact values, as the API sends them.
+    const mid = (await apiJson(`/v1/scenarios/${scenarioId}/outputs?metric=mid&curve_key=${curve}&tenor_type=MONTHLY&limit=1000`)).data as unknown as {
+      value: number;
+      tenor_label: string;
+    }[];
+    await chart.scrollIntoViewIfNeeded();
+    let box = (await chart.boundingBox()) as { x: number; y: number; width: number; height: number };
+    const left = box.x + (84 / 760) * box.width;
+    const plotW = ((760 - 84 - 28) / 760) * box.width;
+    const at = (i: number) => left + (i / (mid.length - 1)) * plotW;
+    await page.mouse.move(at(10), box.y + box.height / 2);
+    const tip = chart.locator("g.tooltip");
+    await page.waitForFunction(() => document.querySelector("g.tooltip")?.getAttribute("visibility") === "visible");
+    const index = Number(await tip.getAttribute("data-index"));
+    expect(index).toBe(10);
+    expect(await tip.locator("text").allTextContents()).toEqual(expect.arrayContaining([mid[10]?.tenor_label, `Mid: ${mid[10]?.value}`]));
+
+    // Drag from month 12 to month 35: the chart zooms to those 24 months, and the URL says so.
+    box = (await chart.boundingBox()) as typeof box;
+    await page.mouse.move(at(12), box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(at(35), box.y + box.height / 2, { steps: 6 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelector("svg.band-chart")?.getAttribute("data-points") === "24");
+    expect(await page.getByLabel("From", { exact: true }).inputValue()).toBe(
+      ((await apiJson(`/v1/scenarios/${scenarioId}/outputs?metric=mid&curve_key=${curve}&tenor_type=MONTHLY&limit=1000`)).data[12] as { contract_month: string }).contract_month,
+    );
+    // The band off: no band path, and the y scale fits mid and baseline only.
+    expect(await page.locator('svg.band-chart path[data-role="band"]').count()).toBe(1);
+    await page.getByLabel("Show the band").uncheck();
+    await page.waitForFunction(() => !document.querySelector('svg.band-chart path[data-role="band"]'));
+    const url = page.url();
+    expect(url).toContain("band=0");
+    expect(url).toMatch(/from=\d{4}-\d{2}-01&to=\d{4}-\d{2}-01/);
+    await page.locator("section", { has: page.locator("#chart-h") }).screenshot({ path: ZOOM_SCREENSHOT });
+
+    // The URL reopens the same chart.
+    const again = await open(url.replace(svc.base, ""));
+    await signInAt(again, "e2e");
+    await again.waitForFunction(() => document.querySelector("svg.band-chart")?.getAttribute("data-points") === "24");
+    expect(await again.locator('svg.band-chart path[data-role="band"]').count()).toBe(0);
+    expect(await again.getByLabel("Show the band").isChecked()).toBe(false);
+    expect(await again.locator('svg.band-chart path[data-role="mid"]').getAttribute("d")).toBe(await page.locator('svg.band-chart path[data-role="mid"]').getAttribute("d"));
+    // Show all months: back to the whole curve.
+    await again.getByRole("button", { name: "Show all months" }).click();
+    expect(Number(await again.locator("svg.band-chart").getAttribute("data-points"))).toBe(mid.length);
+    expect(again.url()).not.toContain("from=");
+    expect(pageErrors).toEqual([]);
+    await page.close();
+    await again.close();
   }, 120_000);
 
   test("compare two scenarios: read a delta equal to the API's, then reopen the shared URL and see the same view", async () => {

@@ -1,5 +1,5 @@
 /** Charts drawn as inline SVG: a mid/baseline line chart with its band, and a horizontal bar chart. */
-import { fmt, id, s } from "./dom";
+import { clear, fmt, id, s } from "./dom";
 
 export type Point = { label: string; month: string; mid: number; baseline: number | null; lower: number | null; upper: number | null };
 
@@ -15,18 +15,54 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
 }
 
 const W = 760;
-const H = 340;
-const M = { left: 64, right: 28, top: 16, bottom: 44 };
+const H = 360;
+const M = { left: 84, right: 28, top: 16, bottom: 58 };
+/** About how wide a tick label's character is, in viewBox units (the labels are 12 px). */
+const CHAR_W = 7.2;
+
+/** Tick indices along the x axis: evenly spaced, as many as fit without overlapping, the last one only when it has room. */
+export function xTicks(labels: string[], width: number): number[] {
+  const n = labels.length;
+  if (n === 0) return [];
+  const widest = Math.max(...labels.map((l) => l.length)) * CHAR_W + 14;
+  const fit = Math.max(1, Math.floor(width / widest));
+  const every = Math.max(1, Math.ceil(n / fit));
+  const out: number[] = [];
+  for (let i = 0; i < n; i += every) out.push(i);
+  const last = out.at(-1) as number;
+  if (last !== n - 1 && ((n - 1 - last) / Math.max(n - 1, 1)) * width >= widest) out.push(n - 1);
+  return out;
+}
+
+export type BandChartOptions = {
+  title: string;
+  /** The selected point's index; negative: none (the compare view has no month detail). */
+  selected: number;
+  onSelect: (index: number) => void;
+  desc?: string;
+  /** The y axis title, e.g. "Price (USD/MWh)"; the x axis says what a point is, e.g. "Contract month". */
+  yTitle?: string;
+  xTitle?: string;
+  /** Draw the band (default true); without it the y scale fits mid and baseline only. */
+  band?: boolean;
+  /** What the tooltip calls mid and baseline (default "Mid", "Baseline"). */
+  names?: { mid: string; baseline: string };
+  /** Called with the first and last index of a range dragged across the chart (a brush). */
+  onZoom?: (from: number, to: number) => void;
+};
 
 /**
  * The band chart: `band_lower`..`band_upper` as a filled area, baseline dashed, mid solid, over
- * the contract months; a marker on the selected month. Focusable: arrow keys, Home and End move
- * the selection; a click selects the nearest month.
+ * the contract months; axis titles; a marker on the selected month; a tooltip with the exact
+ * values of the month under the pointer. Focusable: arrow keys, Home and End move the selection;
+ * a click selects the nearest month; a drag across months zooms to them (`onZoom`).
  */
-export function bandChart(points: Point[], o: { title: string; selected: number; onSelect: (index: number) => void; desc?: string }): SVGSVGElement {
+export function bandChart(points: Point[], o: BandChartOptions): SVGSVGElement {
   const titleId = id("chart-title");
   const descId = id("chart-desc");
-  const values = points.flatMap((p) => [p.mid, p.baseline, p.lower, p.upper]).filter((v): v is number => v !== null && Number.isFinite(v));
+  const showBand = o.band !== false;
+  const names = o.names ?? { mid: "Mid", baseline: "Baseline" };
+  const values = points.flatMap((p) => (showBand ? [p.mid, p.baseline, p.lower, p.upper] : [p.mid, p.baseline])).filter((v): v is number => v !== null && Number.isFinite(v));
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (!(hi > lo)) [lo, hi] = [lo - 1, hi + 1];
@@ -52,7 +88,7 @@ export function bandChart(points: Point[], o: { title: string; selected: number;
     });
     return d;
   };
-  const banded = points.map((p, i) => ({ i, p })).filter(({ p }) => p.lower !== null && p.upper !== null);
+  const banded = showBand ? points.map((p, i) => ({ i, p })).filter(({ p }) => p.lower !== null && p.upper !== null) : [];
   const bandD = banded.length
     ? `M${banded.map(({ i, p }) => `${x(i).toFixed(1)},${y(p.upper as number).toFixed(1)}`).join("L")}L${banded
         .reverse()
@@ -64,13 +100,15 @@ export function bandChart(points: Point[], o: { title: string; selected: number;
   const mids = points.map((p) => p.mid);
   const desc =
     o.desc ??
-    `${points.length} contract months from ${first?.label} to ${last?.label}. Mid from ${fmt(Math.min(...mids), true)} to ${fmt(Math.max(...mids), true)}; ` +
-      `band from ${fmt(Math.min(...points.map((p) => p.lower ?? Number.POSITIVE_INFINITY)), true)} to ${fmt(Math.max(...points.map((p) => p.upper ?? Number.NEGATIVE_INFINITY)), true)}. ` +
+    `${points.length} contract months from ${first?.label} to ${last?.label}. Mid from ${fmt(Math.min(...mids))} to ${fmt(Math.max(...mids))}` +
+      (showBand
+        ? `; band from ${fmt(Math.min(...points.map((p) => p.lower ?? Number.POSITIVE_INFINITY)))} to ${fmt(Math.max(...points.map((p) => p.upper ?? Number.NEGATIVE_INFINITY)))}. `
+        : ". ") +
       "Left and right arrow keys, Home and End select a contract month; the data is also in the table below.";
-  const xEvery = Math.max(1, Math.ceil(points.length / 8));
   const sel = Math.min(Math.max(o.selected, 0), points.length - 1);
-  // A negative `selected` marks no month (the compare view has no month detail).
   const sp = o.selected < 0 ? undefined : points[sel];
+  const tip = s("g", { className: "tooltip", "aria-hidden": "true", visibility: "hidden" });
+  const brush = s("rect", { className: "brush", y: M.top, height: plotH, width: 0, visibility: "hidden", "aria-hidden": "true" });
 
   const svg = s(
     "svg",
@@ -81,12 +119,13 @@ export function bandChart(points: Point[], o: { title: string; selected: number;
       "g",
       { className: "grid", "aria-hidden": "true" },
       yt.map((v) => [s("line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }), s("text", { x: M.left - 8, y: y(v) + 4, "text-anchor": "end" }, fmt(v, true))]),
-      points.map((p, i) =>
-        i % xEvery === 0 || i === points.length - 1
-          ? s("text", { x: x(i), y: H - M.bottom + 18, "text-anchor": i === points.length - 1 && points.length > 1 ? "end" : "middle" }, p.label)
-          : null,
-      ),
+      xTicks(
+        points.map((p) => p.label),
+        plotW,
+      ).map((i) => s("text", { x: x(i), y: H - M.bottom + 18, "text-anchor": "middle" }, points[i]?.label)),
       s("line", { className: "axis", x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom }),
+      o.yTitle ? s("text", { className: "axis-title", transform: `translate(16 ${M.top + plotH / 2}) rotate(-90)`, "text-anchor": "middle" }, o.yTitle) : null,
+      s("text", { className: "axis-title", x: M.left + plotW / 2, y: H - 10, "text-anchor": "middle" }, o.xTitle ?? "Contract month"),
     ),
     bandD ? s("path", { className: "band", d: bandD, "data-role": "band" }) : null,
     s("path", { className: "baseline", d: line((p) => p.baseline), "data-role": "baseline" }),
@@ -99,23 +138,80 @@ export function bandChart(points: Point[], o: { title: string; selected: number;
           s("circle", { cx: x(sel), cy: y(sp.mid), r: 4.5 }),
         )
       : null,
+    brush,
+    tip,
   );
+  pointer(svg, points, o, { x, plotW, tip, brush, names, showBand });
+  return svg;
+}
+
+/** A value as the tooltip shows it: every digit the API sent. */
+const exact = (v: number | null | undefined) => (v === null || v === undefined ? "—" : String(v));
+
+/** Geometry and parts the pointer handlers draw into. */
+type PointerParts = { x: (i: number) => number; plotW: number; tip: SVGGElement; brush: SVGRectElement; names: { mid: string; baseline: string }; showBand: boolean };
+
+/**
+ * The chart's keyboard and pointer handling: arrow keys, Home and End select; hovering shows the
+ * month's exact values; a click selects the nearest month; a drag across months zooms (`onZoom`).
+ */
+function pointer(svg: SVGSVGElement, points: Point[], o: BandChartOptions, { x, plotW, tip, brush, names, showBand }: PointerParts): void {
+  const sel = Math.min(Math.max(o.selected, 0), points.length - 1);
+  const nearest = (clientX: number) => {
+    const box = svg.getBoundingClientRect();
+    const vx = ((clientX - box.left) / box.width) * W;
+    const i = points.length === 1 ? 0 : Math.round(((vx - M.left) / plotW) * (points.length - 1));
+    return Math.min(Math.max(i, 0), points.length - 1);
+  };
+  const showTip = (i: number) => {
+    const p = points[i] as Point;
+    const lines = [
+      p.label,
+      `${names.mid}: ${exact(p.mid)}`,
+      `${names.baseline}: ${exact(p.baseline)}`,
+      showBand && p.lower !== null ? `Band: ${exact(p.lower)} to ${exact(p.upper)}` : null,
+    ].filter((l): l is string => l !== null);
+    const width = Math.max(...lines.map((l) => l.length)) * CHAR_W + 16;
+    const left = x(i) + 12 + width > W ? x(i) - 12 - width : x(i) + 12;
+    clear(
+      tip,
+      s("rect", { x: left, y: M.top + 4, width, height: 10 + lines.length * 17, rx: 4 }),
+      lines.map((l, n) => s("text", { x: left + 8, y: M.top + 21 + n * 17, className: n === 0 ? "tip-head" : undefined }, l)),
+      s("line", { x1: x(i), x2: x(i), y1: M.top, y2: H - M.bottom }),
+    );
+    tip.setAttribute("visibility", "visible");
+    tip.setAttribute("data-index", String(i));
+  };
+  let dragFrom: number | undefined;
   svg.addEventListener("keydown", (e) => {
     const next = { ArrowLeft: sel - 1, ArrowRight: sel + 1, ArrowDown: sel - 1, ArrowUp: sel + 1, Home: 0, End: points.length - 1 }[e.key];
     if (next === undefined) return;
     e.preventDefault();
     o.onSelect(Math.min(Math.max(next, 0), points.length - 1));
   });
-  svg.addEventListener("click", (e) => {
-    const box = svg.getBoundingClientRect();
-    const vx = ((e.clientX - box.left) / box.width) * W;
-    let best = 0;
-    points.forEach((_, i) => {
-      if (Math.abs(x(i) - vx) < Math.abs(x(best) - vx)) best = i;
-    });
-    o.onSelect(best);
+  svg.addEventListener("pointerdown", (e) => {
+    dragFrom = nearest(e.clientX);
   });
-  return svg;
+  svg.addEventListener("pointermove", (e) => {
+    const i = nearest(e.clientX);
+    showTip(i);
+    if (dragFrom === undefined || !o.onZoom || i === dragFrom) return;
+    const [a, b] = [Math.min(dragFrom, i), Math.max(dragFrom, i)];
+    brush.setAttribute("x", String(x(a)));
+    brush.setAttribute("width", String(x(b) - x(a)));
+    brush.setAttribute("visibility", "visible");
+  });
+  svg.addEventListener("pointerleave", () => tip.setAttribute("visibility", "hidden"));
+  svg.addEventListener("pointerup", (e) => {
+    const from = dragFrom;
+    dragFrom = undefined;
+    brush.setAttribute("visibility", "hidden");
+    if (from === undefined) return;
+    const to = nearest(e.clientX);
+    // A drag across at least two months zooms; a click (or a drag within one month) selects.
+    if (o.onZoom && to !== from) o.onZoom(Math.min(from, to), Math.max(from, to));
+    else o.onSelect(to);
+  });
 }
 
 /** Horizontal bars around a zero axis, labelled with their values. */
@@ -147,7 +243,7 @@ export function barChart(items: { label: string; value: number }[], o: { title: 
         { "aria-hidden": "true" },
         s("text", { x: labelW - 8, y: top + 15, "text-anchor": "end" }, item.label),
         s("rect", { className: item.value < 0 ? "bar neg" : "bar", x: left, y: top + 2, width: Math.max(w, 1), height: rowH - 10, "data-role": "bar" }),
-        s("text", { x: W - 8, y: top + 15, "text-anchor": "end" }, fmt(item.value, true)),
+        s("text", { x: W - 8, y: top + 15, "text-anchor": "end" }, fmt(item.value)),
       );
     }),
   );

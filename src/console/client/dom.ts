@@ -62,13 +62,23 @@ export function select(name: string, options: [value: string, label: string][], 
   return el;
 }
 
-const numberFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 });
-const compactFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
+/**
+ * Numbers for people, one rule everywhere (as the CLI): the reader's locale, 6 significant digits
+ * (61.2534, 13,018.4, 0.00123457); `compact` (axis ticks) at most 2 decimals. Exact values stay in
+ * tooltips, `data-value` attributes and downloads.
+ */
+const numberFormat = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 6 });
+const compactFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 
 export function fmt(n: number | null | undefined, compact = false): string {
   if (n === null || n === undefined) return "—";
   if (!Number.isFinite(n)) return String(n);
   return (compact ? compactFormat : numberFormat).format(n);
+}
+
+/** A numeric table cell: the value formatted, the exact value as its tooltip and `data-value`. */
+export function numCell(n: number | null | undefined): HTMLTableCellElement {
+  return h("td", { className: "num", "data-value": n === null || n === undefined ? null : String(n), title: n === null || n === undefined ? null : String(n) }, fmt(n));
 }
 
 /** A labelled select whose options are their own labels. */

@@ -5,11 +5,17 @@
  */
 import { allRows, api, download, qs } from "../api";
 import { bandChart, barChart, type Point } from "../chart";
-import { choice, clear, columnHeads, field, fmt, h, select, short } from "../dom";
+import { type Child, choice, clear, columnHeads, field, fmt, h, numCell, select, short } from "../dom";
 import { type Assumption, driverLabel } from "../drivers";
 import { type Ctx, curvesOf, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, tenorSwitch } from "../shell";
 
-type State = { runId: string; curve: string; tenor: string; month: string };
+/** The view, all of it in the URL: run, curve, tenor, selected month, band shown, zoom (first and last month). */
+type State = { runId: string; curve: string; tenor: string; month: string; band: boolean; from: string; to: string };
+
+/** A curve's identity as GET /v1/curves/{key} gives it (for the chart's title and units). */
+type CurveInfo = { curve_key: string; market: string; location: string; product: string; block: string; unit: string };
+
+const X_TITLES: Record<string, string> = { MONTHLY: "Contract month", QUARTER: "Quarter", CALENDAR: "Calendar year" };
 
 export function outputsPage(ctx: Ctx): void {
   const scenarioId = ctx.params[1] as string;
@@ -35,7 +41,16 @@ export function outputsPage(ctx: Ctx): void {
         body.setAttribute("aria-busy", "false");
         return;
       }
-      const state: State = { runId, curve: ctx.query.get("curve") ?? "", tenor: ctx.query.get("tenor") ?? "MONTHLY", month: ctx.query.get("month") ?? "" };
+      const q = ctx.query;
+      const state: State = {
+        runId,
+        curve: q.get("curve") ?? "",
+        tenor: q.get("tenor") ?? "MONTHLY",
+        month: q.get("month") ?? "",
+        band: q.get("band") !== "0",
+        from: q.get("from") ?? "",
+        to: q.get("to") ?? "",
+      };
       if (!runs.some((r) => r.id === runId)) runs.unshift({ id: runId } as Run);
       await render(ctx, body, base, sc, runs, state);
       body.setAttribute("aria-busy", "false");
@@ -51,7 +66,12 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
   const signal = ctx.signal;
   let curves = await curvesOf(base, state.runId, signal);
   if (!state.curve || !curves.includes(state.curve)) state.curve = curves[0] ?? "";
-  const remember = () => history.replaceState(null, "", `#/scenarios/${sc.id}/outputs${qs({ run: state.runId, curve: state.curve, tenor: state.tenor, month: state.month })}`);
+  const remember = () =>
+    history.replaceState(
+      null,
+      "",
+      `#/scenarios/${sc.id}/outputs${qs({ run: state.runId, curve: state.curve, tenor: state.tenor, month: state.month, band: state.band ? undefined : 0, from: state.from, to: state.to })}`,
+    );
 
   const runSelect = field(
     "Run",
@@ -67,12 +87,14 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
   controls.addEventListener("submit", (e) => e.preventDefault());
 
   const chartArea = h("div", { className: "chart-area", "aria-live": "off" });
+  /** The chart's title: the curve, where and what it is, the tenor and the unit. */
+  const chartHeading = h("h2", { id: "chart-h" }, "Mid against baseline");
   const latestArea = h("div", {});
   const downloadArea = downloadSection(base, sc, state);
   clear(
     body,
     controls,
-    h("section", { "aria-labelledby": "chart-h" }, h("h2", { id: "chart-h" }, "Mid against baseline"), chartArea),
+    h("section", { "aria-labelledby": "chart-h" }, chartHeading, chartArea),
     h("section", { "aria-labelledby": "latest-h" }, h("h2", { id: "latest-h" }, "Latest metrics"), latestArea),
     downloadArea,
   );
@@ -84,12 +106,14 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
     chartArea.setAttribute("aria-busy", "true");
     clear(chartArea, h("p", {}, "Loading…"));
     const params = { run_id: state.runId, curve_key: state.curve, tenor_type: state.tenor, limit: 1000 };
-    const [mid, baseline, uplift] = await Promise.all(
-      ["mid", "baseline", "uplift"].map((metric) => allRows<OutputRow>(`${base}/outputs`, { ...params, metric }, signal).then((r) => r.rows)),
-    );
+    const [[mid, baseline, uplift], curve] = await Promise.all([
+      Promise.all(["mid", "baseline", "uplift"].map((metric) => allRows<OutputRow>(`${base}/outputs`, { ...params, metric }, signal).then((r) => r.rows))),
+      curveInfo(state.curve, signal),
+    ]);
     if (mine !== generation) return;
     const assumptions = runs.find((r) => r.id === state.runId)?.inputs?.assumptions as Assumption[] | undefined;
-    drawChart(chartArea, state, { mid: mid ?? [], baseline: baseline ?? [], uplift: uplift ?? [], assumptions }, remember);
+    chartHeading.textContent = chartTitle(state, curve);
+    drawChart(chartArea, state, { mid: mid ?? [], baseline: baseline ?? [], uplift: uplift ?? [], assumptions, curve }, remember);
     chartArea.setAttribute("aria-busy", "false");
     void latestTable(latestArea, base, state, signal);
   }
@@ -102,11 +126,15 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
   });
   curveSelect.control.addEventListener("change", () => {
     state.curve = curveSelect.control.value;
+    state.from = "";
+    state.to = "";
     void refresh().catch((err) => showError(chartArea, err));
   });
   tenorSet.addEventListener("change", (e) => {
     state.tenor = (e.target as HTMLInputElement).value;
     state.month = "";
+    state.from = "";
+    state.to = "";
     void refresh().catch((err) => showError(chartArea, err));
   });
   await refresh();
@@ -119,7 +147,9 @@ function showError(area: HTMLElement, err: unknown): void {
 }
 
 /** The selected month: its mid, baseline, band and uplift, and the uplift's attribution by driver as bars. */
-function monthDetail(state: State, p: Point, row: OutputRow | undefined, assumptions: Assumption[] | undefined): Element[] {
+function monthDetail(state: State, p: Point, row: OutputRow | undefined, assumptions: Assumption[] | undefined, unit: string): Element[] {
+  const value = (v: number | null | undefined) =>
+    h("span", { title: v === null || v === undefined ? null : String(v) }, `${fmt(v)}${unit && v !== null && v !== undefined ? ` ${unit}` : ""}`);
   const items = Object.entries(row?.attribution ?? {})
     .map(([key, value]) => ({ label: driverLabel(key, assumptions), value: Number(value) }))
     .filter((it) => Number.isFinite(it.value))
@@ -130,11 +160,11 @@ function monthDetail(state: State, p: Point, row: OutputRow | undefined, assumpt
       "dl",
       { className: "facts" },
       [
-        ["Mid", fmt(p.mid)],
-        ["Baseline", fmt(p.baseline)],
-        ["Band", `${fmt(p.lower)} to ${fmt(p.upper)}`],
-        ["Uplift", fmt(row?.value)],
-      ].map(([k, v]) => [h("dt", {}, k as string), h("dd", {}, v as string)]),
+        ["Mid", value(p.mid)],
+        ["Baseline", value(p.baseline)],
+        ["Band", [value(p.lower), " to ", value(p.upper)]],
+        ["Uplift", value(row?.value)],
+      ].map(([k, v]) => [h("dt", {}, k as string), h("dd", {}, v as Child)]),
     ),
     h("h4", {}, "Attribution of the uplift"),
     items.length
@@ -160,23 +190,39 @@ function chartData(state: State, points: Point[]): HTMLElement {
       h(
         "tbody",
         {},
-        points.map((p) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, p.label),
-            [p.mid, p.baseline, p.lower, p.upper].map((v) => h("td", { className: "num" }, fmt(v))),
-          ),
-        ),
+        points.map((p) => h("tr", {}, h("th", { scope: "row" }, p.label), [p.mid, p.baseline, p.lower, p.upper].map(numCell))),
       ),
     ),
   );
 }
 
-/** The run's rows of the curve and tenor, and its assumptions (what attribution keys name). */
-type ChartData = { mid: OutputRow[]; baseline: OutputRow[]; uplift: OutputRow[]; assumptions: Assumption[] | undefined };
+/** The run's rows of the curve and tenor, its assumptions (what attribution keys name) and the curve's identity. */
+type ChartData = { mid: OutputRow[]; baseline: OutputRow[]; uplift: OutputRow[]; assumptions: Assumption[] | undefined; curve: CurveInfo | undefined };
 
-function drawChart(area: HTMLElement, state: State, { mid, baseline, uplift, assumptions }: ChartData, remember: () => void): void {
+const curveInfos = new Map<string, Promise<CurveInfo | undefined>>();
+/** The curve's market, location, block and unit (none when the curve is not in the curve store). */
+function curveInfo(key: string, signal: AbortSignal): Promise<CurveInfo | undefined> {
+  let found = curveInfos.get(key);
+  if (!found) {
+    found = api<{ curve: CurveInfo }>(`/v1/curves/${encodeURIComponent(key)}${qs({ limit: 1 })}`, { signal }).then(
+      ({ data }) => data.curve,
+      () => {
+        curveInfos.delete(key);
+        return undefined;
+      },
+    );
+    curveInfos.set(key, found);
+  }
+  return found;
+}
+
+/** "PJM_WEST_ON_PEAK: PJM West Hub, ON_PEAK, monthly (USD/MWh)". */
+function chartTitle(state: State, curve: CurveInfo | undefined): string {
+  const what = curve ? `${curve.location}, ${curve.block}, ` : "";
+  return `${state.curve}: ${what}${state.tenor.toLowerCase()}${curve ? ` (${curve.unit})` : ""}`;
+}
+
+function drawChart(area: HTMLElement, state: State, { mid, baseline, uplift, assumptions, curve }: ChartData, remember: () => void): void {
   if (!mid.length) {
     clear(area, h("p", {}, `No ${state.tenor.toLowerCase()} rows for ${state.curve} in this run.`));
     return;
@@ -191,52 +237,90 @@ function drawChart(area: HTMLElement, state: State, { mid, baseline, uplift, ass
     lower: r.band_lower,
     upper: r.band_upper,
   }));
-  let selected = Math.max(
-    0,
-    points.findIndex((p) => p.month === state.month),
-  );
-  const monthSelect = field(
-    "Contract month",
-    select(
-      "month",
-      points.map((p) => [p.month, p.label]),
-      points[selected]?.month ?? "",
-    ),
-    "Or focus the chart and use the arrow keys.",
+  const indexOf = (month: string, fallback: number) => {
+    const i = points.findIndex((p) => p.month === month);
+    return i < 0 ? fallback : i;
+  };
+  let selected = indexOf(state.month, 0);
+  const options = points.map((p): [string, string] => [p.month, p.label]);
+  const monthSelect = field("Contract month", select("month", options, points[selected]?.month ?? ""), "Or focus the chart and use the arrow keys.");
+  const fromSelect = field("From", select("from", options, ""));
+  const toSelect = field("To", select("to", options, ""));
+  const bandBox = h("input", { type: "checkbox", id: "show-band", name: "band", checked: state.band });
+  const reset = h("button", { type: "button", className: "secondary" }, "Show all months");
+  const view = h(
+    "fieldset",
+    { className: "chart-view" },
+    h("legend", {}, "View"),
+    fromSelect.wrap,
+    toSelect.wrap,
+    h("div", { className: "actions" }, reset),
+    h("div", { className: "radio" }, bandBox, h("label", { for: "show-band" }, "Show the band")),
+    h("p", { className: "hint" }, "Or drag across the chart to zoom to those months."),
   );
   const chartSlot = h("div", { className: "chart-slot" });
   const detail = h("div", { className: "month-detail", "aria-live": "polite" });
-  const legend = h(
-    "ul",
-    { className: "legend", "aria-label": "Legend" },
-    h("li", {}, h("span", { className: "swatch mid", "aria-hidden": "true" }), "Mid (scenario)"),
-    h("li", {}, h("span", { className: "swatch baseline", "aria-hidden": "true" }), "Baseline (dashed)"),
-    h("li", {}, h("span", { className: "swatch band", "aria-hidden": "true" }), "Band (band_lower to band_upper)"),
-  );
+  const legend = h("ul", { className: "legend", "aria-label": "Legend" });
 
-  const select_ = (i: number, focusChart: boolean) => {
-    selected = i;
-    const p = points[i] as Point;
+  /** The zoom as indices, from the state's first and last month (all months when unset). */
+  const zoom = () => {
+    const a = indexOf(state.from, 0);
+    const b = indexOf(state.to, points.length - 1);
+    return a <= b ? [a, b] : [b, a];
+  };
+  const draw = (focusChart: boolean) => {
+    const [a, b] = zoom() as [number, number];
+    if (selected < a || selected > b) selected = a;
+    const p = points[selected] as Point;
     state.month = p.month;
     remember();
     monthSelect.control.value = p.month;
-    const chart = bandChart(points, { title: `${state.curve}, ${state.tenor.toLowerCase()}: mid against baseline with its band`, selected: i, onSelect: (n) => select_(n, true) });
+    fromSelect.control.value = points[a]?.month ?? "";
+    toSelect.control.value = points[b]?.month ?? "";
+    reset.disabled = a === 0 && b === points.length - 1;
+    clear(
+      legend,
+      h("li", {}, h("span", { className: "swatch mid", "aria-hidden": "true" }), "Mid (scenario)"),
+      h("li", {}, h("span", { className: "swatch baseline", "aria-hidden": "true" }), "Baseline (dashed)"),
+      state.band ? h("li", {}, h("span", { className: "swatch band", "aria-hidden": "true" }), "Band (band_lower to band_upper)") : null,
+    );
+    const chart = bandChart(points.slice(a, b + 1), {
+      title: `${chartTitle(state, curve)}: mid against baseline${state.band ? " with its band" : ""}${a > 0 || b < points.length - 1 ? `, ${points[a]?.label} to ${points[b]?.label}` : ""}`,
+      selected: selected - a,
+      onSelect: (n) => select_(a + n, true),
+      onZoom: (from, to) => setZoom(a + from, a + to),
+      yTitle: curve ? `Price (${curve.unit})` : "Price",
+      xTitle: X_TITLES[state.tenor],
+      band: state.band,
+    });
     chartSlot.replaceChildren(chart);
     if (focusChart) chart.focus();
-    clear(detail, ...monthDetail(state, p, attrBy.get(p.month), assumptions));
+    clear(detail, ...monthDetail(state, p, attrBy.get(p.month), assumptions, curve?.unit ?? ""));
   };
-  monthSelect.control.addEventListener("change", () =>
-    select_(
-      Math.max(
-        0,
-        points.findIndex((p) => p.month === monthSelect.control.value),
-      ),
-      false,
-    ),
-  );
+  const select_ = (i: number, focusChart: boolean) => {
+    selected = i;
+    draw(focusChart);
+  };
+  const setZoom = (a: number, b: number) => {
+    const all = a <= 0 && b >= points.length - 1;
+    state.from = all ? "" : (points[a]?.month ?? "");
+    state.to = all ? "" : (points[b]?.month ?? "");
+    draw(false);
+  };
+  monthSelect.control.addEventListener("change", () => select_(indexOf(monthSelect.control.value, 0), false));
+  fromSelect.control.addEventListener("change", () => setZoom(indexOf(fromSelect.control.value, 0), zoom()[1] as number));
+  toSelect.control.addEventListener("change", () => setZoom(zoom()[0] as number, indexOf(toSelect.control.value, points.length - 1)));
+  reset.addEventListener("click", () => {
+    setZoom(0, points.length - 1);
+    fromSelect.control.focus();
+  });
+  bandBox.addEventListener("change", () => {
+    state.band = bandBox.checked;
+    draw(false);
+  });
 
-  clear(area, monthSelect.wrap, h("figure", {}, chartSlot, h("figcaption", {}, legend)), detail, chartData(state, points));
-  select_(selected, false);
+  clear(area, h("div", { className: "controls" }, monthSelect.wrap, view), h("figure", {}, chartSlot, h("figcaption", {}, legend)), detail, chartData(state, points));
+  draw(false);
 }
 
 const METRICS = ["", "mid", "baseline", "uplift", "policy_uplift", "NPV", "rec_cost", "npv_per_bp", "mid_per_gas"];
@@ -277,7 +361,7 @@ async function latestTable(area: HTMLElement, base: string, state: State, signal
               {},
               h("th", { scope: "row" }, r.tenor_label),
               h("td", {}, r.metric),
-              [r.value, r.band_lower, r.band_upper].map((v) => h("td", { className: "num" }, fmt(v))),
+              [r.value, r.band_lower, r.band_upper].map(numCell),
               h("td", {}, r.asof_date),
               h("td", {}, h("code", { title: r.run_id }, short(r.run_id))),
             ),
@@ -328,7 +412,7 @@ function downloadSection(base: string, sc: Scenario, state: State): HTMLElement 
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
-      status.textContent = `Downloaded ${filename} (${fmt(blob.size)} bytes).`;
+      status.textContent = `Downloaded ${filename} (${blob.size.toLocaleString()} bytes).`;
     } catch (err) {
       status.textContent = `The download failed: ${(err as Error).message}`;
     } finally {

@@ -1,6 +1,7 @@
 /** The scenario list (the API's filters and keyset paging) and the create form. */
-import { api, getSession, qs } from "../api";
+import { ApiError, api, getSession, qs } from "../api";
 import { clear, columnHeads, field, h, select, time } from "../dom";
+import { assumptionsEditor } from "../forms";
 import { type Ctx, errorBox, heading, parseJson, type Scenario, scenarioLoadedPage } from "../shell";
 
 const FILTERS = ["name", "tag", "status", "created_after", "created_before", "limit"] as const;
@@ -145,7 +146,7 @@ function scenarioTable(data: Scenario[], page: number): HTMLTableElement {
   );
 }
 
-const EXAMPLE_ASSUMPTIONS = JSON.stringify([{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2030, target: 0.6 } }], null, 2);
+const EXAMPLE_ASSUMPTIONS = [{ driver_type: "policy", payload: { policy_name: "RPS", start_year: 2030, target: 0.6 } }];
 
 export function scenarioCreatePage(ctx: Ctx): void {
   heading(ctx, "New scenario");
@@ -192,12 +193,7 @@ function scenarioForm(ctx: Ctx, existing?: Scenario): HTMLFormElement {
     ),
   );
   const tags = field("Tags", h("input", { name: "tags", autocomplete: "off", value: existing?.tags.join(", ") ?? "" }), "Comma-separated, e.g. demo, sensitivity.");
-  const assumptions = field(
-    "Assumptions (JSON)",
-    h("textarea", { name: "assumptions", rows: 7, spellcheck: "false", className: "code" }),
-    "A list of {driver_type, payload}; driver types: policy, load_growth, fuel_curve, fleet_change.",
-  );
-  assumptions.control.value = existing ? JSON.stringify(existing.assumptions, null, 2) : EXAMPLE_ASSUMPTIONS;
+  const assumptions = assumptionsEditor(existing?.assumptions ?? EXAMPLE_ASSUMPTIONS, ctx.signal);
   const parameters = field(
     "Parameters (JSON)",
     h("textarea", { name: "parameters", rows: 3, spellcheck: "false", className: "code" }),
@@ -214,7 +210,7 @@ function scenarioForm(ctx: Ctx, existing?: Scenario): HTMLFormElement {
     description.wrap,
     status.wrap,
     tags.wrap,
-    assumptions.wrap,
+    assumptions.el,
     parameters.wrap,
     error.el,
     h(
@@ -227,11 +223,12 @@ function scenarioForm(ctx: Ctx, existing?: Scenario): HTMLFormElement {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.hide();
+    assumptions.clearIssues();
     try {
       const body: Record<string, unknown> = {
         name: name.control.value,
         status: status.control.value,
-        assumptions: parseJson("Assumptions", assumptions.control.value, []),
+        assumptions: assumptions.value(),
         parameters: parseJson("Parameters", parameters.control.value, {}),
         tags: tags.control.value
           .split(",")
@@ -253,6 +250,8 @@ function scenarioForm(ctx: Ctx, existing?: Scenario): HTMLFormElement {
       ctx.go(`#/scenarios/${data.id}`);
     } catch (err) {
       error.show(err);
+      // The fields the API named get its message beside them, and the first one the focus.
+      if (err instanceof ApiError) assumptions.showIssues(err.details);
     }
   });
   return form;

@@ -398,7 +398,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await chart.scrollIntoViewIfNeeded();
     let box = (await chart.boundingBox()) as { x: number; y: number; width: number; height: number };
     const left = box.x + (84 / 760) * box.width;
-    const plotW = ((760 - 84 - 28) / 760) * box.width;
+    const plotW = ((760 - 84 - 40) / 760) * box.width;
     const at = (i: number) => left + (i / (mid.length - 1)) * plotW;
     await page.mouse.move(at(10), box.y + box.height / 2);
     const tip = chart.locator("g.tooltip");
@@ -476,8 +476,9 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     }[];
     const first = page.locator("table.deltas tbody tr").first();
     expect(await first.locator("th").textContent()).toBe(api[0]?.tenor_label);
-    const shown = (await first.locator("td").nth(2).textContent()) as string;
-    expect(shown).toBe(new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 }).format(api[0]?.delta as number));
+    const cell = first.locator("td").nth(2);
+    expect(await cell.getAttribute("data-value")).toBe(String(api[0]?.delta));
+    expect(await cell.textContent()).toBe(new Intl.NumberFormat("en-US", { maximumSignificantDigits: 6 }).format(api[0]?.delta as number));
     expect(await page.locator("table.deltas tbody tr").count()).toBe(api.length);
     expect(api.some((r) => r.delta !== 0)).toBe(true);
 

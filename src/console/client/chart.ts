@@ -16,7 +16,7 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
 
 const W = 760;
 const H = 360;
-const M = { left: 84, right: 28, top: 16, bottom: 58 };
+const M = { left: 84, right: 40, top: 16, bottom: 58 };
 /** About how wide a tick label's character is, in viewBox units (the labels are 12 px). */
 const CHAR_W = 7.2;
 

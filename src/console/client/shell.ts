@@ -125,6 +125,9 @@ const TENORS = [
   ["CALENDAR", "Calendar years"],
 ] as const;
 
+/** What a point of a chart is, per tenor: its x axis title. */
+export const TENOR_AXIS: Record<string, string> = { MONTHLY: "Contract month", QUARTER: "Quarter", CALENDAR: "Calendar year" };
+
 /** The tenor switch of a chart page: one radio per tenor type, `selected` checked; ids start with `idPrefix`. */
 export function tenorSwitch(selected: string, idPrefix: string): HTMLFieldSetElement {
   return h(

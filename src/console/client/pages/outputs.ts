@@ -7,15 +7,14 @@ import { allRows, api, download, qs } from "../api";
 import { bandChart, barChart, type Point } from "../chart";
 import { type Child, choice, clear, columnHeads, field, fmt, h, numCell, select, short } from "../dom";
 import { type Assumption, driverLabel } from "../drivers";
-import { type Ctx, curvesOf, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, tenorSwitch } from "../shell";
+import { type Ctx, curvesOf, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, TENOR_AXIS, tenorSwitch } from "../shell";
+import { kpiSection } from "./kpi";
 
 /** The view, all of it in the URL: run, curve, tenor, selected month, band shown, zoom (first and last month). */
 type State = { runId: string; curve: string; tenor: string; month: string; band: boolean; from: string; to: string };
 
 /** A curve's identity as GET /v1/curves/{key} gives it (for the chart's title and units). */
 type CurveInfo = { curve_key: string; market: string; location: string; product: string; block: string; unit: string };
-
-const X_TITLES: Record<string, string> = { MONTHLY: "Contract month", QUARTER: "Quarter", CALENDAR: "Calendar year" };
 
 export function outputsPage(ctx: Ctx): void {
   const scenarioId = ctx.params[1] as string;
@@ -91,10 +90,14 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
   const chartHeading = h("h2", { id: "chart-h" }, "Mid against baseline");
   const latestArea = h("div", {});
   const downloadArea = downloadSection(base, sc, state);
+  const assumptionsOf = (runId: string) => runs.find((r) => r.id === runId)?.inputs?.assumptions as Assumption[] | undefined;
+  /** The run summary, replaced when another run is chosen. */
+  const summary = h("div", {}, kpiSection(ctx, base, state.runId, assumptionsOf(state.runId)));
   clear(
     body,
     controls,
     h("section", { "aria-labelledby": "chart-h" }, chartHeading, chartArea),
+    summary,
     h("section", { "aria-labelledby": "latest-h" }, h("h2", { id: "latest-h" }, "Latest metrics"), latestArea),
     downloadArea,
   );
@@ -111,7 +114,7 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
       curveInfo(state.curve, signal),
     ]);
     if (mine !== generation) return;
-    const assumptions = runs.find((r) => r.id === state.runId)?.inputs?.assumptions as Assumption[] | undefined;
+    const assumptions = assumptionsOf(state.runId);
     chartHeading.textContent = chartTitle(state, curve);
     drawChart(chartArea, state, { mid: mid ?? [], baseline: baseline ?? [], uplift: uplift ?? [], assumptions, curve }, remember);
     chartArea.setAttribute("aria-busy", "false");
@@ -120,6 +123,7 @@ async function render(ctx: Ctx, body: HTMLElement, base: string, sc: Scenario, r
 
   runSelect.control.addEventListener("change", async () => {
     state.runId = runSelect.control.value;
+    summary.replaceChildren(kpiSection(ctx, base, state.runId, assumptionsOf(state.runId)));
     curves = await curvesOf(base, state.runId, signal);
     if (!curves.includes(state.curve)) state.curve = curves[0] ?? "";
     void refresh().catch((err) => showError(chartArea, err));
@@ -290,7 +294,7 @@ function drawChart(area: HTMLElement, state: State, { mid, baseline, uplift, ass
       onSelect: (n) => select_(a + n, true),
       onZoom: (from, to) => setZoom(a + from, a + to),
       yTitle: curve ? `Price (${curve.unit})` : "Price",
-      xTitle: X_TITLES[state.tenor],
+      xTitle: TENOR_AXIS[state.tenor],
       band: state.band,
     });
     chartSlot.replaceChildren(chart);

@@ -480,6 +480,8 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     expect(await cell.getAttribute("data-value")).toBe(String(api[0]?.delta));
     expect(await cell.textContent()).toBe(new Intl.NumberFormat("en-US", { maximumSignificantDigits: 6 }).format(api[0]?.delta as number));
     expect(await page.locator("table.deltas tbody tr").count()).toBe(api.length);
+    // The delta chart draws one point per delta.
+    expect(Number(await page.locator("svg.delta-chart").getAttribute("data-points"))).toBe(api.filter((r) => r.delta !== null).length);
     expect(api.some((r) => r.delta !== 0)).toBe(true);
 
     // The URL holds the view: opened in a new page, it shows the same comparison.

@@ -253,10 +253,28 @@ function draw(area: HTMLElement, state: State, rows: CompareRow[], names: { a: s
     yTitle: state.metric,
   });
   chart.classList.add("compare-chart");
+  // The delta itself over the months, against a dashed zero line.
+  const withDelta = shown.filter((r) => r.delta !== null);
+  const deltaChart = withDelta.length
+    ? bandChart(
+        withDelta.map((r) => ({ label: r.tenor_label, month: r.contract_month, mid: r.delta as number, baseline: 0, lower: null, upper: null })),
+        {
+          title: `${state.curve} ${state.metric}, ${state.tenor.toLowerCase()}: delta a − b`,
+          selected: -1,
+          onSelect: () => {},
+          desc: `${describeDeltas(points, shown, names)} Solid: the delta; dashed: zero.`,
+          names: { mid: "Delta", baseline: "Zero" },
+          xTitle: TENOR_AXIS[state.tenor],
+          yTitle: `Delta (${state.metric})`,
+        },
+      )
+    : null;
+  deltaChart?.classList.add("delta-chart");
   clear(
     area,
     chart,
     h("p", { className: "legend" }, `Solid: ${names.a}. Dashed: ${names.b}.`),
+    deltaChart ? h("figure", {}, deltaChart, h("figcaption", { className: "legend" }, "The delta a − b (solid) against zero (dashed).")) : null,
     multiples,
     h(
       "table",

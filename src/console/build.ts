@@ -1,7 +1,8 @@
 /**
  * Builds the console's assets in memory: `app.ts` bundled and minified by Bun.build (no other
- * toolchain; the driver payload schemas go in as the constant AURUM_DRIVER_FORMS), `app.css`, and `index.html` pointing at both with a content hash. Each asset carries
- * its ETag and a gzip copy.
+ * toolchain; the driver payload schemas go in as the constant DRIVER_FORMS_FROM_SCHEMAS),
+ * `app.css`, and `index.html` pointing at both with a content hash. Each asset carries its ETag
+ * and a gzip copy.
  */
 import { join } from "node:path";
 import { driverForms } from "../scenarios/drivers";
@@ -25,7 +26,7 @@ export async function buildConsole(opts: { minify?: boolean } = {}): Promise<Con
     minify: opts.minify ?? true,
     sourcemap: "none",
     // The assumption forms, read off the API's own driver schemas (client/forms.ts).
-    define: { AURUM_DRIVER_FORMS: JSON.stringify(driverForms()) },
+    define: { DRIVER_FORMS_FROM_SCHEMAS: JSON.stringify(driverForms()) },
   });
   const js = result.outputs.find((o) => o.kind === "entry-point");
   if (!result.success || !js) throw new AggregateError(result.logs, "the console did not build");

@@ -10,7 +10,7 @@ import { clear, field, h, id } from "./dom";
 import { type Assumption, driverLabel } from "./drivers";
 import { parseJson } from "./shell";
 
-declare const AURUM_DRIVER_FORMS: Record<string, FormField[]>;
+declare const DRIVER_FORMS_FROM_SCHEMAS: Record<string, FormField[]>;
 
 type Curve = { curve_key: string; market: string; location: string; product: string };
 
@@ -169,7 +169,7 @@ function driverCard(a: Assumption, i: number, ed: Editor): HTMLElement {
     h(
       "select",
       { name: `driver-${i}-type` },
-      Object.keys(AURUM_DRIVER_FORMS).map((t) => h("option", { value: t, selected: t === a.driver_type }, TYPE_NAMES[t] ?? t)),
+      Object.keys(DRIVER_FORMS_FROM_SCHEMAS).map((t) => h("option", { value: t, selected: t === a.driver_type }, TYPE_NAMES[t] ?? t)),
     ),
   );
   typeSelect.control.value = a.driver_type;
@@ -185,7 +185,7 @@ function driverCard(a: Assumption, i: number, ed: Editor): HTMLElement {
     ed.render();
     ed.add.focus();
   });
-  const fields = (AURUM_DRIVER_FORMS[a.driver_type] ?? []).map((f) =>
+  const fields = (DRIVER_FORMS_FROM_SCHEMAS[a.driver_type] ?? []).map((f) =>
     payloadControl(a, i, f, ed, () => {
       legend.textContent = cardTitle(a, i);
     }),

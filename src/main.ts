@@ -1,7 +1,8 @@
 /**
  * The CLI: `start` (API and worker in one process; embedded defaults), `api` (the HTTP API only;
  * auth must be configured), `worker` (the scenario worker with its probe server), `worker backfill`
- * (copy Postgres outputs into Iceberg) and `migrate`. It loads the config, refuses a start it cannot
+ * (copy Postgres outputs into Iceberg), `worker maintain` (compact the Iceberg output table and
+ * expire its snapshots) and `migrate`. It loads the config, refuses a start it cannot
  * serve (exit 78), takes the data folder's lock, has src/runtime.ts (the composition root) build
  * the verb's runtime, listens, and turns signals into an orderly shutdown.
  */
@@ -12,13 +13,15 @@ import type { Sql } from "./adapters/postgres";
 import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
 import { createMetadata } from "./metadata";
 import { backfill, terminalProgress } from "./outputs/backfill";
+import { DATA_SIZE, DURATION, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
 import { redact } from "./platform/redact";
 import { buildRuntime, openMetadata, trinoClient } from "./runtime";
 
 const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
-       bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]`;
+       bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]
+       bun src/main.ts worker maintain [--retention 7d] [--file-size-threshold 128MB]`;
 
 /** Exit code of a start refused for its configuration (sysexits EX_CONFIG), as docs/configuration.md promises. */
 const EX_CONFIG = 78;
@@ -65,6 +68,8 @@ async function main(verb: string | undefined): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  // Maintenance talks to Trino only: no metadata database, no data folder.
+  if (verb === "worker" && process.argv[3] === "maintain") return runMaintain(config, process.argv.slice(4));
   // Serving the API needs a verifier (or local mode, chosen explicitly or by `start`): refused here,
   // in one line, before any data is opened — not as a stack trace after the migrations ran.
   let authenticate: Authenticator | undefined;
@@ -188,6 +193,45 @@ async function runBackfill(config: Config, sql: Sql, log: Logger, args: string[]
     process.exit(0);
   } catch (err) {
     process.stderr.write(`\nbackfill stopped: ${(err as Error).message}; run it again to resume\n`);
+    process.exit(controller.signal.aborted ? 130 : 1);
+  }
+}
+
+/**
+ * `worker maintain`: optimize, expire_snapshots and remove_orphan_files on the Iceberg output table
+ * (src/outputs/iceberg-maintenance.ts); prints the report as one JSON line. Exit 0, 1 on a failed
+ * step (run it again), 2 on bad arguments.
+ */
+async function runMaintain(config: Config, args: string[]): Promise<void> {
+  let opts: { retention: string; "file-size-threshold": string };
+  try {
+    ({ values: opts } = parseArgs({ args, options: { retention: { type: "string", default: "7d" }, "file-size-threshold": { type: "string", default: "128MB" } } }) as {
+      values: typeof opts;
+    });
+    if (!DURATION.test(opts.retention)) throw new Error(`--retention ${opts.retention} is not a duration such as 7d, 12h or 30m`);
+    if (!DATA_SIZE.test(opts["file-size-threshold"])) throw new Error(`--file-size-threshold ${opts["file-size-threshold"]} is not a size such as 128MB`);
+    if (!config.trinoUrl) throw new Error("maintain needs AURUM_TRINO_URL");
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  const controller = new AbortController();
+  process.once("SIGINT", () => controller.abort());
+  process.once("SIGTERM", () => controller.abort());
+  try {
+    const report = await maintainIceberg({
+      trino: trinoClient(config, log, undefined, retentionSession(config.trinoCatalog, opts.retention)),
+      log,
+      table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output`,
+      retention: opts.retention,
+      fileSizeThreshold: opts["file-size-threshold"],
+      signal: controller.signal,
+    });
+    console.log(JSON.stringify(report));
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`maintain stopped: ${(err as Error).message}; run it again\n`);
     process.exit(controller.signal.aborted ? 130 : 1);
   }
 }

@@ -313,7 +313,7 @@ function buildCache(o: { config: Config; verb: Verb; redis: RedisCommands | unde
 }
 
 /** The Trino client of the Iceberg output store (and of `worker backfill`). */
-export function trinoClient(config: Config, log: Logger, metrics?: Metrics): TrinoClient {
+export function trinoClient(config: Config, log: Logger, metrics?: Metrics, session?: Record<string, string>): TrinoClient {
   if (!config.trinoUrl) throw new Error("AURUM_TRINO_URL is not set"); // loadConfig already refuses this
   return createTrinoClient({
     url: config.trinoUrl,
@@ -322,6 +322,7 @@ export function trinoClient(config: Config, log: Logger, metrics?: Metrics): Tri
     catalog: config.trinoCatalog,
     schema: config.trinoSchema,
     log,
+    ...(session ? { session } : {}),
     ...(metrics ? { onQueryEnd: (q: { state: string; elapsedSeconds: number }) => metrics.trinoQueryDuration.observe({ state: q.state }, q.elapsedSeconds) } : {}),
   });
 }

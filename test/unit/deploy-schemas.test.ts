@@ -19,6 +19,7 @@ import Ajv from "ajv";
 import { run as dockerfilelint } from "dockerfilelint";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -49,6 +50,7 @@ const MODELS: Record<string, ModelClass> = {
   "v1/Secret": Secret,
   "apps/v1/Deployment": Deployment,
   "batch/v1/Job": Job,
+  "batch/v1/CronJob": CronJob,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
@@ -136,8 +138,8 @@ describe.skipIf(!kubectl)("deploy/k8s rendered with kubectl kustomize validates 
   };
 
   test.each([
-    ["deploy/k8s/base", 13],
-    ["deploy/k8s/overlays/example", 15],
+    ["deploy/k8s/base", 14],
+    ["deploy/k8s/overlays/example", 16],
   ] as const)("%s (%d objects)", (dir, count) => {
     const docs = render(dir);
     expect(docs.length).toBe(count);

@@ -280,7 +280,7 @@ function referencedFiles({ dir, doc }: Kustomization): string[] {
 }
 const baseDocs: Y[] = BASE.doc.resources.flatMap((r: string) => yaml(join(BASE.dir, r)));
 const ofKind = (docs: Y[], kind: string) => docs.filter((d) => d.kind === kind);
-const workloads = [...ofKind(baseDocs, "Deployment"), ...ofKind(baseDocs, "Job")];
+const workloads = [...ofKind(baseDocs, "Deployment"), ...ofKind(baseDocs, "Job"), ...ofKind(baseDocs, "CronJob")];
 const deployments = ofKind(baseDocs, "Deployment");
 const CONFIG_NAME = BASE.doc.configMapGenerator[0].name as string;
 const SECRET_NAME = OVERLAY.doc.secretGenerator[0].name as string;
@@ -299,7 +299,7 @@ function containerEnv(c: Y, config: Env, secrets: Env): Env {
   }
   return env;
 }
-const podOf = (w: Y) => w.spec.template.spec;
+const podOf = (w: Y) => (w.kind === "CronJob" ? w.spec.jobTemplate.spec.template.spec : w.spec.template.spec);
 const labelsMatch = (selector: Env, labels: Env) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe("deploy/k8s", () => {
@@ -338,7 +338,7 @@ describe("deploy/k8s", () => {
   });
 
   test("workloads run a real verb, with the DSN from the Secret and the ConfigMap from the generator", () => {
-    expect(workloads.map((w) => podOf(w).containers[0].args[0]).sort()).toEqual(["api", "migrate", "worker"]);
+    expect(workloads.map((w) => podOf(w).containers[0].args.slice(0, 2).join(" ")).sort()).toEqual(["api", "migrate", "worker", "worker maintain"]);
     for (const w of workloads) {
       for (const c of podOf(w).containers) {
         expect(VERBS).toContain(c.args[0]);

@@ -112,6 +112,7 @@ async function main(verb: string | undefined): Promise<void> {
   if (verb === "worker" && process.argv[3] === "backfill") return runBackfill(config, db.sql, log, process.argv.slice(4));
   const runtime = await buildRuntime(verb, config, { db, log, ...(authenticate ? { authenticate } : {}) });
   const { app, worker } = runtime;
+  runtime.outputPurge.start();
   if (app) {
     try {
       // Elysia asks Bun for SO_REUSEPORT by default: a second process on the same port would then

@@ -26,6 +26,7 @@ import { createRuntimeLimits } from "./flags/setup";
 import { createMetadata, type Metadata } from "./metadata";
 import { createPgOutputReader } from "./outputs/pg-reader";
 import { createPgOutputWriter } from "./outputs/pg-store";
+import { createOutputPurge, type OutputPurge } from "./outputs/purge";
 import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
 import { createTrinoOutputReader } from "./outputs/trino-reader";
@@ -155,6 +156,9 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
           executorOptions: withOutputsReady(bumpOnCommit(bumps), outbox),
           ...(kafka ? { mode: "kafka" as const, queue, kafka } : { mode: "embedded" as const, queue: queue as LocalQueue }),
         });
+  // Rows of deleted runs go in the background, in bounded batches (src/outputs/purge.ts); every
+  // process shares the queue. src/main.ts starts its loop; an app built without it purges when kicked.
+  const outputPurge = createOutputPurge({ transaction: metadata.transaction, log });
   const probes =
     verb === "worker" && worker
       ? startProbeServer({ port: config.scenarioMetricsPort, hostname: config.scenarioMetricsAddr, metrics, sql, isReady: () => !draining && worker.ready })
@@ -162,7 +166,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
   if (probes) log.info("worker_probes_listening", { url: `http://${config.scenarioMetricsAddr}:${probes.port}` });
 
   // The worker serves no API, so it needs no token verifier and none of the API's services.
-  const app = verb === "worker" ? undefined : buildApi({ config, deps, metadata, metrics, queue, cache, bumps, redis, iceberg, isDraining });
+  const app = verb === "worker" ? undefined : buildApi({ config, deps, metadata, metrics, queue, cache, bumps, redis, iceberg, isDraining, outputPurge });
 
   return {
     app,
@@ -170,6 +174,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
     probes,
     queue,
     cache,
+    outputPurge,
     /** How runs travel, for the start-up log line. */
     queueKind: kafka ? ("kafka" as const) : ("embedded" as const),
     isDraining,
@@ -180,10 +185,12 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
     /**
      * Closes everything but the HTTP server (the caller stops it first) and the database (the
      * caller closes it last): the worker hands back what it cannot finish within `graceMs`, the
-     * relay then publishes those hand-backs; then probes, the cache, Redis and Kafka.
+     * relay then publishes those hand-backs; then the output purge (after its batch in flight), probes,
+     * the cache, Redis and Kafka.
      */
     async close(graceMs: number) {
       if (worker) await worker.stop(graceMs);
+      await outputPurge.stop();
       if (relay) {
         await relay.flush().catch((err) => log.warn("outbox_flush_failed", { error: (err as Error).message }));
         await relay.stop();
@@ -213,6 +220,7 @@ function buildApi(o: {
   redis: Redis | undefined;
   iceberg: IcebergOutputs | undefined;
   isDraining: () => boolean;
+  outputPurge: OutputPurge;
 }) {
   const { config, deps, metadata, metrics, queue, cache, bumps, iceberg } = o;
   const { log } = deps;
@@ -227,7 +235,11 @@ function buildApi(o: {
   const purgeOutputs = iceberg ? icebergScenarioPurge(iceberg) : undefined;
   const scenarios = createScenarioService(scenarioRepo, curveRepo, {
     removing: (tx, removed) => bumps.record(tx, { ...removed, reason: "scenario_deleted" }),
-    removed: (removed) => Promise.all([purgeOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]),
+    removed: (removed) => {
+      // The runs' Postgres rows were queued in the DELETE's transaction; purge them now, in the background.
+      o.outputPurge.kick();
+      return Promise.all([purgeOutputs?.(removed), bumps.settle({ ...removed, reason: "scenario_deleted" })]);
+    },
   });
   const outputs = createOutputService({
     runs: metadata.runs,

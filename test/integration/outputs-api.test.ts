@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import type { OutputRow } from "../../src/outputs/row";
 import { buildApp, call, createTestDb, STORES, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 import { parseCsv, seedRun } from "../support/outputs";
 
 const TENANT = "t-out";
@@ -326,12 +327,13 @@ for (const store of STORES) {
       expect((await call(off, "GET", `/v1/scenarios/${scenarioId}`, { headers: tenant })).status).toBe(200);
     });
 
-    test("deleting the scenario deletes its outputs (cascade through its runs)", async () => {
+    test("deleting the scenario deletes its outputs: its runs are queued in the DELETE, the background purge removes the rows", async () => {
       const s = (await call(app, "POST", "/v1/scenarios", { body: { name: "Doomed" }, headers: tenant })).json.data.id;
       await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 50 });
       expect((await call(app, "DELETE", `/v1/scenarios/${s}`, { headers: tenant })).status).toBe(204);
-      const [left] = await db.sql`select count(*)::int as n from scenario_output where scenario_id = ${s}`;
-      expect(left?.n).toBe(0);
+      const left = async () => (await db.sql`select count(*)::int as n from scenario_output where scenario_id = ${s}`)[0]?.n;
+      await eventually(async () => (await left()) === 0, { what: "the deleted scenario's output rows purged" });
+      expect((await db.sql`select count(*)::int as n from output_purge where scenario_id = ${s}`)[0]?.n).toBe(0);
     });
   });
 }

@@ -19,7 +19,7 @@ const METRICS = ["mid", "baseline", "uplift", "policy_uplift", "NPV"];
 const MAX_MULTIPLES = 8;
 /** What a chart's tooltip calls its solid and dashed line. */
 const SIDES = { mid: "a", baseline: "b" };
-const pct = new Intl.NumberFormat("en-US", { style: "percent", maximumFractionDigits: 2, signDisplay: "exceptZero" });
+const pct = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 2, signDisplay: "exceptZero" });
 
 /** A scenario's SUCCEEDED runs, the one that finished last first (the API's default run). */
 async function succeededRuns(scenarioId: string, signal: AbortSignal): Promise<Run[]> {

@@ -13,7 +13,7 @@ import type { Sql } from "./adapters/postgres";
 import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
 import { createMetadata } from "./metadata";
 import { backfill, terminalProgress } from "./outputs/backfill";
-import { DATA_SIZE, DURATION, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
+import { maintainArgumentError, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
 import { redact } from "./platform/redact";
@@ -209,8 +209,8 @@ async function runMaintain(config: Config, args: string[]): Promise<void> {
     ({ values: opts } = parseArgs({ args, options: { retention: { type: "string", default: "7d" }, "file-size-threshold": { type: "string", default: "128MB" } } }) as {
       values: typeof opts;
     });
-    if (!DURATION.test(opts.retention)) throw new Error(`--retention ${opts.retention} is not a duration such as 7d, 12h or 30m`);
-    if (!DATA_SIZE.test(opts["file-size-threshold"])) throw new Error(`--file-size-threshold ${opts["file-size-threshold"]} is not a size such as 128MB`);
+    const wrong = maintainArgumentError({ retention: opts.retention, fileSizeThreshold: opts["file-size-threshold"] });
+    if (wrong) throw new Error(`--${wrong}`);
     if (!config.trinoUrl) throw new Error("maintain needs AURUM_TRINO_URL");
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);

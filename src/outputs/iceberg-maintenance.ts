@@ -40,13 +40,21 @@ export type MaintainReport = {
 };
 
 /** A Trino duration: digits (optionally with a fraction) and a unit. */
-export const DURATION = /^\d+(\.\d+)?(ns|us|ms|s|m|h|d)$/;
+const DURATION = /^\d+(\.\d+)?(ns|us|ms|s|m|h|d)$/;
 /** A Trino data size: digits and a unit. */
-export const DATA_SIZE = /^\d+(\.\d+)?(B|kB|MB|GB|TB)$/;
+const DATA_SIZE = /^\d+(\.\d+)?(B|kB|MB|GB|TB)$/;
+
+/** What is wrong with a retention or a file size threshold, named as the command's options; undefined when both are well formed. */
+export function maintainArgumentError(o: Pick<MaintainOptions, "retention" | "fileSizeThreshold">): string | undefined {
+  if (!DURATION.test(o.retention)) return `retention ${o.retention} is not a duration such as 7d, 12h or 30m`;
+  if (!DATA_SIZE.test(o.fileSizeThreshold)) return `file-size-threshold ${o.fileSizeThreshold} is not a size such as 128MB`;
+  return undefined;
+}
 
 export async function maintainIceberg(o: MaintainOptions): Promise<MaintainReport> {
-  if (!DURATION.test(o.retention)) throw new Error(`retention ${o.retention} is not a duration such as 7d, 12h or 30m`);
-  if (!DATA_SIZE.test(o.fileSizeThreshold)) throw new Error(`file size threshold ${o.fileSizeThreshold} is not a size such as 128MB`);
+  // They go into the SQL as literals: checked here whoever calls.
+  const wrong = maintainArgumentError(o);
+  if (wrong) throw new Error(wrong);
   const parts = o.table.split(".");
   if (parts.length !== 3 || !parts.every((p) => /^[a-z_][a-z0-9_]*$/.test(p))) throw new Error(`table ${o.table} is not catalog.schema.table`);
   const [catalog, schema, name] = parts as [string, string, string];

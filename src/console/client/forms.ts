@@ -5,14 +5,11 @@
  * and raw JSON as the advanced view.
  */
 import type { FormField } from "../../scenarios/drivers";
-import { allRows } from "./api";
 import { clear, field, h, id } from "./dom";
 import { type Assumption, driverLabel } from "./drivers";
-import { parseJson } from "./shell";
+import { allCurves, type CurveInfo, parseJson } from "./shell";
 
 declare const DRIVER_FORMS_FROM_SCHEMAS: Record<string, FormField[]>;
-
-type Curve = { curve_key: string; market: string; location: string; product: string };
 
 const TYPE_NAMES: Record<string, string> = { policy: "Policy", load_growth: "Load growth", fuel_curve: "Fuel curve shock", fleet_change: "Fleet change" };
 
@@ -56,7 +53,7 @@ export type AssumptionsEditor = {
 type Editor = {
   items: Assumption[];
   inputs: Map<string, { control: HTMLElement; error: HTMLElement }>;
-  curves: Promise<Curve[]>;
+  curves: Promise<CurveInfo[]>;
   regionsId: string;
   render: () => void;
   add: HTMLButtonElement;
@@ -76,7 +73,8 @@ export function assumptionsEditor(initial: Assumption[], signal: AbortSignal): A
   const ed: Editor = {
     items: initial.map((a) => ({ driver_type: a.driver_type, payload: { ...a.payload } })),
     inputs: new Map(),
-    curves: loadCurves(signal),
+    // The pickers' curves; none when the list fails (the API then judges what is typed in JSON).
+    curves: allCurves(signal).catch(() => []),
     regionsId: regions.id,
     add: h("button", { type: "button", className: "secondary" }, "Add driver"),
     cards: h("div", { className: "driver-cards" }),
@@ -262,13 +260,4 @@ function curvePicker(a: Assumption, f: FormField, ed: Editor): HTMLSelectElement
   if (typeof f.product === "object") el.setAttribute("data-product-field", f.product.field);
   el.addEventListener("aurum:refill", () => void fill());
   return el;
-}
-
-/** Every curve's key, market, location and product (all pages), for the pickers; none when the list fails. */
-async function loadCurves(signal: AbortSignal): Promise<Curve[]> {
-  try {
-    return (await allRows<Curve>("/v1/curves", { limit: 200 }, signal, 50)).rows;
-  } catch {
-    return [];
-  }
 }

@@ -1,6 +1,6 @@
 /** What every page gets, the API's shapes as the console reads them, and shared page parts. */
 import type { OutputRow as ApiOutputRow } from "../../outputs/row";
-import { allRows, api, describe } from "./api";
+import { allRows, api, describe, qs } from "./api";
 import { clear, h } from "./dom";
 
 export type Ctx = {
@@ -152,4 +152,29 @@ export async function curvesOf(base: string, runId: string | undefined, signal: 
     if (rows.length) return [...new Set(rows.map((r) => r.curve_key))];
   }
   return [];
+}
+
+/** A curve's identity as GET /v1/curves gives it. */
+export type CurveInfo = { curve_key: string; market: string; location: string; product: string; block: string; unit: string };
+
+/** Every curve of the curve store (all pages of GET /v1/curves, up to 10,000). */
+export async function allCurves(signal: AbortSignal): Promise<CurveInfo[]> {
+  return (await allRows<CurveInfo>("/v1/curves", { limit: 200 }, signal, 50)).rows;
+}
+
+const curveInfos = new Map<string, Promise<CurveInfo | undefined>>();
+/** One curve's market, location, block and unit, asked once per key (none when the curve is not in the curve store). */
+export function curveInfo(key: string, signal: AbortSignal): Promise<CurveInfo | undefined> {
+  let found = curveInfos.get(key);
+  if (!found) {
+    found = api<{ curve: CurveInfo }>(`/v1/curves/${encodeURIComponent(key)}${qs({ limit: 1 })}`, { signal }).then(
+      ({ data }) => data.curve,
+      () => {
+        curveInfos.delete(key);
+        return undefined;
+      },
+    );
+    curveInfos.set(key, found);
+  }
+  return found;
 }

@@ -10,7 +10,7 @@ import type { CompareRow } from "../../../outputs/row";
 import { allRows, api, qs } from "../api";
 import { bandChart, type Point } from "../chart";
 import { choice, clear, columnHeads, field, fmt, h, numCell, select, short } from "../dom";
-import { type Ctx, curvesOf, errorBox, heading, type Run, type Scenario, TENOR_AXIS, tenorSwitch } from "../shell";
+import { type Ctx, curveInfo, curvesOf, errorBox, heading, type Run, type Scenario, TENOR_AXIS, tenorSwitch } from "../shell";
 
 type State = { with: string; run: string; withRun: string; curve: string; tenor: string; metric: string };
 
@@ -308,7 +308,9 @@ async function sameMarket(curve: string, curves: string[], signal: AbortSignal):
   let market: string;
   let members: (k: string) => boolean;
   try {
-    market = (await api<{ curve: { market: string } }>(`/v1/curves/${encodeURIComponent(curve)}${qs({ limit: 1 })}`, { signal })).data.curve.market;
+    const info = await curveInfo(curve, signal);
+    if (!info) throw new Error(`curve ${curve} is not in the curve store`);
+    market = info.market;
     const { rows } = await allRows<{ curve_key: string }>("/v1/curves", { market, limit: 200 }, signal, 10);
     const inMarket = new Set(rows.map((r) => r.curve_key));
     members = (k) => inMarket.has(k);

@@ -6,9 +6,7 @@
 import { allRows } from "../api";
 import { clear, columnHeads, h, numCell } from "../dom";
 import { type Assumption, driverLabel } from "../drivers";
-import { type Ctx, errorBox, type OutputRow } from "../shell";
-
-type CurveMeta = { curve_key: string; unit: string };
+import { allCurves, type Ctx, errorBox, type OutputRow } from "../shell";
 
 /** Rows the summary reads per metric: 50 pages of 1,000 (allRows' default). */
 const MAX_ROWS = 50_000;
@@ -26,7 +24,7 @@ export function kpiSection(ctx: Ctx, base: string, runId: string, assumptions: A
         rows("npv_per_bp", "MONTHLY"),
         rows("mid_per_gas", "MONTHLY"),
         rows("uplift", "CALENDAR"),
-        allRows<CurveMeta>("/v1/curves", { limit: 200 }, signal, 10).then((r) => r.rows),
+        allCurves(signal),
       ]);
       const unit = new Map(curves.map((c) => [c.curve_key, c.unit]));
       const keys = [...new Set([...npv, ...uplift, ...perBp, ...perGas].map((r) => r.curve_key))];

@@ -7,14 +7,11 @@ import { allRows, api, download, qs } from "../api";
 import { bandChart, barChart, type Point } from "../chart";
 import { type Child, choice, clear, columnHeads, field, fmt, h, numCell, select, short } from "../dom";
 import { type Assumption, driverLabel } from "../drivers";
-import { type Ctx, curvesOf, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, TENOR_AXIS, tenorSwitch } from "../shell";
+import { type Ctx, type CurveInfo, curveInfo, curvesOf, errorBox, heading, type LatestRow, type OutputRow, type Run, type Scenario, TENOR_AXIS, tenorSwitch } from "../shell";
 import { kpiSection } from "./kpi";
 
 /** The view, all of it in the URL: run, curve, tenor, selected month, band shown, zoom (first and last month). */
 type State = { runId: string; curve: string; tenor: string; month: string; band: boolean; from: string; to: string };
-
-/** A curve's identity as GET /v1/curves/{key} gives it (for the chart's title and units). */
-type CurveInfo = { curve_key: string; market: string; location: string; product: string; block: string; unit: string };
 
 export function outputsPage(ctx: Ctx): void {
   const scenarioId = ctx.params[1] as string;
@@ -202,23 +199,6 @@ function chartData(state: State, points: Point[]): HTMLElement {
 
 /** The run's rows of the curve and tenor, its assumptions (what attribution keys name) and the curve's identity. */
 type ChartData = { mid: OutputRow[]; baseline: OutputRow[]; uplift: OutputRow[]; assumptions: Assumption[] | undefined; curve: CurveInfo | undefined };
-
-const curveInfos = new Map<string, Promise<CurveInfo | undefined>>();
-/** The curve's market, location, block and unit (none when the curve is not in the curve store). */
-function curveInfo(key: string, signal: AbortSignal): Promise<CurveInfo | undefined> {
-  let found = curveInfos.get(key);
-  if (!found) {
-    found = api<{ curve: CurveInfo }>(`/v1/curves/${encodeURIComponent(key)}${qs({ limit: 1 })}`, { signal }).then(
-      ({ data }) => data.curve,
-      () => {
-        curveInfos.delete(key);
-        return undefined;
-      },
-    );
-    curveInfos.set(key, found);
-  }
-  return found;
-}
 
 /** "PJM_WEST_ON_PEAK: PJM West Hub, ON_PEAK, monthly (USD/MWh)". */
 function chartTitle(state: State, curve: CurveInfo | undefined): string {

@@ -363,7 +363,8 @@ describe.skipIf(!HAVE_CHROMIUM)("console in headless Chromium", () => {
     await page.screenshot({ path: FORMS_SCREENSHOT, fullPage: true });
     await page.getByRole("button", { name: "Remove driver 1" }).click();
     await page.getByRole("button", { name: "Save changes" }).click();
-    await page.getByRole("heading", { level: 1, name: "E2E forms" }).waitFor();
+    // Exact: the edit page's own heading, "Edit E2E forms", contains the name too.
+    await page.getByRole("heading", { level: 1, name: "E2E forms", exact: true }).waitFor();
     expect(((await apiJson(`/v1/scenarios/${id}`)).data as unknown as { assumptions: unknown[] }).assumptions).toMatchObject([
       { driver_type: "fuel_curve", payload: { fuel: "coal", basis_points_adjustment: 400 } },
     ]);

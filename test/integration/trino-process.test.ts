@@ -59,7 +59,11 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
         throw new Error(`run ${r.state}, attempt ${r.attempts}, progress ${r.progress}, error ${JSON.stringify(r.error)}`);
       },
       { what: "the run to finish", timeoutMs: 120_000, intervalMs: 500 },
-    );
+    ).catch((err) => {
+      // A run left QUEUED (it happened once in a full run: attempt 0 after 120 s): the service's own log says why its dispatcher did not claim it.
+      console.log(`the service's log, last lines:\n${api.output().split("\n").slice(-40).join("\n")}`);
+      throw err;
+    });
     expect(state).toBe("SUCCEEDED");
 
     const inIceberg = await icebergCount(`run_id = ${varcharLiteral(run.id)}`);

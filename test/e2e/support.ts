@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 import { startService as spawnService } from "../support/service";
+import { pgliteFromTemplate } from "../support/templates";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -16,9 +17,13 @@ const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "
 
 export type Service = { base: string; stop: () => Promise<void> };
 
-/** `bun src/main.ts start` on a free loopback port, embedded PGlite in a temp folder, auth disabled. */
+/**
+ * `bun src/main.ts start` on a free loopback port, auth disabled, embedded PGlite in a temp folder
+ * copied from the migrated template (a first start's initdb costs ~7 CPU-seconds and 1 GB; the
+ * first start itself is tested in test/integration/server.test.ts).
+ */
 export async function startService(env: Record<string, string> = {}): Promise<Service> {
-  const dataDir = mkdtempSync(join(tmpdir(), "aurum-e2e-"));
+  const dataDir = await pgliteFromTemplate();
   const { AURUM_APP_DB_DSN: _a, AURUM_TIMESCALE_DSN: _b, AURUM_KAFKA_BROKERS: _c, ...inherited } = process.env;
   const service = await spawnService("start", {
     ...inherited,

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
+import { pgliteFromTemplate } from "../support/templates";
 
 const ROOT = join(import.meta.dir, "../..");
 const CLI = join(ROOT, "src/cli/main.ts");
@@ -26,7 +27,8 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
 type Result = { code: number; stdout: string; stderr: string };
 
 describe("the aurum CLI against a running server", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "aurum-cli-data-"));
+  /** A copy of the migrated PGlite template (test/support/templates.ts): no initdb at start. */
+  let dataDir = "";
   const work = mkdtempSync(join(tmpdir(), "aurum-cli-work-"));
   let server: ServiceProcess | undefined;
   let base = "";
@@ -51,6 +53,7 @@ describe("the aurum CLI against a running server", () => {
 
   beforeAll(async () => {
     // One engine thread, so a test can keep it busy and have a run wait QUEUED.
+    dataDir = await pgliteFromTemplate();
     server = await startService("start", cleanEnv({ AURUM_DATA_DIR: dataDir, AURUM_WORKER_CONCURRENCY: "1" }));
     base = server.base;
   }, 180_000);
@@ -58,7 +61,7 @@ describe("the aurum CLI against a running server", () => {
   afterAll(() => {
     for (const p of proxies) p.stop(true);
     server?.proc.kill("SIGKILL");
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   });
 

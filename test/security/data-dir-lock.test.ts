@@ -3,13 +3,14 @@
  * well — Elysia asked for SO_REUSEPORT — and open the same PGlite files: requests alternated between
  * two diverging copies and a restart lost one of them. Now the folder is locked and the port not shared.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataDirLockedError, lockDataDirWithPidFile } from "../../src/adapters/datalock";
 import { checkedFetch } from "../support/contract";
 import { type ServiceProcess, startService } from "../support/service";
+import { pgliteFromTemplate } from "../support/templates";
 import { cleanEnv, runToExit } from "./spawn";
 
 /** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
@@ -30,13 +31,16 @@ async function scenarioNames(base: string): Promise<string[]> {
 }
 
 describe("one process per embedded data folder", () => {
-  const dir = mkdtempSync(join(tmpdir(), "aurum-lock-"));
-  const otherDir = mkdtempSync(join(tmpdir(), "aurum-lock-other-"));
+  // Copies of the migrated PGlite template (test/support/templates.ts): the lock is under test, not initdb.
+  let dir = "";
+  let otherDir = "";
   const running: ServiceProcess[] = [];
+  beforeAll(async () => {
+    [dir, otherDir] = await Promise.all([pgliteFromTemplate(), pgliteFromTemplate()]);
+  });
   afterAll(() => {
     for (const s of running) s.proc.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(otherDir, { recursive: true, force: true });
+    for (const d of [dir, otherDir]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   test("a second start in the same folder and on the same port exits 78 naming the holder; the first loses nothing", async () => {
@@ -45,7 +49,7 @@ describe("one process per embedded data folder", () => {
     const before = await createScenario(first.base, "before the second start");
     const port = new URL(first.base).port;
 
-    const second = await runToExit("start", cleanEnv({ AURUM_DATA_DIR: dir, AURUM_API_PORT: port, AURUM_API_HOST: "127.0.0.1" }), 40_000);
+    const second = await runToExit("start", cleanEnv({ AURUM_DATA_DIR: dir, AURUM_API_PORT: port, AURUM_API_HOST: "127.0.0.1" }), 90_000);
     expect(second.code).toBe(78);
     const message = second.stderr.trim();
     expect(message.split("\n")).toHaveLength(1);
@@ -84,7 +88,7 @@ describe("one process per embedded data folder", () => {
   test("another folder on a port in use is refused (78, one line), not a second listener", async () => {
     const holder = running.at(-1) as ServiceProcess;
     const port = new URL(holder.base).port;
-    const other = await runToExit("start", cleanEnv({ AURUM_DATA_DIR: otherDir, AURUM_API_PORT: port, AURUM_API_HOST: "127.0.0.1" }), 60_000);
+    const other = await runToExit("start", cleanEnv({ AURUM_DATA_DIR: otherDir, AURUM_API_PORT: port, AURUM_API_HOST: "127.0.0.1" }), 90_000);
     expect(other.code).toBe(78);
     expect(other.stderr.trim().split("\n")).toHaveLength(1);
     expect(other.stderr).toContain(`port ${port}`);

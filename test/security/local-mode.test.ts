@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { unknownVariables } from "../../src/config";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { pgliteFromTemplate } from "../support/templates";
 import { cleanEnv, type Running, runToExit, startListening } from "./spawn";
 
 /** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
@@ -32,16 +33,19 @@ const events = (out: string) =>
 
 describe("local mode", () => {
   const dir = mkdtempSync(join(tmpdir(), "aurum-local-"));
+  let templateCopy = "";
   const running: Running[] = [];
   let db: TestDb | undefined;
   afterAll(async () => {
     for (const r of running) r.proc.kill("SIGKILL");
     await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    for (const d of [dir, templateCopy]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   test("`start` without AURUM_API_HOST listens on loopback only, warns that auth is off, and reports a misspelled variable", async () => {
-    const s = await startListening("start", cleanEnv({ AURUM_DATA_DIR: join(dir, "start"), AURUM_LOG_LEVLE: "debug" }));
+    // A copy of the migrated PGlite template: the warnings are under test, not initdb (server.test.ts starts on an empty folder).
+    templateCopy = await pgliteFromTemplate();
+    const s = await startListening("start", cleanEnv({ AURUM_DATA_DIR: templateCopy, AURUM_LOG_LEVLE: "debug" }), 100_000);
     running.push(s);
     const url = new URL(s.url);
     expect(url.hostname).toBe("127.0.0.1");

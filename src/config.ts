@@ -215,6 +215,12 @@ export const SETTINGS = {
     oneOf("postgres", "trino"),
     "Where workers write run outputs: the metadata Postgres (`scenario_output`) or Iceberg through Trino (`<catalog>.<schema>.scenario_output`, needs AURUM_TRINO_URL and a server Postgres).",
   ),
+  outputSortRows: setting(
+    "AURUM_OUTPUT_SORT_ROWS",
+    "500000",
+    int(1_000, 100_000_000),
+    'Rows of one run the Postgres output writer holds in memory to write them in export order (~120 bytes each). A larger run streams through a staging table that Postgres sorts: bounded worker memory, slower ingest (docs/runs.md, "Memory").',
+  ),
   trinoUrl: setting("AURUM_TRINO_URL", undefined, url("http:", "https:"), "Trino coordinator (HTTP client protocol)."),
   trinoUser: setting("AURUM_TRINO_USER", "aurum", text, "X-Trino-User of every query."),
   trinoSource: setting("AURUM_TRINO_SOURCE", "aurum-scenarios", text, "X-Trino-Source of every query (shows in system.runtime.queries)."),

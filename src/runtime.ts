@@ -150,7 +150,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
           metrics,
           writer: iceberg
             ? createTrinoOutputWriter({ ...iceberg, metadata, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
-            : createPgOutputWriter(sql, { copy: db.mode === "server" }),
+            : createPgOutputWriter(sql, { copy: db.mode === "server", sortRows: config.outputSortRows }),
           // After the outputs commit, never before: see docs/cache.md ("Ordering").
           // Kafka mode: the "outputs ready" event goes into the outbox in the same transaction.
           executorOptions: withOutputsReady(bumpOnCommit(bumps), outbox),

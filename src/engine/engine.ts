@@ -51,7 +51,7 @@ import {
   shapley,
   stackPrice,
 } from "./stack";
-import type { BaselineCurve, Driver, EngineInput, EngineResult, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
+import type { BaselineCurve, Driver, EngineInput, EngineResult, EngineSummary, ModelParameters, OutputBatch, RunOptions, TenorType } from "./types";
 import { CurveBands, RunBands } from "./uncertainty";
 import { unitFactor } from "./units";
 import { EngineValidationError, unitIssues, validateInput } from "./validate";
@@ -78,8 +78,12 @@ const ATTRIBUTED = [false, false, true, true, true, true, false, false];
 const SUMMED = [false, false, false, false, true, false, true, false];
 export const DEFAULT_BATCH_ROWS = 50_000;
 
+/**
+ * Fills batches of `batchRows` rows. Full batches wait in `ready` until the caller takes them
+ * (`take`), so a caller that takes them as they come holds at most one batch and one curve's rows.
+ */
 class BatchWriter {
-  readonly batches: OutputBatch[] = [];
+  private ready: OutputBatch[] = [];
   private cur: OutputBatch | null = null;
   private n = 0;
   private cap = 0;
@@ -108,7 +112,6 @@ class BatchWriter {
       bandUpper: new Float64Array(cap),
       attribution: new Array<string | null>(cap),
     };
-    this.batches.push(b);
     this.cur = b;
     return b;
   }
@@ -128,6 +131,18 @@ class BatchWriter {
     b.bandUpper[i] = hi;
     b.attribution[i] = attr;
     b.length = this.n;
+    if (this.n === this.cap) {
+      this.ready.push(b);
+      this.cur = null;
+    }
+  }
+
+  /** The batches filled since the last call; with `end`, the one being filled too (normally none: the last batch's capacity is the rows left). */
+  take(end = false): OutputBatch[] {
+    const out = this.ready;
+    this.ready = [];
+    if (end && this.cur !== null && this.n > 0) out.push(this.cur);
+    return out;
   }
 }
 
@@ -266,7 +281,23 @@ export function planRun(input: EngineInput): {
   return { parameters: P, run, curves: plans, total, maxT, labels, qLabels, yLabels };
 }
 
+/** Runs the engine to the end and returns every batch (tests, the bench; the worker streams: runScenarioStream). */
 export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineResult {
+  const batches: OutputBatch[] = [];
+  const stream = runScenarioStream(input, opts);
+  for (;;) {
+    const next = stream.next();
+    if (next.done) return { batches, ...next.value };
+    batches.push(next.value);
+  }
+}
+
+/**
+ * The engine as a stream: yields each batch once it is full (after the curve that filled it) and
+ * returns the run's summary. Only the batch being filled and the batches not yet taken are held,
+ * so memory does not grow with the run. `versionHash` is known before the first batch.
+ */
+export function* runScenarioStream(input: EngineInput, opts: RunOptions = {}): Generator<OutputBatch, EngineSummary> {
   const { parameters: P, run, curves: plans, total, maxT, labels, qLabels, yLabels } = planRun(input);
   const batchRows = Math.max(1, Math.floor(opts.batchRows ?? DEFAULT_BATCH_ROWS));
   const { h0, H, hYm, hOnShare, hDF } = run;
@@ -276,6 +307,7 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
 
   const writer = new BatchWriter(batchRows, total);
   const versionHash = computeVersionHash(input, P);
+  opts.onVersionHash?.(versionHash);
 
   // ---- scratch (reused across curves)
   const ws = new Workspace(maxT, drivers.length);
@@ -302,8 +334,9 @@ export function runScenario(input: EngineInput, opts: RunOptions = {}): EngineRe
       });
     }
     opts.onProgress?.(ci + 1, plans.length);
+    yield* writer.take(ci === plans.length - 1);
   }
-  return { batches: writer.batches, versionHash, rows: total, bandStats: bands.stats() };
+  return { versionHash, rows: total, bandStats: bands.stats() };
 }
 
 class Workspace {

@@ -27,6 +27,7 @@ export {
   prepareCurve,
   type RunTables,
   runScenario,
+  runScenarioStream,
 } from "./engine";
 export { assertFiniteRow, NON_FINITE_OUTPUT, NonFiniteOutputError } from "./finite";
 export { Fnv1a64, fnv1a64Hex } from "./hash";

@@ -147,18 +147,24 @@ export interface OutputBatch {
   attribution: (string | null)[];
 }
 
-export interface EngineResult {
-  batches: OutputBatch[];
+/** What a run comes to besides its rows. */
+export interface EngineSummary {
   versionHash: string;
   rows: number;
   /** Monte Carlo standard errors of the period bands. */
   bandStats: BandStats;
 }
 
+export interface EngineResult extends EngineSummary {
+  batches: OutputBatch[];
+}
+
 export interface RunOptions {
   batchRows?: number;
   /** Called after each curve with (curves done, curves total). */
   onProgress?: (done: number, total: number) => void;
+  /** Called once, before the first row: the run's version hash (every row carries it). */
+  onVersionHash?: (hash: string) => void;
   signal?: { aborted: boolean };
 }
 

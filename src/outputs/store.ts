@@ -13,11 +13,16 @@ export type RunOutputMeta = {
   traceId?: string;
 };
 
+/** A run's batches: all at hand (an array), or streamed from the engine as it fills them (read once). */
+export type OutputBatches = Iterable<OutputBatch> | AsyncIterable<OutputBatch>;
+
 export interface OutputWriter {
   /**
-   * Replaces every row of the run with `batches`. `commit` runs in the same metadata transaction
-   * (it marks the run SUCCEEDED); if it throws, no row of this call stays. Returns rows written.
+   * Replaces every row of the run with `batches`, read once and in order (a writer holds at most a
+   * bounded number of rows). `commit` runs in the same metadata transaction after the last batch
+   * (it marks the run SUCCEEDED); if it or reading a batch throws, no row of this call stays.
+   * Returns rows written.
    */
-  replaceRun(meta: RunOutputMeta, batches: OutputBatch[], commit: (tx: Tx) => Promise<void>): Promise<number>;
+  replaceRun(meta: RunOutputMeta, batches: OutputBatches, commit: (tx: Tx) => Promise<void>): Promise<number>;
   deleteRun(runId: string): Promise<void>;
 }

@@ -24,11 +24,10 @@
 import type { Transaction, Tx } from "../adapters/postgres";
 import { type TrinoClient, TrinoError } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
-import type { OutputBatch } from "../engine/types";
 import type { Logger } from "../platform/logger";
 import type { RunRepo } from "../runs/repo";
 import type { OutputMetaRepo } from "./output-meta";
-import type { OutputWriter, RunOutputMeta } from "./store";
+import type { OutputBatches, OutputWriter, RunOutputMeta } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
 
 export const ICEBERG_OUTPUT_TABLE = "iceberg.market.scenario_output";
@@ -51,14 +50,15 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
   const iceberg = createIcebergOutputs(opts);
   const { transaction, runs, outputs } = opts.metadata;
   return {
-    async replaceRun(meta: RunOutputMeta, batches: OutputBatch[], commit: (tx: Tx) => Promise<void>) {
+    async replaceRun(meta: RunOutputMeta, batches: OutputBatches, commit: (tx: Tx) => Promise<void>) {
       return transaction(async (tx) => {
         await outputs.lockRun(tx, meta.runId);
         const run = await runs.get(meta.runId, null, tx);
         if (run?.state === "SUCCEEDED") throw new Error(`run ${meta.runId} is already SUCCEEDED; its outputs are final`);
         return iceberg.replace(
           meta,
-          (writeId) => iceberg.run(iceberg.statements(meta, writeId, batches), meta),
+          // Statements are built as batches arrive: at most `concurrency` statements' rows are held.
+          (writeId) => iceberg.run(iceberg.statementsFrom(meta, writeId, asAsync(batches)), meta),
           () => commit(tx),
         );
       });
@@ -72,6 +72,10 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
       });
     },
   };
+}
+
+async function* asAsync<T>(items: Iterable<T> | AsyncIterable<T>): AsyncGenerator<T> {
+  yield* items;
 }
 
 /** The Iceberg side of a run's rows: write, swap and delete. The caller holds the run's lock. */

@@ -10,7 +10,7 @@ import { withTimeout } from "../platform/timers";
 import type { RunRecord } from "../runs/model";
 import { type CommittedOutputs, runTraceId } from "../runs/queue";
 import { classifyFailure, type RunStep, rawText } from "./failure";
-import type { Job, WorkerPool } from "./pool";
+import { AbortedError, type Job, type WorkerPool } from "./pool";
 import type { RunStore } from "./run-store";
 
 export type ExecutorOptions = {
@@ -166,6 +166,19 @@ function createSettler(deps: { store: RunStore; writer: OutputWriter; metrics: R
   return settleFailure;
 }
 
+/**
+ * The job's own failure, if it failed by itself (not aborted by this attempt). A job still running
+ * (the writer failed first) is aborted here, which also frees its thread.
+ */
+async function engineFailure(job: Job): Promise<unknown> {
+  job.abort("the run's outputs could not be written");
+  const err = await job.result.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return err instanceof AbortedError ? undefined : err;
+}
+
 export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer: OutputWriter; log: Logger; metrics?: RunMetrics; options: ExecutorOptions }) {
   const { store, pool, writer, log, metrics, options } = deps;
   /** Every line about a run carries its id and its W3C trace id (one grep follows it across processes). */
@@ -203,9 +216,11 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
         throw new Error(`reading the run's inputs took over ${inputMs / 1000} s`);
       });
       step = "engine";
-      job = pool.run(input, { onProgress: (f) => (progress = f) });
-      if (stopReason) job.abort(stopReason);
-      const result = await job.result;
+      const current = pool.run(input, { onProgress: (f) => (progress = f) });
+      job = current;
+      if (stopReason) current.abort(stopReason);
+      const versionHash = await current.versionHash;
+      // The engine goes on filling batches while the writer takes them (at most IN_FLIGHT wait).
       step = "output";
       const rows = await writer.replaceRun(
         {
@@ -213,20 +228,26 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
           scenarioId: run.scenario_id,
           runId: run.id,
           asofDate: input.asofDate,
-          versionHash: result.versionHash,
+          versionHash,
           computedTs: new Date().toISOString(),
           traceId: runTraceId(run),
         },
-        result.batches,
-        commitSucceeded(store, options, run, { rows: result.rows, bandStats: result.bandStats, asofDate: input.asofDate, versionHash: result.versionHash }, () => {
-          stopReason ??= "cancelled";
-        }),
+        current.batches,
+        async (tx) => {
+          const result = await current.result;
+          const out = { rows: result.rows, bandStats: result.bandStats, asofDate: input.asofDate, versionHash };
+          await commitSucceeded(store, options, run, out, () => {
+            stopReason ??= "cancelled";
+          })(tx);
+        },
       );
       logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
       await options.onSucceeded?.(run, rows);
       return "SUCCEEDED";
     } catch (err) {
-      return await settleFailure(run, err, stopReason, step);
+      // A failure of the engine reaches the writer through the batches: classify it as the engine's.
+      const engine = job ? await engineFailure(job) : undefined;
+      return await settleFailure(run, engine ?? err, stopReason, engine ? "engine" : step);
     } finally {
       clearInterval(heartbeat);
       clearTimeout(timeout);

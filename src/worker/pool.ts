@@ -1,15 +1,29 @@
 /**
  * A fixed pool of Bun Workers running the engine. One job per thread at a time; extra jobs wait.
+ * A job's batches stream to one reader as the engine fills them, at most IN_FLIGHT of them not yet
+ * taken (the thread waits for the reader), so a run's rows are never all in memory.
  * Aborting a job terminates its thread and starts a fresh one: the engine is synchronous, so a
  * message could not interrupt it, and termination stops it at once. A thread that ends by itself,
- * or sends nothing for a job for a minute, is replaced the same way and its job fails (retryable),
- * so a run never waits forever on a thread while its lease is kept alive.
+ * or sends nothing for a job for a minute while it owes the reader a batch, is replaced the same
+ * way and its job fails (retryable), so a run never waits forever on a thread while its lease is kept alive.
  */
 import type { BandStats, EngineInput, OutputBatch } from "../engine/types";
-import type { FromThread } from "./messages";
+import { type FromThread, IN_FLIGHT, type ToThread } from "./messages";
 
-export type JobResult = { batches: OutputBatch[]; versionHash: string; rows: number; bandStats?: BandStats };
-export type Job = { result: Promise<JobResult>; abort: (reason: string) => void };
+export type JobSummary = { versionHash: string; rows: number; bandStats?: BandStats };
+export type Job = {
+  /** The run's version hash, known before its first batch (every row carries it). */
+  versionHash: Promise<string>;
+  /**
+   * The batches in the order the engine fills them, for one reader; taking one lets the thread go
+   * on. Ends after the last batch; throws what the job failed with (or AbortedError).
+   */
+  batches: AsyncIterable<OutputBatch>;
+  /** The summary once the engine has finished, or the job's failure. */
+  result: Promise<JobSummary>;
+  /** Fails the job and replaces its thread; a no-op once the job has ended. */
+  abort: (reason: string) => void;
+};
 export type JobCallbacks = { onProgress?: (fraction: number) => void };
 
 export class AbortedError extends Error {
@@ -34,9 +48,10 @@ export class ThreadSilentError extends Error {
 
 /**
  * `lost`: how the job running on the slot fails when its thread ends on its own or falls silent.
- * `heardAt`: when the thread last sent anything for that job (or the job started).
+ * `heardAt`: when the thread last sent anything for that job, or was last acked.
+ * `untaken`: batches it posted that the reader has not taken; at IN_FLIGHT the thread waits on us, not silent.
  */
-type Slot = { worker: Worker; busy: boolean; lost?: (err: Error) => void; heardAt: number };
+type Slot = { worker: Worker; busy: boolean; lost?: (err: Error) => void; heardAt: number; untaken: number };
 
 /**
  * How long a thread running a job may send nothing before it is taken for hung: the engine reports
@@ -58,7 +73,7 @@ export class WorkerPool {
     o: { silenceMs?: number } = {},
   ) {
     for (let i = 0; i < size; i++) {
-      const slot = { busy: false, heardAt: 0 } as Slot;
+      const slot = { busy: false, heardAt: 0, untaken: 0 } as Slot;
       slot.worker = this.spawn(slot);
       this.slots.push(slot);
     }
@@ -73,51 +88,76 @@ export class WorkerPool {
   }
 
   run(input: EngineInput, callbacks: JobCallbacks = {}): Job {
-    let abort: (reason: string) => void = () => {};
-    const result = new Promise<JobResult>((resolve, reject) => {
-      let settled = false;
-      let current: Slot | undefined;
-      const finish = (slot: Slot | undefined, fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        if (slot) this.release(slot);
-        fn();
-      };
-      abort = (reason) => {
-        const slot = current;
-        if (slot) {
-          // Replace the thread before releasing the slot, so the next job gets a live one.
-          slot.worker.terminate();
-          slot.worker = this.spawn(slot);
-        } else {
-          const i = this.waiting.indexOf(entry);
-          if (i >= 0) this.waiting.splice(i, 1);
-        }
-        finish(slot, () => reject(new AbortedError(reason)));
-      };
-      const entry: Waiting = {
-        start: (slot) => {
-          current = slot;
-          const jobId = this.nextJob++;
-          const batches: OutputBatch[] = [];
+    const versionHash = Promise.withResolvers<string>();
+    const result = Promise.withResolvers<JobSummary>();
+    // Whoever does not wait on these must not see an unhandled rejection.
+    versionHash.promise.catch(() => {});
+    result.promise.catch(() => {});
+    const stream = new BatchStream();
+    let settled = false;
+    let current: Slot | undefined;
+    let jobId = 0;
+    let hash = "";
+
+    const end = (slot: Slot | undefined, outcome: { summary: JobSummary } | { error: Error }) => {
+      if (settled) return;
+      settled = true;
+      if (slot) this.release(slot);
+      if ("summary" in outcome) {
+        stream.end();
+        result.resolve(outcome.summary);
+      } else {
+        stream.fail(outcome.error);
+        versionHash.reject(outcome.error);
+        result.reject(outcome.error);
+      }
+    };
+    const entry: Waiting = {
+      start: (slot) => {
+        current = slot;
+        jobId = this.nextJob++;
+        slot.heardAt = performance.now();
+        slot.untaken = 0;
+        stream.onTake = () => {
+          if (settled) return;
+          slot.untaken--;
           slot.heardAt = performance.now();
-          slot.worker.onmessage = (event: MessageEvent<FromThread>) => {
-            const m = event.data;
-            if (m.jobId !== jobId) return;
-            slot.heardAt = performance.now();
-            if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
-            else if (m.type === "batch") batches.push(m.batch);
-            else if (m.type === "done") finish(slot, () => resolve({ batches, versionHash: m.versionHash, rows: m.rows, bandStats: m.bandStats }));
-            else finish(slot, () => reject(Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {})));
-          };
-          slot.worker.onerror = (event) => finish(slot, () => reject(new Error(`engine thread crashed: ${event.message}`)));
-          slot.lost = (err) => finish(slot, () => reject(err));
-          slot.worker.postMessage({ jobId, input });
-        },
-      };
-      this.acquire(entry);
-    });
-    return { result, abort: (reason) => abort(reason) };
+          slot.worker.postMessage({ type: "ack", jobId } satisfies ToThread);
+        };
+        slot.worker.onmessage = (event: MessageEvent<FromThread>) => {
+          const m = event.data;
+          if (m.jobId !== jobId) return;
+          slot.heardAt = performance.now();
+          if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
+          else if (m.type === "started") {
+            hash = m.versionHash;
+            versionHash.resolve(hash);
+          } else if (m.type === "batch") {
+            slot.untaken++;
+            stream.push(m.batch);
+          } else if (m.type === "done") end(slot, { summary: { versionHash: hash, rows: m.rows, bandStats: m.bandStats } });
+          else end(slot, { error: Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {}) });
+        };
+        slot.worker.onerror = (event) => end(slot, { error: new Error(`engine thread crashed: ${event.message}`) });
+        slot.lost = (err) => end(slot, { error: err });
+        slot.worker.postMessage({ type: "run", jobId, input } satisfies ToThread);
+      },
+    };
+    const abort = (reason: string) => {
+      if (settled) return;
+      const slot = current;
+      if (slot) {
+        // Replace the thread before releasing the slot, so the next job gets a live one.
+        slot.worker.terminate();
+        slot.worker = this.spawn(slot);
+      } else {
+        const i = this.waiting.indexOf(entry);
+        if (i >= 0) this.waiting.splice(i, 1);
+      }
+      end(slot, { error: new AbortedError(reason) });
+    };
+    this.acquire(entry);
+    return { versionHash: versionHash.promise, batches: stream, result: result.promise, abort };
   }
 
   async close(): Promise<void> {
@@ -145,7 +185,7 @@ export class WorkerPool {
   private replaceSilent(): void {
     const now = performance.now();
     for (const slot of this.slots) {
-      if (!slot.lost || now - slot.heardAt <= this.silenceMs) continue;
+      if (!slot.lost || slot.untaken >= IN_FLIGHT || now - slot.heardAt <= this.silenceMs) continue;
       const silent = slot.worker;
       slot.worker = this.spawn(slot);
       silent.terminate();
@@ -171,5 +211,57 @@ export class WorkerPool {
     const next = this.waiting.shift();
     if (next) next.start(slot);
     else slot.busy = false;
+  }
+}
+
+/** Batches a reader takes between two full collections of the main thread's heap (~20 ms each). */
+const GC_EVERY_TAKEN = 4;
+
+/**
+ * The batches of one job on their way to one reader: pushed as they arrive from the thread, taken
+ * in order; `onTake` acks each taken one to the thread. After a failure the reader gets the error,
+ * not the batches still queued (they would be thrown away anyway).
+ */
+class BatchStream implements AsyncIterable<OutputBatch> {
+  onTake: () => void = () => {};
+  private readonly queue: OutputBatch[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private taken = 0;
+
+  push(batch: OutputBatch): void {
+    this.queue.push(batch);
+    this.notify();
+  }
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+  fail(err: Error): void {
+    this.failure = err;
+    this.queue.length = 0;
+    this.notify();
+  }
+  private notify(): void {
+    this.wake?.();
+    this.wake = undefined;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<OutputBatch> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const next = this.queue.shift();
+      if (next) {
+        this.onTake();
+        yield next;
+        // The batch the reader just finished with is garbage (as are its COPY text or INSERT
+        // statements); left to the collector's pace, a large run's pile up (docs/runs.md, "Memory").
+        if (++this.taken % GC_EVERY_TAKEN === 0) Bun.gc(true);
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
   }
 }

@@ -13,8 +13,10 @@ import { syntheticBatches } from "../support/output-batches";
 import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
 import { describeNonFiniteReadContract, type RawRow, type ReadContractHarness } from "../support/output-read-contract";
 
-const cases: { name: string; store: Store; copy: boolean }[] = [
+const cases: { name: string; store: Store; copy: boolean; sortRows?: number }[] = [
   { name: "postgres, COPY", store: "postgres", copy: true },
+  // A run larger than the writer may hold: through the staging table that Postgres sorts.
+  { name: "postgres, COPY through staging", store: "postgres", copy: true, sortRows: 100 },
   { name: "postgres, unnest", store: "postgres", copy: false },
   { name: "pglite, unnest", store: "pglite", copy: false },
 ];
@@ -24,7 +26,7 @@ async function openStore(c: (typeof cases)[number]): Promise<ContractHarness> {
   const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', 'writer contract') returning id::text as id`;
   const scenarioId = s!.id as string;
   return {
-    writer: createPgOutputWriter(db.sql, { copy: c.copy }),
+    writer: createPgOutputWriter(db.sql, { copy: c.copy, ...(c.sortRows ? { sortRows: c.sortRows } : {}) }),
     newRun: async (): Promise<RunOutputMeta> => {
       const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
         values (${scenarioId}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
@@ -116,29 +118,77 @@ describe("output writer: a run's rows in the heap", () => {
     await db?.drop();
   });
 
-  test("COPY writes them in export order (metric, curve, tenor type, month), whatever order the engine made them in", async () => {
-    const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', 'heap order') returning id::text as id`;
-    const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
+  const paths = [
+    { path: "held and sorted by the writer", sortRows: undefined },
+    { path: "streamed through staging, sorted by Postgres", sortRows: 3_000 },
+  ];
+  for (const { path, sortRows } of paths)
+    test(`COPY writes them in export order (metric, curve, tenor type, month), whatever order the engine made them in (${path})`, async () => {
+      const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', ${`heap order, ${path}`}) returning id::text as id`;
+      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
       values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
-    const batches = syntheticBatches(12_000, 5_000);
-    const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
-    await createPgOutputWriter(db.sql, { copy: true }).replaceRun(meta, batches, async () => {});
-    // Keys compare as the database orders them (C collation; months as ISO dates).
-    const inHeap = (
-      await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${r!.id} order by ctid`
-    ).map((x) => x.k);
-    expect(inHeap.length).toBe(12_000);
-    // Where the key goes down from one row to the next in the heap. COPY may put a row into room left
-    // on an earlier page (one row in 12,000 here), so not none; written as the engine made them, thousands.
-    const descents = (keys: string[]) => keys.filter((k, i) => i > 0 && k < (keys[i - 1] as string)).length;
-    const made = batches.flatMap((b) =>
-      Array.from({ length: b.length }, (_, i) => {
-        const cm = b.contractMonth[i] as number;
-        return [b.metric[i], b.curveKey[i], b.tenorType[i], `${Math.floor(cm / 100)}-${String(cm % 100).padStart(2, "0")}-01`].join("|");
-      }),
-    );
-    expect([...made].sort()).toEqual([...inHeap].sort());
-    expect(descents(made)).toBeGreaterThan(2_000);
-    expect(descents(inHeap)).toBeLessThanOrEqual(12);
+      const batches = syntheticBatches(12_000, 5_000);
+      const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
+      await createPgOutputWriter(db.sql, { copy: true, ...(sortRows ? { sortRows } : {}) }).replaceRun(meta, streamed(batches), async () => {});
+      // Keys compare as the database orders them (C collation; months as ISO dates).
+      const inHeap = (
+        await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${r!.id} order by ctid`
+      ).map((x) => x.k);
+      expect(inHeap.length).toBe(12_000);
+      // Where the key goes down from one row to the next in the heap. COPY may put a row into room left
+      // on an earlier page (one row in 12,000 here), so not none; written as the engine made them, thousands.
+      const descents = (keys: string[]) => keys.filter((k, i) => i > 0 && k < (keys[i - 1] as string)).length;
+      const made = batches.flatMap((b) =>
+        Array.from({ length: b.length }, (_, i) => {
+          const cm = b.contractMonth[i] as number;
+          return [b.metric[i], b.curveKey[i], b.tenorType[i], `${Math.floor(cm / 100)}-${String(cm % 100).padStart(2, "0")}-01`].join("|");
+        }),
+      );
+      expect([...made].sort()).toEqual([...inHeap].sort());
+      expect(descents(made)).toBeGreaterThan(2_000);
+      expect(descents(inHeap)).toBeLessThanOrEqual(12);
+    });
+});
+
+/** Batches as the worker's pool hands them over: one at a time, asynchronously. */
+async function* streamed<T>(items: T[], failAfter = Number.POSITIVE_INFINITY): AsyncGenerator<T> {
+  let n = 0;
+  for (const item of items) {
+    await Bun.sleep(0);
+    if (n++ === failAfter) throw new Error("engine failed (injected)");
+    yield item;
+  }
+}
+
+describe("output writer: the batches fail mid-stream (the engine failed)", () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await createTestDb("postgres");
   });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  for (const [path, sortRows] of [
+    ["held", 1_000_000],
+    ["staging", 3_000],
+  ] as const)
+    test(`the error is raised, no row of the run stays, and an earlier write's rows are kept (${path})`, async () => {
+      const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', ${`fails mid-stream ${path}`}) returning id::text as id`;
+      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
+        values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
+      const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
+      const writer = createPgOutputWriter(db.sql, { copy: true, sortRows });
+      await writer.replaceRun(meta, [contractBatch(7)], async () => {});
+      let committed = false;
+      const failing = writer.replaceRun(meta, streamed(syntheticBatches(12_000, 2_000), 4), async () => {
+        committed = true;
+      });
+      await expect(failing).rejects.toThrow("engine failed (injected)");
+      expect(committed).toBe(false);
+      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${r!.id}`)[0]).toEqual({ n: 7 });
+      // The connection is usable afterwards, and the same run writes whole.
+      expect(await writer.replaceRun(meta, streamed(syntheticBatches(12_000, 2_000)), async () => {})).toBe(12_000);
+      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${r!.id}`)[0]).toEqual({ n: 12_000 });
+    });
 });

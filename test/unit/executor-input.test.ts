@@ -24,14 +24,15 @@ function harness(engineInput: () => Promise<unknown>) {
     },
     finish: async () => true,
   } as unknown as RunStore;
-  // A pool whose jobs never finish unless aborted.
+  // A pool whose jobs never start (no version hash, no batch) unless aborted.
   const pool = {
     run: () => {
       let abort: (reason: string) => void = () => {};
-      const result = new Promise((_, reject) => {
+      const result = new Promise<never>((_, reject) => {
         abort = (reason) => reject(new Error(reason));
       });
-      return { result, abort: (reason: string) => abort(reason) };
+      result.catch(() => {});
+      return { versionHash: result, batches: [], result, abort: (reason: string) => abort(reason) };
     },
   } as unknown as WorkerPool;
   const executor = createExecutor({

@@ -150,7 +150,12 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
           metrics,
           writer: iceberg
             ? createTrinoOutputWriter({ ...iceberg, metadata, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
-            : createPgOutputWriter(sql, { copy: db.mode === "server", sortRows: config.outputSortRows }),
+            : createPgOutputWriter(sql, {
+                copy: db.mode === "server",
+                // The embedded store has one connection for everything: a run is held whole, so no
+                // transaction stays open while the engine computes (docs/runs.md, "Memory").
+                sortRows: db.mode === "server" ? config.outputSortRows : Number.POSITIVE_INFINITY,
+              }),
           // After the outputs commit, never before: see docs/cache.md ("Ordering").
           // Kafka mode: the "outputs ready" event goes into the outbox in the same transaction.
           executorOptions: withOutputsReady(bumpOnCommit(bumps), outbox),

@@ -30,16 +30,50 @@ export const SORT_ROWS = 500_000;
 const COLUMNS = [...RUN_COLUMNS, ...BATCH_COLUMNS].join(", ");
 const STAGING = "scenario_output_staging";
 
+/** The first batches of a run, up to `sortRows` rows or the end, and the rest still to come (undefined: none). */
+type Split = { held: OutputBatch[]; rest: AsyncIterator<OutputBatch> | undefined };
+
+/**
+ * Reads up to `sortRows` rows (or the whole run) before the transaction opens, so a run that fits
+ * holds a connection only while it is written, not while the engine computes it. That matters most
+ * on the embedded store, whose one connection every request and heartbeat shares.
+ */
+async function hold(batches: OutputBatches, sortRows: number): Promise<Split> {
+  const source = (async function* () {
+    yield* batches;
+  })();
+  const held: OutputBatch[] = [];
+  let rows = 0;
+  while (rows <= sortRows) {
+    const next = await source.next();
+    if (next.done) return { held, rest: undefined };
+    held.push(next.value);
+    rows += next.value.length;
+  }
+  return { held, rest: source };
+}
+
+/** The held batches, then the rest. */
+async function* all({ held, rest }: Split): AsyncGenerator<OutputBatch> {
+  yield* held.splice(0);
+  if (rest) for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
+
 export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?: number } = {}): OutputWriter {
   const sortRows = opts.sortRows ?? SORT_ROWS;
   return {
     async replaceRun(meta: RunOutputMeta, batches: OutputBatches, commit) {
-      return sql.begin(async (tx) => {
-        await tx`delete from scenario_output where run_id = ${meta.runId}`;
-        const rows = opts.copy === false ? await unnestRows(tx, meta, batches) : await copyRows(tx, meta, batches, sortRows);
-        await commit(tx);
-        return rows;
-      });
+      const split = await hold(batches, sortRows);
+      try {
+        return await sql.begin(async (tx) => {
+          await tx`delete from scenario_output where run_id = ${meta.runId}`;
+          const rows = opts.copy === false ? await unnestRows(tx, meta, all(split)) : await copyRows(tx, meta, split);
+          await commit(tx);
+          return rows;
+        });
+      } finally {
+        await split.rest?.return?.(undefined);
+      }
     },
 
     async deleteRun(runId: string) {
@@ -114,32 +148,20 @@ async function copyInto(tx: Tx, table: string, meta: RunOutputMeta) {
 }
 
 /**
- * The run's rows in export order. Up to `sortRows` rows are held, sorted (exportOrder) and copied;
- * past that, what is held and every later batch is copied as it comes into a staging table that
- * the transaction drops, and one INSERT ... SELECT ... ORDER BY the key moves them over.
+ * The run's rows in export order. A run that was held whole (`rest` undefined) is sorted here
+ * (exportOrder) and copied; a larger one is copied as it comes, held batches first, into a staging
+ * table that the transaction drops, and one INSERT ... SELECT ... ORDER BY the key moves it over.
  */
-async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatches, sortRows: number): Promise<number> {
-  const held: OutputBatch[] = [];
-  let heldRows = 0;
-  let staging: Awaited<ReturnType<typeof copyInto>> | undefined;
-  try {
-    for await (const b of batches) {
-      if (!staging) {
-        held.push(b);
-        heldRows += b.length;
-        if (heldRows <= sortRows) continue;
-        await tx.unsafe(`create temporary table ${STAGING} (like scenario_output) on commit drop`);
-        staging = await copyInto(tx, STAGING, meta);
-        for (const h of held.splice(0)) await addBatch(staging, h);
-        continue;
-      }
-      await addBatch(staging, b);
+async function copyRows(tx: Tx, meta: RunOutputMeta, split: Split): Promise<number> {
+  if (split.rest) {
+    await tx.unsafe(`create temporary table ${STAGING} (like scenario_output) on commit drop`);
+    const staging = await copyInto(tx, STAGING, meta);
+    try {
+      for await (const b of all(split)) await addBatch(staging, b);
+    } catch (err) {
+      await staging.abort(err as Error);
+      throw err;
     }
-  } catch (err) {
-    await staging?.abort(err as Error);
-    throw err;
-  }
-  if (staging) {
     const rows = await staging.end();
     // The sort's memory is the server's; more than the default 4 MB keeps it off disk for most runs.
     await tx`set local work_mem = '64MB'`;
@@ -148,6 +170,7 @@ async function copyRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatches, sor
     return rows;
   }
   // In export order: an export of the run then reads the heap front to back (export-order.ts).
+  const { held } = split;
   const copy = await copyInto(tx, "scenario_output", meta);
   const order = exportOrder(held);
   for (let n = 0; n < order.batch.length; n++) {

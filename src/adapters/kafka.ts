@@ -282,8 +282,11 @@ class GroupConsumer implements KafkaConsumer {
         this.dispatch();
       };
       stream.on("data", onData);
-      stream.once("error", (err) => {
-        this.report(err);
+      // `on`, not `once`: a stream can fail again after its first error (a fetch scheduled before
+      // the client closed fails with "Client is closed."), and an error event nobody listens to
+      // crashes the process.
+      stream.on("error", (err) => {
+        if (!ended) this.report(err);
         end("error");
       });
       stream.once("close", () => end("closed"));

@@ -1,8 +1,9 @@
 /**
  * `npm test`: runs the test files (all of test/ unless paths are given) in parallel, one
- * `bun test <file>` process per file and AURUM_TEST_JOBS of them at a time (default 4: on a
- * 2-core machine most of a file's time is spent waiting on Postgres, Kafka, Trino or a spawned
- * service, not on the CPU). Files start longest first by the durations in test/timings.json, so
+ * `bun test <file>` process per file and AURUM_TEST_JOBS of them at a time (default: cores + 1.
+ * With 4 on a 2-core machine the load average stayed at 10–12 and every full run failed one
+ * time-bounded test or another; a file's waits on Postgres, Kafka or Trino still overlap with the
+ * others' work). Files start longest first by the durations in test/timings.json, so
  * the slowest file does not start last. Files that would disturb each other through Kafka or
  * Trino do not run together (see holdsOf). Each file's output is printed whole when the file ends, so files never
  * interleave. Closes with the list of skipped tests (by file, with the reason the file gave in a
@@ -29,7 +30,8 @@ const UNKNOWN_FILE_MS = 5_000;
 
 const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-const jobs = Math.max(1, Number(process.env.AURUM_TEST_JOBS ?? 4) || 4);
+const defaultJobs = navigator.hardwareConcurrency + 1;
+const jobs = Math.max(1, Number(process.env.AURUM_TEST_JOBS ?? defaultJobs) || defaultJobs);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes bun may print
 const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;

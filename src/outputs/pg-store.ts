@@ -16,7 +16,7 @@ import type { OutputBatch } from "../engine/types";
 import { exportOrder } from "./export-order";
 import { quoteNonFinite } from "./finite";
 import { BATCH_COLUMNS, field, RUN_COLUMNS } from "./row";
-import type { OutputBatches, OutputWriter, RunOutputMeta } from "./store";
+import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta } from "./store";
 
 const CHUNK = 20_000;
 const WRITE_BYTES = 1 << 20;
@@ -39,9 +39,7 @@ type Split = { held: OutputBatch[]; rest: AsyncIterator<OutputBatch> | undefined
  * on the embedded store, whose one connection every request and heartbeat shares.
  */
 async function hold(batches: OutputBatches, sortRows: number): Promise<Split> {
-  const source = (async function* () {
-    yield* batches;
-  })();
+  const source = batchStream(batches);
   const held: OutputBatch[] = [];
   let rows = 0;
   while (rows <= sortRows) {

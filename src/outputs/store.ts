@@ -16,6 +16,11 @@ export type RunOutputMeta = {
 /** A run's batches: all at hand (an array), or streamed from the engine as it fills them (read once). */
 export type OutputBatches = Iterable<OutputBatch> | AsyncIterable<OutputBatch>;
 
+/** Either kind of OutputBatches as one async stream (what a writer reads). */
+export async function* batchStream(batches: OutputBatches): AsyncGenerator<OutputBatch> {
+  yield* batches;
+}
+
 export interface OutputWriter {
   /**
    * Replaces every row of the run with `batches`, read once and in order (a writer holds at most a

@@ -27,7 +27,7 @@ import { varcharLiteral } from "../adapters/trino-literals";
 import type { Logger } from "../platform/logger";
 import type { RunRepo } from "../runs/repo";
 import type { OutputMetaRepo } from "./output-meta";
-import type { OutputBatches, OutputWriter, RunOutputMeta } from "./store";
+import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
 
 export const ICEBERG_OUTPUT_TABLE = "iceberg.market.scenario_output";
@@ -58,7 +58,7 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
         return iceberg.replace(
           meta,
           // Statements are built as batches arrive: at most `concurrency` statements' rows are held.
-          (writeId) => iceberg.run(iceberg.statementsFrom(meta, writeId, asAsync(batches)), meta),
+          (writeId) => iceberg.run(iceberg.statementsFrom(meta, writeId, batchStream(batches)), meta),
           () => commit(tx),
         );
       });
@@ -72,10 +72,6 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
       });
     },
   };
-}
-
-async function* asAsync<T>(items: Iterable<T> | AsyncIterable<T>): AsyncGenerator<T> {
-  yield* items;
 }
 
 /** The Iceberg side of a run's rows: write, swap and delete. The caller holds the run's lock. */

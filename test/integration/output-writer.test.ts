@@ -74,6 +74,14 @@ async function openReadStore(store: Store): Promise<ReadContractHarness> {
 
 for (const store of ["postgres", "pglite"] as const) describeNonFiniteReadContract(store, () => openReadStore(store));
 
+/** A scenario named `name` with one RUNNING run, as the writer's meta for that run. */
+async function runningRun(db: TestDb, name: string): Promise<RunOutputMeta> {
+  const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', ${name}) returning id::text as id`;
+  const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
+    values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
+  return { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
+}
+
 describe("output writer: a database error during COPY", () => {
   let db: TestDb;
   beforeAll(async () => {
@@ -85,15 +93,12 @@ describe("output writer: a database error during COPY", () => {
 
   for (const rows of [10, 40_000]) {
     test(`is raised, not waited on forever (${rows} rows: error ${rows < 1000 ? "after" : "before"} the last write)`, async () => {
-      const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', ${`copy error ${rows}`}) returning id::text as id`;
-      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
-        values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
+      const meta = await runningRun(db, `copy error ${rows}`);
       await db.sql.unsafe(`
         create or replace function reject_rows() returns trigger language plpgsql as $$ begin raise exception 'disk full (injected)'; end $$;
         create or replace trigger reject_rows before insert on scenario_output for each row execute function reject_rows();`);
       try {
         const writer = createPgOutputWriter(db.sql, { copy: true });
-        const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
         await expect(writer.replaceRun(meta, [contractBatch(rows)], async () => {})).rejects.toThrow("disk full (injected)");
         // The connection is usable afterwards.
         expect((await db.sql`select 1 as one`)[0]).toEqual({ one: 1 });
@@ -124,15 +129,12 @@ describe("output writer: a run's rows in the heap", () => {
   ];
   for (const { path, sortRows } of paths)
     test(`COPY writes them in export order (metric, curve, tenor type, month), whatever order the engine made them in (${path})`, async () => {
-      const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', ${`heap order, ${path}`}) returning id::text as id`;
-      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
-      values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
+      const meta = await runningRun(db, `heap order, ${path}`);
       const batches = syntheticBatches(12_000, 5_000);
-      const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
       await createPgOutputWriter(db.sql, { copy: true, ...(sortRows ? { sortRows } : {}) }).replaceRun(meta, streamed(batches), async () => {});
       // Keys compare as the database orders them (C collation; months as ISO dates).
       const inHeap = (
-        await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${r!.id} order by ctid`
+        await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${meta.runId} order by ctid`
       ).map((x) => x.k);
       expect(inHeap.length).toBe(12_000);
       // Where the key goes down from one row to the next in the heap. COPY may put a row into room left
@@ -174,10 +176,7 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
     ["staging", 3_000],
   ] as const)
     test(`the error is raised, no row of the run stays, and an earlier write's rows are kept (${path})`, async () => {
-      const [s] = await db.sql`insert into scenario (tenant_id, name) values ('t-out', ${`fails mid-stream ${path}`}) returning id::text as id`;
-      const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
-        values (${s!.id}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
-      const meta = { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
+      const meta = await runningRun(db, `fails mid-stream ${path}`);
       const writer = createPgOutputWriter(db.sql, { copy: true, sortRows });
       await writer.replaceRun(meta, [contractBatch(7)], async () => {});
       let committed = false;
@@ -186,9 +185,9 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
       });
       await expect(failing).rejects.toThrow("engine failed (injected)");
       expect(committed).toBe(false);
-      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${r!.id}`)[0]).toEqual({ n: 7 });
+      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 7 });
       // The connection is usable afterwards, and the same run writes whole.
       expect(await writer.replaceRun(meta, streamed(syntheticBatches(12_000, 2_000)), async () => {})).toBe(12_000);
-      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${r!.id}`)[0]).toEqual({ n: 12_000 });
+      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 12_000 });
     });
 });

@@ -45,6 +45,8 @@ type FileResult = {
   reasons: string[];
   /** Each failed test: its `(fail)` line after the error bun printed for it (at most FAILURE_LINES lines). */
   failures: string[];
+  /** When the file started, from the start of the whole run, and how long it took. */
+  startMs: number;
   ms: number;
   crash?: string;
 };
@@ -89,13 +91,14 @@ function holdsOf(file: string): Map<string, Hold> {
 /** Runs one file in its own `bun test` process; its output is kept, not printed. */
 async function runFile(file: string): Promise<FileResult & { output: string }> {
   const started = performance.now();
+  const startMs = started - runStarted;
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
     // This runner's own bun, not whichever one PATH finds.
     proc = Bun.spawn([process.execPath, "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
   } catch (err) {
     // A file that cannot start is a crash of that file, not of the whole run.
-    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
+    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], startMs, ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
   }
   let output = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
@@ -110,7 +113,7 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
   await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
   clearTimeout(ceiling);
   const ms = performance.now() - started;
-  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], ms, output: "" };
+  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], startMs, ms, output: "" };
   const kept: string[] = [];
   /** Where the current test's output began in `kept` (just after the previous test's result line). */
   let testStart = 0;
@@ -156,7 +159,7 @@ const queue = files.map((file) => ({ file, holds: holdsOf(file) })).sort((a, b) 
 /** Service -> how many running files hold it, and whether one holds it alone. */
 const held = new Map<string, { count: number; exclusive: boolean }>();
 const results: FileResult[] = [];
-const started = performance.now();
+const runStarted = performance.now();
 console.error(`bun test: ${files.length} files, ${Math.min(jobs, files.length)} at a time (AURUM_TEST_JOBS)\n`);
 
 /**
@@ -224,8 +227,9 @@ if (failures.length > 0) {
   console.log(`\nfiles with failures:\n${failures.map((r) => `  ${r.file}${r.crash ? ` (${r.crash})` : ` (${r.failed} failed)`}`).join("\n")}`);
 }
 if (flags.has("--durations")) {
-  console.log("\nfile wall times (slowest first):");
-  for (const r of [...results].sort((a, b) => b.ms - a.ms)) console.log(`  ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${r.file}`);
+  console.log("\nfile wall times (slowest first), with when each started:");
+  const s = (ms: number) => `${(ms / 1000).toFixed(1).padStart(6)} s`;
+  for (const r of [...results].sort((a, b) => b.ms - a.ms)) console.log(`  ${s(r.ms)}  ${r.file} (at ${s(r.startMs).trim()})`);
 }
 if (flags.has("--update-timings")) {
   const updated = { ...timings, ...Object.fromEntries(results.map((r) => [r.file, Math.round(r.ms)])) };
@@ -236,6 +240,6 @@ if (flags.has("--update-timings")) {
   );
   writeFileSync(TIMINGS, `${JSON.stringify(kept, null, 2)}\n`);
 }
-console.log(`\n${results.length} files in ${((performance.now() - started) / 1000).toFixed(1)} s with ${Math.min(jobs, files.length)} at a time`);
+console.log(`\n${results.length} files in ${((performance.now() - runStarted) / 1000).toFixed(1)} s with ${Math.min(jobs, files.length)} at a time`);
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 ? 1 : 0);

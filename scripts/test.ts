@@ -6,7 +6,7 @@
  * others' work). Files start longest first by the durations in test/timings.json, so
  * the slowest file does not start last. Files that would disturb each other through Kafka or
  * Trino do not run together (see holdsOf). Each file's output is printed whole when the file ends, so files never
- * interleave. Closes with the list of skipped tests (by file, with the reason the file gave in a
+ * interleave. Files that run alone go first. Closes with the list of skipped tests (by file, with the reason the file gave in a
  * `SKIP ...` line), each file's wall time when asked (`--durations`), and one line
  * `tests: N passed, N failed[, N skipped]` that CI reads. Exit code: 1 when a test failed or a
  * file crashed (exited non-zero, or ran past FILE_CEILING_MS and was killed).
@@ -48,6 +48,8 @@ type FileResult = {
   /** When the file started, from the start of the whole run, and how long it took. */
   startMs: number;
   ms: number;
+  /** CPU time of the file's process and the children it waited for (servers it spawned); not of Postgres, Kafka or Trino. */
+  cpuMs: number;
   crash?: string;
 };
 /** How much of a failed test's error the closing summary repeats (CI shows only the end of the output). */
@@ -98,7 +100,20 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
     proc = Bun.spawn([process.execPath, "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
   } catch (err) {
     // A file that cannot start is a crash of that file, not of the whole run.
-    return { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], startMs, ms: 0, output: "", crash: `could not start: ${(err as Error).message}` };
+    return {
+      file,
+      passed: 0,
+      failed: 0,
+      skipped: 0,
+      skips: [],
+      reasons: [],
+      failures: [],
+      startMs,
+      ms: 0,
+      cpuMs: 0,
+      output: "",
+      crash: `could not start: ${(err as Error).message}`,
+    };
   }
   let output = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
@@ -113,7 +128,8 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
   await Promise.all([read(proc.stdout), read(proc.stderr), proc.exited]);
   clearTimeout(ceiling);
   const ms = performance.now() - started;
-  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], startMs, ms, output: "" };
+  const cpuMs = Number(proc.resourceUsage()?.cpuTime.total ?? 0n) / 1000;
+  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], startMs, ms, cpuMs, output: "" };
   const kept: string[] = [];
   /** Where the current test's output began in `kept` (just after the previous test's result line). */
   let testStart = 0;
@@ -155,7 +171,12 @@ if (files.length === 0) {
 }
 const timings = recordedTimings();
 const estimate = (f: string) => timings[f] ?? UNKNOWN_FILE_MS;
-const queue = files.map((file) => ({ file, holds: holdsOf(file) })).sort((a, b) => estimate(b.file) - estimate(a.file));
+/**
+ * Files that hold the whole machine go first, while nothing else runs: later, each would wait for
+ * every running file to end with the other lanes idle. Then the longest first.
+ */
+const alone = (q: { holds: Map<string, Hold> }) => (q.holds.get("machine") === "exclusive" ? 1 : 0);
+const queue = files.map((file) => ({ file, holds: holdsOf(file) })).sort((a, b) => alone(b) - alone(a) || estimate(b.file) - estimate(a.file));
 /** Service -> how many running files hold it, and whether one holds it alone. */
 const held = new Map<string, { count: number; exclusive: boolean }>();
 const results: FileResult[] = [];
@@ -227,9 +248,9 @@ if (failures.length > 0) {
   console.log(`\nfiles with failures:\n${failures.map((r) => `  ${r.file}${r.crash ? ` (${r.crash})` : ` (${r.failed} failed)`}`).join("\n")}`);
 }
 if (flags.has("--durations")) {
-  console.log("\nfile wall times (slowest first), with when each started:");
+  console.log("\nfile wall times (slowest first), with when each started and the CPU time of its processes:");
   const s = (ms: number) => `${(ms / 1000).toFixed(1).padStart(6)} s`;
-  for (const r of [...results].sort((a, b) => b.ms - a.ms)) console.log(`  ${s(r.ms)}  ${r.file} (at ${s(r.startMs).trim()})`);
+  for (const r of [...results].sort((a, b) => b.ms - a.ms)) console.log(`  ${s(r.ms)}  ${r.file} (at ${s(r.startMs).trim()}, CPU ${s(r.cpuMs).trim()})`);
 }
 if (flags.has("--update-timings")) {
   const updated = { ...timings, ...Object.fromEntries(results.map((r) => [r.file, Math.round(r.ms)])) };

@@ -10,7 +10,7 @@ describe("console assets", () => {
   const get = (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
 
   beforeAll(async () => {
-    db = await createTestDb("pglite");
+    db = await createTestDb("postgres");
     // Auth on: the page itself must still be public (its API calls carry the user's token).
     app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI((await generateKeyPair("ES256")).publicKey) });
   });

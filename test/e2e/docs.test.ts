@@ -14,7 +14,7 @@ describe("/docs assets (no browser)", () => {
   let app: Awaited<ReturnType<typeof buildApp>>;
   const get = (path: string) => app.handle(new Request(`http://localhost${path}`));
   beforeAll(async () => {
-    db = await createTestDb("pglite");
+    db = await createTestDb("postgres");
     app = await buildApp(db);
   });
   afterAll(async () => {

@@ -193,7 +193,7 @@ describe("JWT auth", () => {
 
 describe("JWT auth with a static public key", () => {
   test("verifies tokens against AURUM_API_AUTH_PUBLIC_KEY", async () => {
-    const db = await createTestDb("pglite");
+    const db = await createTestDb("postgres");
     try {
       const keys = await generateKeyPair("ES256");
       const app = await buildApp(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });

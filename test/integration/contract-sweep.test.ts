@@ -100,7 +100,7 @@ async function appOn(sql: Sql, env: Record<string, string> = {}, store?: RateLim
 describe("contract sweep: the hooks' statuses on every documented operation", () => {
   let db: TestDb;
   beforeAll(async () => {
-    db = await createTestDb("pglite", { sampleCurves: true });
+    db = await createTestDb("postgres", { sampleCurves: true });
   });
   afterAll(async () => {
     await db?.drop();

@@ -16,7 +16,7 @@ describe("Eden Treaty client over the exported App type", () => {
   const headers = { "x-aurum-tenant": "t-eden" };
 
   beforeAll(async () => {
-    db = await createTestDb("pglite", { sampleCurves: true });
+    db = await createTestDb("postgres", { sampleCurves: true });
     const app = await buildApp(db);
     server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => app.handle(req) });
     api = treaty<App>(`http://127.0.0.1:${server.port}`, { headers });

@@ -46,7 +46,7 @@ describe.skipIf(!NODE || !NPM)("npm link + aurum with only Node and npm installe
     symlinkSync(realpathSync(NPM as string), join(nodeBin, "npm"));
     const r = await run(["npm", "link", "--offline", "--no-audit", "--no-fund"], pkg, { npm_config_prefix: prefix });
     link = { code: r.code, out: r.stdout + r.stderr };
-    db = await createTestDb("pglite");
+    db = await createTestDb("postgres");
     const app = await buildApp(db);
     server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => app.handle(req) });
   }, 180_000);

@@ -185,7 +185,7 @@ describe("run events with bearer tokens", () => {
   let app: Awaited<ReturnType<typeof appFor>>;
   let sign: (claims: Record<string, unknown>) => Promise<string>;
   beforeAll(async () => {
-    db = await createTestDb("pglite", { sampleCurves: true });
+    db = await createTestDb("postgres", { sampleCurves: true });
     const keys = await generateKeyPair("ES256");
     app = await appFor(db, { AURUM_API_AUTH_PUBLIC_KEY: await exportSPKI(keys.publicKey) });
     sign = (claims) => new SignJWT(claims).setProtectedHeader({ alg: "ES256" }).setSubject("u").setExpirationTime("5m").sign(keys.privateKey);

@@ -90,6 +90,21 @@ function holdsOf(file: string): Map<string, Hold> {
   return holds;
 }
 
+/** A file's result before anything is known of it. */
+const blank = (file: string, startMs: number): FileResult & { output: string } => ({
+  file,
+  passed: 0,
+  failed: 0,
+  skipped: 0,
+  skips: [],
+  reasons: [],
+  failures: [],
+  startMs,
+  ms: 0,
+  cpuMs: 0,
+  output: "",
+});
+
 /** Runs one file in its own `bun test` process; its output is kept, not printed. */
 async function runFile(file: string): Promise<FileResult & { output: string }> {
   const started = performance.now();
@@ -100,20 +115,7 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
     proc = Bun.spawn([process.execPath, "test", "--timeout", String(TEST_TIMEOUT_MS), `./${file}`], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: process.env });
   } catch (err) {
     // A file that cannot start is a crash of that file, not of the whole run.
-    return {
-      file,
-      passed: 0,
-      failed: 0,
-      skipped: 0,
-      skips: [],
-      reasons: [],
-      failures: [],
-      startMs,
-      ms: 0,
-      cpuMs: 0,
-      output: "",
-      crash: `could not start: ${(err as Error).message}`,
-    };
+    return { ...blank(file, startMs), crash: `could not start: ${(err as Error).message}` };
   }
   let output = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
@@ -129,7 +131,7 @@ async function runFile(file: string): Promise<FileResult & { output: string }> {
   clearTimeout(ceiling);
   const ms = performance.now() - started;
   const cpuMs = Number(proc.resourceUsage()?.cpuTime.total ?? 0n) / 1000;
-  const result: FileResult & { output: string } = { file, passed: 0, failed: 0, skipped: 0, skips: [], reasons: [], failures: [], startMs, ms, cpuMs, output: "" };
+  const result = { ...blank(file, startMs), ms, cpuMs };
   const kept: string[] = [];
   /** Where the current test's output began in `kept` (just after the previous test's result line). */
   let testStart = 0;

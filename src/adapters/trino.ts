@@ -30,7 +30,13 @@ export type TrinoPage = { queryId: string; columns: TrinoColumn[]; rows: unknown
 /** What a finished query reports: every row for `execute`; `updateCount` for INSERT/DELETE/CTAS. */
 export type TrinoResult = { queryId: string; columns: TrinoColumn[]; rows: unknown[][]; updateType?: string; updateCount?: number };
 /** `traceId` (W3C) goes to Trino as the query's trace token and a client tag, and into `trino_query_metrics`. */
-export type QueryOptions = { signal?: AbortSignal; tenantId?: string; traceId?: string };
+export type QueryOptions = {
+  signal?: AbortSignal;
+  tenantId?: string;
+  traceId?: string;
+  /** Session properties for this query alone, over the client's own (`session` of TrinoConfig). */
+  session?: Record<string, string>;
+};
 
 export interface TrinoClient {
   /** Pages of rows, pulled one at a time; leaving the loop early cancels the query. Returns the summary. */
@@ -91,14 +97,20 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
   const headers: Record<string, string> = { "X-Trino-User": config.user, "X-Trino-Source": config.source, "X-Trino-Client-Capabilities": "PARAMETRIC_DATETIME" };
   if (config.catalog) headers["X-Trino-Catalog"] = config.catalog;
   if (config.schema) headers["X-Trino-Schema"] = config.schema;
-  if (config.session && Object.keys(config.session).length) {
-    headers["X-Trino-Session"] = Object.entries(config.session)
+  const sessionHeader = (session: Record<string, string>) =>
+    Object.entries(session)
       .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
       .join(",");
-  }
+  if (config.session && Object.keys(config.session).length) headers["X-Trino-Session"] = sessionHeader(config.session);
 
-  async function send(method: "POST" | "GET", uri: string, body?: string, signal?: AbortSignal, traceId?: string): Promise<QueryResults> {
-    const sent = traceId ? { ...headers, "X-Trino-Trace-Token": traceId, "X-Trino-Client-Tags": `trace_id=${traceId}` } : headers;
+  /** Trino reads the trace token and the session from the POST that starts the query. */
+  async function send(method: "POST" | "GET", uri: string, body?: string, signal?: AbortSignal, opts: QueryOptions = {}): Promise<QueryResults> {
+    const { traceId, session } = opts;
+    const sent = {
+      ...headers,
+      ...(traceId ? { "X-Trino-Trace-Token": traceId, "X-Trino-Client-Tags": `trace_id=${traceId}` } : {}),
+      ...(session ? { "X-Trino-Session": sessionHeader({ ...config.session, ...session }) } : {}),
+    };
     for (let attempt = 0; ; attempt++) {
       const res = await fetchImpl(uri, { method, headers: sent, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
       if (RETRY_STATUS.has(res.status) && attempt < retries) {
@@ -126,7 +138,7 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
     const { signal, tenantId, traceId } = opts;
     signal?.throwIfAborted();
     // The POST is not aborted midway: its answer carries the nextUri that a cancel needs.
-    let page = await send("POST", `${base}/v1/statement`, sql, undefined, traceId);
+    let page = await send("POST", `${base}/v1/statement`, sql, undefined, opts);
     let columns: TrinoColumn[] = [];
     let rows = 0;
     let finished = false;

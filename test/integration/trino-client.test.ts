@@ -43,6 +43,17 @@ const slowQuery = (marker: string) =>
   `SELECT count(*) AS n, '${marker}' FROM UNNEST(sequence(1, 10000)) a(x) CROSS JOIN UNNEST(sequence(1, 10000)) b(y) CROSS JOIN UNNEST(sequence(1, 100)) c(z)`;
 
 describe.skipIf(!service.available)("trino client (real server)", () => {
+  test("session properties: a query's own over the client's; the next query without them has the server's defaults", async () => {
+    const c = client({ session: { query_max_run_time: "10m" } });
+    const value = async (name: string, session?: Record<string, string>) => (await c.execute(`SHOW SESSION LIKE ${varcharLiteral(name)}`, session ? { session } : {})).rows[0]?.[1];
+    const own = { "iceberg.collect_extended_statistics_on_write": "false", query_max_run_time: "5m" };
+    expect(await value("iceberg.collect_extended_statistics_on_write", own)).toBe("false");
+    expect(await value("query_max_run_time", own)).toBe("5m");
+    expect(await value("query_max_run_time", { "iceberg.collect_extended_statistics_on_write": "false" })).toBe("10m");
+    expect(await value("iceberg.collect_extended_statistics_on_write")).toBe("true");
+    expect(await value("query_max_run_time")).toBe("10m");
+  });
+
   test("follows nextUri page by page: 300,000 rows arrive in several pages with their columns", async () => {
     const pages: number[] = [];
     let total = 0;

@@ -26,6 +26,21 @@ function realTrino(): TrinoClient {
   return createTrinoClient({ url: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", user: env.AURUM_TRINO_USER ?? "aurum", source: "aurum-tests" });
 }
 
+/** The INSERT and DELETE statements Trino ran that name `runId`, with their `collect_extended_statistics_on_write` session value (from /v1/query/{id}). */
+async function querySessions(trino: TrinoClient, runId: string) {
+  const { rows } = await trino.execute(
+    `SELECT query_id, substr(query, 1, 6) FROM system.runtime.queries WHERE query LIKE ${varcharLiteral(`%${runId}%`)} AND (query LIKE 'INSERT%' OR query LIKE 'DELETE%')`,
+  );
+  return Promise.all(
+    rows.map(async ([id, kind]) => {
+      const info = (await (await fetch(`${env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080"}/v1/query/${id}`, { headers: { "X-Trino-User": "aurum" } })).json()) as {
+        session: { catalogProperties: Record<string, Record<string, string>> };
+      };
+      return { kind: kind as string, extendedStatistics: info.session.catalogProperties.iceberg?.collect_extended_statistics_on_write as string | undefined };
+    }),
+  );
+}
+
 /** A Postgres test database with one scenario, RUNNING runs on demand, and rows read back from Iceberg. */
 async function openStore(options: { trino?: TrinoClient; maxStatementChars?: number } = {}) {
   const trino = realTrino();
@@ -150,6 +165,14 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const batches = [contractBatch(1500, "a:"), contractBatch(1500, "b:")];
     expect(await small.replaceRun(meta, batches, async () => {})).toBe(3000);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, batches));
+    // Its INSERTs skipped the extended statistics (a session property each); its DELETE, not an
+    // INSERT, ran with the server's default: the check tells the two apart.
+    const sessions = await querySessions(store.trino, meta.runId);
+    const of = (kind: string) => sessions.filter((q) => q.kind === kind).map((q) => q.extendedStatistics ?? "default");
+    expect(of("INSERT").length).toBeGreaterThan(1);
+    expect(new Set(of("INSERT"))).toEqual(new Set(["false"]));
+    expect(of("DELETE").length).toBeGreaterThan(0);
+    expect(new Set(of("DELETE"))).toEqual(new Set(["default"]));
   }, 120_000);
 
   test("the leftovers of a crashed attempt are removed by the next attempt", async () => {

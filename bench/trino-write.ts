@@ -7,7 +7,9 @@
  *   values            multi-row INSERT ... VALUES, N rows per statement (on 10,000 rows at most: it is slow)
  *   json-rows         one JSON array of rows per statement, json_parse + UNNEST
  *   json-columns ×c   the store's encoding (src/outputs/trino-insert.ts): column-wise JSON with a
- *                     string dictionary, statements up to 1,000,000 characters, c in flight
+ *                     string dictionary, statements up to 1,000,000 characters, c in flight,
+ *                     no extended statistics on write (as the store writes)
+ *   … +NDV stats      json-columns ×2 with Trino's default: NDV sketches written with every INSERT
  *   staged            json-columns into an unpartitioned staging table, then one INSERT ... SELECT
  *   replaceRun        the whole store write (src/outputs/trino-store.ts): insert, Postgres commit,
  *                     delete of the run's earlier rows, on a fresh Postgres test database
@@ -97,7 +99,7 @@ function jsonRowStatements(m: RunOutputMeta, writeId: string, perStatement: numb
 }
 
 type Strategy = { name: string; rows?: number; write: (runId: string) => Promise<void> };
-const writerFor = (concurrency: number, table = TABLE) => createIcebergOutputs({ trino, log, concurrency, table });
+const writerFor = (concurrency: number, table = TABLE, extendedStatistics = false) => createIcebergOutputs({ trino, log, concurrency, table, extendedStatistics });
 const rawStrategy = (name: string, statements: (m: RunOutputMeta, writeId: string) => Iterator<InsertStatement>, concurrency = 1, rows = ROWS): Strategy => ({
   name,
   rows,
@@ -130,6 +132,14 @@ const strategies: Strategy[] = [
   rawStrategy("values, 4000 rows/stmt", (m, w) => valuesStatements(m, w, 4000), 1, VALUES_ROWS),
   rawStrategy("json-rows, 6000 rows/stmt", (m, w) => jsonRowStatements(m, w, 6000)),
   ...[1, 2, 3].map((c) => rawStrategy(`json-columns ×${c}`, (m, w) => writerFor(c).statements(m, w, batches), c)),
+  {
+    name: "json-columns ×2 +NDV stats",
+    write: async (runId) => {
+      const m = metaFor(runId);
+      const withStats = writerFor(2, TABLE, true);
+      await withStats.run(withStats.statements(m, runId, batches), m);
+    },
+  },
   {
     name: "staged ×2",
     write: async (runId) => {

@@ -44,6 +44,8 @@ export type TrinoOutputOptions = {
   maxStatementChars?: number;
   /** INSERT statements of one run in flight at once (2 hides the client's share of the work). */
   concurrency?: number;
+  /** Let Trino write its NDV sketches with each INSERT (off: see insertSession below); bench/trino-write.ts compares. */
+  extendedStatistics?: boolean;
 };
 
 export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter {
@@ -88,7 +90,7 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
    * table's catalog: an unqualified table name writes with the server's default.
    */
   const [catalog, , name] = table.split(".");
-  const insertSession = name ? { [`${catalog}.collect_extended_statistics_on_write`]: "false" } : undefined;
+  const insertSession = name && !opts.extendedStatistics ? { [`${catalog}.collect_extended_statistics_on_write`]: "false" } : undefined;
   const runFilter = (r: { runId: string; scenarioId?: string }) => `${r.scenarioId ? `scenario_id = ${varcharLiteral(r.scenarioId)} AND ` : ""}run_id = ${varcharLiteral(r.runId)}`;
   // The rows of one write: write_id in ['<id>:', '<id>;'). A range (not starts_with) lets Trino skip
   // files by their write_id bounds, so removing the other writes' rows does not read this one's.

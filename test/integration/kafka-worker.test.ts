@@ -37,6 +37,7 @@ const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 
 const REQUEST_TOPIC = `aurum.it.request.${suffix}`;
 const DLQ_TOPIC = `aurum.it.dlq.${suffix}`;
 const tenant = { "x-aurum-tenant": "t-kafka", "content-type": "application/json" };
+const LEASE_EXPIRED = "lease expired; worker presumed dead";
 
 type Proc = { proc: ReturnType<typeof Bun.spawn>; port: number; name: string };
 
@@ -103,6 +104,8 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
   /** The partitions a worker's consumer holds, from its metrics. */
   const partitions = async (w: Proc) =>
     Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
+  const eventReasons = async (runId: string) =>
+    (await db.sql<{ r: string }[]>`select payload->>'reason' as r from scenario_event where run_id = ${runId} order by id`).map((e) => e.r);
   const rowsOf = async (runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0]!.n as number;
   const engineRows = async (run: RunRecord) => runScenario(await createRunStore(createMetadata(db.sql), "check", 1_000).engineInput(run)).rows;
   const dlqFor = (runId: string) => deadLetters.filter((m) => JSON.parse(Buffer.from(m.value ?? []).toString()).request?.run_id === runId);
@@ -247,13 +250,18 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     victim!.proc.kill("SIGKILL");
     await victim!.proc.exited;
     workers.splice(workers.indexOf(victim!), 1);
-    const done = await waitFor(run, ["SUCCEEDED", "FAILED", "CANCELLED"], 60_000);
-    expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 2 });
-    expect(await rowsOf(run.id)).toBe(await engineRows(run));
-    const reasons = (await db.sql`select payload->>'reason' as r from scenario_event where run_id = ${run.id} order by id`).map((e) => e.r);
-    expect(reasons.filter((r) => r === "completed")).toHaveLength(1);
-    expect(reasons).toContain("lease expired; worker presumed dead");
-    await startWorker("worker-3");
+    try {
+      const done = await waitFor(run, ["SUCCEEDED", "FAILED", "CANCELLED"], 60_000);
+      const reasons = await eventReasons(run.id);
+      // One attempt per lease that ran out: the killed worker's, and (beside a CPU hog, with the
+      // tests' 3 s lease) now and then the next worker's too. Either way one result, whole.
+      expect(reasons).toContain(LEASE_EXPIRED);
+      expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 1 + reasons.filter((r) => r === LEASE_EXPIRED).length });
+      expect(reasons.filter((r) => r === "completed")).toHaveLength(1);
+      expect(await rowsOf(run.id)).toBe(await engineRows(run));
+    } finally {
+      await startWorker("worker-3"); // the next tests need two workers, whatever happened here
+    }
   }, 150_000);
 
   test("SIGTERM mid-run: the worker hands the run back and exits 0; another worker finishes it", async () => {
@@ -262,15 +270,18 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     const owner = (await db.sql`select lease_owner from scenario_run where id = ${run.id}`)[0]!.lease_owner as string;
     const victim = workers.find((w) => owner.startsWith(`worker-${w.proc.pid}-`))!;
     victim.proc.kill("SIGTERM");
-    expect(await victim.proc.exited).toBe(0);
-    workers.splice(workers.indexOf(victim), 1);
-    const done = await waitFor(run, ["SUCCEEDED", "FAILED", "CANCELLED"], 60_000);
-    // The hand-back does not use up an attempt.
-    expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 1 });
-    const reasons = (await db.sql`select payload->>'reason' as r from scenario_event where run_id = ${run.id} order by id`).map((e) => e.r);
-    expect(reasons).toContain("handed back on shutdown");
-    expect(await rowsOf(run.id)).toBe(await engineRows(run));
-    await startWorker("worker-4");
+    try {
+      expect(await victim.proc.exited).toBe(0);
+      workers.splice(workers.indexOf(victim), 1);
+      const done = await waitFor(run, ["SUCCEEDED", "FAILED", "CANCELLED"], 60_000);
+      const reasons = await eventReasons(run.id);
+      expect(reasons).toContain("handed back on shutdown");
+      // The hand-back does not use up an attempt (only a lease that runs out does).
+      expect(done).toMatchObject({ state: "SUCCEEDED", attempts: 1 + reasons.filter((r) => r === LEASE_EXPIRED).length });
+      expect(await rowsOf(run.id)).toBe(await engineRows(run));
+    } finally {
+      await startWorker("worker-4");
+    }
   }, 150_000);
 
   test("Kafka stopped while 20 runs are triggered: all 20 get 202, and all complete after Kafka returns", async () => {

@@ -44,7 +44,8 @@ describe("output cache across two API processes", () => {
       AURUM_SCENARIO_CACHE_WAIT_MS: "10000",
       // Singleflight is the point here: a reply late behind a busy event loop (a shared 2-core
       // machine) would count as Redis down and bypass the cache, which cache-api.test.ts covers.
-      AURUM_REDIS_COMMAND_TIMEOUT_MS: "2000",
+      // Beside a CPU hog (stress-ng) replies took over 2 s: 47 cache errors and a second load.
+      AURUM_REDIS_COMMAND_TIMEOUT_MS: "10000",
       AURUM_API_RATE_LIMIT_ENABLED: "0",
       // Runs are claimed from Postgres by the worker process below (not through Kafka), on the sample curves.
       AURUM_KAFKA_BROKERS: "",

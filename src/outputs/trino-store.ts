@@ -84,7 +84,7 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
   const concurrency = opts.concurrency ?? 2;
 
   /**
-   * The INSERTs skip the extended statistics (NDV sketches, a Puffin file per commit): about a fifth
+   * The INSERTs skip the extended statistics (NDV sketches, a Puffin file per commit): about a quarter
    * of Trino's CPU and wall time per write here (docs/decisions/0006-iceberg-ingest.md). Row counts
    * and min/max stay in the manifests; `ANALYZE` computes the sketches when wanted. Needs the
    * table's catalog: an unqualified table name writes with the server's default.

@@ -12,7 +12,7 @@ import { createKafka } from "../../src/adapters/kafka";
 import type { TestDb } from "../../test/support/app";
 import { eventually } from "../../test/support/eventually";
 import { freePort } from "../../test/support/redis";
-import { kafkaModeEnv, serviceEnv } from "../../test/support/services";
+import { consumerPartitions, kafkaModeEnv, listenEnv, serviceEnv } from "../../test/support/services";
 import type { Recorder, SuiteContext } from "../lib/result";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -30,23 +30,20 @@ export async function kafkaWorkers(ctx: SuiteContext, rec: Recorder, db: TestDb,
   const procs: Proc[] = [];
   const spawn = async (verb: "api" | "worker"): Promise<Proc> => {
     const port = await freePort();
-    const listen: Record<string, string> =
-      verb === "api" ? { AURUM_API_PORT: String(port), AURUM_API_HOST: "127.0.0.1" } : { AURUM_SCENARIO_METRICS_PORT: String(port), AURUM_SCENARIO_METRICS_ADDR: "127.0.0.1" };
     const env = kafkaModeEnv(
       { databaseUrl: db.url as string, requestTopic: request, dlqTopic: dlq, groupId: `aurum-bench-${suffix}` },
-      { AURUM_LOG_LEVEL: "warn", AURUM_WORKER_CONCURRENCY: "1", ...listen },
+      { AURUM_LOG_LEVEL: "warn", AURUM_WORKER_CONCURRENCY: "1", ...listenEnv(verb, port) },
     );
     const p = { proc: Bun.spawn(["bun", "src/main.ts", verb], { cwd: ROOT, env, stdout: "ignore", stderr: "inherit" }), port };
     procs.push(p);
     await eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok), { what: `the ${verb} process to be ready`, timeoutMs: 120_000, intervalMs: 100 });
     return p;
   };
-  const partitions = async (w: Proc) => Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
   /** Until each of `workers` holds partitions and together they hold all of them. */
   const settled = (workers: Proc[]) =>
     eventually(
       async () => {
-        const held = await Promise.all(workers.map(partitions));
+        const held = await Promise.all(workers.map((w) => consumerPartitions(w.port)));
         return held.every((n) => n > 0) && held.reduce((a, b) => a + b, 0) === PARTITIONS;
       },
       { what: `${workers.length} worker(s) to hold all ${PARTITIONS} partitions`, timeoutMs: 120_000, intervalMs: 200 },

@@ -25,7 +25,7 @@ import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
 import { eventually } from "../support/eventually";
 import { freePort } from "../support/redis";
-import { kafkaModeEnv, requireService, serviceEnv } from "../support/services";
+import { consumerPartitions, kafkaModeEnv, listenEnv, requireService, serviceEnv } from "../support/services";
 
 /** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
 const fetch = checkedFetch;
@@ -57,9 +57,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
     );
   const spawn = async (name: string, verb: "api" | "worker", extra: Record<string, string> = {}): Promise<Proc> => {
     const port = await freePort();
-    const portVar: Record<string, string> =
-      verb === "api" ? { AURUM_API_PORT: String(port), AURUM_API_HOST: "127.0.0.1" } : { AURUM_SCENARIO_METRICS_PORT: String(port), AURUM_SCENARIO_METRICS_ADDR: "127.0.0.1" };
-    const proc = Bun.spawn(["bun", "src/main.ts", verb], { cwd: ROOT, env: env({ ...portVar, ...extra }), stdout: "inherit", stderr: "inherit" });
+    const proc = Bun.spawn(["bun", "src/main.ts", verb], { cwd: ROOT, env: env({ ...listenEnv(verb, port), ...extra }), stdout: "inherit", stderr: "inherit" });
     return { proc, port, name };
   };
   const ready = (p: Proc) =>
@@ -102,8 +100,7 @@ describe.skipIf(!kafkaStatus.available)("Kafka mode: API + relay + two worker pr
       { what: `run ${run.id} to be ${states.join("|")}`, timeoutMs, intervalMs: 100 },
     );
   /** The partitions a worker's consumer holds, from its metrics. */
-  const partitions = async (w: Proc) =>
-    Number(/aurum_scenario_consumer_partitions (\d+)/.exec(await (await globalThis.fetch(`http://127.0.0.1:${w.port}/metrics`)).text())?.[1] ?? 0);
+  const partitions = (w: Proc) => consumerPartitions(w.port);
   const eventReasons = async (runId: string) =>
     (await db.sql<{ r: string }[]>`select payload->>'reason' as r from scenario_event where run_id = ${runId} order by id`).map((e) => e.r);
   const rowsOf = async (runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0]!.n as number;

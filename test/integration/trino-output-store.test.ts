@@ -33,7 +33,9 @@ async function querySessions(trino: TrinoClient, runId: string) {
   );
   return Promise.all(
     rows.map(async ([id, kind]) => {
-      const info = (await (await fetch(`${env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080"}/v1/query/${id}`, { headers: { "X-Trino-User": "aurum" } })).json()) as {
+      const info = (await (
+        await fetch(`${env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080"}/v1/query/${id}`, { headers: { "X-Trino-User": env.AURUM_TRINO_USER ?? "aurum" } })
+      ).json()) as {
         session: { catalogProperties: Record<string, Record<string, string>> };
       };
       return { kind: kind as string, extendedStatistics: info.session.catalogProperties.iceberg?.collect_extended_statistics_on_write as string | undefined };

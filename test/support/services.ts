@@ -123,3 +123,14 @@ export function kafkaModeEnv(o: { databaseUrl: string; requestTopic: string; dlq
     ...extra,
   };
 }
+
+/** Where a process of `verb` listens on loopback: the API's port, or a worker's probe and metrics port. */
+export function listenEnv(verb: "api" | "worker", port: number): Record<string, string> {
+  return verb === "api" ? { AURUM_API_PORT: String(port), AURUM_API_HOST: "127.0.0.1" } : { AURUM_SCENARIO_METRICS_PORT: String(port), AURUM_SCENARIO_METRICS_ADDR: "127.0.0.1" };
+}
+
+/** The partitions a worker's Kafka consumer holds, from its metrics on `port`. */
+export async function consumerPartitions(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/aurum_scenario_consumer_partitions (\d+)/.exec(text)?.[1] ?? 0);
+}

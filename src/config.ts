@@ -227,6 +227,13 @@ export const SETTINGS = {
   trinoCatalog: setting("AURUM_TRINO_CATALOG", "iceberg", text, "Catalog of the output table and the session default."),
   trinoSchema: setting("AURUM_TRINO_SCHEMA", "market", text, "Schema of the output table and the session default."),
   trinoWriteConcurrency: setting("AURUM_TRINO_WRITE_CONCURRENCY", "2", int(1, 16), "INSERT statements of one run's outputs in flight at once."),
+  trinoSpooling: setting(
+    "AURUM_TRINO_SPOOLING",
+    "json+zstd",
+    oneOf("json+zstd", "json", "off"),
+    'Exports ask Trino for its spooling protocol in this encoding: result segments that the workers write to object storage and the API downloads in parallel (docs/outputs-trino.md, "Spooled results"). A server without spooling answers with the direct protocol; `off` never asks.',
+  ),
+  trinoSegmentFetches: setting("AURUM_TRINO_SEGMENT_FETCHES", "3", int(1, 16), "Spooled result segments one export downloads at once, ahead of the rows it is writing."),
   trinoMaxStatementChars: setting(
     "AURUM_TRINO_MAX_STATEMENT_CHARS",
     "1000000",

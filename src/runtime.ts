@@ -349,6 +349,8 @@ export function trinoClient(config: Config, log: Logger, metrics?: Metrics, sess
     catalog: config.trinoCatalog,
     schema: config.trinoSchema,
     log,
+    ...(config.trinoSpooling !== "off" ? { spooling: config.trinoSpooling } : {}),
+    segmentFetches: config.trinoSegmentFetches,
     ...(session ? { session } : {}),
     ...(metrics ? { onQueryEnd: (q: { state: string; elapsedSeconds: number }) => metrics.trinoQueryDuration.observe({ state: q.state }, q.elapsedSeconds) } : {}),
   });

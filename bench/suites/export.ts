@@ -6,10 +6,13 @@
  *   time to first byte (spawn of the client to its first byte), the API's peak RSS over idle. And
  *   against the true limit, the raw dump: `COPY (SELECT * ... WHERE run_id = ...) TO STDOUT CSV`,
  *   unordered (what Postgres itself delivers fastest), and its `row_to_json` twin for NDJSON.
- * - Trino store (when Trino is up): CSV through an API process with AURUM_OUTPUT_STORE=trino vs a
- *   bare client that POSTs the reader's statement and follows `nextUri`, discarding the pages.
+ * - Trino store (when Trino is up): CSV through API processes with AURUM_OUTPUT_STORE=trino, one
+ *   asking for spooled results (the default) and one on the direct protocol, vs Trino's own CLI
+ *   (TRINO_CLI_JAR, fetched by services:up) on the reader's ordered statement and on the same rows
+ *   unordered, direct and spooled: 1,000,000 rows (`--trino-rows`).
  * Seeds its own runs (generated rows) unless `--db URL` points at a database with a `bench` tenant run.
  */
+import { existsSync } from "node:fs";
 import postgres from "postgres";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
@@ -61,7 +64,7 @@ export async function exportSuite(ctx: SuiteContext): Promise<SuiteResult> {
     }
     rec.note(`Postgres store: ${n.toLocaleString("en-US")} rows (test/support/output-batches.ts: 360 months × 5 metrics per curve), written by the output writer`);
     await postgresStore(ctx, rec, { url, scenarioId, runId, rows: n });
-    await trinoStore(ctx, rec, { sql: db.sql, url, scenarioId, rows: Number(ctx.flags["trino-rows"] ?? (ctx.quick ? 5_000 : 20_000)) });
+    await trinoStore(ctx, rec, { sql: db.sql, url, scenarioId, rows: Number(ctx.flags["trino-rows"] ?? (ctx.quick ? 5_000 : 1_000_000)) });
   } finally {
     if (dbUrl) await db.sql.end();
     else await db.drop();
@@ -191,56 +194,70 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
     await tx`update scenario_run set state = 'SUCCEEDED', finished_at = now(), rows_written = ${o.rows} where id = ${runId}`;
   });
   ctx.log(`wrote ${o.rows} rows to Iceberg in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const api = await startApiProcess(o.url, {
-    AURUM_OUTPUT_STORE: "trino",
-    AURUM_TRINO_URL: trinoUrl,
-    AURUM_TRINO_USER: user,
-    AURUM_API_RATE_LIMIT_ENABLED: "0",
-  });
+  const apiEnv = { AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: trinoUrl, AURUM_TRINO_USER: user, AURUM_API_RATE_LIMIT_ENABLED: "0" };
+  const api = await startApiProcess(o.url, apiEnv);
+  const apiDirect = await startApiProcess(o.url, { ...apiEnv, AURUM_TRINO_SPOOLING: "off" });
   try {
-    // The reader's export statement (src/outputs/trino-reader.ts), for the bare client.
-    const statement = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)} ORDER BY metric, curve_key, tenor_type, contract_month`;
-    const bare = async (): Promise<number> => {
-      const t = performance.now();
-      let res = await fetch(`${trinoUrl}/v1/statement`, { method: "POST", body: statement, headers: { "X-Trino-User": user, "X-Trino-Source": "aurum-bench-bare" } });
-      let n = 0;
-      for (;;) {
-        const page = (await res.json()) as { nextUri?: string; data?: unknown[]; error?: { message: string } };
-        if (page.error) throw new Error(page.error.message);
-        n += page.data?.length ?? 0;
-        if (!page.nextUri) break;
-        res = await fetch(page.nextUri, { headers: { "X-Trino-User": user } });
-      }
-      if (n !== o.rows) throw new Error(`bare client read ${n} rows, not ${o.rows}`);
-      return (performance.now() - t) / 1000;
-    };
-    const apiUrl = `${api.base}/v1/scenarios/${scenarioId}/outputs?tenant_id=${TENANT}&run_id=${runId}&format=csv`;
-    const curl = ["curl", "-sf", "-o", "-", apiUrl];
-    await bare(); // warm-up
-    await timedBytes(curl);
-    const apiS: number[] = [];
-    const bareS: number[] = [];
+    // The reader's export statement (src/outputs/trino-reader.ts), and the same rows unordered.
+    const where = `tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)}`;
+    const ordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where} ORDER BY metric, curve_key, tenor_type, contract_month`;
+    const unordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where}`;
+    // Trino's own CLI at its best: CSV to stdout; it asks for spooling unless the session refuses it.
+    const cliJar = env.TRINO_CLI_JAR;
+    const cli = (sql: string, spooled: boolean) => [
+      "java",
+      "-jar",
+      cliJar as string,
+      "--server",
+      trinoUrl,
+      "--user",
+      user,
+      "--output-format",
+      "CSV",
+      ...(spooled ? ["--encoding", "json+zstd"] : ["--session", "spooling_enabled=false"]),
+      "--execute",
+      sql,
+    ];
+    const apiCsv = (base: string) => ["curl", "-sf", "-o", "-", `${base}/v1/scenarios/${scenarioId}/outputs?tenant_id=${TENANT}&run_id=${runId}&format=csv`];
+    const clients: [string, string[]][] = [
+      ["API CSV, spooled (json+zstd)", apiCsv(api.base)],
+      ["API CSV, direct protocol", apiCsv(apiDirect.base)],
+    ];
+    if (cliJar && existsSync(cliJar)) {
+      clients.push(
+        ["Trino CLI CSV, direct, ORDER BY", cli(ordered, false)],
+        ["Trino CLI CSV, direct, unordered", cli(unordered, false)],
+        ["Trino CLI CSV, spooled, unordered", cli(unordered, true)],
+      );
+    } else rec.note("Trino CLI baselines skipped: TRINO_CLI_JAR not set or missing (npm run services:up fetches it)");
+    for (const [, cmd] of clients) await timedBytes(cmd); // warm-up
+    const seconds = new Map<string, number[]>(clients.map(([name]) => [name, []]));
     for (let r = 0; r < ctx.repeats; r++) {
-      bareS.push(await bare());
-      apiS.push((await timedBytes(curl)).seconds);
-      ctx.log(`trino round ${r + 1}: bare nextUri ${bareS.at(-1)?.toFixed(2)} s, API ${apiS.at(-1)?.toFixed(2)} s`);
+      for (const [name, cmd] of clients) seconds.get(name)?.push((await timedBytes(cmd)).seconds);
+      ctx.log(`trino round ${r + 1}: ${clients.map(([name]) => `${name} ${seconds.get(name)?.at(-1)?.toFixed(2)} s`).join(", ")}`);
     }
-    const a = rec.figure(
-      "Trino CSV via API, rows/s",
-      "rows/s",
-      apiS.map((s) => o.rows / s),
-      "project",
-    );
-    const b = rec.figure(
-      "Trino bare nextUri client, rows/s",
-      "rows/s",
-      bareS.map((s) => o.rows / s),
-      "baseline",
-    );
-    rec.ratio("Trino CSV rows/s, API / bare nextUri", a, b, { text: "≥ 0.80", meets: (x) => x >= 0.8 });
-    rec.note(`Trino store: ${o.rows.toLocaleString("en-US")} rows`);
+    const figure = (name: string, kind: "project" | "baseline") =>
+      rec.figure(
+        `${name}, rows/s`,
+        "rows/s",
+        (seconds.get(name) ?? []).map((s) => o.rows / s),
+        kind,
+      );
+    const spooled = figure("API CSV, spooled (json+zstd)", "project");
+    const direct = figure("API CSV, direct protocol", "project");
+    rec.ratio("Trino CSV rows/s, API spooled / API direct", spooled, direct);
+    if (seconds.has("Trino CLI CSV, direct, ORDER BY")) {
+      const cliOrdered = figure("Trino CLI CSV, direct, ORDER BY", "baseline");
+      const cliDirect = figure("Trino CLI CSV, direct, unordered", "baseline");
+      const cliSpooled = figure("Trino CLI CSV, spooled, unordered", "baseline");
+      rec.ratio("Trino CSV rows/s, API direct / CLI direct on the same ordered query", direct, cliOrdered, { text: "≥ 0.80", meets: (x) => x >= 0.8 });
+      rec.ratio("Trino CSV rows/s, API spooled / CLI direct unordered (issue 20)", spooled, cliDirect, { text: "≥ 1.5", meets: (x) => x >= 1.5 });
+      rec.ratio("Trino CSV rows/s, API spooled / CLI spooled unordered (issue 20)", spooled, cliSpooled, { text: "≥ 1.0", meets: (x) => x >= 1.0 });
+    }
+    rec.note(`Trino store: ${o.rows.toLocaleString("en-US")} rows; the API's export is ordered (ORDER BY the natural key), the unordered CLI baselines are not`);
   } finally {
     await api.stop();
+    await apiDirect.stop();
     await trino.execute(`DELETE FROM ${ICEBERG_OUTPUT_TABLE} WHERE scenario_id = ${varcharLiteral(scenarioId)}`).catch(() => {});
   }
 }

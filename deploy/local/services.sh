@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local Apache Kafka (KRaft, single node) + Trino (Iceberg connector) for Aurum Scenarios.
+# Local Apache Kafka (KRaft, single node) + Trino (Iceberg connector, spooled results on S3Mock)
+# for Aurum Scenarios.
 #
 #   bash deploy/local/services.sh up       fetch (Maven Central, cached), start, wait, create topics/tables
 #   bash deploy/local/services.sh down     stop both (SIGTERM, SIGKILL after a timeout)
@@ -11,7 +12,9 @@
 #   kafka/     libs/ (broker classpath), config/, data/ (KRaft log dirs)
 #   trino-server-core-<v>/  unpacked server, plugin/iceberg added
 #   trino/     etc/ (rendered from trino/etc), data/, warehouse/ (Iceberg files)
-#   logs/      kafka/server.log, kafka.out, trino-server.log, trino.out, mvn.log
+#   s3mock/    the S3Mock executable jar; s3/data/ its buckets (Trino's spooled result segments)
+#   trino-cli/ Trino's CLI (executable jar; the export bench's baseline)
+#   logs/      kafka/server.log, kafka.out, trino-server.log, trino.out, s3mock.out, mvn.log
 #   run/       pid files
 #   env        the environment for the service and the integration tests
 #
@@ -31,6 +34,9 @@ TRINO_VERSION=476
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
 TRINO_PORT=8080
+S3_PORT=9000
+S3MOCK_VERSION=4.12.4
+S3_BUCKET=aurum-spooling
 KAFKA_JAVA_HOME=${KAFKA_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
 TRINO_JAVA_HOME=${TRINO_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
@@ -67,6 +73,7 @@ live_pid() {
   fi
 }
 kafka_pid() { live_pid kafka kafka.Kafka; }
+s3_pid() { live_pid s3 "s3mock-$S3MOCK_VERSION"; }
 trino_pid() { live_pid trino io.trino.server.TrinoServer; }
 
 java_major() { # JAVA_HOME -> major version (empty when there is no java)
@@ -99,13 +106,15 @@ fetch() {
     [[ -f "$SVC/dist/trino-server-core-$TRINO_VERSION.tar.gz" ]] || need=1
     [[ -f "$SVC/dist/trino-iceberg-$TRINO_VERSION.zip" ]] || need=1
   fi
+  [[ -f "$SVC/s3mock/s3mock-$S3MOCK_VERSION-exec.jar" ]] || need=1
+  [[ -f "$SVC/trino-cli/trino-cli-$TRINO_VERSION-executable.jar" ]] || need=1
   if (( need )); then
     command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
     log "fetching Kafka $KAFKA_VERSION and Trino $TRINO_VERSION from Maven Central (Maven repo: $M2)"
     rm -rf "$KAFKA_LIBS"
     mvn -q -B -f "$HERE/pom.xml" \
       -Dmaven.repo.local="$M2" -Dservices.dir="$SVC" \
-      -Dkafka.version="$KAFKA_VERSION" -Dtrino.version="$TRINO_VERSION" \
+      -Dkafka.version="$KAFKA_VERSION" -Dtrino.version="$TRINO_VERSION" -Ds3mock.version="$S3MOCK_VERSION" \
       dependency:copy-dependencies@kafka dependency:copy@trino >"$LOGS/mvn.log" 2>&1 \
       || { tail -40 "$LOGS/mvn.log" >&2; die "Maven fetch failed (log: $LOGS/mvn.log)"; }
   fi
@@ -132,9 +141,17 @@ fetch() {
   rm -rf "$SVC/dist"
 }
 
-render() { # template -> destination, substituting @SERVICES_DIR@, @TRINO_HOME@ and @ICEBERG_CATALOG@
+# The key Trino signs spooled segment URIs with: made once per checkout, kept with its services.
+spooling_secret() {
+  local f="$SVC/trino/spooling.key"
+  [[ -s "$f" ]] || { mkdir -p "$SVC/trino"; head -c 32 /dev/urandom | base64 >"$f"; }
+  cat "$f"
+}
+
+render() { # template -> destination, substituting @SERVICES_DIR@, @TRINO_HOME@, @ICEBERG_CATALOG@, @S3_PORT@, @SPOOLING_SECRET@
   mkdir -p "$(dirname "$2")"
-  sed -e "s#@SERVICES_DIR@#$SVC#g" -e "s#@TRINO_HOME@#$TRINO_HOME#g" -e "s#@ICEBERG_CATALOG@#$ICEBERG_CATALOG#g" "$1" >"$2"
+  sed -e "s#@SERVICES_DIR@#$SVC#g" -e "s#@TRINO_HOME@#$TRINO_HOME#g" -e "s#@ICEBERG_CATALOG@#$ICEBERG_CATALOG#g" \
+    -e "s#@S3_PORT@#$S3_PORT#g" -e "s#@SPOOLING_SECRET@#$(spooling_secret)#g" "$1" >"$2"
 }
 
 # ---------------------------------------------------------------- Kafka
@@ -201,6 +218,41 @@ kafka_topics() {
   done
 }
 
+# ---------------------------------------------------------------- S3 (Trino's spooled results)
+# S3Mock (com.adobe.testing:s3mock, Maven Central): an S3-compatible server for Trino's spooling
+# protocol. Segments live in $SVC/s3 and are dropped when it stops; nothing else is stored there.
+s3_start() {
+  local pid
+  pid=$(s3_pid)
+  if [[ -n "$pid" ]] && port_open $S3_PORT; then log "s3 already running (pid $pid)"; return; fi
+  if [[ -n "$pid" ]]; then log "s3 (pid $pid) still starting"; return; fi
+  port_open $S3_PORT && die "port $S3_PORT is taken by a process not started by services.sh"
+  mkdir -p "$SVC/s3" "$LOGS"
+  log "starting S3Mock $S3MOCK_VERSION on 127.0.0.1:$S3_PORT (bucket $S3_BUCKET)"
+  (
+    cd "$SVC/s3"
+    # server.port is its HTTPS connector (unused: any free port); plain HTTP serves $S3_PORT.
+    exec setsid nohup "$KAFKA_JAVA_HOME/bin/java" -Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+      -jar "$SVC/s3mock/s3mock-$S3MOCK_VERSION-exec.jar" \
+      --server.port=0 --server.address=127.0.0.1 \
+      --com.adobe.testing.s3mock.httpPort=$S3_PORT \
+      --com.adobe.testing.s3mock.store.root="$SVC/s3/data" \
+      --com.adobe.testing.s3mock.store.initialBuckets=$S3_BUCKET \
+      --logging.file.name="$LOGS/s3mock.log" </dev/null >>"$LOGS/s3mock.out" 2>&1
+  ) &
+  echo $! >"$RUN/s3.pid"
+}
+
+s3_wait() {
+  local deadline=$((SECONDS + 120))
+  until curl -sf "http://127.0.0.1:$S3_PORT/$S3_BUCKET?list-type=2&max-keys=1" >/dev/null 2>&1; do
+    [[ -n "$(s3_pid)" ]] || { tail -30 "$LOGS/s3mock.out" >&2 2>/dev/null || true; die "S3Mock exited during startup"; }
+    (( SECONDS < deadline )) || die "S3Mock not ready after 120 s (log: $LOGS/s3mock.out)"
+    sleep 1
+  done
+  log "s3 ready on http://127.0.0.1:$S3_PORT"
+}
+
 # ---------------------------------------------------------------- Trino
 iceberg_db() { # the Iceberg JDBC catalog's database + tables in the machine's PostgreSQL
   command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client)"
@@ -248,6 +300,9 @@ trino_start() {
     # Trino refuses to start below 4096 open files.
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     (( $(ulimit -n) >= 4096 )) || die "open files limit $(ulimit -n) < 4096"
+    # Trino reads etc/spooling-manager.properties relative to its working directory; like Trino's
+    # own launcher, run in the data folder with etc/ linked into it.
+    ln -sfn "$SVC/trino/etc" "$SVC/trino/data/etc"
     cd "$SVC/trino/data"
     exec setsid nohup "$TRINO_JAVA_HOME/bin/java" "${jvm[@]}" \
       "${node[@]}" \
@@ -302,6 +357,7 @@ AURUM_TRINO_URL=http://127.0.0.1:$TRINO_PORT
 AURUM_TRINO_CATALOG=iceberg
 AURUM_TRINO_SCHEMA=market
 AURUM_TRINO_USER=aurum
+TRINO_CLI_JAR=$SVC/trino-cli/trino-cli-$TRINO_VERSION-executable.jar
 EOF
   log "environment (also in $SVC/env):"
   sed 's/^/  /' "$SVC/env"
@@ -362,7 +418,9 @@ cmd_up() {
   pick_jdk TRINO_JAVA_HOME 24 "Trino $TRINO_VERSION"
   fetch
   kafka_start
+  s3_start
   iceberg_db
+  s3_wait
   trino_start
   kafka_wait
   kafka_topics
@@ -376,6 +434,7 @@ cmd_down() {
   mkdir -p "$RUN"
   stop_one trino trino_pid $TRINO_PORT &
   stop_one kafka kafka_pid $KAFKA_PORT $KAFKA_CONTROLLER_PORT &
+  stop_one s3 s3_pid $S3_PORT &
   wait
 }
 
@@ -384,6 +443,7 @@ cmd_status() {
   mkdir -p "$RUN"
   status_one kafka kafka_pid $KAFKA_PORT "127.0.0.1:$KAFKA_PORT" || rc=1
   status_one trino trino_pid $TRINO_PORT "http://127.0.0.1:$TRINO_PORT" || rc=1
+  status_one s3 s3_pid $S3_PORT "http://127.0.0.1:$S3_PORT" || rc=1
   [[ -f "$SVC/env" ]] && echo "env file: $SVC/env"
   return $rc
 }

@@ -7,7 +7,8 @@
  *   natural key, latest as-of date first) runs in Trino over just those runs;
  * - `export`: one query whose result pages are encoded as they arrive (`encodeRows`); the client
  *   pulls the next page only when the HTTP stream wants more, and leaving early (a client that
- *   went away) cancels the query.
+ *   went away) cancels the query. It asks for the spooling protocol (segments downloaded in
+ *   parallel, zstd-compressed) and gets the direct one from a server without it.
  * A run's rows are read only once it is SUCCEEDED (the service checks), when the swap in
  * trino-store.ts has left exactly one write of them.
  */
@@ -77,7 +78,7 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
 
     export(filter, request) {
       const statement = `SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${where(trinoDialect, filter, request.after)} ORDER BY ${KEY_ORDER}${request.limit ? ` LIMIT ${request.limit | 0}` : ""}`;
-      const pages = trino.query(statement, { signal: request.signal, tenantId: filter.tenantId });
+      const pages = trino.query(statement, { signal: request.signal, tenantId: filter.tenantId, spooled: true });
       return encodeRows(rowBatches<OutputRow>(pages, DOUBLES), request.format, request.escapeFormulas);
     },
 

@@ -516,7 +516,7 @@ describe("deploy/compose/docker-compose.dev.yml", () => {
         .filter(([, s]) => s.profiles?.includes(p))
         .map(([n]) => n)
         .sort();
-    expect(inProfile("core")).toEqual(["kafka", "migrate", "postgres", "redis", "trino", "trino-ddl"]);
+    expect(inProfile("core")).toEqual(["kafka", "migrate", "postgres", "redis", "s3", "trino", "trino-ddl"]);
     expect(inProfile("worker")).toEqual(["scenario-worker"]);
     expect(inProfile("api")).toEqual(["api"]);
     for (const s of Object.values(services)) expect(s.profiles?.length).toBe(1);
@@ -533,10 +533,11 @@ describe("deploy/compose/docker-compose.dev.yml", () => {
     }
   });
 
-  test("Kafka and Trino are the versions deploy/local runs; every image has an explicit tag", () => {
+  test("Kafka, Trino and S3Mock are the versions deploy/local runs; every image has an explicit tag", () => {
     const kafka = pomVersion("kafka.version");
     const trino = pomVersion("trino.version");
-    expect([shVersion("KAFKA_VERSION"), shVersion("TRINO_VERSION")]).toEqual([kafka, trino]);
+    expect([shVersion("KAFKA_VERSION"), shVersion("TRINO_VERSION"), shVersion("S3MOCK_VERSION")]).toEqual([kafka, trino, pomVersion("s3mock.version")]);
+    expect(services.s3.image).toBe(`adobe/s3mock:${pomVersion("s3mock.version")}`);
     expect(services.kafka.image).toBe(`apache/kafka:${kafka}`);
     expect(services.trino.image).toBe(`trinodb/trino:${trino}`);
     expect(services["trino-ddl"].image).toBe(`trinodb/trino:${trino}`);
@@ -554,14 +555,15 @@ describe("deploy/compose/docker-compose.dev.yml", () => {
     for (const [k, v] of shared) expect([k, v]).toEqual([k, local[k]!]);
   });
 
-  test("Trino's config, JVM and Iceberg catalog match trino/etc except for addresses and paths", () => {
+  test("Trino's config, spooling manager, JVM and Iceberg catalog match trino/etc except for addresses, paths and the spooling key", () => {
     const local = (p: string) => keyValues(`trino/etc/${p}`);
     const dev = (p: string) => keyValues(`deploy/compose/trino/etc/${p}`);
     const same = (p: string, differ: string[]) => {
       const without = (props: Env) => Object.fromEntries(Object.entries(props).filter(([k]) => !differ.includes(k)));
       expect(without(dev(p))).toEqual(without(local(p)));
     };
-    same("config.properties", ["plugin.dir", "catalog.config-dir", "discovery.uri"]);
+    same("config.properties", ["plugin.dir", "catalog.config-dir", "discovery.uri", "protocol.spooling.shared-secret-key"]);
+    same("spooling-manager.properties", ["s3.endpoint"]);
     const catalogPaths = ["connection-url", "connection-user", "connection-password", "default-warehouse-dir", "catalog-name"].map((k) => `iceberg.jdbc-catalog.${k}`);
     same("catalog/iceberg.properties", [...catalogPaths, "local.location"]);
     expect(text("deploy/compose/trino/etc/jvm.config")).toBe(text("trino/etc/jvm.config"));

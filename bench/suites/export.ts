@@ -203,9 +203,12 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
     const ordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where} ORDER BY metric, curve_key, tenor_type, contract_month`;
     const unordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where}`;
     // Trino's own CLI at its best: CSV to stdout; it asks for spooling unless the session refuses it.
+    // On the JDK Trino runs on (25 here): 56 k rows/s against 42 k on Java 17 for the same CSV.
     const cliJar = env.TRINO_CLI_JAR;
     const cli = (sql: string, spooled: boolean) => [
-      "java",
+      env.TRINO_CLI_JAVA ?? "java",
+      "-Dorg.jline.terminal.dumb=true", // no console here: skip jline's warnings about it
+      "--enable-native-access=ALL-UNNAMED",
       "-jar",
       cliJar as string,
       "--server",

@@ -358,6 +358,7 @@ AURUM_TRINO_CATALOG=iceberg
 AURUM_TRINO_SCHEMA=market
 AURUM_TRINO_USER=aurum
 TRINO_CLI_JAR=$SVC/trino-cli/trino-cli-$TRINO_VERSION-executable.jar
+TRINO_CLI_JAVA=$TRINO_JAVA_HOME/bin/java
 EOF
   log "environment (also in $SVC/env):"
   sed 's/^/  /' "$SVC/env"

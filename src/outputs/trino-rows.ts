@@ -20,7 +20,12 @@ export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows:
   });
 }
 
-/** The non-empty pages of a query as batches of row objects. */
+/** Rows per batch at most: a spooled segment holds up to ~100,000, and each batch is one encoded chunk. */
+export const BATCH_ROWS = 8192;
+
+/** The non-empty pages of a query as batches of row objects, at most BATCH_ROWS each. */
 export async function* rowBatches<T>(pages: AsyncGenerator<TrinoPage, unknown>, doubles: ReadonlySet<string>): AsyncGenerator<T[]> {
-  for await (const page of pages) if (page.rows.length) yield rowObjects<T>(page, doubles);
+  for await (const page of pages) {
+    for (let i = 0; i < page.rows.length; i += BATCH_ROWS) yield rowObjects<T>({ columns: page.columns, rows: page.rows.slice(i, i + BATCH_ROWS) }, doubles);
+  }
 }

@@ -204,7 +204,10 @@ export function createTrinoClient(config: TrinoConfig): TrinoClient {
           finished = true;
           return summaryOf(page, columns);
         }
-        const partRows = await part.rows();
+        const partRows = await part.rows().catch((err) => {
+          part.release(); // a segment that failed to decode is not left for the TTL
+          throw err;
+        });
         if (partRows.length) {
           rows += partRows.length;
           yield { queryId: page.id, columns, rows: partRows };

@@ -135,6 +135,7 @@ describe("trino client, spooling protocol (scripted server)", () => {
     expect(s.deletes.length).toBe(1);
     await Bun.sleep(0);
     expect(s.acks).toContain("0");
+    expect(s.acks).toContain("1"); // the failed one: released too
     expect(s.acks).toContain("2"); // queued, never read: released
   });
 });

@@ -161,7 +161,7 @@ describe("deploy/compose/docker-compose.dev.yml validates against the compose-sp
   const compose = parseYaml(text("deploy/compose/docker-compose.dev.yml"))[0];
 
   test("the file is valid (name, profiles, depends_on conditions, x- extensions included)", () => {
-    expect(Object.keys(compose.services).length).toBe(8);
+    expect(Object.keys(compose.services).length).toBe(9);
     expect(errors(compose)).toEqual([]);
   });
 

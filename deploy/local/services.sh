@@ -231,11 +231,12 @@ s3_start() {
   log "starting S3Mock $S3MOCK_VERSION on 127.0.0.1:$S3_PORT (bucket $S3_BUCKET)"
   (
     cd "$SVC/s3"
-    # server.port is its HTTPS connector (unused: any free port); plain HTTP serves $S3_PORT.
+    # Its main connector serves plain HTTP on loopback. S3Mock always opens a second HTTP
+    # connector, on every interface; httpPort=0 gives it a free port, unused here.
     exec setsid nohup "$KAFKA_JAVA_HOME/bin/java" -Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
       -jar "$SVC/s3mock/s3mock-$S3MOCK_VERSION-exec.jar" \
-      --server.port=0 --server.address=127.0.0.1 \
-      --com.adobe.testing.s3mock.httpPort=$S3_PORT \
+      --server.port=$S3_PORT --server.address=127.0.0.1 --server.ssl.enabled=false \
+      --com.adobe.testing.s3mock.httpPort=0 \
       --com.adobe.testing.s3mock.store.root="$SVC/s3/data" \
       --com.adobe.testing.s3mock.store.initialBuckets=$S3_BUCKET \
       --logging.file.name="$LOGS/s3mock.log" </dev/null >>"$LOGS/s3mock.out" 2>&1

@@ -3,6 +3,8 @@
  * its figures land in --json; --compare passes against the same file and fails on the synthetic
  * slowdown knob; --report writes an HTML page with inline SVG charts. It asserts that the harness
  * works, not speed. Kafka is not needed; Trino parts are skipped by the harness when it is down.
+ * @test-exclusive trino: with Trino up, its export and runs suites write to the Iceberg output
+ *   table, and iceberg-maintain.test.ts counts that table's snapshots (it failed once beside it).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

@@ -19,6 +19,7 @@ import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
 import { copyStatement } from "../../src/outputs/pg-reader";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
+import { KEY_ORDER } from "../../src/outputs/sql";
 import { ROW_COLUMNS } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -200,8 +201,8 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
   try {
     // The reader's export statement (src/outputs/trino-reader.ts), and the same rows unordered.
     const where = `tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)}`;
-    const ordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where} ORDER BY metric, curve_key, tenor_type, contract_month`;
     const unordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where}`;
+    const ordered = `${unordered} ORDER BY ${KEY_ORDER}`;
     // Trino's own CLI at its best: CSV to stdout; it asks for spooling unless the session refuses it.
     // On the JDK Trino runs on (25 here): 56 k rows/s against 42 k on Java 17 for the same CSV.
     const cliJar = env.TRINO_CLI_JAR;

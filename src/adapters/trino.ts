@@ -97,6 +97,8 @@ const utf8 = new TextDecoder();
 
 /** Rows a page contributes: ready (direct rows, inline segments) or downloaded on `start` (spooled segments). */
 type Part = { spooled: boolean; start: () => void; rows: () => Promise<unknown[][]>; release: () => void };
+/** A part with nothing to download or release. */
+const ready = (rows: () => Promise<unknown[][]>): Part => ({ spooled: false, start() {}, rows, release() {} });
 
 /** A segment's bytes as rows: JSON arrays, zstd-compressed when the segment says so (decompressed on Bun's thread pool). */
 async function decodeSegment(bytes: Uint8Array, compressed: boolean): Promise<unknown[][]> {
@@ -264,7 +266,7 @@ function pageParts(fetchImpl: Fetch, fetchRetrying: RetryingFetch, trinoHeaders:
   /** A page's rows as parts: the rows themselves (direct protocol), or one part per segment (spooling). */
   function partsOf(data: QueryResults["data"], signal: AbortSignal | undefined): Part[] {
     if (!data) return [];
-    if (Array.isArray(data)) return data.length ? [{ spooled: false, start() {}, rows: async () => data, release() {} }] : [];
+    if (Array.isArray(data)) return data.length ? [ready(async () => data)] : [];
     if (!(SPOOLING_ENCODINGS as readonly string[]).includes(data.encoding)) {
       throw new TrinoError(`Trino answered in the encoding ${data.encoding}, which this client does not decode`, "UNSUPPORTED_ENCODING", "EXTERNAL");
     }
@@ -279,7 +281,7 @@ function pageParts(fetchImpl: Fetch, fetchRetrying: RetryingFetch, trinoHeaders:
   function segmentPart(segment: Segment, signal: AbortSignal | undefined): Part {
     const compressed = segment.metadata?.uncompressedSize !== undefined;
     if (segment.type === "inline") {
-      return { spooled: false, start() {}, rows: () => decodeSegment(Buffer.from(segment.data, "base64"), compressed), release() {} };
+      return ready(() => decodeSegment(Buffer.from(segment.data, "base64"), compressed));
     }
     // The segment's own headers (its encryption key) go with its GET and with its acknowledgement.
     const segmentHeaders = Object.fromEntries(Object.entries(segment.headers ?? {}).map(([k, v]) => [k, v.join(", ")]));

@@ -5,16 +5,22 @@
 // it (fails with CI=true).
 import { describe, expect, test } from "bun:test";
 import { createTrinoClient, type TrinoConfig } from "../../src/adapters/trino";
+import { eventually } from "../support/eventually";
 import { requireService, serviceEnv } from "../support/services";
 
 const service = await requireService("trino");
 const env = serviceEnv();
 const TRINO_URL = (env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
 
-/** A client whose HTTP calls are recorded: segment downloads (not to Trino) and acknowledgements. */
+/**
+ * A client whose HTTP calls are recorded: segment downloads (not to Trino), acknowledgements, and
+ * (`told`) the spooled segment URIs the coordinator's pages named.
+ */
 function recorded(extra: Partial<TrinoConfig> = {}) {
   const segmentGets: { uri: string; status: number }[] = [];
   const acks: { uri: string; status: number }[] = [];
+  const told: string[] = [];
+  const logs: Record<string, unknown>[] = [];
   const c = createTrinoClient({
     url: TRINO_URL,
     user: env.AURUM_TRINO_USER ?? "aurum",
@@ -25,11 +31,14 @@ function recorded(extra: Partial<TrinoConfig> = {}) {
       const res = await fetch(input, init);
       if (input.includes("/v1/spooled/ack/")) acks.push({ uri: input, status: res.status });
       else if (!input.startsWith(TRINO_URL)) segmentGets.push({ uri: input, status: res.status });
+      else if (input.startsWith(`${TRINO_URL}/v1/statement`) && init.method !== "DELETE" && extra.spooling) {
+        const page = (await res.clone().json()) as { data?: { segments?: { type: string; uri?: string }[] } };
+        for (const s of page.data?.segments ?? []) if (s.type === "spooled" && s.uri) told.push(s.uri);
+      }
       return res;
     },
   });
-  const logs: Record<string, unknown>[] = [];
-  return { c, segmentGets, acks, logs };
+  return { c, segmentGets, acks, told, logs };
 }
 
 /** 600,000 ordered rows of three columns: several segments of a few MB each. */
@@ -57,11 +66,10 @@ describe.skipIf(!service.available)("trino spooling protocol (real server, S3Moc
       // spooled segments were downloaded from storage (not the coordinator) and all acknowledged
       expect(r.segmentGets.length).toBeGreaterThan(1);
       expect(r.segmentGets.every((g) => g.status === 200)).toBe(true);
-      await Bun.sleep(0); // acknowledgements are sent without waiting for them
       expect(r.logs.at(-1)).toMatchObject({ state: "FINISHED", rows: 600_000 });
       expect(Number(r.logs.at(-1)?.segments)).toBeGreaterThanOrEqual(r.segmentGets.length);
-      const acked = async () => r.acks.length === r.segmentGets.length;
-      for (let i = 0; i < 100 && !(await acked()); i++) await Bun.sleep(50);
+      // acknowledgements are sent without waiting for them
+      await eventually(() => r.acks.length === r.segmentGets.length, { what: "an acknowledgement per segment", timeoutMs: 5_000 });
       expect(r.acks.map((a) => a.status)).toEqual(r.segmentGets.map(() => 200));
       for (const g of r.segmentGets) expect(await statusNow(g.uri)).toBe(404);
     }
@@ -79,36 +87,17 @@ describe.skipIf(!service.available)("trino spooling protocol (real server, S3Moc
 
   test("a consumer that leaves midway: the query is cancelled and the segments it did not read are acknowledged (deleted)", async () => {
     const r = recorded({ spooling: "json+zstd", segmentFetches: 2 });
-    const known: string[] = [];
-    const c = createTrinoClient({
-      url: TRINO_URL,
-      user: env.AURUM_TRINO_USER ?? "aurum",
-      source: "aurum-tests",
-      spooling: "json+zstd",
-      segmentFetches: 2,
-      log: { info: (_m: string, f: Record<string, unknown>) => r.logs.push(f) } as never,
-      fetch: async (input, init) => {
-        const res = await fetch(input, init);
-        if (input.startsWith(`${TRINO_URL}/v1/statement`) && (init.method ?? "GET") !== "DELETE") {
-          // the segment URIs the client was told about, read from the page it got
-          const page = (await res.clone().json()) as { data?: { segments?: { type: string; uri?: string }[] } };
-          for (const s of page.data?.segments ?? []) if (s.type === "spooled" && s.uri) known.push(s.uri);
-        }
-        if (input.includes("/v1/spooled/ack/")) r.acks.push({ uri: input, status: res.status });
-        return res;
-      },
-    });
     let seen = 0;
-    for await (const page of c.query(ORDERED, { spooled: true })) {
+    for await (const page of r.c.query(ORDERED, { spooled: true })) {
       seen += page.rows.length;
       if (seen >= 100_000) break;
     }
     expect(seen).toBeGreaterThan(0);
     expect(seen).toBeLessThan(600_000);
     expect(r.logs.at(-1)?.state).toBe("CANCELLED");
-    expect(known.length).toBeGreaterThan(0);
-    for (let i = 0; i < 100 && r.acks.length < known.length; i++) await Bun.sleep(50);
-    expect(r.acks.length).toBe(known.length);
-    for (const uri of known) expect(await statusNow(uri)).toBe(404);
+    expect(r.told.length).toBeGreaterThan(0);
+    await eventually(() => r.acks.length >= r.told.length, { what: "an acknowledgement per segment named", timeoutMs: 5_000 });
+    expect(r.acks.length).toBe(r.told.length);
+    for (const uri of r.told) expect(await statusNow(uri)).toBe(404);
   }, 60_000);
 });

@@ -219,7 +219,7 @@ export const SETTINGS = {
     "AURUM_OUTPUT_SORT_ROWS",
     "500000",
     int(1_000, 100_000_000),
-    'Rows of one run the Postgres output writer holds in memory to write them in export order (~120 bytes each). A larger run streams through a staging table that Postgres sorts: bounded worker memory, slower ingest (docs/runs.md, "Memory").',
+    'Rows of one run an output writer holds in memory to write them in export order (~120 bytes each). Postgres: a larger run streams through a staging table that Postgres sorts (bounded worker memory, slower ingest; docs/runs.md, "Memory"). Iceberg: each window of this many rows is sorted, so data files cover narrow key ranges (docs/outputs-trino.md, "Export order").',
   ),
   trinoUrl: setting("AURUM_TRINO_URL", undefined, url("http:", "https:"), "Trino coordinator (HTTP client protocol)."),
   trinoUser: setting("AURUM_TRINO_USER", "aurum", text, "X-Trino-User of every query."),
@@ -234,6 +234,18 @@ export const SETTINGS = {
     'Exports ask Trino for its spooling protocol in this encoding: result segments that the workers write to object storage and the API downloads in parallel (docs/outputs-trino.md, "Spooled results"). A server without spooling answers with the direct protocol; `off` never asks.',
   ),
   trinoSegmentFetches: setting("AURUM_TRINO_SEGMENT_FETCHES", "3", int(1, 16), "Spooled result segments one export downloads at once, ahead of the rows it is writing."),
+  trinoExportChunkRows: setting(
+    "AURUM_TRINO_EXPORT_CHUNK_ROWS",
+    "50000",
+    int(1_000, 10_000_000),
+    'Rows (about) of each key-range query an export on the Trino store reads and sorts; an export holds its chunk being sent and those read ahead. Larger chunks: fewer queries, more memory (docs/outputs-trino.md, "Export order").',
+  ),
+  trinoExportPrefetch: setting(
+    "AURUM_TRINO_EXPORT_PREFETCH",
+    "2",
+    int(1, 16),
+    "Chunks an export on the Trino store reads ahead of the one it is sending (queries in flight at once).",
+  ),
   trinoMaxStatementChars: setting(
     "AURUM_TRINO_MAX_STATEMENT_CHARS",
     "1000000",

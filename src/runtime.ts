@@ -9,7 +9,7 @@
 import { cpus } from "node:os";
 import type { KafkaClient, KafkaProducer } from "./adapters/kafka";
 import { createCacheMetrics, createMetrics, createOutboxMetrics, type Metrics } from "./adapters/metrics";
-import { type Database, openDatabase } from "./adapters/postgres";
+import { type Database, openDatabase, type Sql } from "./adapters/postgres";
 import { closeRedis, createNativeRedis, createRedis, type Redis, type RedisCommands, redisReady } from "./adapters/redis";
 import { createTrinoClient, type TrinoClient } from "./adapters/trino";
 import { createApp } from "./app";
@@ -29,6 +29,7 @@ import { createPgOutputWriter } from "./outputs/pg-store";
 import { createOutputPurge, type OutputPurge } from "./outputs/purge";
 import type { OutputReader } from "./outputs/reader";
 import { createOutputService } from "./outputs/service";
+import type { OutputWriter } from "./outputs/store";
 import { createTrinoOutputReader } from "./outputs/trino-reader";
 import { createTrinoOutputWriter, icebergScenarioPurge } from "./outputs/trino-store";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
@@ -148,14 +149,7 @@ export async function buildRuntime(verb: Verb, config: Config, deps: RuntimeDeps
           workerId: `worker-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
           log,
           metrics,
-          writer: iceberg
-            ? createTrinoOutputWriter({ ...iceberg, metadata, concurrency: config.trinoWriteConcurrency, maxStatementChars: config.trinoMaxStatementChars })
-            : createPgOutputWriter(sql, {
-                copy: db.mode === "server",
-                // The embedded store has one connection for everything: a run is held whole, so no
-                // transaction stays open while the engine computes (docs/runs.md, "Memory").
-                sortRows: db.mode === "server" ? config.outputSortRows : Number.POSITIVE_INFINITY,
-              }),
+          writer: outputWriter(config, db.mode, sql, iceberg && { ...iceberg, metadata }),
           // After the outputs commit, never before: see docs/cache.md ("Ordering").
           // Kafka mode: the "outputs ready" event goes into the outbox in the same transaction.
           executorOptions: withOutputsReady(bumpOnCommit(bumps), outbox),
@@ -249,7 +243,11 @@ function buildApi(o: {
   const outputs = createOutputService({
     runs: metadata.runs,
     scenarios: scenarioRepo,
-    reader: deps.outputs ?? (iceberg ? createTrinoOutputReader({ ...iceberg, runs: metadata.runs }) : createPgOutputReader(sql)),
+    reader:
+      deps.outputs ??
+      (iceberg
+        ? createTrinoOutputReader({ ...iceberg, runs: metadata.runs, exportChunkRows: config.trinoExportChunkRows, exportPrefetch: config.trinoExportPrefetch })
+        : createPgOutputReader(sql)),
     maxExports: config.outputExportsMax,
     ...(config.outputExportsPerTenant !== undefined ? { maxExportsPerTenant: config.outputExportsPerTenant } : {}),
     cache,
@@ -337,6 +335,23 @@ function buildCache(o: { config: Config; verb: Verb; redis: RedisCommands | unde
     log: o.log,
     ...(events && topic ? { publish: (message) => events.send(topic, [message]) } : {}),
   });
+}
+
+/** The worker's output store, write side: Iceberg through Trino, or Postgres. */
+function outputWriter(config: Config, mode: "server" | "embedded", sql: Sql, iceberg: (IcebergOutputs & { metadata: Metadata }) | undefined): OutputWriter {
+  return iceberg
+    ? createTrinoOutputWriter({
+        ...iceberg,
+        concurrency: config.trinoWriteConcurrency,
+        maxStatementChars: config.trinoMaxStatementChars,
+        sortRows: config.outputSortRows,
+      })
+    : createPgOutputWriter(sql, {
+        copy: mode === "server",
+        // The embedded store has one connection for everything: a run is held whole, so no
+        // transaction stays open while the engine computes (docs/runs.md, "Memory").
+        sortRows: mode === "server" ? config.outputSortRows : Number.POSITIVE_INFINITY,
+      });
 }
 
 /** The Trino client of the Iceberg output store (and of `worker backfill`). */

@@ -9,6 +9,14 @@
  */
 import type { OutputBatch } from "../engine/types";
 
+/**
+ * The most rows a run's write holds in memory to sort them itself (~60 MB at ~120 bytes a row;
+ * `AURUM_OUTPUT_SORT_ROWS`). Postgres: below it the rows go straight into `scenario_output` (the
+ * fast path); above it through staging, which costs Postgres a second write and a sort
+ * (docs/performance.md, "Ingest"). Iceberg: the window each stretch of rows is sorted in.
+ */
+export const SORT_ROWS = 500_000;
+
 /** Ranks of the distinct values of one text column over all batches, in sorted order. */
 function ranks(batches: OutputBatch[], column: (b: OutputBatch) => readonly string[]): Map<string, number> {
   const distinct = new Set<string>();
@@ -72,4 +80,58 @@ function sortRange(order: Uint32Array, from: number, to: number, key: Float64Arr
   let sorted = true;
   for (let i = from + 1; i < to && sorted; i++) sorted = (key[order[i - 1] as number] as number) < (key[order[i] as number] as number);
   if (!sorted) order.subarray(from, to).sort((a, b) => (key[a] as number) - (key[b] as number));
+}
+
+/** Rows `[from, to)` of an `exportOrder` result, gathered from `batches` into one batch. */
+function gather(batches: OutputBatch[], order: { batch: Uint32Array; row: Uint32Array }, from: number, to: number): OutputBatch {
+  const n = to - from;
+  const out: OutputBatch = {
+    length: n,
+    curveKey: new Array(n),
+    tenorType: new Array(n),
+    contractMonth: new Int32Array(n),
+    tenorLabel: new Array(n),
+    metric: new Array(n),
+    value: new Float64Array(n),
+    bandLower: new Float64Array(n),
+    bandUpper: new Float64Array(n),
+    attribution: new Array(n),
+  };
+  for (let j = 0; j < n; j++) {
+    const b = batches[order.batch[from + j] as number] as OutputBatch;
+    const i = order.row[from + j] as number;
+    out.curveKey[j] = b.curveKey[i] as string;
+    out.tenorType[j] = b.tenorType[i] as OutputBatch["tenorType"][number];
+    out.contractMonth[j] = b.contractMonth[i] as number;
+    out.tenorLabel[j] = b.tenorLabel[i] as string;
+    out.metric[j] = b.metric[i] as string;
+    out.value[j] = b.value[i] as number;
+    out.bandLower[j] = b.bandLower[i] as number;
+    out.bandUpper[j] = b.bandUpper[i] as number;
+    out.attribution[j] = b.attribution[i] ?? null;
+  }
+  return out;
+}
+
+/**
+ * `batches` again, every window of `windowRows` rows (or the whole run, when it is smaller) in
+ * export order, in batches of `batchRows`. The Iceberg writer writes through it: each INSERT then
+ * holds one contiguous stretch of the key, so each data file covers a narrow key range that Trino's
+ * file statistics can skip on (the chunked export in trino-export.ts reads by key range).
+ */
+export async function* sortedWindows(batches: AsyncIterable<OutputBatch>, windowRows: number, batchRows = 20_000): AsyncGenerator<OutputBatch> {
+  let window: OutputBatch[] = [];
+  let rows = 0;
+  const flush = function* () {
+    const order = exportOrder(window);
+    for (let from = 0; from < rows; from += batchRows) yield gather(window, order, from, Math.min(rows, from + batchRows));
+    window = [];
+    rows = 0;
+  };
+  for await (const b of batches) {
+    window.push(b);
+    rows += b.length;
+    if (rows >= windowRows) yield* flush();
+  }
+  if (rows) yield* flush();
 }

@@ -54,15 +54,18 @@ export function createOutputMetaRepo(sql: Sql) {
     },
 
     /**
-     * One segment's rows, `batchRows` at a time, as columns for the INSERT builder. The timestamp goes
-     * in as text: typed as timestamptz, postgres.js would pass it through a Date and drop the microseconds.
+     * One segment's rows, `batchRows` at a time, as columns for the INSERT builder, in export order (the
+     * primary key's), so each Iceberg data file covers a narrow key range as the worker's do. The
+     * timestamp goes in as text: typed as timestamptz, postgres.js would pass it through a Date and
+     * drop the microseconds.
      */
     async *readSegment(tx: Tx, meta: RunOutputMeta, batchRows: number): AsyncGenerator<OutputColumns> {
       const cursor = tx<Record<string, unknown>[]>`
         select ${sourceColumns}
         from scenario_output
         where run_id = ${meta.runId} and tenant_id = ${meta.tenantId} and asof_date = ${meta.asofDate}::date
-          and version_hash = ${meta.versionHash} and computed_ts = ${meta.computedTs}::text::timestamptz`.cursor(batchRows);
+          and version_hash = ${meta.versionHash} and computed_ts = ${meta.computedTs}::text::timestamptz
+        order by metric, curve_key, tenor_type, contract_month`.cursor(batchRows);
       for await (const rows of cursor) {
         const batch: Record<string, unknown> = { length: rows.length };
         for (const c of BATCH_COLUMNS) batch[field(c)] = rows.map((r) => r[c]);

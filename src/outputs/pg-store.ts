@@ -13,19 +13,13 @@ import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import type { Sql, Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
-import { exportOrder } from "./export-order";
+import { exportOrder, SORT_ROWS } from "./export-order";
 import { quoteNonFinite } from "./finite";
 import { BATCH_COLUMNS, field, RUN_COLUMNS } from "./row";
 import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta } from "./store";
 
 const CHUNK = 20_000;
 const WRITE_BYTES = 1 << 20;
-/**
- * The most rows a run's write holds in memory to sort them itself (~60 MB at ~120 bytes a row).
- * Below it the rows go straight into `scenario_output` (the fast path); above it through staging,
- * which costs Postgres a second write and a sort (docs/performance.md, "Ingest").
- */
-export const SORT_ROWS = 500_000;
 /** The run's columns (the same for every row of a write), then the batch's: the order of each row below. */
 const COLUMNS = [...RUN_COLUMNS, ...BATCH_COLUMNS].join(", ");
 const STAGING = "scenario_output_staging";

@@ -5,10 +5,11 @@
  * - `page`: one keyset query, `ORDER BY` the natural key, `LIMIT`;
  * - `latest`: the runs that count (SUCCEEDED) come from Postgres, the rollup (`row_number()` per
  *   natural key, latest as-of date first) runs in Trino over just those runs;
- * - `export`: one query whose result pages are encoded as they arrive (`encodeRows`); the client
- *   pulls the next page only when the HTTP stream wants more, and leaving early (a client that
- *   went away) cancels the query. It asks for the spooling protocol (segments downloaded in
- *   parallel, zstd-compressed) and gets the direct one from a server without it.
+ * - `export`: no global ORDER BY: a plan, then one unordered query per chunk of the key, each chunk
+ *   sorted here (trino-export.ts), encoded as it is sent (`encodeRows`). Chunks are read a bounded
+ *   number ahead of the HTTP stream, and leaving early (a client that went away) cancels the
+ *   queries in flight. They ask for the spooling protocol (segments downloaded in parallel,
+ *   zstd-compressed) and get the direct one from a server without it.
  * A run's rows are read only once it is SUCCEEDED (the service checks), when the swap in
  * trino-store.ts has left exactly one write of them.
  */
@@ -20,6 +21,7 @@ import { encodeRows } from "./encoders";
 import type { MetricSummaryRow, OutputReader } from "./reader";
 import { LATEST_COLUMNS, type LatestRow, OUTPUT_COLUMNS, OUTPUT_TABLE, type OutputRow, TABLE_COLUMNS } from "./row";
 import { KEY_ORDER, readColumns, trinoDialect, where } from "./sql";
+import { chunkedExport } from "./trino-export";
 import { rowBatches, rowObjects } from "./trino-rows";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
@@ -27,8 +29,19 @@ import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
 const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
+/** Defaults of the chunked export (trino-export.ts; AURUM_TRINO_EXPORT_CHUNK_ROWS and _PREFETCH): ~50,000 rows a chunk, 2 read ahead. */
+export const EXPORT_CHUNK_ROWS = 50_000;
+export const EXPORT_PREFETCH = 2;
+
 /** `runs` tells which runs are SUCCEEDED (the rollup reads only those). */
-export type TrinoReaderOptions = { runs: Pick<RunRepo, "succeededIds">; trino: TrinoClient; table?: string };
+export type TrinoReaderOptions = {
+  runs: Pick<RunRepo, "succeededIds">;
+  trino: TrinoClient;
+  table?: string;
+  /** Export chunks: rows in each (about) and how many are read ahead; see trino-export.ts. */
+  exportChunkRows?: number;
+  exportPrefetch?: number;
+};
 
 export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader {
   const { trino, runs } = opts;
@@ -77,8 +90,11 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
     },
 
     export(filter, request) {
-      const statement = `SELECT ${ROW_COLUMNS} FROM ${table} WHERE ${where(trinoDialect, filter, request.after)} ORDER BY ${KEY_ORDER}${request.limit ? ` LIMIT ${request.limit | 0}` : ""}`;
-      const pages = trino.query(statement, { signal: request.signal, tenantId: filter.tenantId, spooled: true });
+      const pages = chunkedExport(
+        { trino, table, columns: ROW_COLUMNS, chunkRows: opts.exportChunkRows ?? EXPORT_CHUNK_ROWS, prefetch: opts.exportPrefetch ?? EXPORT_PREFETCH },
+        filter,
+        request,
+      );
       return encodeRows(rowBatches<OutputRow>(pages, DOUBLES), request.format, request.escapeFormulas);
     },
 

@@ -9,15 +9,29 @@ import { parseAttribution } from "./finite";
 
 /** Rows as objects keyed by column name; `doubles` names the double columns. */
 export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }, doubles: ReadonlySet<string>): T[] {
-  const names = columns.map((c) => c.name);
-  return rows.map((r) => {
-    const o: Record<string, unknown> = {};
-    names.forEach((name, i) => {
-      const v = r[i];
-      o[name] = v === null || v === undefined ? null : doubles.has(name) ? Number(v) : name === "attribution" ? parseAttribution(v as string) : v;
+  return rows.map(converter(columns, doubles)) as T[];
+}
+
+const converters = new Map<string, (row: unknown[]) => unknown>();
+
+/**
+ * One row → object function per column list, compiled once: an object literal of fixed shape is
+ * several times cheaper to build than one grown key by key, and an export builds millions. Names
+ * go in as JSON string literals, so any column name is safe.
+ */
+function converter(columns: TrinoColumn[], doubles: ReadonlySet<string>): (row: unknown[]) => unknown {
+  const key = `${columns.map((c) => c.name).join("\u0000")}\u0001${[...doubles].join("\u0000")}`;
+  let convert = converters.get(key);
+  if (!convert) {
+    const fields = columns.map(({ name }, i) => {
+      const v = `r[${i}]`;
+      const value = doubles.has(name) ? `Number(${v})` : name === "attribution" ? `parse(${v})` : v;
+      return `${JSON.stringify(name)}: ${v} == null ? null : ${value}`;
     });
-    return o as T;
-  });
+    convert = new Function("parse", `return (r) => ({ ${fields.join(", ")} });`)(parseAttribution) as (row: unknown[]) => unknown;
+    converters.set(key, convert);
+  }
+  return convert;
 }
 
 /** Rows per batch at most: a spooled segment holds up to ~100,000, and each batch is one encoded chunk. */

@@ -26,6 +26,7 @@ import { type QueryOptions, type TrinoClient, TrinoError } from "../adapters/tri
 import { varcharLiteral } from "../adapters/trino-literals";
 import type { Logger } from "../platform/logger";
 import type { RunRepo } from "../runs/repo";
+import { SORT_ROWS, sortedWindows } from "./export-order";
 import type { OutputMetaRepo } from "./output-meta";
 import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
@@ -46,6 +47,12 @@ export type TrinoOutputOptions = {
   concurrency?: number;
   /** Let Trino write its NDV sketches with each INSERT (off: see insertSession below); bench/trino-write.ts compares. */
   extendedStatistics?: boolean;
+  /**
+   * Rows put in export order before they are written, a window at a time (export-order.ts,
+   * `sortedWindows`; default SORT_ROWS, `AURUM_OUTPUT_SORT_ROWS`): each data file then covers a
+   * narrow key range, which the chunked export reads by (trino-export.ts).
+   */
+  sortRows?: number;
 };
 
 export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter {
@@ -59,8 +66,8 @@ export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter 
         if (run?.state === "SUCCEEDED") throw new Error(`run ${meta.runId} is already SUCCEEDED; its outputs are final`);
         return iceberg.replace(
           meta,
-          // Statements are built as batches arrive: at most `concurrency` statements' rows are held.
-          (writeId) => iceberg.run(iceberg.statementsFrom(meta, writeId, batchStream(batches)), meta),
+          // Statements are built as batches arrive: a sort window and `concurrency` statements' rows are held at most.
+          (writeId) => iceberg.run(iceberg.statementsFrom(meta, writeId, sortedWindows(batchStream(batches), opts.sortRows ?? SORT_ROWS)), meta),
           () => commit(tx),
         );
       });

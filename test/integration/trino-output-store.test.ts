@@ -13,6 +13,7 @@ import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } f
 import { createLogger } from "../../src/platform/logger";
 import { apiApp, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
+import { syntheticBatches } from "../support/output-batches";
 import { contractBatch, describeOutputWriterContract, expectedRows, type StoredRow, sortRows } from "../support/output-contract";
 import { describeNonFiniteReadContract, legacyAttributionText, type ReadContractHarness } from "../support/output-read-contract";
 import { requireService, serviceEnv } from "../support/services";
@@ -175,6 +176,34 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     expect(new Set(of("INSERT"))).toEqual(new Set(["false"]));
     expect(of("DELETE").length).toBeGreaterThan(0);
     expect(new Set(of("DELETE"))).toEqual(new Set(["default"]));
+  }, 120_000);
+
+  test("rows go in in export order: within a metric, a write's data files cover disjoint curve-key ranges", async () => {
+    // Per data file and metric: the curve-key range it holds (the metric is a partition column).
+    // Two files may share a boundary key (a statement can end inside a curve); overlap is more.
+    const ranges = async (runId: string) =>
+      (
+        await store.trino.execute(
+          `SELECT metric, min(curve_key), max(curve_key) FROM ${T} WHERE scenario_id = ${varcharLiteral(store.scenarioId)} AND run_id = ${varcharLiteral(runId)}
+           GROUP BY "$path", metric ORDER BY metric, 2, 3`,
+        )
+      ).rows as [string, string, string][];
+    const overlaps = (files: [string, string, string][]) =>
+      files.filter(([metric, from], i) => i > 0 && files[i - 1]?.[0] === metric && (files[i - 1]?.[2] as string) > from).length;
+    // 12,000 synthetic rows, engine order (curve by curve, every metric), 3 statements' worth or more.
+    const rows = syntheticBatches(12_000, 4_000);
+    const write = async (sortRows: number) => {
+      const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: store.trino, log, maxStatementChars: 200_000, sortRows });
+      const meta = await store.newRun();
+      expect(await writer.replaceRun(meta, rows, async () => {})).toBe(12_000);
+      return ranges(meta.runId);
+    };
+    const sorted = await write(100_000);
+    expect(sorted.length).toBeGreaterThan(5); // several files per metric
+    expect(overlaps(sorted)).toBe(0);
+    // The negative case: windows of one batch (4,000 rows) are each sorted, but the files of
+    // different windows overlap.
+    expect(overlaps(await write(1_000))).toBeGreaterThan(0);
   }, 120_000);
 
   test("the leftovers of a crashed attempt are removed by the next attempt", async () => {

@@ -1,0 +1,154 @@
+/**
+ * A run's export from Iceberg without a global ORDER BY (docs/outputs-trino.md, "Export order").
+ *
+ * A global sort costs Trino most of an export: it sorts every row on one node and sends the result
+ * from one task, so the spooling protocol cannot write segments in parallel. The export instead:
+ *
+ *   1. pins the table's current snapshot, so every query below reads the same rows;
+ *   2. plans: rows per (metric, curve_key), in key order (a GROUP BY: small, fast);
+ *   3. cuts the plan into chunks of consecutive groups of one metric, about `chunkRows` rows each;
+ *   4. reads each chunk with an unordered query (`metric = … AND curve_key BETWEEN … AND …`),
+ *      `prefetch` chunks ahead of the one being sent, and sorts the chunk here by the rest of the
+ *      key before it goes out.
+ *
+ * The rows and their order are exactly the ordered query's (the natural key is unique within a
+ * run), and `after` (the CLI's resume cursor) and `limit` mean what they did. Each chunk's rows
+ * must number what the plan counted, else the export fails rather than send a different answer.
+ * Memory holds at most `prefetch + 1` chunks. Reads stay cheap because the writer puts rows in
+ * export order (export-order.ts, `sortedWindows`): a chunk's key range then lies in few data files,
+ * and Trino skips the others by their statistics.
+ */
+import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
+import { varcharLiteral } from "../adapters/trino-literals";
+import type { ExportRequest, RunFilter } from "./reader";
+import { trinoDialect, where } from "./sql";
+
+export type ChunkedExportOptions = {
+  trino: TrinoClient;
+  table: string;
+  /** The statement's select list (trino-reader.ts, ROW_COLUMNS). */
+  columns: string;
+  /** Rows per chunk, about (a chunk holds whole (metric, curve) groups); memory holds `prefetch + 1` chunks. */
+  chunkRows: number;
+  /** Chunks read ahead of the one being sent. */
+  prefetch: number;
+};
+
+type Chunk = { metric: string; from: string; to: string; rows: number };
+
+/** Consecutive groups of one metric, up to `chunkRows` rows (a larger group is a chunk of its own). */
+export function planChunks(groups: Iterable<[metric: string, curveKey: string, rows: number]>, chunkRows: number): Chunk[] {
+  const chunks: Chunk[] = [];
+  let open: Chunk | undefined;
+  for (const [metric, curveKey, rows] of groups) {
+    if (open && open.metric === metric && open.rows + rows <= chunkRows) {
+      open.to = curveKey;
+      open.rows += rows;
+    } else {
+      open = { metric, from: curveKey, to: curveKey, rows };
+      chunks.push(open);
+    }
+  }
+  return chunks;
+}
+
+/**
+ * Strings by code point, as Trino (UTF-8 bytes) and Postgres under the C collation order them.
+ * JavaScript's `<` compares UTF-16 code units, which puts U+E000–U+FFFF after the surrogate pairs
+ * of U+10000 and above; moving the surrogates above U+FFFF fixes that.
+ */
+export function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+const codePointRank = (u: number) => (u < 0xd800 ? u : u < 0xe000 ? u + 0x2000 : u - 0x800);
+
+/** The rank of each distinct value of `rows[*][col]`, by code point. */
+function ranks(rows: unknown[][], col: number): Map<string, number> {
+  const distinct = new Set<string>();
+  for (const r of rows) distinct.add(r[col] as string);
+  return new Map([...distinct].sort(byCodePoint).map((v, i) => [v, i]));
+}
+
+/** One chunk's rows (one metric) in key order: by curve_key, tenor_type, contract_month. */
+export function sortChunk(rows: unknown[][], columns: TrinoColumn[]): unknown[][] {
+  const at = (name: string) => columns.findIndex((c) => c.name === name);
+  const [curve, tenor, month] = [at("curve_key"), at("tenor_type"), at("contract_month")];
+  const curves = ranks(rows, curve);
+  const tenors = ranks(rows, tenor);
+  // contract_month is `YYYY-MM-DD`: ASCII, so `<` is its order.
+  return rows.sort((a, b) => {
+    const c = (curves.get(a[curve] as string) as number) - (curves.get(b[curve] as string) as number);
+    if (c) return c;
+    const t = (tenors.get(a[tenor] as string) as number) - (tenors.get(b[tenor] as string) as number);
+    if (t) return t;
+    return (a[month] as string) < (b[month] as string) ? -1 : (a[month] as string) > (b[month] as string) ? 1 : 0;
+  });
+}
+
+/** `catalog.schema.table` → `catalog.schema."table$history"`. */
+const metadataTable = (table: string, kind: string) => {
+  const dot = table.lastIndexOf(".");
+  return `${table.slice(0, dot + 1)}"${table.slice(dot + 1)}$${kind}"`;
+};
+
+/** The export's rows, chunk by chunk, each a page in key order. Leaving early cancels the queries in flight. */
+export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter, request: ExportRequest): AsyncGenerator<TrinoPage> {
+  const { trino } = o;
+  const abort = new AbortController();
+  const stop = () => abort.abort(request.signal.reason);
+  request.signal.addEventListener("abort", stop, { once: true });
+  const opts = { signal: abort.signal, tenantId: filter.tenantId };
+  const pending: Promise<TrinoPage>[] = [];
+  try {
+    const [current] = (
+      await trino.execute(`SELECT CAST(snapshot_id AS varchar) FROM ${metadataTable(o.table, "history")} WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1`, opts)
+    ).rows;
+    if (!current) return; // a table never written to
+    const source = `${o.table} FOR VERSION AS OF ${BigInt(current[0] as string)}`; // BigInt: digits only
+    const conditions = where(trinoDialect, filter, request.after);
+    const plan = await trino.execute(`SELECT metric, curve_key, count(*) FROM ${source} WHERE ${conditions} GROUP BY metric, curve_key ORDER BY metric, curve_key`, opts);
+    const chunks = planChunks(
+      plan.rows.map(([m, c, n]) => [m as string, c as string, Number(n)]),
+      o.chunkRows,
+    );
+    const read = async (chunk: Chunk): Promise<TrinoPage> => {
+      const range = chunk.from === chunk.to ? `curve_key = ${varcharLiteral(chunk.from)}` : `curve_key BETWEEN ${varcharLiteral(chunk.from)} AND ${varcharLiteral(chunk.to)}`;
+      const statement = `SELECT ${o.columns} FROM ${source} WHERE ${conditions} AND metric = ${varcharLiteral(chunk.metric)} AND ${range}`;
+      const rows: unknown[][] = [];
+      let page: TrinoPage | undefined;
+      for await (page of trino.query(statement, { ...opts, spooled: true })) for (const r of page.rows) rows.push(r);
+      if (!page) throw new Error(`chunk ${chunk.metric} ${chunk.from}..${chunk.to}: the query returned no page`);
+      if (rows.length !== chunk.rows) throw new Error(`chunk ${chunk.metric} ${chunk.from}..${chunk.to}: ${rows.length} rows, the plan counted ${chunk.rows}`);
+      return { queryId: page.queryId, columns: page.columns, rows: sortChunk(rows, page.columns) };
+    };
+    let left = request.limit ?? Number.POSITIVE_INFINITY;
+    let next = 0;
+    const fill = () => {
+      while (next < chunks.length && pending.length < Math.max(1, o.prefetch)) {
+        const p = read(chunks[next++] as Chunk);
+        p.catch(() => {}); // awaited in order below; a failure after the consumer left is nobody's
+        pending.push(p);
+      }
+    };
+    fill();
+    while (pending.length && left > 0) {
+      const page = await (pending.shift() as Promise<TrinoPage>);
+      fill();
+      if (page.rows.length > left) page.rows.length = left;
+      left -= page.rows.length;
+      yield page;
+    }
+  } finally {
+    request.signal.removeEventListener("abort", stop);
+    if (pending.length) {
+      abort.abort(new Error("export ended"));
+      await Promise.allSettled(pending);
+    }
+  }
+}

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { trickleProxy } from "../support/downloads";
 import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
 import { pgliteFromTemplate } from "../support/templates";
@@ -324,45 +325,3 @@ describe("the aurum CLI against a running server", () => {
     expect((await aurum(["scenarios", "get", id])).code).toBe(3);
   }, 120_000);
 });
-
-/** A proxy to `target` that passes `fastBytes` of a download at once, then 1 KB every 50 ms. */
-function trickleProxy(target: string, fastBytes: number) {
-  return Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(req) {
-      const url = new URL(req.url);
-      const headers: Record<string, string> = { "accept-encoding": "identity" };
-      for (const name of ["accept", "content-type", "authorization", "x-aurum-tenant"]) {
-        const v = req.headers.get(name);
-        if (v) headers[name] = v;
-      }
-      const upstream = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body: req.body });
-      const out = new Headers(upstream.headers);
-      out.delete("content-encoding");
-      out.delete("content-length");
-      if (!/csv|ndjson/.test(upstream.headers.get("content-type") ?? "")) return new Response(await upstream.arrayBuffer(), { status: upstream.status, headers: out });
-      const reader = (upstream.body as ReadableStream<Uint8Array>).getReader();
-      let held: Uint8Array = new Uint8Array(0);
-      let sent = 0;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          if (held.length === 0) {
-            const next = await reader.read();
-            if (next.done) return controller.close();
-            held = next.value;
-          }
-          const size = sent < fastBytes ? Math.min(held.length, fastBytes - sent) : Math.min(held.length, 1024);
-          if (sent >= fastBytes) await Bun.sleep(50);
-          controller.enqueue(held.slice(0, size) as Uint8Array<ArrayBuffer>);
-          held = held.subarray(size);
-          sent += size;
-        },
-        cancel() {
-          void reader.cancel().catch(() => {});
-        },
-      });
-      return new Response(body, { status: upstream.status, headers: out });
-    },
-  });
-}

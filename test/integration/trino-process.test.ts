@@ -1,13 +1,23 @@
 // The service with AURUM_OUTPUT_STORE=trino, as a real process on a real Postgres and Trino: a run's
 // outputs land in Iceberg (none in Postgres) and the API reads them from there; deleting the scenario
-// removes them from Iceberg; `worker backfill` copies Postgres outputs into Iceberg, once.
+// removes them from Iceberg; `worker backfill` copies Postgres outputs into Iceberg, once; the CLI's
+// export from Iceberg (read in key-range chunks), stopped mid-download and resumed, is byte-identical
+// to an uninterrupted one and to the Postgres export of the same rows.
 // Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { createMetadata } from "../../src/metadata";
+import { backfill } from "../../src/outputs/backfill";
+import { createPgOutputReader } from "../../src/outputs/pg-reader";
 import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
+import { createLogger } from "../../src/platform/logger";
 import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
+import { trickleProxy } from "../support/downloads";
 import { eventually } from "../support/eventually";
 import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
@@ -32,7 +42,14 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
     db = await createTestDb("postgres");
     api = await startApiProcess(
       db.url as string,
-      { AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: TRINO_URL, AURUM_LOAD_SAMPLE_CURVES: "always", AURUM_API_RATE_LIMIT_ENABLED: "0" },
+      // Export chunks of ~2,000 rows: the resume test's 20,000 rows read in about ten.
+      {
+        AURUM_OUTPUT_STORE: "trino",
+        AURUM_TRINO_URL: TRINO_URL,
+        AURUM_LOAD_SAMPLE_CURVES: "always",
+        AURUM_API_RATE_LIMIT_ENABLED: "0",
+        AURUM_TRINO_EXPORT_CHUNK_ROWS: "2000",
+      },
       "start",
     );
   }, 180_000);
@@ -113,6 +130,53 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
       const bad = await backfill(...args);
       expect([args, bad.code]).toEqual([args, 2]);
       expect(bad.stderr).toContain("usage:");
+    }
+  }, 180_000);
+
+  test("a CLI export from Iceberg stopped by SIGKILL mid-download resumes into a file byte-identical to an uninterrupted one and to Postgres'", async () => {
+    const [{ id }] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'cli resume') returning id::text as id`;
+    scenarios.push(id);
+    const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId: id, rows: 20_000, asof: "2026-03-02", curvePattern: 'N"%s,é' });
+    // One computed_ts per run, as the worker writes them (the backfill copies a run per distinct timestamp).
+    await db.sql`update scenario_output o set computed_ts = r.finished_at from scenario_run r where r.id = o.run_id and r.id = ${runId}`;
+    await backfill({ metadata: createMetadata(db.sql), trino, log: createLogger("silent"), scenarioId: id });
+    let expected = "";
+    const decoder = new TextDecoder();
+    const request = { format: "csv" as const, escapeFormulas: false, signal: new AbortController().signal };
+    for await (const c of createPgOutputReader(db.sql).export({ tenantId: TENANT, scenarioId: id, runId }, request)) expected += decoder.decode(c, { stream: true });
+
+    const work = mkdtempSync(join(tmpdir(), "aurum-trino-resume-"));
+    const cliEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AURUM_"))) as Record<string, string>;
+    const cli = (file: string, url: string, ...extra: string[]) =>
+      Bun.spawn(["bun", join(import.meta.dir, "../../src/cli/main.ts"), "outputs", id, "--format", "csv", "-o", file, ...extra], {
+        cwd: work,
+        env: { ...cliEnv, AURUM_URL: url, AURUM_TENANT: TENANT },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    const proxy = trickleProxy(api.base, 256 * 1024);
+    try {
+      expect(await cli("whole.csv", api.base).exited).toBe(0);
+      expect(readFileSync(join(work, "whole.csv"), "utf8")).toBe(expected);
+
+      const sidecar = join(work, "part.csv.aurum-resume");
+      const state = (): { rows: number } | undefined => (existsSync(sidecar) ? JSON.parse(readFileSync(sidecar, "utf8")) : undefined);
+      const stopped = cli("part.csv", `http://127.0.0.1:${proxy.port}`);
+      await eventually(() => (state()?.rows ?? 0) > 0, { what: "a checkpoint with rows", intervalMs: 20 });
+      stopped.kill("SIGKILL");
+      await stopped.exited;
+      const rows = state()?.rows ?? 0;
+      expect(rows).toBeGreaterThan(0);
+      expect(rows).toBeLessThan(20_000);
+      appendFileSync(join(work, "part.csv"), `${id},torn`); // a torn last line, as a crash mid-write leaves it
+
+      const resumed = cli("part.csv", api.base, "--resume", "--json");
+      expect(await resumed.exited).toBe(0);
+      expect(JSON.parse(await new Response(resumed.stdout).text())).toMatchObject({ resumed_after_row: rows });
+      expect(readFileSync(join(work, "part.csv"), "utf8")).toBe(expected);
+    } finally {
+      proxy.stop(true);
+      rmSync(work, { recursive: true, force: true });
     }
   }, 180_000);
 });

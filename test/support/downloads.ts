@@ -1,7 +1,8 @@
 /**
  * Download clients that fetch cannot be (it buffers ahead): raw HTTP/1.1 GETs that stall after the
  * status line or read at a set pace, and the count of the COPY backends serving downloads, for the
- * export-slot, stall and stream tests.
+ * export-slot, stall and stream tests; and a proxy that trickles a download, so a CLI can be stopped
+ * mid-download (the resume tests).
  */
 import net from "node:net";
 import type { Sql } from "../../src/adapters/postgres";
@@ -73,3 +74,45 @@ export async function curlAwk(url: string, tenant: string, awk: string): Promise
 export const copyBackends = (sql: Sql) =>
   sql<{ pid: number; wait_event: string | null }[]>`select pid, wait_event from pg_stat_activity
     where datname = current_database() and query like 'copy (%' and pid <> pg_backend_pid()`;
+
+/** A proxy to `target` that passes `fastBytes` of a download at once, then 1 KB every 50 ms. */
+export function trickleProxy(target: string, fastBytes: number) {
+  return Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const url = new URL(req.url);
+      const headers: Record<string, string> = { "accept-encoding": "identity" };
+      for (const name of ["accept", "content-type", "authorization", "x-aurum-tenant"]) {
+        const v = req.headers.get(name);
+        if (v) headers[name] = v;
+      }
+      const upstream = await fetch(`${target}${url.pathname}${url.search}`, { method: req.method, headers, body: req.body });
+      const out = new Headers(upstream.headers);
+      out.delete("content-encoding");
+      out.delete("content-length");
+      if (!/csv|ndjson/.test(upstream.headers.get("content-type") ?? "")) return new Response(await upstream.arrayBuffer(), { status: upstream.status, headers: out });
+      const reader = (upstream.body as ReadableStream<Uint8Array>).getReader();
+      let held: Uint8Array = new Uint8Array(0);
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (held.length === 0) {
+            const next = await reader.read();
+            if (next.done) return controller.close();
+            held = next.value;
+          }
+          const size = sent < fastBytes ? Math.min(held.length, fastBytes - sent) : Math.min(held.length, 1024);
+          if (sent >= fastBytes) await Bun.sleep(50);
+          controller.enqueue(held.slice(0, size) as Uint8Array<ArrayBuffer>);
+          held = held.subarray(size);
+          sent += size;
+        },
+        cancel() {
+          void reader.cancel().catch(() => {});
+        },
+      });
+      return new Response(body, { status: upstream.status, headers: out });
+    },
+  });
+}

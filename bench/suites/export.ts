@@ -8,8 +8,9 @@
  *   unordered (what Postgres itself delivers fastest), and its `row_to_json` twin for NDJSON.
  * - Trino store (when Trino is up): CSV through API processes with AURUM_OUTPUT_STORE=trino, one
  *   asking for spooled results (the default) and one on the direct protocol, vs Trino's own CLI
- *   (TRINO_CLI_JAR, fetched by services:up) on the reader's ordered statement and on the same rows
- *   unordered, direct and spooled: 1,000,000 rows (`--trino-rows`).
+ *   (TRINO_CLI_JAR, fetched by services:up) on the rows in the export's order (a global ORDER BY)
+ *   and on the same rows unordered, direct and spooled: 1,000,000 rows (`--trino-rows`), written
+ *   by the output writer (key-ordered data files). The API reads key-range chunks and sorts each.
  * Seeds its own runs (generated rows) unless `--db URL` points at a database with a `bench` tenant run.
  */
 import { existsSync } from "node:fs";
@@ -199,7 +200,7 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
   const api = await startApiProcess(o.url, apiEnv);
   const apiDirect = await startApiProcess(o.url, { ...apiEnv, AURUM_TRINO_SPOOLING: "off" });
   try {
-    // The reader's export statement (src/outputs/trino-reader.ts), and the same rows unordered.
+    // The rows in the API export's order by a global ORDER BY, and the same rows unordered.
     const where = `tenant_id = ${varcharLiteral(TENANT)} AND scenario_id = ${varcharLiteral(scenarioId)} AND run_id = ${varcharLiteral(runId)}`;
     const unordered = `SELECT ${ROW_COLUMNS} FROM ${ICEBERG_OUTPUT_TABLE} WHERE ${where}`;
     const ordered = `${unordered} ORDER BY ${KEY_ORDER}`;
@@ -255,7 +256,7 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
     versus("Trino CLI CSV, direct, ORDER BY", direct, "Trino CSV rows/s, API direct / CLI direct on the same ordered query", 0.8);
     versus("Trino CLI CSV, direct, unordered", spooled, "Trino CSV rows/s, API spooled / CLI direct unordered (issue 20)", 1.5);
     versus("Trino CLI CSV, spooled, unordered", spooled, "Trino CSV rows/s, API spooled / CLI spooled unordered (issue 20)", 1.0);
-    rec.note(`Trino store: ${o.rows.toLocaleString("en-US")} rows; the API's export is ordered (ORDER BY the natural key), the unordered CLI baselines are not`);
+    rec.note(`Trino store: ${o.rows.toLocaleString("en-US")} rows written by the output writer (key-ordered files); the API's export is in key order (key-range chunks sorted in the API, no global ORDER BY), the unordered CLI baselines are not`);
   } finally {
     await api.stop();
     await apiDirect.stop();

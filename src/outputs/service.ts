@@ -221,7 +221,8 @@ function outputFilter(tenantId: string, scenarioId: string, q: FilterQuery): Out
   const month = range("contract_month", q.contract_month, q.contract_month_from, q.contract_month_to, (f, v) => day(f, v.length === 7 ? `${v}-01` : v));
   return {
     tenantId,
-    scenarioId,
+    // Ids as Postgres prints them (lower case): Iceberg compares them as text.
+    scenarioId: scenarioId.toLowerCase(),
     ...(q.run_id ? { runId: q.run_id.toLowerCase() } : {}),
     ...(metric ? { metric } : {}),
     ...(q.curve_key ? { curveKey: q.curve_key } : {}),

@@ -27,6 +27,14 @@ import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
 /** The API row's select list (bench/suites/export.ts runs it through the bare client). */
 export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
+/**
+ * An export's: without the scenario and run ids, which its WHERE fixes (a third of each row's
+ * bytes); rowBatches puts the filter's values back, the same text the equality matched.
+ */
+const EXPORT_COLUMNS = readColumns(
+  trinoDialect,
+  OUTPUT_COLUMNS.filter((c) => c !== "scenario_id" && c !== "run_id"),
+);
 const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
 /** Defaults of the chunked export (trino-export.ts; AURUM_TRINO_EXPORT_CHUNK_ROWS and _PREFETCH): ~50,000 rows a chunk, 2 read ahead. */
@@ -91,11 +99,12 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
 
     export(filter, request) {
       const pages = chunkedExport(
-        { trino, table, columns: ROW_COLUMNS, chunkRows: opts.exportChunkRows ?? EXPORT_CHUNK_ROWS, prefetch: opts.exportPrefetch ?? EXPORT_PREFETCH },
+        { trino, table, columns: EXPORT_COLUMNS, chunkRows: opts.exportChunkRows ?? EXPORT_CHUNK_ROWS, prefetch: opts.exportPrefetch ?? EXPORT_PREFETCH },
         filter,
         request,
       );
-      return encodeRows(rowBatches<OutputRow>(pages, DOUBLES), request.format, request.escapeFormulas);
+      const fixed = { scenario_id: filter.scenarioId, run_id: filter.runId };
+      return encodeRows(rowBatches<OutputRow>(pages, DOUBLES, fixed), request.format, request.escapeFormulas);
     },
 
     compare: createTrinoCompareReader(trino, table),

@@ -7,20 +7,25 @@
 import type { TrinoColumn, TrinoPage } from "../adapters/trino";
 import { parseAttribution } from "./finite";
 
-/** Rows as objects keyed by column name; `doubles` names the double columns. */
-export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }, doubles: ReadonlySet<string>): T[] {
-  return rows.map(converter(columns, doubles)) as T[];
+/**
+ * Rows as objects keyed by column name; `doubles` names the double columns. `fixed` adds columns
+ * the query did not select because its WHERE fixes their value (an export's scenario and run ids).
+ */
+export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }, doubles: ReadonlySet<string>, fixed: Record<string, unknown> = {}): T[] {
+  const convert = converter(columns, doubles, Object.keys(fixed));
+  return rows.map((r) => convert(r, fixed)) as T[];
 }
 
-const converters = new Map<string, (row: unknown[]) => unknown>();
+type Convert = (row: unknown[], fixed: Record<string, unknown>) => unknown;
+const converters = new Map<string, Convert>();
 
 /**
  * One row → object function per column list, compiled once: an object literal of fixed shape is
  * several times cheaper to build than one grown key by key, and an export builds millions. Names
  * go in as JSON string literals, so any column name is safe.
  */
-function converter(columns: TrinoColumn[], doubles: ReadonlySet<string>): (row: unknown[]) => unknown {
-  const key = `${columns.map((c) => c.name).join("\u0000")}\u0001${[...doubles].join("\u0000")}`;
+function converter(columns: TrinoColumn[], doubles: ReadonlySet<string>, fixed: string[]): Convert {
+  const key = [columns.map((c) => c.name), [...doubles], fixed].map((names) => names.join("\u0000")).join("\u0001");
   let convert = converters.get(key);
   if (!convert) {
     const fields = columns.map(({ name }, i) => {
@@ -28,7 +33,8 @@ function converter(columns: TrinoColumn[], doubles: ReadonlySet<string>): (row: 
       const value = doubles.has(name) ? `Number(${v})` : name === "attribution" ? `parse(${v})` : v;
       return `${JSON.stringify(name)}: ${v} == null ? null : ${value}`;
     });
-    convert = new Function("parse", `return (r) => ({ ${fields.join(", ")} });`)(parseAttribution) as (row: unknown[]) => unknown;
+    for (const name of fixed) fields.push(`${JSON.stringify(name)}: f[${JSON.stringify(name)}]`);
+    convert = new Function("parse", `return (r, f) => ({ ${fields.join(", ")} });`)(parseAttribution) as Convert;
     converters.set(key, convert);
   }
   return convert;
@@ -37,9 +43,9 @@ function converter(columns: TrinoColumn[], doubles: ReadonlySet<string>): (row: 
 /** Rows per batch at most: a spooled segment holds up to ~100,000, and each batch is one encoded chunk. */
 export const BATCH_ROWS = 8192;
 
-/** The non-empty pages of a query as batches of row objects, at most BATCH_ROWS each. */
-export async function* rowBatches<T>(pages: AsyncGenerator<TrinoPage, unknown>, doubles: ReadonlySet<string>): AsyncGenerator<T[]> {
+/** The non-empty pages of a query as batches of row objects, at most BATCH_ROWS each (`fixed`: see rowObjects). */
+export async function* rowBatches<T>(pages: AsyncGenerator<TrinoPage, unknown>, doubles: ReadonlySet<string>, fixed?: Record<string, unknown>): AsyncGenerator<T[]> {
   for await (const page of pages) {
-    for (let i = 0; i < page.rows.length; i += BATCH_ROWS) yield rowObjects<T>({ columns: page.columns, rows: page.rows.slice(i, i + BATCH_ROWS) }, doubles);
+    for (let i = 0; i < page.rows.length; i += BATCH_ROWS) yield rowObjects<T>({ columns: page.columns, rows: page.rows.slice(i, i + BATCH_ROWS) }, doubles, fixed);
   }
 }

@@ -2,6 +2,8 @@
  * runScenario: deterministic central estimate + seeded Monte Carlo bands, hour-weighted tenors, attribution.
  * Pure and synchronous; all hot loops run on typed arrays. docs/model.md documents every formula.
  */
+
+import { emptyBatch } from "./batch";
 import {
   ATC,
   type BlockCode,
@@ -100,18 +102,7 @@ class BatchWriter {
     this.remaining -= cap;
     this.cap = cap;
     this.n = 0;
-    const b: OutputBatch = {
-      length: 0,
-      curveKey: new Array<string>(cap),
-      tenorType: new Array<TenorType>(cap),
-      contractMonth: new Int32Array(cap),
-      tenorLabel: new Array<string>(cap),
-      metric: new Array<string>(cap),
-      value: new Float64Array(cap),
-      bandLower: new Float64Array(cap),
-      bandUpper: new Float64Array(cap),
-      attribution: new Array<string | null>(cap),
-    };
+    const b = emptyBatch(cap);
     this.cur = b;
     return b;
   }

@@ -7,6 +7,7 @@
  * Text is ordered by UTF-16 code unit, which is the database's order under the C collation (and
  * close to it under others: the order only decides where rows lie, never what an export returns).
  */
+import { emptyBatch } from "../engine/batch";
 import type { OutputBatch } from "../engine/types";
 
 /**
@@ -85,18 +86,7 @@ function sortRange(order: Uint32Array, from: number, to: number, key: Float64Arr
 /** Rows `[from, to)` of an `exportOrder` result, gathered from `batches` into one batch. */
 function gather(batches: OutputBatch[], order: { batch: Uint32Array; row: Uint32Array }, from: number, to: number): OutputBatch {
   const n = to - from;
-  const out: OutputBatch = {
-    length: n,
-    curveKey: new Array(n),
-    tenorType: new Array(n),
-    contractMonth: new Int32Array(n),
-    tenorLabel: new Array(n),
-    metric: new Array(n),
-    value: new Float64Array(n),
-    bandLower: new Float64Array(n),
-    bandUpper: new Float64Array(n),
-    attribution: new Array(n),
-  };
+  const out = emptyBatch(n, n);
   for (let j = 0; j < n; j++) {
     const b = batches[order.batch[from + j] as number] as OutputBatch;
     const i = order.row[from + j] as number;

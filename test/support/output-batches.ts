@@ -2,6 +2,7 @@
  * Synthetic engine output shaped like the real thing (curve × tenor × metric rows, attribution JSON
  * on uplift rows), for the output-store tests and bench/trino-write.ts. Deterministic for a given size.
  */
+import { emptyBatch } from "../../src/engine/batch";
 import type { OutputBatch, TenorType } from "../../src/engine/types";
 
 const METRICS = ["mid", "baseline", "uplift", "policy_uplift", "NPV"];
@@ -16,18 +17,7 @@ export function syntheticBatches(rows: number, batchRows = 20_000): OutputBatch[
 }
 
 function syntheticBatch(n: number, offset: number): OutputBatch {
-  const b: OutputBatch = {
-    length: n,
-    curveKey: new Array(n),
-    tenorType: new Array(n),
-    contractMonth: new Int32Array(n),
-    tenorLabel: new Array(n),
-    metric: new Array(n),
-    value: new Float64Array(n),
-    bandLower: new Float64Array(n),
-    bandUpper: new Float64Array(n),
-    attribution: new Array(n),
-  };
+  const b = emptyBatch(n, n);
   for (let j = 0; j < n; j++) {
     const i = offset + j;
     const metric = METRICS[i % METRICS.length] as string;

@@ -23,11 +23,25 @@ import { varcharLiteral } from "../adapters/trino-literals";
 import type { ExportRequest, RunFilter } from "./reader";
 import { trinoDialect, where } from "./sql";
 
+/** A column of the export: its name and the expression that reads it (`CAST(asof_date AS varchar)`). */
+export type ExportColumn = { name: string; sql: string };
+
+/**
+ * A chunk's page, and the columns it leaves out because their value is known (`fixed`): those
+ * its WHERE fixes (the scenario and run ids; the chunk's metric) and those the plan found
+ * constant over the whole export. rowBatches puts them back.
+ */
+export type ChunkPage = TrinoPage & { fixed: Record<string, unknown> };
+
 export type ChunkedExportOptions = {
   trino: TrinoClient;
   table: string;
-  /** The statement's select list (trino-reader.ts, ROW_COLUMNS). */
-  columns: string;
+  /** Every column of the export, in its order. */
+  columns: ExportColumn[];
+  /** Values the export's filter fixes, by column name. */
+  fixed: Record<string, unknown>;
+  /** Columns that are usually one value for a whole run (as-of date, version hash): read once when they are. */
+  constants: string[];
   /** Rows per chunk, about (a chunk holds whole (metric, curve) groups); memory holds `prefetch + 1` chunks. */
   chunkRows: number;
   /** Chunks read ahead of the one being sent. */
@@ -75,20 +89,47 @@ function ranks(rows: unknown[][], col: number): Map<string, number> {
   return new Map([...distinct].sort(byCodePoint).map((v, i) => [v, i]));
 }
 
-/** One chunk's rows (one metric) in key order: by curve_key, tenor_type, contract_month. */
+/**
+ * One chunk's rows (one metric) in key order: by curve_key, tenor_type, contract_month. Each row's
+ * key becomes one number from the ranks of its three values (exact: the product of the distinct
+ * counts stays far below 2^53), so the usual case, rows that arrive in order, costs one pass, and
+ * a sort compares numbers, not strings.
+ */
 export function sortChunk(rows: unknown[][], columns: TrinoColumn[]): unknown[][] {
   const at = (name: string) => columns.findIndex((c) => c.name === name);
   const [curve, tenor, month] = [at("curve_key"), at("tenor_type"), at("contract_month")];
   const curves = ranks(rows, curve);
   const tenors = ranks(rows, tenor);
-  // contract_month is `YYYY-MM-DD`: ASCII, so `<` is its order.
-  return rows.sort((a, b) => {
-    const c = (curves.get(a[curve] as string) as number) - (curves.get(b[curve] as string) as number);
-    if (c) return c;
-    const t = (tenors.get(a[tenor] as string) as number) - (tenors.get(b[tenor] as string) as number);
-    if (t) return t;
-    return (a[month] as string) < (b[month] as string) ? -1 : (a[month] as string) > (b[month] as string) ? 1 : 0;
+  const months = ranks(rows, month);
+  const key = new Float64Array(rows.length);
+  let sorted = true;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as unknown[];
+    const k = ((curves.get(r[curve] as string) as number) * tenors.size + (tenors.get(r[tenor] as string) as number)) * months.size + (months.get(r[month] as string) as number);
+    key[i] = k;
+    if (i > 0 && (key[i - 1] as number) >= k) sorted = false;
+  }
+  if (sorted) return rows;
+  // Keys are unique within a run (one write of its rows), so each names its row.
+  const byKey = new Map<number, unknown[]>();
+  for (let i = 0; i < rows.length; i++) byKey.set(key[i] as number, rows[i] as unknown[]);
+  if (byKey.size !== rows.length) throw new Error(`${rows.length - byKey.size} rows repeat another row's natural key`);
+  return Array.from(key.sort(), (k) => byKey.get(k) as unknown[]);
+}
+
+/**
+ * The plan's constant candidates that hold one non-null value in every row: each group's min and
+ * max agree, its non-null count is its row count, and all groups agree.
+ */
+function constantValues(constants: ExportColumn[], groups: unknown[][]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  constants.forEach((c, i) => {
+    const at = 3 + 3 * i;
+    const first = groups[0]?.[at];
+    const one = groups.every((g) => g[at] === first && g[at + 1] === first && Number(g[at + 2]) === Number(g[2]));
+    if (first != null && one) values[c.name] = first;
   });
+  return values;
 }
 
 /** `catalog.schema.table` → `catalog.schema."table$history"`. */
@@ -98,13 +139,13 @@ const metadataTable = (table: string, kind: string) => {
 };
 
 /** The export's rows, chunk by chunk, each a page in key order. Leaving early cancels the queries in flight. */
-export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter, request: ExportRequest): AsyncGenerator<TrinoPage> {
+export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter, request: ExportRequest): AsyncGenerator<ChunkPage> {
   const { trino } = o;
   const abort = new AbortController();
   const stop = () => abort.abort(request.signal.reason);
   request.signal.addEventListener("abort", stop, { once: true });
   const opts = { signal: abort.signal, tenantId: filter.tenantId };
-  const pending: Promise<TrinoPage>[] = [];
+  const pending: Promise<ChunkPage>[] = [];
   try {
     const [current] = (
       await trino.execute(`SELECT CAST(snapshot_id AS varchar) FROM ${metadataTable(o.table, "history")} WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1`, opts)
@@ -112,20 +153,31 @@ export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter,
     if (!current) return; // a table never written to
     const source = `${o.table} FOR VERSION AS OF ${BigInt(current[0] as string)}`; // BigInt: digits only
     const conditions = where(trinoDialect, filter, request.after);
-    const plan = await trino.execute(`SELECT metric, curve_key, count(*) FROM ${source} WHERE ${conditions} GROUP BY metric, curve_key ORDER BY metric, curve_key`, opts);
+    const constants = o.columns.filter((c) => o.constants.includes(c.name));
+    // Per constant candidate: min, max and non-null count per group; one value everywhere makes it fixed.
+    const aggregates = constants.map((c) => `min(${c.sql}), max(${c.sql}), count(${c.sql})`);
+    const plan = await trino.execute(
+      `SELECT metric, curve_key, count(*)${aggregates.map((a) => `, ${a}`).join("")} FROM ${source} WHERE ${conditions} GROUP BY metric, curve_key ORDER BY metric, curve_key`,
+      opts,
+    );
     const chunks = planChunks(
       plan.rows.map(([m, c, n]) => [m as string, c as string, Number(n)]),
       o.chunkRows,
     );
-    const read = async (chunk: Chunk): Promise<TrinoPage> => {
+    const fixed = { ...o.fixed, ...constantValues(constants, plan.rows) };
+    const select = o.columns
+      .filter((c) => !(c.name in fixed) && c.name !== "metric")
+      .map((c) => (c.sql === c.name ? c.name : `${c.sql} AS ${c.name}`))
+      .join(", ");
+    const read = async (chunk: Chunk): Promise<ChunkPage> => {
       const range = chunk.from === chunk.to ? `curve_key = ${varcharLiteral(chunk.from)}` : `curve_key BETWEEN ${varcharLiteral(chunk.from)} AND ${varcharLiteral(chunk.to)}`;
-      const statement = `SELECT ${o.columns} FROM ${source} WHERE ${conditions} AND metric = ${varcharLiteral(chunk.metric)} AND ${range}`;
+      const statement = `SELECT ${select} FROM ${source} WHERE ${conditions} AND metric = ${varcharLiteral(chunk.metric)} AND ${range}`;
       const rows: unknown[][] = [];
       let page: TrinoPage | undefined;
       for await (page of trino.query(statement, { ...opts, spooled: true })) for (const r of page.rows) rows.push(r);
       if (!page) throw new Error(`chunk ${chunk.metric} ${chunk.from}..${chunk.to}: the query returned no page`);
       if (rows.length !== chunk.rows) throw new Error(`chunk ${chunk.metric} ${chunk.from}..${chunk.to}: ${rows.length} rows, the plan counted ${chunk.rows}`);
-      return { queryId: page.queryId, columns: page.columns, rows: sortChunk(rows, page.columns) };
+      return { queryId: page.queryId, columns: page.columns, rows: sortChunk(rows, page.columns), fixed: { ...fixed, metric: chunk.metric } };
     };
     let left = request.limit ?? Number.POSITIVE_INFINITY;
     let next = 0;
@@ -138,7 +190,7 @@ export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter,
     };
     fill();
     while (pending.length && left > 0) {
-      const page = await (pending.shift() as Promise<TrinoPage>);
+      const page = await (pending.shift() as Promise<ChunkPage>);
       fill();
       if (page.rows.length > left) page.rows.length = left;
       left -= page.rows.length;

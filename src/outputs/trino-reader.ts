@@ -21,20 +21,14 @@ import { encodeRows } from "./encoders";
 import type { MetricSummaryRow, OutputReader } from "./reader";
 import { LATEST_COLUMNS, type LatestRow, OUTPUT_COLUMNS, OUTPUT_TABLE, type OutputRow, TABLE_COLUMNS } from "./row";
 import { KEY_ORDER, readColumns, trinoDialect, where } from "./sql";
-import { chunkedExport } from "./trino-export";
+import { chunkedExport, type ExportColumn } from "./trino-export";
 import { rowBatches, rowObjects } from "./trino-rows";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 
 /** The API row's select list (bench/suites/export.ts runs it through the bare client). */
 export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
-/**
- * An export's: without the scenario and run ids, which its WHERE fixes (a third of each row's
- * bytes); rowBatches puts the filter's values back, the same text the equality matched.
- */
-const EXPORT_COLUMNS = readColumns(
-  trinoDialect,
-  OUTPUT_COLUMNS.filter((c) => c !== "scenario_id" && c !== "run_id"),
-);
+/** The export's columns one by one: the chunks leave out those whose value is known (trino-export.ts). */
+const EXPORT_COLUMNS: ExportColumn[] = OUTPUT_COLUMNS.map((name) => ({ name, sql: OUTPUT_TABLE[name].kind === "date" ? `CAST(${name} AS varchar)` : name }));
 const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
 /** Defaults of the chunked export (trino-export.ts; AURUM_TRINO_EXPORT_CHUNK_ROWS and _PREFETCH): ~50,000 rows a chunk, 2 read ahead. */
@@ -99,12 +93,20 @@ export function createTrinoOutputReader(opts: TrinoReaderOptions): OutputReader 
 
     export(filter, request) {
       const pages = chunkedExport(
-        { trino, table, columns: EXPORT_COLUMNS, chunkRows: opts.exportChunkRows ?? EXPORT_CHUNK_ROWS, prefetch: opts.exportPrefetch ?? EXPORT_PREFETCH },
+        {
+          trino,
+          table,
+          columns: EXPORT_COLUMNS,
+          // Ids as the WHERE matched them: Iceberg keeps them as the same text.
+          fixed: { scenario_id: filter.scenarioId, run_id: filter.runId },
+          constants: ["asof_date", "version_hash"],
+          chunkRows: opts.exportChunkRows ?? EXPORT_CHUNK_ROWS,
+          prefetch: opts.exportPrefetch ?? EXPORT_PREFETCH,
+        },
         filter,
         request,
       );
-      const fixed = { scenario_id: filter.scenarioId, run_id: filter.runId };
-      return encodeRows(rowBatches<OutputRow>(pages, DOUBLES, fixed), request.format, request.escapeFormulas);
+      return encodeRows(rowBatches<OutputRow>(pages, DOUBLES), request.format, request.escapeFormulas);
     },
 
     compare: createTrinoCompareReader(trino, table),

@@ -9,7 +9,7 @@ import { parseAttribution } from "./finite";
 
 /**
  * Rows as objects keyed by column name; `doubles` names the double columns. `fixed` adds columns
- * the query did not select because its WHERE fixes their value (an export's scenario and run ids).
+ * the query did not select because their value is known (an export's ids, trino-export.ts).
  */
 export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }, doubles: ReadonlySet<string>, fixed: Record<string, unknown> = {}): T[] {
   const convert = converter(columns, doubles, Object.keys(fixed));
@@ -43,9 +43,9 @@ function converter(columns: TrinoColumn[], doubles: ReadonlySet<string>, fixed: 
 /** Rows per batch at most: a spooled segment holds up to ~100,000, and each batch is one encoded chunk. */
 export const BATCH_ROWS = 8192;
 
-/** The non-empty pages of a query as batches of row objects, at most BATCH_ROWS each (`fixed`: see rowObjects). */
-export async function* rowBatches<T>(pages: AsyncGenerator<TrinoPage, unknown>, doubles: ReadonlySet<string>, fixed?: Record<string, unknown>): AsyncGenerator<T[]> {
+/** The non-empty pages of a query as batches of row objects, at most BATCH_ROWS each (a page's `fixed`: see rowObjects). */
+export async function* rowBatches<T>(pages: AsyncGenerator<TrinoPage & { fixed?: Record<string, unknown> }, unknown>, doubles: ReadonlySet<string>): AsyncGenerator<T[]> {
   for await (const page of pages) {
-    for (let i = 0; i < page.rows.length; i += BATCH_ROWS) yield rowObjects<T>({ columns: page.columns, rows: page.rows.slice(i, i + BATCH_ROWS) }, doubles, fixed);
+    for (let i = 0; i < page.rows.length; i += BATCH_ROWS) yield rowObjects<T>({ columns: page.columns, rows: page.rows.slice(i, i + BATCH_ROWS) }, doubles, page.fixed);
   }
 }

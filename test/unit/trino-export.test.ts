@@ -1,12 +1,12 @@
 // The chunked Trino export (src/outputs/trino-export.ts) against a scripted Trino client: chunks
 // cut by metric and size, rows sorted by code point as Trino orders them, every statement on the
-// pinned snapshot and none with a global ORDER BY, a chunk whose count differs from the plan fails
-// the export, and a consumer that leaves early (or a limit that is reached) aborts the chunk
+// pinned snapshot and none with a global ORDER BY, columns of one known value not read per row, a chunk whose count differs from the plan fails
+// the export (as do two rows with one natural key), and a consumer that leaves early (or a limit that is reached) aborts the chunk
 // queries still in flight. test/integration/trino-reader.test.ts runs it against real Trino.
 import { describe, expect, test } from "bun:test";
 import type { QueryOptions, TrinoClient, TrinoPage, TrinoResult } from "../../src/adapters/trino";
 import type { ExportRequest, RunFilter } from "../../src/outputs/reader";
-import { byCodePoint, chunkedExport, planChunks, sortChunk } from "../../src/outputs/trino-export";
+import { byCodePoint, type ChunkPage, chunkedExport, planChunks, sortChunk } from "../../src/outputs/trino-export";
 
 const COLUMNS = ["metric", "curve_key", "tenor_type", "contract_month"].map((name) => ({ name, type: "varchar" }));
 const FILTER: RunFilter = { tenantId: "t", scenarioId: "s", runId: "r" };
@@ -61,12 +61,26 @@ describe("sortChunk", () => {
       "\uE000|MONTHLY|2027-01-01",
       "\u{10000}|MONTHLY|2027-01-01",
     ]);
+    const inOrder = [
+      ["mid", "A", "MONTHLY", "2027-01-01"],
+      ["mid", "B", "MONTHLY", "2027-01-01"],
+    ];
+    expect(sortChunk(inOrder, COLUMNS)).toBe(inOrder); // in order already: the same array back
+  });
+
+  test("two rows with one natural key fail, in order or not", () => {
+    const twice = ["mid", "A", "MONTHLY", "2027-01-01"];
+    expect(() => sortChunk([twice, ["mid", "B", "MONTHLY", "2027-01-01"], [...twice]], COLUMNS)).toThrow("1 rows repeat another row's natural key");
+    expect(() => sortChunk([twice, [...twice]], COLUMNS)).toThrow("repeat another row's natural key");
   });
 });
 
+const NAMES = ["metric", "curve_key", "tenor_type", "contract_month", "version_hash"];
+
 /**
- * A Trino client over `data` (rows of one run): the snapshot and plan queries, and chunk queries
- * answered from the rows their metric and curve_key range select, in reverse (Trino's order is
+ * A Trino client over `data` (rows of one run, columns NAMES): the snapshot query; the plan (rows,
+ * and min, max and count of version_hash, per group); chunk queries answered with the columns they
+ * select, from the rows their metric and curve_key range select, in reverse (Trino's order is
  * arbitrary). `hold` makes chunk queries after the first wait until they are aborted.
  */
 function scripted(data: string[][], opts: { hold?: boolean; drop?: number } = {}) {
@@ -78,9 +92,13 @@ function scripted(data: string[][], opts: { hold?: boolean; drop?: number } = {}
     async execute(sql) {
       statements.push(sql);
       if (sql.includes("$history")) return result([["8817267612612615237"]]);
-      const groups = new Map<string, number>();
-      for (const [m, c] of data) groups.set(`${m}\u0000${c}`, (groups.get(`${m}\u0000${c}`) ?? 0) + 1);
-      return result([...groups].map(([k, n]) => [...k.split("\u0000"), n]).sort((a, b) => byCodePoint(`${a[0]}\u0000${a[1]}`, `${b[0]}\u0000${b[1]}`)));
+      const groups = new Map<string, string[][]>();
+      for (const r of data) groups.set(`${r[0]}\u0000${r[1]}`, [...(groups.get(`${r[0]}\u0000${r[1]}`) ?? []), r]);
+      const plan = [...groups].map(([k, rows]) => {
+        const hashes = rows.map((r) => r[4] as string).sort();
+        return [...k.split("\u0000"), rows.length, hashes[0], hashes.at(-1), rows.length];
+      });
+      return result(plan.sort((a, b) => byCodePoint(`${a[0]}\u0000${a[1]}`, `${b[0]}\u0000${b[1]}`)));
     },
     async *query(sql: string, q?: QueryOptions): AsyncGenerator<TrinoPage, Omit<TrinoResult, "rows">> {
       statements.push(sql);
@@ -90,33 +108,44 @@ function scripted(data: string[][], opts: { hold?: boolean; drop?: number } = {}
         aborted.push(sql);
         throw new Error("cancelled");
       }
+      const selected = (/^SELECT (.*?) FROM/.exec(sql)?.[1] ?? "").split(", ");
+      const columns = selected.map((name) => ({ name, type: "varchar" }));
       const metric = /metric = '([^']*)'/.exec(sql)?.[1];
       const range = /curve_key BETWEEN '([^']*)' AND '([^']*)'/.exec(sql) ?? /curve_key = '([^']*)'/.exec(sql);
       const [from, to] = [range?.[1] as string, (range?.[2] ?? range?.[1]) as string];
-      const rows = data.filter(([m, c]) => m === metric && byCodePoint(c as string, from) >= 0 && byCodePoint(c as string, to) <= 0).reverse();
+      const rows = data
+        .filter(([m, c]) => m === metric && byCodePoint(c as string, from) >= 0 && byCodePoint(c as string, to) <= 0)
+        .reverse()
+        .map((r) => selected.map((name) => r[NAMES.indexOf(name)]));
       if (opts.drop === n) rows.pop();
-      yield { queryId: `q${n}`, columns: COLUMNS, rows: rows.slice(0, 2) };
-      yield { queryId: `q${n}`, columns: COLUMNS, rows: rows.slice(2) };
-      return { queryId: `q${n}`, columns: COLUMNS };
+      yield { queryId: `q${n}`, columns, rows: rows.slice(0, 2) };
+      yield { queryId: `q${n}`, columns, rows: rows.slice(2) };
+      return { queryId: `q${n}`, columns };
     },
   };
   return { client, statements, aborted };
 }
 
-const DATA = ["mid", "npv"].flatMap((m) => ["C1", "C2", "C3", "C4"].flatMap((c) => ["2027-01-01", "2027-02-01", "2027-03-01"].map((d) => [m, c, "MONTHLY", d])));
+const DATA = ["mid", "npv"].flatMap((m) => ["C1", "C2", "C3", "C4"].flatMap((c) => ["2027-01-01", "2027-02-01", "2027-03-01"].map((d) => [m, c, "MONTHLY", d, "vh1"])));
 const request = (extra: Partial<ExportRequest> = {}): ExportRequest => ({ format: "csv", escapeFormulas: false, signal: new AbortController().signal, ...extra });
 const options = (client: TrinoClient) => ({
   trino: client,
   table: "iceberg.market.scenario_output",
-  columns: "metric, curve_key, tenor_type, contract_month",
+  columns: NAMES.map((name) => ({ name, sql: name })),
+  fixed: {},
+  constants: ["version_hash"],
   chunkRows: 6,
   prefetch: 2,
 });
-const drain = async (pages: AsyncGenerator<TrinoPage>) => {
+/** Every row of the pages, whole again: the columns a page left out come from its `fixed`. */
+const drain = async (pages: AsyncGenerator<ChunkPage>) => {
   const rows: unknown[][] = [];
-  for await (const p of pages) rows.push(...p.rows);
+  for await (const p of pages) {
+    for (const r of p.rows) rows.push(NAMES.map((name) => (name in p.fixed ? p.fixed[name] : r[p.columns.findIndex((c) => c.name === name)])));
+  }
   return rows;
 };
+const selectList = (statement: string) => /^SELECT (.*?) FROM/.exec(statement)?.[1];
 
 describe("chunkedExport", () => {
   test("every row once, in key order, from unordered chunk queries on the pinned snapshot", async () => {
@@ -128,6 +157,15 @@ describe("chunkedExport", () => {
     expect(chunks).toHaveLength(4); // 2 metrics × 4 curves of 3 rows, 6 rows a chunk
     for (const s of [plan, ...chunks]) expect(s).toContain("FOR VERSION AS OF 8817267612612615237");
     for (const s of chunks) expect(s).not.toContain("ORDER BY");
+    // The chunk's metric and the run's one version hash are not read again for every row.
+    for (const s of chunks) expect(selectList(s)).toBe("curve_key, tenor_type, contract_month");
+  });
+
+  test("a column that is not one value for the whole export is read with every row", async () => {
+    const data = DATA.map((r, i) => (i === 7 ? [...r.slice(0, 4), "vh2"] : r));
+    const { client, statements } = scripted(data);
+    expect(await drain(chunkedExport(options(client), FILTER, request()))).toEqual(data);
+    for (const s of statements.slice(2)) expect(selectList(s)).toBe("curve_key, tenor_type, contract_month, version_hash");
   });
 
   test("a limit stops at that many rows", async () => {
@@ -143,7 +181,7 @@ describe("chunkedExport", () => {
   test("a consumer that leaves after the first chunk aborts the chunk queries in flight", async () => {
     const { client, statements, aborted } = scripted(DATA, { hold: true });
     for await (const page of chunkedExport(options(client), FILTER, request())) {
-      expect(page.rows).toEqual(DATA.slice(0, 6));
+      expect(page.rows.map((r) => r[0])).toEqual(DATA.slice(0, 6).map((r) => r[1]));
       break;
     }
     // Chunks 2 and 3 were in flight (prefetch 2), chunk 4 never asked for.

@@ -9,7 +9,8 @@ import { parseAttribution } from "./finite";
 
 /**
  * Rows as objects keyed by column name; `doubles` names the double columns. `fixed` adds columns
- * the query did not select because their value is known (an export's ids, trino-export.ts).
+ * the query did not select because their value is known (an export's ids, the chunk's metric, a
+ * run's one as-of date and version hash: trino-export.ts).
  */
 export function rowObjects<T>({ columns, rows }: { columns: TrinoColumn[]; rows: unknown[][] }, doubles: ReadonlySet<string>, fixed: Record<string, unknown> = {}): T[] {
   const convert = converter(columns, doubles, Object.keys(fixed));

@@ -236,7 +236,7 @@ export const SETTINGS = {
   trinoSegmentFetches: setting("AURUM_TRINO_SEGMENT_FETCHES", "3", int(1, 16), "Spooled result segments one export downloads at once, ahead of the rows it is writing."),
   trinoExportChunkRows: setting(
     "AURUM_TRINO_EXPORT_CHUNK_ROWS",
-    "50000",
+    "100000",
     int(1_000, 10_000_000),
     'Rows (about) of each key-range query an export on the Trino store reads and sorts; an export holds its chunk being sent and those read ahead. Larger chunks: fewer queries, more memory (docs/outputs-trino.md, "Export order").',
   ),

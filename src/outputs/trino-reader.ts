@@ -31,8 +31,8 @@ export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
 const EXPORT_COLUMNS: ExportColumn[] = OUTPUT_COLUMNS.map((name) => ({ name, sql: OUTPUT_TABLE[name].kind === "date" ? `CAST(${name} AS varchar)` : name }));
 const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
-/** Defaults of the chunked export (trino-export.ts; AURUM_TRINO_EXPORT_CHUNK_ROWS and _PREFETCH): ~50,000 rows a chunk, 2 read ahead. */
-export const EXPORT_CHUNK_ROWS = 50_000;
+/** Defaults of the chunked export (trino-export.ts; AURUM_TRINO_EXPORT_CHUNK_ROWS and _PREFETCH): ~100,000 rows a chunk, 2 read ahead (docs/performance.md, "Trino exports"). */
+export const EXPORT_CHUNK_ROWS = 100_000;
 export const EXPORT_PREFETCH = 2;
 
 /** `runs` tells which runs are SUCCEEDED (the rollup reads only those). */

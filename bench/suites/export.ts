@@ -256,7 +256,9 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
     versus("Trino CLI CSV, direct, ORDER BY", direct, "Trino CSV rows/s, API direct / CLI direct on the same ordered query", 0.8);
     versus("Trino CLI CSV, direct, unordered", spooled, "Trino CSV rows/s, API spooled / CLI direct unordered (issue 20)", 1.5);
     versus("Trino CLI CSV, spooled, unordered", spooled, "Trino CSV rows/s, API spooled / CLI spooled unordered (issue 20)", 1.0);
-    rec.note(`Trino store: ${o.rows.toLocaleString("en-US")} rows written by the output writer (key-ordered files); the API's export is in key order (key-range chunks sorted in the API, no global ORDER BY), the unordered CLI baselines are not`);
+    rec.note(
+      `Trino store: ${o.rows.toLocaleString("en-US")} rows written by the output writer (key-ordered files); the API's export is in key order (key-range chunks sorted in the API, no global ORDER BY), the unordered CLI baselines are not`,
+    );
   } finally {
     await api.stop();
     await apiDirect.stop();

@@ -41,11 +41,14 @@ export function pgParams(): Dialect & { values: string[] } {
   };
 }
 
+/** A column's value as the API reads it, in Trino: dates as `YYYY-MM-DD` text (no alias; `read` adds it). */
+export const trinoValue = (column: string, kind: ColumnKind, prefix = "") => (kind === "date" ? `CAST(${prefix}${column} AS varchar)` : `${prefix}${column}`);
+
 /** Trino: every value a literal (Iceberg keeps ids as varchar). */
 export const trinoDialect: Dialect = {
   bind: (value, kind) => (kind === "date" ? dateLiteral(value) : varcharLiteral(value)),
   literal: varcharLiteral,
-  read: (column, kind, prefix = "") => (kind === "date" ? `CAST(${prefix}${column} AS varchar) AS ${column}` : `${prefix}${column}`),
+  read: (column, kind, prefix = "") => (kind === "date" ? `${trinoValue(column, kind, prefix)} AS ${column}` : trinoValue(column, kind, prefix)),
   and: " AND ",
 };
 

@@ -20,7 +20,7 @@ import { createTrinoCompareReader } from "./compare-trino";
 import { encodeRows } from "./encoders";
 import type { MetricSummaryRow, OutputReader } from "./reader";
 import { LATEST_COLUMNS, type LatestRow, OUTPUT_COLUMNS, OUTPUT_TABLE, type OutputRow, TABLE_COLUMNS } from "./row";
-import { KEY_ORDER, readColumns, trinoDialect, where } from "./sql";
+import { KEY_ORDER, readColumns, trinoDialect, trinoValue, where } from "./sql";
 import { chunkedExport, type ExportColumn } from "./trino-export";
 import { rowBatches, rowObjects } from "./trino-rows";
 import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
@@ -28,7 +28,7 @@ import { ICEBERG_OUTPUT_TABLE } from "./trino-store";
 /** The API row's select list (bench/suites/export.ts runs it through the bare client). */
 export const ROW_COLUMNS = readColumns(trinoDialect, OUTPUT_COLUMNS);
 /** The export's columns one by one: the chunks leave out those whose value is known (trino-export.ts). */
-const EXPORT_COLUMNS: ExportColumn[] = OUTPUT_COLUMNS.map((name) => ({ name, sql: OUTPUT_TABLE[name].kind === "date" ? `CAST(${name} AS varchar)` : name }));
+const EXPORT_COLUMNS: ExportColumn[] = OUTPUT_COLUMNS.map((name) => ({ name, sql: trinoValue(name, OUTPUT_TABLE[name].kind) }));
 const DOUBLES: ReadonlySet<string> = new Set(TABLE_COLUMNS.filter((c) => OUTPUT_TABLE[c].kind === "double"));
 
 /** Defaults of the chunked export (trino-export.ts; AURUM_TRINO_EXPORT_CHUNK_ROWS and _PREFETCH): ~100,000 rows a chunk, 2 read ahead (docs/performance.md, "Trino exports"). */

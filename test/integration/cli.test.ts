@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { trickleProxy } from "../support/downloads";
 import { eventually } from "../support/eventually";
 import { type ServiceProcess, startService } from "../support/service";
+import { envWithoutAurum } from "../support/services";
 import { pgliteFromTemplate } from "../support/templates";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -18,12 +19,8 @@ const BIG = { horizon_months: 240, mc_paths: 100 };
 /** About a second of engine time. */
 const SLOW = { horizon_months: 480, mc_paths: 10000 };
 
-/** The environment without any AURUM_* variable of the machine running the tests. */
-function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("AURUM_") && v !== undefined) env[k] = v;
-  return { ...env, ...extra };
-}
+/** The environment without any AURUM_* variable of the machine running the tests, and `extra`. */
+const cleanEnv = (extra: Record<string, string>): Record<string, string> => ({ ...envWithoutAurum(), ...extra });
 
 type Result = { code: number; stdout: string; stderr: string };
 

@@ -15,7 +15,7 @@ import { ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
-import { parseCsv, seedBaselineRules, seedRun } from "../support/outputs";
+import { exportText, parseCsv, seedBaselineRules, seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
 
 // The machine running the suite may be busy: time is not what these tests check.
@@ -70,14 +70,8 @@ describe.skipIf(!service.available)("compare on the Trino output reader (Iceberg
     a: { tenantId: TENANT, scenarioId, runId, ...extra },
     b: "baseline",
   });
-  const text = async (chunks: AsyncIterable<Uint8Array>) => {
-    let out = "";
-    const decoder = new TextDecoder();
-    for await (const c of chunks) out += decoder.decode(c, { stream: true });
-    return out;
-  };
   const exportOf = (r: OutputReader, spec: CompareSpec, req: Partial<CompareExportRequest> = {}) =>
-    text(r.compare.export(spec, { format: "csv", escapeFormulas: false, signal: new AbortController().signal, ...req }));
+    exportText(r.compare.export(spec, { format: "csv", escapeFormulas: false, signal: new AbortController().signal, ...req }));
 
   test("pages: the same joined rows in the same order, with filters, baseline, and across a keyset cursor", async () => {
     const specs: CompareSpec[] = [

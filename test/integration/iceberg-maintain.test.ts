@@ -12,7 +12,7 @@ import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs
 import { createLogger } from "../../src/platform/logger";
 import { createTestDb } from "../support/app";
 import { contractBatch } from "../support/output-contract";
-import { requireService, serviceEnv } from "../support/services";
+import { envWithoutAurum, requireService, serviceEnv } from "../support/services";
 
 const service = await requireService("trino");
 const env = serviceEnv();
@@ -24,11 +24,9 @@ const COMMITS = 20;
 
 /** `bun src/main.ts worker maintain ARGS` with the machine's Trino settings; its exit code, stdout and stderr. */
 async function maintainProcess(args: string[]) {
-  const procEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AURUM_")) procEnv[k] = v;
   const proc = Bun.spawn([process.execPath, "src/main.ts", "worker", "maintain", ...args], {
     cwd: ROOT,
-    env: { ...procEnv, AURUM_TRINO_URL: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", AURUM_TRINO_USER: env.AURUM_TRINO_USER ?? "aurum", AURUM_LOG_LEVEL: "warn" },
+    env: { ...envWithoutAurum(), AURUM_TRINO_URL: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", AURUM_TRINO_USER: env.AURUM_TRINO_USER ?? "aurum", AURUM_LOG_LEVEL: "warn" },
     stdout: "pipe",
     stderr: "pipe",
   });

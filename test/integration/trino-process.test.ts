@@ -19,8 +19,8 @@ import { createTestDb, type TestDb } from "../support/app";
 import { checkedFetch } from "../support/contract";
 import { trickleProxy } from "../support/downloads";
 import { eventually } from "../support/eventually";
-import { type ApiProcess, seedRun, startApiProcess } from "../support/outputs";
-import { requireService, serviceEnv } from "../support/services";
+import { type ApiProcess, exportText, seedRun, startApiProcess } from "../support/outputs";
+import { envWithoutAurum, requireService, serviceEnv } from "../support/services";
 
 /** Every response of the real process is checked against the OpenAPI document (test/support/contract.ts). */
 const fetch = checkedFetch;
@@ -140,17 +140,14 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
     // One computed_ts per run, as the worker writes them (the backfill copies a run per distinct timestamp).
     await db.sql`update scenario_output o set computed_ts = r.finished_at from scenario_run r where r.id = o.run_id and r.id = ${runId}`;
     await backfill({ metadata: createMetadata(db.sql), trino, log: createLogger("silent"), scenarioId: id });
-    let expected = "";
-    const decoder = new TextDecoder();
     const request = { format: "csv" as const, escapeFormulas: false, signal: new AbortController().signal };
-    for await (const c of createPgOutputReader(db.sql).export({ tenantId: TENANT, scenarioId: id, runId }, request)) expected += decoder.decode(c, { stream: true });
+    const expected = await exportText(createPgOutputReader(db.sql).export({ tenantId: TENANT, scenarioId: id, runId }, request));
 
     const work = mkdtempSync(join(tmpdir(), "aurum-trino-resume-"));
-    const cliEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AURUM_"))) as Record<string, string>;
     const cli = (file: string, url: string, ...extra: string[]) =>
       Bun.spawn(["bun", join(import.meta.dir, "../../src/cli/main.ts"), "outputs", id, "--format", "csv", "-o", file, ...extra], {
         cwd: work,
-        env: { ...cliEnv, AURUM_URL: url, AURUM_TENANT: TENANT },
+        env: { ...envWithoutAurum(), AURUM_URL: url, AURUM_TENANT: TENANT },
         stdout: "pipe",
         stderr: "pipe",
       });

@@ -16,7 +16,7 @@ import { createLogger } from "../../src/platform/logger";
 import { apiApp, call, createTestDb, type TestDb } from "../support/app";
 import { checked } from "../support/contract";
 import { eventually } from "../support/eventually";
-import { seedRun } from "../support/outputs";
+import { exportText, seedRun } from "../support/outputs";
 import { requireService, serviceEnv } from "../support/services";
 
 const service = await requireService("trino");
@@ -54,14 +54,8 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
   }, 120_000);
 
   const run = (i: number, extra: Partial<RunFilter> = {}): RunFilter => ({ tenantId: TENANT, scenarioId, runId: runs[i] as string, ...extra });
-  const text = async (chunks: AsyncIterable<Uint8Array>) => {
-    let out = "";
-    const decoder = new TextDecoder();
-    for await (const c of chunks) out += decoder.decode(c, { stream: true });
-    return out;
-  };
   const exportOf = (r: OutputReader, f: RunFilter, req: Partial<ExportRequest> = {}) =>
-    text(r.export(f, { format: "csv", escapeFormulas: false, signal: new AbortController().signal, ...req }));
+    exportText(r.export(f, { format: "csv", escapeFormulas: false, signal: new AbortController().signal, ...req }));
 
   test("pages: same rows in the same order, with and without filters, across a keyset cursor", async () => {
     const filters: RunFilter[] = [
@@ -124,13 +118,12 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
     expect(all.every((r) => r.run_ids === 2 && r.latest_asof_date === "2026-02-02" && r.non_finite === 0)).toBe(true);
   });
 
+  /** Trino's record of the chunk queries of exports of `runId` (on a pinned snapshot, not the GROUP BY plan). */
+  const chunkQueries = (runId: string, columns: string) =>
+    `SELECT ${columns} FROM system.runtime.queries WHERE query LIKE ${varcharLiteral(`SELECT %FOR VERSION AS OF%${runId}%curve_key%`)} AND query NOT LIKE '%GROUP BY%'`;
   /** Trino's record of the export queries of one run: state and error code. */
   const exportQueries = async (runId: string) =>
-    (
-      await trino.execute(
-        `SELECT state, error_code FROM system.runtime.queries WHERE query LIKE ${varcharLiteral(`SELECT %FOR VERSION AS OF%${runId}%curve_key%`)} AND query NOT LIKE '%GROUP BY%' ORDER BY created DESC`,
-      )
-    ).rows.map(([state, error]) => ({ state, error }));
+    (await trino.execute(`${chunkQueries(runId, "state, error_code")} ORDER BY created DESC`)).rows.map(([state, error]) => ({ state, error }));
 
   test("exports in small chunks: the same bytes, a limit and a cursor inside chunks, and no chunk query sorts", async () => {
     const small = createTrinoOutputReader({ runs: createMetadata(db.sql).runs, trino, exportChunkRows: 100, exportPrefetch: 3 });
@@ -146,11 +139,7 @@ describe.skipIf(!service.available)("Trino output reader (Iceberg) equals the Po
       expect(bytes.length).toBeGreaterThan(100);
       expect(bytes).toBe(await exportOf(pg, f, req));
     }
-    const chunks = (
-      await trino.execute(
-        `SELECT query FROM system.runtime.queries WHERE query LIKE ${varcharLiteral(`SELECT %FOR VERSION AS OF%${runs[1]}%curve_key%`)} AND query NOT LIKE '%GROUP BY%'`,
-      )
-    ).rows.map(([q]) => q as string);
+    const chunks = (await trino.execute(chunkQueries(runs[1] as string, "query"))).rows.map(([q]) => q as string);
     expect(chunks.length).toBeGreaterThan(10); // 2,345 rows in chunks of about 100
     for (const q of chunks) expect(q).not.toContain("ORDER BY");
   });

@@ -145,6 +145,14 @@ export function startApiProcess(databaseUrl: string, env: Record<string, string>
   return startService(verb, { ...process.env, AURUM_APP_DB_DSN: databaseUrl, AURUM_API_AUTH_DISABLED: "1", ...env });
 }
 
+/** An export's chunks as one string (UTF-8 split across chunks decoded whole). */
+export async function exportText(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  let out = "";
+  const decoder = new TextDecoder();
+  for await (const c of chunks) out += decoder.decode(c, { stream: true });
+  return out + decoder.decode();
+}
+
 /** A CSV download as rows keyed by its header (fast-csv: an independent RFC 4180 reader). */
 export async function parseCsv(text: string): Promise<Record<string, string>[]> {
   return new Promise((resolve, reject) => {

@@ -100,16 +100,21 @@ export async function requireService(name: ServiceName): Promise<ServiceStatus> 
   return status;
 }
 
+/** This machine's environment without any AURUM_* setting of the caller's: what a spawned process starts from. */
+export function envWithoutAurum(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AURUM_")) env[k] = v;
+  return env;
+}
+
 /**
  * The whole environment of an API or worker process in Kafka mode on `databaseUrl`: this machine's,
  * without any AURUM_* setting of the caller's, with the test's own topics and consumer group, a
  * quick outbox relay, no auth, no rate limit and no sample curves; `extra` last.
  */
 export function kafkaModeEnv(o: { databaseUrl: string; requestTopic: string; dlqTopic: string; groupId: string }, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("AURUM_")) env[k] = v;
   return {
-    ...env,
+    ...envWithoutAurum(),
     AURUM_APP_DB_DSN: o.databaseUrl,
     AURUM_KAFKA_BROKERS: serviceEnv().AURUM_KAFKA_BROKERS ?? "",
     AURUM_SCENARIO_REQUEST_TOPIC: o.requestTopic,

@@ -2,6 +2,8 @@
  * A large /compare download from the API as production runs it (a child process on a server
  * Postgres): every row of the full outer join arrives, and the server's memory stays flat because
  * the join runs in Postgres and its result streams through COPY.
+ * @test-waits: much of its time is a stall timer and clients that read nothing, so scripts/test.ts
+ *   may run it beside a file that holds the machine alone.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestDb, type TestDb } from "../support/app";

@@ -4,6 +4,8 @@
  * loopback sockets buffer) arrives whole (count, checksum, order), a slow client is held back by
  * backpressure, a client that leaves ends the query, and the export limit. Flat memory at 1,000,000
  * and 5,000,000 rows is outputs-5m.test.ts'. Throughput against psql is in the bench (bench/outputs.ts).
+ * @test-waits: most of its time is a client throttled to 1 MB/s for 30 s (CPU 5 s of 48 s), so
+ *   scripts/test.ts may run it beside a file that holds the machine alone.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { App } from "../../src/app";

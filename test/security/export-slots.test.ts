@@ -8,6 +8,8 @@
  *   ends and its slot is free again (plain and compressed), while a slow client that keeps reading
  *   is left alone.
  * Deadlines here are generous (tens of seconds); the assertions are about what happens, not how fast.
+ * @test-waits: most of its time is stall timers and a 1 MB/s client (CPU 2 s of 35 s), so
+ *   scripts/test.ts may run it beside a file that holds the machine alone.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../../src/config";

@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import type { TLSOptions } from "bun";
 import postgres from "postgres";
 import { CopyOut, type CopyTarget, UnsupportedConnection } from "./pg-copy";
-import type { Sql } from "./postgres";
+import { isPlainSocketOption, type Sql } from "./postgres";
 
 const WRITE_BYTES = 64 * 1024;
 
@@ -87,7 +87,8 @@ export function copyTarget(sql: Sql): CopyTarget | undefined {
     socket?: unknown;
     target_session_attrs?: unknown;
   };
-  if (o.socket || o.target_session_attrs || o.sslnegotiation === "direct" || !o.host?.length) return undefined;
+  // A custom socket (an ssh tunnel, say) is one this client cannot open; ours is plain TCP.
+  if ((o.socket && !isPlainSocketOption(o.socket)) || o.target_session_attrs || o.sslnegotiation === "direct" || !o.host?.length) return undefined;
   const tls = tlsOptions(o.ssl);
   if (tls === undefined) return undefined;
   // As exportConnection's: dates and doubles spelled the same whatever the server's defaults are.

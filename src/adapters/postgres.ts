@@ -2,6 +2,7 @@
  * The metadata database: postgres.js against a real server (`AURUM_APP_DB_DSN`) or against the
  * embedded PGlite served on loopback by pglite-socket. Callers get the same `Sql` either way.
  */
+import net from "node:net";
 import postgres from "postgres";
 import type { Logger } from "../platform/logger";
 import { withTimeout } from "../platform/timers";
@@ -50,6 +51,51 @@ export const DB_CONNECT_TIMEOUT_MS = 1_000;
  * is not hammered.
  */
 export const reconnectBackoff = (retries: number) => Math.min(0.01 * 2 ** retries, 0.25) * (0.5 + Math.random() / 2);
+
+const ignore = () => {};
+
+/**
+ * A socket that always has an 'error' listener. postgres.js removes every listener of a socket when
+ * it closes, and Bun 1.4's node:net can deliver a reset (ECONNRESET) after that: its close handler
+ * sees postgres.js's listener, then emits the error a tick later, when none is left. An 'error'
+ * event with no listener throws, so a connection reset by the server (a restart, a dropped
+ * database) could end the process (seen once in a test process: "Unhandled error between tests,
+ * read ECONNRESET at close (node:net)"). The error belongs to a connection postgres.js has already
+ * given up, so it is dropped here.
+ */
+export class GuardedSocket extends net.Socket {
+  constructor() {
+    super();
+    super.on("error", ignore);
+  }
+  override removeAllListeners(event?: string | symbol): this {
+    super.removeAllListeners(event);
+    if (event === undefined || event === "error") super.on("error", ignore);
+    return this;
+  }
+}
+
+/**
+ * postgres.js's `socket` option: a GuardedSocket, connecting. postgres.js then writes its startup
+ * message at once (net.Socket queues writes until it connects), and its connect timeout, error and
+ * close handling work as with its own socket. Hosts are taken in turn, as postgres.js does.
+ */
+const plainTcp = new WeakSet<object>();
+/** Whether postgres.js's `socket` option is ours: plain TCP (or a unix socket) to its own host and port, as without it. */
+export const isPlainSocketOption = (socket: unknown): boolean => typeof socket === "function" && plainTcp.has(socket);
+
+function guardedSockets(): object {
+  let next = 0;
+  // Documented (postgres.js README, "Custom socket") but not in its type definitions, hence `object`.
+  const socket = (o: { host: string[]; port: number[]; path?: string | false }): net.Socket => {
+    const s = new GuardedSocket();
+    if (o.path) return s.connect(o.path);
+    const i = next++ % o.port.length;
+    return s.connect(o.port[i] as number, o.host[i] as string);
+  };
+  plainTcp.add(socket);
+  return { socket };
+}
 
 const common = {
   onnotice: () => {},
@@ -131,7 +177,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   const connect_timeout = (opts.connectTimeoutMs ?? DB_CONNECT_TIMEOUT_MS) / 1000;
   if (opts.databaseUrl) {
     const url = opts.databaseUrl;
-    const pool = selfHealingPool((onclose) => postgres(url, { ...common, connect_timeout, max: opts.poolMax, idle_timeout: 60, onclose }), opts.log);
+    const pool = selfHealingPool((onclose) => postgres(url, { ...common, ...guardedSockets(), connect_timeout, max: opts.poolMax, idle_timeout: 60, onclose }), opts.log);
     return { sql: pool.sql, mode: "server", close: () => pool.end({ timeout: 5 }) };
   }
   const embedded = await startEmbeddedPostgres(opts.dataDir);
@@ -139,7 +185,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   // One connection: pglite-socket interleaves extended-protocol messages of concurrent
   // connections outside explicit transactions (its queue works per message, not per query),
   // so a second connection could bind another connection's portal. PGlite is single-threaded anyway.
-  const sql = postgres({ ...common, connect_timeout, host: "127.0.0.1", port: embedded.port, user: "postgres", database: "postgres", max: 1, ssl: false });
+  const sql = postgres({ ...common, ...guardedSockets(), connect_timeout, host: "127.0.0.1", port: embedded.port, user: "postgres", database: "postgres", max: 1, ssl: false });
   return {
     sql,
     mode: "embedded",

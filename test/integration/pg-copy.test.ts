@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import net from "node:net";
 import type { Readable } from "node:stream";
 import postgres from "postgres";
 import { copyTarget } from "../../src/adapters/copy-out";
@@ -37,6 +38,16 @@ describe("CopyOut on Postgres", () => {
     const target = copyTarget(db.sql);
     expect(target).toBeDefined();
     expect(target?.params).toMatchObject({ client_encoding: "UTF8", application_name: "aurum-scenarios", DateStyle: "ISO", extra_float_digits: "1" });
+  });
+
+  test("the pool's own socket option (plain TCP that keeps an error listener) is spoken too; a foreign one (a tunnel) falls back", () => {
+    expect(typeof (db.sql.options as unknown as { socket?: unknown }).socket).toBe("function");
+    const tunnel = postgres(db.url as string, { socket: () => new net.Socket() } as object);
+    try {
+      expect(copyTarget(tunnel)).toBeUndefined();
+    } finally {
+      void tunnel.end();
+    }
   });
 
   test("the same bytes as postgres.js's COPY stream", async () => {

@@ -78,7 +78,11 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
         return p?.n;
       },
       { what: "the worker's COPY to have rows in flight", timeoutMs: 120_000, intervalMs: 10 },
-    );
+    ).catch(async (err: Error) => {
+      // Seen once in a full run (no COPY within 120 s): say where the run and the worker were.
+      const [r] = await db.sql`select state, attempts, progress, lease_owner, error from scenario_run where id = ${run.id}`;
+      throw new Error(`${err.message}\nrun: ${JSON.stringify(r)}\nworker exit code: ${victim.proc.exitCode}; its output:\n${victim.output()}`);
+    });
     victim.proc.kill("SIGKILL");
     await victim.proc.exited;
     console.log(`killed the worker with ${copied.toLocaleString("en")} of ${expected.toLocaleString("en")} rows copied`);

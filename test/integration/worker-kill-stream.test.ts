@@ -66,7 +66,6 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
     const triggered = await call(app, "POST", `/v1/scenarios/${created.json.data.id}/run`, { body: { seed: 7 }, headers: tenant });
     expect(triggered.status).toBe(202);
     const run = triggered.json.data as RunRecord;
-    const expected = runScenario(await createRunStore(createMetadata(db.sql), "check", 1_000).engineInput(run)).rows;
     const dbName = new URL(db.url as string).pathname.slice(1);
 
     // The writer's COPY into staging is under way: rows of this attempt have reached the server.
@@ -79,12 +78,15 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
       },
       { what: "the worker's COPY to have rows in flight", timeoutMs: 120_000, intervalMs: 10 },
     ).catch(async (err: Error) => {
-      // Seen once in a full run (no COPY within 120 s): say where the run and the worker were.
+      // Say where the run and the worker were. (Twice in full runs the run had SUCCEEDED unseen:
+      // this test computed the expected rows, seconds of CPU, before it began to look.)
       const [r] = await db.sql`select state, attempts, progress, lease_owner, error from scenario_run where id = ${run.id}`;
       throw new Error(`${err.message}\nrun: ${JSON.stringify(r)}\nworker exit code: ${victim.proc.exitCode}; its output:\n${victim.output()}`);
     });
     victim.proc.kill("SIGKILL");
     await victim.proc.exited;
+    // Only now: computing it first kept this test from looking until the run was over, on a busy machine.
+    const expected = runScenario(await createRunStore(createMetadata(db.sql), "check", 1_000).engineInput(run)).rows;
     console.log(`killed the worker with ${copied.toLocaleString("en")} of ${expected.toLocaleString("en")} rows copied`);
     expect(copied).toBeLessThan(expected);
 

@@ -75,15 +75,16 @@ export class GuardedSocket extends net.Socket {
   }
 }
 
-/**
- * postgres.js's `socket` option: a GuardedSocket, connecting. postgres.js then writes its startup
- * message at once (net.Socket queues writes until it connects), and its connect timeout, error and
- * close handling work as with its own socket. Hosts are taken in turn, as postgres.js does.
- */
 const plainTcp = new WeakSet<object>();
 /** Whether postgres.js's `socket` option is ours: plain TCP (or a unix socket) to its own host and port, as without it. */
 export const isPlainSocketOption = (socket: unknown): boolean => typeof socket === "function" && plainTcp.has(socket);
 
+/**
+ * postgres.js's `socket` option: a GuardedSocket, connecting. postgres.js then writes its startup
+ * message at once (net.Socket queues writes until it connects), and its connect timeout, error and
+ * close handling work as with its own socket. Hosts are taken in turn, as postgres.js does. With
+ * TLS, postgres.js wraps it in a TLS socket of its own, which is not guarded.
+ */
 function guardedSockets(): object {
   let next = 0;
   // Documented (postgres.js README, "Custom socket") but not in its type definitions, hence `object`.

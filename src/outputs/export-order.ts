@@ -4,8 +4,9 @@
  * that order, an export walks the key and jumps across the heap for every row. Written in key
  * order, the export's index scan reads the heap front to back (docs/performance.md, "Row order").
  *
- * Text is ordered by UTF-16 code unit, which is the database's order under the C collation (and
- * close to it under others: the order only decides where rows lie, never what an export returns).
+ * Text is ordered by code point (`byCodePoint`), as Trino and Postgres under the C collation order
+ * it (and close to it under others: here the order only decides where rows lie, never what an
+ * export returns). The chunked Iceberg export sorts its chunks by the same ranks (trino-export.ts).
  */
 import { emptyBatch } from "../engine/batch";
 import type { OutputBatch } from "../engine/types";
@@ -18,12 +19,32 @@ import type { OutputBatch } from "../engine/types";
  */
 export const SORT_ROWS = 500_000;
 
-/** Ranks of the distinct values of one text column over all batches, in sorted order. */
-function ranks(batches: OutputBatch[], column: (b: OutputBatch) => readonly string[]): Map<string, number> {
+/**
+ * Strings by code point, as Trino (UTF-8 bytes) and Postgres under the C collation order them.
+ * JavaScript's `<` compares UTF-16 code units, which puts U+E000–U+FFFF after the surrogate pairs
+ * of U+10000 and above; moving the surrogates above U+FFFF fixes that.
+ */
+export function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+const codePointRank = (u: number) => (u < 0xd800 ? u : u < 0xe000 ? u + 0x2000 : u - 0x800);
+
+/** The rank of each of the distinct values, by code point. */
+export function ranks(distinct: Set<string>): Map<string, number> {
+  return new Map([...distinct].sort(byCodePoint).map((v, i) => [v, i]));
+}
+
+/** Ranks of the distinct values of one text column over all batches. */
+function columnRanks(batches: OutputBatch[], column: (b: OutputBatch) => readonly string[]): Map<string, number> {
   const distinct = new Set<string>();
   for (const b of batches) for (const v of column(b)) distinct.add(v);
-  const sorted = [...distinct].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return new Map(sorted.map((v, i) => [v, i]));
+  return ranks(distinct);
 }
 
 /**
@@ -33,9 +54,9 @@ function ranks(batches: OutputBatch[], column: (b: OutputBatch) => readonly stri
  */
 export function exportOrder(batches: OutputBatch[]): { batch: Uint32Array; row: Uint32Array } {
   const total = batches.reduce((n, b) => n + b.length, 0);
-  const metrics = ranks(batches, (b) => b.metric);
-  const curves = ranks(batches, (b) => b.curveKey);
-  const tenors = ranks(batches, (b) => b.tenorType);
+  const metrics = columnRanks(batches, (b) => b.metric);
+  const curves = columnRanks(batches, (b) => b.curveKey);
+  const tenors = columnRanks(batches, (b) => b.tenorType);
   const groups = metrics.size * curves.size;
   // Per row (numbered across batches): its group, its order inside the group, and where it is.
   const group = new Uint32Array(total);

@@ -20,6 +20,7 @@
  */
 import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
+import { ranks } from "./export-order";
 import type { ExportRequest, RunFilter } from "./reader";
 import { trinoDialect, where } from "./sql";
 
@@ -66,27 +67,11 @@ export function planChunks(groups: Iterable<[metric: string, curveKey: string, r
   return chunks;
 }
 
-/**
- * Strings by code point, as Trino (UTF-8 bytes) and Postgres under the C collation order them.
- * JavaScript's `<` compares UTF-16 code units, which puts U+E000–U+FFFF after the surrogate pairs
- * of U+10000 and above; moving the surrogates above U+FFFF fixes that.
- */
-export function byCodePoint(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-const codePointRank = (u: number) => (u < 0xd800 ? u : u < 0xe000 ? u + 0x2000 : u - 0x800);
-
-/** The rank of each distinct value of `rows[*][col]`, by code point. */
-function ranks(rows: unknown[][], col: number): Map<string, number> {
+/** The rank of each distinct value of `rows[*][col]`, by code point (as export-order.ts ranks a write's). */
+function rowRanks(rows: unknown[][], col: number): Map<string, number> {
   const distinct = new Set<string>();
   for (const r of rows) distinct.add(r[col] as string);
-  return new Map([...distinct].sort(byCodePoint).map((v, i) => [v, i]));
+  return ranks(distinct);
 }
 
 /**
@@ -98,9 +83,9 @@ function ranks(rows: unknown[][], col: number): Map<string, number> {
 export function sortChunk(rows: unknown[][], columns: TrinoColumn[]): unknown[][] {
   const at = (name: string) => columns.findIndex((c) => c.name === name);
   const [curve, tenor, month] = [at("curve_key"), at("tenor_type"), at("contract_month")];
-  const curves = ranks(rows, curve);
-  const tenors = ranks(rows, tenor);
-  const months = ranks(rows, month);
+  const curves = rowRanks(rows, curve);
+  const tenors = rowRanks(rows, tenor);
+  const months = rowRanks(rows, month);
   const key = new Float64Array(rows.length);
   let sorted = true;
   for (let i = 0; i < rows.length; i++) {

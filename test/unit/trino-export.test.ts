@@ -5,8 +5,9 @@
 // queries still in flight. test/integration/trino-reader.test.ts runs it against real Trino.
 import { describe, expect, test } from "bun:test";
 import type { QueryOptions, TrinoClient, TrinoPage, TrinoResult } from "../../src/adapters/trino";
+import { byCodePoint } from "../../src/outputs/export-order";
 import type { ExportRequest, RunFilter } from "../../src/outputs/reader";
-import { byCodePoint, type ChunkPage, chunkedExport, planChunks, sortChunk } from "../../src/outputs/trino-export";
+import { type ChunkPage, chunkedExport, planChunks, sortChunk } from "../../src/outputs/trino-export";
 
 const COLUMNS = ["metric", "curve_key", "tenor_type", "contract_month"].map((name) => ({ name, type: "varchar" }));
 const FILTER: RunFilter = { tenantId: "t", scenarioId: "s", runId: "r" };

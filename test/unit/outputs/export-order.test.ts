@@ -11,8 +11,12 @@ import { sampleInput } from "../engine/helpers";
 
 type Key = [string, string, string, number];
 const keyOf = (b: OutputBatch, i: number): Key => [b.metric[i] as string, b.curveKey[i] as string, b.tenorType[i] as string, b.contractMonth[i] as number];
+/** Text by its UTF-8 bytes (code point order, the database's under the C collation), numbers by value. */
 const compare = (x: Key, y: Key) => {
-  for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return (x[i] as string | number) < (y[i] as string | number) ? -1 : 1;
+  for (let i = 0; i < 4; i++) {
+    if (x[i] === y[i]) continue;
+    return typeof x[i] === "number" ? (x[i] as number) - (y[i] as number) : Buffer.compare(Buffer.from(x[i] as string), Buffer.from(y[i] as string));
+  }
   return 0;
 };
 

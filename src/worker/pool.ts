@@ -8,7 +8,7 @@
  * way and its job fails (retryable), so a run never waits forever on a thread while its lease is kept alive.
  */
 import type { BandStats, EngineInput, OutputBatch } from "../engine/types";
-import { type FromThread, IN_FLIGHT, type ToThread } from "./messages";
+import { type FromThread, IN_FLIGHT, type ToThread, unpackBatch } from "./messages";
 
 export type JobSummary = { versionHash: string; rows: number; bandStats?: BandStats };
 export type Job = {
@@ -134,7 +134,7 @@ export class WorkerPool {
             versionHash.resolve(hash);
           } else if (m.type === "batch") {
             slot.untaken++;
-            stream.push(m.batch);
+            stream.push(unpackBatch(m.batch));
           } else if (m.type === "done") end(slot, { summary: { versionHash: hash, rows: m.rows, bandStats: m.bandStats } });
           else end(slot, { error: Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {}) });
         };

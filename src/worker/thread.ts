@@ -1,13 +1,13 @@
 /**
  * Bun Worker entry: runs the pure engine for one input and streams its batches back as they fill,
- * typed arrays that own their buffer transferred rather than copied. At most IN_FLIGHT batches are
+ * packed (messages.ts: text columns as codes, every array a transferred buffer). At most IN_FLIGHT batches are
  * posted and not yet taken by the pool's reader; the engine waits between curves for the reader to
  * take one, so a run's rows are never all in memory at once. Cancellation terminates the whole
  * thread (see pool.ts).
  */
 import { runScenarioStream } from "../engine";
 import type { EngineInput } from "../engine/types";
-import { type FromThread, IN_FLIGHT, type ToThread } from "./messages";
+import { type FromThread, IN_FLIGHT, packBatch, type ToThread } from "./messages";
 
 declare const self: Worker;
 
@@ -57,7 +57,8 @@ async function run(jobId: number, input: EngineInput): Promise<void> {
       }
       while (job.credits === 0) await new Promise<void>((resolve) => (job.wake = resolve));
       job.credits--;
-      post({ type: "batch", jobId, batch: next.value }, ownedBuffers(next.value));
+      const { packed, transfer } = packBatch(next.value);
+      post({ type: "batch", jobId, batch: packed }, transfer);
     }
   } catch (err) {
     // The code too (e.g. NON_FINITE_OUTPUT): the main thread classifies the failure by it (failure.ts).
@@ -72,13 +73,6 @@ async function run(jobId: number, input: EngineInput): Promise<void> {
   } finally {
     if (current === job) current = undefined;
   }
-}
-
-/** Buffers safe to transfer: views that cover their whole buffer (a shared buffer would be detached for its siblings). */
-function ownedBuffers(batch: { contractMonth: Int32Array; value: Float64Array; bandLower: Float64Array; bandUpper: Float64Array }): ArrayBuffer[] {
-  const views = [batch.contractMonth, batch.value, batch.bandLower, batch.bandUpper];
-  const buffers = views.filter((v) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength).map((v) => v.buffer as ArrayBuffer);
-  return new Set(buffers).size === buffers.length ? buffers : [];
 }
 
 function post(message: FromThread, transfer: ArrayBuffer[] = []): void {

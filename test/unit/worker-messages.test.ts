@@ -1,0 +1,81 @@
+/**
+ * A batch's way from an engine thread to the main thread (src/worker/messages.ts): packed, cloned
+ * as postMessage clones it (its buffers transferred), unpacked: the same rows, value for value,
+ * and through a real pool thread the same rows as the engine run inline.
+ */
+import { describe, expect, test } from "bun:test";
+import { runScenario } from "../../src/engine";
+import type { OutputBatch } from "../../src/engine/types";
+import { packBatch, unpackBatch } from "../../src/worker/messages";
+import { WorkerPool } from "../../src/worker/pool";
+import { WORKED_EXAMPLE } from "./engine/helpers";
+
+/** A batch as plain arrays, to compare with toEqual (typed arrays by value; -0 and NaN kept apart by Object.is). */
+const plain = (b: OutputBatch) => ({
+  ...b,
+  contractMonth: [...b.contractMonth],
+  value: [...b.value].map(String),
+  bandLower: [...b.bandLower].map(String),
+  bandUpper: [...b.bandUpper].map(String),
+});
+
+function awkward(): OutputBatch {
+  const curveKey = ["PJM_WEST", "PJM_WEST", "ÉLEC\tQ", "PJM_WEST", "", "😀"];
+  return {
+    length: 6,
+    curveKey,
+    tenorType: ["MONTHLY", "QUARTER", "CALENDAR", "MONTHLY", "MONTHLY", "QUARTER"],
+    contractMonth: Int32Array.from([202701, 202704, 202801, 202702, 202703, 202707]),
+    tenorLabel: ["2027-01", "2027-Q2", "CAL-2028", "2027-02", "2027-03", "2027-Q3"],
+    metric: ["mid", "mid", "NPV", "baseline", "mid", "uplift"],
+    value: Float64Array.from([1.5, -0, Number.NaN, Number.POSITIVE_INFINITY, 1e-300, 42]),
+    bandLower: Float64Array.from([1, 2, 3, 4, 5, 6]),
+    bandUpper: Float64Array.from([7, 8, 9, 10, 11, 12]),
+    attribution: [null, '{"policy:0":1.5}', "", null, '{"a\\"b":"😀"}', '{"x":-0}'],
+  };
+}
+
+/** What the main thread gets for `b`: packed, cloned with its buffers transferred, unpacked. */
+function acrossThreads(b: OutputBatch): OutputBatch {
+  const { packed, transfer } = packBatch(b);
+  return unpackBatch(structuredClone(packed, { transfer }));
+}
+
+describe("a batch across the thread boundary", () => {
+  test("awkward text, nulls, empty strings, -0, NaN and Infinity arrive as they left", () => {
+    const expected = plain(awkward());
+    expect(plain(acrossThreads(awkward()))).toEqual(expected);
+  });
+
+  test("an empty batch", () => {
+    const empty: OutputBatch = { ...awkward(), length: 0, curveKey: [], tenorType: [], tenorLabel: [], metric: [], attribution: [] };
+    for (const k of ["contractMonth", "value", "bandLower", "bandUpper"] as const) (empty as Record<typeof k, Int32Array | Float64Array>)[k] = empty[k].subarray(0, 0);
+    expect(acrossThreads(empty).length).toBe(0);
+  });
+
+  test("the comparison sees a difference: attribution offsets shifted by one do not unpack equal", () => {
+    const { packed } = packBatch(awkward());
+    packed.attribution.ends[1] = (packed.attribution.ends[1] as number) - 1;
+    expect(plain(unpackBatch(packed))).not.toEqual(plain(awkward()));
+  });
+
+  test("text columns travel as their distinct values: one per curve, not one per row", () => {
+    const [batch] = runScenario(WORKED_EXAMPLE).batches;
+    const { packed } = packBatch(batch as OutputBatch);
+    expect(packed.curveKey.values).toEqual([...new Set((batch as OutputBatch).curveKey)]);
+    expect(packed.curveKey.codes.length).toBe((batch as OutputBatch).length);
+  });
+
+  test("through a pool thread, a run's rows equal the engine's run inline", async () => {
+    const pool = new WorkerPool(1);
+    try {
+      const job = pool.run(WORKED_EXAMPLE);
+      const got: OutputBatch[] = [];
+      for await (const b of job.batches) got.push(b);
+      await job.result;
+      expect(got.map(plain)).toEqual(runScenario(WORKED_EXAMPLE).batches.map(plain));
+    } finally {
+      pool.close();
+    }
+  });
+});

@@ -19,10 +19,9 @@ type Coded = { values: string[]; codes: Uint32Array };
 
 /**
  * An OutputBatch as it crosses from an engine thread to the main thread. Cloning a batch's string
- * arrays (five strings a row) took a quarter of a run's time in the main thread's receiving alone,
- * and with two threads it was the main thread that held both back: the repeated columns travel as
- * their distinct values plus a code per row, the attribution texts as one string plus offsets,
- * and every array as a transferred buffer (no copy).
+ * arrays (five strings a row) cost the pool 12-17 % of its runs/s on CPU-heavy runs (docs/performance.md,
+ * "Runs across threads"): the repeated columns travel as their distinct values plus a code per
+ * row, the attribution texts as one string plus offsets, and every array as a transferred buffer.
  */
 export type PackedBatch = {
   length: number;

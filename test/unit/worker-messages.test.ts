@@ -10,13 +10,13 @@ import { packBatch, unpackBatch } from "../../src/worker/messages";
 import { WorkerPool } from "../../src/worker/pool";
 import { WORKED_EXAMPLE } from "./engine/helpers";
 
-/** A batch as plain arrays, to compare with toEqual (typed arrays by value; -0 and NaN kept apart by Object.is). */
+/** A batch as plain arrays, to compare with toEqual (numbers compared by Object.is: -0 is not 0, NaN is NaN). */
 const plain = (b: OutputBatch) => ({
   ...b,
   contractMonth: [...b.contractMonth],
-  value: [...b.value].map(String),
-  bandLower: [...b.bandLower].map(String),
-  bandUpper: [...b.bandUpper].map(String),
+  value: [...b.value],
+  bandLower: [...b.bandLower],
+  bandUpper: [...b.bandUpper],
 });
 
 function awkward(): OutputBatch {

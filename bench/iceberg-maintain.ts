@@ -19,6 +19,7 @@ import { createTrinoClient } from "../src/adapters/trino";
 import { varcharLiteral } from "../src/adapters/trino-literals";
 import { createMetadata } from "../src/metadata";
 import { maintainIceberg, retentionSession } from "../src/outputs/iceberg-maintenance";
+import { writeRun } from "../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE as T } from "../src/outputs/trino-store";
 import { createLogger } from "../src/platform/logger";
 import { createTestDb } from "../test/support/app";
@@ -43,10 +44,11 @@ try {
     values (${scenarioId}, 't-bench', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
   const runId = r?.id as string;
   const writer = createTrinoOutputWriter({ metadata: createMetadata(db.sql), trino, log });
-  await writer.replaceRun(
+  await writeRun(
+    writer,
+    createMetadata(db.sql).transaction,
     { tenantId: "t-bench", scenarioId, runId, asofDate: "2026-01-02", versionHash: "vh", computedTs: "2026-01-02T03:04:05.678Z" },
     syntheticBatches(rows),
-    async () => {},
   );
   const files = () => count(`SELECT count(*) FROM iceberg.market."scenario_output$files" WHERE partition.scenario_id = ${varcharLiteral(scenarioId)}`);
   const snapshots = () => count(`SELECT count(*) FROM iceberg.market."scenario_output$snapshots"`);

@@ -11,7 +11,7 @@
  *                     no extended statistics on write (as the store writes)
  *   … +NDV stats      json-columns ×2 with Trino's default: NDV sketches written with every INSERT
  *   staged            json-columns into an unpartitioned staging table, then one INSERT ... SELECT
- *   replaceRun        the whole store write (src/outputs/trino-store.ts): insert, Postgres commit,
+ *   writeRun          the whole store write (src/outputs/trino-store.ts): insert, Postgres commit,
  *                     delete of the run's earlier rows, on a fresh Postgres test database
  *
  * Staging in Postgres and one INSERT ... SELECT through Trino's postgresql connector is measured
@@ -23,7 +23,7 @@ import { createTrinoClient } from "../src/adapters/trino";
 import { dateLiteral, doubleLiteral, timestampTzLiteral, varcharLiteral } from "../src/adapters/trino-literals";
 import type { OutputBatch } from "../src/engine/types";
 import { createMetadata } from "../src/metadata";
-import type { RunOutputMeta } from "../src/outputs/store";
+import { type RunOutputMeta, writeRun } from "../src/outputs/store";
 import { type InsertStatement, OUTPUT_COLUMNS } from "../src/outputs/trino-insert";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../src/outputs/trino-store";
 import { createLogger } from "../src/platform/logger";
@@ -163,10 +163,10 @@ try {
     const writer = createTrinoOutputWriter({ metadata: createMetadata(db.sql), trino, log });
     const [s] = await db.sql`insert into scenario (tenant_id, name) values ('bench', 'bench') returning id::text as id`;
     await median({
-      name: "replaceRun (json-columns ×2)",
+      name: "writeRun (json-columns ×2)",
       write: async (runId) => {
         await db.sql`insert into scenario_run (id, scenario_id, tenant_id, state, input_hash, run_key) values (${runId}, ${s!.id}, 'bench', 'RUNNING', ${runId}, 'k')`;
-        await writer.replaceRun(metaFor(runId), batches, async () => {});
+        await writeRun(writer, createMetadata(db.sql).transaction, metaFor(runId), batches);
       },
     });
   } finally {

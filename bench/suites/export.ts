@@ -21,6 +21,7 @@ import { createMetadata } from "../../src/metadata";
 import { copyStatement } from "../../src/outputs/pg-reader";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { KEY_ORDER } from "../../src/outputs/sql";
+import { writeRun } from "../../src/outputs/store";
 import { ROW_COLUMNS } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -60,7 +61,7 @@ export async function exportSuite(ctx: SuiteContext): Promise<SuiteResult> {
       // Through the output writer, so the rows lie in the heap as a real run's do (export order).
       runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0 });
       const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
-      await createPgOutputWriter(db.sql).replaceRun(meta, syntheticBatches(rows), async () => {});
+      await writeRun(createPgOutputWriter(db.sql), createMetadata(db.sql).transaction, meta, syntheticBatches(rows));
       await db.sql`vacuum analyze scenario_output`;
       ctx.log(`seeded ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
@@ -192,7 +193,7 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
   const t0 = performance.now();
   const writer = createTrinoOutputWriter({ metadata: createMetadata(o.sql), trino, log: createLogger("silent") });
   const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "vh-bench", computedTs: new Date().toISOString() };
-  await writer.replaceRun(meta, syntheticBatches(o.rows), async (tx) => {
+  await writeRun(writer, createMetadata(o.sql).transaction, meta, syntheticBatches(o.rows), async (tx) => {
     await tx`update scenario_run set state = 'SUCCEEDED', finished_at = now(), rows_written = ${o.rows} where id = ${runId}`;
   });
   ctx.log(`wrote ${o.rows} rows to Iceberg in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

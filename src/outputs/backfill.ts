@@ -11,7 +11,7 @@ import type { Transaction } from "../adapters/postgres";
 import type { TrinoClient } from "../adapters/trino";
 import type { Logger } from "../platform/logger";
 import type { BackfillSelection, OutputMetaRepo } from "./output-meta";
-import { createIcebergOutputs } from "./trino-store";
+import { createIcebergOutputs, replaceWrite } from "./trino-store";
 
 export type BackfillOptions = BackfillSelection & {
   /** The metadata ports it uses: the unit of work, and the output metadata (lock, source rows, ledger). */
@@ -79,7 +79,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillProgress>
       };
       const record = () => outputs.recordBackfill(tx, runId, rows);
       try {
-        await iceberg.replace({ ...first, runId }, write, record);
+        await replaceWrite(iceberg, { ...first, runId }, write, record);
       } catch (err) {
         progress.rowsDone = before;
         throw err;

@@ -1,48 +1,54 @@
 /**
- * Postgres output store (`scenario_output`). A run's rows are deleted and re-inserted in the same
- * transaction that marks the run SUCCEEDED, so a retried or reclaimed run replaces its own rows
- * and a crash leaves none. On a real server rows go in with `COPY ... FROM STDIN` (text format,
- * ~1 MB writes, about 20 % faster than the alternative; see docs/performance.md), in export order
- * (export-order.ts): a run of up to `sortRows` rows is held and sorted here; a larger one streams
- * into a temporary staging table as it arrives and Postgres sorts it into `scenario_output`, so the
- * writer's memory does not grow with the run (docs/runs.md, "Memory"). Embedded PGlite's socket
- * does not carry COPY, so there whole columns go in as arrays (`unnest`), one statement per chunk.
- * jsonb has no NaN/Infinity: a non-finite attribution entry is stored as its string (quoteNonFinite).
+ * Postgres output store (`scenario_output`). A run's rows are staged while the engine computes,
+ * and published in the worker's transaction, which also marks the run SUCCEEDED: the run's old
+ * rows are deleted and the staged ones go in, so a retried or reclaimed run replaces its own rows
+ * and a crash leaves none. Rows go in with `COPY ... FROM STDIN` (text format, ~1 MB writes, about
+ * 20 % faster than the alternative; see docs/performance.md), in export order (export-order.ts).
+ * How a run is staged depends on its size:
+ *
+ * - up to `sortRows` rows: held here and sorted; publishing copies them. No connection is held
+ *   while the engine computes.
+ * - more: copied as they arrive into an unlogged staging table of this write's own (outside any
+ *   transaction, so the worker's memory does not grow with the run and no transaction stays open
+ *   for the whole run); publishing moves them over with one INSERT ... SELECT ... ORDER BY the key
+ *   and drops the table. A staging table whose run is no longer RUNNING (its worker crashed) is
+ *   dropped by `dropOrphanStaging` (the output purge's pass).
+ *
+ * Embedded PGlite's socket does not carry COPY, so there the whole run is held and its columns go
+ * in as arrays (`unnest`), one statement per chunk. jsonb has no NaN/Infinity: a non-finite
+ * attribution entry is stored as its string (quoteNonFinite).
  */
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
-import type { Sql, Tx } from "../adapters/postgres";
+import type { Sql, Transaction, Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
 import { exportOrder, SORT_ROWS } from "./export-order";
 import { quoteNonFinite } from "./finite";
 import { BATCH_COLUMNS, field, RUN_COLUMNS } from "./row";
-import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta } from "./store";
+import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta, type StagedRun } from "./store";
 
 const CHUNK = 20_000;
 const WRITE_BYTES = 1 << 20;
 /** The run's columns (the same for every row of a write), then the batch's: the order of each row below. */
 const COLUMNS = [...RUN_COLUMNS, ...BATCH_COLUMNS].join(", ");
-const STAGING = "scenario_output_staging";
+/** Staging tables are named `${STAGING}<run id, 32 hex digits>_<8 hex digits of this write>` (63 characters, Postgres's limit). */
+const STAGING = "scenario_output_stage_";
 
 /** The first batches of a run, up to `sortRows` rows or the end, and the rest still to come (undefined: none). */
-type Split = { held: OutputBatch[]; rest: AsyncIterator<OutputBatch> | undefined };
+type Split = { held: OutputBatch[]; rows: number; rest: AsyncIterator<OutputBatch> | undefined };
 
-/**
- * Reads up to `sortRows` rows (or the whole run) before the transaction opens, so a run that fits
- * holds a connection only while it is written, not while the engine computes it. That matters most
- * on the embedded store, whose one connection every request and heartbeat shares.
- */
+/** Reads up to `sortRows` rows (or the whole run): a run that fits is sorted here and copied at publish. */
 async function hold(batches: OutputBatches, sortRows: number): Promise<Split> {
   const source = batchStream(batches);
   const held: OutputBatch[] = [];
   let rows = 0;
   while (rows <= sortRows) {
     const next = await source.next();
-    if (next.done) return { held, rest: undefined };
+    if (next.done) return { held, rows, rest: undefined };
     held.push(next.value);
     rows += next.value.length;
   }
-  return { held, rest: source };
+  return { held, rows, rest: source };
 }
 
 /** The held batches, then the rest. */
@@ -51,20 +57,38 @@ async function* all({ held, rest }: Split): AsyncGenerator<OutputBatch> {
   if (rest) for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
+/** Rows staged in memory: publishing deletes the run's rows and writes these with `write`. */
+function heldRun(rows: number, runId: string, write: (tx: Tx) => Promise<unknown>): StagedRun {
+  return {
+    rows,
+    async publish(tx) {
+      await tx`delete from scenario_output where run_id = ${runId}`;
+      await write(tx);
+    },
+    async seal() {},
+    async discard() {},
+  };
+}
+
 export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?: number } = {}): OutputWriter {
   const sortRows = opts.sortRows ?? SORT_ROWS;
   return {
-    async replaceRun(meta: RunOutputMeta, batches: OutputBatches, commit) {
+    async stage(meta: RunOutputMeta, batches: OutputBatches): Promise<StagedRun> {
+      if (opts.copy === false) {
+        const held: OutputBatch[] = [];
+        let rows = 0;
+        for await (const b of batchStream(batches)) {
+          held.push(b);
+          rows += b.length;
+        }
+        return heldRun(rows, meta.runId, (tx) => unnestRows(tx, meta, held));
+      }
       const split = await hold(batches, sortRows);
+      if (!split.rest) return heldRun(split.rows, meta.runId, (tx) => copySorted(tx, meta, split.held));
       try {
-        return await sql.begin(async (tx) => {
-          await tx`delete from scenario_output where run_id = ${meta.runId}`;
-          const rows = opts.copy === false ? await unnestRows(tx, meta, all(split)) : await copyRows(tx, meta, split);
-          await commit(tx);
-          return rows;
-        });
+        return await stageTable(sql, meta, split);
       } finally {
-        await split.rest?.return?.(undefined);
+        await split.rest.return?.(undefined);
       }
     },
 
@@ -72,6 +96,59 @@ export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?
       await sql`delete from scenario_output where run_id = ${runId}`;
     },
   };
+}
+
+/**
+ * A large run, staged: copied as it comes (held batches first) into an unlogged table of its own,
+ * in one COPY outside any transaction (a failure keeps none of its rows, and the table is dropped).
+ */
+async function stageTable(sql: Sql, meta: RunOutputMeta, split: Split): Promise<StagedRun> {
+  const table = `${STAGING}${meta.runId.toLowerCase().replace(/[^0-9a-f]/g, "")}_${crypto.randomUUID().slice(0, 8)}`;
+  const drop = () => sql.unsafe(`drop table if exists ${table}`);
+  await sql.unsafe(`create unlogged table ${table} (like scenario_output)`);
+  let rows: number;
+  try {
+    const copy = await copyInto(sql, table, meta);
+    try {
+      for await (const b of all(split)) await addBatch(copy, b);
+    } catch (err) {
+      await copy.abort(err as Error);
+      throw err;
+    }
+    rows = await copy.end();
+  } catch (err) {
+    await drop().catch(() => {}); // else the output purge's pass drops it
+    throw err;
+  }
+  return {
+    rows,
+    async publish(tx) {
+      await tx`delete from scenario_output where run_id = ${meta.runId}`;
+      // The sort's memory is the server's; more than the default 4 MB keeps it off disk for most runs.
+      await tx`set local work_mem = '64MB'`;
+      await tx.unsafe(`insert into scenario_output (${COLUMNS}) select ${COLUMNS} from ${table} order by metric, curve_key, tenor_type, contract_month`);
+      await tx.unsafe(`drop table ${table}`);
+    },
+    async seal() {},
+    async discard() {
+      await drop().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Drops staging tables whose run is not RUNNING: what a worker that crashed while staging, or
+ * before it published, left behind. Returns how many it dropped.
+ */
+export async function dropOrphanStaging(transaction: Transaction): Promise<number> {
+  return transaction(async (tx) => {
+    const orphans = await tx<{ name: string }[]>`
+      select c.relname as name from pg_class c
+      where c.relkind = 'r' and c.relnamespace = current_schema()::regnamespace and c.relname like ${`${STAGING.replaceAll("_", "\\_")}%`}
+        and not exists (select 1 from scenario_run r where r.id = substr(c.relname, ${STAGING.length + 1}, 32)::uuid and r.state = 'RUNNING')`;
+    for (const { name } of orphans) await tx.unsafe(`drop table if exists "${name.replaceAll('"', '""')}"`);
+    return orphans.length;
+  });
 }
 
 /** COPY text format: backslash, tab, newline and carriage return are escaped; `\N` is null. */
@@ -139,30 +216,8 @@ async function copyInto(tx: Tx, table: string, meta: RunOutputMeta) {
   };
 }
 
-/**
- * The run's rows in export order. A run that was held whole (`rest` undefined) is sorted here
- * (exportOrder) and copied; a larger one is copied as it comes, held batches first, into a staging
- * table that the transaction drops, and one INSERT ... SELECT ... ORDER BY the key moves it over.
- */
-async function copyRows(tx: Tx, meta: RunOutputMeta, split: Split): Promise<number> {
-  if (split.rest) {
-    await tx.unsafe(`create temporary table ${STAGING} (like scenario_output) on commit drop`);
-    const staging = await copyInto(tx, STAGING, meta);
-    try {
-      for await (const b of all(split)) await addBatch(staging, b);
-    } catch (err) {
-      await staging.abort(err as Error);
-      throw err;
-    }
-    const rows = await staging.end();
-    // The sort's memory is the server's; more than the default 4 MB keeps it off disk for most runs.
-    await tx`set local work_mem = '64MB'`;
-    await tx.unsafe(`insert into scenario_output (${COLUMNS}) select ${COLUMNS} from ${STAGING} order by metric, curve_key, tenor_type, contract_month`);
-    await tx.unsafe(`drop table ${STAGING}`);
-    return rows;
-  }
-  // In export order: an export of the run then reads the heap front to back (export-order.ts).
-  const { held } = split;
+/** A run held whole, copied in export order: an export of the run then reads the heap front to back (export-order.ts). */
+async function copySorted(tx: Tx, meta: RunOutputMeta, held: OutputBatch[]): Promise<number> {
   const copy = await copyInto(tx, "scenario_output", meta);
   const order = exportOrder(held);
   for (let n = 0; n < order.batch.length; n++) {
@@ -180,9 +235,9 @@ async function addBatch(copy: Awaited<ReturnType<typeof copyInto>>, b: OutputBat
 /** Doubles as text for a float8[] parameter, so -0, NaN and ±Infinity keep their value. */
 const floats = (a: Float64Array, start: number, end: number): string[] => Array.from(a.subarray(start, end), float);
 
-async function unnestRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatches): Promise<number> {
+async function unnestRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): Promise<number> {
   let rows = 0;
-  for await (const b of batches) {
+  for (const b of batches) {
     for (let start = 0; start < b.length; start += CHUNK) {
       const end = Math.min(b.length, start + CHUNK);
       await tx`

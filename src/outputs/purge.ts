@@ -7,9 +7,11 @@
  * run (`for update skip locked`, so processes share the queue), delete up to `batchRows` of its rows
  * by ctid, and drop the queue entry once fewer than a batch were left. A process that stops
  * mid-purge leaves the entry queued: the next pass, in any process, goes on from there.
+ * Each pass also drops the staging tables that crashed workers left (pg-store.ts, dropOrphanStaging).
  */
 import type { Transaction } from "../adapters/postgres";
 import type { Logger } from "../platform/logger";
+import { dropOrphanStaging } from "./pg-store";
 
 export type OutputPurgeOptions = {
   transaction: Transaction;
@@ -69,6 +71,8 @@ export function createOutputPurge(o: OutputPurgeOptions): OutputPurge {
       }
       if (pauseMs > 0) await Bun.sleep(pauseMs);
     }
+    const dropped = await dropOrphanStaging(o.transaction);
+    if (dropped > 0) o.log.info("output_staging_dropped", { tables: dropped });
     return total;
   }
 

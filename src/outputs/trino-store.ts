@@ -1,34 +1,36 @@
 /**
  * Iceberg output store (`iceberg.market.scenario_output`), written through Trino.
  *
- * Trino and Postgres cannot share a transaction, so a run's rows are swapped in this order, all
- * inside one Postgres transaction that holds the run's advisory lock (every writer of a run's
- * outputs, the worker and the backfill alike, takes it, so they take turns):
+ * Trino and Postgres cannot share a transaction, so a run's rows are swapped in this order; every
+ * writer of a run's outputs (the worker and the backfill alike) holds the run's advisory lock in
+ * its Postgres transaction while it writes and while it swaps, so they take turns:
  *
- *   1. refuse if the run is already SUCCEEDED (its rows are final);
- *   2. INSERT the new rows into Iceberg, tagged with a fresh write id (`write_id` = `<id>:<part>.<n>`);
- *   3. `commit(tx)`: mark the run SUCCEEDED (still uncommitted);
- *   4. DELETE the run's rows of every other write (an earlier attempt's, complete or partial);
+ *   1. stage: refuse if the run is already SUCCEEDED (its rows are final), then INSERT the new rows
+ *      into Iceberg, tagged with a fresh write id (`write_id` = `<id>:<part>.<n>`);
+ *   2. publish, in the worker's transaction: take the run's lock again;
+ *   3. the worker's own checks, and the run marked SUCCEEDED (still uncommitted);
+ *   4. seal: DELETE the run's rows of every other write (an earlier attempt's, complete or partial);
  *   5. COMMIT in Postgres.
  *
- * If 2–4 fail, this write's rows are deleted again and the transaction rolls back: the run is not
- * SUCCEEDED and earlier rows are untouched. A crash anywhere before 5 leaves a run that is not
- * SUCCEEDED with leftover rows; its next attempt (retry or lease reclaim) removes them in step 4.
- * A crash after 5 leaves exactly this write's rows. So no run is ever SUCCEEDED with missing or
- * duplicated rows. Between 2 and 5, readers of the bare table see the run's new rows next to any
- * earlier ones; the run is not SUCCEEDED yet, and readers go by SUCCEEDED runs.
+ * If 1 fails, or 2–4 do (then `discard`), this write's rows are deleted again and the transaction
+ * rolls back: the run is not SUCCEEDED and earlier rows are untouched. A crash anywhere before 5
+ * leaves a run that is not SUCCEEDED with leftover rows; its next attempt (retry or lease reclaim)
+ * removes them in step 4. A crash after 5 leaves exactly this write's rows. A stage that starts
+ * after 5 is refused in 1. So no run is ever SUCCEEDED with missing or duplicated rows. Between 1
+ * and 5, readers of the bare table see the run's new rows next to any earlier ones; the run is not
+ * SUCCEEDED yet, and readers go by SUCCEEDED runs.
  *
- * Needs a server Postgres: the transaction keeps one pooled connection for the whole write, which
- * the embedded store (one connection) cannot spare.
+ * Needs a server Postgres: staging keeps one pooled connection (the lock's) for the whole write,
+ * which the embedded store (one connection) cannot spare.
  */
-import type { Transaction, Tx } from "../adapters/postgres";
+import type { Transaction } from "../adapters/postgres";
 import { type QueryOptions, type TrinoClient, TrinoError } from "../adapters/trino";
 import { varcharLiteral } from "../adapters/trino-literals";
 import type { Logger } from "../platform/logger";
 import type { RunRepo } from "../runs/repo";
 import { SORT_ROWS, sortedWindows } from "./export-order";
 import type { OutputMetaRepo } from "./output-meta";
-import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta } from "./store";
+import { batchStream, type OutputBatches, type OutputWriter, type RunOutputMeta, type StagedRun } from "./store";
 import { type InsertStatement, insertStatements, insertStatementsFrom, type OutputColumns } from "./trino-insert";
 
 export const ICEBERG_OUTPUT_TABLE = "iceberg.market.scenario_output";
@@ -55,22 +57,28 @@ export type TrinoOutputOptions = {
   sortRows?: number;
 };
 
+/** A write's id: 12 hex digits, short enough that Iceberg's 16-character column bounds keep the whole prefix. */
+const newWriteId = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+
 export function createTrinoOutputWriter(opts: TrinoOutputOptions): OutputWriter {
   const iceberg = createIcebergOutputs(opts);
   const { transaction, runs, outputs } = opts.metadata;
   return {
-    async replaceRun(meta: RunOutputMeta, batches: OutputBatches, commit: (tx: Tx) => Promise<void>) {
-      return transaction(async (tx) => {
+    async stage(meta: RunOutputMeta, batches: OutputBatches): Promise<StagedRun> {
+      const writeId = newWriteId();
+      const rows = await transaction(async (tx) => {
         await outputs.lockRun(tx, meta.runId);
         const run = await runs.get(meta.runId, null, tx);
         if (run?.state === "SUCCEEDED") throw new Error(`run ${meta.runId} is already SUCCEEDED; its outputs are final`);
-        return iceberg.replace(
-          meta,
-          // Statements are built as batches arrive: a sort window and `concurrency` statements' rows are held at most.
-          (writeId) => iceberg.run(iceberg.statementsFrom(meta, writeId, sortedWindows(batchStream(batches), opts.sortRows ?? SORT_ROWS)), meta),
-          () => commit(tx),
-        );
+        // Statements are built as batches arrive: a sort window and `concurrency` statements' rows are held at most.
+        return iceberg.write(meta, writeId, () => iceberg.run(iceberg.statementsFrom(meta, writeId, sortedWindows(batchStream(batches), opts.sortRows ?? SORT_ROWS)), meta));
       });
+      return {
+        rows,
+        publish: (tx) => outputs.lockRun(tx, meta.runId),
+        seal: () => iceberg.retireOthers(meta, writeId),
+        discard: () => iceberg.dropWrite(meta, writeId),
+      };
     },
 
     async deleteRun(runId: string) {
@@ -167,6 +175,30 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
     return rows;
   }
 
+  /** Step 1's INSERTs: `write` the rows under `writeId`; on failure this write's rows are deleted again. Returns rows written. */
+  async function writeRows(meta: RunOutputMeta, writeId: string, write: () => Promise<number>): Promise<number> {
+    const started = performance.now();
+    const rows = await write().catch(async (err: unknown) => {
+      await dropWrite(meta, writeId);
+      throw err;
+    });
+    const ms = Math.round(performance.now() - started);
+    log.info("iceberg_outputs_written", { run_id: meta.runId, trace_id: meta.traceId, tenant_id: meta.tenantId, rows, write_id: writeId, ms });
+    return rows;
+  }
+
+  /** Step 4: the run's rows of every write but `writeId` go. */
+  async function retireOthers(meta: RunOutputMeta, writeId: string): Promise<void> {
+    await deleteWhere(`${runFilter(meta)} AND (write_id IS NULL OR NOT ${ownRows(writeId)})`, meta.tenantId, meta.traceId);
+  }
+
+  /** This write's rows go again. Harmless if that fails: the run is not SUCCEEDED, and its next write removes them. */
+  async function dropWrite(meta: RunOutputMeta, writeId: string): Promise<void> {
+    await deleteWhere(`${runFilter(meta)} AND ${ownRows(writeId)}`, meta.tenantId).catch((e) =>
+      log.warn("iceberg_outputs_cleanup_failed", { run_id: meta.runId, write_id: writeId, error: (e as Error).message }),
+    );
+  }
+
   return {
     table,
     run,
@@ -175,36 +207,9 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
     statementsFrom: (meta: RunOutputMeta, writeId: string, batches: AsyncIterable<OutputColumns>, part = 0) =>
       insertStatementsFrom(table, meta, `${writeId}:${part}.`, batches, maxChars),
 
-    /**
-     * Steps 2–4 of the ordering above: `write` the rows under a fresh write id, `settle` (Postgres,
-     * uncommitted), drop the run's other rows; on failure drop this write's rows. Returns rows written.
-     */
-    async replace(meta: RunOutputMeta, write: (writeId: string) => Promise<number>, settle: () => Promise<void>): Promise<number> {
-      // 12 hex digits: short enough that Iceberg's 16-character column bounds keep the whole prefix.
-      const writeId = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-      const target = runFilter(meta);
-      const started = performance.now();
-      try {
-        const rows = await write(writeId);
-        await settle();
-        await deleteWhere(`${target} AND (write_id IS NULL OR NOT ${ownRows(writeId)})`, meta.tenantId, meta.traceId);
-        log.info("iceberg_outputs_written", {
-          run_id: meta.runId,
-          trace_id: meta.traceId,
-          tenant_id: meta.tenantId,
-          rows,
-          write_id: writeId,
-          ms: Math.round(performance.now() - started),
-        });
-        return rows;
-      } catch (err) {
-        await deleteWhere(`${target} AND ${ownRows(writeId)}`, meta.tenantId).catch((e) =>
-          // Harmless: the run is not SUCCEEDED, and its next write removes these rows.
-          log.warn("iceberg_outputs_cleanup_failed", { run_id: meta.runId, write_id: writeId, error: (e as Error).message }),
-        );
-        throw err;
-      }
-    },
+    write: writeRows,
+    retireOthers,
+    dropWrite,
 
     delete: (r: { runId: string; scenarioId?: string }) => deleteWhere(runFilter(r)),
 
@@ -212,6 +217,26 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
     deleteScenario: (s: { tenantId: string; scenarioId: string }) =>
       deleteWhere(`scenario_id = ${varcharLiteral(s.scenarioId)} AND tenant_id = ${varcharLiteral(s.tenantId)}`, s.tenantId),
   };
+}
+
+export type IcebergOutputs = ReturnType<typeof createIcebergOutputs>;
+
+/**
+ * Steps 1–4 in one go, for a writer that holds the run's lock in its transaction throughout (the
+ * backfill): `write` the rows under a fresh write id, `settle` (Postgres, uncommitted), drop the
+ * run's other rows; on failure drop this write's rows. Returns rows written.
+ */
+export async function replaceWrite(iceberg: IcebergOutputs, meta: RunOutputMeta, write: (writeId: string) => Promise<number>, settle: () => Promise<void>): Promise<number> {
+  const writeId = newWriteId();
+  const rows = await iceberg.write(meta, writeId, () => write(writeId));
+  try {
+    await settle();
+    await iceberg.retireOthers(meta, writeId);
+  } catch (err) {
+    await iceberg.dropWrite(meta, writeId);
+    throw err;
+  }
+  return rows;
 }
 
 /**

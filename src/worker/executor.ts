@@ -4,7 +4,7 @@
  */
 
 import type { Tx } from "../adapters/postgres";
-import type { OutputWriter } from "../outputs/store";
+import { type OutputWriter, writeRun } from "../outputs/store";
 import { type Logger, withFields } from "../platform/logger";
 import { withTimeout } from "../platform/timers";
 import type { RunRecord } from "../runs/model";
@@ -220,27 +220,26 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       job = current;
       if (stopReason) current.abort(stopReason);
       const versionHash = await current.versionHash;
-      // The engine goes on filling batches while the writer takes them (at most IN_FLIGHT wait).
+      // The engine goes on filling batches while the writer stages them (at most IN_FLIGHT wait).
       step = "output";
-      const rows = await writer.replaceRun(
-        {
-          tenantId: run.tenant_id,
-          scenarioId: run.scenario_id,
-          runId: run.id,
-          asofDate: input.asofDate,
-          versionHash,
-          computedTs: new Date().toISOString(),
-          traceId: runTraceId(run),
-        },
-        current.batches,
-        async (tx) => {
-          const result = await current.result;
-          const out = { rows: result.rows, bandStats: result.bandStats, asofDate: input.asofDate, versionHash };
-          await commitSucceeded(store, options, run, out, () => {
-            stopReason ??= "cancelled";
-          })(tx);
-        },
-      );
+      const meta = {
+        tenantId: run.tenant_id,
+        scenarioId: run.scenario_id,
+        runId: run.id,
+        asofDate: input.asofDate,
+        versionHash,
+        computedTs: new Date().toISOString(),
+        traceId: runTraceId(run),
+      };
+      // The staged rows become the run's in this worker's transaction, with its own checks (still
+      // ours, not cancelled) and SUCCEEDED between the store's publish and seal (store.ts).
+      const rows = await writeRun(writer, store.transaction, meta, current.batches, async (tx) => {
+        const result = await current.result;
+        const out = { rows: result.rows, bandStats: result.bandStats, asofDate: input.asofDate, versionHash };
+        await commitSucceeded(store, options, run, out, () => {
+          stopReason ??= "cancelled";
+        })(tx);
+      });
       logOf(run).info("scenario_run_succeeded", { rows, attempt: run.attempts, duration_ms: Math.round(performance.now() - started) });
       await options.onSucceeded?.(run, rows);
       return "SUCCEEDED";

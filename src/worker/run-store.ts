@@ -59,6 +59,8 @@ export function createRunStore(ports: RunStorePorts, workerId: string, leaseMs: 
 
   const store = {
     runs,
+    /** The unit of work a run's outputs commit in (executor.ts). */
+    transaction,
 
     /** QUEUED → RUNNING with a fresh lease, unless cancelled or taken meanwhile. */
     async claim(runId: string): Promise<RunRecord | undefined> {

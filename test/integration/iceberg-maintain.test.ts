@@ -8,6 +8,7 @@ import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
 import { maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { writeRun } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import { createTestDb } from "../support/app";
@@ -97,7 +98,7 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
           const runId = r?.id as string;
           runs.push(runId);
           const meta = { tenantId: "t-maintain", scenarioId, runId, asofDate: "2026-01-02", versionHash: "vh", computedTs: "2026-01-02T03:04:05.678Z" };
-          await writer.replaceRun(meta, [contractBatch(50 + i, `r${i}:`)], async () => {});
+          await writeRun(writer, createMetadata(db.sql).transaction, meta, [contractBatch(50 + i, `r${i}:`)]);
         }
       })();
       // The recommended retention while writers may be in flight: Trino's default minimum, 7 days.

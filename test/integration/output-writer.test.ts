@@ -5,9 +5,11 @@
  * and a COPY that the database rejects mid-stream.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { transactions } from "../../src/adapters/postgres";
+import type { OutputBatch } from "../../src/engine/types";
 import { spellDouble } from "../../src/outputs/finite";
-import { createPgOutputWriter } from "../../src/outputs/pg-store";
-import type { RunOutputMeta } from "../../src/outputs/store";
+import { createPgOutputWriter, dropOrphanStaging } from "../../src/outputs/pg-store";
+import { type OutputBatches, type OutputWriter, type RunOutputMeta, writeRun } from "../../src/outputs/store";
 import { buildApp, createTestDb, type Store, type TestDb } from "../support/app";
 import { syntheticBatches } from "../support/output-batches";
 import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
@@ -27,6 +29,7 @@ async function openStore(c: (typeof cases)[number]): Promise<ContractHarness> {
   const scenarioId = s!.id as string;
   return {
     writer: createPgOutputWriter(db.sql, { copy: c.copy, ...(c.sortRows ? { sortRows: c.sortRows } : {}) }),
+    transaction: transactions(db.sql),
     newRun: async (): Promise<RunOutputMeta> => {
       const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
         values (${scenarioId}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
@@ -99,7 +102,7 @@ describe("output writer: a database error during COPY", () => {
         create or replace trigger reject_rows before insert on scenario_output for each row execute function reject_rows();`);
       try {
         const writer = createPgOutputWriter(db.sql, { copy: true });
-        await expect(writer.replaceRun(meta, [contractBatch(rows)], async () => {})).rejects.toThrow("disk full (injected)");
+        await expect(writeRun(writer, transactions(db.sql), meta, [contractBatch(rows)])).rejects.toThrow("disk full (injected)");
         // The connection is usable afterwards.
         expect((await db.sql`select 1 as one`)[0]).toEqual({ one: 1 });
       } finally {
@@ -131,7 +134,7 @@ describe("output writer: a run's rows in the heap", () => {
     test(`COPY writes them in export order (metric, curve, tenor type, month), whatever order the engine made them in (${path})`, async () => {
       const meta = await runningRun(db, `heap order, ${path}`);
       const batches = syntheticBatches(12_000, 5_000);
-      await createPgOutputWriter(db.sql, { copy: true, ...(sortRows ? { sortRows } : {}) }).replaceRun(meta, streamed(batches), async () => {});
+      await writeRun(createPgOutputWriter(db.sql, { copy: true, ...(sortRows ? { sortRows } : {}) }), transactions(db.sql), meta, streamed(batches));
       // Keys compare as the database orders them (C collation; months as ISO dates).
       const inHeap = (
         await db.sql<{ k: string }[]>`select concat_ws('|', metric, curve_key, tenor_type, contract_month) as k from scenario_output where run_id = ${meta.runId} order by ctid`
@@ -178,16 +181,83 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
     test(`the error is raised, no row of the run stays, and an earlier write's rows are kept (${path})`, async () => {
       const meta = await runningRun(db, `fails mid-stream ${path}`);
       const writer = createPgOutputWriter(db.sql, { copy: true, sortRows });
-      await writer.replaceRun(meta, [contractBatch(7)], async () => {});
+      const write = (batches: OutputBatches, checks?: () => Promise<void>) => writeRun(writer, transactions(db.sql), meta, batches, checks);
+      await write([contractBatch(7)]);
       let committed = false;
-      const failing = writer.replaceRun(meta, streamed(syntheticBatches(12_000, 2_000), 4), async () => {
+      const failing = write(streamed(syntheticBatches(12_000, 2_000), 4), async () => {
         committed = true;
       });
       await expect(failing).rejects.toThrow("engine failed (injected)");
       expect(committed).toBe(false);
       expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 7 });
+      expect(await stagingTables(db)).toEqual([]);
       // The connection is usable afterwards, and the same run writes whole.
-      expect(await writer.replaceRun(meta, streamed(syntheticBatches(12_000, 2_000)), async () => {})).toBe(12_000);
+      expect(await write(streamed(syntheticBatches(12_000, 2_000)))).toBe(12_000);
       expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 12_000 });
     });
+});
+
+/** The staging tables in the test database. */
+const stagingTables = async (db: TestDb) =>
+  (await db.sql<{ name: string }[]>`select relname as name from pg_class where relkind = 'r' and relname like 'scenario\\_output\\_stage\\_%' order by 1`).map((r) => r.name);
+
+describe("output writer: a large run stages outside the worker's transaction", () => {
+  let db: TestDb;
+  let writer: OutputWriter;
+  beforeAll(async () => {
+    db = await createTestDb("postgres");
+    writer = createPgOutputWriter(db.sql, { copy: true, sortRows: 3_000 });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  test("while it stages, the run's earlier rows are not locked and no staged row is visible", async () => {
+    const meta = await runningRun(db, "stages unlocked");
+    await writeRun(writer, transactions(db.sql), meta, [contractBatch(7)]);
+    const release = Promise.withResolvers<void>();
+    const reached = Promise.withResolvers<void>();
+    async function* paused(): AsyncGenerator<OutputBatch> {
+      const batches = syntheticBatches(12_000, 2_000);
+      for (const [i, b] of batches.entries()) {
+        if (i === 3) {
+          reached.resolve();
+          await release.promise;
+        }
+        yield b;
+      }
+    }
+    const staging = writer.stage(meta, paused());
+    await reached.promise;
+    // Halfway through: another transaction can lock the run's rows at once (a writer that had
+    // deleted them in its own open transaction would hold them), and sees the 7 earlier rows only.
+    const locked = await db.sql.begin(async (tx) => (await tx`select 1 from scenario_output where run_id = ${meta.runId} for update nowait`).length);
+    expect(locked).toBe(7);
+    expect(await stagingTables(db)).toHaveLength(1);
+    release.resolve();
+    const staged = await staging;
+    expect(staged.rows).toBe(12_000);
+    expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 7 });
+    await transactions(db.sql)(async (tx) => {
+      await staged.publish(tx);
+      await staged.seal(tx);
+    });
+    expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 12_000 });
+    expect(await stagingTables(db)).toEqual([]);
+  });
+
+  test("dropOrphanStaging drops what a crashed worker staged once its run is no longer RUNNING, and nothing of a RUNNING run", async () => {
+    const crashed = await runningRun(db, "crashed while staged");
+    const live = await runningRun(db, "still running");
+    // Staged and never published nor discarded: as a worker killed before its transaction.
+    await writer.stage(crashed, syntheticBatches(6_000, 2_000));
+    await writer.stage(live, syntheticBatches(6_000, 2_000));
+    expect(await stagingTables(db)).toHaveLength(2);
+    expect(await dropOrphanStaging(transactions(db.sql))).toBe(0);
+    await db.sql`update scenario_run set state = 'FAILED' where id = ${crashed.runId}`;
+    expect(await dropOrphanStaging(transactions(db.sql))).toBe(1);
+    const left = await stagingTables(db);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toContain(live.runId.replaceAll("-", ""));
+  });
 });

@@ -3,11 +3,12 @@
 // of a crashed attempt, a failure in the middle of a write or in its clean-up, a SUCCEEDED run's
 // rows left alone, two writers of one run taking turns. Needs `bash deploy/local/services.sh up`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Tx } from "../../src/adapters/postgres";
 import { createTrinoClient, type TrinoClient, TrinoError } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { loadConfig } from "../../src/config";
 import { createMetadata } from "../../src/metadata";
-import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
+import { type OutputWriter, type RunOutputMeta, writeRun } from "../../src/outputs/store";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -61,6 +62,7 @@ async function openStore(options: { trino?: TrinoClient; maxStatementChars?: num
     trino,
     scenarioId,
     writer,
+    transaction: createMetadata(db.sql).transaction,
     newRun: async (): Promise<RunOutputMeta> => {
       const [r] = await db.sql`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key)
         values (${scenarioId}, 't-out', 'RUNNING', ${crypto.randomUUID()}, 'k') returning id::text as id`;
@@ -166,7 +168,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const small = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: store.trino, log, maxStatementChars: 40_000 });
     const meta = await store.newRun();
     const batches = [contractBatch(1500, "a:"), contractBatch(1500, "b:")];
-    expect(await small.replaceRun(meta, batches, async () => {})).toBe(3000);
+    expect(await writeRun(small, store.transaction, meta, batches)).toBe(3000);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, batches));
     // Its INSERTs skipped the extended statistics (a session property each); its DELETE, not an
     // INSERT, ran with the server's default: the check tells the two apart.
@@ -195,7 +197,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const write = async (sortRows: number) => {
       const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: store.trino, log, maxStatementChars: 200_000, sortRows });
       const meta = await store.newRun();
-      expect(await writer.replaceRun(meta, rows, async () => {})).toBe(12_000);
+      expect(await writeRun(writer, store.transaction, meta, rows)).toBe(12_000);
       return ranges(meta.runId);
     };
     const sorted = await write(100_000);
@@ -212,31 +214,31 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     const iceberg = createIcebergOutputs({ trino: store.trino, log });
     await iceberg.run(iceberg.statements(meta, "crashed-write", [contractBatch(80, "old:")]), meta);
     const batch = contractBatch(30);
-    await store.writer.replaceRun(meta, [batch], async () => {});
+    await writeRun(store.writer, store.transaction, meta, [batch]);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
   }, 120_000);
 
   test("commit marks the run SUCCEEDED only together with its rows; a later write of a SUCCEEDED run is refused", async () => {
     const meta = await store.newRun();
     const batch = contractBatch(40);
-    await store.writer.replaceRun(meta, [batch], async (tx) => {
+    await writeRun(store.writer, store.transaction, meta, [batch], async (tx) => {
       await tx`update scenario_run set state = 'SUCCEEDED' where id = ${meta.runId}`;
     });
     const [run] = await store.db.sql`select state from scenario_run where id = ${meta.runId}`;
     expect(run!.state).toBe("SUCCEEDED");
     // A stale worker (its lease long gone) must not touch the final rows, even if it would fail its commit.
-    await expect(store.writer.replaceRun(meta, [contractBatch(5, "stale:")], async () => {})).rejects.toThrow("already SUCCEEDED");
+    await expect(writeRun(store.writer, store.transaction, meta, [contractBatch(5, "stale:")])).rejects.toThrow("already SUCCEEDED");
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
   }, 120_000);
 
   test("an INSERT that fails midway leaves nothing of its write; the earlier rows stay", async () => {
     const meta = await store.newRun();
     const first = contractBatch(20);
-    await store.writer.replaceRun(meta, [first], async () => {});
+    await writeRun(store.writer, store.transaction, meta, [first]);
     let inserts = 0;
     const trino = failingTrino(store.trino, (sql) => sql.startsWith("INSERT") && ++inserts === 3);
     const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino, log, maxStatementChars: 40_000 });
-    await expect(writer.replaceRun(meta, [contractBatch(3000, "x:")], async () => {})).rejects.toThrow("injected failure");
+    await expect(writeRun(writer, store.transaction, meta, [contractBatch(3000, "x:")])).rejects.toThrow("injected failure");
     expect(inserts).toBeGreaterThanOrEqual(3);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [first]));
   }, 120_000);
@@ -244,10 +246,10 @@ describe.skipIf(!service.available)("iceberg output store", () => {
   test("when removing the earlier rows fails, the SUCCEEDED mark rolls back and the new rows go", async () => {
     const meta = await store.newRun();
     const first = contractBatch(20);
-    await store.writer.replaceRun(meta, [first], async () => {});
+    await writeRun(store.writer, store.transaction, meta, [first]);
     const trino = failingTrino(store.trino, (sql) => sql.startsWith("DELETE") && sql.includes("IS NULL OR NOT"));
     const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino, log });
-    const done = writer.replaceRun(meta, [contractBatch(50, "new:")], async (tx) => {
+    const done = writeRun(writer, store.transaction, meta, [contractBatch(50, "new:")], async (tx) => {
       await tx`update scenario_run set state = 'SUCCEEDED' where id = ${meta.runId}`;
     });
     await expect(done).rejects.toThrow("injected failure");
@@ -267,7 +269,7 @@ describe.skipIf(!service.available)("iceberg output store", () => {
       execute: (sql, opts) => (sql.startsWith("INSERT") && ++inserts === 1 ? Promise.reject(conflict()) : store.trino.execute(sql, opts)),
     };
     const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: racing, log, maxStatementChars: 40_000 });
-    expect(await writer.replaceRun(meta, [batch], async () => {})).toBe(3000);
+    expect(await writeRun(writer, store.transaction, meta, [batch])).toBe(3000);
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
 
     // Lost answer: the INSERT committed, then the error came; a retry would double its rows, so the write fails instead.
@@ -281,17 +283,24 @@ describe.skipIf(!service.available)("iceberg output store", () => {
       },
     };
     const failing = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: lossy, log, maxStatementChars: 40_000 });
-    await expect(failing.replaceRun(meta, [contractBatch(3000, "again:")], async () => {})).rejects.toThrow("concurrent updates");
+    await expect(writeRun(failing, store.transaction, meta, [contractBatch(3000, "again:")])).rejects.toThrow("concurrent updates");
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch]));
   }, 120_000);
 
-  test("two writers of one run take turns: the run ends with exactly one write's rows", async () => {
+  test("two writers of one run take turns: the one whose checks pass ends the run with exactly its write's rows", async () => {
     const meta = await store.newRun();
     const a = contractBatch(200, "a:");
     const b = contractBatch(150, "b:");
-    await Promise.all([store.writer.replaceRun(meta, [a], async () => {}), store.writer.replaceRun(meta, [b], async () => {})]);
-    const rows = await store.read(meta.runId);
-    expect([expectedRows(meta, [a]), expectedRows(meta, [b])]).toContainEqual(rows);
+    // Each writer's checks, as the worker's lease check: the run must still be RUNNING (the other has not won).
+    const checks = async (tx: Tx) => {
+      const [run] = await tx`select state from scenario_run where id = ${meta.runId} for update`;
+      if (run?.state !== "RUNNING") throw new Error("the run is not ours any more");
+      await tx`update scenario_run set state = 'SUCCEEDED' where id = ${meta.runId}`;
+    };
+    const results = await Promise.allSettled([writeRun(store.writer, store.transaction, meta, [a], checks), writeRun(store.writer, store.transaction, meta, [b], checks)]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const won = results[0]?.status === "fulfilled" ? a : b;
+    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [won]));
     expect(await store.writeIds(meta.runId)).toHaveLength(1);
   }, 120_000);
 });

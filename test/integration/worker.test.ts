@@ -196,14 +196,14 @@ describe("embedded worker: failures, retries and leases", () => {
   const flaky = (sql: TestDb["sql"]): OutputWriter => {
     const real = createPgOutputWriter(sql);
     return {
-      replaceRun: async (meta, batches, commit) => {
+      stage: async (meta, batches) => {
         atGate++;
         await gate;
         if (failures > 0) {
           failures--;
           throw failWith();
         }
-        return real.replaceRun(meta, batches, commit);
+        return real.stage(meta, batches);
       },
       deleteRun: (runId) => real.deleteRun(runId),
     };

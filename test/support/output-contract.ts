@@ -6,8 +6,9 @@
  * A store plugs in with a harness that creates runs and reads rows back in one common shape.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Transaction, Tx } from "../../src/adapters/postgres";
 import type { OutputBatch } from "../../src/engine/types";
-import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
+import { type OutputBatches, type OutputWriter, type RunOutputMeta, writeRun } from "../../src/outputs/store";
 
 /** A stored row; dates as YYYY-MM-DD, computed_ts as YYYY-MM-DDTHH:MM:SS.mmm (UTC), attribution parsed. */
 export type StoredRow = {
@@ -28,6 +29,8 @@ export type StoredRow = {
 
 export type ContractHarness = {
   writer: OutputWriter;
+  /** The metadata unit of work the worker publishes a run's rows in. */
+  transaction: Transaction;
   /** A RUNNING run of one scenario; its meta. */
   newRun: () => Promise<RunOutputMeta>;
   /** The run's rows, in any order. */
@@ -101,6 +104,7 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
   describe(`output writer contract: ${name}`, () => {
     let h: ContractHarness;
     const rowsOf = async (runId: string) => sortRows(await h.read(runId));
+    const write = (meta: RunOutputMeta, batches: OutputBatches, checks?: (tx: Tx) => Promise<void>) => writeRun(h.writer, h.transaction, meta, batches, checks);
 
     beforeAll(async () => {
       h = await open();
@@ -114,7 +118,7 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
       async () => {
         const meta = await h.newRun();
         const b = contractBatch(500);
-        expect(await h.writer.replaceRun(meta, [b], async () => {})).toBe(500);
+        expect(await write(meta, [b])).toBe(500);
         const rows = await rowsOf(meta.runId);
         expect(rows).toEqual(expectedRows(meta, [b]));
         // the sign of -0 too (asserted on its own: not every matcher tells -0 from 0)
@@ -130,7 +134,7 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
         const b = contractBatch(3);
         // The engine's text before it refused non-finite values: `${number}` gives a bare Infinity, which is not JSON.
         b.attribution = ['{"policy:0":1.5,"load_growth:1":Infinity}', '{"fuel_curve:0":NaN,"policy:1":-Infinity}', null];
-        await h.writer.replaceRun(meta, [b], async () => {});
+        await write(meta, [b]);
         const attributions = new Map((await h.read(meta.runId)).map((r) => [r.curve_key, r.attribution]));
         expect(b.curveKey.map((k) => attributions.get(k))).toEqual([{ "policy:0": 1.5, "load_growth:1": "Infinity" }, { "fuel_curve:0": "NaN", "policy:1": "-Infinity" }, null]);
       },
@@ -141,9 +145,9 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
       "a second write of the same run replaces the first, never adds to it",
       async () => {
         const meta = await h.newRun();
-        await h.writer.replaceRun(meta, [contractBatch(300)], async () => {});
+        await write(meta, [contractBatch(300)]);
         const second = [contractBatch(120, "a:"), contractBatch(7, "b:")];
-        await h.writer.replaceRun(meta, second, async () => {});
+        await write(meta, second);
         expect(await rowsOf(meta.runId)).toEqual(expectedRows(meta, second));
       },
       timeoutMs,
@@ -154,8 +158,8 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
       async () => {
         const meta = await h.newRun();
         const first = [contractBatch(50)];
-        await h.writer.replaceRun(meta, first, async () => {});
-        const failing = h.writer.replaceRun(meta, [contractBatch(400, "x:")], async () => {
+        await write(meta, first);
+        const failing = write(meta, [contractBatch(400, "x:")], async () => {
           throw new Error("lost the lease");
         });
         await expect(failing).rejects.toThrow("lost the lease");
@@ -165,12 +169,34 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
     );
 
     test(
+      "staged rows that are discarded leave nothing; published and sealed, they replace the run's rows",
+      async () => {
+        const meta = await h.newRun();
+        const first = [contractBatch(40)];
+        await write(meta, first);
+        const staged = await h.writer.stage(meta, [contractBatch(60, "s:")]);
+        expect(staged.rows).toBe(60);
+        await staged.discard();
+        expect(await rowsOf(meta.runId)).toEqual(expectedRows(meta, first));
+        // Published and sealed: the staged rows, and only they.
+        const next = [contractBatch(25, "n:")];
+        const again = await h.writer.stage(meta, next);
+        await h.transaction(async (tx) => {
+          await again.publish(tx);
+          await again.seal(tx);
+        });
+        expect(await rowsOf(meta.runId)).toEqual(expectedRows(meta, next));
+      },
+      timeoutMs,
+    );
+
+    test(
       "deleteRun removes the run's rows only",
       async () => {
         const a = await h.newRun();
         const b = await h.newRun();
-        await h.writer.replaceRun(a, [contractBatch(10)], async () => {});
-        await h.writer.replaceRun(b, [contractBatch(20)], async () => {});
+        await write(a, [contractBatch(10)]);
+        await write(b, [contractBatch(20)]);
         await h.writer.deleteRun(a.runId);
         expect(await h.read(a.runId)).toHaveLength(0);
         expect(await h.read(b.runId)).toHaveLength(20);

@@ -1,10 +1,11 @@
 /**
  * Issue 21, item 1: no run lost or duplicated when a worker is killed (SIGKILL) mid-stream, while
  * its writer is copying the run's rows into Postgres. The worker holds only 1,000 rows
- * (AURUM_OUTPUT_SORT_ROWS), so a ~100,000-row run streams into a staging table inside the write's
- * transaction while the engine still computes; the kill lands once `pg_stat_progress_copy` shows
- * that COPY under way. Then: nothing of the attempt is visible, the lease runs out, a second worker
- * reclaims the run and it SUCCEEDS once, with exactly the engine's rows and no duplicate key.
+ * (AURUM_OUTPUT_SORT_ROWS), so a ~100,000-row run streams into an unlogged staging table of its
+ * own while the engine still computes; the kill lands once `pg_stat_progress_copy` shows that COPY
+ * under way. Then: nothing of the attempt is visible, the lease runs out, a second worker reclaims
+ * the run and it SUCCEEDS once, with exactly the engine's rows and no duplicate key; the killed
+ * attempt's staging table is dropped by the output purge's pass once the run is over, not before.
  * Both workers are real processes (`bun src/main.ts worker`) claiming from the shared Postgres.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -13,6 +14,7 @@ import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
 import { createCurveService } from "../../src/curves/service";
 import { runScenario } from "../../src/engine";
 import { createMetadata } from "../../src/metadata";
+import { dropOrphanStaging } from "../../src/outputs/pg-store";
 import type { RunRecord } from "../../src/runs/model";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
@@ -90,7 +92,7 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
     console.log(`killed the worker with ${copied.toLocaleString("en")} of ${expected.toLocaleString("en")} rows copied`);
     expect(copied).toBeLessThan(expected);
 
-    // The attempt's transaction died with its connection: none of its rows is visible.
+    // The attempt's COPY died with its connection: none of its rows is visible.
     await eventually(
       async () => {
         const [c] = await db.sql<{ copying: number }[]>`
@@ -102,6 +104,14 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
     const rowsNow = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from scenario_output where run_id = ${run.id}`)[0]?.n;
     expect(await rowsNow()).toBe(0);
     expect((await db.sql<{ state: string }[]>`select state from scenario_run where id = ${run.id}`)[0]?.state).toBe("RUNNING");
+    // Its rows are in its own staging table, which stays while the run is RUNNING.
+    const staging = async () =>
+      (
+        await db.sql<{ n: number }[]>`select count(*)::int as n from pg_class where relkind = 'r' and relname like ${`scenario\\_output\\_stage\\_${run.id.replaceAll("-", "")}%`}`
+      )[0]?.n;
+    expect(await staging()).toBe(1);
+    expect(await dropOrphanStaging(createMetadata(db.sql).transaction)).toBe(0);
+    expect(await staging()).toBe(1);
 
     await startWorker();
     const done = await eventually(
@@ -119,5 +129,9 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
     const [{ n, keys }] = await db.sql<{ n: number; keys: number }[]>`
       select count(*)::int as n, count(distinct (metric, curve_key, tenor_type, contract_month))::int as keys from scenario_output where run_id = ${run.id}`;
     expect({ n, keys }).toEqual({ n: expected, keys: expected });
+    // The killed attempt's staging table goes once the run is over (the purge's pass in the second
+    // worker may have dropped it already), and not before (above).
+    await dropOrphanStaging(createMetadata(db.sql).transaction);
+    expect(await staging()).toBe(0);
   }, 300_000);
 });

@@ -57,8 +57,8 @@ async function* all({ held, rest }: Split): AsyncGenerator<OutputBatch> {
   if (rest) for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
-/** Rows staged in memory: publishing deletes the run's rows and writes these with `write`. */
-function heldRun(rows: number, runId: string, write: (tx: Tx) => Promise<unknown>): StagedRun {
+/** A staged run of this store: publishing deletes the run's rows and writes the staged ones with `write`; `discard` frees them (nothing to do for rows held in memory). */
+function stagedRun(rows: number, runId: string, write: (tx: Tx) => Promise<unknown>, discard = async () => {}): StagedRun {
   return {
     rows,
     async publish(tx) {
@@ -66,7 +66,7 @@ function heldRun(rows: number, runId: string, write: (tx: Tx) => Promise<unknown
       await write(tx);
     },
     async seal() {},
-    async discard() {},
+    discard,
   };
 }
 
@@ -81,10 +81,10 @@ export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?
           held.push(b);
           rows += b.length;
         }
-        return heldRun(rows, meta.runId, (tx) => unnestRows(tx, meta, held));
+        return stagedRun(rows, meta.runId, (tx) => unnestRows(tx, meta, held));
       }
       const split = await hold(batches, sortRows);
-      if (!split.rest) return heldRun(split.rows, meta.runId, (tx) => copySorted(tx, meta, split.held));
+      if (!split.rest) return stagedRun(split.rows, meta.runId, (tx) => copySorted(tx, meta, split.held));
       try {
         return await stageTable(sql, meta, split);
       } finally {
@@ -120,20 +120,21 @@ async function stageTable(sql: Sql, meta: RunOutputMeta, split: Split): Promise<
     await drop().catch(() => {}); // else the output purge's pass drops it
     throw err;
   }
-  return {
+  return stagedRun(
     rows,
-    async publish(tx) {
-      await tx`delete from scenario_output where run_id = ${meta.runId}`;
+    meta.runId,
+    async (tx) => {
       // The sort's memory is the server's; more than the default 4 MB keeps it off disk for most runs.
       await tx`set local work_mem = '64MB'`;
       await tx.unsafe(`insert into scenario_output (${COLUMNS}) select ${COLUMNS} from ${table} order by metric, curve_key, tenor_type, contract_month`);
       await tx.unsafe(`drop table ${table}`);
     },
-    async seal() {},
-    async discard() {
-      await drop().catch(() => {});
-    },
-  };
+    () =>
+      drop().then(
+        () => {},
+        () => {},
+      ),
+  );
 }
 
 /**

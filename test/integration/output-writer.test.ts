@@ -85,6 +85,13 @@ async function runningRun(db: TestDb, name: string): Promise<RunOutputMeta> {
   return { tenantId: "t-out", scenarioId: s!.id, runId: r!.id, asofDate: "2026-01-02", versionHash: "v", computedTs: "2026-01-02T00:00:00Z" };
 }
 
+/** The run's rows in scenario_output, as `{ n }`. */
+const countRows = async (db: TestDb, runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0];
+
+/** The staging tables in the test database. */
+const stagingTables = async (db: TestDb) =>
+  (await db.sql<{ name: string }[]>`select relname as name from pg_class where relkind = 'r' and relname like 'scenario\\_output\\_stage\\_%' order by 1`).map((r) => r.name);
+
 describe("output writer: a database error during COPY", () => {
   let db: TestDb;
   beforeAll(async () => {
@@ -189,17 +196,13 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
       });
       await expect(failing).rejects.toThrow("engine failed (injected)");
       expect(committed).toBe(false);
-      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 7 });
+      expect(await countRows(db, meta.runId)).toEqual({ n: 7 });
       expect(await stagingTables(db)).toEqual([]);
       // The connection is usable afterwards, and the same run writes whole.
       expect(await write(streamed(syntheticBatches(12_000, 2_000)))).toBe(12_000);
-      expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 12_000 });
+      expect(await countRows(db, meta.runId)).toEqual({ n: 12_000 });
     });
 });
-
-/** The staging tables in the test database. */
-const stagingTables = async (db: TestDb) =>
-  (await db.sql<{ name: string }[]>`select relname as name from pg_class where relkind = 'r' and relname like 'scenario\\_output\\_stage\\_%' order by 1`).map((r) => r.name);
 
 describe("output writer: a large run stages outside the worker's transaction", () => {
   let db: TestDb;
@@ -237,12 +240,12 @@ describe("output writer: a large run stages outside the worker's transaction", (
     release.resolve();
     const staged = await staging;
     expect(staged.rows).toBe(12_000);
-    expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 7 });
+    expect(await countRows(db, meta.runId)).toEqual({ n: 7 });
     await transactions(db.sql)(async (tx) => {
       await staged.publish(tx);
       await staged.seal(tx);
     });
-    expect((await db.sql`select count(*)::int as n from scenario_output where run_id = ${meta.runId}`)[0]).toEqual({ n: 12_000 });
+    expect(await countRows(db, meta.runId)).toEqual({ n: 12_000 });
     expect(await stagingTables(db)).toEqual([]);
   });
 

@@ -80,12 +80,7 @@ export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?
   return {
     async stage(meta: RunOutputMeta, batches: OutputBatches): Promise<StagedRun> {
       if (opts.copy === false) {
-        const held: OutputBatch[] = [];
-        let rows = 0;
-        for await (const b of batchStream(batches)) {
-          held.push(b);
-          rows += b.length;
-        }
+        const { held, rows } = await hold(batches, Number.POSITIVE_INFINITY);
         return stagedRun(rows, meta.runId, (tx) => unnestRows(tx, meta, held));
       }
       const split = await hold(batches, sortRows);
@@ -109,7 +104,12 @@ export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?
  */
 async function stageTable(sql: Sql, meta: RunOutputMeta, split: Split): Promise<StagedRun> {
   const table = `${STAGING}${meta.runId.toLowerCase().replace(/[^0-9a-f]/g, "")}_${crypto.randomUUID().slice(0, 8)}`;
-  const drop = () => sql.unsafe(`drop table if exists ${table}`);
+  // A drop that fails leaves the table to the output purge's pass.
+  const drop = () =>
+    sql.unsafe(`drop table if exists ${table}`).then(
+      () => {},
+      () => {},
+    );
   await sql.unsafe(`create unlogged table ${table} (like scenario_output)`);
   let rows: number;
   try {
@@ -122,7 +122,7 @@ async function stageTable(sql: Sql, meta: RunOutputMeta, split: Split): Promise<
     }
     rows = await copy.end();
   } catch (err) {
-    await drop().catch(() => {}); // else the output purge's pass drops it
+    await drop();
     throw err;
   }
   return stagedRun(
@@ -134,11 +134,7 @@ async function stageTable(sql: Sql, meta: RunOutputMeta, split: Split): Promise<
       await tx.unsafe(`insert into scenario_output (${COLUMNS}) select ${COLUMNS} from ${table} order by metric, curve_key, tenor_type, contract_month`);
       await tx.unsafe(`drop table ${table}`);
     },
-    () =>
-      drop().then(
-        () => {},
-        () => {},
-      ),
+    drop,
   );
 }
 

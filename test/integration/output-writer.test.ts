@@ -14,6 +14,7 @@ import { buildApp, createTestDb, type Store, type TestDb } from "../support/app"
 import { syntheticBatches } from "../support/output-batches";
 import { type ContractHarness, contractBatch, describeOutputWriterContract, type StoredRow } from "../support/output-contract";
 import { describeNonFiniteReadContract, type RawRow, type ReadContractHarness } from "../support/output-read-contract";
+import { stagingTables } from "../support/outputs";
 
 const cases: { name: string; store: Store; copy: boolean; sortRows?: number }[] = [
   { name: "postgres, COPY", store: "postgres", copy: true },
@@ -87,10 +88,6 @@ async function runningRun(db: TestDb, name: string): Promise<RunOutputMeta> {
 
 /** The run's rows in scenario_output, as `{ n }`. */
 const countRows = async (db: TestDb, runId: string) => (await db.sql`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0];
-
-/** The staging tables in the test database. */
-const stagingTables = async (db: TestDb) =>
-  (await db.sql<{ name: string }[]>`select relname as name from pg_class where relkind = 'r' and relname like 'scenario\\_output\\_stage\\_%' order by 1`).map((r) => r.name);
 
 describe("output writer: a database error during COPY", () => {
   let db: TestDb;
@@ -197,7 +194,7 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
       await expect(failing).rejects.toThrow("engine failed (injected)");
       expect(committed).toBe(false);
       expect(await countRows(db, meta.runId)).toEqual({ n: 7 });
-      expect(await stagingTables(db)).toEqual([]);
+      expect(await stagingTables(db.sql)).toEqual([]);
       // The connection is usable afterwards, and the same run writes whole.
       expect(await write(streamed(syntheticBatches(12_000, 2_000)))).toBe(12_000);
       expect(await countRows(db, meta.runId)).toEqual({ n: 12_000 });
@@ -236,7 +233,7 @@ describe("output writer: a large run stages outside the worker's transaction", (
     // deleted them in its own open transaction would hold them), and sees the 7 earlier rows only.
     const locked = await db.sql.begin(async (tx) => (await tx`select 1 from scenario_output where run_id = ${meta.runId} for update nowait`).length);
     expect(locked).toBe(7);
-    expect(await stagingTables(db)).toHaveLength(1);
+    expect(await stagingTables(db.sql)).toHaveLength(1);
     release.resolve();
     const staged = await staging;
     expect(staged.rows).toBe(12_000);
@@ -246,7 +243,7 @@ describe("output writer: a large run stages outside the worker's transaction", (
       await staged.seal(tx);
     });
     expect(await countRows(db, meta.runId)).toEqual({ n: 12_000 });
-    expect(await stagingTables(db)).toEqual([]);
+    expect(await stagingTables(db.sql)).toEqual([]);
   });
 
   test("dropOrphanStaging drops what a crashed worker staged once its run is no longer RUNNING, and nothing of a RUNNING run", async () => {
@@ -255,11 +252,11 @@ describe("output writer: a large run stages outside the worker's transaction", (
     // Staged and never published nor discarded: as a worker killed before its transaction.
     await writer.stage(crashed, syntheticBatches(6_000, 2_000));
     await writer.stage(live, syntheticBatches(6_000, 2_000));
-    expect(await stagingTables(db)).toHaveLength(2);
+    expect(await stagingTables(db.sql)).toHaveLength(2);
     expect(await dropOrphanStaging(transactions(db.sql))).toBe(0);
     await db.sql`update scenario_run set state = 'FAILED' where id = ${crashed.runId}`;
     expect(await dropOrphanStaging(transactions(db.sql))).toBe(1);
-    const left = await stagingTables(db);
+    const left = await stagingTables(db.sql);
     expect(left).toHaveLength(1);
     expect(left[0]).toContain(live.runId.replaceAll("-", ""));
   });

@@ -19,6 +19,7 @@ import type { RunRecord } from "../../src/runs/model";
 import { createRunStore } from "../../src/worker/run-store";
 import { buildApp, call, createTestDb, type TestDb } from "../support/app";
 import { eventually } from "../support/eventually";
+import { stagingTables } from "../support/outputs";
 import { type ServiceProcess, startService } from "../support/service";
 
 const tenant = { "x-aurum-tenant": "t-kill-stream" };
@@ -105,10 +106,7 @@ describe("a worker killed while it streams a run's rows into Postgres", () => {
     expect(await rowsNow()).toBe(0);
     expect((await db.sql<{ state: string }[]>`select state from scenario_run where id = ${run.id}`)[0]?.state).toBe("RUNNING");
     // Its rows are in its own staging table, which stays while the run is RUNNING.
-    const staging = async () =>
-      (
-        await db.sql<{ n: number }[]>`select count(*)::int as n from pg_class where relkind = 'r' and relname like ${`scenario\\_output\\_stage\\_${run.id.replaceAll("-", "")}%`}`
-      )[0]?.n;
+    const staging = async () => (await stagingTables(db.sql, run.id)).length;
     expect(await staging()).toBe(1);
     expect(await dropOrphanStaging(createMetadata(db.sql).transaction)).toBe(0);
     expect(await staging()).toBe(1);

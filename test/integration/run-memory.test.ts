@@ -5,14 +5,14 @@
  * sorts). The worker is its own process (`bun src/main.ts worker`, claiming from the shared
  * Postgres) with the default sort budget, so its RSS is what production's would be.
  *
- * The issue's sizes and bounds: a ~5,000,000-row run peaks within idle + 128 MB and within 10 %
- * of a ~500,000-row run's peak (470,656 rows: under the sort budget, so held and sorted, where the
+ * The issue's sizes and bounds: a ~5,000,000-row run peaks within idle + 128 MB and at most 10 %
+ * above a ~500,000-row run's peak (470,656 rows: under the sort budget, so held and sorted, where the
  * large run streams). `AURUM_TEST_RUN_ROWS` and `AURUM_TEST_SORT_ROWS` change the sizes for a
  * quicker look; the bounds are meant for the defaults. Measured here (docs/runs.md, "Memory"):
  * before streaming, a 2,000,000-row run peaked at +592 MB over idle; streamed but with the
  * writer's garbage left to the collector's pace, the 5,000,000-row run peaked at +196 MB over
  * idle and 34 % above the smaller run; with a young-generation collection after each COPY write,
- * +83 to +109 MB and within 4 % (five runs).
+ * +83 to +109 MB and within 4 % (five runs; CI once saw the large run 10.3 % *below* the small one).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createCurveRepo } from "../../src/curves/repo";
@@ -82,7 +82,7 @@ describe("worker memory against the size of a run", () => {
     return { rows: result.rows as number, peak, seconds: (performance.now() - started) / 1000 };
   }
 
-  test("a run ten times the size peaks within idle + 128 MB, and within 10 % of the smaller run's peak", async () => {
+  test("a run ten times the size peaks within idle + 128 MB, and at most 10 % above the smaller run's peak", async () => {
     await run(HORIZON.small); // warm-up: what a first run allocates once is not growth
     const idle = worker.rssBytes();
     const small = await run(HORIZON.small);
@@ -96,6 +96,8 @@ describe("worker memory against the size of a run", () => {
       `worker RSS: idle ${(idle / MB).toFixed(1)} MB; ${small.rows.toLocaleString("en")} rows peak ${(small.peak / MB).toFixed(1)} MB in ${small.seconds.toFixed(1)} s; ${big.rows.toLocaleString("en")} rows peak ${(big.peak / MB).toFixed(1)} MB in ${big.seconds.toFixed(1)} s (sort budget ${SORT_ROWS.toLocaleString("en")} rows)`,
     );
     expect((big.peak - idle) / MB).toBeLessThan(128);
-    expect(Math.abs(big.peak - small.peak) / small.peak).toBeLessThan(0.1);
+    // One-sided: a big run that peaks lower than the small one (seen: 10.3 % lower, the small run's
+    // sort holding its whole budget) is what the bound is for, not a failure of it.
+    expect(big.peak / small.peak).toBeLessThan(1.1);
   }, 900_000);
 });

@@ -5,7 +5,8 @@
  * medians of the rounds, the 2 / 1 ratio of work per second, and how many cores one process
  * doing it alone keeps busy (its CPU time over its wall time: its collector's and JIT's threads
  * use the second core while one thread computes, so two threads cannot double that). Workloads:
- * - engine: `runScenario` of the runs bench's CPU-heavy run (40 curves, 240 months, 1,000 paths);
+ * - engine: `runScenario` of the runs bench's CPU-heavy run (40 curves, 240 months, 1,000 paths),
+ *   its attribution joined per batch as an engine thread runs it (RunOptions.attributionText);
  * - arithmetic: sums into a Float64Array, nothing allocated;
  * - strings: 108,800 short texts like the engine's attribution (`{"policy:0":…}`).
  * The ceiling for the pool's speed-up (docs/performance.md, "Runs across threads").
@@ -18,11 +19,13 @@ import { engineInput } from "./suites/engine";
 type Kind = "engine" | "arithmetic" | "strings";
 const KINDS: Kind[] = ["engine", "arithmetic", "strings"];
 const UNITS = 4;
+/** Units each Worker or process does first, untimed: after one, the JIT still compiled on the other core through the next four (1.2 cores busy; 1.05 after four). */
+const WARM_UP = 4;
 
 function work(kind: Kind, units: number): number {
   let check = 0;
   for (let u = 0; u < units; u++) {
-    if (kind === "engine") check += runScenario(engineInput(40, 240, 1_000)).rows;
+    if (kind === "engine") check += runScenario(engineInput(40, 240, 1_000), { attributionText: true }).rows;
     else if (kind === "arithmetic") {
       const a = new Float64Array(240);
       for (let p = 0; p < 40_000; p++) for (let m = 0; m < 240; m++) a[m] = (a[m] as number) + Math.sin(p * m);
@@ -40,7 +43,7 @@ declare const self: Worker;
 if (!Bun.isMainThread) {
   self.onmessage = (e: MessageEvent<[Kind, number]>) => self.postMessage(work(...e.data));
 } else if (process.argv[2] === "--process") {
-  work(process.argv[3] as Kind, 1);
+  work(process.argv[3] as Kind, WARM_UP);
   const [t0, cpu0] = [performance.now(), process.cpuUsage()];
   work(process.argv[3] as Kind, Number(process.argv[4]));
   const cpu = process.cpuUsage(cpu0);
@@ -53,11 +56,11 @@ if (!Bun.isMainThread) {
       w.onmessage = () => resolve();
       w.postMessage([kind, units]);
     });
-  /** ms for UNITS units split over `n` Workers of this process, warmed with one unit each. */
+  /** ms for UNITS units split over `n` Workers of this process, each warmed with WARM_UP units. */
   async function threads(kind: Kind, n: number): Promise<number> {
     const ws = Array.from({ length: n }, () => new Worker(import.meta.url));
     try {
-      await Promise.all(ws.map((w) => call(w, kind, 1)));
+      await Promise.all(ws.map((w) => call(w, kind, WARM_UP)));
       const t0 = performance.now();
       await Promise.all(ws.map((w) => call(w, kind, UNITS / n)));
       return performance.now() - t0;

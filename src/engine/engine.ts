@@ -83,6 +83,12 @@ export const DEFAULT_BATCH_ROWS = 50_000;
 /**
  * Fills batches of `batchRows` rows. Full batches wait in `ready` until the caller takes them
  * (`take`), so a caller that takes them as they come holds at most one batch and one curve's rows.
+ *
+ * A row's attribution arrives as its parts (driver indexes into `keys` and their numbers). By
+ * default each becomes its JSON text in `attribution`. With `packed` (RunOptions.attributionText)
+ * the batch's texts are written as pieces joined once per batch into `attributionText` instead:
+ * no string per row, and none of the partial strings a text built row by row leaves behind. An
+ * engine thread's collector then has far less to do (docs/performance.md, "Runs across threads").
  */
 class BatchWriter {
   private ready: OutputBatch[] = [];
@@ -90,11 +96,24 @@ class BatchWriter {
   private n = 0;
   private cap = 0;
   private remaining: number;
+  /** Packed: the current batch's attribution pieces, their length so far, and per row where its text ends and whether it is null. */
+  private pieces: string[] = [];
+  private textLength = 0;
+  private ends = new Uint32Array(0);
+  private isNull = new Uint8Array(0);
+  /** Packed: each key opening a text (`{"policy:0":`) and following another part (`,"policy:0":`). */
+  private readonly first: string[];
+  private readonly later: string[];
   constructor(
     private readonly batchRows: number,
     total: number,
+    /** `"driver_type:index":` per driver of the run. */
+    private readonly keys: string[],
+    private readonly packed: boolean,
   ) {
     this.remaining = total;
+    this.first = keys.map((k) => `{${k}`);
+    this.later = keys.map((k) => `,${k}`);
   }
 
   private open(): OutputBatch {
@@ -103,15 +122,41 @@ class BatchWriter {
     this.cap = cap;
     this.n = 0;
     const b = emptyBatch(cap);
+    if (this.packed) {
+      b.attribution = [];
+      this.ends = new Uint32Array(cap);
+      this.isNull = new Uint8Array(cap);
+    }
     this.cur = b;
     return b;
   }
 
-  push(curveKey: string, tenor: TenorType, month: number, label: string, metric: string, value: number, lo: number, hi: number, attr: string | null): void {
-    // an attribution built by attrJson has had its numbers checked there (attrFinite); only a non-finite one needs the text scan
-    assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, attr, attr !== null && attrFinite);
+  /** Adds a row; its attribution is parts `vals[0..n)` of drivers `idx[0..n)`, or null without `idx`. */
+  push(
+    curveKey: string,
+    tenor: TenorType,
+    month: number,
+    label: string,
+    metric: string,
+    value: number,
+    lo: number,
+    hi: number,
+    idx: Int32Array | null,
+    n: number,
+    vals: Float64Array,
+  ): void {
     const b = this.cur !== null && this.n < this.cap ? this.cur : this.open();
-    const i = this.n++;
+    const i = this.n;
+    let attr: string | null = null;
+    let finite = Number.isFinite(value) && Number.isFinite(lo) && Number.isFinite(hi);
+    if (this.packed) finite = this.packAttribution(i, idx, n, vals) && finite;
+    else if (idx !== null) {
+      attr = attrJson(this.keys, idx, n, vals);
+      finite = attrFinite && finite;
+    }
+    // The numbers were checked here; only a row that fails needs its text, for the error's message.
+    if (!finite) assertFiniteRow(curveKey, tenor, month, label, metric, value, lo, hi, idx === null ? null : (attr ?? attrJson(this.keys, idx, n, vals)));
+    this.n++;
     b.curveKey[i] = curveKey;
     b.tenorType[i] = tenor;
     b.contractMonth[i] = month;
@@ -120,19 +165,52 @@ class BatchWriter {
     b.value[i] = value;
     b.bandLower[i] = lo;
     b.bandUpper[i] = hi;
-    b.attribution[i] = attr;
+    if (!this.packed) b.attribution[i] = attr;
     b.length = this.n;
-    if (this.n === this.cap) {
-      this.ready.push(b);
-      this.cur = null;
+    if (this.n === this.cap) this.finish(b);
+  }
+
+  /** Row i's attribution text, as attrJson would write it, appended to the batch's pieces; whether its numbers are finite. */
+  private packAttribution(i: number, idx: Int32Array | null, n: number, vals: Float64Array): boolean {
+    if (idx === null) {
+      this.isNull[i] = 1;
+      this.ends[i] = this.textLength;
+      return true;
     }
+    const pieces = this.pieces;
+    let length = this.textLength;
+    let finite = true;
+    for (let j = 0; j < n; j++) {
+      const v = vals[j]!;
+      if (!Number.isFinite(v)) finite = false;
+      const key = (j === 0 ? this.first : this.later)[idx[j]!]!;
+      const number = v === 0 ? "0" : `${v}`; // −0 prints as 0
+      pieces.push(key, number);
+      length += key.length + number.length;
+    }
+    pieces.push(n === 0 ? "{}" : "}");
+    length += n === 0 ? 2 : 1;
+    this.textLength = length;
+    this.ends[i] = length;
+    return finite;
+  }
+
+  /** A batch is complete: to `ready`, with its attribution text joined once if packed. */
+  private finish(b: OutputBatch): void {
+    if (this.packed) {
+      b.attributionText = { text: this.pieces.join(""), ends: this.ends, isNull: this.isNull };
+      this.pieces = [];
+      this.textLength = 0;
+    }
+    this.ready.push(b);
+    this.cur = null;
   }
 
   /** The batches filled since the last call; with `end`, the one being filled too (normally none: the last batch's capacity is the rows left). */
   take(end = false): OutputBatch[] {
+    if (end && this.cur !== null && this.n > 0) this.finish(this.cur);
     const out = this.ready;
     this.ready = [];
-    if (end && this.cur !== null && this.n > 0) out.push(this.cur);
     return out;
   }
 }
@@ -296,7 +374,7 @@ export function* runScenarioStream(input: EngineInput, opts: RunOptions = {}): G
   const nPaths = P.mc_paths;
   const attrKeys = drivers.map((d, i) => `"${d.driver_type}:${i}":`);
 
-  const writer = new BatchWriter(batchRows, total);
+  const writer = new BatchWriter(batchRows, total, attrKeys, opts.attributionText === true);
   const versionHash = computeVersionHash(input, P);
   opts.onVersionHash?.(versionHash);
 
@@ -310,7 +388,6 @@ export function* runScenarioStream(input: EngineInput, opts: RunOptions = {}): G
     const plan = plans[ci]!;
     if (plan.T > 0) {
       runCurve(plan, ws, run, {
-        attrKeys,
         h0,
         H,
         hYm,
@@ -373,7 +450,6 @@ export interface RunTables {
 }
 
 interface RunCtx {
-  attrKeys: string[];
   h0: number;
   H: number;
   hYm: Int32Array;
@@ -819,15 +895,14 @@ function emitMonthlyRows(cr: CurveRun): void {
     const lab = cx.labels[k]!;
     for (let mi = 0; mi < NM; mi++) {
       const v = vals[mi * T + t]!;
-      let attr: string | null = null;
       if (ATTRIBUTED[mi]) {
         const src = mi === M_REC ? recContrib : contrib;
         const sc = attrCoef(cr, mi, t);
         let q = 0;
         for (let j = 0; j < ce.nd; j++) if (attrKeep(ce, mi, j)) part[q++] = sc * src[j * T + t]!;
-        attr = attrJson(cx.attrKeys, attrIdx(cr, mi), attrN(cr, mi), part);
       }
-      cx.writer.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bLo[mi * T + t]!, bHi[mi * T + t]!, attr);
+      const idx = ATTRIBUTED[mi] ? attrIdx(cr, mi) : null;
+      cx.writer.push(key, "MONTHLY", ym, lab, METRICS[mi]!, v, bLo[mi * T + t]!, bHi[mi * T + t]!, idx, attrN(cr, mi), part);
     }
   }
 }
@@ -871,10 +946,9 @@ function emitPeriodRows(cr: CurveRun): void {
         let v = 0;
         for (let u = t; u < t + len; u++) v += summed ? vals[mi * T + u]! : weight[u]! * vals[mi * T + u]!;
         if (!summed) v /= W;
-        let attr: string | null = null;
+        let q = 0;
         if (ATTRIBUTED[mi]) {
           const src = mi === M_REC ? recContrib : contrib;
-          let q = 0;
           for (let j = 0; j < ce.nd; j++) {
             if (!attrKeep(ce, mi, j)) continue;
             let c = 0;
@@ -886,9 +960,9 @@ function emitPeriodRows(cr: CurveRun): void {
             }
             part[q++] = c;
           }
-          attr = attrJson(cx.attrKeys, attrIdx(cr, mi), q, part);
         }
-        cx.writer.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, Math.min(v, pLo[mi]!, pHi[mi]!), Math.max(v, pLo[mi]!, pHi[mi]!), attr);
+        const idx = ATTRIBUTED[mi] ? attrIdx(cr, mi) : null;
+        cx.writer.push(key, tenor, cx.hYm[k]!, lab, METRICS[mi]!, v, Math.min(v, pLo[mi]!, pHi[mi]!), Math.max(v, pLo[mi]!, pHi[mi]!), idx, q, part);
       }
       slot++;
     }

@@ -143,8 +143,17 @@ export interface OutputBatch {
   value: Float64Array;
   bandLower: Float64Array;
   bandUpper: Float64Array;
-  /** JSON text {"policy:0": x, ...} keyed by driver_type:index; values sum to the row's value; null where not meaningful. */
+  /** JSON text {"policy:0": x, ...} keyed by driver_type:index; values sum to the row's value; null where not meaningful. Empty when `attributionText` is set. */
   attribution: (string | null)[];
+  /** The same texts as one string, from an engine run with `attributionText` (RunOptions) instead of `attribution`. */
+  attributionText?: AttributionText;
+}
+
+/** A batch's attribution texts joined: row i's is `text` from `ends[i - 1]` (0 for the first row) to `ends[i]`, null where `isNull[i]`. */
+export interface AttributionText {
+  text: string;
+  ends: Uint32Array;
+  isNull: Uint8Array;
 }
 
 /** What a run comes to besides its rows. */
@@ -166,6 +175,11 @@ export interface RunOptions {
   /** Called once, before the first row: the run's version hash (every row carries it). */
   onVersionHash?: (hash: string) => void;
   signal?: { aborted: boolean };
+  /**
+   * Each batch's attribution as one joined text (`OutputBatch.attributionText`), not a string per
+   * row: for an engine thread, whose batches cross to the main thread as that text anyway.
+   */
+  attributionText?: boolean;
 }
 
 export interface ValidationIssue {

@@ -1,5 +1,5 @@
 /** Messages between the pool (main thread) and its engine threads. */
-import type { BandStats, EngineInput, OutputBatch, TenorType } from "../engine/types";
+import type { AttributionText, BandStats, EngineInput, OutputBatch, TenorType } from "../engine/types";
 
 /** Batches a thread may have posted that the pool's reader has not taken yet (each taken one is acked). */
 export const IN_FLIGHT = 2;
@@ -34,7 +34,7 @@ export type PackedBatch = {
   bandLower: Float64Array;
   bandUpper: Float64Array;
   /** Every non-null attribution text, joined; row i's is [ends[i - 1], ends[i]) of it, null where `isNull[i]`. */
-  attribution: { text: string; ends: Uint32Array; isNull: Uint8Array };
+  attribution: AttributionText;
 };
 
 function code(column: readonly string[]): Coded {
@@ -67,8 +67,8 @@ function decode({ values, codes }: Coded): string[] {
   return out;
 }
 
-/** Packs a batch for postMessage; `transfer` lists its buffers (the batch's own typed arrays when they own theirs). */
-export function packBatch(b: OutputBatch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
+/** A batch's attribution texts joined, as the engine joins them itself when asked (RunOptions.attributionText). */
+function joinAttribution(b: OutputBatch): AttributionText {
   const ends = new Uint32Array(b.length);
   const isNull = new Uint8Array(b.length);
   const texts: string[] = [];
@@ -82,6 +82,12 @@ export function packBatch(b: OutputBatch): { packed: PackedBatch; transfer: Arra
     }
     ends[i] = end;
   }
+  return { text: texts.join(""), ends, isNull };
+}
+
+/** Packs a batch for postMessage; `transfer` lists its buffers (the batch's own typed arrays when they own theirs). */
+export function packBatch(b: OutputBatch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
+  const attribution = b.attributionText ?? joinAttribution(b);
   const packed: PackedBatch = {
     length: b.length,
     curveKey: code(b.curveKey),
@@ -92,10 +98,10 @@ export function packBatch(b: OutputBatch): { packed: PackedBatch; transfer: Arra
     value: b.value,
     bandLower: b.bandLower,
     bandUpper: b.bandUpper,
-    attribution: { text: texts.join(""), ends, isNull },
+    attribution,
   };
   const own = [packed.contractMonth, packed.value, packed.bandLower, packed.bandUpper].filter((v) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength);
-  const mine = [packed.curveKey.codes, packed.tenorType.codes, packed.tenorLabel.codes, packed.metric.codes, ends, isNull];
+  const mine = [packed.curveKey.codes, packed.tenorType.codes, packed.tenorLabel.codes, packed.metric.codes, attribution.ends, attribution.isNull];
   // A buffer shared by two views can be transferred only once: transfer none of the batch's own then.
   const buffers = own.map((v) => v.buffer as ArrayBuffer);
   const transfer = new Set(buffers).size === buffers.length ? buffers : [];

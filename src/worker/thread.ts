@@ -39,6 +39,7 @@ async function run(jobId: number, input: EngineInput): Promise<void> {
   current = job;
   try {
     const stream = runScenarioStream(input, {
+      attributionText: true,
       onProgress: (done, total) => post({ type: "progress", jobId, done, total }),
       onVersionHash: (versionHash) => post({ type: "started", jobId, versionHash }),
     });

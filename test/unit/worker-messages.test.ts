@@ -59,6 +59,31 @@ describe("a batch across the thread boundary", () => {
     expect(plain(unpackBatch(packed))).not.toEqual(plain(awkward()));
   });
 
+  describe("the engine's joined attribution (RunOptions.attributionText, as an engine thread runs it)", () => {
+    // Batches of 7 rows: many boundaries, inside curves and inside a row's metrics, and a short last batch.
+    const inline = runScenario(WORKED_EXAMPLE, { batchRows: 7 }).batches;
+    // Fresh for each test: crossing the boundary transfers (detaches) a batch's buffers.
+    const joinedRun = () => runScenario(WORKED_EXAMPLE, { batchRows: 7, attributionText: true }).batches;
+
+    test("is the per-row texts joined: the same rows once across the thread boundary, batch for batch", () => {
+      const joined = joinedRun();
+      expect(joined.length).toBe(inline.length);
+      expect(joined.every((b) => b.attributionText !== undefined && b.attribution.length === 0)).toBe(true);
+      expect(joined.map(acrossThreads).map(plain)).toEqual(inline.map(plain));
+      // null and non-null rows both present, so both kinds of row were compared
+      const all = inline.flatMap((b) => b.attribution);
+      expect(all.some((a) => a === null) && all.some((a) => a !== null)).toBe(true);
+    });
+
+    test("the comparison sees a difference: one changed character of the joined text does not unpack equal", () => {
+      const joined = joinedRun();
+      const b = joined.find((x) => (x.attributionText?.text.length ?? 0) > 0) as OutputBatch;
+      const { text } = b.attributionText as NonNullable<OutputBatch["attributionText"]>;
+      const changed = { ...b, attributionText: { ...(b.attributionText as NonNullable<OutputBatch["attributionText"]>), text: `${text.slice(0, -2)}9}` } };
+      expect(plain(acrossThreads(changed))).not.toEqual(plain(inline[joined.indexOf(b)] as OutputBatch));
+    });
+  });
+
   test("text columns travel as their distinct values: one per curve, not one per row", () => {
     const [batch] = runScenario(WORKED_EXAMPLE).batches;
     const { packed } = packBatch(batch as OutputBatch);

@@ -95,6 +95,19 @@ describe("runScenario refuses to produce a non-finite value", () => {
     expect(err.message).toMatch(/^non-finite output: curve PJM_W_ON, month 2027-02, metric (mid: band_(lower|upper)|uplift: attribution fuel_curve:0) is (NaN|-?Infinity)/);
   });
 
+  test("with the attribution joined per batch (attributionText, as in an engine thread), the same runs fail with the same messages", () => {
+    const power: BaselineCurve = { ...WORKED_EXAMPLE.curves[0]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([60, 50]) };
+    const gas: BaselineCurve = { ...WORKED_EXAMPLE.curves[1]!, months: new Int32Array([202701, 202702]), mid: new Float64Array([4, 1.7e308]) };
+    const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
+    const inputs = [withGasMids([4, 1.7e308]), withPowerMidsAtFloor([1e306, 1e306]), { ...WORKED_EXAMPLE, drivers, curves: [power, gas] }];
+    for (const input of inputs) {
+      const inline = thrown(() => runScenario(input));
+      const joined = thrown(() => runScenario(input, { attributionText: true }));
+      expect(joined).toBeInstanceOf(NonFiniteOutputError);
+      expect(joined.message).toBe(inline.message);
+    }
+  });
+
   test("assertFiniteRow skips the text scan only when told the parts were checked", () => {
     const row = ["C", "MONTHLY", 202701, "2027-01", "uplift", 1, 0, 2, '{"policy:0":Infinity}'] as const;
     expect(() => assertFiniteRow(...row)).toThrow(NonFiniteOutputError);

@@ -124,7 +124,6 @@ export async function seedBaselineRules(sql: Sql, tenantId: string, scenarioId: 
 
 export type ApiProcess = ServiceProcess;
 
-/** Samples a process's RSS every 20 ms while `work` runs; returns the peak. */
 /** The Postgres writer's staging tables (src/outputs/pg-store.ts) in the database, by name; of one run only when `runId` is given. */
 export async function stagingTables(sql: Sql, runId?: string): Promise<string[]> {
   const prefix = `scenario\\_output\\_stage\\_${runId ? runId.replaceAll("-", "") : ""}%`;
@@ -132,6 +131,7 @@ export async function stagingTables(sql: Sql, runId?: string): Promise<string[]>
   return rows.map((r) => r.name);
 }
 
+/** Samples a process's RSS every 20 ms while `work` runs; returns the peak. */
 export async function peakRss<T>(rss: () => number, work: () => Promise<T>): Promise<{ result: T; peak: number }> {
   let peak = rss();
   const timer = setInterval(() => {

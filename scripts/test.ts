@@ -184,7 +184,7 @@ const alone = (q: { holds: Map<string, Hold> }) => (q.holds.get("machine") === "
 const queue = files.map((file) => ({ file, holds: holdsOf(file) })).sort((a, b) => alone(b) - alone(a) || estimate(b.file) - estimate(a.file));
 /** Service -> how many running files hold it, and whether one holds it alone. */
 const held = new Map<string, { count: number; exclusive: boolean }>();
-const results: FileResult[] = [];
+const results: (FileResult & { output: string })[] = [];
 const runStarted = performance.now();
 console.error(`bun test: ${files.length} files, ${Math.min(jobs, files.length)} at a time (AURUM_TEST_JOBS)\n`);
 
@@ -249,7 +249,11 @@ const failures = results.filter((r) => r.failed > 0 || r.crash);
 if (failures.length > 0) {
   // Repeated here, at the end, because CI shows only the end of the output.
   console.log("\nfailed tests, each with the end of its output:");
-  for (const r of failures) for (const f of r.failures) console.log(`\n--- ${r.file}\n${f}`);
+  for (const r of failures) {
+    for (const f of r.failures) console.log(`\n--- ${r.file}\n${f}`);
+    // A crash has no failed test to show: the end of the file's output is what tells why.
+    if (r.crash) console.log(`\n--- ${r.file} (${r.crash}), the end of its output:\n${r.output.trimEnd().split("\n").slice(-FAILURE_LINES).join("\n").replace(ANSI_COLOUR, "")}`);
+  }
   console.log(`\nfiles with failures:\n${failures.map((r) => `  ${r.file}${r.crash ? ` (${r.crash})` : ` (${r.failed} failed)`}`).join("\n")}`);
 }
 if (flags.has("--durations")) {

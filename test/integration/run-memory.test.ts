@@ -7,12 +7,13 @@
  *
  * The issue's sizes and bounds: a ~5,000,000-row run peaks within idle + 128 MB and at most 10 %
  * above a ~500,000-row run's peak (470,656 rows: under the sort budget, so held and sorted, where the
- * large run streams). `AURUM_TEST_RUN_ROWS` and `AURUM_TEST_SORT_ROWS` change the sizes for a
+ * large run streams; the highest of three such runs, since one run's peak varies with the collector). `AURUM_TEST_RUN_ROWS` and `AURUM_TEST_SORT_ROWS` change the sizes for a
  * quicker look; the bounds are meant for the defaults. Measured here (docs/runs.md, "Memory"):
  * before streaming, a 2,000,000-row run peaked at +592 MB over idle; streamed but with the
  * writer's garbage left to the collector's pace, the 5,000,000-row run peaked at +196 MB over
  * idle and 34 % above the smaller run; with a young-generation collection after each COPY write,
- * +83 to +109 MB and within 4 % (five runs; CI once saw the large run 10.3 % *below* the small one).
+ * +83 to +109 MB and within 4 % (five runs; CI once saw the large run 10.3 % *below* the small one,
+ * and once a single small run 29 % below the large one, peaking at idle + 25 MB).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createCurveRepo } from "../../src/curves/repo";
@@ -85,7 +86,12 @@ describe("worker memory against the size of a run", () => {
   test("a run ten times the size peaks within idle + 128 MB, and at most 10 % above the smaller run's peak", async () => {
     await run(HORIZON.small); // warm-up: what a first run allocates once is not growth
     const idle = worker.rssBytes();
-    const small = await run(HORIZON.small);
+    // One run's peak is one sample of when the collector happened to run: CI once saw a 470,656-row
+    // run peak at idle + 25 MB, where it usually reaches idle + 70 to 110 MB. The large run's peak is
+    // already the highest of many collections over minutes, so the small size is measured as the
+    // highest of three runs.
+    const smalls = [await run(HORIZON.small), await run(HORIZON.small), await run(HORIZON.small)];
+    const small = smalls.reduce((a, b) => (b.peak > a.peak ? b : a));
     const big = await run(HORIZON.big);
     // Quarters and years cut by the as-of month make the counts a little off the formula.
     expect(big.rows).toBeGreaterThan(0.9 * BIG);
@@ -93,7 +99,7 @@ describe("worker memory against the size of a run", () => {
     expect(small.rows).toBeLessThanOrEqual(SORT_ROWS); // the small run is held and sorted
     expect(big.rows).toBeGreaterThan(SORT_ROWS); // the big one streams through staging
     console.log(
-      `worker RSS: idle ${(idle / MB).toFixed(1)} MB; ${small.rows.toLocaleString("en")} rows peak ${(small.peak / MB).toFixed(1)} MB in ${small.seconds.toFixed(1)} s; ${big.rows.toLocaleString("en")} rows peak ${(big.peak / MB).toFixed(1)} MB in ${big.seconds.toFixed(1)} s (sort budget ${SORT_ROWS.toLocaleString("en")} rows)`,
+      `worker RSS: idle ${(idle / MB).toFixed(1)} MB; ${small.rows.toLocaleString("en")} rows peaks ${smalls.map((r) => (r.peak / MB).toFixed(1)).join(", ")} MB in ${small.seconds.toFixed(1)} s; ${big.rows.toLocaleString("en")} rows peak ${(big.peak / MB).toFixed(1)} MB in ${big.seconds.toFixed(1)} s (sort budget ${SORT_ROWS.toLocaleString("en")} rows)`,
     );
     expect((big.peak - idle) / MB).toBeLessThan(128);
     // One-sided: a big run that peaks lower than the small one (seen: 10.3 % lower, the small run's

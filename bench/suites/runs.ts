@@ -269,7 +269,7 @@ function discardWriter(): OutputWriter {
  * Rows per second of `COPY bench_copy FROM STDIN` of `text` (truncated first), sent by psql: the
  * other tool at its best, timed by its own `\timing` (the COPY statement alone, not psql's start).
  * Sent through postgres.js, as until stop 39, the same COPY ran slower than the worker's own ingest
- * (the writer's ingest read 1.08-1.21 of it), so that was not the limit. Without psql on PATH,
+ * (the writer's ingest read 1.07-1.22 of it, median 1.09), so that was not the limit. Without psql on PATH,
  * postgres.js sends it.
  */
 async function rawCopy(db: TestDb, text: Buffer, rows: number): Promise<number> {

@@ -36,7 +36,7 @@ export async function createTestDb(store: Store, opts: { sampleCurves?: boolean 
  * background work (a purge pass a DELETE kicked, the cache's sweeper) still querying while the pool
  * ended and `drop database ... with (force)` cut its connections left postgres.js errors with no
  * one to catch them (CONNECT_TIMEOUT, ECONNRESET): bun counts those "between tests" and the file
- * exits 1 with every test passed (runs-api, 3 of 8 runs beside a loaded suite).
+ * exits 1 with every test passed (runs-api, 5 of 16 runs beside a loaded suite; 0 of 8 after).
  */
 const closers = new WeakMap<Database, (() => Promise<void>)[]>();
 async function closeRuntimes(db: Database): Promise<void> {

@@ -7,8 +7,10 @@
  *   values            multi-row INSERT ... VALUES, N rows per statement (on 10,000 rows at most: it is slow)
  *   json-rows         one JSON array of rows per statement, json_parse + UNNEST
  *   json-columns ×c   the store's encoding (src/outputs/trino-insert.ts): column-wise JSON with a
- *                     string dictionary, statements up to 1,000,000 characters, c in flight,
- *                     no extended statistics on write (as the store writes)
+ *                     string dictionary, statements up to 1,000,000 characters (Trino's default
+ *                     query.max-length), c in flight, no extended statistics on write (as the store writes)
+ *   … M chars         json-columns ×2 in larger statements: 4,000,000 characters and the store's
+ *                     default (MAX_STATEMENT_CHARS), within what the server takes
  *   … +NDV stats      json-columns ×2 with Trino's default: NDV sketches written with every INSERT
  *   staged            json-columns into an unpartitioned staging table, then one INSERT ... SELECT
  *   writeRun          the whole store write (src/outputs/trino-store.ts): insert, Postgres commit,
@@ -25,7 +27,7 @@ import type { OutputBatch } from "../src/engine/types";
 import { createMetadata } from "../src/metadata";
 import { type RunOutputMeta, writeRun } from "../src/outputs/store";
 import { type InsertStatement, OUTPUT_COLUMNS } from "../src/outputs/trino-insert";
-import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../src/outputs/trino-store";
+import { createIcebergOutputs, createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE, MAX_STATEMENT_CHARS } from "../src/outputs/trino-store";
 import { createLogger } from "../src/platform/logger";
 import { createTestDb } from "../test/support/app";
 import { syntheticBatches } from "../test/support/output-batches";
@@ -99,8 +101,14 @@ function jsonRowStatements(m: RunOutputMeta, writeId: string, perStatement: numb
 }
 
 type Strategy = { name: string; rows?: number; write: (runId: string) => Promise<void> };
-const writerFor = (concurrency: number, table = TABLE, extendedStatistics = false) => createIcebergOutputs({ trino, log, concurrency, table, extendedStatistics });
-const rawStrategy = (name: string, statements: (m: RunOutputMeta, writeId: string) => Iterator<InsertStatement>, concurrency = 1, rows = ROWS): Strategy => ({
+const writerFor = (concurrency: number, table = TABLE, extendedStatistics = false, maxStatementChars = MAX_CHARS) =>
+  createIcebergOutputs({ trino, log, concurrency, table, extendedStatistics, maxStatementChars });
+const rawStrategy = (
+  name: string,
+  statements: (m: RunOutputMeta, writeId: string) => Iterator<InsertStatement> | AsyncIterator<InsertStatement>,
+  concurrency = 1,
+  rows = ROWS,
+): Strategy => ({
   name,
   rows,
   write: async (runId) => {
@@ -132,6 +140,10 @@ const strategies: Strategy[] = [
   rawStrategy("values, 4000 rows/stmt", (m, w) => valuesStatements(m, w, 4000), 1, VALUES_ROWS),
   rawStrategy("json-rows, 6000 rows/stmt", (m, w) => jsonRowStatements(m, w, 6000)),
   ...[1, 2, 3].map((c) => rawStrategy(`json-columns ×${c}`, (m, w) => writerFor(c).statements(m, w, batches), c)),
+  // The store's default size, where the server's query.max-length allows it (statementLimit learns it).
+  ...[4_000_000, MAX_STATEMENT_CHARS].map((chars) =>
+    rawStrategy(`json-columns ×2, ${chars / 1e6} M chars`, (m, w) => writerFor(2, TABLE, false, chars).statements(m, w, batches), 2),
+  ),
   {
     name: "json-columns ×2 +NDV stats",
     write: async (runId) => {

@@ -248,9 +248,9 @@ export const SETTINGS = {
   ),
   trinoMaxStatementChars: setting(
     "AURUM_TRINO_MAX_STATEMENT_CHARS",
-    "1000000",
+    "8000000",
     int(20_000, 1_000_000_000),
-    "Largest INSERT statement the output writer sends; must not exceed the server's `query.max-length` (default 1,000,000). Larger statements write faster.",
+    "Largest INSERT statement the output writer sends. Each statement is one Iceberg commit, so larger statements write faster: set the server's `query.max-length` (Trino's default: 1,000,000) to this. A server that allows less is asked once and kept to.",
   ),
   redisUrl: setting(
     "AURUM_REDIS_URL",

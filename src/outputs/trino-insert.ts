@@ -4,7 +4,7 @@
  * the shape below is the fastest one measured (bench/trino-write.ts): one JSON document per
  * statement, column-wise, with every repeated string (curve keys, tenors, metrics) sent once in a
  * dictionary and referenced by position. Trino parses it once (`json_parse`, cast to a ROW of
- * arrays) and unnests the columns. A multi-row VALUES list is ~30× slower (the analyser handles
+ * arrays) when the statement runs, not while planning it, and unnests the columns. A multi-row VALUES list is ~30× slower (the analyser handles
  * every literal as an expression).
  */
 import { dateLiteral, timestampTzLiteral, varcharLiteral } from "../adapters/trino-literals";
@@ -89,10 +89,14 @@ function statementBuilder(table: string, meta: RunOutputMeta, tagPrefix: string,
     computed_ts: timestampTzLiteral(meta.computedTs),
   };
   const select = TABLE_COLUMNS.map((c) => values[c]).join(", ");
+  // The document goes through a guard that is always true but not deterministic (random()), so the
+  // planner leaves it to the task: folded at planning time, it was parsed there and its decoded
+  // arrays shipped in the plan, 15 % slower (200,000 rows: 94 k against 111 k rows/s, 3.9 against
+  // 3.3 Trino CPU-s; medians of 5 interleaved rounds).
   const head = (tag: string) => `INSERT INTO ${table} (${OUTPUT_COLUMNS})
 SELECT ${select}, ${varcharLiteral(tag)}
-FROM (SELECT CAST(json_parse('`;
-  const tail = `') AS ROW(d ARRAY(VARCHAR), k ARRAY(INTEGER), t ARRAY(INTEGER), c ARRAY(INTEGER), l ARRAY(INTEGER), m ARRAY(INTEGER),
+FROM (SELECT CAST(json_parse(if(random() >= 0, '`;
+  const tail = `')) AS ROW(d ARRAY(VARCHAR), k ARRAY(INTEGER), t ARRAY(INTEGER), c ARRAY(INTEGER), l ARRAY(INTEGER), m ARRAY(INTEGER),
   v ARRAY(DOUBLE), lo ARRAY(DOUBLE), hi ARRAY(DOUBLE), a ARRAY(VARCHAR))) AS x)
 CROSS JOIN UNNEST(x.k, x.t, x.c, x.l, x.m, x.v, x.lo, x.hi, x.a) AS r(k, t, cm, l, m, v, lo, hi, a)`;
   // Room for the JSON: the fixed text (with a tag of up to 64 characters), the dictionary and the column keys.

@@ -36,10 +36,11 @@ import { type InsertStatement, insertStatements, insertStatementsFrom, type Outp
 export const ICEBERG_OUTPUT_TABLE = "iceberg.market.scenario_output";
 /**
  * The largest INSERT the writer tries (AURUM_TRINO_MAX_STATEMENT_CHARS): every statement is one
- * Iceberg commit, so fewer, larger statements write faster. 200,000 rows: 32 k rows/s in statements
- * of 1,000,000 characters (Trino's default `query.max-length`), 65 k at 4,000,000, 79 k at
- * 32,000,000, with 2.7 times less Trino CPU (docs/decisions/0006-iceberg-ingest.md). A server that
- * allows less is learnt once (`statementLimit`).
+ * Iceberg commit, so fewer, larger statements write faster. 200,000 rows: 36 k rows/s in statements
+ * of 1,000,000 characters (Trino's default `query.max-length`), 68 k at 4,000,000, 82 k at
+ * 8,000,000 with 2.4 times less Trino CPU; 32,000,000 was no faster and ran the 2 GB local server
+ * out of heap (docs/decisions/0006-iceberg-ingest.md). A server that allows less is learnt once
+ * (`statementLimit`).
  */
 export const MAX_STATEMENT_CHARS = 8_000_000;
 

@@ -11,8 +11,9 @@ const META: RunOutputMeta = { tenantId: "t'1", scenarioId: "s-1", runId: "r-1", 
 
 /** The rows one statement carries, decoded the way the statement's SQL decodes them. */
 function decode(sql: string) {
-  const start = sql.indexOf("json_parse('") + "json_parse('".length;
-  const end = sql.indexOf("') AS ROW(", start);
+  const open = "json_parse(if(random() >= 0, '";
+  const start = sql.indexOf(open) + open.length;
+  const end = sql.indexOf("')) AS ROW(", start);
   const doc = JSON.parse(sql.slice(start, end).replaceAll("''", "'"));
   const num = (v: number | string | null) => (typeof v === "string" ? Number(v) : v);
   return (doc.k as number[]).map((k, i) => ({

@@ -107,6 +107,9 @@ describe.skipIf(!service.available)("backfill Postgres → Iceberg (1,000,000 ro
       metadata: createMetadata(db.sql),
       trino: client,
       log,
+      // Several statements per run, so that it can be killed inside one (the default, 8,000,000
+      // characters, takes a 50,000-row run in one statement).
+      maxStatementChars: 1_000_000,
       signal: controller.signal,
       onProgress: (p) => {
         seen.push(p);

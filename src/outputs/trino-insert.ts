@@ -1,6 +1,6 @@
 /**
- * Output rows as Trino INSERT statements, each under Trino's query-length limit (`query.max-length`,
- * 1,000,000 characters by default). Over HTTP there is no bulk path, so the rows travel as SQL text;
+ * Output rows as Trino INSERT statements, each within a length the caller gives (the server's
+ * `query.max-length`, 1,000,000 characters by Trino's default; trino-store.ts learns it). Over HTTP there is no bulk path, so the rows travel as SQL text;
  * the shape below is the fastest one measured (bench/trino-write.ts): one JSON document per
  * statement, column-wise, with every repeated string (curve keys, tenors, metrics) sent once in a
  * dictionary and referenced by position. Trino parses it once (`json_parse`, cast to a ROW of

@@ -1,11 +1,12 @@
 /**
  * Output rows as Trino INSERT statements, each within a length the caller gives (the server's
- * `query.max-length`, 1,000,000 characters by Trino's default; trino-store.ts learns it). Over HTTP there is no bulk path, so the rows travel as SQL text;
- * the shape below is the fastest one measured (bench/trino-write.ts): one JSON document per
- * statement, column-wise, with every repeated string (curve keys, tenors, metrics) sent once in a
- * dictionary and referenced by position. Trino parses it once (`json_parse`, cast to a ROW of
- * arrays) when the statement runs, not while planning it, and unnests the columns. A multi-row VALUES list is ~30× slower (the analyser handles
- * every literal as an expression).
+ * `query.max-length`, 1,000,000 characters by Trino's default; trino-store.ts learns it). Over
+ * HTTP there is no bulk path, so the rows travel as SQL text; the shape below is the fastest one
+ * measured (bench/trino-write.ts): one JSON document per statement, column-wise, with every
+ * repeated string (curve keys, tenors, metrics) sent once in a dictionary and referenced by
+ * position. Trino parses it once (`json_parse`, cast to a ROW of arrays) when the statement runs,
+ * not while planning it, and unnests the columns. A multi-row VALUES list is ~30× slower (the
+ * analyser handles every literal as an expression).
  */
 import { dateLiteral, timestampTzLiteral, varcharLiteral } from "../adapters/trino-literals";
 import { quoteNonFinite } from "./finite";

@@ -157,6 +157,30 @@ async function openReadStore(): Promise<ReadContractHarness> {
 
 if (service.available) describeNonFiniteReadContract("trino / iceberg", openReadStore, 120_000);
 
+/** A client in front of the real one that refuses a statement over `limit()` characters with Trino's own error (its text as the real server words it, below). */
+function limitedTrino(real: TrinoClient, limit: () => number) {
+  const inserts: number[] = [];
+  const client: TrinoClient = {
+    query: (sql, opts) => real.query(sql, opts),
+    execute: (sql, opts) => {
+      const max = limit();
+      if (sql.length > max)
+        return Promise.reject(
+          new TrinoError(
+            `Trino query q failed: QUERY_TEXT_TOO_LARGE (35): Query text length (${sql.length}) exceeds the maximum length (${max})`,
+            "QUERY_TEXT_TOO_LARGE",
+            "USER_ERROR",
+            35,
+            "q",
+          ),
+        );
+      if (sql.startsWith("INSERT")) inserts.push(sql.length);
+      return real.execute(sql, opts);
+    },
+  };
+  return { client, inserts };
+}
+
 describe.skipIf(!service.available)("iceberg output store", () => {
   let store: Awaited<ReturnType<typeof openStore>>;
   beforeAll(async () => {
@@ -305,79 +329,47 @@ describe.skipIf(!service.available)("iceberg output store", () => {
     expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [won]));
     expect(await store.writeIds(meta.runId)).toHaveLength(1);
   }, 120_000);
-});
 
-/** A client in front of the real one that refuses a statement over `limit()` characters with Trino's own error (its text as the real server words it, below). */
-function limitedTrino(real: TrinoClient, limit: () => number) {
-  const inserts: number[] = [];
-  const client: TrinoClient = {
-    query: (sql, opts) => real.query(sql, opts),
-    execute: (sql, opts) => {
-      const max = limit();
-      if (sql.length > max)
-        return Promise.reject(
-          new TrinoError(
-            `Trino query q failed: QUERY_TEXT_TOO_LARGE (35): Query text length (${sql.length}) exceeds the maximum length (${max})`,
-            "QUERY_TEXT_TOO_LARGE",
-            "USER_ERROR",
-            35,
-            "q",
-          ),
-        );
-      if (sql.startsWith("INSERT")) inserts.push(sql.length);
-      return real.execute(sql, opts);
-    },
-  };
-  return { client, inserts };
-}
+  describe("statements within the server's query.max-length", () => {
+    test("the real server's limit is learnt from its refusal of a longer probe, and a probe at the limit is taken", async () => {
+      // The local Trino's setting (deploy/local renders trino/etc/config.properties); Trino's default where it sets none.
+      const configured = /^query\.max-length=(\d+)$/m.exec(readFileSync(join(import.meta.dir, "../../trino/etc/config.properties"), "utf8"))?.[1];
+      const server = Number(configured ?? 1_000_000);
+      expect(await statementLimit(realTrino(), server + 1, log)).toBe(server);
+      expect(await statementLimit(realTrino(), server, log)).toBe(server);
+      expect(await statementLimit(realTrino(), 50_000, log)).toBe(50_000);
+    }, 120_000);
 
-describe.skipIf(!service.available)("statements within the server's query.max-length", () => {
-  let store: Awaited<ReturnType<typeof openStore>>;
-  beforeAll(async () => {
-    store = await openStore();
+    test("a writer that wants more than the server takes keeps to the server's limit, and every row arrives", async () => {
+      const limited = limitedTrino(store.trino, () => 100_000);
+      // The stand-in refuses as the server does (the negative case: a statement over its limit fails).
+      await expect(limited.client.execute(`SELECT 1 /*${"-".repeat(100_000)}*/`)).rejects.toThrow("QUERY_TEXT_TOO_LARGE");
+      const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: limited.client, log }); // wants the default, 8,000,000
+      const meta = await store.newRun();
+      const batches = [contractBatch(3000, "a:"), contractBatch(3000, "b:")];
+      expect(await writeRun(writer, store.transaction, meta, batches)).toBe(6000);
+      expect(await store.read(meta.runId)).toEqual(expectedRows(meta, batches));
+      expect(limited.inserts.length).toBeGreaterThan(1);
+      expect(Math.max(...limited.inserts)).toBeLessThanOrEqual(100_000);
+    }, 120_000);
+
+    test("a limit lowered after it was learnt fails that write; the next attempt learns it again", async () => {
+      let max = 400_000;
+      const limited = limitedTrino(store.trino, () => max);
+      const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: limited.client, log, maxStatementChars: 1_000_000 });
+      const meta = await store.newRun();
+      const batch = contractBatch(3000, "first:");
+      expect(await writeRun(writer, store.transaction, meta, [batch])).toBe(3000);
+      expect(limited.inserts).toHaveLength(1); // one statement of up to 400,000 characters held it
+      max = 60_000; // the server restarted with a lower query.max-length
+      const again = contractBatch(3000, "again:");
+      await expect(writeRun(writer, store.transaction, meta, [again])).rejects.toThrow("QUERY_TEXT_TOO_LARGE");
+      expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch])); // the failed write left nothing
+      limited.inserts.length = 0;
+      expect(await writeRun(writer, store.transaction, meta, [again])).toBe(3000);
+      expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [again]));
+      expect(limited.inserts.length).toBeGreaterThan(1);
+      expect(Math.max(...limited.inserts)).toBeLessThanOrEqual(60_000);
+    }, 120_000);
   });
-  afterAll(async () => {
-    await store?.close();
-  });
-
-  test("the real server's limit is learnt from its refusal of a longer probe, and a probe at the limit is taken", async () => {
-    // The local Trino's setting (deploy/local renders trino/etc/config.properties); Trino's default where it sets none.
-    const configured = /^query\.max-length=(\d+)$/m.exec(readFileSync(join(import.meta.dir, "../../trino/etc/config.properties"), "utf8"))?.[1];
-    const server = Number(configured ?? 1_000_000);
-    expect(await statementLimit(realTrino(), server + 1, log)).toBe(server);
-    expect(await statementLimit(realTrino(), server, log)).toBe(server);
-    expect(await statementLimit(realTrino(), 50_000, log)).toBe(50_000);
-  }, 120_000);
-
-  test("a writer that wants more than the server takes keeps to the server's limit, and every row arrives", async () => {
-    const limited = limitedTrino(store.trino, () => 100_000);
-    // The stand-in refuses as the server does (the negative case: a statement over its limit fails).
-    await expect(limited.client.execute(`SELECT 1 /*${"-".repeat(100_000)}*/`)).rejects.toThrow("QUERY_TEXT_TOO_LARGE");
-    const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: limited.client, log }); // wants the default, 8,000,000
-    const meta = await store.newRun();
-    const batches = [contractBatch(3000, "a:"), contractBatch(3000, "b:")];
-    expect(await writeRun(writer, store.transaction, meta, batches)).toBe(6000);
-    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, batches));
-    expect(limited.inserts.length).toBeGreaterThan(1);
-    expect(Math.max(...limited.inserts)).toBeLessThanOrEqual(100_000);
-  }, 120_000);
-
-  test("a limit lowered after it was learnt fails that write; the next attempt learns it again", async () => {
-    let max = 400_000;
-    const limited = limitedTrino(store.trino, () => max);
-    const writer = createTrinoOutputWriter({ metadata: createMetadata(store.db.sql), trino: limited.client, log, maxStatementChars: 1_000_000 });
-    const meta = await store.newRun();
-    const batch = contractBatch(3000, "first:");
-    expect(await writeRun(writer, store.transaction, meta, [batch])).toBe(3000);
-    expect(limited.inserts).toHaveLength(1); // one statement of up to 400,000 characters held it
-    max = 60_000; // the server restarted with a lower query.max-length
-    const again = contractBatch(3000, "again:");
-    await expect(writeRun(writer, store.transaction, meta, [again])).rejects.toThrow("QUERY_TEXT_TOO_LARGE");
-    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [batch])); // the failed write left nothing
-    limited.inserts.length = 0;
-    expect(await writeRun(writer, store.transaction, meta, [again])).toBe(3000);
-    expect(await store.read(meta.runId)).toEqual(expectedRows(meta, [again]));
-    expect(limited.inserts.length).toBeGreaterThan(1);
-    expect(Math.max(...limited.inserts)).toBeLessThanOrEqual(60_000);
-  }, 120_000);
 });

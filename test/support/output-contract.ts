@@ -38,7 +38,7 @@ export type ContractHarness = {
   close: () => Promise<void>;
 };
 
-const AWKWARD = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rret", "ünïcødé ⚡", 'quote"s', "\\N", "it's", "'; drop table x; --"];
+const AWKWARD = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rret", "ünïcødé ⚡ 🚀", 'quote"s', "\\N", "it's", "'; drop table x; --"];
 const SPECIAL = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 1e-300, -123456.789012345, 5e-324, 1.7976931348623157e308];
 
 export function contractBatch(n: number, prefix = ""): OutputBatch {

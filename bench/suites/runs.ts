@@ -345,8 +345,25 @@ async function rawCopyOn(sql: postgres.Sql, data: Buffer, format: CopyFormat, ro
   return rows / ((performance.now() - t0) / 1000);
 }
 
-/** The rows `query` selects, in both of COPY's formats. */
+/**
+ * The rows `query` selects, in both of COPY's formats, read by psql (a postgres.js readable once
+ * stopped reading mid-COPY here: the server waited in ClientWrite, the 60 s timeout never fired).
+ * Without psql on PATH, through postgres.js.
+ */
 async function copyOut(db: TestDb, query: string): Promise<CopyRows> {
+  const psql = Bun.which("psql");
+  if (psql) {
+    const read = async (format: CopyFormat) => {
+      const proc = Bun.spawn([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.url as string, "-c", `copy (${query}) to stdout${withFormat(format)}`], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+      if (code !== 0) throw new Error(`psql COPY TO failed (exit ${code}): ${err.trim()}`);
+      return Buffer.from(out);
+    };
+    return { text: await read("text"), binary: await read("binary") };
+  }
   const sql = postgres(db.url as string, { max: 1, onnotice: () => {} });
   try {
     return { text: await copyOutOn(sql, query, "text"), binary: await copyOutOn(sql, query, "binary") };

@@ -163,6 +163,8 @@ const float = (v: number): string => (Object.is(v, -0) ? "-0" : String(v));
  * it, `end` finishes the COPY and returns the rows.
  */
 async function copyInto(tx: Tx, table: string, meta: RunOutputMeta) {
+  // First: run metadata it cannot encode is refused before a COPY is open on the connection.
+  const encoded = copyBinaryRows(meta, WRITE_BYTES);
   const query = tx.unsafe(`copy ${table} (${COLUMNS}) from stdin with (format binary)`);
   // postgres.js resolves the query with the stream, and a server error that arrives after the
   // last write (a constraint, a trigger) then reaches neither: the stream's end would wait forever.
@@ -177,7 +179,6 @@ async function copyInto(tx: Tx, table: string, meta: RunOutputMeta) {
   });
   failure.catch(() => {});
   const stream = await query.writable();
-  const encoded = copyBinaryRows(meta, WRITE_BYTES);
   let rows = 0;
   const send = async (last = false) => {
     if (!stream.write(encoded.take(last))) await Promise.race([once(stream, "drain"), failure]);

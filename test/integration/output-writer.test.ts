@@ -201,6 +201,31 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
     });
 });
 
+describe("output writer: run metadata binary COPY cannot carry", () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await createTestDb("postgres");
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  for (const [path, sortRows] of [
+    ["held", 1_000_000],
+    ["staging", 3_000],
+  ] as const)
+    test(`is refused before a COPY opens: nothing written, and the pool's connections serve the next write (${path})`, async () => {
+      const meta = await runningRun(db, `bad meta ${path}`);
+      const writer = createPgOutputWriter(db.sql, { copy: true, sortRows });
+      const write = (m: RunOutputMeta) => writeRun(writer, transactions(db.sql), m, streamed(syntheticBatches(6_000, 2_000)));
+      await expect(write({ ...meta, asofDate: "02/01/2026" })).rejects.toThrow('not a date: "02/01/2026"');
+      expect(await countRows(db, meta.runId)).toEqual({ n: 0 });
+      expect(await stagingTables(db.sql)).toEqual([]);
+      expect(await write(meta)).toBe(6_000);
+      expect(await countRows(db, meta.runId)).toEqual({ n: 6_000 });
+    });
+});
+
 describe("output writer: a large run stages outside the worker's transaction", () => {
   let db: TestDb;
   let writer: OutputWriter;

@@ -25,6 +25,8 @@ const TRAILER = Buffer.from([0xff, 0xff]);
 /** Postgres counts dates in days and timestamps in microseconds from 2000-01-01 (UTC). */
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 const DAY_MS = 86_400_000;
+/** Room past a chunk's size for the row that crosses it; a larger row grows the buffer. */
+const ROW_ROOM = 64 * 1024;
 /** Distinct texts kept encoded per write, beyond which a text is encoded each time it comes. */
 const TEXT_CACHE = 10_000;
 
@@ -88,7 +90,10 @@ function int32(v: number): Buffer {
 /**
  * One write's rows in binary, gathered into chunks: `add` appends a row and returns the bytes
  * pending, `take` hands them over (the header before the first row, the trailer after the last
- * when `last`) and starts a new chunk, so a chunk handed to a stream is never written again.
+ * when `last`). A chunk is a view of the one buffer every chunk is written into: the caller must
+ * be done with it (the stream has passed it on) before the next `add`. A new buffer per chunk, as
+ * first built, raised the worker's peak for a 4.9 M-row run by ~80 MB (385.5 against 302.6 MB with
+ * COPY text): the collector frees a buffer's memory well after its young collection.
  */
 export function copyBinaryRows(meta: RunOutputMeta, chunkBytes: number) {
   const fieldCount = Buffer.allocUnsafe(2);
@@ -113,12 +118,12 @@ export function copyBinaryRows(meta: RunOutputMeta, chunkBytes: number) {
     }
     return d;
   };
-  let buf = Buffer.allocUnsafe(chunkBytes + HEADER.length);
+  let buf = Buffer.allocUnsafe(chunkBytes + ROW_ROOM);
   let pos = HEADER.copy(buf, 0);
-  /** Room for `n` more bytes: a larger chunk (once, for an outsized row) if this one is short. */
+  /** Room for `n` more bytes: a larger buffer (for an outsized row) if this one is short. */
   const reserve = (n: number) => {
     if (pos + n <= buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(chunkBytes, pos + n));
+    const bigger = Buffer.allocUnsafe(pos + n + ROW_ROOM);
     buf.copy(bigger, 0, 0, pos);
     buf = bigger;
   };
@@ -171,7 +176,6 @@ export function copyBinaryRows(meta: RunOutputMeta, chunkBytes: number) {
         put(TRAILER);
       }
       const out = buf.subarray(0, pos);
-      buf = Buffer.allocUnsafe(last ? 0 : chunkBytes);
       pos = 0;
       return out;
     },

@@ -19,7 +19,6 @@
  * attribution entry is stored as its string (quoteNonFinite).
  */
 import { edenGC } from "bun:jsc";
-import { once } from "node:events";
 import { finished } from "node:stream/promises";
 import type { Sql, Transaction, Tx } from "../adapters/postgres";
 import type { OutputBatch } from "../engine/types";
@@ -181,9 +180,13 @@ async function copyInto(tx: Tx, table: string, meta: RunOutputMeta) {
   const stream = await query.writable();
   let rows = 0;
   const send = async (last = false) => {
-    if (!stream.write(encoded.take(last))) await Promise.race([once(stream, "drain"), failure]);
-    // A write leaves its garbage behind: the chunk, and its copy in postgres.js's message (with
-    // COPY text, as until stop 41, also the lines and their number strings). A young-generation
+    // The chunk is the encoder's own buffer, which the next rows overwrite: wait until the stream
+    // has passed it on (postgres.js copies it into its message, and calls back once the socket
+    // took that). Not 'drain': a chunk below the stream's high-water mark never emits one.
+    const written = new Promise<void>((resolve, reject) => stream.write(encoded.take(last), (err) => (err ? reject(err) : resolve())));
+    await Promise.race([written, failure]);
+    // A write leaves its garbage behind: the chunk's copy in postgres.js's message (with COPY
+    // text, as until stop 41, also the lines, their number strings and the chunk). A young-generation
     // collection frees it in ~0.6 ms without marking the rows held for sorting (a full one: ~70 ms
     // at 500,000 rows); left to the collector's pace, it raised a held run's peak by ~25 MB
     // (docs/runs.md, "Memory").

@@ -280,6 +280,19 @@ type CopyFormat = "text" | "binary";
 type CopyRows = Record<CopyFormat, Buffer>;
 const withFormat = (format: CopyFormat) => (format === "binary" ? " with (format binary)" : "");
 
+/** What psql prints for `commands` (one `-c` each) on the bench database, `stdin` its input; throws with its error when it fails. */
+async function psqlRun(psql: string, db: TestDb, commands: string[], stdin?: Buffer): Promise<Buffer> {
+  const proc = Bun.spawn([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.url as string, ...commands.flatMap((c) => ["-c", c])], {
+    stdin: stdin ?? "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LC_ALL: "C" }, // "Time: 1234.567 ms", whatever the locale
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`psql failed (exit ${code}): ${err.trim()}`);
+  return Buffer.from(out);
+}
+
 /**
  * Rows per second of `COPY bench_copy FROM STDIN` of `data` in `format` (truncated first), sent
  * by psql: the other tool at its best, timed by its own `\timing` (the COPY statement alone, not
@@ -290,32 +303,9 @@ const withFormat = (format: CopyFormat) => (format === "binary" ? " with (format
 async function rawCopy(db: TestDb, data: Buffer, format: CopyFormat, rows: number): Promise<number> {
   const psql = Bun.which("psql");
   if (psql) {
-    const proc = Bun.spawn(
-      [
-        psql,
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
-        db.url as string,
-        "-c",
-        "\\timing on",
-        "-c",
-        "truncate bench_copy",
-        "-c",
-        `copy bench_copy from stdin${withFormat(format)}`,
-      ],
-      {
-        stdin: data,
-        stdout: "pipe",
-        stderr: "pipe",
-        env: { ...process.env, LC_ALL: "C" }, // "Time: 1234.567 ms", whatever the locale
-      },
-    );
-    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    const out = (await psqlRun(psql, db, ["\\timing on", "truncate bench_copy", `copy bench_copy from stdin${withFormat(format)}`], data)).toString();
     const ms = [...out.matchAll(/^Time: ([\d.]+) ms/gm)].at(-1)?.[1];
-    if (code !== 0 || !ms) throw new Error(`psql COPY failed (exit ${code}): ${err.trim() || out.trim()}`);
+    if (!ms) throw new Error(`psql COPY printed no time: ${out.trim()}`);
     return rows / (Number(ms) / 1000);
   }
   // A client of its own: COPY streams kept connections of the shared pool (which the worker needs) busy.
@@ -353,15 +343,7 @@ async function rawCopyOn(sql: postgres.Sql, data: Buffer, format: CopyFormat, ro
 async function copyOut(db: TestDb, query: string): Promise<CopyRows> {
   const psql = Bun.which("psql");
   if (psql) {
-    const read = async (format: CopyFormat) => {
-      const proc = Bun.spawn([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db.url as string, "-c", `copy (${query}) to stdout${withFormat(format)}`], {
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
-      if (code !== 0) throw new Error(`psql COPY TO failed (exit ${code}): ${err.trim()}`);
-      return Buffer.from(out);
-    };
+    const read = (format: CopyFormat) => psqlRun(psql, db, [`copy (${query}) to stdout${withFormat(format)}`]);
     return { text: await read("text"), binary: await read("binary") };
   }
   const sql = postgres(db.url as string, { max: 1, onnotice: () => {} });

@@ -48,12 +48,15 @@ function textField(v: string): Buffer {
   return out;
 }
 
+/** Days from Postgres's epoch to a day (month 1-12). */
+const pgDay = (year: number, month: number, day: number): number => (Date.UTC(year, month - 1, day) - PG_EPOCH_MS) / DAY_MS;
+
 /** Days from Postgres's epoch to a `YYYY-MM-DD` date; throws on anything else. */
 function pgDays(date: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
-  if (!Number.isFinite(ms)) throw new Error(`not a date: ${JSON.stringify(date)}`);
-  return (ms - PG_EPOCH_MS) / DAY_MS;
+  const days = m ? pgDay(Number(m[1]), Number(m[2]), Number(m[3])) : Number.NaN;
+  if (!Number.isFinite(days)) throw new Error(`not a date: ${JSON.stringify(date)}`);
+  return days;
 }
 
 /** A run column's field, from the run's metadata, in its column's binary form. */
@@ -113,7 +116,7 @@ export function copyBinaryRows(meta: RunOutputMeta, chunkBytes: number) {
   const monthDays = (cm: number): number => {
     let d = days.get(cm);
     if (d === undefined) {
-      d = (Date.UTC(Math.floor(cm / 100), (cm % 100) - 1, 1) - PG_EPOCH_MS) / DAY_MS;
+      d = pgDay(Math.floor(cm / 100), cm % 100, 1);
       days.set(cm, d);
     }
     return d;

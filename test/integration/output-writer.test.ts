@@ -169,7 +169,7 @@ async function* streamed<T>(items: T[], failAfter = Number.POSITIVE_INFINITY): A
   }
 }
 
-describe("output writer: the batches fail mid-stream (the engine failed)", () => {
+describe("output writer: a write that fails, held and through staging", () => {
   let db: TestDb;
   beforeAll(async () => {
     db = await createTestDb("postgres");
@@ -181,8 +181,8 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
   for (const [path, sortRows] of [
     ["held", 1_000_000],
     ["staging", 3_000],
-  ] as const)
-    test(`the error is raised, no row of the run stays, and an earlier write's rows are kept (${path})`, async () => {
+  ] as const) {
+    test(`the batches fail mid-stream (the engine failed): the error is raised, no row of the run stays, and an earlier write's rows are kept (${path})`, async () => {
       const meta = await runningRun(db, `fails mid-stream ${path}`);
       const writer = createPgOutputWriter(db.sql, { copy: true, sortRows });
       const write = (batches: OutputBatches, checks?: () => Promise<void>) => writeRun(writer, transactions(db.sql), meta, batches, checks);
@@ -199,22 +199,8 @@ describe("output writer: the batches fail mid-stream (the engine failed)", () =>
       expect(await write(streamed(syntheticBatches(12_000, 2_000)))).toBe(12_000);
       expect(await countRows(db, meta.runId)).toEqual({ n: 12_000 });
     });
-});
 
-describe("output writer: run metadata binary COPY cannot carry", () => {
-  let db: TestDb;
-  beforeAll(async () => {
-    db = await createTestDb("postgres");
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
-
-  for (const [path, sortRows] of [
-    ["held", 1_000_000],
-    ["staging", 3_000],
-  ] as const)
-    test(`is refused before a COPY opens: nothing written, and the pool's connections serve the next write (${path})`, async () => {
+    test(`run metadata binary COPY cannot carry is refused before a COPY opens: nothing written, and the pool's connections serve the next write (${path})`, async () => {
       const meta = await runningRun(db, `bad meta ${path}`);
       const writer = createPgOutputWriter(db.sql, { copy: true, sortRows });
       const write = (m: RunOutputMeta) => writeRun(writer, transactions(db.sql), m, streamed(syntheticBatches(6_000, 2_000)));
@@ -224,6 +210,7 @@ describe("output writer: run metadata binary COPY cannot carry", () => {
       expect(await write(meta)).toBe(6_000);
       expect(await countRows(db, meta.runId)).toEqual({ n: 6_000 });
     });
+  }
 });
 
 describe("output writer: a large run stages outside the worker's transaction", () => {

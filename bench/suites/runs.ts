@@ -28,6 +28,7 @@ import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { batchStream, type OutputWriter } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
+import { withTimeout } from "../../src/platform/timers";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
 import { buildApp, call, createTestDb, type TestDb } from "../../test/support/app";
@@ -329,7 +330,7 @@ async function rawCopyOn(sql: postgres.Sql, data: Buffer, format: CopyFormat, ro
   const t0 = performance.now();
   const w = await sql.unsafe(`copy bench_copy from stdin${withFormat(format)}`).writable();
   // Listeners first, then end(): stream.finished() on postgres.js's writable missed the end now and then (a hang).
-  await withTimeout(
+  await within(
     new Promise<void>((resolve, reject) => {
       w.once("finish", () => resolve());
       w.once("close", () => resolve());
@@ -364,7 +365,7 @@ async function copyOut(db: TestDb, query: string): Promise<CopyRows> {
 async function copyOutOn(sql: postgres.Sql, query: string, format: CopyFormat): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const stream = await sql.unsafe(`copy (${query}) to stdout${withFormat(format)}`).readable();
-  await withTimeout(
+  await within(
     (async () => {
       for await (const c of stream) chunks.push(c as Buffer);
     })(),
@@ -374,9 +375,8 @@ async function copyOutOn(sql: postgres.Sql, query: string, format: CopyFormat): 
   return Buffer.concat(chunks);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
-}
+/** `p`, or an error naming `what` after `ms` (the shared timeout race, src/platform/timers.ts). */
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  withTimeout(p, ms, () => {
+    throw new Error(`${what} did not finish within ${ms} ms`);
+  });

@@ -143,10 +143,28 @@ export interface OutputBatch {
   value: Float64Array;
   bandLower: Float64Array;
   bandUpper: Float64Array;
-  /** JSON text {"policy:0": x, ...} keyed by driver_type:index; values sum to the row's value; null where not meaningful. Empty when `attributionText` is set. */
+  /**
+   * JSON text {"policy:0": x, ...} keyed by driver_type:index; values sum to the row's value; null
+   * where not meaningful. Empty when `attributionText` is set: read a row's with `attributionAt` (batch.ts).
+   */
   attribution: (string | null)[];
   /** The same texts as one string, from an engine run with `attributionText` (RunOptions) instead of `attribution`. */
   attributionText?: AttributionText;
+  /**
+   * The four text columns as their distinct values and a code per row, as batches from an engine
+   * thread arrive (src/worker/messages.ts); their string arrays are then empty: read a row's with
+   * `textAt` (batch.ts).
+   */
+  coded?: Record<TextColumn, CodedText>;
+}
+
+/** The batch columns that hold text, and repeat it from row to row. */
+export type TextColumn = "curveKey" | "tenorType" | "tenorLabel" | "metric";
+
+/** A text column as its distinct values and, per row, the index of its value. */
+export interface CodedText {
+  values: string[];
+  codes: Uint32Array;
 }
 
 /** A batch's attribution texts joined: row i's is `text` from `ends[i - 1]` (0 for the first row) to `ends[i]`, null where `isNull[i]`. */

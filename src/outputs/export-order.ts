@@ -8,8 +8,8 @@
  * it (and close to it under others: here the order only decides where rows lie, never what an
  * export returns). The chunked Iceberg export sorts its chunks by the same ranks (trino-export.ts).
  */
-import { emptyBatch } from "../engine/batch";
-import type { OutputBatch } from "../engine/types";
+import { attributionAt, emptyBatch, textAt, textValues } from "../engine/batch";
+import type { OutputBatch, TenorType, TextColumn } from "../engine/types";
 
 /**
  * The most rows a run's write holds in memory to sort them itself (~60 MB at ~120 bytes a row;
@@ -41,9 +41,9 @@ export function ranks(distinct: Set<string>): Map<string, number> {
 }
 
 /** Ranks of the distinct values of one text column over all batches. */
-function columnRanks(batches: OutputBatch[], column: (b: OutputBatch) => readonly string[]): Map<string, number> {
+function columnRanks(batches: OutputBatch[], column: TextColumn): Map<string, number> {
   const distinct = new Set<string>();
-  for (const b of batches) for (const v of column(b)) distinct.add(v);
+  for (const b of batches) for (const v of textValues(b, column)) distinct.add(v);
   return ranks(distinct);
 }
 
@@ -54,9 +54,9 @@ function columnRanks(batches: OutputBatch[], column: (b: OutputBatch) => readonl
  */
 export function exportOrder(batches: OutputBatch[]): { batch: Uint32Array; row: Uint32Array } {
   const total = batches.reduce((n, b) => n + b.length, 0);
-  const metrics = columnRanks(batches, (b) => b.metric);
-  const curves = columnRanks(batches, (b) => b.curveKey);
-  const tenors = columnRanks(batches, (b) => b.tenorType);
+  const metrics = columnRanks(batches, "metric");
+  const curves = columnRanks(batches, "curveKey");
+  const tenors = columnRanks(batches, "tenorType");
   const groups = metrics.size * curves.size;
   // Per row (numbered across batches): its group, its order inside the group, and where it is.
   const group = new Uint32Array(total);
@@ -70,9 +70,9 @@ export function exportOrder(batches: OutputBatch[]): { batch: Uint32Array; row: 
     for (let i = 0; i < b.length; i++, g++) {
       batchOf[g] = bi;
       rowOf[g] = i;
-      const k = (metrics.get(b.metric[i] as string) as number) * curves.size + (curves.get(b.curveKey[i] as string) as number);
+      const k = (metrics.get(textAt(b, "metric", i)) as number) * curves.size + (curves.get(textAt(b, "curveKey", i)) as number);
       group[g] = k;
-      within[g] = (tenors.get(b.tenorType[i] as string) as number) * 1e7 + (b.contractMonth[i] as number);
+      within[g] = (tenors.get(textAt(b, "tenorType", i)) as number) * 1e7 + (b.contractMonth[i] as number);
       count[k + 1] = (count[k + 1] as number) + 1;
     }
   }
@@ -111,15 +111,15 @@ function gather(batches: OutputBatch[], order: { batch: Uint32Array; row: Uint32
   for (let j = 0; j < n; j++) {
     const b = batches[order.batch[from + j] as number] as OutputBatch;
     const i = order.row[from + j] as number;
-    out.curveKey[j] = b.curveKey[i] as string;
-    out.tenorType[j] = b.tenorType[i] as OutputBatch["tenorType"][number];
+    out.curveKey[j] = textAt(b, "curveKey", i);
+    out.tenorType[j] = textAt(b, "tenorType", i) as TenorType;
     out.contractMonth[j] = b.contractMonth[i] as number;
-    out.tenorLabel[j] = b.tenorLabel[i] as string;
-    out.metric[j] = b.metric[i] as string;
+    out.tenorLabel[j] = textAt(b, "tenorLabel", i);
+    out.metric[j] = textAt(b, "metric", i);
     out.value[j] = b.value[i] as number;
     out.bandLower[j] = b.bandLower[i] as number;
     out.bandUpper[j] = b.bandUpper[i] as number;
-    out.attribution[j] = b.attribution[i] ?? null;
+    out.attribution[j] = attributionAt(b, i);
   }
   return out;
 }

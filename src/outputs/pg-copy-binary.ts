@@ -13,6 +13,7 @@
  * Text repeated across a run (curve keys, tenor types and labels, metrics) is encoded once per
  * write and then copied; attribution texts (one per row) are encoded as they come.
  */
+import { attributionAt, textAt } from "../engine/batch";
 import type { OutputBatch } from "../engine/types";
 import { quoteNonFinite } from "./finite";
 import { BATCH_COLUMNS, type ColumnKind, field, OUTPUT_TABLE, RUN_COLUMNS } from "./row";
@@ -141,11 +142,11 @@ export function copyBinaryRows(meta: RunOutputMeta, chunkBytes: number) {
 
   return {
     add(b: OutputBatch, i: number): number {
-      const curve = text(b.curveKey[i] as string);
-      const tenor = text(b.tenorType[i] as string);
-      const label = text(b.tenorLabel[i] as string);
-      const metric = text(b.metric[i] as string);
-      const attribution = b.attribution[i];
+      const curve = text(textAt(b, "curveKey", i));
+      const tenor = text(textAt(b, "tenorType", i));
+      const label = text(textAt(b, "tenorLabel", i));
+      const metric = text(textAt(b, "metric", i));
+      const attribution = attributionAt(b, i);
       const json = attribution == null ? undefined : quoteNonFinite(attribution);
       // fixed fields: the date (8 bytes), three doubles (12 each), the jsonb's length and version (5)
       reserve(prefix.length + curve.length + tenor.length + label.length + metric.length + 8 + 36 + 5 + (json === undefined ? 0 : 3 * json.length));

@@ -21,6 +21,7 @@
 import { edenGC } from "bun:jsc";
 import { finished } from "node:stream/promises";
 import type { Sql, Transaction, Tx } from "../adapters/postgres";
+import { attributionAt, textSlice } from "../engine/batch";
 import type { OutputBatch } from "../engine/types";
 import { exportOrder, SORT_ROWS } from "./export-order";
 import { quoteNonFinite } from "./finite";
@@ -241,10 +242,13 @@ async function unnestRows(tx: Tx, meta: RunOutputMeta, batches: OutputBatch[]): 
         insert into scenario_output (${tx.unsafe(COLUMNS)})
         select ${meta.tenantId}, ${meta.scenarioId}::uuid, ${meta.runId}::uuid, ${meta.asofDate}::date, ${meta.versionHash}, ${meta.computedTs}::text::timestamptz,
                k, t, make_date(cm / 100, cm % 100, 1), l, m, v, lo, hi, a::jsonb
-        from unnest(${b.curveKey.slice(start, end)}::text[], ${b.tenorType.slice(start, end)}::text[], ${Array.from(b.contractMonth.subarray(start, end))}::int[],
-                    ${b.tenorLabel.slice(start, end)}::text[], ${b.metric.slice(start, end)}::text[], ${floats(b.value, start, end)}::float8[],
+        from unnest(${textSlice(b, "curveKey", start, end)}::text[], ${textSlice(b, "tenorType", start, end)}::text[], ${Array.from(b.contractMonth.subarray(start, end))}::int[],
+                    ${textSlice(b, "tenorLabel", start, end)}::text[], ${textSlice(b, "metric", start, end)}::text[], ${floats(b.value, start, end)}::float8[],
                     ${floats(b.bandLower, start, end)}::float8[], ${floats(b.bandUpper, start, end)}::float8[],
-                    ${b.attribution.slice(start, end).map((a) => (a == null ? a : quoteNonFinite(a)))}::text[]) as u(k, t, cm, l, m, v, lo, hi, a)`;
+                    ${Array.from({ length: end - start }, (_, j) => {
+                      const a = attributionAt(b, start + j);
+                      return a == null ? a : quoteNonFinite(a);
+                    })}::text[]) as u(k, t, cm, l, m, v, lo, hi, a)`;
       rows += end - start;
     }
   }

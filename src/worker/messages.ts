@@ -1,5 +1,5 @@
 /** Messages between the pool (main thread) and its engine threads. */
-import type { AttributionText, BandStats, EngineInput, OutputBatch, TenorType } from "../engine/types";
+import type { AttributionText, BandStats, CodedText, EngineInput, OutputBatch } from "../engine/types";
 
 /** Batches a thread may have posted that the pool's reader has not taken yet (each taken one is acked). */
 export const IN_FLIGHT = 2;
@@ -14,9 +14,6 @@ export type FromThread =
   /** `name` and `code` travel as strings (a thrown class does not survive the clone): the executor classifies by them. */
   | { type: "error"; jobId: number; message: string; name: string; code?: string };
 
-/** A text column as the distinct values and, per row, the index of its value. */
-type Coded = { values: string[]; codes: Uint32Array };
-
 /**
  * An OutputBatch as it crosses from an engine thread to the main thread. Cloning a batch's string
  * arrays (five strings a row) cost the pool 12-17 % of its runs/s on CPU-heavy runs (docs/performance.md,
@@ -25,10 +22,10 @@ type Coded = { values: string[]; codes: Uint32Array };
  */
 export type PackedBatch = {
   length: number;
-  curveKey: Coded;
-  tenorType: Coded;
-  tenorLabel: Coded;
-  metric: Coded;
+  curveKey: CodedText;
+  tenorType: CodedText;
+  tenorLabel: CodedText;
+  metric: CodedText;
   contractMonth: Int32Array;
   value: Float64Array;
   bandLower: Float64Array;
@@ -37,7 +34,7 @@ export type PackedBatch = {
   attribution: AttributionText;
 };
 
-function code(column: readonly string[]): Coded {
+function code(column: readonly string[]): CodedText {
   const index = new Map<string, number>();
   const values: string[] = [];
   const codes = new Uint32Array(column.length);
@@ -59,12 +56,6 @@ function code(column: readonly string[]): Coded {
     codes[i] = lastCode;
   }
   return { values, codes };
-}
-
-function decode({ values, codes }: Coded): string[] {
-  const out = new Array<string>(codes.length);
-  for (let i = 0; i < codes.length; i++) out[i] = values[codes[i] as number] as string;
-  return out;
 }
 
 /** A batch's attribution texts joined, as the engine joins them itself when asked (RunOptions.attributionText). */
@@ -90,10 +81,10 @@ export function packBatch(b: OutputBatch): { packed: PackedBatch; transfer: Arra
   const attribution = b.attributionText ?? joinAttribution(b);
   const packed: PackedBatch = {
     length: b.length,
-    curveKey: code(b.curveKey),
-    tenorType: code(b.tenorType),
-    tenorLabel: code(b.tenorLabel),
-    metric: code(b.metric),
+    curveKey: b.coded?.curveKey ?? code(b.curveKey),
+    tenorType: b.coded?.tenorType ?? code(b.tenorType),
+    tenorLabel: b.coded?.tenorLabel ?? code(b.tenorLabel),
+    metric: b.coded?.metric ?? code(b.metric),
     contractMonth: b.contractMonth,
     value: b.value,
     bandLower: b.bandLower,
@@ -108,24 +99,25 @@ export function packBatch(b: OutputBatch): { packed: PackedBatch; transfer: Arra
   return { packed, transfer: [...transfer, ...mine.map((v) => v.buffer as ArrayBuffer)] };
 }
 
+/**
+ * The batch again, its text columns still coded (`coded`) and its attribution still joined
+ * (`attributionText`): a writer reads each row's with `textAt` and `attributionAt` as it goes.
+ * Decoding them here, a string array per column and a string per row, cost the main thread
+ * ~9 ms a 107,840-row run, on the cores the engine threads need (docs/performance.md, "Runs across threads").
+ */
 export function unpackBatch(p: PackedBatch): OutputBatch {
-  const { text, ends, isNull } = p.attribution;
-  const attribution = new Array<string | null>(p.length);
-  for (let i = 0, start = 0; i < p.length; i++) {
-    const end = ends[i] as number;
-    attribution[i] = isNull[i] ? null : text.slice(start, end);
-    start = end;
-  }
   return {
     length: p.length,
-    curveKey: decode(p.curveKey),
-    tenorType: decode(p.tenorType) as TenorType[],
-    tenorLabel: decode(p.tenorLabel),
-    metric: decode(p.metric),
+    curveKey: [],
+    tenorType: [],
+    tenorLabel: [],
+    metric: [],
+    coded: { curveKey: p.curveKey, tenorType: p.tenorType, tenorLabel: p.tenorLabel, metric: p.metric },
     contractMonth: p.contractMonth,
     value: p.value,
     bandLower: p.bandLower,
     bandUpper: p.bandUpper,
-    attribution,
+    attribution: [],
+    attributionText: p.attribution,
   };
 }

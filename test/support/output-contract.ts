@@ -1,6 +1,7 @@
 /**
  * The output store's write-side contract, one suite for every OutputWriter: rows arrive exactly as
- * given (awkward text, every float bit, NaN and ±Infinity included), a second write replaces the
+ * given (awkward text, every float bit, NaN and ±Infinity included; also as an engine thread hands
+ * batches over, text columns coded and attribution joined), a second write replaces the
  * first, a failing commit leaves nothing of its write, deleteRun removes one run's rows only, and an
  * attribution with a non-finite entry is stored as JSON (the entry as the string "Infinity").
  * A store plugs in with a harness that creates runs and reads rows back in one common shape.
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Transaction, Tx } from "../../src/adapters/postgres";
 import type { OutputBatch } from "../../src/engine/types";
 import { type OutputBatches, type OutputWriter, type RunOutputMeta, writeRun } from "../../src/outputs/store";
+import { packBatch, unpackBatch } from "../../src/worker/messages";
 
 /** A stored row; dates as YYYY-MM-DD, computed_ts as YYYY-MM-DDTHH:MM:SS.mmm (UTC), attribution parsed. */
 export type StoredRow = {
@@ -123,6 +125,22 @@ export function describeOutputWriterContract(name: string, open: () => Promise<C
         expect(rows).toEqual(expectedRows(meta, [b]));
         // the sign of -0 too (asserted on its own: not every matcher tells -0 from 0)
         expect(Object.is(rows.find((r) => r.curve_key === b.curveKey[3])?.value, -0)).toBe(true);
+      },
+      timeoutMs,
+    );
+
+    test(
+      "batches as an engine thread hands them over (text columns coded, attribution joined) arrive as the same rows",
+      async () => {
+        const meta = await h.newRun();
+        const given = () => [contractBatch(300, "a:"), contractBatch(200, "b:")];
+        const across = given().map((b) => {
+          const { packed, transfer } = packBatch(b);
+          return unpackBatch(structuredClone(packed, { transfer }));
+        });
+        expect(across.every((b) => b.coded !== undefined && b.attributionText !== undefined && b.curveKey.length === 0 && b.attribution.length === 0)).toBe(true);
+        expect(await write(meta, across)).toBe(500);
+        expect(await rowsOf(meta.runId)).toEqual(expectedRows(meta, given()));
       },
       timeoutMs,
     );

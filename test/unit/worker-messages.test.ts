@@ -5,19 +5,32 @@
  */
 import { describe, expect, test } from "bun:test";
 import { runScenario } from "../../src/engine";
-import type { OutputBatch } from "../../src/engine/types";
+import { attributionAt, textAt } from "../../src/engine/batch";
+import type { OutputBatch, TextColumn } from "../../src/engine/types";
 import { packBatch, unpackBatch } from "../../src/worker/messages";
 import { WorkerPool } from "../../src/worker/pool";
 import { WORKED_EXAMPLE } from "./engine/helpers";
 
-/** A batch as plain arrays, to compare with toEqual (numbers compared by Object.is: -0 is not 0, NaN is NaN). */
-const plain = (b: OutputBatch) => ({
-  ...b,
-  contractMonth: [...b.contractMonth],
-  value: [...b.value],
-  bandLower: [...b.bandLower],
-  bandUpper: [...b.bandUpper],
-});
+/**
+ * A batch as plain arrays, to compare with toEqual (numbers compared by Object.is: -0 is not 0, NaN
+ * is NaN); its texts one per row, as `textAt` and `attributionAt` read them whichever form they came in.
+ */
+const plain = (b: OutputBatch) => {
+  const { attributionText: _joined, coded: _coded, ...rest } = b;
+  const texts = (column: TextColumn) => Array.from({ length: b.length }, (_, i) => textAt(b, column, i));
+  return {
+    ...rest,
+    curveKey: texts("curveKey"),
+    tenorType: texts("tenorType"),
+    tenorLabel: texts("tenorLabel"),
+    metric: texts("metric"),
+    contractMonth: [...b.contractMonth],
+    value: [...b.value],
+    bandLower: [...b.bandLower],
+    bandUpper: [...b.bandUpper],
+    attribution: Array.from({ length: b.length }, (_, i) => attributionAt(b, i)),
+  };
+};
 
 function awkward(): OutputBatch {
   const curveKey = ["PJM_WEST", "PJM_WEST", "ÉLEC\tQ", "PJM_WEST", "", "😀"];
@@ -51,6 +64,18 @@ describe("a batch across the thread boundary", () => {
     const empty: OutputBatch = { ...awkward(), length: 0, curveKey: [], tenorType: [], tenorLabel: [], metric: [], attribution: [] };
     for (const k of ["contractMonth", "value", "bandLower", "bandUpper"] as const) (empty as Record<typeof k, Int32Array | Float64Array>)[k] = empty[k].subarray(0, 0);
     expect(acrossThreads(empty).length).toBe(0);
+  });
+
+  test("text columns stay coded across: no string array per column, each row's text read through its code", () => {
+    const got = acrossThreads(awkward());
+    expect([got.curveKey.length, got.attribution.length]).toEqual([0, 0]);
+    expect(got.coded?.curveKey.values).toEqual(["PJM_WEST", "ÉLEC\tQ", "", "😀"]);
+  });
+
+  test("the comparison sees a difference: a code that points at another value does not unpack equal", () => {
+    const { packed } = packBatch(awkward());
+    packed.curveKey.codes[1] = 1;
+    expect(plain(unpackBatch(packed))).not.toEqual(plain(awkward()));
   });
 
   test("the comparison sees a difference: attribution offsets shifted by one do not unpack equal", () => {

@@ -31,12 +31,12 @@ import { createLogger } from "../../src/platform/logger";
 import { withTimeout } from "../../src/platform/timers";
 import { createLocalQueue } from "../../src/runs/queue";
 import { startWorker } from "../../src/worker";
-import { buildApp, call, createTestDb, type TestDb } from "../../test/support/app";
+import { apiApp, call, createTestDb, type TestDb } from "../../test/support/app";
 import { requireService, serviceEnv } from "../../test/support/services";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
 import { kafkaWorkers } from "./runs-kafka";
 
-type App = Awaited<ReturnType<typeof buildApp>>;
+type App = Awaited<ReturnType<typeof apiApp>>;
 const tenant = { "x-aurum-tenant": "bench" };
 
 export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
@@ -70,12 +70,16 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
     let onSucceeded = () => {};
     async function withWorker<T>(threads: number, writer: OutputWriter, fn: (app: App) => Promise<T>): Promise<T> {
       const queue = createLocalQueue();
-      const app = await buildApp(db, { AURUM_API_AUTH_DISABLED: "1" }, queue);
+      // The app as a server runs it: the tests' app (buildApp) also checks every response against
+      // the OpenAPI document, on the main thread the worker shares (~1 ms a run).
+      const app = await apiApp(db, loadConfig({ AURUM_LOG_LEVEL: "silent", AURUM_API_AUTH_DISABLED: "1" }), { queue });
       const worker = await startWorker({
         mode: "embedded",
         sql: db.sql,
         metrics: createMetrics(),
-        config: { ...loadConfig({}), workerConcurrency: threads, workerPollMs: 50 },
+        // The default poll (1 s): the dispatcher wakes on each trigger and each finished run anyway.
+        // Every 50 ms, as until stop 43, it queried for lapsed leases and queued runs on the cores the engine threads needed.
+        config: { ...loadConfig({}), workerConcurrency: threads },
         log: createLogger("silent"),
         queue,
         writer,

@@ -1,6 +1,7 @@
 /**
  * The image's Docker HEALTHCHECK. One image runs several verbs, so the check first finds which verb
- * this container runs (from /proc), then asks that process's own probe endpoint on the port its
+ * this container runs (from /proc: the `bun src/main.ts <verb>` process of this app's directory, so
+ * that other bun processes, as on a shared test machine, do not count), then asks that process's own probe endpoint on the port its
  * configuration gives: `api`/`start` → AURUM_API_PORT, `worker` → AURUM_SCENARIO_METRICS_PORT.
  * A `migrate` container is healthy while it runs (it exits by itself). Exit 0 healthy, 1 not.
  *
@@ -10,7 +11,8 @@
  * Kubernetes ignores HEALTHCHECK and uses the probes in deploy/k8s; this is for Docker and compose.
  * It reads the configuration through src/config.ts, so defaults can never drift from the app's.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config";
 
 export type Verb = "start" | "api" | "worker" | "migrate";
@@ -31,8 +33,22 @@ function loopbackFor(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-/** The verb of the `bun src/main.ts <verb>` process in this PID namespace, if there is one. */
-export function findVerb(procDir = "/proc"): Verb | undefined {
+/** The app's directory: /app in the image, this script's `../..`. */
+const APP_ROOT = resolve(import.meta.dir, "../..");
+
+/**
+ * The verb of the `bun src/main.ts <verb>` process in this PID namespace that runs `appRoot`'s
+ * src/main.ts (its working directory resolves the path), if there is one. The image holds only
+ * that one; beside the image-steps test's API, the test machine ran other tests' workers, and the
+ * check once asked a worker's port for the API's health (exit 1).
+ */
+export function findVerb(procDir = "/proc", appRoot = APP_ROOT): Verb | undefined {
+  let main: string;
+  try {
+    main = join(realpathSync(appRoot), "src/main.ts");
+  } catch {
+    return undefined;
+  }
   let entries: string[];
   try {
     entries = readdirSync(procDir).filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
@@ -41,13 +57,15 @@ export function findVerb(procDir = "/proc"): Verb | undefined {
   }
   for (const pid of entries) {
     let argv: string[];
+    let cwd: string;
     try {
       argv = readFileSync(`${procDir}/${pid}/cmdline`, "utf8").split("\0");
+      cwd = realpathSync(`${procDir}/${pid}/cwd`);
     } catch {
-      continue; // the process ended while we looked
+      continue; // the process ended while we looked, or is another user's
     }
     const i = argv.findIndex((a) => a.endsWith("src/main.ts"));
-    const verb = i >= 0 ? argv[i + 1] : undefined;
+    const verb = i >= 0 && resolve(cwd, argv[i] as string) === main ? argv[i + 1] : undefined;
     if (verb && VERBS.includes(verb)) return verb as Verb;
   }
   return undefined;

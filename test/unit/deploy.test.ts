@@ -5,7 +5,7 @@
  * or cluster is needed; `kubectl kustomize` (client only, offline) renders the overlays when present.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import postgres from "postgres";
@@ -237,21 +237,29 @@ describe("deploy/docker/healthcheck.ts", () => {
     expect(probeUrl("migrate", {})).toBeUndefined();
   });
 
-  test("finds the verb from the process table", () => {
+  test("finds the verb from the process table: the process that runs this app's src/main.ts, no other", () => {
     const proc = mkdtempSync(join(tmpdir(), "aurum-proc-"));
+    const app = mkdtempSync(join(tmpdir(), "aurum-app-"));
+    const other = mkdtempSync(join(tmpdir(), "aurum-other-"));
     try {
-      const ps = (pid: number, argv: string[]) => {
+      const ps = (pid: number, argv: string[], cwd = app) => {
         mkdirSync(join(proc, String(pid)));
         writeFileSync(join(proc, String(pid), "cmdline"), `${argv.join("\0")}\0`);
+        symlinkSync(cwd, join(proc, String(pid), "cwd"));
       };
       mkdirSync(join(proc, "self")); // not a pid: ignored
       ps(1, ["/usr/local/bin/bun", "src/main.ts", "worker"]);
-      expect(findVerb(proc)).toBe("worker");
+      expect(findVerb(proc, app)).toBe("worker");
       rmSync(join(proc, "1"), { recursive: true });
       ps(7, ["/usr/local/bin/bun", "/app/deploy/docker/healthcheck.ts"]);
-      expect(findVerb(proc)).toBeUndefined();
+      expect(findVerb(proc, app)).toBeUndefined();
+      // Another checkout's process on the same machine (the image-steps test beside other tests' workers).
+      ps(3, ["/usr/local/bin/bun", "src/main.ts", "worker"], other);
+      expect(findVerb(proc, app)).toBeUndefined();
+      ps(9, ["/usr/local/bin/bun", join(app, "src/main.ts"), "api"], other);
+      expect(findVerb(proc, app)).toBe("api");
     } finally {
-      rmSync(proc, { recursive: true, force: true });
+      for (const d of [proc, app, other]) rmSync(d, { recursive: true, force: true });
     }
   });
 

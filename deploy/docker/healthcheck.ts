@@ -56,17 +56,15 @@ export function findVerb(procDir = "/proc", appRoot = APP_ROOT): Verb | undefine
     return undefined;
   }
   for (const pid of entries) {
-    let argv: string[];
-    let cwd: string;
     try {
-      argv = readFileSync(`${procDir}/${pid}/cmdline`, "utf8").split("\0");
-      cwd = realpathSync(`${procDir}/${pid}/cwd`);
+      const argv = readFileSync(`${procDir}/${pid}/cmdline`, "utf8").split("\0");
+      const i = argv.findIndex((a) => a.endsWith("src/main.ts"));
+      const verb = argv[i + 1];
+      // Only a main.ts process's working directory is read: it resolves the path to this app's or another's.
+      if (i >= 0 && verb && VERBS.includes(verb) && resolve(realpathSync(`${procDir}/${pid}/cwd`), argv[i] as string) === main) return verb as Verb;
     } catch {
-      continue; // the process ended while we looked, or is another user's
+      // the process ended while we looked, or is another user's
     }
-    const i = argv.findIndex((a) => a.endsWith("src/main.ts"));
-    const verb = i >= 0 && resolve(cwd, argv[i] as string) === main ? argv[i + 1] : undefined;
-    if (verb && VERBS.includes(verb)) return verb as Verb;
   }
   return undefined;
 }

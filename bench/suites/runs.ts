@@ -4,10 +4,11 @@
  *   speed-up) and then written to Postgres (the speed-up with writing, and what writing a run costs);
  * - runs/s: short runs triggered at once through the API, embedded worker with 2 threads, from the
  *   first trigger to the last SUCCEEDED;
- * - ingest, after the pool section's rows are truncated (quietDatabase): one larger run at a time; output rows/s from claim to SUCCEEDED (engine + write +
- *   commit), against a raw `COPY ... FROM STDIN` of the very same rows into a table with the same
- *   indexes, sent by psql (the ceiling), in the same round, in text and in binary format (the
- *   Postgres writer's; its goal is against that one);
+ * - ingest, after the pool section's rows are truncated (quietDatabase): one larger run at a
+ *   time; output rows/s from claim to SUCCEEDED (engine + write + commit), against a raw
+ *   `COPY ... FROM STDIN` of the very same rows into a table with the same indexes, sent by psql
+ *   (the ceiling), in the same round, in text and in binary format (the Postgres writer's; its
+ *   goal is against that one);
  * - backfill (Iceberg only): the Postgres ingest's runs copied into Iceberg, rows/s, against the
  *   same raw COPY;
  * - Kafka mode: runs/s and rows/s with 1 and then 2 worker processes (bench/suites/runs-kafka.ts).

@@ -3,7 +3,8 @@
  * against the API process on Postgres, a 400,000-row export (about 60 MB of CSV, ten times what
  * loopback sockets buffer) arrives whole (count, checksum, order), a slow client is held back by
  * backpressure, a client that leaves ends the query, and the export limit. Flat memory at 1,000,000
- * and 5,000,000 rows is run-memory.test.ts' (the export of its large run). Throughput against psql is in the bench (bench/outputs.ts).
+ * and 5,000,000 rows is run-memory.test.ts' (the export of its large run). Throughput against psql
+ * is in the bench (bench/outputs.ts).
  * @test-waits: most of its time is a client throttled to 1 MB/s for 30 s (CPU 5 s of 48 s), so
  *   scripts/test.ts may run it beside a file that holds the machine alone.
  */

@@ -3,15 +3,16 @@ import { type Sql, transactions } from "../adapters/postgres";
 import { AppError } from "../platform/errors";
 import type { CurveIdentity, ObservationBatch } from "./csv";
 import type { CurveRecord } from "./model";
-import type { CurveSnapshotRef, SnapshotCurve, SnapshotHistoryRow, SnapshotRows } from "./snapshots";
+import { type CurveSnapshotRef, contentHash, type SnapshotCurve, type SnapshotHistoryRow, type SnapshotRows } from "./snapshots";
 
 export type ImportResult = { rows: number; curves: number; inserted: number; updated: number };
 export type ObservationRow = { asof_date: string; contract_month: string; mid: number };
 
 /**
- * The content hash of a snapshot (the same expression as in ddl/postgres/010_run_inputs.sql):
- * sha256 over (yyyymm as int4, mid as float8) in binary, ordered by month, so no text formatting
- * setting can change it. `o` is curve_observation.
+ * The content hash of a snapshot (the same expression as in ddl/postgres/010_run_inputs.sql, and
+ * as contentHash in snapshots.ts computes it from rows read back): sha256 over (yyyymm as int4,
+ * mid as float8) in binary, ordered by month, so no text formatting setting can change it. `o` is
+ * curve_observation.
  */
 const CONTENT_HASH = `encode(sha256(string_agg(int4send((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int) || float8send(o.mid), ''::bytea order by o.contract_month)), 'hex')`;
 
@@ -168,19 +169,25 @@ export function createCurveRepo(sql: Sql) {
         order by s.curve_key, s.asof_date`;
     },
 
-    /** The rows of these snapshots, with each one's content hash recomputed from the rows read. */
+    /**
+     * The rows of these snapshots, with each one's content hash recomputed from the rows read (in
+     * JavaScript, over the very numbers the engine gets: contentHash). One small aggregate per
+     * snapshot through the primary key; as one GROUP BY with the hash in SQL, as until stop 45, it
+     * took 22-36 ms of a 40-curve run's ~700 ms (a sort of every row by curve key under the
+     * database's collation, then three ordered aggregates and the bytea concatenation), now ~6 ms.
+     */
     async readSnapshots(refs: readonly CurveSnapshotRef[]): Promise<SnapshotRows[]> {
       if (!refs.length) return [];
-      return sql<SnapshotRows[]>`
-        select c.curve_key, c.market, c.location, c.product, c.block, c.unit, s.asof_date::text as asof_date,
-               array_agg((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int order by o.contract_month) as months,
-               array_agg(o.mid order by o.contract_month) as mids,
-               ${sql.unsafe(CONTENT_HASH)} as content_hash
+      const rows = await sql<Omit<SnapshotRows, "content_hash">[]>`
+        select c.curve_key, c.market, c.location, c.product, c.block, c.unit, s.asof_date::text as asof_date, o.months, o.mids
         from unnest(${refs.map((r) => r.curve_key)}::text[], ${refs.map((r) => r.asof_date)}::date[]) as s(curve_key, asof_date)
         join curve c on c.curve_key = s.curve_key
-        join curve_observation o on o.curve_key = s.curve_key and o.asof_date = s.asof_date
-        group by c.curve_key, s.asof_date
-        order by c.curve_key`;
+        cross join lateral (
+          select array_agg((date_part('year', contract_month) * 100 + date_part('month', contract_month))::int order by contract_month) as months,
+                 array_agg(mid order by contract_month) as mids
+          from curve_observation where curve_key = s.curve_key and asof_date = s.asof_date
+          having count(*) > 0) o`;
+      return rows.map((r) => ({ ...r, content_hash: contentHash(r.months, r.mids) }));
     },
 
     /** Product, market and location of these keys (drivers that reference a curve are checked against them). */

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
 import { CSV_COLUMNS } from "../../src/curves/model";
+import { createCurveRepo } from "../../src/curves/repo";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
 import { fingerprint } from "../../src/runs/fingerprint";
@@ -251,6 +252,25 @@ describe("a curve snapshot that changes after the trigger", () => {
     expect(done.error).toMatchObject({ code: "CURVE_SNAPSHOT_CHANGED" });
     expect(String(done.error?.message)).toContain(`${HH} as of ${asof}`);
     expect(Number((await h.db.sql`select count(*)::int as n from scenario_output where run_id = ${run.id}`)[0]?.n)).toBe(0);
+  });
+
+  test("the hash the worker computes from the rows it reads (contentHash) is the one Postgres recorded, to the bit; a mid one ulp off is told apart", async () => {
+    const key = "HASH_CHECK_POWER";
+    const asof = "2026-06-30";
+    // Awkward doubles: zero, the smallest denormal, the plausible range's edge (docs/curves.md), an inexact sum, a negative price.
+    const mids = [0, 5e-324, 99_999.99999999999, 0.1 + 0.2, -1234.5678901234567, 2 ** -1022, 42];
+    const lines = mids.map((mid, i) => [key, "PJM", "WEST", "power", "ON_PEAK", "USD/MWh", asof, `2027-0${i + 1}`, String(mid)].join(","));
+    expect((await h.importCsv([CSV_COLUMNS.join(","), ...lines].join("\n"))).status).toBe(200);
+    const [recorded] = await h.db.sql<{ content_hash: string }[]>`select content_hash from curve_snapshot where curve_key = ${key} and asof_date = ${asof}`;
+    const repo = createCurveRepo(h.db.sql);
+    const read = async () => (await repo.readSnapshots([{ curve_key: key, asof_date: asof, content_hash: recorded?.content_hash as string }]))[0];
+    const first = await read();
+    expect(first?.mids).toEqual(mids);
+    expect(first?.months).toEqual(mids.map((_, i) => 202701 + i));
+    expect(first?.content_hash).toBe(recorded?.content_hash as string);
+    // The negative case: the same rows with 0.1 + 0.2 moved by one ulp in place (as a re-import would).
+    await h.db.sql`update curve_observation set mid = ${0.1 + 0.2 + 2 ** -54}::float8 where curve_key = ${key} and contract_month = '2027-04-01'`;
+    expect((await read())?.content_hash).not.toBe(recorded?.content_hash as string);
   });
 });
 

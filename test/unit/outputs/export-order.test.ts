@@ -1,16 +1,21 @@
 /**
  * exportOrder: every row once, in (metric, curve_key, tenor_type, contract_month) order, checked
- * against a plain sort of all rows; for engine output, synthetic batches and shuffled rows.
+ * against a plain sort of all rows; for engine output, synthetic batches and shuffled rows, as
+ * plain batches and coded as an engine thread sends them.
  */
 import { describe, expect, test } from "bun:test";
 import { runScenario } from "../../../src/engine";
+import { textAt } from "../../../src/engine/batch";
 import type { OutputBatch } from "../../../src/engine/types";
 import { exportOrder } from "../../../src/outputs/export-order";
+import { packBatch, unpackBatch } from "../../../src/worker/messages";
 import { syntheticBatches } from "../../support/output-batches";
 import { sampleInput } from "../engine/helpers";
 
 type Key = [string, string, string, number];
-const keyOf = (b: OutputBatch, i: number): Key => [b.metric[i] as string, b.curveKey[i] as string, b.tenorType[i] as string, b.contractMonth[i] as number];
+const keyOf = (b: OutputBatch, i: number): Key => [textAt(b, "metric", i), textAt(b, "curveKey", i), textAt(b, "tenorType", i), b.contractMonth[i] as number];
+/** The batches as an engine thread hands them over: text columns coded, each batch with its own distinct values (src/worker/messages.ts). */
+const coded = (batches: OutputBatch[]) => batches.map((b) => unpackBatch(packBatch(b).packed));
 /** Text by its UTF-8 bytes (code point order, the database's under the C collation), numbers by value. */
 const compare = (x: Key, y: Key) => {
   for (let i = 0; i < 4; i++) {
@@ -63,6 +68,8 @@ describe("exportOrder", () => {
     ["engine output (monthly, quarterly and calendar tenors)", engine],
     ["synthetic batches", syntheticBatches(30_000, 7_000)],
     ["engine output, shuffled across batches", shuffled(engine)],
+    ["engine output, coded as from an engine thread", coded(engine)],
+    ["engine output, shuffled across batches, then coded", coded(shuffled(engine))],
   ] as const) {
     test(`${name}: each row once, in key order`, () => {
       const { got, want, pairs } = orders(batches as OutputBatch[]);

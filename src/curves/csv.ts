@@ -5,6 +5,7 @@
  */
 import { parse } from "fast-csv";
 import { AppError } from "../platform/errors";
+import { isCalendarDate } from "../platform/time";
 import { midProblem } from "./bounds";
 import { BLOCKS, type Block, CSV_COLUMNS, CURVE_KEY_PATTERN, PRODUCTS, type Product } from "./model";
 
@@ -14,7 +15,6 @@ export type CurveIdentity = { market: string; location: string; product: Product
 export type ObservationBatch = { line: number[]; curveKey: string[]; asofDate: string[]; contractMonth: string[]; mid: number[] };
 
 const KEY = new RegExp(CURVE_KEY_PATTERN);
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MONTH = /^(\d{4})-(\d{2})(?:-01)?$/;
 
 /** The longest record (line) accepted: a real one is under 200 bytes; an unclosed quote would otherwise swallow the file. */
@@ -28,11 +28,6 @@ function excerpt(text: string): string {
 
 function lineError(line: number, column: string, message: string): AppError {
   return new AppError("VALIDATION_ERROR", `line ${line}: ${column} ${message}; nothing was imported`, [{ field: `line ${line}: ${column}`, location: "body", message }]);
-}
-
-function validDate(y: number, m: number, d: number): boolean {
-  const date = new Date(Date.UTC(y, m - 1, d));
-  return y >= 1900 && y <= 2200 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
 /**
@@ -75,10 +70,9 @@ export async function* parseCurveCsv(
       if (!product) throw lineError(line, "product", `must be one of ${PRODUCTS.join(", ")}`);
       const block = BLOCKS.find((b) => b === blockRaw.toUpperCase());
       if (!block) throw lineError(line, "block", `must be one of ${BLOCKS.join(", ")}`);
-      const d = DATE.exec(asof);
-      if (!d || !validDate(Number(d[1]), Number(d[2]), Number(d[3]))) throw lineError(line, "asof_date", "must be a date YYYY-MM-DD");
+      if (!isCalendarDate(asof)) throw lineError(line, "asof_date", "must be a date YYYY-MM-DD");
       const m = MONTH.exec(month);
-      if (!m || !validDate(Number(m[1]), Number(m[2]), 1)) throw lineError(line, "contract_month", "must be a month YYYY-MM (or YYYY-MM-01)");
+      if (!m || !isCalendarDate(`${m[1]}-${m[2]}-01`)) throw lineError(line, "contract_month", "must be a month YYYY-MM (or YYYY-MM-01)");
       // Number() also reads "NaN", "Infinity" and "1e999" (Infinity); midProblem refuses them and out-of-range values.
       const mid = midRaw === "" ? Number.NaN : Number(midRaw);
       const problem = midProblem(mid, unit);

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config";
 import { authorize, hasPermission, type Permission, type Principal } from "../platform/auth";
-import { decodeCursor, encodeCursor } from "../platform/cursor";
+import { keysetPage } from "../platform/cursor";
 import { AppError, badRequest } from "../platform/errors";
 import { JSON_LIMIT } from "../platform/json-page";
 import type { LimitLayer, PrefixRule } from "../ratelimit/policy";
@@ -181,12 +181,15 @@ export function createFlags(deps: { runtime: RuntimeConfig; repo: ConfigRepo; co
       async audit(p: Principal, q: { scope?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
         authorizeAdmin(p);
         const limit = q.limit ?? 50;
-        const fingerprint = q.scope ?? "*";
-        const beforeId = q.cursor ? decodeCursor(q.cursor, fingerprint, AUDIT_CURSOR).i : undefined;
-        const rows = await repo.audit({ scope: q.scope, limit: limit + 1, beforeId });
-        const items = rows.slice(0, limit);
-        const last = items.at(-1);
-        return { items, limit, nextCursor: rows.length > limit && last ? encodeCursor({ i: last.id }, fingerprint) : null };
+        const page = await keysetPage({
+          cursor: q.cursor,
+          limit,
+          filters: { scope: q.scope ?? "*" },
+          shape: AUDIT_CURSOR,
+          fetch: (before) => repo.audit({ scope: q.scope, limit: limit + 1, beforeId: before?.i }),
+          keyOf: (row) => ({ i: row.id }),
+        });
+        return { ...page, limit };
       },
     },
   };

@@ -7,7 +7,7 @@
  */
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { t } from "elysia";
-import { decodeCursor, encodeCursor, filterFingerprint } from "../platform/cursor";
+import { keysetPage } from "../platform/cursor";
 import { type EnvelopeText, envelopeText } from "../platform/http";
 import { Meta } from "../platform/schema";
 import type { OutputFilter, OutputReader } from "./reader";
@@ -37,15 +37,17 @@ const SUMMARY_SHAPE = { g: /^[\s\S]{1,512}$/ };
 
 /** One page of the summary as envelope text (`meta`: count, limit, next_cursor, group_by), checked against its schema. */
 export async function summaryPage(reader: Pick<OutputReader, "latestByMetric">, filter: OutputFilter, rawCursor: string | undefined, limit: number): Promise<EnvelopeText> {
-  const fingerprint = filterFingerprint({ ...filter, kind: "latest-by-metric" });
-  const after = rawCursor ? decodeCursor(rawCursor, fingerprint, SUMMARY_SHAPE).g : undefined;
-  const rows = await reader.latestByMetric(filter, limit + 1, after);
-  const items = rows.slice(0, limit);
+  const { items, nextCursor } = await keysetPage({
+    cursor: rawCursor,
+    limit,
+    filters: { ...filter, kind: "latest-by-metric" },
+    shape: SUMMARY_SHAPE,
+    fetch: (after) => reader.latestByMetric(filter, limit + 1, after?.g),
+    keyOf: (row) => ({ g: row.metric }),
+  });
   if (!SUMMARY_CHECK.Check(items)) {
     const first = SUMMARY_CHECK.Errors(items).First();
     throw new Error(`the output store returned a summary row that does not match the MetricSummary schema: ${first?.path} ${first?.message}`);
   }
-  const last = items.at(-1);
-  const nextCursor = rows.length > limit && last ? encodeCursor({ g: last.metric }, fingerprint) : null;
   return envelopeText(items, { count: items.length, limit, next_cursor: nextCursor, group_by: "metric" });
 }

@@ -9,6 +9,7 @@ import { type TSchema, t } from "elysia";
 import { knownCapacityCredit, POLICY_NAMES, SHARE_POLICIES, TECHNOLOGY_KEYWORDS } from "../engine/params";
 import type { FieldIssue } from "../platform/errors";
 import { caseInsensitiveEnum, ENUM_VALUES } from "../platform/schema";
+import { isCalendarDay } from "../platform/time";
 import type { DriverType } from "./model";
 
 const Year = t.Integer({ minimum: 2000, maximum: 2100 });
@@ -232,9 +233,8 @@ export function validateAssumptions(assumptions: Assumption[]): { issues: FieldI
         break;
       case "fleet_change": {
         p.change_type = String(p.change_type).toLowerCase();
-        const [y, m, d] = String(p.effective_date).split("-").map(Number) as [number, number, number];
-        const date = new Date(Date.UTC(y, m - 1, d));
-        if (date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 2000 || y > 2100)
+        const y = Number(String(p.effective_date).slice(0, 4));
+        if (!isCalendarDay(String(p.effective_date)) || y < 2000 || y > 2100)
           issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
         if (p.technology !== undefined && knownCapacityCredit(p.technology as string) === undefined)
           issues.push({

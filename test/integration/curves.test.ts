@@ -91,6 +91,8 @@ for (const store of STORES) {
     const rejected: [string, string, RegExp, number?][] = [
       ["a non-numeric mid", `${HEADER}\n${row("BAD_A", "2030-01", 1)}\n${row("BAD_A", "2030-02", "abc")}\n`, /^line 3: mid/],
       ["an impossible as-of date", `${HEADER}\n${row("BAD_B", "2030-01", 1, { asof: "2026-02-30" })}\n`, /^line 2: asof_date/],
+      ["an as-of date before 1900", `${HEADER}\n${row("BAD_B", "2030-01", 1, { asof: "1899-12-31" })}\n`, /^line 2: asof_date/],
+      ["a contract month after 2200", `${HEADER}\n${row("BAD_C", "2201-01", 1)}\n`, /^line 2: contract_month/],
       ["a bad contract month", `${HEADER}\n${row("BAD_C", "2030-13", 1)}\n`, /^line 2: contract_month/],
       ["a wrong header", `curve,market\n${row("BAD_D", "2030-01", 1)}\n`, /^line 1: the header/],
       ["a missing column", `${HEADER}\n${row("BAD_E", "2030-01", 1)}\nBAD_E,PJM,West,power\n`, /^line 3: record has 4 fields/],

@@ -66,6 +66,11 @@ describe("driver and parameter validation", () => {
       [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, effective_date: "2028-02-30" } }],
       "/assumptions/0/payload/effective_date",
     ],
+    [
+      "an effective date after 2100",
+      [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, effective_date: "2101-01-01" } }],
+      "/assumptions/0/payload/effective_date",
+    ],
     ["an unknown fuel", [{ driver_type: "fuel_curve", payload: { ...drivers.fuel.payload, fuel: "hydrogen" } }], "/assumptions/0/payload/fuel"],
     ["an unknown payload field", [{ driver_type: "fleet_change", payload: { ...drivers.fleet.payload, colour: "red" } }], "/assumptions/0/payload/colour"],
     ["a bad shock_bp", [], "/parameters/shock_bp", { shock_bp: "25bp" }],

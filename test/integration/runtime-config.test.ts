@@ -96,6 +96,10 @@ describe("runtime config API", () => {
     const page2 = await call(jwtApp, "GET", `/v1/admin/config/audit-log?scope=tenant-audit&limit=2&cursor=${page1.json.meta.next_cursor}`, { headers });
     expect([...page1.json.data, ...page2.json.data].map((e: { id: string }) => e.id)).toEqual(log.json.data.map((e: { id: string }) => e.id));
     expect(page2.json.meta.next_cursor).toBeNull();
+    // A cursor is bound to its scope: reused for another scope, it is a 400, not a page of the wrong list.
+    const elsewhere = await call(jwtApp, "GET", `/v1/admin/config/audit-log?scope=global&limit=2&cursor=${page1.json.meta.next_cursor}`, { headers });
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.json.error.message).toContain("cursor");
     const [rows] = await db.sql`select count(*)::int as n from runtime_config_audit where scope = 'tenant-audit'`;
     expect(rows?.n).toBe(3);
   });

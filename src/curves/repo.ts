@@ -172,9 +172,10 @@ export function createCurveRepo(sql: Sql) {
     /**
      * The rows of these snapshots, with each one's content hash recomputed from the rows read (in
      * JavaScript, over the very numbers the engine gets: contentHash). One small aggregate per
-     * snapshot through the primary key; as one GROUP BY with the hash in SQL, as until stop 45, it
-     * took 22-36 ms of a 40-curve run's ~700 ms (a sort of every row by curve key under the
-     * database's collation, then three ordered aggregates and the bytea concatenation), now ~6 ms.
+     * snapshot through the primary key. As one GROUP BY with the hash in SQL, as until stop 45, it
+     * sorted every observation by curve key under the database's collation, then ran three ordered
+     * aggregates and the bytea concatenation: 18-36 ms of a 40-curve run in the worker, now 9-19 ms
+     * with the round trip (docs/performance.md).
      */
     async readSnapshots(refs: readonly CurveSnapshotRef[]): Promise<SnapshotRows[]> {
       if (!refs.length) return [];

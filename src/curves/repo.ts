@@ -3,18 +3,31 @@ import { type Sql, transactions } from "../adapters/postgres";
 import { AppError } from "../platform/errors";
 import type { CurveIdentity, ObservationBatch } from "./csv";
 import type { CurveRecord } from "./model";
-import { type CurveSnapshotRef, contentHash, type SnapshotCurve, type SnapshotHistoryRow, type SnapshotRows } from "./snapshots";
+import type { CurveSnapshotRef, SnapshotCurve, SnapshotHistoryRow, SnapshotRows } from "./snapshots";
 
 export type ImportResult = { rows: number; curves: number; inserted: number; updated: number };
 export type ObservationRow = { asof_date: string; contract_month: string; mid: number };
 
 /**
  * The content hash of a snapshot (the same expression as in ddl/postgres/010_run_inputs.sql, and
- * as contentHash in snapshots.ts computes it from rows read back): sha256 over (yyyymm as int4,
- * mid as float8) in binary, ordered by month, so no text formatting setting can change it. `o` is
+ * as contentHash below computes it from rows read back): sha256 over (yyyymm as int4, mid as
+ * float8) in binary, ordered by month, so no text formatting setting can change it. `o` is
  * curve_observation.
  */
 const CONTENT_HASH = `encode(sha256(string_agg(int4send((extract(year from o.contract_month) * 100 + extract(month from o.contract_month))::int) || float8send(o.mid), ''::bytea order by o.contract_month)), 'hex')`;
+
+/**
+ * CONTENT_HASH of rows read back, byte for byte: sha256 over each (yyyymm as a big-endian int4,
+ * mid as a big-endian float8, as int4send and float8send write them), in month order, as hex.
+ */
+function contentHash(months: readonly number[], mids: readonly number[]): string {
+  const bytes = new DataView(new ArrayBuffer(12 * months.length));
+  for (let i = 0; i < months.length; i++) {
+    bytes.setInt32(12 * i, months[i] as number);
+    bytes.setFloat64(12 * i + 4, mids[i] as number);
+  }
+  return new Bun.CryptoHasher("sha256").update(bytes.buffer).digest("hex");
+}
 
 const COLUMNS = `curve_key, market, location, product, block, unit, first_month::text as first_month, last_month::text as last_month,
   latest_asof::text as latest_asof, observations::int as observations`;

@@ -233,9 +233,9 @@ export function validateAssumptions(assumptions: Assumption[]): { issues: FieldI
         break;
       case "fleet_change": {
         p.change_type = String(p.change_type).toLowerCase();
-        const y = Number(String(p.effective_date).slice(0, 4));
-        if (!isCalendarDay(String(p.effective_date)) || y < 2000 || y > 2100)
-          issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
+        const day = String(p.effective_date);
+        const y = Number(day.slice(0, 4));
+        if (!isCalendarDay(day) || y < 2000 || y > 2100) issues.push({ field: `${at}/effective_date`, location: "body", message: "must be a real date between 2000 and 2100" });
         if (p.technology !== undefined && knownCapacityCredit(p.technology as string) === undefined)
           issues.push({
             field: `${at}/technology`,

@@ -117,6 +117,8 @@ export const POOL_RESET = { closes: 3, windowMs: 5_000 };
  * (killed backends, a restarted server, or the timeouts of such broken connections) queries go to
  * a new pool, and the old one is ended once its in-flight queries finished (at most 5 s). Only
  * closes while the pool is in use count (an idle service's connections all time out together).
+ * The stale timer itself is now fixed in the driver (scripts/patch-dependencies.mjs,
+ * docs/decisions/0008); the pool still replaces connections that keep failing for other reasons.
  *
  * `sql` forwards every call and property to the current pool; fragments and helpers made by an
  * earlier pool (`sql.unsafe(...)` kept by a repo) remain valid in the next one.

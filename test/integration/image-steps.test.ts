@@ -49,12 +49,11 @@ describe("the Dockerfile's steps on a clean copy, without Docker", () => {
     mkdirSync(app);
     // deps stage: its COPY sources, then its RUN (the production install), as written.
     for (const s of deps.filter((s) => s.op === "COPY")) for (const src of s.args.split(/\s+/).slice(0, -1)) cpSync(join(ROOT, src), join(build, basename(src)));
-    const install =
-      deps
-        .find((s) => s.op === "RUN")
-        ?.args.split("&&")[0]
-        ?.trim() ?? "";
-    expect(install).toStartWith("bun install --production --frozen-lockfile");
+    // Its commands but the last (mkdir -p /empty/data, the image's empty data folder, made below).
+    const commands = (deps.find((s) => s.op === "RUN")?.args.split("&&") ?? []).map((c) => c.trim());
+    expect(commands[0]).toStartWith("bun install --production --frozen-lockfile");
+    expect(commands.at(-1)).toBe("mkdir -p /empty/data");
+    const install = commands.slice(0, -1).join(" && ");
     const proc = Bun.spawn(["sh", "-c", install], { cwd: build, stdout: "pipe", stderr: "pipe" });
     const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
     if (code !== 0) throw new Error(`${install} failed (${code}):\n${err}`);
@@ -105,6 +104,8 @@ describe("the Dockerfile's steps on a clean copy, without Docker", () => {
     expect(existsSync(join(app, "test"))).toBe(false);
     expect(existsSync(join(app, "node_modules/@biomejs"))).toBe(false);
     expect(existsSync(join(app, "node_modules/playwright-core"))).toBe(false);
+    // The install skips this package's postinstall (--ignore-scripts); the image patches postgres.js itself.
+    expect(readFileSync(join(app, "node_modules/postgres/src/connection.js"), "utf8")).toContain("/* aurum patch:");
   });
 
   test("the entry point runs migrate, then api: /healthz, the HEALTHCHECK command, SIGTERM → exit 0", async () => {

@@ -3,12 +3,20 @@
  * on a test database of our own), requests answer 200 or a 503 (within about a second on a quiet
  * machine, logged; they waited ~10 s, postgres.js's connect timeout, before), and the service
  * recovers by itself, every connection of its pool included.
+ *
+ * Then the driver's own failures at such moments, fixed in postgres.js by
+ * scripts/patch-dependencies.mjs (docs/decisions/0008): connections killed every few milliseconds
+ * leave no request waiting forever (queries handed to a connection between its socket's error and
+ * close were never settled: a request once hung 119 s in a full run), and an API process survives
+ * backends killed as they connect (an uncaught TypeError or an unhandled rejection in the driver
+ * ended it within 2-3 kills).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { ADMIN_PG_URL, buildApp, call, createTestDb, type TestDb } from "../support/app";
 import { eventually } from "../support/eventually";
 import { dropSoon } from "../support/limits";
+import { startService } from "../support/service";
 
 describe("Postgres connections killed under load", () => {
   let db: TestDb;
@@ -26,6 +34,17 @@ describe("Postgres connections killed under load", () => {
   }, 120_000);
 
   const killAll = async () => (await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid()`).length;
+  /** Kills every backend of the database (only those that connected within the last second: `fresh`) every `everyMs`, for `ms`; resolves with how many. */
+  const killFor = async (ms: number, everyMs: number, fresh = false) => {
+    let killed = 0;
+    for (const until = performance.now() + ms; performance.now() < until; await Bun.sleep(everyMs))
+      killed += fresh
+        ? (
+            await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid() and backend_start > now() - interval '1 second'`
+          ).length
+        : await killAll();
+    return killed;
+  };
 
   test("every request answers 200 or 503 while the connections are killed repeatedly; afterwards the service recovers by itself and all succeed again", async () => {
     const app = await buildApp(db);
@@ -103,5 +122,67 @@ describe("Postgres connections killed under load", () => {
     // Every slot of the pool connects: the server sees several of our backends again.
     const [{ n }] = await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid()`;
     expect(n).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+
+  test("killed every 30 ms for 5 s: every request still ends (200 or 503), none left waiting", async () => {
+    const app = await buildApp(db);
+    const h = { "x-aurum-tenant": "t-pg-faults" };
+    const statuses = new Map<number, number>();
+    let waiting = 0;
+    let stop = false;
+    const client = async () => {
+      while (!stop) {
+        waiting++;
+        const { status } = await call(app, "GET", "/v1/scenarios?limit=1", { headers: h });
+        waiting--;
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    const clients = Promise.all(Array.from({ length: 16 }, client));
+    const killed = await killFor(5_000, 30);
+    stop = true;
+    // Each request is bounded by the 1 s connect timeout and a retired pool's 5 s end: 20 s is a
+    // ceiling for a loaded machine, not a latency. Before the fix, requests stayed here for good.
+    await Promise.race([clients, Bun.sleep(20_000)]);
+    console.log(`item 15, Postgres, killed every 30 ms: ${killed} backends; statuses ${JSON.stringify(Object.fromEntries(statuses))}; still waiting 20 s later: ${waiting}`);
+    expect(killed).toBeGreaterThan(0);
+    expect(waiting).toBe(0);
+    expect([...statuses.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([]);
+  }, 120_000);
+
+  test("an API process outlives backends killed as they connect, and serves again afterwards", async () => {
+    const api = await startService("api", { ...process.env, AURUM_APP_DB_DSN: db.url as string, AURUM_API_AUTH_DISABLED: "1", AURUM_API_RATE_LIMIT_ENABLED: "0" });
+    let exit: number | undefined;
+    void api.proc.exited.then((code) => (exit = code));
+    const get = () =>
+      fetch(`${api.base}/v1/scenarios?limit=1`, { headers: { "x-aurum-tenant": "t-pg-faults" } }).then(
+        (r) => r.status,
+        () => 0,
+      );
+    try {
+      const statuses = new Map<number, number>();
+      let stop = false;
+      const clients = Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (!stop && exit === undefined) {
+            const status = await get();
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          }
+        }),
+      );
+      const killed = await killFor(5_000, 20, true);
+      stop = true;
+      await Promise.race([clients, Bun.sleep(20_000)]);
+      console.log(`item 15, Postgres, API process, fresh backends killed every 20 ms: ${killed}; statuses ${JSON.stringify(Object.fromEntries(statuses))}; exit ${exit ?? "none"}`);
+      if (exit !== undefined) console.log(api.output().slice(-2_000));
+      expect(killed).toBeGreaterThan(0);
+      expect(exit).toBeUndefined();
+      // 0: a connection refused or reset, which only a dead process gives here.
+      expect([...statuses.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      await eventually(async () => (await get()) === 200, { what: "the API process to serve again", timeoutMs: 30_000 });
+      expect(exit).toBeUndefined();
+    } finally {
+      await api.stop();
+    }
   }, 120_000);
 });

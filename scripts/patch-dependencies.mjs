@@ -73,14 +73,16 @@ export function patchDependencies(root, { check = false } = {}) {
       if (check) problems.push(`${file}: not installed`);
       continue; // another layout: nothing to patch
     }
-    let text = readFileSync(path, "utf8");
+    const installed = readFileSync(path, "utf8");
+    let text = installed;
     const before = problems.length;
     for (const { find, replace } of edits) {
       if (text.includes(replace)) continue;
       if (check || !text.includes(find)) problems.push(`${file}: ${check ? "not patched" : "does not read as expected"} at ${JSON.stringify(find.split("\n")[0]?.trim())}`);
       else text = text.replace(find, replace);
     }
-    if (!check && problems.length === before) writeFileSync(path, text);
+    // Written only when changed: a copy of node_modules made of hard links (test/integration/npm-link.test.ts) shares its files.
+    if (!check && problems.length === before && text !== installed) writeFileSync(path, text);
   }
   return problems;
 }

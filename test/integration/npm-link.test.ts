@@ -38,13 +38,16 @@ describe.skipIf(!NODE || !NPM)("npm link + aurum with only Node and npm installe
     mkdirSync(pkg);
     mkdirSync(nodeBin);
     mkdirSync(home);
-    for (const f of ["package.json", "package-lock.json", "tsconfig.json", "bin", "src"]) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+    // What an install needs: scripts/patch-dependencies.mjs is the package's postinstall.
+    for (const f of ["package.json", "package-lock.json", "tsconfig.json", "bin", "src", "scripts/patch-dependencies.mjs"])
+      cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
     // Hard links: a copy in a second, and whatever npm does to it never reaches the shared tree.
     const cp = Bun.spawnSync(["cp", "-al", realpathSync(join(ROOT, "node_modules")), join(pkg, "node_modules")]);
     expect(cp.exitCode).toBe(0);
     symlinkSync(realpathSync(NODE as string), join(nodeBin, "node"));
     symlinkSync(realpathSync(NPM as string), join(nodeBin, "npm"));
-    const r = await run(["npm", "link", "--offline", "--no-audit", "--no-fund"], pkg, { npm_config_prefix: prefix });
+    // npm runs the postinstall with a shell: the system's, named by path, so PATH stays node and npm only.
+    const r = await run(["npm", "link", "--offline", "--no-audit", "--no-fund"], pkg, { npm_config_prefix: prefix, npm_config_script_shell: "/bin/sh" });
     link = { code: r.code, out: r.stdout + r.stderr };
     db = await createTestDb("postgres");
     const app = await buildApp(db);

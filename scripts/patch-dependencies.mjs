@@ -2,9 +2,9 @@
  * Fixes in a dependency that its release does not have yet, applied to node_modules after every
  * install: by `npm ci` / `npm install` (this package's `postinstall`) and by the image build
  * (deploy/docker/Dockerfile, after `bun install --ignore-scripts`), in the package root. Plain
- * JavaScript, so node or bun runs it. Idempotent; it fails the install when a file no longer reads as the patch expects (a
- * new version of the dependency: check whether it still needs the fix, then update or drop it).
- * Why, and when to drop it: docs/decisions/0008-postgres-js-patch.md.
+ * JavaScript, so node or bun runs it. Idempotent; it fails the install when a file no longer
+ * reads as the patch expects (a new version of the dependency: check whether it still needs the
+ * fix, then update or drop it). Why, and when to drop it: docs/decisions/0008-postgres-js-patch.md.
  *
  *   node scripts/patch-dependencies.mjs [--check]   (--check: exit 1 unless every patch is applied)
  */
@@ -81,13 +81,13 @@ export function patchDependencies(root, { check = false } = {}) {
       if (check || !text.includes(find)) problems.push(`${file}: ${check ? "not patched" : "does not read as expected"} at ${JSON.stringify(find.split("\n")[0]?.trim())}`);
       else text = text.replace(find, replace);
     }
-    // Written only when changed: a copy of node_modules made of hard links (test/integration/npm-link.test.ts) shares its files.
+    // Written only when changed: a node_modules copied as hard links (npm-link.test.ts) shares its files.
     if (!check && problems.length === before && text !== installed) writeFileSync(path, text);
   }
   return problems;
 }
 
-// Run as a script (not imported by the tests): in the package root, where npm runs `postinstall` and the image build its WORKDIR.
+// Run as a script, not imported (the tests): in the package root, where npm runs `postinstall`.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const problems = patchDependencies(process.cwd(), { check: process.argv.includes("--check") });
   for (const p of problems) console.error(`patch-dependencies: ${p}`);

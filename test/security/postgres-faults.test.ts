@@ -33,17 +33,42 @@ describe("Postgres connections killed under load", () => {
     await dropSoon(db);
   }, 120_000);
 
-  const killAll = async () => (await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid()`).length;
-  /** Kills every backend of the database (only those that connected within the last second: `fresh`) every `everyMs`, for `ms`; resolves with how many. */
+  /** Kills every backend of the database (`fresh`: only those that connected within the last second); resolves with how many. */
+  const killAll = async (fresh = false) =>
+    (
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid()
+                  ${fresh ? admin`and backend_start > now() - interval '1 second'` : admin``}`
+    ).length;
+  /** killAll every `everyMs` for `ms`; resolves with how many were killed. */
   const killFor = async (ms: number, everyMs: number, fresh = false) => {
     let killed = 0;
-    for (const until = performance.now() + ms; performance.now() < until; await Bun.sleep(everyMs))
-      killed += fresh
-        ? (
-            await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName} and pid <> pg_backend_pid() and backend_start > now() - interval '1 second'`
-          ).length
-        : await killAll();
+    for (const until = performance.now() + ms; performance.now() < until; await Bun.sleep(everyMs)) killed += await killAll(fresh);
     return killed;
+  };
+  /** 16 clients sending `request` (resolving with a status) back to back until stopped; counts the statuses and the requests still waiting. */
+  const hammer = (request: () => Promise<number>) => {
+    const statuses = new Map<number, number>();
+    let waiting = 0;
+    let stopped = false;
+    const clients = Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (!stopped) {
+          waiting++;
+          const status = await request();
+          waiting--;
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    return {
+      statuses,
+      waiting: () => waiting,
+      /** Stops sending; resolves when every client has its answer, or after `ceilingMs`. */
+      stop: (ceilingMs: number) => {
+        stopped = true;
+        return Promise.race([clients, Bun.sleep(ceilingMs)]);
+      },
+    };
   };
 
   test("every request answers 200 or 503 while the connections are killed repeatedly; afterwards the service recovers by itself and all succeed again", async () => {
@@ -127,23 +152,13 @@ describe("Postgres connections killed under load", () => {
   test("killed every 30 ms for 5 s: every request still ends (200 or 503), none left waiting", async () => {
     const app = await buildApp(db);
     const h = { "x-aurum-tenant": "t-pg-faults" };
-    const statuses = new Map<number, number>();
-    let waiting = 0;
-    let stop = false;
-    const client = async () => {
-      while (!stop) {
-        waiting++;
-        const { status } = await call(app, "GET", "/v1/scenarios?limit=1", { headers: h });
-        waiting--;
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      }
-    };
-    const clients = Promise.all(Array.from({ length: 16 }, client));
+    const clients = hammer(async () => (await call(app, "GET", "/v1/scenarios?limit=1", { headers: h })).status);
     const killed = await killFor(5_000, 30);
-    stop = true;
     // Each request is bounded by the 1 s connect timeout and a retired pool's 5 s end: 20 s is a
     // ceiling for a loaded machine, not a latency. Before the fix, requests stayed here for good.
-    await Promise.race([clients, Bun.sleep(20_000)]);
+    await clients.stop(20_000);
+    const { statuses } = clients;
+    const waiting = clients.waiting();
     console.log(`item 15, Postgres, killed every 30 ms: ${killed} backends; statuses ${JSON.stringify(Object.fromEntries(statuses))}; still waiting 20 s later: ${waiting}`);
     expect(killed).toBeGreaterThan(0);
     expect(waiting).toBe(0);
@@ -160,19 +175,11 @@ describe("Postgres connections killed under load", () => {
         () => 0,
       );
     try {
-      const statuses = new Map<number, number>();
-      let stop = false;
-      const clients = Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (!stop && exit === undefined) {
-            const status = await get();
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-          }
-        }),
-      );
+      const clients = hammer(get);
+      void api.proc.exited.then(() => clients.stop(0)); // a dead process answers 0 at once: no point hammering it
       const killed = await killFor(5_000, 20, true);
-      stop = true;
-      await Promise.race([clients, Bun.sleep(20_000)]);
+      await clients.stop(20_000);
+      const { statuses } = clients;
       console.log(`item 15, Postgres, API process, fresh backends killed every 20 ms: ${killed}; statuses ${JSON.stringify(Object.fromEntries(statuses))}; exit ${exit ?? "none"}`);
       if (exit !== undefined) console.log(api.output().slice(-2_000));
       expect(killed).toBeGreaterThan(0);

@@ -57,7 +57,10 @@ export function createOutputMetaRepo(sql: Sql) {
      * One segment's rows, `batchRows` at a time, as columns for the INSERT builder, in export order (the
      * primary key's), so each Iceberg data file covers a narrow key range as the worker's do. The
      * timestamp goes in as text: typed as timestamptz, postgres.js would pass it through a Date and
-     * drop the microseconds.
+     * drop the microseconds. The ORDER BY names the table's month: bare, `contract_month` is the
+     * yyyymm column selected under that name, and Postgres sorted every run's rows by it (on disk,
+     * for 107,840 rows) where the primary key's index gives them in order (stop 47: the COPY of the
+     * same read took 430-700 ms with the sort, 220-250 ms by the index).
      */
     async *readSegment(tx: Tx, meta: RunOutputMeta, batchRows: number): AsyncGenerator<OutputColumns> {
       const cursor = tx<Record<string, unknown>[]>`
@@ -65,7 +68,7 @@ export function createOutputMetaRepo(sql: Sql) {
         from scenario_output
         where run_id = ${meta.runId} and tenant_id = ${meta.tenantId} and asof_date = ${meta.asofDate}::date
           and version_hash = ${meta.versionHash} and computed_ts = ${meta.computedTs}::text::timestamptz
-        order by metric, curve_key, tenor_type, contract_month`.cursor(batchRows);
+        order by metric, curve_key, tenor_type, scenario_output.contract_month`.cursor(batchRows);
       for await (const rows of cursor) {
         const batch: Record<string, unknown> = { length: rows.length };
         for (const c of BATCH_COLUMNS) batch[field(c)] = rows.map((r) => r[c]);

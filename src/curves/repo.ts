@@ -126,12 +126,13 @@ export function createCurveRepo(sql: Sql) {
       return row;
     },
 
+    /** A page in month order. The ORDER BY names the table's month, not the text of it selected under that name: the index's order, where the text was sorted (EXPLAIN ANALYZE, 360 months: 9.6 ms → 1.3 ms). */
     async observations(curveKey: string, asofDate: string, limit: number, afterMonth?: string): Promise<ObservationRow[]> {
       return sql<ObservationRow[]>`
         select asof_date::text as asof_date, contract_month::text as contract_month, mid from curve_observation
         where curve_key = ${curveKey} and asof_date = ${asofDate}::date
           ${afterMonth !== undefined ? sql`and contract_month > ${afterMonth}::date` : sql``}
-        order by contract_month limit ${limit + 1}`;
+        order by curve_observation.contract_month limit ${limit + 1}`;
     },
 
     /** Which of these keys exist (for validating drivers that reference curves). */

@@ -18,12 +18,17 @@ export function createOutboxRepo(sql: Sql) {
                        clock_timestamp() + ${m.delayMs ?? 0} * interval '1 millisecond')`;
     },
 
-    /** Up to `limit` due unsent rows in publishing order, locked until `tx` ends; rows another relay holds are skipped. */
+    /**
+     * Up to `limit` due unsent rows in publishing order (due time, then the order they were written),
+     * locked until `tx` ends; rows another relay holds are skipped. The ORDER BY names the table's id:
+     * bare, `id` is the text selected under that name, which put message 10 before message 9 when
+     * both fell due in the same microsecond (and sorted where the due index gives the order).
+     */
     async lockDue(tx: Tx, limit: number): Promise<OutboxRow[]> {
       return tx<OutboxRow[]>`
         select id::text as id, topic, msg_key, headers, payload from run_outbox
         where sent_at is null and available_at <= clock_timestamp()
-        order by available_at, id limit ${limit} for update skip locked`;
+        order by available_at, run_outbox.id limit ${limit} for update skip locked`;
     },
 
     async markSent(tx: Tx, ids: string[]): Promise<void> {

@@ -60,14 +60,14 @@ export function createConfigRepo(sql: Sql) {
       });
     },
 
-    /** Newest first; `beforeId` continues a page. */
+    /** Newest first (by the table's id: bare, `id` is the text selected under that name, which put 9 before 12); `beforeId` continues a page. */
     async audit(q: { scope?: string | undefined; limit: number; beforeId?: string | undefined }): Promise<AuditRow[]> {
       const rows = await sql<(AuditRow & { version: string })[]>`
         select id::text as id, to_char(changed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as changed_at,
                actor, request_id, scope, kind, name, old_value, new_value, version
         from runtime_config_audit
         where true ${q.scope ? sql`and scope = ${q.scope}` : sql``} ${q.beforeId ? sql`and id < ${q.beforeId}` : sql``}
-        order by id desc limit ${q.limit}`;
+        order by runtime_config_audit.id desc limit ${q.limit}`;
       return rows.map((r) => ({ ...r, version: Number(r.version) }));
     },
   };

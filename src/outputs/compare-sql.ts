@@ -8,7 +8,7 @@
 import { baselineCase, DELTA_SQL } from "./compare";
 import type { CompareSpec } from "./reader";
 import { COMPARE_COLUMNS, OUTPUT_TABLE, type OutputColumn, type OutputKey } from "./row";
-import { type Dialect, KEY_ORDER, where } from "./sql";
+import { type Dialect, KEY_ORDER, keyOrder, where } from "./sql";
 
 const SIDE_COLUMNS = "metric, curve_key, tenor_type, contract_month, tenor_label, value";
 const ROW_COLUMNS = COMPARE_COLUMNS.filter((c): c is OutputColumn & (typeof COMPARE_COLUMNS)[number] => c in OUTPUT_TABLE);
@@ -41,8 +41,5 @@ export function compareSelect(d: Dialect, table: string, spec: CompareSpec, afte
   }
   const column = (c: OutputColumn) => (text && OUTPUT_TABLE[c].kind === "text" ? `${text(c)} as ${c}` : d.read(c, OUTPUT_TABLE[c].kind));
   // Ordered by j's own columns (the date, not the text column of the same name), the order of the primary key.
-  const order = KEY_ORDER.split(", ")
-    .map((k) => `j.${k}`)
-    .join(", ");
-  return `select ${ROW_COLUMNS.map(column).join(", ")}, a, b, ${DELTA_SQL} from (${joined}) j order by ${order}${limit !== undefined ? ` limit ${limit | 0}` : ""}`;
+  return `select ${ROW_COLUMNS.map(column).join(", ")}, a, b, ${DELTA_SQL} from (${joined}) j order by ${keyOrder("j")}${limit !== undefined ? ` limit ${limit | 0}` : ""}`;
 }

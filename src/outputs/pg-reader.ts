@@ -15,7 +15,7 @@ import { encodeRows } from "./encoders";
 import type { ExportRequest, MetricSummaryRow, OutputReader, RunFilter } from "./reader";
 import { pagedRows } from "./reader";
 import { LATEST_COLUMNS, type LatestRow, OUTPUT_COLUMNS, OUTPUT_TABLE, type OutputRow } from "./row";
-import { copyTo, formulaGuard, inline, KEY_ORDER, pgParams, readColumns, where } from "./sql";
+import { copyTo, formulaGuard, inline, KEY_ORDER, keyOrder, pgParams, readColumns, where } from "./sql";
 
 const ROW_COLUMNS = readColumns(pgParams(), OUTPUT_COLUMNS);
 
@@ -38,7 +38,7 @@ export function createPgOutputReader(sql: Sql, opts: PgReaderOptions = {}): Outp
     async page(filter, limit, after) {
       const p = pgParams();
       return (await sql.unsafe(
-        `select ${ROW_COLUMNS} from scenario_output where ${where(p, filter, after)} order by ${KEY_ORDER} limit ${limit | 0}`,
+        `select ${ROW_COLUMNS} from scenario_output where ${where(p, filter, after)} order by ${keyOrder("scenario_output")} limit ${limit | 0}`,
         p.values,
       )) as unknown as OutputRow[];
     },
@@ -100,6 +100,6 @@ export function copyStatement(f: RunFilter, req: Omit<ExportRequest, "signal">):
   const p = pgParams();
   const guarded = req.format === "csv" && req.escapeFormulas;
   const columns = OUTPUT_COLUMNS.map((col) => (guarded && OUTPUT_TABLE[col].kind === "text" ? `${formulaGuard(col)} as ${col}` : col)).join(", ");
-  const select = `select ${columns} from scenario_output where ${where(p, f, req.after)} order by ${KEY_ORDER}${req.limit ? ` limit ${req.limit | 0}` : ""}`;
+  const select = `select ${columns} from scenario_output where ${where(p, f, req.after)} order by ${keyOrder("scenario_output")}${req.limit ? ` limit ${req.limit | 0}` : ""}`;
   return copyTo(inline(select, p.values), req.format);
 }

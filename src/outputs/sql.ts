@@ -23,6 +23,15 @@ export type Dialect = {
 /** The natural key as an ORDER BY list: the read order of every store. */
 export const KEY_ORDER = KEY_COLUMNS.join(", ");
 
+/**
+ * The same, each column qualified with `table`: what a query must order by when its select list
+ * spells a key column differently under the column's own name (a date as text, a text with formula
+ * escaping), since an ORDER BY name means the output column first. Ordered by those, as until stop
+ * 47, Postgres sorted every page and export instead of reading the primary key in order, and an
+ * `escape_formulas` export put `'+b` before `(a`: out of key order, so a cursor skipped or repeated rows.
+ */
+export const keyOrder = (table: string) => KEY_COLUMNS.map((c) => `${table}.${c}`).join(", ");
+
 /** E'' string literal: safe whatever standard_conforming_strings says. */
 export const pgLiteral = (v: string) => `E'${v.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 

@@ -136,7 +136,7 @@ function runRecords(q: RunSql) {
           ${f.createdAfter ? sql`and created_at >= ${f.createdAfter}` : sql``}
           ${f.createdBefore ? sql`and created_at < ${f.createdBefore}` : sql``}
           ${after ? sql`and (created_at, id) < (${after.ts}::text::timestamptz, ${after.id}::uuid)` : sql``}
-        order by created_at desc, id desc limit ${limit + 1}`;
+        order by created_at desc, scenario_run.id desc limit ${limit + 1}`;
     },
   };
 }
@@ -209,7 +209,7 @@ function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"
     async latestSucceeded(scenarioId: string): Promise<string | undefined> {
       const [latest] = await sql<{ id: string }[]>`
         select id::text as id from scenario_run where scenario_id = ${scenarioId} and state = 'SUCCEEDED'
-        order by finished_at desc nulls last, created_at desc, id desc limit 1`;
+        order by finished_at desc nulls last, created_at desc, scenario_run.id desc limit 1`;
       return latest?.id;
     },
 

@@ -227,6 +227,23 @@ for (const store of STORES) {
       expect(nd.map((l) => JSON.parse(l))).toEqual(json);
     });
 
+    test("escape_formulas keeps the key order: quoted curve keys come where the stored ones sort, and a cursor resumes after them", async () => {
+      const s = (await call(app, "POST", "/v1/scenarios", { body: { name: "Formula order" }, headers: tenant })).json.data.id;
+      await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 40, curves: 4, curvePattern: "K%s" });
+      // Stored, '(' < '+' < ',' < '-'; quoted by the guard, '+b' and '-d' would sort before '(a' (the quote is 0x27).
+      await db.sql`update scenario_output set curve_key = (array['(a', '+b', ',c', '-d'])[1 + substr(curve_key, 2)::int] where scenario_id = ${s}::uuid`;
+      const path = `/v1/scenarios/${s}/outputs`;
+      const key = (r: Record<string, string> | OutputRow) => [r.metric, String(r.curve_key).replace(/^'(?=[+-])/, ""), r.tenor_type, r.contract_month].join("|");
+      const json = (await get(`${path}?limit=1000`)).json.data as OutputRow[];
+      expect(new Set(json.map((r) => r.curve_key))).toEqual(new Set(["(a", "+b", ",c", "-d"]));
+      const safe = await parseCsv((await get(`${path}?format=csv&escape_formulas=true`)).text);
+      expect(safe.some((c) => c.curve_key === "'+b")).toBe(true);
+      expect(safe.map(key)).toEqual(json.map(key));
+      const page = await get(`${path}?limit=10`);
+      const rest = await parseCsv((await get(`${path}?format=csv&escape_formulas=true&cursor=${page.json.meta.next_cursor}`)).text);
+      expect(rest.map(key)).toEqual(json.slice(10).map(key));
+    });
+
     test("Accept-Encoding gzip or zstd compresses the download", async () => {
       const plain = (await outputs("format=csv")).text;
       for (const [accept, encoding] of [

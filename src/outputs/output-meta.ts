@@ -6,6 +6,7 @@
  */
 import type { Sql, Tx } from "../adapters/postgres";
 import { BATCH_COLUMNS, field, OUTPUT_TABLE } from "./row";
+import { keyOrder } from "./sql";
 import type { RunOutputMeta } from "./store";
 import type { OutputColumns } from "./trino-insert";
 
@@ -22,6 +23,7 @@ const SOURCE_COLUMNS = BATCH_COLUMNS.map((c) =>
 
 export function createOutputMetaRepo(sql: Sql) {
   const sourceColumns = sql.unsafe(SOURCE_COLUMNS);
+  const byKey = sql.unsafe(keyOrder("scenario_output"));
   return {
     /** Serialises every writer of one run's outputs until the transaction ends (released on crash too). */
     async lockRun(tx: Tx, runId: string): Promise<void> {
@@ -57,8 +59,8 @@ export function createOutputMetaRepo(sql: Sql) {
      * One segment's rows, `batchRows` at a time, as columns for the INSERT builder, in export order (the
      * primary key's), so each Iceberg data file covers a narrow key range as the worker's do. The
      * timestamp goes in as text: typed as timestamptz, postgres.js would pass it through a Date and
-     * drop the microseconds. The ORDER BY names the table's month: bare, `contract_month` is the
-     * yyyymm column selected under that name, and Postgres sorted every run's rows by it (on disk,
+     * drop the microseconds. The ORDER BY names the table's columns (keyOrder): bare, `contract_month`
+     * is the yyyymm column selected under that name, and Postgres sorted every run's rows by it (on disk,
      * for 107,840 rows) where the primary key's index gives them in order (stop 47, EXPLAIN ANALYZE:
      * 255 ms with the sort, 106 ms by the index; docs/outputs-trino.md).
      */
@@ -68,7 +70,7 @@ export function createOutputMetaRepo(sql: Sql) {
         from scenario_output
         where run_id = ${meta.runId} and tenant_id = ${meta.tenantId} and asof_date = ${meta.asofDate}::date
           and version_hash = ${meta.versionHash} and computed_ts = ${meta.computedTs}::text::timestamptz
-        order by metric, curve_key, tenor_type, scenario_output.contract_month`.cursor(batchRows);
+        order by ${byKey}`.cursor(batchRows);
       for await (const rows of cursor) {
         const batch: Record<string, unknown> = { length: rows.length };
         for (const c of BATCH_COLUMNS) batch[field(c)] = rows.map((r) => r[c]);

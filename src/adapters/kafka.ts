@@ -200,7 +200,7 @@ export class PartitionWatermark {
 
 type Track = { topic: string; partition: number; leaderEpoch: number; marks: PartitionWatermark };
 
-class GroupConsumer implements KafkaConsumer {
+export class GroupConsumer implements KafkaConsumer {
   private readonly concurrency: number;
   private readonly window: number;
   private readonly tracks = new Map<string, Track>();
@@ -250,6 +250,12 @@ class GroupConsumer implements KafkaConsumer {
         await this.backoffs.sleep(backoff(failures++));
         continue;
       }
+      // Every error of every stream is listened to from the moment the stream exists: an error
+      // event nobody listens to crashes the process, and a stream fails after it is replaced or
+      // closed (a fetch scheduled before the client closed fails with "Client is closed."), as
+      // does one that consume() returned after close() began. consumeStream reports the errors of
+      // the stream it feeds.
+      next.on("error", () => {});
       // Open the new stream before closing the old one: the client rejoins the group when the
       // last stream of a topic closes.
       const previous = this.stream;
@@ -257,7 +263,11 @@ class GroupConsumer implements KafkaConsumer {
       this.streamGeneration = this.client.generationId;
       this.queue = [];
       previous?.close().catch(() => {});
-      if (this.closing) break;
+      if (this.closing) {
+        // close() began while consume() was in flight, maybe after it closed the client's streams.
+        next.close().catch(() => {});
+        break;
+      }
       const why = await this.consumeStream(next);
       if (why === "error") await this.backoffs.sleep(backoff(failures++));
       else failures = 0;
@@ -282,10 +292,7 @@ class GroupConsumer implements KafkaConsumer {
         this.dispatch();
       };
       stream.on("data", onData);
-      // `on`, not `once`: a stream can fail again after its first error (a fetch scheduled before
-      // the client closed fails with "Client is closed."), and an error event nobody listens to
-      // crashes the process.
-      stream.on("error", (err) => {
+      stream.once("error", (err) => {
         if (!ended) this.report(err);
         end("error");
       });

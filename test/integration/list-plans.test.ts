@@ -1,15 +1,20 @@
 /**
- * The scenario and run lists page through their keyset indexes, on a real Postgres. Both select
- * `created_at` as ISO text under its own name; until stop 48 they ordered by that name, which is
- * the text (an ORDER BY name means the output column first), so every page read and sorted all of
- * a tenant's scenarios or a scenario's runs (EXPLAIN ANALYZE, 50,000 rows: 127–163 ms a page, where
- * the index gives it in 0.1 ms). The order was the same (fixed-width UTC text sorts as the time
- * does); the cost grew with the table. Each query is captured as the repository sends it and
- * explained with its own parameters: the plan must read the index and sort nothing.
+ * Keyset pages and exports read their rows in index order, on a real Postgres: each query is
+ * captured as the code sends it and explained with its own parameters, and the plan must read one
+ * index and sort nothing. Every query here selects a key column under its own name in another
+ * spelling, and an ORDER BY name means the output column first:
+ * - the scenario and run lists select `created_at` as ISO text; until stop 48 they ordered by
+ *   it, so every page read and sorted all of a tenant's scenarios or a scenario's runs
+ *   (EXPLAIN ANALYZE, 50,000 rows: 127–163 ms a page, 0.1 ms through the index). Same order:
+ *   fixed-width UTC text sorts as the time does; the cost grew with the table;
+ * - output pages and CSV exports select `contract_month` as text, and with `escape_formulas` the
+ *   curve key formula-quoted; until stop 47 the exports sorted on disk (and in the quoted text's
+ *   order) and the pages sorted each month's text (docs/outputs.md).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { Sql } from "../../src/adapters/postgres";
+import { copyStatement, createPgOutputReader } from "../../src/outputs/pg-reader";
 import { createRunRepo } from "../../src/runs/repo";
 import { createScenarioRepo } from "../../src/scenarios/repo";
 import { createTestDb, type TestDb } from "../support/app";
@@ -17,7 +22,7 @@ import { createTestDb, type TestDb } from "../support/app";
 type PlanNode = { "Node Type": string; "Index Name"?: string; Plans?: PlanNode[] };
 const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
 
-describe("list pages come from their index, not from a sort of the table", () => {
+describe("keyset pages and exports read one index in order and sort nothing", () => {
   let db: TestDb;
   let sql: postgres.Sql;
   let sent: { query: string; params: unknown[] }[] = [];
@@ -44,8 +49,14 @@ describe("list pages come from their index, not from a sort of the table", () =>
     await sql`
       insert into scenario_run (scenario_id, tenant_id, state, created_at)
       select ${scenarioId}::uuid, 't-plan', 'SUCCEEDED', now() - n * interval '1 second' from generate_series(1, 5000) n`;
+    // 24,000 output rows of one of those runs: 4 metrics × 50 curves × 120 months.
+    await sql`
+      insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, version_hash, computed_ts)
+      select 't-plan', ${scenarioId}::uuid, r.id, date '2026-01-01', 'C' || c, 'MONTHLY', date '2026-01-01' + m * interval '1 month', 'M' || m, 'metric_' || k, c + m, 'v', now()
+      from (select id from scenario_run where scenario_id = ${scenarioId}::uuid limit 1) r, generate_series(1, 4) k, generate_series(1, 50) c, generate_series(0, 119) m`;
     await sql`analyze scenario`;
     await sql`analyze scenario_run`;
+    await sql`analyze scenario_output`;
   }, 120_000);
   afterAll(async () => {
     await sql?.end();
@@ -73,6 +84,26 @@ describe("list pages come from their index, not from a sort of the table", () =>
       const plan = await planOf(page);
       expect(sorts(plan)).toEqual([]);
       expect(indexes(plan)).toEqual(["scenario_run_scenario_created_idx"]);
+    }
+  });
+
+  test("output pages and CSV exports of a run, with and without escape_formulas", async () => {
+    const [run] = await sql<{ id: string }[]>`select distinct run_id::text as id from scenario_output`;
+    const filter = { tenantId: "t-plan", scenarioId, runId: run?.id as string };
+    const reader = createPgOutputReader(sql as unknown as Sql, { copy: true });
+    const [first] = await reader.page(filter, 100);
+    const after = { metric: first?.metric, curve_key: first?.curve_key, tenor_type: first?.tenor_type, contract_month: first?.contract_month } as Parameters<typeof reader.page>[2];
+    for (const page of [() => reader.page(filter, 100), () => reader.page(filter, 100, after)]) {
+      const plan = await planOf(page);
+      expect(sorts(plan)).toEqual([]);
+      expect(indexes(plan)).toEqual(["scenario_output_pkey"]);
+    }
+    for (const escapeFormulas of [false, true]) {
+      const statement = copyStatement(filter, { format: "csv", escapeFormulas, after });
+      const select = /^copy \((.*)\) to stdout/s.exec(statement)?.[1] as string;
+      const plan = await planOf(() => sql.unsafe(select));
+      expect(sorts(plan)).toEqual([]);
+      expect(indexes(plan)).toEqual(["scenario_output_pkey"]);
     }
   });
 });

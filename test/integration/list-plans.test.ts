@@ -9,11 +9,15 @@
  *   fixed-width UTC text sorts as the time does; the cost grew with the table;
  * - output pages and CSV exports select `contract_month` as text, and with `escape_formulas` the
  *   curve key formula-quoted; until stop 47 the exports sorted on disk (and in the quoted text's
- *   order) and the pages sorted each month's text (docs/outputs.md).
+ *   order) and the pages sorted each month's text (docs/outputs.md);
+ * - curve observation pages select `contract_month` as text, the runtime-config audit log `id`
+ *   (until stop 47 it sorted those: 9 came before 12 in the audit log).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { Sql } from "../../src/adapters/postgres";
+import { createCurveRepo } from "../../src/curves/repo";
+import { createConfigRepo } from "../../src/flags/repo";
 import { copyStatement, createPgOutputReader } from "../../src/outputs/pg-reader";
 import { createRunRepo } from "../../src/runs/repo";
 import { createScenarioRepo } from "../../src/scenarios/repo";
@@ -54,9 +58,17 @@ describe("keyset pages and exports read one index in order and sort nothing", ()
       insert into scenario_output (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, version_hash, computed_ts)
       select 't-plan', ${scenarioId}::uuid, r.id, date '2026-01-01', 'C' || c, 'MONTHLY', date '2026-01-01' + m * interval '1 month', 'M' || m, 'metric_' || k, c + m, 'v', now()
       from (select id from scenario_run where scenario_id = ${scenarioId}::uuid limit 1) r, generate_series(1, 4) k, generate_series(1, 50) c, generate_series(0, 119) m`;
-    await sql`analyze scenario`;
-    await sql`analyze scenario_run`;
-    await sql`analyze scenario_output`;
+    // One curve with 10 as-of dates of 600 months, and 5,000 audit entries in two scopes.
+    await sql`
+      insert into curve (curve_key, market, location, product, block, unit, first_month, last_month, latest_asof, observations)
+      values ('PLAN_CURVE', 'PJM', 'WEST', 'power', 'ATC', 'USD/MWh', date '2026-01-01', date '2075-12-01', date '2026-01-10', 6000)`;
+    await sql`
+      insert into curve_observation (curve_key, asof_date, contract_month, mid)
+      select 'PLAN_CURVE', date '2026-01-01' + d, date '2026-01-01' + m * interval '1 month', 40 + m from generate_series(1, 10) d, generate_series(0, 599) m`;
+    await sql`
+      insert into runtime_config_audit (actor, scope, kind, name, new_value, version)
+      select 'user', case when n % 2 = 0 then 'plan-a' else 'plan-b' end, 'feature', 'f', to_jsonb(n), n from generate_series(1, 5000) n`;
+    for (const table of ["scenario", "scenario_run", "scenario_output", "curve_observation", "runtime_config_audit"]) await sql`analyze ${sql(table)}`;
   }, 120_000);
   afterAll(async () => {
     await sql?.end();
@@ -104,6 +116,25 @@ describe("keyset pages and exports read one index in order and sort nothing", ()
       const plan = await planOf(() => sql.unsafe(select));
       expect(sorts(plan)).toEqual([]);
       expect(indexes(plan)).toEqual(["scenario_output_pkey"]);
+    }
+  });
+
+  test("curve observation pages and the runtime-config audit log", async () => {
+    const curves = createCurveRepo(sql as unknown as Sql);
+    for (const page of [() => curves.observations("PLAN_CURVE", "2026-01-05", 100), () => curves.observations("PLAN_CURVE", "2026-01-05", 100, "2030-01-01")]) {
+      const plan = await planOf(page);
+      expect(sorts(plan)).toEqual([]);
+      expect(indexes(plan)).toEqual(["curve_observation_pkey"]);
+    }
+    const config = createConfigRepo(sql as unknown as Sql);
+    for (const page of [
+      () => config.audit({ scope: "plan-a", limit: 50 }),
+      () => config.audit({ scope: "plan-a", limit: 50, beforeId: "4000" }),
+      () => config.audit({ limit: 50 }),
+    ]) {
+      const plan = await planOf(page);
+      expect(sorts(plan)).toEqual([]);
+      expect(indexes(plan)).toHaveLength(1);
     }
   });
 });

@@ -41,8 +41,19 @@ describe("keyset pages and exports read one index in order and sort nothing", ()
     const [row] = await sql.unsafe<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>(`explain (format json) ${query}`, params as never[]);
     return nodes(row?.["QUERY PLAN"][0]?.Plan as PlanNode);
   }
-  const sorts = (plan: PlanNode[]) => plan.filter((n) => n["Node Type"].includes("Sort")).map((n) => n["Node Type"]);
-  const indexes = (plan: PlanNode[]) => plan.flatMap((n) => (n["Index Name"] ? [n["Index Name"]] : []));
+  /** The one query `fn` sends sorts nothing and reads one index: one of `names`, when given. */
+  async function expectIndexOrder(fn: () => Promise<unknown>, names?: string[]): Promise<void> {
+    const plan = await planOf(fn);
+    expect(plan.filter((n) => n["Node Type"].includes("Sort")).map((n) => n["Node Type"])).toEqual([]);
+    const used = plan.flatMap((n) => (n["Index Name"] ? [n["Index Name"]] : []));
+    expect(used).toHaveLength(1);
+    if (names) expect(names).toContain(used[0] as string);
+  }
+  /** A keyset list's first page and the page after it. */
+  async function twoPages<R extends { sort_ts: string; id: string }>(list: (after?: { ts: string; id: string }) => Promise<R[]>) {
+    const last = (await list()).at(-1) as R;
+    return [() => list(), () => list({ ts: last.sort_ts, id: last.id })];
+  }
 
   beforeAll(async () => {
     db = await createTestDb("postgres");
@@ -77,64 +88,40 @@ describe("keyset pages and exports read one index in order and sort nothing", ()
 
   test("scenarios: the first page and a later one", async () => {
     const repo = createScenarioRepo(sql as unknown as Sql);
-    const first = await repo.list({ tenantId: "t-plan" }, 50);
-    const last = first.at(-1) as (typeof first)[number];
-    for (const page of [() => repo.list({ tenantId: "t-plan" }, 50), () => repo.list({ tenantId: "t-plan" }, 50, { ts: last.sort_ts, id: last.id })]) {
-      const plan = await planOf(page);
-      expect(sorts(plan)).toEqual([]);
-      // Either keyset index gives the order (one tenant holds every scenario here).
-      expect(indexes(plan)).toHaveLength(1);
-      expect(["scenario_tenant_created_idx", "scenario_created_idx"]).toContain(indexes(plan)[0] as string);
-    }
+    // Either keyset index gives the order (one tenant holds every scenario here).
+    for (const page of await twoPages((after) => repo.list({ tenantId: "t-plan" }, 50, after)))
+      await expectIndexOrder(page, ["scenario_tenant_created_idx", "scenario_created_idx"]);
   });
 
   test("runs of a scenario: the first page and a later one", async () => {
     const repo = createRunRepo(sql as unknown as Sql);
-    const first = await repo.list({ scenarioId, tenantId: "t-plan" }, 50);
-    const last = first.at(-1) as (typeof first)[number];
-    for (const page of [() => repo.list({ scenarioId, tenantId: "t-plan" }, 50), () => repo.list({ scenarioId, tenantId: "t-plan" }, 50, { ts: last.sort_ts, id: last.id })]) {
-      const plan = await planOf(page);
-      expect(sorts(plan)).toEqual([]);
-      expect(indexes(plan)).toEqual(["scenario_run_scenario_created_idx"]);
-    }
+    for (const page of await twoPages((after) => repo.list({ scenarioId, tenantId: "t-plan" }, 50, after))) await expectIndexOrder(page, ["scenario_run_scenario_created_idx"]);
   });
 
   test("output pages and CSV exports of a run, with and without escape_formulas", async () => {
     const [run] = await sql<{ id: string }[]>`select distinct run_id::text as id from scenario_output`;
     const filter = { tenantId: "t-plan", scenarioId, runId: run?.id as string };
-    const reader = createPgOutputReader(sql as unknown as Sql, { copy: true });
+    const reader = createPgOutputReader(sql as unknown as Sql);
     const [first] = await reader.page(filter, 100);
     const after = { metric: first?.metric, curve_key: first?.curve_key, tenor_type: first?.tenor_type, contract_month: first?.contract_month } as Parameters<typeof reader.page>[2];
-    for (const page of [() => reader.page(filter, 100), () => reader.page(filter, 100, after)]) {
-      const plan = await planOf(page);
-      expect(sorts(plan)).toEqual([]);
-      expect(indexes(plan)).toEqual(["scenario_output_pkey"]);
-    }
+    for (const page of [() => reader.page(filter, 100), () => reader.page(filter, 100, after)]) await expectIndexOrder(page, ["scenario_output_pkey"]);
     for (const escapeFormulas of [false, true]) {
       const statement = copyStatement(filter, { format: "csv", escapeFormulas, after });
       const select = /^copy \((.*)\) to stdout/s.exec(statement)?.[1] as string;
-      const plan = await planOf(() => sql.unsafe(select));
-      expect(sorts(plan)).toEqual([]);
-      expect(indexes(plan)).toEqual(["scenario_output_pkey"]);
+      await expectIndexOrder(() => sql.unsafe(select), ["scenario_output_pkey"]);
     }
   });
 
   test("curve observation pages and the runtime-config audit log", async () => {
     const curves = createCurveRepo(sql as unknown as Sql);
-    for (const page of [() => curves.observations("PLAN_CURVE", "2026-01-05", 100), () => curves.observations("PLAN_CURVE", "2026-01-05", 100, "2030-01-01")]) {
-      const plan = await planOf(page);
-      expect(sorts(plan)).toEqual([]);
-      expect(indexes(plan)).toEqual(["curve_observation_pkey"]);
-    }
+    for (const page of [() => curves.observations("PLAN_CURVE", "2026-01-05", 100), () => curves.observations("PLAN_CURVE", "2026-01-05", 100, "2030-01-01")])
+      await expectIndexOrder(page, ["curve_observation_pkey"]);
     const config = createConfigRepo(sql as unknown as Sql);
     for (const page of [
       () => config.audit({ scope: "plan-a", limit: 50 }),
       () => config.audit({ scope: "plan-a", limit: 50, beforeId: "4000" }),
       () => config.audit({ limit: 50 }),
-    ]) {
-      const plan = await planOf(page);
-      expect(sorts(plan)).toEqual([]);
-      expect(indexes(plan)).toHaveLength(1);
-    }
+    ])
+      await expectIndexOrder(page);
   });
 });

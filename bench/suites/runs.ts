@@ -11,9 +11,13 @@
  *   goal is against that one);
  * - backfill (Iceberg only): the Postgres ingest's runs copied into Iceberg, rows/s, against the
  *   same raw COPY;
- * - Kafka mode: runs/s and rows/s with 1 and then 2 worker processes (bench/suites/runs-kafka.ts).
+ * - Kafka mode: runs/s and rows/s with 1 and then 2 worker processes (bench/suites/runs-kafka.ts);
+ * - delete: a scenario of 5,000,000 output rows deleted through the API while another scenario's
+ *   export runs, against that export alone (bench/suites/runs-delete.ts);
+ * - maintain (Iceberg only): a full export's speed and the data files before and after 1,000 small
+ *   runs' commits and then `worker maintain` (bench/suites/runs-maintain.ts).
  * A fresh database on AURUM_TEST_PG_URL's server (default: local trust auth), dropped at the end.
- * Standalone: `bun bench/runs.ts [--repeats 5] [--runs-small 40] [--runs-curves 40] [--runs-sections pool,short,ingest,kafka]`.
+ * Standalone: `bun bench/runs.ts [--repeats 5] [--runs-small 40] [--runs-curves 40] [--runs-sections pool,short,ingest,kafka,delete,maintain]`.
  */
 import postgres from "postgres";
 import { createMetrics } from "../../src/adapters/metrics";
@@ -35,11 +39,13 @@ import { startWorker } from "../../src/worker";
 import { apiApp, call, createTestDb, type TestDb } from "../../test/support/app";
 import { requireService, serviceEnv } from "../../test/support/services";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
+import { deleteUnderExport } from "./runs-delete";
 import { kafkaWorkers } from "./runs-kafka";
+import { maintainAfterSmallRuns } from "./runs-maintain";
 
 type App = Awaited<ReturnType<typeof apiApp>>;
 const tenant = { "x-aurum-tenant": "bench" };
-const SECTIONS = ["pool", "short", "ingest", "kafka"] as const;
+const SECTIONS = ["pool", "short", "ingest", "kafka", "delete", "maintain"] as const;
 
 export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const rec = new Recorder("runs");
@@ -48,7 +54,7 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const ingestShape = ctx.quick ? { horizon_months: 24, mc_paths: 100 } : { horizon_months: 240, mc_paths: 100 };
   const heavyShape = ctx.quick ? { horizon_months: 24, mc_paths: 200 } : { horizon_months: 240, mc_paths: 1_000 };
   const heavyRuns = ctx.quick ? 2 : 8;
-  /** Which of the sections below to run (`--runs-sections pool,short,ingest,kafka`; default all): one section alone, when that is the figure in question. */
+  /** Which of the sections below to run (`--runs-sections pool,short,ingest,kafka,delete,maintain`; default all): one section alone, when that is the figure in question. */
   const sections = new Set(String(ctx.flags["runs-sections"] ?? SECTIONS.join(",")).split(","));
   const unknown = [...sections].filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (unknown.length) throw new Error(`unknown runs section(s): ${unknown.join(", ")} (known: ${SECTIONS.join(", ")})`);
@@ -276,6 +282,18 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
       const kafkaUp = await requireService("kafka").catch((e: Error) => ({ available: false, reason: e.message }));
       if (kafkaUp.available) await kafkaWorkers(ctx, rec, db, { runs: ctx.quick ? 6 : 12, scenarios: ctx.quick ? 6 : 12, shape: ingestShape });
       else rec.note(`Kafka mode skipped: kafka not running (${kafkaUp.reason})`);
+    }
+    if (sections.has("delete")) {
+      // 5. deleting a scenario of 5,000,000 output rows while another scenario's export runs.
+      await quietDatabase(db);
+      await deleteUnderExport(ctx, rec, db, ctx.quick ? { victimRows: 300_000, exportRows: 20_000 } : { victimRows: 5_000_000, exportRows: 1_000_000 });
+    }
+    if (sections.has("maintain")) {
+      // 6. Iceberg maintenance after 1,000 small runs: the table's files and a full export before and after.
+      const trinoUp = await requireService("trino").catch((e: Error) => ({ available: false, reason: e.message }));
+      if (trinoUp.available)
+        await maintainAfterSmallRuns(ctx, rec, db, ctx.quick ? { rows: 5_000, smallRuns: 10, retention: "7d" } : { rows: 100_000, smallRuns: 1_000, retention: "7d" });
+      else rec.note(`maintain skipped: trino not running (${trinoUp.reason})`);
     }
   } finally {
     await db.drop();

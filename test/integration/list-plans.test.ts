@@ -11,14 +11,19 @@
  *   curve key formula-quoted; until stop 47 the exports sorted on disk (and in the quoted text's
  *   order) and the pages sorted each month's text (docs/outputs.md);
  * - curve observation pages select `contract_month` as text, the runtime-config audit log `id`
- *   (until stop 47 it sorted those: 9 came before 12 in the audit log).
+ *   (until stop 47 it sorted those: 9 came before 12 in the audit log);
+ * - the output purge finds the last key of its next batch selecting `contract_month` as text
+ *   (stop 49, in review: years past 9999 sort wrong as text, and a batch shrank to a fifth).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { Sql } from "../../src/adapters/postgres";
+import { transactions } from "../../src/adapters/postgres";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createConfigRepo } from "../../src/flags/repo";
 import { copyStatement, createPgOutputReader } from "../../src/outputs/pg-reader";
+import { createOutputPurge } from "../../src/outputs/purge";
+import { createLogger } from "../../src/platform/logger";
 import { createRunRepo } from "../../src/runs/repo";
 import { createScenarioRepo } from "../../src/scenarios/repo";
 import { createTestDb, type TestDb } from "../support/app";
@@ -123,5 +128,27 @@ describe("keyset pages and exports read one index in order and sort nothing", ()
       () => config.audit({ limit: 50 }),
     ])
       await expectIndexOrder(page);
+  });
+
+  test("the output purge: a batch after its cursor finds its last key and deletes its range through the primary key, sorting nothing", async () => {
+    // Last: the run and its rows go. Its 24,000 rows, 5,000 a batch: the second batch starts at the first one's cursor.
+    const [run] = await sql<{ id: string }[]>`select distinct run_id::text as id from scenario_output`;
+    await sql`delete from scenario_run where id = ${run?.id as string}`;
+    const purge = createOutputPurge({ transaction: transactions(sql as unknown as Sql), log: createLogger("silent"), batchRows: 5_000, pauseMs: 0, share: 1 });
+    await purge.batch();
+    sent = [];
+    expect(await purge.batch()).toEqual({ runId: run?.id as string, rows: 5_000, done: false });
+    // Explained as the batch ran them: after its own planner settings.
+    const settings = sent.filter((q) => q.query.startsWith("set local"));
+    const planned = sent.filter((q) => / offset |delete from scenario_output/.test(q.query));
+    expect(planned).toHaveLength(2);
+    for (const { query, params } of planned)
+      await sql.begin(async (tx) => {
+        for (const s of settings) await tx.unsafe(s.query);
+        const [row] = await tx.unsafe<{ "QUERY PLAN": { Plan: PlanNode }[] }[]>(`explain (format json) ${query}`, params as never[]);
+        const plan = nodes(row?.["QUERY PLAN"][0]?.Plan as PlanNode);
+        expect(plan.filter((n) => n["Node Type"].includes("Sort")).map((n) => n["Node Type"])).toEqual([]);
+        expect(plan.flatMap((n) => (n["Index Name"] ? [n["Index Name"]] : []))).toEqual(["scenario_output_pkey"]);
+      });
   });
 });

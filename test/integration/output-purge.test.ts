@@ -27,7 +27,7 @@ for (const store of STORES) {
     const scenario = async (name: string) => ((await db.sql`insert into scenario (tenant_id, name) values (${TENANT}, ${name}) returning id::text as id`)[0] as { id: string }).id;
     const rowsOf = async (scenarioId: string) => (await db.sql`select count(*)::int as n from scenario_output where scenario_id = ${scenarioId}`)[0]?.n as number;
     const queued = async () => (await db.sql`select run_id::text from output_purge order by queued_at`).map((r) => r.run_id as string);
-    const purge = (batchRows: number) => createOutputPurge({ transaction: createMetadata(db.sql).transaction, log, batchRows, pauseMs: 0 });
+    const purge = (batchRows: number) => createOutputPurge({ transaction: createMetadata(db.sql).transaction, log, batchRows, pauseMs: 0, share: 1 });
 
     test("a scenario's DELETE queues its runs and leaves their rows; batches of at most batchRows remove them; the other scenario keeps its rows", async () => {
       const [doomed, kept] = [await scenario("doomed"), await scenario("kept")];
@@ -51,13 +51,22 @@ for (const store of STORES) {
       expect(await rowsOf(kept)).toBe(other);
     });
 
-    test("a purge stopped after one batch leaves the run queued; the next purge finishes it", async () => {
+    test("a purge stopped after one batch leaves the run queued, with its cursor on the last key it deleted; the next purge finishes it", async () => {
       const s = await scenario("half");
       const run = await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 3_000 });
       await db.sql`delete from scenario_run where id = ${run}`;
       expect(await queued()).toEqual([run]);
+      // Rows in key order before the batch: it deletes the first 1,000 and leaves its cursor on the last of them.
+      const keys = await db.sql`select metric, curve_key, tenor_type, to_char(contract_month, 'YYYY-MM-DD') as contract_month
+        from scenario_output where run_id = ${run} order by metric, curve_key, tenor_type, contract_month`;
       expect((await purge(1_000).batch())?.done).toBe(false);
       expect(await queued()).toEqual([run]);
+      const [cursor] = await db.sql`select after_metric as metric, after_curve_key as curve_key, after_tenor_type as tenor_type,
+        to_char(after_contract_month, 'YYYY-MM-DD') as contract_month from output_purge where run_id = ${run}`;
+      expect(cursor).toEqual({ ...keys[999] });
+      const rest = await db.sql`select metric, curve_key, tenor_type, to_char(contract_month, 'YYYY-MM-DD') as contract_month
+        from scenario_output where run_id = ${run} order by metric, curve_key, tenor_type, contract_month`;
+      expect(rest.map((r) => ({ ...r }))).toEqual(keys.slice(1_000).map((r) => ({ ...r })));
       const left = await rowsOf(s);
       expect(left).toBe(2_000);
       expect(await purge(1_000).drain()).toEqual({ rows: left, runs: 1 });
@@ -79,6 +88,32 @@ for (const store of STORES) {
       expect(await queued()).toEqual([]);
     });
 
+    test("paced by its share of the time: after a 40 ms batch, 360 ms of pause (share 0.1); after a quick one, pauseMs", async () => {
+      const s = await scenario("paced");
+      await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 250 });
+      await db.sql`delete from scenario where id = ${s}`;
+      // A clock that each batch's transaction moves on by that batch's time; pauses recorded, not slept.
+      const batchMs = [40, 40, 2];
+      let clock = 0;
+      let n = 0;
+      const tx = createMetadata(db.sql).transaction;
+      const pauses: number[] = [];
+      const p = createOutputPurge({
+        transaction: async (fn) => {
+          const result = await tx(fn);
+          clock += batchMs[n++] ?? 0;
+          return result;
+        },
+        log,
+        batchRows: 100,
+        now: () => clock,
+        sleep: async (ms) => pauses.push(ms),
+      });
+      expect(await p.drain()).toEqual({ rows: 250, runs: 1 });
+      expect(pauses).toEqual([360, 360, 100]);
+      expect(() => createOutputPurge({ transaction: tx, log, share: 0 })).toThrow("share must be in (0, 1]");
+    });
+
     test("the background loop purges when kicked and stops cleanly", async () => {
       const s = await scenario("kicked");
       await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 500 });
@@ -96,7 +131,7 @@ for (const store of STORES) {
       const s = await scenario("one pass");
       await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 700 });
       await db.sql`delete from scenario where id = ${s}`;
-      const p = createOutputPurge({ transaction: createMetadata(db.sql).transaction, log, pauseMs: 0 });
+      const p = createOutputPurge({ transaction: createMetadata(db.sql).transaction, log, pauseMs: 0, share: 1 });
       p.kick();
       await p.stop();
       expect(await rowsOf(s)).toBe(0);

@@ -1,0 +1,103 @@
+/**
+ * runs suite, maintain section (issue 21, item 4): what `worker maintain` buys after many small
+ * runs, on the local Trino (docs/outputs-trino.md, "Maintenance"):
+ * 1. one run of `rows` rows of a fresh scenario is written through the Iceberg output writer, and
+ *    its full export (the Trino reader's CSV export, as the API streams it) is timed `repeats` times;
+ * 2. `smallRuns` small commits follow into the scenario's partitions: one row each under a run id
+ *    of its own, the new data file and snapshot a small run's write leaves. Paced at about 3 per
+ *    second: every finished query holds ~4 MB of Trino's heap for `query.min-expire-age` (2 min);
+ *    the export is timed again;
+ * 3. `maintainIceberg` (what `worker maintain` runs: optimize, expire_snapshots,
+ *    remove_orphan_files) with `retention`, and the export is timed a third time.
+ * The scenario's data files are counted at each stage; every stage's export must give the same bytes.
+ * The scenario's rows are deleted at the end. Maintenance runs on the whole table, so the suite
+ * leaves it compacted.
+ */
+import { createTrinoClient } from "../../src/adapters/trino";
+import { varcharLiteral } from "../../src/adapters/trino-literals";
+import { createMetadata } from "../../src/metadata";
+import { maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { writeRun } from "../../src/outputs/store";
+import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
+import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE as T } from "../../src/outputs/trino-store";
+import { createLogger } from "../../src/platform/logger";
+import type { TestDb } from "../../test/support/app";
+import { syntheticBatches } from "../../test/support/output-batches";
+import { seedRun } from "../../test/support/outputs";
+import { serviceEnv } from "../../test/support/services";
+import type { Recorder, SuiteContext } from "../lib/result";
+
+const TENANT = "bench";
+
+export type MaintainOptions = { rows: number; smallRuns: number; retention: string };
+
+export async function maintainAfterSmallRuns(ctx: SuiteContext, rec: Recorder, db: TestDb, o: MaintainOptions): Promise<void> {
+  const env = serviceEnv();
+  const client = (session?: Record<string, string>) =>
+    createTrinoClient({ url: env.AURUM_TRINO_URL as string, user: env.AURUM_TRINO_USER ?? "aurum", source: "aurum-bench", ...(session ? { session } : {}) });
+  const trino = client();
+  const log = createLogger("silent");
+  const metadata = createMetadata(db.sql);
+  const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'maintenance') returning id::text as id`;
+  const scenarioId = (s as { id: string }).id;
+  try {
+    const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0, state: "RUNNING" });
+    const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
+    await writeRun(createTrinoOutputWriter({ metadata, trino, log }), metadata.transaction, meta, syntheticBatches(o.rows));
+    const reader = createTrinoOutputReader({ runs: metadata.runs, trino });
+    const files = async () =>
+      Number((await trino.execute(`SELECT count(*) FROM iceberg.market."scenario_output$files" WHERE partition.scenario_id = ${varcharLiteral(scenarioId)}`)).rows[0]?.[0]);
+    /** The run's full CSV export, `repeats` times: rows/s of each, and the bytes. */
+    const exports = async () => {
+      const rates: number[] = [];
+      let bytes = 0;
+      for (let r = 0; r < ctx.repeats; r++) {
+        const t0 = performance.now();
+        bytes = 0;
+        for await (const chunk of reader.export({ tenantId: TENANT, scenarioId, runId }, { format: "csv", escapeFormulas: false, signal: new AbortController().signal }))
+          bytes += chunk.length;
+        rates.push(o.rows / ((performance.now() - t0) / 1000));
+      }
+      return { rates, bytes };
+    };
+    const stage = async (name: string) => {
+      const [f, e] = [await files(), await exports()];
+      ctx.log(`maintain, ${name}: ${f} data files; export ${Math.round(e.rates.reduce((a, b) => a + b) / e.rates.length)} rows/s (mean of ${e.rates.length})`);
+      return { files: f, ...e };
+    };
+
+    const fresh = await stage(`after one ${o.rows}-row run`);
+    const t0 = performance.now();
+    for (let i = 0; i < o.smallRuns; i++) {
+      const started = performance.now();
+      await trino.execute(
+        `INSERT INTO ${T} (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, write_id)
+         VALUES (${varcharLiteral(TENANT)}, ${varcharLiteral(scenarioId)}, ${varcharLiteral(crypto.randomUUID())}, DATE '2026-01-02', 'SMALL', 'MONTHLY', DATE '2027-01-01', '2027-01', '${["mid", "baseline", "uplift"][i % 3]}', ${i}, 'w')`,
+      );
+      await Bun.sleep(Math.max(0, 330 - (performance.now() - started)));
+      if ((i + 1) % 100 === 0) ctx.log(`maintain: ${i + 1} small commits (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+    const grown = await stage(`after ${o.smallRuns} small commits`);
+    const report = await maintainIceberg({ trino: client(retentionSession("iceberg", o.retention)), log, table: T, retention: o.retention, fileSizeThreshold: "128MB" });
+    const kept = await stage(`after maintain (${JSON.stringify(report.ms)} ms per step)`);
+
+    const first = rec.figure(`full export of a ${o.rows.toLocaleString("en-US")}-row Iceberg run, before the small commits, rows/s`, "rows/s", fresh.rates, "baseline");
+    rec.figure(`the same after ${o.smallRuns.toLocaleString("en-US")} small commits, rows/s`, "rows/s", grown.rates, "info");
+    const last = rec.figure("the same after maintain, rows/s", "rows/s", kept.rates, "project");
+    rec.ratio("full export rows/s after maintain / before the small commits", last, first, { text: "≥ 1 (issue 21: at least as fast)", meets: (x) => x >= 1 });
+    const fewer = grown.files / Math.max(kept.files, 1);
+    // The goal needs the issue's 1,000 small runs; --quick makes a handful, which must still compact.
+    const goal = o.smallRuns >= 1_000 ? 10 : 1;
+    rec.check(
+      `the scenario's data files after ${o.smallRuns} small commits → after maintain, ${goal > 1 ? "≥ 10×" : "fewer"} (issue 21)`,
+      `${fresh.files} → ${grown.files} → ${kept.files} (${fewer.toFixed(1)}× fewer)`,
+      goal > 1 ? fewer >= goal : fewer > goal,
+    );
+    rec.check("every stage's export the same bytes", `${fresh.bytes}, ${grown.bytes}, ${kept.bytes}`, fresh.bytes === grown.bytes && grown.bytes === kept.bytes && fresh.bytes > 0);
+    rec.note(
+      `maintain (retention ${o.retention}): optimize ${report.ms.optimize} ms, expire_snapshots ${report.ms.expire_snapshots} ms, remove_orphan_files ${report.ms.remove_orphan_files} ms`,
+    );
+  } finally {
+    await trino.execute(`DELETE FROM ${T} WHERE scenario_id = ${varcharLiteral(scenarioId)}`);
+  }
+}

@@ -291,8 +291,9 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
     if (sections.has("maintain")) {
       // 6. Iceberg maintenance after 1,000 small runs: the table's files and a full export before and after.
       const trinoUp = await requireService("trino").catch((e: Error) => ({ available: false, reason: e.message }));
-      if (trinoUp.available)
-        await maintainAfterSmallRuns(ctx, rec, db, ctx.quick ? { rows: 5_000, smallRuns: 10, retention: "7d" } : { rows: 100_000, smallRuns: 1_000, retention: "7d" });
+      // Retention (`--runs-maintain-retention`, default 7d as `worker maintain`'s): the bench's 1,000 commits take ~6 minutes, so with 7 days none of their snapshots expire.
+      const retention = String(ctx.flags["runs-maintain-retention"] ?? "7d");
+      if (trinoUp.available) await maintainAfterSmallRuns(ctx, rec, db, ctx.quick ? { rows: 5_000, smallRuns: 10, retention } : { rows: 100_000, smallRuns: 1_000, retention });
       else rec.note(`maintain skipped: trino not running (${trinoUp.reason})`);
     }
   } finally {

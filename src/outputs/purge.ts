@@ -53,6 +53,41 @@ type Queued = { run_id: string; after_metric: string | null; after_curve_key: st
 /** A row's primary key after `run_id`. */
 type Key = { metric: string; curve_key: string; tenor_type: string; contract_month: string };
 
+/** One batch: the next `batchRows` rows of the oldest queued run that no other process holds. */
+async function purgeBatch(transaction: Transaction, batchRows: number): Promise<{ runId: string; rows: number; done: boolean } | null> {
+  return transaction(async (tx) => {
+    const [queued] = await tx<Queued[]>`
+      select run_id::text, after_metric, after_curve_key, after_tenor_type, to_char(after_contract_month, 'YYYY-MM-DD') as after_contract_month
+      from output_purge order by queued_at limit 1 for update skip locked`;
+    if (!queued) return null;
+    // The next `batchRows` rows in key order after the last one deleted (016_output_purge_cursor.sql):
+    // the key of the last of them, then a delete of the range up to it, both walks of the primary
+    // key's index from the cursor on. Never a scan of all the run's rows and a sort: on statistics
+    // older than a large run's rows the planner chose a bitmap scan and a sort, 0.8 s for a batch
+    // out of 1,000,000 rows. No JIT: a plan costed with a path switched off compiles for ~150 ms
+    // (seen when sorts were switched off too).
+    await tx`set local enable_seqscan = off`;
+    await tx`set local enable_bitmapscan = off`;
+    await tx`set local jit = off`;
+    const key = tx`(metric, curve_key, tenor_type, contract_month)`;
+    const after =
+      queued.after_metric === null ? tx`` : tx`and ${key} > (${queued.after_metric}, ${queued.after_curve_key}, ${queued.after_tenor_type}, ${queued.after_contract_month}::date)`;
+    // Ordered by the table's columns: by name, ORDER BY would take the text `contract_month` below.
+    const [last] = await tx<Key[]>`
+      select o.metric, o.curve_key, o.tenor_type, to_char(o.contract_month, 'YYYY-MM-DD') as contract_month from scenario_output o
+      where o.run_id = ${queued.run_id} ${after} order by o.metric, o.curve_key, o.tenor_type, o.contract_month offset ${batchRows - 1} limit 1`;
+    const upTo = last ? tx`and ${key} <= (${last.metric}, ${last.curve_key}, ${last.tenor_type}, ${last.contract_month}::date)` : tx``;
+    const rows = (await tx`delete from scenario_output where run_id = ${queued.run_id} ${after} ${upTo}`).count;
+    // Fewer than a batch were left: they were the last.
+    const done = !last;
+    if (done) await tx`delete from output_purge where run_id = ${queued.run_id}`;
+    else
+      await tx`update output_purge set after_metric = ${last.metric}, after_curve_key = ${last.curve_key},
+        after_tenor_type = ${last.tenor_type}, after_contract_month = ${last.contract_month}::date where run_id = ${queued.run_id}`;
+    return { runId: queued.run_id, rows, done };
+  });
+}
+
 export function createOutputPurge(o: OutputPurgeOptions): OutputPurge {
   const batchRows = o.batchRows ?? 20_000;
   const idleMs = o.idleMs ?? 30_000;
@@ -64,44 +99,12 @@ export function createOutputPurge(o: OutputPurgeOptions): OutputPurge {
   let controller: AbortController | undefined;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  /** `kick()` came while the loop was in a pass (not waiting): it goes round again instead of waiting. */
+  let kicked = false;
   /** Passes started by `kick()` while the loop is not running. */
   const oneOffs = new Set<Promise<void>>();
 
-  async function batch(): Promise<{ runId: string; rows: number; done: boolean } | null> {
-    return o.transaction(async (tx) => {
-      const [queued] = await tx<Queued[]>`
-        select run_id::text, after_metric, after_curve_key, after_tenor_type, to_char(after_contract_month, 'YYYY-MM-DD') as after_contract_month
-        from output_purge order by queued_at limit 1 for update skip locked`;
-      if (!queued) return null;
-      // The next `batchRows` rows in key order after the last one deleted (016_output_purge_cursor.sql):
-      // the key of the last of them, then a delete of the range up to it, both walks of the primary
-      // key's index from the cursor on. Never a scan of all the run's rows and a sort: on statistics
-      // older than a large run's rows the planner chose a bitmap scan and a sort, 0.8 s for a batch
-      // out of 1,000,000 rows. No JIT: a plan costed with a path switched off compiles for ~150 ms
-      // (seen when sorts were switched off too).
-      await tx`set local enable_seqscan = off`;
-      await tx`set local enable_bitmapscan = off`;
-      await tx`set local jit = off`;
-      const key = tx`(metric, curve_key, tenor_type, contract_month)`;
-      const after =
-        queued.after_metric === null
-          ? tx``
-          : tx`and ${key} > (${queued.after_metric}, ${queued.after_curve_key}, ${queued.after_tenor_type}, ${queued.after_contract_month}::date)`;
-      // Ordered by the table's columns: by name, ORDER BY would take the text `contract_month` below.
-      const [last] = await tx<Key[]>`
-        select o.metric, o.curve_key, o.tenor_type, to_char(o.contract_month, 'YYYY-MM-DD') as contract_month from scenario_output o
-        where o.run_id = ${queued.run_id} ${after} order by o.metric, o.curve_key, o.tenor_type, o.contract_month offset ${batchRows - 1} limit 1`;
-      const upTo = last ? tx`and ${key} <= (${last.metric}, ${last.curve_key}, ${last.tenor_type}, ${last.contract_month}::date)` : tx``;
-      const rows = (await tx`delete from scenario_output where run_id = ${queued.run_id} ${after} ${upTo}`).count;
-      // Fewer than a batch were left: they were the last.
-      const done = !last;
-      if (done) await tx`delete from output_purge where run_id = ${queued.run_id}`;
-      else
-        await tx`update output_purge set after_metric = ${last.metric}, after_curve_key = ${last.curve_key},
-          after_tenor_type = ${last.tenor_type}, after_contract_month = ${last.contract_month}::date where run_id = ${queued.run_id}`;
-      return { runId: queued.run_id, rows, done };
-    });
-  }
+  const batch = () => purgeBatch(o.transaction, batchRows);
 
   async function drain(signal?: AbortSignal): Promise<{ rows: number; runs: number }> {
     const total = { rows: 0, runs: 0 };
@@ -139,6 +142,11 @@ export function createOutputPurge(o: OutputPurgeOptions): OutputPurge {
             if (!c.signal.aborted) o.log.warn("output_purge_failed", { error: (err as Error).message });
           }
           if (c.signal.aborted) break;
+          // Kicked during that pass, after its last look at the queue: another pass at once.
+          if (kicked) {
+            kicked = false;
+            continue;
+          }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, idleMs);
             timer.unref?.();
@@ -152,7 +160,11 @@ export function createOutputPurge(o: OutputPurgeOptions): OutputPurge {
       })();
     },
     kick() {
-      if (loop) return wake?.();
+      if (loop) {
+        if (wake) wake();
+        else kicked = true;
+        return;
+      }
       // Not started (an app built for tests or tools): one pass now, in the background.
       const pass = drain(controller?.signal).then(
         () => {},

@@ -9,6 +9,7 @@ import { createMetadata } from "../../src/metadata";
 import { createOutputPurge } from "../../src/outputs/purge";
 import { createLogger } from "../../src/platform/logger";
 import { createTestDb, STORES, type TestDb } from "../support/app";
+import { eventually } from "../support/eventually";
 import { seedRun } from "../support/outputs";
 
 const log = createLogger("silent");
@@ -124,6 +125,33 @@ for (const store of STORES) {
       p.kick();
       for (let i = 0; i < 200 && ((await rowsOf(s)) > 0 || (await queued()).length > 0); i++) await Bun.sleep(50);
       expect(await rowsOf(s)).toBe(0);
+      await p.stop();
+    });
+
+    test("a kick during a pass, after its last look at the queue, starts another pass instead of waiting idleMs", async () => {
+      const s = await scenario("kicked late");
+      await seedRun(db.sql, { tenantId: TENANT, scenarioId: s, rows: 300 });
+      const tx = createMetadata(db.sql).transaction;
+      let calls = 0;
+      let p: ReturnType<typeof createOutputPurge> | undefined;
+      // The first pass: its batch finds the queue empty (call 1), then it drops orphan staging
+      // tables (call 2); the scenario is deleted and the purge kicked in between.
+      p = createOutputPurge({
+        transaction: async (fn) => {
+          if (++calls === 2) {
+            await db.sql`delete from scenario where id = ${s}`;
+            p?.kick();
+          }
+          return tx(fn);
+        },
+        log,
+        idleMs: 600_000,
+        pauseMs: 0,
+        share: 1,
+      });
+      p.start();
+      // Well under idleMs: without the second pass the rows would wait 10 minutes.
+      await eventually(async () => (await rowsOf(s)) === 0 && (await queued()).length === 0, { what: "the kicked purge", timeoutMs: 30_000 });
       await p.stop();
     });
 

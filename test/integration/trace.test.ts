@@ -104,7 +104,15 @@ describe.skipIf(!kafkaStatus.available || !trinoStatus.available)("one trace id 
     const message = await eventually(() => requests.find((m) => m.headers.run_id === run.id), { what: "the run's request message" });
     expect(message?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-`));
 
-    const workerLog = lines(worker.output());
+    // The worker logs the run's success after the commit the database showed, and its output
+    // arrives through a pipe: wait for that line (once, under load, the check ran before it came).
+    const workerLog = await eventually(
+      () => {
+        const log = lines(worker.output());
+        return log.some((l) => l.run_id === run.id && l.event === "scenario_run_succeeded") && log;
+      },
+      { what: "the worker's scenario_run_succeeded line" },
+    );
     const runLines = workerLog.filter((l) => l.run_id === run.id);
     expect(runLines.map((l) => l.event)).toEqual(expect.arrayContaining(["scenario_run_started", "iceberg_outputs_written", "scenario_run_succeeded"]));
     for (const l of runLines) expect({ event: l.event, trace_id: l.trace_id }).toEqual({ event: l.event, trace_id: TRACE_ID });

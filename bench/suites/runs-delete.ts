@@ -2,14 +2,15 @@
  * runs suite, delete section (issue 21, item 5): deleting a scenario of many output rows while
  * another scenario's export runs. An API process (`bun src/main.ts api`, its own process, as the
  * export suite's) serves both; its output purge (src/outputs/purge.ts) frees the deleted rows in
- * the background. In every round, on the suite's Postgres:
- * 1. a scenario of `victimRows` rows is written through the Postgres output writer (untimed);
- * 2. the other scenario's run (`exportRows` rows) is exported as CSV through the API, alone;
- * 3. the first scenario is deleted through the API (`DELETE /v1/scenarios/{id}`, timed to its 204);
- * 4. at once the same export again, while the purge deletes the first scenario's rows; a round
- *    counts only if rows were still left to purge when that export ended (a check);
- * 5. the rest of the purge is done by hand and the table vacuumed, so every round starts alike
- *    (the purge itself would take about a minute per 5,000,000 rows: docs/outputs.md).
+ * the background. In every round, on the suite's Postgres, from an empty `scenario_output` (the
+ * round does not wait for the purge, which takes minutes per 5,000,000 rows: docs/outputs.md):
+ * 1. two scenarios' runs are written (untimed): the one to export (`exportRows` rows) through the
+ *    Postgres output writer, the one to delete (`victimRows`) by SQL; then a CHECKPOINT;
+ * 2. the first is exported as CSV through the API (`curl`): once untimed (the first read of new
+ *    rows writes their hint bits), then twice in a row alone, timed;
+ * 3. the second scenario is deleted through the API (`DELETE /v1/scenarios/{id}`, timed to its 204);
+ * 4. at once the same two exports, while the purge deletes the deleted scenario's rows; a round
+ *    counts only if rows were still left to purge when they ended (a check).
  */
 import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
@@ -28,9 +29,10 @@ export async function deleteUnderExport(ctx: SuiteContext, rec: Recorder, db: Te
   const writer = createPgOutputWriter(db.sql);
   const metadata = createMetadata(db.sql);
   /** A scenario with one SUCCEEDED run of `rows` rows written by the output writer (the heap in export order, as a real run's); its ids. */
+  const newScenario = async (name: string) =>
+    ((await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, ${name}) returning id::text as id`)[0] as { id: string }).id;
   const scenarioOf = async (name: string, rows: number) => {
-    const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, ${name}) returning id::text as id`;
-    const scenarioId = (s as { id: string }).id;
+    const scenarioId = await newScenario(name);
     // RUNNING while it is written, as a worker's run is: the API's purge pass drops the staging
     // tables of runs that are not (a crashed worker's).
     const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0, state: "RUNNING" });
@@ -57,9 +59,8 @@ export async function deleteUnderExport(ctx: SuiteContext, rec: Recorder, db: Te
       const t0 = performance.now();
       const kept = await scenarioOf(`exported while another is deleted ${r + 1}`, o.exportRows);
       // The deleted one's rows straight from SQL (test/support/outputs.ts: indexes rebuilt after a large load), twice as fast as through the writer.
-      const [v] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, ${`deleted during an export ${r + 1}`}) returning id::text as id`;
-      const victim = { scenarioId: (v as { id: string }).id, runId: "" };
-      victim.runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId: victim.scenarioId, rows: o.victimRows });
+      const victimScenario = await newScenario(`deleted during an export ${r + 1}`);
+      const victim = { scenarioId: victimScenario, runId: await seedRun(db.sql, { tenantId: TENANT, scenarioId: victimScenario, rows: o.victimRows }) };
       const exportCsv = ["curl", "-sf", "-o", "-", `${api.base}/v1/scenarios/${kept.scenarioId}/outputs?tenant_id=${TENANT}&run_id=${kept.runId}&format=csv`];
       const warm = await timedBytes(exportCsv); // the first read of new rows writes their hint bits
       // The load's dirty pages written out now, not by the checkpointer during the timed exports.

@@ -69,6 +69,22 @@ function testFiles(): string[] {
   );
 }
 
+/**
+ * The machine's CPU time so far, all cores, from /proc/stat (Linux; undefined elsewhere): busy and
+ * total. Over a run it tells whether the suite waited on the cores (services included) or on timers.
+ */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const [, ...ticks] = (readFileSync("/proc/stat", "utf8").split("\n")[0] as string).trim().split(/\s+/);
+    const n = ticks.map(Number);
+    const total = n.reduce((a, b) => a + b, 0);
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are not busy
+    return { busy: total - (n[3] ?? 0) - (n[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
 function recordedTimings(): Record<string, number> {
   return existsSync(TIMINGS) ? (JSON.parse(readFileSync(TIMINGS, "utf8")) as Record<string, number>) : {};
 }
@@ -198,6 +214,7 @@ function prioritise(): void {
 const held = new Map<string, { count: number; exclusive: boolean }>();
 const results: (FileResult & { output: string })[] = [];
 const runStarted = performance.now();
+const cpuStarted = machineCpu();
 console.error(`bun test: ${files.length} files, ${Math.min(jobs, files.length)} at a time (AURUM_TEST_JOBS)\n`);
 
 /**
@@ -283,6 +300,8 @@ if (flags.has("--update-timings")) {
   );
   writeFileSync(TIMINGS, `${JSON.stringify(kept, null, 2)}\n`);
 }
-console.log(`\n${results.length} files in ${((performance.now() - runStarted) / 1000).toFixed(1)} s with ${Math.min(jobs, files.length)} at a time`);
+const cpuEnded = machineCpu();
+const busy = cpuStarted && cpuEnded ? ` (the machine's CPU busy ${Math.round((100 * (cpuEnded.busy - cpuStarted.busy)) / (cpuEnded.total - cpuStarted.total))} % of the time)` : "";
+console.log(`\n${results.length} files in ${((performance.now() - runStarted) / 1000).toFixed(1)} s with ${Math.min(jobs, files.length)} at a time${busy}`);
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 ? 1 : 0);

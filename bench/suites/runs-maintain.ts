@@ -2,7 +2,8 @@
  * runs suite, maintain section (issue 21, item 4): what `worker maintain` buys after many small
  * runs, on the local Trino (docs/outputs-trino.md, "Maintenance"):
  * 1. one run of `rows` rows of a fresh scenario is written through the Iceberg output writer, and
- *    its full export (the Trino reader's CSV export, as the API streams it) is timed `repeats` times;
+ *    its full export (the Trino reader's CSV export, as the API streams it) is timed: `repeats`
+ *    samples, each the fastest of three exports (see `exports`);
  * 2. `smallRuns` small commits follow into the scenario's partitions: one row each under a run id
  *    of its own, the new data file and snapshot a small run's write leaves. Paced at about 3 per
  *    second: every finished query holds ~4 MB of Trino's heap for `query.min-expire-age` (2 min);
@@ -28,6 +29,8 @@ import { serviceEnv } from "../../test/support/services";
 import type { Recorder, SuiteContext } from "../lib/result";
 
 const TENANT = "bench";
+/** Exports per sample, the fastest kept (see `exports`). */
+const BEST_OF = 3;
 
 export type MaintainOptions = { rows: number; smallRuns: number; retention: string };
 
@@ -47,18 +50,50 @@ export async function maintainAfterSmallRuns(ctx: SuiteContext, rec: Recorder, d
     const reader = createTrinoOutputReader({ runs: metadata.runs, trino });
     const files = async () =>
       Number((await trino.execute(`SELECT count(*) FROM iceberg.market."scenario_output$files" WHERE partition.scenario_id = ${varcharLiteral(scenarioId)}`)).rows[0]?.[0]);
-    /** The run's full CSV export, `repeats` times: rows/s of each, and the bytes. */
+    /** The run's full CSV export once: seconds and bytes. */
+    const exportOnce = async () => {
+      const t0 = performance.now();
+      let bytes = 0;
+      for await (const chunk of reader.export({ tenantId: TENANT, scenarioId, runId }, { format: "csv", escapeFormulas: false, signal: new AbortController().signal }))
+        bytes += chunk.length;
+      return { seconds: (performance.now() - t0) / 1000, bytes };
+    };
+    /**
+     * The export at this stage: one untimed export (the first query after a commit loads the new
+     * snapshot's metadata; that happens once per commit, not per export), then `repeats` samples,
+     * each the fastest of BEST_OF exports in a row. A 1-second export's noise is additive (a
+     * collector's pause in Trino or here, after the 1,000 commits' garbage): one export per sample,
+     * as until stop 50, spread one stage's samples over 62-99 k rows/s and put the ratio anywhere
+     * in 0.60-1.13 in one run. Whatever the table's state costs, every export pays.
+     */
     const exports = async () => {
       const rates: number[] = [];
-      let bytes = 0;
+      let bytes = (await exportOnce()).bytes;
       for (let r = 0; r < ctx.repeats; r++) {
-        const t0 = performance.now();
-        bytes = 0;
-        for await (const chunk of reader.export({ tenantId: TENANT, scenarioId, runId }, { format: "csv", escapeFormulas: false, signal: new AbortController().signal }))
-          bytes += chunk.length;
-        rates.push(o.rows / ((performance.now() - t0) / 1000));
+        let best = Number.POSITIVE_INFINITY;
+        for (let k = 0; k < (ctx.quick ? 1 : BEST_OF); k++) {
+          const e = await exportOnce();
+          if (e.bytes !== bytes) bytes = -1; // the check below reports it
+          best = Math.min(best, e.seconds);
+        }
+        rates.push(o.rows / best);
       }
       return { rates, bytes };
+    };
+    /**
+     * Waits until Trino has dropped the finished queries of the commits' burst: it keeps each one
+     * (text, plan, stats) for `query.min-expire-age` (2 minutes, trino/etc/config.properties) while
+     * it holds more than `query.max-history` (100). Nightly maintenance runs hours after the runs,
+     * so the stages compare the table's states, not a heap still holding ~1,000 queries.
+     */
+    const settle = async () => {
+      const t0 = performance.now();
+      for (;;) {
+        const kept = Number((await trino.execute("SELECT count(*) FROM system.runtime.queries")).rows[0]?.[0]);
+        if (kept <= 150 || performance.now() - t0 > 300_000)
+          return ctx.log(`maintain: Trino holds ${kept} finished queries after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        await Bun.sleep(5_000);
+      }
     };
     const stage = async (name: string) => {
       const [f, e] = [await files(), await exports()];
@@ -77,6 +112,7 @@ export async function maintainAfterSmallRuns(ctx: SuiteContext, rec: Recorder, d
       await Bun.sleep(Math.max(0, 330 - (performance.now() - started)));
       if ((i + 1) % 100 === 0) ctx.log(`maintain: ${i + 1} small commits (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
+    if (!ctx.quick) await settle();
     const grown = await stage(`after ${o.smallRuns} small commits`);
     const report = await maintainIceberg({ trino: client(retentionSession("iceberg", o.retention)), log, table: T, retention: o.retention, fileSizeThreshold: "128MB" });
     const kept = await stage(`after maintain (${JSON.stringify(report.ms)} ms per step)`);

@@ -21,13 +21,11 @@ import { createMetadata } from "../../src/metadata";
 import { copyStatement } from "../../src/outputs/pg-reader";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { KEY_ORDER } from "../../src/outputs/sql";
-import { writeRun } from "../../src/outputs/store";
 import { ROW_COLUMNS } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import { createTestDb } from "../../test/support/app";
-import { syntheticBatches } from "../../test/support/output-batches";
-import { seedRun, startApiProcess } from "../../test/support/outputs";
+import { startApiProcess, writeSyntheticRun } from "../../test/support/outputs";
 import { requireService, serviceEnv } from "../../test/support/services";
 import { cpuSeconds, firstByte, peakDuring, timedBytes } from "../lib/proc";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
@@ -59,9 +57,7 @@ export async function exportSuite(ctx: SuiteContext): Promise<SuiteResult> {
       const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'export bench') returning id::text as id`;
       scenarioId = (s as { id: string }).id;
       // Through the output writer, so the rows lie in the heap as a real run's do (export order).
-      runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0 });
-      const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
-      await writeRun(createPgOutputWriter(db.sql), createMetadata(db.sql).transaction, meta, syntheticBatches(rows));
+      runId = await writeSyntheticRun(db.sql, createPgOutputWriter(db.sql), { tenantId: TENANT, scenarioId, rows });
       await db.sql`vacuum analyze scenario_output`;
       ctx.log(`seeded ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
@@ -186,15 +182,11 @@ async function trinoStore(ctx: SuiteContext, rec: Recorder, o: { sql: postgres.S
   const user = env.AURUM_TRINO_USER ?? "aurum";
   const trino = createTrinoClient({ url: trinoUrl, user, source: "aurum-bench" });
   const scenarioId = o.scenarioId;
-  const [run] = await o.sql<
-    { id: string }[]
-  >`insert into scenario_run (scenario_id, tenant_id, state, input_hash, run_key) values (${scenarioId}, ${TENANT}, 'RUNNING', ${crypto.randomUUID()}, 'bench-trino') returning id::text as id`;
-  const runId = (run as { id: string }).id;
   const t0 = performance.now();
-  const writer = createTrinoOutputWriter({ metadata: createMetadata(o.sql), trino, log: createLogger("silent") });
-  const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "vh-bench", computedTs: new Date().toISOString() };
-  await writeRun(writer, createMetadata(o.sql).transaction, meta, syntheticBatches(o.rows), async (tx) => {
-    await tx`update scenario_run set state = 'SUCCEEDED', finished_at = now(), rows_written = ${o.rows} where id = ${runId}`;
+  const runId = await writeSyntheticRun(o.sql, createTrinoOutputWriter({ metadata: createMetadata(o.sql), trino, log: createLogger("silent") }), {
+    tenantId: TENANT,
+    scenarioId,
+    rows: o.rows,
   });
   ctx.log(`wrote ${o.rows} rows to Iceberg in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const apiEnv = { AURUM_OUTPUT_STORE: "trino", AURUM_TRINO_URL: trinoUrl, AURUM_TRINO_USER: user, AURUM_API_RATE_LIMIT_ENABLED: "0" };

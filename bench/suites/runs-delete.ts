@@ -12,12 +12,9 @@
  * 4. at once the same two exports, while the purge deletes the deleted scenario's rows; a round
  *    counts only if rows were still left to purge when they ended (a check).
  */
-import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
-import { writeRun } from "../../src/outputs/store";
 import type { TestDb } from "../../test/support/app";
-import { syntheticBatches } from "../../test/support/output-batches";
-import { seedRun, startApiProcess } from "../../test/support/outputs";
+import { seedRun, startApiProcess, writeSyntheticRun } from "../../test/support/outputs";
 import { timedBytes } from "../lib/proc";
 import type { Recorder, SuiteContext } from "../lib/result";
 
@@ -27,19 +24,12 @@ export type DeleteUnderExportOptions = { victimRows: number; exportRows: number 
 
 export async function deleteUnderExport(ctx: SuiteContext, rec: Recorder, db: TestDb, o: DeleteUnderExportOptions): Promise<void> {
   const writer = createPgOutputWriter(db.sql);
-  const metadata = createMetadata(db.sql);
-  /** A scenario with one SUCCEEDED run of `rows` rows written by the output writer (the heap in export order, as a real run's); its ids. */
   const newScenario = async (name: string) =>
     ((await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, ${name}) returning id::text as id`)[0] as { id: string }).id;
+  /** A scenario with one SUCCEEDED run of `rows` rows written by the output writer (the heap in export order, as a real run's); its ids. */
   const scenarioOf = async (name: string, rows: number) => {
     const scenarioId = await newScenario(name);
-    // RUNNING while it is written, as a worker's run is: the API's purge pass drops the staging
-    // tables of runs that are not (a crashed worker's).
-    const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0, state: "RUNNING" });
-    const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
-    await writeRun(writer, metadata.transaction, meta, syntheticBatches(rows));
-    await db.sql`update scenario_run set state = 'SUCCEEDED' where id = ${runId}`;
-    return { scenarioId, runId };
+    return { scenarioId, runId: await writeSyntheticRun(db.sql, writer, { tenantId: TENANT, scenarioId, rows }) };
   };
   const left = async (runId: string) => (await db.sql<{ n: number }[]>`select count(*)::int as n from scenario_output where run_id = ${runId}`)[0]?.n ?? 0;
 

@@ -18,13 +18,11 @@ import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
 import { maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
-import { writeRun } from "../../src/outputs/store";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE as T } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import type { TestDb } from "../../test/support/app";
-import { syntheticBatches } from "../../test/support/output-batches";
-import { seedRun } from "../../test/support/outputs";
+import { writeSyntheticRun } from "../../test/support/outputs";
 import { serviceEnv } from "../../test/support/services";
 import type { Recorder, SuiteContext } from "../lib/result";
 
@@ -44,9 +42,7 @@ export async function maintainAfterSmallRuns(ctx: SuiteContext, rec: Recorder, d
   const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'maintenance') returning id::text as id`;
   const scenarioId = (s as { id: string }).id;
   try {
-    const runId = await seedRun(db.sql, { tenantId: TENANT, scenarioId, rows: 0, state: "RUNNING" });
-    const meta = { tenantId: TENANT, scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
-    await writeRun(createTrinoOutputWriter({ metadata, trino, log }), metadata.transaction, meta, syntheticBatches(o.rows));
+    const runId = await writeSyntheticRun(db.sql, createTrinoOutputWriter({ metadata, trino, log }), { tenantId: TENANT, scenarioId, rows: o.rows });
     const reader = createTrinoOutputReader({ runs: metadata.runs, trino });
     const files = async () =>
       Number((await trino.execute(`SELECT count(*) FROM iceberg.market."scenario_output$files" WHERE partition.scenario_id = ${varcharLiteral(scenarioId)}`)).rows[0]?.[0]);

@@ -1,6 +1,8 @@
 /** Output fixtures: runs and scenario_output rows made with SQL (generate_series), and the API in a child process. */
 import { parseString } from "fast-csv";
-import type { Sql } from "../../src/adapters/postgres";
+import { type Sql, transactions } from "../../src/adapters/postgres";
+import { type OutputWriter, writeRun } from "../../src/outputs/store";
+import { syntheticBatches } from "./output-batches";
 import { type ServiceProcess, startService } from "./service";
 
 export const METRICS = ["NPV", "baseline", "mid", "policy_uplift", "uplift"];
@@ -86,6 +88,21 @@ export async function seedRun(sql: Sql, o: SeedOptions): Promise<string> {
       where i < ${o.rows}`;
   if (o.rows < BULK_ROWS) await insert(sql);
   else await bulk(sql, insert);
+  return runId;
+}
+
+/**
+ * A run of `rows` synthetic rows (output-batches.ts) written through `writer` as a worker writes
+ * one, so they lie where a real run's do (export order): RUNNING while it is written (a purge pass
+ * drops the staging tables of runs that are not: a crashed worker's), then SUCCEEDED with its row
+ * count in the commit that publishes the rows. The run's id.
+ */
+export async function writeSyntheticRun(sql: Sql, writer: OutputWriter, o: { tenantId: string; scenarioId: string; rows: number }): Promise<string> {
+  const runId = await seedRun(sql, { tenantId: o.tenantId, scenarioId: o.scenarioId, rows: 0, state: "RUNNING" });
+  const meta = { tenantId: o.tenantId, scenarioId: o.scenarioId, runId, asofDate: "2026-01-02", versionHash: "bench", computedTs: new Date().toISOString() };
+  await writeRun(writer, transactions(sql), meta, syntheticBatches(o.rows), async (tx) => {
+    await tx`update scenario_run set state = 'SUCCEEDED', finished_at = now(), rows_written = ${o.rows} where id = ${runId}`;
+  });
   return runId;
 }
 

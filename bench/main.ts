@@ -36,7 +36,7 @@ const HELP = `bun run bench [suite...] [flags]     suites: ${Object.keys(SUITES)
                 --use-cache (only cached; default both)  --metric NAME  --concurrency 1,10,50  --rows N (seeded run size)
   singleflight: --misses N (100)
   runs:         --runs-small N (40)  --runs-curves N (40)  --runs-sections pool,short,ingest,kafka,delete,maintain (all)
-                --runs-maintain-retention 7d
+                --runs-maintain-snapshot-retention 0s
   engine:       --engine-curves N (200) --engine-months N (240) --engine-paths N (200)
   http:         --requests N (3000)
   AURUM_BENCH_SLOWDOWN=0.2  synthetic regression: the project side of every measured ratio made 20 % worse`;
@@ -70,7 +70,7 @@ const { values, positionals } = parseArgs({
     "runs-small": { type: "string" },
     "runs-curves": { type: "string" },
     "runs-sections": { type: "string" },
-    "runs-maintain-retention": { type: "string" },
+    "runs-maintain-snapshot-retention": { type: "string" },
     "engine-curves": { type: "string" },
     "engine-months": { type: "string" },
     "engine-paths": { type: "string" },

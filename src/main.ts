@@ -13,7 +13,7 @@ import type { Sql } from "./adapters/postgres";
 import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
 import { createMetadata } from "./metadata";
 import { backfill, terminalProgress } from "./outputs/backfill";
-import { maintainArgumentError, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
+import { durationError, maintainArgumentError, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
 import { redact } from "./platform/redact";
@@ -21,7 +21,7 @@ import { buildRuntime, openMetadata, trinoClient } from "./runtime";
 
 const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
        bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]
-       bun src/main.ts worker maintain [--retention 7d] [--file-size-threshold 128MB]`;
+       bun src/main.ts worker maintain [--snapshot-retention 1d] [--orphan-retention 7d] [--retention D (both)] [--file-size-threshold 128MB]`;
 
 /** Exit code of a start refused for its configuration (sysexits EX_CONFIG), as docs/configuration.md promises. */
 const EX_CONFIG = 78;
@@ -199,17 +199,33 @@ async function runBackfill(config: Config, sql: Sql, log: Logger, args: string[]
 }
 
 /**
- * `worker maintain`: optimize, expire_snapshots and remove_orphan_files on the Iceberg output table
- * (src/outputs/iceberg-maintenance.ts); prints the report as one JSON line. Exit 0, 1 on a failed
- * step (run it again), 2 on bad arguments.
+ * `worker maintain`: optimize, optimize_manifests, expire_snapshots and remove_orphan_files on the
+ * Iceberg output table (src/outputs/iceberg-maintenance.ts); prints the report as one JSON line.
+ * Snapshots are kept 1 day and orphan files 7 by default; `--retention` sets both, the specific
+ * options win over it. Exit 0, 1 on a failed step (run it again), 2 on bad arguments.
  */
 async function runMaintain(config: Config, args: string[]): Promise<void> {
-  let opts: { retention: string; "file-size-threshold": string };
+  let retention: { snapshotRetention: string; orphanRetention: string };
+  let fileSizeThreshold: string;
   try {
-    ({ values: opts } = parseArgs({ args, options: { retention: { type: "string", default: "7d" }, "file-size-threshold": { type: "string", default: "128MB" } } }) as {
-      values: typeof opts;
+    const { values } = parseArgs({
+      args,
+      options: {
+        "snapshot-retention": { type: "string" },
+        "orphan-retention": { type: "string" },
+        retention: { type: "string" },
+        "file-size-threshold": { type: "string", default: "128MB" },
+      },
     });
-    const wrong = maintainArgumentError({ retention: opts.retention, fileSizeThreshold: opts["file-size-threshold"] });
+    // --retention first, so that a bad value is named as the option given.
+    const both = values.retention === undefined ? undefined : durationError("retention", values.retention);
+    if (both) throw new Error(`--${both}`);
+    retention = {
+      snapshotRetention: values["snapshot-retention"] ?? values.retention ?? "1d",
+      orphanRetention: values["orphan-retention"] ?? values.retention ?? "7d",
+    };
+    fileSizeThreshold = values["file-size-threshold"] as string;
+    const wrong = maintainArgumentError({ ...retention, fileSizeThreshold });
     if (wrong) throw new Error(`--${wrong}`);
     if (!config.trinoUrl) throw new Error("maintain needs AURUM_TRINO_URL");
   } catch (err) {
@@ -222,11 +238,11 @@ async function runMaintain(config: Config, args: string[]): Promise<void> {
   process.once("SIGTERM", () => controller.abort());
   try {
     const report = await maintainIceberg({
-      trino: trinoClient(config, log, undefined, retentionSession(config.trinoCatalog, opts.retention)),
+      trino: trinoClient(config, log, undefined, retentionSession(config.trinoCatalog, retention)),
       log,
       table: `${config.trinoCatalog}.${config.trinoSchema}.scenario_output`,
-      retention: opts.retention,
-      fileSizeThreshold: opts["file-size-threshold"],
+      ...retention,
+      fileSizeThreshold,
       signal: controller.signal,
     });
     console.log(JSON.stringify(report));

@@ -1,17 +1,21 @@
 /**
  * Iceberg table maintenance (`worker maintain`, docs/outputs-trino.md "Maintenance"): every run adds
  * small files to the output table and every commit a snapshot, so reads slow down and storage grows
- * until something compacts and expires them. Three of Trino's table procedures, in this order:
+ * until something compacts and expires them. Four of Trino's table procedures, in this order:
  *
  *   1. `optimize`: rewrites the files under `fileSizeThreshold` of each partition into few large ones;
- *   2. `expire_snapshots`: drops snapshots older than `retention` (and the files only they use);
- *   3. `remove_orphan_files`: deletes files no snapshot refers to, older than `retention`.
+ *   2. `optimize_manifests`: rewrites the manifests (one or more per commit) into few;
+ *   3. `expire_snapshots`: drops snapshots older than `snapshotRetention` (and the files only they use);
+ *   4. `remove_orphan_files`: deletes files no snapshot refers to, older than `orphanRetention`.
  *
- * Safe while workers write: each step is an Iceberg commit, and a commit that loses a race with a
- * writer's (`ICEBERG_COMMIT_ERROR`) is retried with backoff; the writers retry theirs
- * (src/outputs/trino-store.ts). `retention` protects what writers in flight have written but not
- * committed yet: Trino refuses less than its configured minimum (7 days by default); a shorter one
- * is set for this session only, when the operator asks for it.
+ * Every query on the table reads its metadata file, which lists every snapshot kept: on the local
+ * Trino each 1,000 snapshots cost every query about 18 ms (docs/outputs-trino.md, "Maintenance"),
+ * so snapshots are kept only as long as a read may pin one (an export pins the current snapshot).
+ * `orphanRetention` protects what writers in flight have written but not committed yet, so it is
+ * longer. Safe while workers write: each step is an Iceberg commit, and a commit that loses a race
+ * with a writer's (`ICEBERG_COMMIT_ERROR`) is retried with backoff; the writers retry theirs
+ * (src/outputs/trino-store.ts). Trino refuses retentions below its configured minimum (7 days by
+ * default); a shorter one is set for this session only, when the operator asks for it.
  */
 import { type TrinoClient, TrinoError } from "../adapters/trino";
 import type { Logger } from "../platform/logger";
@@ -21,8 +25,10 @@ export type MaintainOptions = {
   log: Logger;
   /** Catalog, schema and table, e.g. `iceberg.market.scenario_output`. */
   table: string;
-  /** Age below which snapshots and unreferenced files are kept, as Trino spells a duration (`7d`, `12h`, `0s`). */
-  retention: string;
+  /** Age below which snapshots are kept, as Trino spells a duration (`1d`, `12h`, `0s`): longer than the longest export. */
+  snapshotRetention: string;
+  /** Age below which files no snapshot refers to are kept (`7d`): longer than the longest write. */
+  orphanRetention: string;
   /** Files smaller than this are rewritten (`128MB`). */
   fileSizeThreshold: string;
   /** Attempts of a step whose commit loses a race with a writer (default 5), backoff `backoffMs × 2^n` (default 500). */
@@ -34,9 +40,11 @@ export type MaintainOptions = {
 export type MaintainReport = {
   table: string;
   files: { before: number; after: number };
+  /** Manifests of the current snapshot. */
+  manifests: { before: number; after: number };
   snapshots: { before: number; after: number };
   /** Milliseconds per step. */
-  ms: { optimize: number; expire_snapshots: number; remove_orphan_files: number };
+  ms: { optimize: number; optimize_manifests: number; expire_snapshots: number; remove_orphan_files: number };
 };
 
 /** A Trino duration: digits (optionally with a fraction) and a unit. */
@@ -44,9 +52,14 @@ const DURATION = /^\d+(\.\d+)?(ns|us|ms|s|m|h|d)$/;
 /** A Trino data size: digits and a unit. */
 const DATA_SIZE = /^\d+(\.\d+)?(B|kB|MB|GB|TB)$/;
 
-/** What is wrong with a retention or a file size threshold, named as the command's options; undefined when both are well formed. */
-export function maintainArgumentError(o: Pick<MaintainOptions, "retention" | "fileSizeThreshold">): string | undefined {
-  if (!DURATION.test(o.retention)) return `retention ${o.retention} is not a duration such as 7d, 12h or 30m`;
+/** What is wrong with `value` as a duration, named as the command's `option`; undefined when it is one. */
+export const durationError = (option: string, value: string): string | undefined =>
+  DURATION.test(value) ? undefined : `${option} ${value} is not a duration such as 7d, 12h or 30m`;
+
+/** What is wrong with a retention or the file size threshold, named as the command's options; undefined when all are well formed. */
+export function maintainArgumentError(o: Pick<MaintainOptions, "snapshotRetention" | "orphanRetention" | "fileSizeThreshold">): string | undefined {
+  const wrong = durationError("snapshot-retention", o.snapshotRetention) ?? durationError("orphan-retention", o.orphanRetention);
+  if (wrong) return wrong;
   if (!DATA_SIZE.test(o.fileSizeThreshold)) return `file-size-threshold ${o.fileSizeThreshold} is not a size such as 128MB`;
   return undefined;
 }
@@ -60,12 +73,14 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
   const [catalog, schema, name] = parts as [string, string, string];
   const meta = (suffix: string) => `${catalog}.${schema}."${name}$${suffix}"`;
   const count = async (suffix: string) => Number((await o.trino.execute(`SELECT count(*) FROM ${meta(suffix)}`, opts(o))).rows[0]?.[0] ?? 0);
-  const before = { files: await count("files"), snapshots: await count("snapshots") };
-  const ms = { optimize: 0, expire_snapshots: 0, remove_orphan_files: 0 };
+  const state = async () => ({ files: await count("files"), manifests: await count("manifests"), snapshots: await count("snapshots") });
+  const before = await state();
+  const ms = { optimize: 0, optimize_manifests: 0, expire_snapshots: 0, remove_orphan_files: 0 };
   const steps: [keyof typeof ms, string][] = [
     ["optimize", `file_size_threshold => '${o.fileSizeThreshold}'`],
-    ["expire_snapshots", `retention_threshold => '${o.retention}'`],
-    ["remove_orphan_files", `retention_threshold => '${o.retention}'`],
+    ["optimize_manifests", ""],
+    ["expire_snapshots", `retention_threshold => '${o.snapshotRetention}'`],
+    ["remove_orphan_files", `retention_threshold => '${o.orphanRetention}'`],
   ];
   for (const [step, args] of steps) {
     const t0 = performance.now();
@@ -73,7 +88,14 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
     ms[step] = Math.round(performance.now() - t0);
     o.log.info("iceberg_maintenance_step", { table: o.table, step, ms: ms[step] });
   }
-  return { table: o.table, files: { before: before.files, after: await count("files") }, snapshots: { before: before.snapshots, after: await count("snapshots") }, ms };
+  const after = await state();
+  return {
+    table: o.table,
+    files: { before: before.files, after: after.files },
+    manifests: { before: before.manifests, after: after.manifests },
+    snapshots: { before: before.snapshots, after: after.snapshots },
+    ms,
+  };
 }
 
 const opts = (o: MaintainOptions) => (o.signal ? { signal: o.signal } : {});
@@ -95,9 +117,9 @@ async function withCommitRetries(o: MaintainOptions, step: string, run: () => Pr
 }
 
 /**
- * The session properties that let `retention` below Trino's configured minimum through, for the
- * catalog of the table (the operator asked for it by passing it; nothing else is lowered).
+ * The session properties that let retentions below Trino's configured minimum through, for the
+ * catalog of the table (the operator asked for them by passing them; nothing else is lowered).
  */
-export function retentionSession(catalog: string, retention: string): Record<string, string> {
-  return { [`${catalog}.expire_snapshots_min_retention`]: retention, [`${catalog}.remove_orphan_files_min_retention`]: retention };
+export function retentionSession(catalog: string, o: Pick<MaintainOptions, "snapshotRetention" | "orphanRetention">): Record<string, string> {
+  return { [`${catalog}.expire_snapshots_min_retention`]: o.snapshotRetention, [`${catalog}.remove_orphan_files_min_retention`]: o.orphanRetention };
 }

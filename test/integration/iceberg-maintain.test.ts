@@ -1,13 +1,15 @@
 // `worker maintain` against the real Trino and Iceberg table (issue 21, item 4): many small commits
-// leave many small files; maintenance compacts them (≥ 10× fewer), expires old snapshots and
-// keeps every row; it runs safely while the output writer writes runs; bad arguments are refused.
+// leave many small files and manifests; maintenance compacts them (≥ 10× fewer files, few
+// manifests), expires old snapshots and keeps every row; snapshots and orphan files have
+// retentions of their own; it runs safely while the output writer writes runs; bad arguments are refused.
 // Needs `bash deploy/local/services.sh up`.
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
-import { maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
 import { writeRun } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -66,7 +68,7 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
     // No writer runs beside this file (Trino files run one at a time), so a retention of 0s is safe here.
     const out = await maintainProcess(["--retention", "0s"]);
     expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: "" });
-    const report = JSON.parse(out.stdout) as { table: string; files: { before: number; after: number }; snapshots: { before: number; after: number }; ms: Record<string, number> };
+    const report = JSON.parse(out.stdout) as MaintainReport;
     console.log(`maintain: ${out.stdout.trim()}`);
     expect(report.table).toBe(T);
     expect(report.files.before).toBeGreaterThanOrEqual(COMMITS);
@@ -74,7 +76,10 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
     expect(report.snapshots.before).toBeGreaterThan(COMMITS);
     // Retention 0s: only the current snapshot is left.
     expect(report.snapshots.after).toBe(1);
-    expect(Object.keys(report.ms)).toEqual(["optimize", "expire_snapshots", "remove_orphan_files"]);
+    // One manifest or more per commit before; optimize_manifests leaves few (seen: 22 → 3, data and deletes).
+    expect(report.manifests.before).toBeGreaterThanOrEqual(COMMITS);
+    expect(report.manifests.after * 4).toBeLessThanOrEqual(report.manifests.before);
+    expect(Object.keys(report.ms)).toEqual(["optimize", "optimize_manifests", "expire_snapshots", "remove_orphan_files"]);
 
     const after = { files: await filesOf(scenarioId), rows: await rowsOf(scenarioId) };
     expect(after.files * 10).toBeLessThanOrEqual(before.files);
@@ -101,12 +106,13 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
           await writeRun(writer, createMetadata(db.sql).transaction, meta, [contractBatch(50 + i, `r${i}:`)]);
         }
       })();
-      // The recommended retention while writers may be in flight: Trino's default minimum, 7 days.
+      // The defaults, meant for writers in flight: snapshots 1 day, orphan files 7.
+      const retention = { snapshotRetention: "1d", orphanRetention: "7d" };
       const maintained = maintainIceberg({
-        trino: createTrinoClient({ url: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", user: "aurum", source: "aurum-tests", session: retentionSession("iceberg", "7d") }),
+        trino: createTrinoClient({ url: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", user: "aurum", source: "aurum-tests", session: retentionSession("iceberg", retention) }),
         log,
         table: T,
-        retention: "7d",
+        ...retention,
         fileSizeThreshold: "128MB",
         backoffMs: 100,
       });
@@ -121,16 +127,52 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
     }
   }, 300_000);
 
+  test("snapshots and orphan files have retentions of their own: a 2-day-old orphan outlives --snapshot-retention 0s (orphans kept 7 days), and goes with --orphan-retention 1d", async () => {
+    const scenarioId = crypto.randomUUID();
+    scenarios.push(scenarioId);
+    for (let i = 0; i < 3; i++)
+      await trino.execute(
+        `INSERT INTO ${T} (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, write_id)
+         VALUES ('t-maintain', ${varcharLiteral(scenarioId)}, ${varcharLiteral(crypto.randomUUID())}, DATE '2026-01-02', 'K', 'MONTHLY', DATE '2027-01-01', '2027-01', 'mid', ${i}, 'w')`,
+      );
+    // A file in the table's data folder that no snapshot refers to (what a crashed writer leaves), two days old.
+    const [dataFile] = await scalar(`SELECT file_path FROM iceberg.market."scenario_output$files" WHERE partition.scenario_id = ${varcharLiteral(scenarioId)} LIMIT 1`);
+    const warehouse = /^local\.location=(.+)$/m.exec(readFileSync(join(ROOT, ".services/trino/etc/catalog/iceberg.properties"), "utf8"))?.[1] as string;
+    const folder = join(
+      warehouse,
+      String(dataFile)
+        .replace(/^local:\/\/\//, "")
+        .replace(/\/[^/]+$/, ""),
+    );
+    mkdirSync(folder, { recursive: true });
+    const orphan = join(folder, `orphan-${crypto.randomUUID()}.parquet`);
+    writeFileSync(orphan, "not a data file");
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(orphan, twoDaysAgo, twoDaysAgo);
+
+    const snapshotsOnly = await maintainProcess(["--snapshot-retention", "0s"]);
+    expect({ code: snapshotsOnly.code, stderr: snapshotsOnly.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(JSON.parse(snapshotsOnly.stdout).snapshots.after).toBe(1);
+    expect(await Bun.file(orphan).exists()).toBe(true);
+
+    const orphans = await maintainProcess(["--orphan-retention", "1d"]);
+    expect({ code: orphans.code, stderr: orphans.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(await Bun.file(orphan).exists()).toBe(false);
+    expect(await rowsOf(scenarioId)).toEqual({ n: 3, sum: 3 });
+  }, 300_000);
+
   test("bad arguments: exit 2 with the reason and the usage, nothing run (negative cases)", async () => {
     for (const [args, reason] of [
       [["--retention", "a week"], "--retention a week is not a duration such as 7d, 12h or 30m"],
+      [["--snapshot-retention", "1 day"], "--snapshot-retention 1 day is not a duration such as 7d, 12h or 30m"],
+      [["--orphan-retention", "7"], "--orphan-retention 7 is not a duration such as 7d, 12h or 30m"],
       [["--file-size-threshold", "big"], "--file-size-threshold big is not a size such as 128MB"],
       [["--compact"], "Unknown option '--compact'"],
     ] as const) {
       const out = await maintainProcess([...args]);
       expect(out.code).toBe(2);
       expect(out.stderr).toContain(reason);
-      expect(out.stderr).toContain("worker maintain [--retention 7d]");
+      expect(out.stderr).toContain("worker maintain [--snapshot-retention 1d] [--orphan-retention 7d]");
       expect(out.stdout).toBe("");
     }
   }, 60_000);

@@ -13,7 +13,7 @@ import type { Sql } from "./adapters/postgres";
 import { type Config, ConfigError, loadConfig, unknownVariables } from "./config";
 import { createMetadata } from "./metadata";
 import { backfill, terminalProgress } from "./outputs/backfill";
-import { durationError, maintainArgumentError, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
+import { DEFAULT_RETENTION, durationError, maintainArgumentError, maintainIceberg, retentionSession } from "./outputs/iceberg-maintenance";
 import { type Authenticator, createAuthenticator } from "./platform/auth";
 import { createLogger, type Logger } from "./platform/logger";
 import { redact } from "./platform/redact";
@@ -21,7 +21,7 @@ import { buildRuntime, openMetadata, trinoClient } from "./runtime";
 
 const USAGE = `usage: bun src/main.ts <start|api|worker|migrate>
        bun src/main.ts worker backfill [--scenario ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--redo]
-       bun src/main.ts worker maintain [--snapshot-retention 1d] [--orphan-retention 7d] [--retention D (both)] [--file-size-threshold 128MB]`;
+       bun src/main.ts worker maintain [--snapshot-retention ${DEFAULT_RETENTION.snapshotRetention}] [--orphan-retention ${DEFAULT_RETENTION.orphanRetention}] [--retention D (both)] [--file-size-threshold 128MB]`;
 
 /** Exit code of a start refused for its configuration (sysexits EX_CONFIG), as docs/configuration.md promises. */
 const EX_CONFIG = 78;
@@ -221,8 +221,8 @@ async function runMaintain(config: Config, args: string[]): Promise<void> {
     const both = values.retention === undefined ? undefined : durationError("retention", values.retention);
     if (both) throw new Error(`--${both}`);
     retention = {
-      snapshotRetention: values["snapshot-retention"] ?? values.retention ?? "1d",
-      orphanRetention: values["orphan-retention"] ?? values.retention ?? "7d",
+      snapshotRetention: values["snapshot-retention"] ?? values.retention ?? DEFAULT_RETENTION.snapshotRetention,
+      orphanRetention: values["orphan-retention"] ?? values.retention ?? DEFAULT_RETENTION.orphanRetention,
     };
     fileSizeThreshold = values["file-size-threshold"] as string;
     const wrong = maintainArgumentError({ ...retention, fileSizeThreshold });

@@ -28,7 +28,7 @@
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
-import { maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { DEFAULT_RETENTION, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
 import { createTrinoOutputReader } from "../../src/outputs/trino-reader";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE as T } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -54,7 +54,7 @@ export async function maintainAfterSmallRuns(ctx: SuiteContext, rec: Recorder, d
   const metadata = createMetadata(db.sql);
   const [s] = await db.sql<{ id: string }[]>`insert into scenario (tenant_id, name) values (${TENANT}, 'maintenance') returning id::text as id`;
   const scenarioId = (s as { id: string }).id;
-  const retention = { snapshotRetention: o.snapshotRetention, orphanRetention: "7d" };
+  const retention = { ...DEFAULT_RETENTION, snapshotRetention: o.snapshotRetention };
   const maintain = () => maintainIceberg({ trino: client(retentionSession("iceberg", retention)), log, table: T, ...retention, fileSizeThreshold: "128MB" });
   try {
     await maintain();

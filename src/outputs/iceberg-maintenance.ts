@@ -47,6 +47,9 @@ export type MaintainReport = {
   ms: { optimize: number; optimize_manifests: number; expire_snapshots: number; remove_orphan_files: number };
 };
 
+/** `worker maintain`'s retentions unless told otherwise (docs/outputs-trino.md, "Two retentions"). */
+export const DEFAULT_RETENTION = { snapshotRetention: "1d", orphanRetention: "7d" } as const;
+
 /** A Trino duration: digits (optionally with a fraction) and a unit. */
 const DURATION = /^\d+(\.\d+)?(ns|us|ms|s|m|h|d)$/;
 /** A Trino data size: digits and a unit. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
-import { type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { DEFAULT_RETENTION, type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
 import { writeRun } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -37,6 +37,12 @@ async function maintainProcess(args: string[]) {
   return { code, stdout, stderr };
 }
 
+/** One row under a run id of its own into the scenario's `mid` partition: one commit, one small file, one snapshot. */
+const commitOneRow = (scenarioId: string, value: number) =>
+  trino.execute(
+    `INSERT INTO ${T} (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, write_id)
+     VALUES ('t-maintain', ${varcharLiteral(scenarioId)}, ${varcharLiteral(crypto.randomUUID())}, DATE '2026-01-02', 'K', 'MONTHLY', DATE '2027-01-01', '2027-01', 'mid', ${value}, 'w')`,
+  );
 const scalar = async (sql: string) => (await trino.execute(sql)).rows[0] as unknown[];
 /** Data files of the scenario's partitions in the current snapshot. */
 const filesOf = async (scenarioId: string) =>
@@ -55,12 +61,7 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
   test(`${COMMITS} one-row commits into one partition: compacted to ≥ 10× fewer files, old snapshots expired, every row kept`, async () => {
     const scenarioId = crypto.randomUUID();
     scenarios.push(scenarioId);
-    for (let i = 0; i < COMMITS; i++) {
-      await trino.execute(
-        `INSERT INTO ${T} (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, write_id)
-         VALUES ('t-maintain', ${varcharLiteral(scenarioId)}, ${varcharLiteral(crypto.randomUUID())}, DATE '2026-01-02', 'K', 'MONTHLY', DATE '2027-01-01', '2027-01', 'mid', ${i + 0.5}, 'w')`,
-      );
-    }
+    for (let i = 0; i < COMMITS; i++) await commitOneRow(scenarioId, i + 0.5);
     const before = { files: await filesOf(scenarioId), rows: await rowsOf(scenarioId) };
     expect(before.files).toBe(COMMITS);
     expect(before.rows).toEqual({ n: COMMITS, sum: (COMMITS * COMMITS) / 2 });
@@ -107,7 +108,7 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
         }
       })();
       // The defaults, meant for writers in flight: snapshots 1 day, orphan files 7.
-      const retention = { snapshotRetention: "1d", orphanRetention: "7d" };
+      const retention = DEFAULT_RETENTION;
       const maintained = maintainIceberg({
         trino: createTrinoClient({ url: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", user: "aurum", source: "aurum-tests", session: retentionSession("iceberg", retention) }),
         log,
@@ -130,11 +131,7 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
   test("snapshots and orphan files have retentions of their own: a 2-day-old orphan outlives --snapshot-retention 0s (orphans kept 7 days), and goes with --orphan-retention 1d", async () => {
     const scenarioId = crypto.randomUUID();
     scenarios.push(scenarioId);
-    for (let i = 0; i < 3; i++)
-      await trino.execute(
-        `INSERT INTO ${T} (tenant_id, scenario_id, run_id, asof_date, curve_key, tenor_type, contract_month, tenor_label, metric, value, write_id)
-         VALUES ('t-maintain', ${varcharLiteral(scenarioId)}, ${varcharLiteral(crypto.randomUUID())}, DATE '2026-01-02', 'K', 'MONTHLY', DATE '2027-01-01', '2027-01', 'mid', ${i}, 'w')`,
-      );
+    for (let i = 0; i < 3; i++) await commitOneRow(scenarioId, i);
     // A file in the table's data folder that no snapshot refers to (what a crashed writer leaves), two days old.
     const [dataFile] = await scalar(`SELECT file_path FROM iceberg.market."scenario_output$files" WHERE partition.scenario_id = ${varcharLiteral(scenarioId)} LIMIT 1`);
     const warehouse = /^local\.location=(.+)$/m.exec(readFileSync(join(ROOT, ".services/trino/etc/catalog/iceberg.properties"), "utf8"))?.[1] as string;

@@ -77,8 +77,13 @@ function rowRanks(rows: unknown[][], col: number): Map<string, number> {
 /**
  * One chunk's rows (one metric) in key order: by curve_key, tenor_type, contract_month. Each row's
  * key becomes one number from the ranks of its three values (exact: the product of the distinct
- * counts stays far below 2^53), so the usual case, rows that arrive in order, costs one pass, and
- * a sort compares numbers, not strings.
+ * counts stays far below 2^53), and the rows are put in order by a natural merge sort of those
+ * numbers: the ascending stretches they arrive in are merged pairwise until one is left. Rows that
+ * arrive in order (a file as the writer wrote it) cost one pass and come back as the same array;
+ * a file `optimize` merged arrives as a few stretches (the files it read, in its order), merged in
+ * as few linear passes (20,000 rows in three stretches: 2.5 ms, against 4.9 sorted by number with
+ * a map from key to row, as until stop 52; `bun` on the same chunk). Rows in no useful order are
+ * still sorted by number.
  */
 export function sortChunk(rows: unknown[][], columns: TrinoColumn[]): unknown[][] {
   const at = (name: string) => columns.findIndex((c) => c.name === name);
@@ -87,15 +92,43 @@ export function sortChunk(rows: unknown[][], columns: TrinoColumn[]): unknown[][
   const tenors = rowRanks(rows, tenor);
   const months = rowRanks(rows, month);
   const key = new Float64Array(rows.length);
-  let sorted = true;
+  /** Where each ascending stretch starts, and the end. */
+  let bounds = [0];
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
-    const k = ((curves.get(r[curve] as string) as number) * tenors.size + (tenors.get(r[tenor] as string) as number)) * months.size + (months.get(r[month] as string) as number);
-    key[i] = k;
-    if (i > 0 && (key[i - 1] as number) >= k) sorted = false;
+    key[i] = ((curves.get(r[curve] as string) as number) * tenors.size + (tenors.get(r[tenor] as string) as number)) * months.size + (months.get(r[month] as string) as number);
+    if (i > 0 && (key[i - 1] as number) >= (key[i] as number)) bounds.push(i);
   }
-  if (sorted) return rows;
-  // Keys are unique within a run (one write of its rows), so each names its row.
+  if (bounds.length === 1) return rows;
+  if (bounds.length > MERGED_STRETCHES) return sortByKey(rows, key);
+  bounds.push(rows.length);
+  let from = Uint32Array.from({ length: rows.length }, (_, i) => i);
+  let to = new Uint32Array(rows.length);
+  while (bounds.length > 2) {
+    const merged = [0];
+    for (let s = 0; s + 1 < bounds.length; s += 2) {
+      const [lo, mid] = [bounds[s] as number, bounds[s + 1] as number];
+      const hi = s + 2 < bounds.length ? (bounds[s + 2] as number) : mid;
+      let [i, j, o] = [lo, mid, lo];
+      while (i < mid && j < hi) to[o++] = (key[from[i] as number] as number) <= (key[from[j] as number] as number) ? (from[i++] as number) : (from[j++] as number);
+      while (i < mid) to[o++] = from[i++] as number;
+      while (j < hi) to[o++] = from[j++] as number;
+      merged.push(hi);
+    }
+    [from, to] = [to, from];
+    bounds = merged;
+  }
+  // Keys are unique within a run (one write of its rows): in order, a repeated key sits beside its twin.
+  let repeats = 0;
+  for (let i = 1; i < from.length; i++) if (key[from[i - 1] as number] === key[from[i] as number]) repeats++;
+  if (repeats > 0) throw new Error(`${repeats} rows repeat another row's natural key`);
+  return Array.from(from, (i) => rows[i] as unknown[]);
+}
+
+/** Past this many stretches the rows arrived in no useful order: sorted by number instead of merged (a shuffled 20,000: 7.6 ms against 11.9). */
+const MERGED_STRETCHES = 64;
+
+function sortByKey(rows: unknown[][], key: Float64Array): unknown[][] {
   const byKey = new Map<number, unknown[]>();
   for (let i = 0; i < rows.length; i++) byKey.set(key[i] as number, rows[i] as unknown[]);
   if (byKey.size !== rows.length) throw new Error(`${rows.length - byKey.size} rows repeat another row's natural key`);

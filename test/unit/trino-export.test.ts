@@ -69,10 +69,27 @@ describe("sortChunk", () => {
     expect(sortChunk(inOrder, COLUMNS)).toBe(inOrder); // in order already: the same array back
   });
 
+  test("any arrival order gives the reference order: a few ascending stretches (a file optimize merged, merged here) or many (sorted)", () => {
+    const keys: string[][] = [];
+    for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZ") for (const t of ["MONTHLY", "QUARTER"]) for (const m of ["2027-01-01", "2027-02-01", "2027-03-01"]) keys.push(["mid", c, t, m]);
+    const reference = keys.map((r) => r.join("|"));
+    // A fixed shuffle: row i goes to place 37·i mod 156 (37 is coprime with 156).
+    const shuffled = keys.map((_, i) => keys[(37 * i) % keys.length] as string[]);
+    // Three sorted stretches, as optimize leaves a partition it merged from three files.
+    const stretches = [keys.filter((_, i) => i % 3 === 0), keys.filter((_, i) => i % 3 === 1), keys.filter((_, i) => i % 3 === 2)].flat();
+    for (const rows of [shuffled, stretches, [...keys].reverse()]) expect(sortChunk(rows, COLUMNS).map((r) => r.join("|"))).toEqual(reference);
+    // A twin among many stretches, and among a few.
+    expect(() => sortChunk([...keys.slice(1).reverse(), ...keys.slice(1, 2)], COLUMNS)).toThrow("1 rows repeat another row's natural key");
+    expect(() => sortChunk([...stretches, ...keys.slice(0, 1)], COLUMNS)).toThrow("1 rows repeat another row's natural key");
+  });
+
   test("two rows with one natural key fail, in order or not", () => {
     const twice = ["mid", "A", "MONTHLY", "2027-01-01"];
     expect(() => sortChunk([twice, ["mid", "B", "MONTHLY", "2027-01-01"], [...twice]], COLUMNS)).toThrow("1 rows repeat another row's natural key");
     expect(() => sortChunk([twice, [...twice]], COLUMNS)).toThrow("repeat another row's natural key");
+    // Each twin in a stretch of its own, found where the stretches merge.
+    const b = ["mid", "B", "MONTHLY", "2027-01-01"];
+    expect(() => sortChunk([twice, b, [...twice], [...b]], COLUMNS)).toThrow("2 rows repeat another row's natural key");
   });
 });
 

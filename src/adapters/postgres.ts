@@ -24,6 +24,12 @@ export function transactions(sql: Sql): Transaction {
   return <T>(fn: (tx: Tx) => Promise<T>) => sql.begin(fn) as Promise<T>;
 }
 
+/**
+ * SQL text of `column` (a timestamptz) as the API spells instants, UTC to the microsecond
+ * (`2026-01-02T03:04:05.678901Z`): exact enough to be a keyset cursor's sort key.
+ */
+export const utcIsoText = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 export type Database = { sql: Sql; mode: "server" | "embedded"; close: () => Promise<void> };
 
 export type DatabaseOptions = {

@@ -1,5 +1,5 @@
 /** Runtime config in Postgres: the overrides, the version replicas poll, and the audit log. */
-import { type Sql, transactions } from "../adapters/postgres";
+import { type Sql, transactions, utcIsoText } from "../adapters/postgres";
 
 export type ConfigKind = "ratelimit" | "feature";
 export type ConfigRow = { scope: string; kind: ConfigKind; name: string; value: unknown };
@@ -63,7 +63,7 @@ export function createConfigRepo(sql: Sql) {
     /** Newest first (by the table's id: bare, `id` is the text selected under that name, which put 9 before 12); `beforeId` continues a page. */
     async audit(q: { scope?: string | undefined; limit: number; beforeId?: string | undefined }): Promise<AuditRow[]> {
       const rows = await sql<(AuditRow & { version: string })[]>`
-        select id::text as id, to_char(changed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as changed_at,
+        select id::text as id, ${sql.unsafe(utcIsoText("changed_at"))} as changed_at,
                actor, request_id, scope, kind, name, old_value, new_value, version
         from runtime_config_audit
         where true ${q.scope ? sql`and scope = ${q.scope}` : sql``} ${q.beforeId ? sql`and id < ${q.beforeId}` : sql``}

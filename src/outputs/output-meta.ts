@@ -4,7 +4,7 @@
  * ledger). The Postgres output store itself is src/outputs/pg-store.ts; this is the bookkeeping
  * around the Iceberg store, which cannot share a transaction with Postgres (trino-store.ts).
  */
-import type { Sql, Tx } from "../adapters/postgres";
+import { type Sql, type Tx, utcIsoText } from "../adapters/postgres";
 import { BATCH_COLUMNS, field, OUTPUT_TABLE } from "./row";
 import { keyOrder } from "./sql";
 import type { RunOutputMeta } from "./store";
@@ -51,7 +51,7 @@ export function createOutputMetaRepo(sql: Sql) {
     async segments(tx: Tx, runId: string): Promise<Segment[]> {
       return tx<Segment[]>`
         select tenant_id as "tenantId", scenario_id::text as "scenarioId", asof_date::text as "asofDate", version_hash as "versionHash",
-               to_char(computed_ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "computedTs", count(*)::int as rows
+               ${tx.unsafe(utcIsoText("computed_ts"))} as "computedTs", count(*)::int as rows
         from scenario_output where run_id = ${runId} group by 1, 2, 3, 4, 5`;
     },
 

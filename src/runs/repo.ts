@@ -4,13 +4,10 @@
  * heartbeats, retries and fairness ranking. A method that takes a `tx` runs inside that unit of
  * work; where it is optional, the pool is used without one.
  */
-import type { Sql, Tx } from "../adapters/postgres";
+import { type Sql, type Tx, utcIsoText as ts } from "../adapters/postgres";
 import type { RunInputs } from "./inputs";
 import type { RunRecord } from "./model";
 import { ADMIN_LEASE_PREFIX, type RunState } from "./state";
-
-const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
-const ts = (col: string) => `to_char(${col} at time zone 'UTC', ${ISO_US})`;
 
 export const RUN_COLUMNS = `id::text as id, scenario_id::text as scenario_id, tenant_id, state, priority, coalesce(code_version, 'v1') as code_version,
   coalesce(seed, 42)::int as seed, timeout_minutes, max_retries, coalesce(options->'parameters', '{}'::jsonb) as parameters,

@@ -2,7 +2,7 @@
  * Scenario SQL. Every statement takes the tenant (null = the local operator, all tenants) and
  * every mutation writes its `scenario_event` row in the same transaction.
  */
-import { type Sql, type Tx, transactions } from "../adapters/postgres";
+import { type Sql, type Tx, transactions, utcIsoText } from "../adapters/postgres";
 import type { ScenarioRecord, ScenarioStatus } from "./model";
 
 export type NewScenario = {
@@ -30,13 +30,10 @@ export type ScenarioFilter = {
 /** A page row: the record plus the exact (microsecond) sort key for the cursor. */
 export type ScenarioRow = ScenarioRecord & { sort_ts: string };
 
-const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
-
 export function createScenarioRepo(sql: Sql) {
   const transaction = transactions(sql);
   const columns = sql.unsafe(`id::text as id, tenant_id, name, description, status, assumptions, parameters, tags, version, created_by,
-    to_char(created_at at time zone 'UTC', ${ISO_US}) as created_at,
-    to_char(updated_at at time zone 'UTC', ${ISO_US}) as updated_at`);
+    ${utcIsoText("created_at")} as created_at, ${utcIsoText("updated_at")} as updated_at`);
   const tenantScope = (tenantId: string | null) => (tenantId === null ? sql`` : sql`and tenant_id = ${tenantId}`);
 
   return {
@@ -74,7 +71,7 @@ export function createScenarioRepo(sql: Sql) {
      */
     async list(f: ScenarioFilter, limit: number, after?: { ts: string; id: string }): Promise<ScenarioRow[]> {
       return sql<ScenarioRow[]>`
-        select ${columns}, to_char(created_at at time zone 'UTC', ${sql.unsafe(ISO_US)}) as sort_ts
+        select ${columns}, ${sql.unsafe(utcIsoText("created_at"))} as sort_ts
         from scenario
         where true ${tenantScope(f.tenantId)}
           ${f.name !== undefined ? sql`and name ilike ${`%${escapeLike(f.name)}%`}` : sql``}

@@ -19,8 +19,10 @@
  * ratio are read by the same Trino at the same moment: Trino after 1,000 commits is not the Trino
  * of a minute after its start (stop 51: the fresh export read 62-92 k rows/s and the one after
  * maintain 49-81 k over two runs, one stage after the other, with nothing else running). The
- * goal's ratio is the table after maintain against the control; the fresh stage's ratio, two
- * tables holding the same run, is the method's own noise. The scenario's data files are counted at
+ * goal's ratio is the table after maintain against the same table before the commits, each stage's
+ * rate taken relative to the control's read in turn: the control alone is not "before", since two
+ * tables holding the same run read 0.94-0.98 of each other (stop 51; the table also holds every
+ * other scenario's partitions). The scenario's data files are counted at
  * each stage; every export must give the same bytes. The scenario's rows are deleted at the end
  * and the control table dropped. Maintenance runs on the whole table, so the suite leaves it
  * compacted.
@@ -36,6 +38,7 @@ import type { TestDb } from "../../test/support/app";
 import { writeSyntheticRun } from "../../test/support/outputs";
 import { serviceEnv } from "../../test/support/services";
 import type { Recorder, SuiteContext } from "../lib/result";
+import { median } from "../lib/stats";
 
 const TENANT = "bench";
 /** The control: the table's definition, holding the same run and nothing else. */
@@ -148,11 +151,21 @@ export async function maintainAfterSmallRuns(ctx: SuiteContext, rec: Recorder, d
       control: rec.figure(`the same run in the control table, read in turn ${stageName}, rows/s`, "rows/s", st.rates.control, "baseline"),
     });
     const [f0, f1, f2] = [figures("after the run", fresh), figures(`after ${commits} small commits`, grown), figures("after maintain", kept)];
-    rec.ratio(`full export rows/s after maintain / the control's (the table before the ${commits} runs), read in turn`, f2.table, f2.control, {
-      text: "≥ 1 (issue 21: at least as fast)",
-      meets: (x) => x >= 1,
-    });
-    rec.ratio("the same after the run / the control's: two tables holding the same run (the method's noise)", f0.table, f0.control);
+    // The goal: the table after maintain against the same table before the commits. One stage after
+    // the other, Trino's drift moved that ratio 0.61-1.12 (stop 51); each stage's export is
+    // therefore taken relative to the control read in turn, and the two stages' relative rates
+    // compared. The control alone is not the "before": two tables holding the same run read
+    // 0.94-0.98 of each other (the table also holds every other scenario's partitions).
+    const relative = (st: typeof fresh) => st.rates.table.map((x, i) => x / (st.rates.control[i] as number));
+    const before = median(relative(fresh));
+    rec.ratio(
+      `full export after maintain / before the ${commits} runs, each relative to the control read in turn`,
+      rec.figure("full export after maintain, relative to the control read in turn", "×", relative(kept), "project"),
+      { name: `the same before the ${commits} runs (median)`, samples: relative(kept).map(() => before) },
+      { text: "≥ 1 (issue 21: at least as fast)", meets: (x) => x >= 1 },
+    );
+    rec.ratio(`full export rows/s after maintain / the control's, read in turn`, f2.table, f2.control);
+    rec.ratio("the same after the run / the control's (two tables holding the same run: their own difference and the method's noise)", f0.table, f0.control);
     rec.ratio(`the same after ${commits} small commits / the control's`, f1.table, f1.control);
     rec.ratio("full export rows/s after maintain / after the run, one stage after the other (Trino's drift included)", f2.table, f0.table);
     const fewer = grown.files / Math.max(kept.files, 1);

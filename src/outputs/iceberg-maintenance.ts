@@ -5,7 +5,8 @@
  *
  *   1. `optimize`: rewrites the files under `fileSizeThreshold` of each partition into few large ones;
  *   2. `optimize_manifests`: rewrites the manifests (one or more per commit) into few;
- *   3. `expire_snapshots`: drops snapshots older than `snapshotRetention` (and the files only they use);
+ *   3. `expire_snapshots`: drops snapshots that stopped being current more than `snapshotRetention`
+ *      ago (and the files only they use; see expiryThreshold);
  *   4. `remove_orphan_files`: deletes files no snapshot refers to, older than `orphanRetention`.
  *
  * Every query on the table reads its metadata file, which lists every snapshot kept: on the local
@@ -79,15 +80,16 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
   const state = async () => ({ files: await count("files"), manifests: await count("manifests"), snapshots: await count("snapshots") });
   const before = await state();
   const ms = { optimize: 0, optimize_manifests: 0, expire_snapshots: 0, remove_orphan_files: 0 };
-  const steps: [keyof typeof ms, string][] = [
-    ["optimize", `file_size_threshold => '${o.fileSizeThreshold}'`],
-    ["optimize_manifests", ""],
-    ["expire_snapshots", `retention_threshold => '${o.snapshotRetention}'`],
-    ["remove_orphan_files", `retention_threshold => '${o.orphanRetention}'`],
+  // Arguments are made when a step (or its retry) starts: the snapshots' ages change meanwhile.
+  const steps: [keyof typeof ms, () => Promise<string>][] = [
+    ["optimize", async () => `file_size_threshold => '${o.fileSizeThreshold}'`],
+    ["optimize_manifests", async () => ""],
+    ["expire_snapshots", async () => `retention_threshold => '${await expiryThreshold(o, meta)}'`],
+    ["remove_orphan_files", async () => `retention_threshold => '${o.orphanRetention}'`],
   ];
   for (const [step, args] of steps) {
     const t0 = performance.now();
-    await withCommitRetries(o, step, () => o.trino.execute(`ALTER TABLE ${o.table} EXECUTE ${step}(${args})`, opts(o)));
+    await withCommitRetries(o, step, async () => o.trino.execute(`ALTER TABLE ${o.table} EXECUTE ${step}(${await args()})`, opts(o)));
     ms[step] = Math.round(performance.now() - t0);
     o.log.info("iceberg_maintenance_step", { table: o.table, step, ms: ms[step] });
   }
@@ -102,6 +104,41 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
 }
 
 const opts = (o: MaintainOptions) => (o.signal ? { signal: o.signal } : {});
+
+/**
+ * Slack on the age of the oldest snapshot that must stay: the threshold is read just before
+ * `expire_snapshots` starts, and Trino takes its cutoff when it starts (milliseconds later on a
+ * working Trino). Snapshots committed up to this long before that one stay as well.
+ */
+export const EXPIRY_MARGIN_MS = 10_000;
+
+/**
+ * The `retention_threshold` for `expire_snapshots`. Trino expires every snapshot *committed* more
+ * than the threshold ago, except the current one. But an export reads the snapshot that was
+ * current when it started, and a snapshot can be old and still have been current a moment ago:
+ * the table's last commit was days back, then this very command's `optimize` replaced it, and
+ * `expire_snapshots` with the plain retention would delete the small files that export is still
+ * reading. So the threshold reaches back to the oldest snapshot that stopped being current less
+ * than `snapshotRetention` ago (by the table's `$history`), plus EXPIRY_MARGIN_MS; it is
+ * `snapshotRetention` itself when that reaches further.
+ */
+async function expiryThreshold(o: MaintainOptions, meta: (suffix: string) => string): Promise<string> {
+  const retention = `parse_duration('${o.snapshotRetention}')`;
+  const [row] = (
+    await o.trino.execute(
+      `SELECT to_milliseconds(${retention}), to_milliseconds(max(current_timestamp - s.committed_at))
+       FROM (SELECT snapshot_id, lead(made_current_at) OVER (ORDER BY made_current_at) AS superseded_at FROM ${meta("history")}) h
+       JOIN ${meta("snapshots")} s ON s.snapshot_id = h.snapshot_id
+       WHERE h.superseded_at > current_timestamp - ${retention}`,
+      opts(o),
+    )
+  ).rows;
+  const [retentionMs, keptAgeMs] = [Number(row?.[0]), row?.[1] == null ? undefined : Number(row[1])];
+  if (keptAgeMs === undefined || keptAgeMs + EXPIRY_MARGIN_MS <= retentionMs) return o.snapshotRetention;
+  const threshold = `${Math.ceil((keptAgeMs + EXPIRY_MARGIN_MS) / 1000)}s`;
+  o.log.info("iceberg_snapshot_retention_extended", { table: o.table, snapshot_retention: o.snapshotRetention, threshold });
+  return threshold;
+}
 
 /** Runs `step`, again after a backoff when its commit lost a race with a writer's. */
 async function withCommitRetries(o: MaintainOptions, step: string, run: () => Promise<unknown>): Promise<void> {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
-import { DEFAULT_RETENTION, type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { DEFAULT_RETENTION, EXPIRY_MARGIN_MS, type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
 import { writeRun } from "../../src/outputs/store";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
@@ -158,6 +158,40 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
     expect(await Bun.file(orphan).exists()).toBe(false);
     expect(await rowsOf(scenarioId)).toEqual({ n: 3, sum: 3 });
   }, 300_000);
+
+  test("a snapshot that was current until maintain began is kept, however old: an export pinned to it still reads its files after optimize and expire; snapshots superseded longer ago go", async () => {
+    const scenarioId = crypto.randomUUID();
+    scenarios.push(scenarioId);
+    const current = async () =>
+      String(
+        (await scalar(`SELECT CAST(snapshot_id AS varchar) FROM iceberg.market."scenario_output$history" WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1`))[0],
+      );
+    await commitOneRow(scenarioId, 1);
+    await commitOneRow(scenarioId, 2);
+    const superseded = await current();
+    // Farther back than the margin kept before the pinned snapshot, so this one is superseded long enough.
+    await Bun.sleep(EXPIRY_MARGIN_MS + 3_000);
+    await commitOneRow(scenarioId, 3);
+    // What an export starting now pins (src/outputs/trino-export.ts). It grows older than the retention
+    // below, the way a table's last run may be days old when the nightly maintenance runs.
+    const pinned = await current();
+    await Bun.sleep(3_000);
+    const retention = { snapshotRetention: "2s", orphanRetention: DEFAULT_RETENTION.orphanRetention };
+    const report = await maintainIceberg({
+      trino: createTrinoClient({ url: env.AURUM_TRINO_URL ?? "http://127.0.0.1:8080", user: "aurum", source: "aurum-tests", session: retentionSession("iceberg", retention) }),
+      log,
+      table: T,
+      ...retention,
+      fileSizeThreshold: "128MB",
+    });
+    expect(report.files.after).toBeLessThan(report.files.before); // optimize replaced the pinned snapshot's small files
+    const kept = new Set((await trino.execute(`SELECT CAST(snapshot_id AS varchar) FROM iceberg.market."scenario_output$snapshots"`)).rows.map((r) => String(r[0])));
+    expect({ pinned: kept.has(pinned), superseded: kept.has(superseded) }).toEqual({ pinned: true, superseded: false });
+    // The export's reads of its snapshot: the files only it uses are still there.
+    const [n, sum] = await scalar(`SELECT count(*), sum(value) FROM ${T} FOR VERSION AS OF ${pinned} WHERE scenario_id = ${varcharLiteral(scenarioId)}`);
+    expect({ n: Number(n), sum: Number(sum) }).toEqual({ n: 3, sum: 6 });
+    expect(await rowsOf(scenarioId)).toEqual({ n: 3, sum: 6 });
+  }, 120_000);
 
   test("bad arguments: exit 2 with the reason and the usage, nothing run (negative cases)", async () => {
     for (const [args, reason] of [

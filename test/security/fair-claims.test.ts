@@ -100,6 +100,22 @@ describe("claims are fair across tenants", () => {
     expect(await dispatch(1, "none")).toEqual([critical, normal, normal2, low]);
   });
 
+  test("a tenant offers its first due run, past deferred ones; a tenant with none due (deferred, or cancel requested) offers nothing", async () => {
+    await db.sql`delete from scenario_run`;
+    const trigger = async (scenario: string, headers: Record<string, string>, priority: string, seed: number) =>
+      (await call(app, "POST", `/v1/scenarios/${scenario}/run`, { body: { priority, seed }, headers })).json.data.id as string;
+    const deferredCritical = await trigger(bulkyScenario, BULKY, "CRITICAL", 20);
+    const dueLow = await trigger(bulkyScenario, BULKY, "LOW", 21);
+    const otherDeferred = await trigger(otherScenario, OTHER, "CRITICAL", 22);
+    const otherCancelled = await trigger(otherScenario, OTHER, "NORMAL", 23);
+    // What a retry's backoff or a hand-back leaves (next_attempt_at ahead), and a cancel not yet carried out.
+    await db.sql`update scenario_run set next_attempt_at = clock_timestamp() + interval '1 hour' where id in ${db.sql([deferredCritical, otherDeferred])}`;
+    await db.sql`update scenario_run set cancel_requested = true where id = ${otherCancelled}`;
+    expect(await dispatch(1, "none")).toEqual([dueLow]);
+    await db.sql`update scenario_run set next_attempt_at = clock_timestamp() where id in ${db.sql([deferredCritical, otherDeferred])}`;
+    expect(await dispatch(1, "none")).toEqual([otherDeferred, deferredCritical]);
+  });
+
   test("two busy tenants alternate, each by its own priority order", async () => {
     await db.sql`delete from scenario_run`;
     const a: string[] = [];

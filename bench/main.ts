@@ -35,7 +35,7 @@ const HELP = `bun run bench [suite...] [flags]     suites: ${Object.keys(SUITES)
   query:        --tenant-id T --scenario-id S [--api-url URL | --db URL]  --iterations N (200)  --limit N (100)  --small-limit N (10)
                 --use-cache (only cached; default both)  --metric NAME  --concurrency 1,10,50  --rows N (seeded run size)
   singleflight: --misses N (100)
-  runs:         --runs-small N (40)  --runs-curves N (40)  --runs-sections pool,short,ingest,kafka,delete,maintain (all)
+  runs:         --runs-small N (40)  --runs-curves N (40)  --runs-sections pool,short,ingest,kafka,delete,maintain,claim (all)
                 --runs-maintain-snapshot-retention 0s
   engine:       --engine-curves N (200) --engine-months N (240) --engine-paths N (200)
   http:         --requests N (3000)

@@ -1,4 +1,4 @@
-/** Runs benchmark, standalone: `bun bench/runs.ts [--repeats 5] [--runs-small 40] [--runs-curves 40] [--runs-sections pool,short,ingest,kafka,delete,maintain] [--runs-maintain-snapshot-retention 0s]`. The harness's suite: bench/suites/runs.ts. */
+/** Runs benchmark, standalone: `bun bench/runs.ts [--repeats 5] [--runs-small 40] [--runs-curves 40] [--runs-sections pool,short,ingest,kafka,delete,maintain,claim] [--runs-maintain-snapshot-retention 0s]`. The harness's suite: bench/suites/runs.ts. */
 import { parseArgs } from "node:util";
 import { printSuite } from "./lib/table";
 import { runsSuite } from "./suites/runs";

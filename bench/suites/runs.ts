@@ -15,9 +15,10 @@
  * - delete: a scenario of 5,000,000 output rows deleted through the API while another scenario's
  *   export runs, against that export alone (bench/suites/runs-delete.ts);
  * - maintain (Iceberg only): a full export's speed and the data files before and after 1,000 small
- *   runs' commits and then `worker maintain` (bench/suites/runs-maintain.ts).
+ *   runs' commits and then `worker maintain` (bench/suites/runs-maintain.ts);
+ * - claim: one claim's lookup with 50,000 runs queued against 100 (bench/suites/runs-claim.ts).
  * A fresh database on AURUM_TEST_PG_URL's server (default: local trust auth), dropped at the end.
- * Standalone: `bun bench/runs.ts [--repeats 5] [--runs-small 40] [--runs-curves 40] [--runs-sections pool,short,ingest,kafka,delete,maintain]`.
+ * Standalone: `bun bench/runs.ts [--repeats 5] [--runs-small 40] [--runs-curves 40] [--runs-sections pool,short,ingest,kafka,delete,maintain,claim]`.
  */
 import postgres from "postgres";
 import { createMetrics } from "../../src/adapters/metrics";
@@ -39,13 +40,14 @@ import { startWorker } from "../../src/worker";
 import { apiApp, call, createTestDb, type TestDb } from "../../test/support/app";
 import { requireService, serviceEnv } from "../../test/support/services";
 import { Recorder, type SuiteContext, type SuiteResult } from "../lib/result";
+import { claimCost } from "./runs-claim";
 import { deleteUnderExport } from "./runs-delete";
 import { kafkaWorkers } from "./runs-kafka";
 import { maintainAfterSmallRuns } from "./runs-maintain";
 
 type App = Awaited<ReturnType<typeof apiApp>>;
 const tenant = { "x-aurum-tenant": "bench" };
-const SECTIONS = ["pool", "short", "ingest", "kafka", "delete", "maintain"] as const;
+const SECTIONS = ["pool", "short", "ingest", "kafka", "delete", "maintain", "claim"] as const;
 
 export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const rec = new Recorder("runs");
@@ -54,7 +56,7 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
   const ingestShape = ctx.quick ? { horizon_months: 24, mc_paths: 100 } : { horizon_months: 240, mc_paths: 100 };
   const heavyShape = ctx.quick ? { horizon_months: 24, mc_paths: 200 } : { horizon_months: 240, mc_paths: 1_000 };
   const heavyRuns = ctx.quick ? 2 : 8;
-  /** Which of the sections below to run (`--runs-sections pool,short,ingest,kafka,delete,maintain`; default all): one section alone, when that is the figure in question. */
+  /** Which of the sections below to run (`--runs-sections pool,short,ingest,kafka,delete,maintain,claim`; default all): one section alone, when that is the figure in question. */
   const sections = new Set(String(ctx.flags["runs-sections"] ?? SECTIONS.join(",")).split(","));
   const unknown = [...sections].filter((s) => !(SECTIONS as readonly string[]).includes(s));
   if (unknown.length) throw new Error(`unknown runs section(s): ${unknown.join(", ")} (known: ${SECTIONS.join(", ")})`);
@@ -297,6 +299,10 @@ export async function runsSuite(ctx: SuiteContext): Promise<SuiteResult> {
       if (trinoUp.available)
         await maintainAfterSmallRuns(ctx, rec, db, ctx.quick ? { rows: 5_000, smallRuns: 10, snapshotRetention } : { rows: 100_000, smallRuns: 1_000, snapshotRetention });
       else rec.note(`maintain skipped: trino not running (${trinoUp.reason})`);
+    }
+    if (sections.has("claim")) {
+      // 7. one claim's lookup against the length of the queue.
+      await claimCost(ctx, rec, { short: 100, long: ctx.quick ? 5_000 : 50_000 });
     }
   } finally {
     await db.drop();

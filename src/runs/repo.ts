@@ -61,9 +61,9 @@ const FIRST_DUE = `cross join lateral (
   ) f`;
 
 /**
- * `tenants`, a recursive CTE: every tenant with a QUEUED run that is not cancelled, found by skipping
- * along scenario_run_tenant_state_idx, one probe per tenant (and a last row of null), where
- * DISTINCT reads every queued run (ddl/postgres/017_claim_order.sql).
+ * `tenants`, a recursive CTE: every tenant with a QUEUED run that is not cancelled (and a last row
+ * of null), one index probe per tenant, the next tenant after the last; a DISTINCT over the queued
+ * runs read every one of them (ddl/postgres/017_claim_order.sql).
  */
 const QUEUED_TENANTS = `tenants(tenant_id) as (
     (select tenant_id from scenario_run where state = 'QUEUED' and not cancel_requested order by tenant_id limit 1)

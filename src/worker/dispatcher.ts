@@ -10,8 +10,24 @@ import type { RunStore } from "./run-store";
 
 export type Dispatcher = { stop: () => Promise<void>; readonly active: number };
 
-export function startDispatcher(deps: { store: RunStore; executor: Executor; queue: LocalQueue; concurrency: number; pollMs: number; log: Logger }): Dispatcher {
-  const { store, executor, queue, concurrency, pollMs, log } = deps;
+/**
+ * A step of the loop (a database call) that has not returned in this long is logged once, with its
+ * name: a dispatcher stuck in one claims nothing and would say nothing. (A full test run twice saw
+ * a run stay QUEUED with attempt 0 for 120 s while the service's log showed nothing of why.)
+ */
+const STALL_MS = 30_000;
+
+export function startDispatcher(deps: {
+  store: RunStore;
+  executor: Executor;
+  queue: LocalQueue;
+  concurrency: number;
+  pollMs: number;
+  log: Logger;
+  /** STALL_MS unless a test shortens it. */
+  stallMs?: number;
+}): Dispatcher {
+  const { store, executor, queue, concurrency, pollMs, log, stallMs = STALL_MS } = deps;
   let active = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -22,18 +38,34 @@ export function startDispatcher(deps: { store: RunStore; executor: Executor; que
   queue.onNotify(poke);
   queue.onCancel((runId) => executor.cancel(runId));
 
+  let step: { name: string; since: number; warned: boolean } | undefined;
+  const during = async <T>(name: string, call: () => Promise<T>): Promise<T> => {
+    step = { name, since: Date.now(), warned: false };
+    try {
+      return await call();
+    } finally {
+      step = undefined;
+    }
+  };
+  const watchdog = setInterval(() => {
+    if (!step || step.warned || Date.now() - step.since < stallMs) return;
+    step.warned = true;
+    log.warn("dispatcher_stalled", { step: step.name, seconds: Math.round((Date.now() - step.since) / 1000), active });
+  }, stallMs / 6);
+  watchdog.unref();
+
   const loop = (async () => {
     let lastReclaim = 0;
     while (!stopped) {
       try {
         if (Date.now() - lastReclaim >= pollMs) {
           lastReclaim = Date.now();
-          const reclaimed = await store.reclaimExpired();
+          const reclaimed = await during("reclaimExpired", () => store.reclaimExpired());
           if (reclaimed.length) log.warn("runs_reclaimed", { run_ids: reclaimed });
         }
         while (!stopped && active < concurrency) {
-          const id = await store.nextQueued();
-          const run = id ? await store.claim(id) : undefined;
+          const id = await during("nextQueued", () => store.nextQueued());
+          const run = id ? await during("claim", () => store.claim(id)) : undefined;
           if (!run) break;
           active++;
           void executor
@@ -63,6 +95,7 @@ export function startDispatcher(deps: { store: RunStore; executor: Executor; que
       stopped = true;
       poke();
       await loop;
+      clearInterval(watchdog);
     },
   };
 }

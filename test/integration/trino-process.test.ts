@@ -76,9 +76,17 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
         throw new Error(`run ${r.state}, attempt ${r.attempts}, progress ${r.progress}, error ${JSON.stringify(r.error)}`);
       },
       { what: "the run to finish", timeoutMs: 120_000, intervalMs: 500 },
-    ).catch((err) => {
-      // A run left QUEUED (it happened once in a full run: attempt 0 after 120 s): the service's own log says why its dispatcher did not claim it.
-      console.log(`the service's log, last lines:\n${api.output().split("\n").slice(-40).join("\n")}`);
+    ).catch(async (err) => {
+      // A run left QUEUED (twice in a full run: attempt 0 after 120 s). The service's log without its
+      // request lines (a dispatcher stuck in a call logs dispatcher_stalled), and what a claim's
+      // lookup finds now, from here: the run, or nothing (then the lookup itself missed it).
+      const log = api
+        .output()
+        .split("\n")
+        .filter((l) => !l.includes('"event":"http_request"'));
+      console.log(`the service's log, request lines left out, last lines:\n${log.slice(-40).join("\n")}`);
+      const [row] = await db.sql`select state, attempts, next_attempt_at, cancel_requested, clock_timestamp() as now from scenario_run where id = ${run.id}`;
+      console.log(`the run: ${JSON.stringify(row)}; nextQueued from here: ${await createMetadata(db.sql).runs.nextQueued()}`);
       throw err;
     });
     expect(state).toBe("SUCCEEDED");

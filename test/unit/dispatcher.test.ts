@@ -1,0 +1,48 @@
+/**
+ * The embedded dispatcher (src/worker/dispatcher.ts) with stand-ins for the run store, executor and
+ * queue: a database call that does not return is logged as `dispatcher_stalled` with the step it is
+ * stuck in, once; a loop whose calls return logs nothing of the kind.
+ */
+import { expect, test } from "bun:test";
+import type { Logger } from "../../src/platform/logger";
+import type { LocalQueue } from "../../src/runs/queue";
+import { startDispatcher } from "../../src/worker/dispatcher";
+import type { Executor } from "../../src/worker/executor";
+import type { RunStore } from "../../src/worker/run-store";
+import { eventually } from "../support/eventually";
+
+function harness(nextQueued: () => Promise<string | undefined>) {
+  const warnings: { event: string; fields?: Record<string, unknown> }[] = [];
+  const log: Logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (event, fields) => void warnings.push({ event, fields }) };
+  const store = { reclaimExpired: async () => [], nextQueued, claim: async () => undefined } as unknown as RunStore;
+  const queue = { onNotify: () => {}, onCancel: () => {} } as unknown as LocalQueue;
+  const executor = { execute: async () => {}, cancel: () => {} } as unknown as Executor;
+  const dispatcher = startDispatcher({ store, executor, queue, concurrency: 1, pollMs: 10, log, stallMs: 60 });
+  return { warnings, dispatcher };
+}
+
+test("a lookup that never returns is logged once as dispatcher_stalled, naming the step", async () => {
+  let calls = 0;
+  const { warnings } = harness(() => {
+    calls++;
+    return new Promise(() => {});
+  });
+  await eventually(() => warnings.length > 0, { what: "the stall warning", timeoutMs: 10_000, intervalMs: 20 });
+  expect(warnings.length).toBe(1);
+  expect(warnings[0]).toMatchObject({ event: "dispatcher_stalled", fields: { step: "nextQueued", active: 0 } });
+  expect(warnings[0]?.fields?.seconds).toBeGreaterThanOrEqual(0);
+  await Bun.sleep(300); // still stuck: no second warning for the same call
+  expect(warnings.length).toBe(1);
+  expect(calls).toBe(1);
+});
+
+test("a loop whose calls return logs no stall (negative case)", async () => {
+  let calls = 0;
+  const { warnings, dispatcher } = harness(async () => {
+    calls++;
+    return undefined;
+  });
+  await eventually(() => calls > 20, { what: "many polls", timeoutMs: 10_000, intervalMs: 20 });
+  await dispatcher.stop();
+  expect(warnings).toEqual([]);
+});

@@ -24,15 +24,17 @@ export async function claimCost(ctx: SuiteContext, rec: Recorder, o: { short: nu
       const db = await createTestDb("postgres");
       dbs.push(db);
       await db.sql`insert into scenario (tenant_id, name) select 't' || (g % ${TENANTS}), 'claim ' || g from generate_series(1, ${TENANTS * 10}) g`;
-      const runs = (state: string, n: number, extra: string) =>
+      // Runs spread over the scenarios (and so the tenants), every priority; finished ones started and ended a second apart.
+      const runs = (state: "SUCCEEDED" | "QUEUED", n: number) =>
         db.sql.unsafe(
-          `insert into scenario_run (scenario_id, tenant_id, state, priority, input_hash ${extra ? ", started_at, finished_at" : ""})
-           select s.id, s.tenant_id, '${state}', (array['LOW','NORMAL','HIGH','CRITICAL'])[1 + g % 4], '${state}' || g ${extra}
+          `insert into scenario_run (scenario_id, tenant_id, state, priority, input_hash, started_at, finished_at)
+           select s.id, s.tenant_id, '${state}', (array['LOW','NORMAL','HIGH','CRITICAL'])[1 + g % 4], '${state}' || g, t, t
            from generate_series(1, ${n}) g
-           join (select id, tenant_id, row_number() over (order by id) - 1 as k from scenario) s on s.k = (g * 7) % ${TENANTS * 10}`,
+           join (select id, tenant_id, row_number() over (order by id) - 1 as k from scenario) s on s.k = (g * 7) % ${TENANTS * 10}
+           cross join lateral (select case when '${state}' = 'SUCCEEDED' then now() - g * interval '1 second' end as t) f`,
         );
-      await runs("SUCCEEDED", FINISHED, ", now() - g * interval '1 second', now() - g * interval '1 second'");
-      await runs("QUEUED", queued, "");
+      await runs("SUCCEEDED", FINISHED);
+      await runs("QUEUED", queued);
       await db.sql`vacuum analyze scenario_run`;
       return createRunRepo(db.sql);
     };

@@ -9,6 +9,12 @@ import { isCalendarDay } from "../platform/time";
 
 type Nullable<T> = T | null | undefined;
 
+/** An Iceberg table's metadata table as a statement names it: `catalog.schema.table` → `catalog.schema."table$history"`. */
+export const metadataTable = (table: string, kind: string) => {
+  const dot = table.lastIndexOf(".");
+  return `${table.slice(0, dot + 1)}"${table.slice(dot + 1)}$${kind}"`;
+};
+
 /** 'text' with quotes doubled; Trino has no backslash escapes, so nothing else needs escaping. */
 export function varcharLiteral(v: Nullable<string>): string {
   if (v == null) return "NULL";

@@ -19,6 +19,7 @@
  * default); a shorter one is set for this session only, when the operator asks for it.
  */
 import { type TrinoClient, TrinoError } from "../adapters/trino";
+import { metadataTable } from "../adapters/trino-literals";
 import type { Logger } from "../platform/logger";
 
 export type MaintainOptions = {
@@ -74,9 +75,7 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
   if (wrong) throw new Error(wrong);
   const parts = o.table.split(".");
   if (parts.length !== 3 || !parts.every((p) => /^[a-z_][a-z0-9_]*$/.test(p))) throw new Error(`table ${o.table} is not catalog.schema.table`);
-  const [catalog, schema, name] = parts as [string, string, string];
-  const meta = (suffix: string) => `${catalog}.${schema}."${name}$${suffix}"`;
-  const count = async (suffix: string) => Number((await o.trino.execute(`SELECT count(*) FROM ${meta(suffix)}`, opts(o))).rows[0]?.[0] ?? 0);
+  const count = async (suffix: string) => Number((await o.trino.execute(`SELECT count(*) FROM ${metadataTable(o.table, suffix)}`, opts(o))).rows[0]?.[0] ?? 0);
   const state = async () => ({ files: await count("files"), manifests: await count("manifests"), snapshots: await count("snapshots") });
   const before = await state();
   const ms = { optimize: 0, optimize_manifests: 0, expire_snapshots: 0, remove_orphan_files: 0 };
@@ -84,7 +83,7 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
   const steps: [keyof typeof ms, () => Promise<string>][] = [
     ["optimize", async () => `file_size_threshold => '${o.fileSizeThreshold}'`],
     ["optimize_manifests", async () => ""],
-    ["expire_snapshots", async () => `retention_threshold => '${await expiryThreshold(o, meta)}'`],
+    ["expire_snapshots", async () => `retention_threshold => '${await expiryThreshold(o)}'`],
     ["remove_orphan_files", async () => `retention_threshold => '${o.orphanRetention}'`],
   ];
   for (const [step, args] of steps) {
@@ -122,13 +121,13 @@ export const EXPIRY_MARGIN_MS = 10_000;
  * than `snapshotRetention` ago (by the table's `$history`), plus EXPIRY_MARGIN_MS; it is
  * `snapshotRetention` itself when that reaches further.
  */
-async function expiryThreshold(o: MaintainOptions, meta: (suffix: string) => string): Promise<string> {
+async function expiryThreshold(o: MaintainOptions): Promise<string> {
   const retention = `parse_duration('${o.snapshotRetention}')`;
   const [row] = (
     await o.trino.execute(
       `SELECT to_milliseconds(${retention}), to_milliseconds(max(current_timestamp - s.committed_at))
-       FROM (SELECT snapshot_id, lead(made_current_at) OVER (ORDER BY made_current_at) AS superseded_at FROM ${meta("history")}) h
-       JOIN ${meta("snapshots")} s ON s.snapshot_id = h.snapshot_id
+       FROM (SELECT snapshot_id, lead(made_current_at) OVER (ORDER BY made_current_at) AS superseded_at FROM ${metadataTable(o.table, "history")}) h
+       JOIN ${metadataTable(o.table, "snapshots")} s ON s.snapshot_id = h.snapshot_id
        WHERE h.superseded_at > current_timestamp - ${retention}`,
       opts(o),
     )

@@ -18,8 +18,8 @@
  * export order (export-order.ts, `sortedWindows`): a chunk's key range then lies in few data files,
  * and Trino skips the others by their statistics.
  */
-import type { TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
-import { varcharLiteral } from "../adapters/trino-literals";
+import type { QueryOptions, TrinoClient, TrinoColumn, TrinoPage } from "../adapters/trino";
+import { metadataTable, varcharLiteral } from "../adapters/trino-literals";
 import { ranks } from "./export-order";
 import type { ExportRequest, RunFilter } from "./reader";
 import { trinoDialect, where } from "./sql";
@@ -157,11 +157,13 @@ function constantValues(constants: ExportColumn[], groups: unknown[][]): Record<
   return values;
 }
 
-/** `catalog.schema.table` → `catalog.schema."table$history"`. */
-const metadataTable = (table: string, kind: string) => {
-  const dot = table.lastIndexOf(".");
-  return `${table.slice(0, dot + 1)}"${table.slice(dot + 1)}$${kind}"`;
-};
+/** The id of `table`'s current snapshot, as digits (what an export pins); undefined for a table never written to. */
+export async function currentSnapshot(trino: TrinoClient, table: string, opts: QueryOptions = {}): Promise<string | undefined> {
+  const [row] = (
+    await trino.execute(`SELECT CAST(snapshot_id AS varchar) FROM ${metadataTable(table, "history")} WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1`, opts)
+  ).rows;
+  return row ? String(row[0]) : undefined;
+}
 
 /** The export's rows, chunk by chunk, each a page in key order. Leaving early cancels the queries in flight. */
 export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter, request: ExportRequest): AsyncGenerator<ChunkPage> {
@@ -172,11 +174,9 @@ export async function* chunkedExport(o: ChunkedExportOptions, filter: RunFilter,
   const opts = { signal: abort.signal, tenantId: filter.tenantId };
   const pending: Promise<ChunkPage>[] = [];
   try {
-    const [current] = (
-      await trino.execute(`SELECT CAST(snapshot_id AS varchar) FROM ${metadataTable(o.table, "history")} WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1`, opts)
-    ).rows;
-    if (!current) return; // a table never written to
-    const source = `${o.table} FOR VERSION AS OF ${BigInt(current[0] as string)}`; // BigInt: digits only
+    const current = await currentSnapshot(trino, o.table, opts);
+    if (current === undefined) return; // a table never written to
+    const source = `${o.table} FOR VERSION AS OF ${BigInt(current)}`; // BigInt: digits only
     const conditions = where(trinoDialect, filter, request.after);
     const constants = o.columns.filter((c) => o.constants.includes(c.name));
     // Per constant candidate: min, max and non-null count per group; one value everywhere makes it fixed.

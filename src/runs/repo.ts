@@ -42,8 +42,11 @@ const LEASE_LAPSED = "(lease_expires_at is null or lease_expires_at < clock_time
  */
 const UNATTENDED = `(${LEASE_LAPSED} or lease_owner like '${ADMIN_LEASE_PREFIX}%')`;
 
+/** A QUEUED run with no cancel requested: the rows of scenario_run_queued_order_idx. */
+const QUEUED = "state = 'QUEUED' and not cancel_requested";
+
 /** A QUEUED run a worker may claim now: its back-off over, no cancel requested. */
-const DUE = "state = 'QUEUED' and next_attempt_at <= clock_timestamp() and not cancel_requested";
+const DUE = `${QUEUED} and next_attempt_at <= clock_timestamp()`;
 
 /** A run's priority as claims order it (0 first); the same expression as scenario_run_queued_order_idx. */
 const PRIORITY_RANK = "case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'NORMAL' then 2 else 3 end";
@@ -66,9 +69,9 @@ const FIRST_DUE = `cross join lateral (
  * runs read every one of them (ddl/postgres/017_claim_order.sql).
  */
 const QUEUED_TENANTS = `tenants(tenant_id) as (
-    (select tenant_id from scenario_run where state = 'QUEUED' and not cancel_requested order by tenant_id limit 1)
+    (select tenant_id from scenario_run where ${QUEUED} order by tenant_id limit 1)
     union all
-    select (select r.tenant_id from scenario_run r where r.state = 'QUEUED' and not r.cancel_requested and r.tenant_id > t.tenant_id order by r.tenant_id limit 1)
+    select (select r.tenant_id from scenario_run r where ${QUEUED} and r.tenant_id > t.tenant_id order by r.tenant_id limit 1)
     from tenants t where t.tenant_id is not null
   )`;
 
@@ -92,6 +95,7 @@ function runSql(sql: Sql) {
     columns: sql.unsafe(RUN_COLUMNS),
     unattended: sql.unsafe(UNATTENDED),
     lapsed: sql.unsafe(LEASE_LAPSED),
+    queued: sql.unsafe(QUEUED),
     queuedTenants: sql.unsafe(QUEUED_TENANTS),
     firstDue: sql.unsafe(FIRST_DUE),
     tenantLoad: sql.unsafe(TENANT_LOAD),
@@ -265,12 +269,12 @@ function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"
 
 /** What a worker claims: claimable runs, fairness between tenants, lapsed leases. */
 function runClaims(q: RunSql) {
-  const { sql, columns, lapsed, tenantLoad, queuedTenants, firstDue } = q;
+  const { sql, columns, lapsed, queued, tenantLoad, queuedTenants, firstDue } = q;
   return {
     /** Locks a run that a worker may claim (QUEUED, no cancel requested), skipping it when another transaction holds it. */
     async lockClaimable(tx: Tx, runId: string): Promise<RunRecord | undefined> {
       const [run] = await tx<RunRecord[]>`
-        select ${columns} from scenario_run where id = ${runId} and state = 'QUEUED' and not cancel_requested for update skip locked`;
+        select ${columns} from scenario_run where id = ${runId} and ${queued} for update skip locked`;
       return run;
     },
 

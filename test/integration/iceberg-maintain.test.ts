@@ -11,6 +11,7 @@ import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
 import { DEFAULT_RETENTION, EXPIRY_MARGIN_MS, type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
 import { writeRun } from "../../src/outputs/store";
+import { currentSnapshot } from "../../src/outputs/trino-export";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
 import { createLogger } from "../../src/platform/logger";
 import { createTestDb } from "../support/app";
@@ -162,17 +163,18 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
   test("a snapshot that was current until maintain began is kept, however old: an export pinned to it still reads its files after optimize and expire; snapshots superseded longer ago go", async () => {
     const scenarioId = crypto.randomUUID();
     scenarios.push(scenarioId);
-    const current = async () =>
-      String(
-        (await scalar(`SELECT CAST(snapshot_id AS varchar) FROM iceberg.market."scenario_output$history" WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1`))[0],
-      );
+    const current = async () => {
+      const id = await currentSnapshot(trino, T);
+      if (id === undefined) throw new Error("the table has no current snapshot after a commit");
+      return id;
+    };
     await commitOneRow(scenarioId, 1);
     await commitOneRow(scenarioId, 2);
     const superseded = await current();
     // Farther back than the margin kept before the pinned snapshot, so this one is superseded long enough.
     await Bun.sleep(EXPIRY_MARGIN_MS + 3_000);
     await commitOneRow(scenarioId, 3);
-    // What an export starting now pins (src/outputs/trino-export.ts). It grows older than the retention
+    // What an export starting now pins (the export's own currentSnapshot). It grows older than the retention
     // below, the way a table's last run may be days old when the nightly maintenance runs.
     const pinned = await current();
     await Bun.sleep(3_000);

@@ -182,7 +182,9 @@ function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"
   const states = {
     /**
      * Moves a run from one of `from` to `to` if it is still there, logging who, when, from, to and why.
-     * Returns the updated run, or undefined when the run was not in an allowed state.
+     * Returns the updated run, or undefined when the run was not in an allowed state. Its row lock
+     * is the UPDATE's own (`for no key update`): it waits for other changes of the run, not for
+     * transactions that insert rows referring to it (lockClaimable).
      */
     async transition(
       tx: Tx,
@@ -192,7 +194,7 @@ function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"
       why: { by: string; reason?: string; error?: Record<string, unknown> },
     ): Promise<RunRecord | undefined> {
       const [row] = await tx<(RunRecord & { previous: RunState })[]>`
-        with prev as (select id as prev_id, state as prev_state from scenario_run where id = ${runId} and state in ${tx(from as RunState[])} for update)
+        with prev as (select id as prev_id, state as prev_state from scenario_run where id = ${runId} and state in ${tx(from as RunState[])} for no key update)
         update scenario_run r set state = ${to}, updated_at = clock_timestamp(),
           started_at = case when ${to} = 'RUNNING' then clock_timestamp() else r.started_at end,
           finished_at = case when ${to} in ('SUCCEEDED', 'FAILED', 'CANCELLED') then clock_timestamp() else r.finished_at end,
@@ -271,10 +273,15 @@ function runStates(q: RunSql, recordEvent: ReturnType<typeof runRecords>["event"
 function runClaims(q: RunSql) {
   const { sql, columns, lapsed, queued, tenantLoad, queuedTenants, firstDue } = q;
   return {
-    /** Locks a run that a worker may claim (QUEUED, no cancel requested), skipping it when another transaction holds it. */
+    /**
+     * Locks a run that a worker may claim (QUEUED, no cancel requested), skipping it when another
+     * transaction is changing it. `for no key update`, the lock the claim's UPDATE takes anyway: a
+     * transaction that only inserts a row referring to the run (an event; its foreign key check
+     * holds `for key share` until it commits) no longer makes the claim skip the run.
+     */
     async lockClaimable(tx: Tx, runId: string): Promise<RunRecord | undefined> {
       const [run] = await tx<RunRecord[]>`
-        select ${columns} from scenario_run where id = ${runId} and ${queued} for update skip locked`;
+        select ${columns} from scenario_run where id = ${runId} and ${queued} for no key update skip locked`;
       return run;
     },
 

@@ -12,8 +12,9 @@ export type Dispatcher = { stop: () => Promise<void>; readonly active: number };
 
 /**
  * A step of the loop (a database call) that has not returned in this long is logged once, with its
- * name: a dispatcher stuck in one claims nothing and would say nothing. (A full test run twice saw
- * a run stay QUEUED with attempt 0 for 120 s while the service's log showed nothing of why.)
+ * name: a dispatcher stuck in one claims nothing and would say nothing. So is a run offered first
+ * that no claim could lock for this long. (A full test run twice saw a run stay QUEUED with
+ * attempt 0 for 120 s while the service's log showed nothing of why.)
  */
 const STALL_MS = 30_000;
 
@@ -47,6 +48,16 @@ export function startDispatcher(deps: {
       step = undefined;
     }
   };
+  // The run nextQueued offers first and claim cannot lock (another transaction holds its row) is
+  // offered again at every pass, and no run behind it is claimed meanwhile: said once, after stallMs.
+  let refused: { id: string; since: number; warned: boolean } | undefined;
+  const notClaimed = (id: string) => {
+    if (refused?.id !== id) refused = { id, since: Date.now(), warned: false };
+    else if (!refused.warned && Date.now() - refused.since >= stallMs) {
+      refused.warned = true;
+      log.warn("dispatcher_claim_refused", { run_id: id, seconds: Math.round((Date.now() - refused.since) / 1000), active });
+    }
+  };
   const watchdog = setInterval(() => {
     if (!step || step.warned || Date.now() - step.since < stallMs) return;
     step.warned = true;
@@ -66,7 +77,12 @@ export function startDispatcher(deps: {
         while (!stopped && active < concurrency) {
           const id = await during("nextQueued", () => store.nextQueued());
           const run = id ? await during("claim", () => store.claim(id)) : undefined;
-          if (!run) break;
+          if (!run) {
+            if (id) notClaimed(id);
+            else refused = undefined;
+            break;
+          }
+          refused = undefined;
           active++;
           void executor
             .execute(run)

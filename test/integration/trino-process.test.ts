@@ -78,7 +78,8 @@ describe.skipIf(!service.available)("AURUM_OUTPUT_STORE=trino in a real process"
       { what: "the run to finish", timeoutMs: 120_000, intervalMs: 500 },
     ).catch(async (err) => {
       // A run left QUEUED (twice in a full run: attempt 0 after 120 s). The service's log without its
-      // request lines (a dispatcher stuck in a call logs dispatcher_stalled), and what a claim's
+      // request lines (a dispatcher stuck in a call logs dispatcher_stalled; one whose claims
+      // cannot lock the run, dispatcher_claim_refused), and what a claim's
       // lookup finds now, from here: the run, or nothing (then the lookup itself missed it).
       const log = api
         .output()

@@ -127,6 +127,31 @@ describe("claims are fair across tenants", () => {
     // The earlier-served tenant waits for the other: A, B, A, B, A, B.
     expect(order).toEqual([a[0], b[0], a[1], b[1], a[2], b[2]]);
   });
+
+  test("a claim takes a run that another open transaction only refers to (an event being inserted), and skips one it is changing", async () => {
+    await db.sql`delete from scenario_run`;
+    const trigger = async (seed: number) => (await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { seed }, headers: OTHER })).json.data.id as string;
+    const referred = await trigger(30);
+    const changing = await trigger(31);
+    const store = createRunStore(createMetadata(db.sql), "lock-test", 60_000);
+    const other = await db.sql.reserve();
+    try {
+      // An event row for the run: its foreign key check holds the run's row `for key share` until commit.
+      await other`begin`;
+      await other`insert into scenario_event (tenant_id, scenario_id, run_id, event_type) values (${OTHER["x-aurum-tenant"]}, ${otherScenario}, ${referred}, 'lock_test')`;
+      expect((await store.claim(referred))?.state).toBe("RUNNING");
+      await other`rollback`;
+      // The negative case: a transaction changing the run holds it; the claim skips it instead of waiting.
+      await other`begin`;
+      await other`update scenario_run set updated_at = clock_timestamp() where id = ${changing}`;
+      expect(await store.claim(changing)).toBeUndefined();
+      await other`rollback`;
+      expect((await store.claim(changing))?.state).toBe("RUNNING");
+    } finally {
+      await other`rollback`.catch(() => {});
+      other.release();
+    }
+  });
 });
 
 describe("Kafka mode's claim check defers a busy tenant's runs", () => {

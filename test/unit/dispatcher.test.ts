@@ -11,10 +11,10 @@ import type { Executor } from "../../src/worker/executor";
 import type { RunStore } from "../../src/worker/run-store";
 import { eventually } from "../support/eventually";
 
-function harness(nextQueued: () => Promise<string | undefined>) {
+function harness(nextQueued: () => Promise<string | undefined>, claim: (id: string) => Promise<unknown> = async () => undefined) {
   const warnings: { event: string; fields?: Record<string, unknown> }[] = [];
   const log: Logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (event, fields) => void warnings.push({ event, fields }) };
-  const store = { reclaimExpired: async () => [], nextQueued, claim: async () => undefined } as unknown as RunStore;
+  const store = { reclaimExpired: async () => [], nextQueued, claim } as unknown as RunStore;
   const queue = { onNotify: () => {}, onCancel: () => {} } as unknown as LocalQueue;
   const executor = { execute: async () => {}, cancel: () => {} } as unknown as Executor;
   const dispatcher = startDispatcher({ store, executor, queue, concurrency: 1, pollMs: 10, log, stallMs: 60 });
@@ -43,6 +43,34 @@ test("a loop whose calls return logs no stall (negative case)", async () => {
     return undefined;
   });
   await eventually(() => calls > 20, { what: "many polls", timeoutMs: 10_000, intervalMs: 20 });
+  await dispatcher.stop();
+  expect(warnings).toEqual([]);
+});
+
+test("a run offered first that no claim can lock is logged once as dispatcher_claim_refused, naming it", async () => {
+  let claims = 0;
+  const { warnings, dispatcher } = harness(
+    async () => "run-locked",
+    async () => {
+      claims++;
+      return undefined; // its row is locked by another transaction: skipped
+    },
+  );
+  await eventually(() => warnings.length > 0, { what: "the refused-claim warning", timeoutMs: 10_000, intervalMs: 20 });
+  const before = claims;
+  await eventually(() => claims > before + 10, { what: "more passes", timeoutMs: 10_000, intervalMs: 20 });
+  await dispatcher.stop();
+  expect(warnings.length).toBe(1);
+  expect(warnings[0]).toMatchObject({ event: "dispatcher_claim_refused", fields: { run_id: "run-locked", active: 0 } });
+});
+
+test("runs that are claimed, or each refused once (taken by another worker), log nothing (negative case)", async () => {
+  let n = 0;
+  const { warnings, dispatcher } = harness(
+    async () => `run-${n++}`,
+    async (id) => (Number(id.slice(4)) % 2 === 0 ? undefined : { id }),
+  );
+  await eventually(() => n > 40, { what: "many passes", timeoutMs: 10_000, intervalMs: 20 });
   await dispatcher.stop();
   expect(warnings).toEqual([]);
 });

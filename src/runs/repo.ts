@@ -54,12 +54,13 @@ const PRIORITY_RANK = "case priority when 'CRITICAL' then 0 when 'HIGH' then 1 w
 /**
  * `f`: the first due run (id, rank, created_at) of a relation `t` with a `tenant_id`, by priority,
  * then age: the first due entry of scenario_run_queued_order_idx. Ordered and limited, the planner
- * walks that index; as an EXISTS it scanned the table (90 ms with 50,000 runs queued).
+ * walks that index; as an EXISTS it scanned the table (90 ms with 50,000 runs queued). Runs in
+ * `except` are passed over.
  */
-const FIRST_DUE = `cross join lateral (
-    select r.id, ${PRIORITY_RANK} as rank, r.created_at from scenario_run r
-    where r.tenant_id = t.tenant_id and ${DUE}
-    order by ${PRIORITY_RANK}, r.created_at, r.id
+const firstDue = (sql: Sql, except: readonly string[] = []) => sql`cross join lateral (
+    select r.id, ${sql.unsafe(PRIORITY_RANK)} as rank, r.created_at from scenario_run r
+    where r.tenant_id = t.tenant_id and ${sql.unsafe(DUE)} ${except.length ? sql`and r.id <> all(${except as string[]}::uuid[])` : sql``}
+    order by ${sql.unsafe(PRIORITY_RANK)}, r.created_at, r.id
     limit 1
   ) f`;
 
@@ -97,7 +98,7 @@ function runSql(sql: Sql) {
     lapsed: sql.unsafe(LEASE_LAPSED),
     queued: sql.unsafe(QUEUED),
     queuedTenants: sql.unsafe(QUEUED_TENANTS),
-    firstDue: sql.unsafe(FIRST_DUE),
+    firstDue: (except?: readonly string[]) => firstDue(sql, except),
     tenantLoad: sql.unsafe(TENANT_LOAD),
     tenantScope: (tx: Tx, tenantId: string | null) => (tenantId === null ? tx`` : tx`and tenant_id = ${tenantId}`),
   };
@@ -319,7 +320,7 @@ function runClaims(q: RunSql) {
       const [ahead] = await tx`
         with recursive ${queuedTenants}, rank as (
           select t.tenant_id, load.running, coalesce(last.served, '-infinity'::timestamptz) as served
-          from (select ${tenantId}::text as tenant_id union select t.tenant_id from tenants t ${firstDue} where t.tenant_id <> ${tenantId}) t
+          from (select ${tenantId}::text as tenant_id union select t.tenant_id from tenants t ${firstDue()} where t.tenant_id <> ${tenantId}) t
           ${tenantLoad}
         )
         select 1 from rank other, rank mine
@@ -333,14 +334,15 @@ function runClaims(q: RunSql) {
      * The next claimable run id, fair across tenants (docs/runs.md "Fairness"): each tenant with due
      * runs offers its first one (highest priority, then oldest); of those, the tenant with the fewest
      * RUNNING runs goes first, then the one served least recently (its latest claim), and only then
-     * priority and age.
+     * priority and age. Runs in `except` are passed over (ones a claim could not lock just now): the
+     * tenant offers its next due run instead.
      */
-    async nextQueued(): Promise<string | undefined> {
+    async nextQueued(except: readonly string[] = []): Promise<string | undefined> {
       const [row] = await sql<{ id: string }[]>`
         with recursive ${queuedTenants}
         select f.id::text as id
         from tenants t
-        ${firstDue}
+        ${firstDue(except)}
         ${tenantLoad}
         order by load.running, last.served nulls first, f.rank, f.created_at, f.id
         limit 1`;

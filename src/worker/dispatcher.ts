@@ -17,6 +17,8 @@ export type Dispatcher = { stop: () => Promise<void>; readonly active: number };
  * attempt 0 for 120 s while the service's log showed nothing of why.)
  */
 const STALL_MS = 30_000;
+/** Runs one pass of the loop passes over (claims that could not lock them) before it waits for the next. */
+const MAX_PASSED_OVER = 8;
 
 export function startDispatcher(deps: {
   store: RunStore;
@@ -48,14 +50,16 @@ export function startDispatcher(deps: {
       step = undefined;
     }
   };
-  // The run nextQueued offers first and claim cannot lock (another transaction holds its row) is
-  // offered again at every pass, and no run behind it is claimed meanwhile: said once, after stallMs.
-  let refused: { id: string; since: number; warned: boolean } | undefined;
+  // A run that nextQueued offers and claim cannot lock (another transaction is changing its row)
+  // is passed over for the rest of the pass: the runs behind it are claimed. One refused pass after
+  // pass for stallMs is said once.
+  const refused = new Map<string, { since: number; warned: boolean }>();
   const notClaimed = (id: string) => {
-    if (refused?.id !== id) refused = { id, since: Date.now(), warned: false };
-    else if (!refused.warned && Date.now() - refused.since >= stallMs) {
-      refused.warned = true;
-      log.warn("dispatcher_claim_refused", { run_id: id, seconds: Math.round((Date.now() - refused.since) / 1000), active });
+    const r = refused.get(id) ?? { since: Date.now(), warned: false };
+    refused.set(id, r);
+    if (!r.warned && Date.now() - r.since >= stallMs) {
+      r.warned = true;
+      log.warn("dispatcher_claim_refused", { run_id: id, seconds: Math.round((Date.now() - r.since) / 1000), active });
     }
   };
   const watchdog = setInterval(() => {
@@ -74,15 +78,16 @@ export function startDispatcher(deps: {
           const reclaimed = await during("reclaimExpired", () => store.reclaimExpired());
           if (reclaimed.length) log.warn("runs_reclaimed", { run_ids: reclaimed });
         }
-        while (!stopped && active < concurrency) {
-          const id = await during("nextQueued", () => store.nextQueued());
-          const run = id ? await during("claim", () => store.claim(id)) : undefined;
+        const passedOver: string[] = [];
+        while (!stopped && active < concurrency && passedOver.length < MAX_PASSED_OVER) {
+          const id = await during("nextQueued", () => store.nextQueued(passedOver));
+          if (!id) break;
+          const run = await during("claim", () => store.claim(id));
           if (!run) {
-            if (id) notClaimed(id);
-            else refused = undefined;
-            break;
+            notClaimed(id);
+            passedOver.push(id);
+            continue;
           }
-          refused = undefined;
           active++;
           void executor
             .execute(run)
@@ -92,6 +97,8 @@ export function startDispatcher(deps: {
               poke();
             });
         }
+        // A refusal counts from the first of an unbroken series of passes that refused the run.
+        for (const id of refused.keys()) if (!passedOver.includes(id)) refused.delete(id);
       } catch (err) {
         log.error("dispatcher_error", { error: (err as Error).message });
       }

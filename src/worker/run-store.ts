@@ -111,7 +111,7 @@ export function createRunStore(ports: RunStorePorts, workerId: string, leaseMs: 
      * The next claimable run id, fair across tenants (docs/runs.md "Fairness"); a tenant's backlog,
      * whatever its priority, delays another tenant's run by at most about one run per worker thread.
      */
-    nextQueued: (): Promise<string | undefined> => runs.nextQueued(),
+    nextQueued: (except?: readonly string[]): Promise<string | undefined> => runs.nextQueued(except),
 
     /** Extends this worker's lease; says whether to keep going (false: cancelled, reclaimed or gone). */
     async heartbeat(runId: string, progress: number): Promise<{ keep: boolean; cancelled: boolean }> {

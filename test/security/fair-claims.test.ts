@@ -128,11 +128,12 @@ describe("claims are fair across tenants", () => {
     expect(order).toEqual([a[0], b[0], a[1], b[1], a[2], b[2]]);
   });
 
-  test("a claim takes a run that another open transaction only refers to (an event being inserted), and skips one it is changing", async () => {
+  test("a claim takes a run that another open transaction only refers to (an event being inserted), and skips one it is changing for the run behind it", async () => {
     await db.sql`delete from scenario_run`;
     const trigger = async (seed: number) => (await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { seed }, headers: OTHER })).json.data.id as string;
     const referred = await trigger(30);
     const changing = await trigger(31);
+    const behind = await trigger(32);
     const store = createRunStore(createMetadata(db.sql), "lock-test", 60_000);
     const other = await db.sql.reserve();
     try {
@@ -145,6 +146,9 @@ describe("claims are fair across tenants", () => {
       await other`begin`;
       await other`update scenario_run set updated_at = clock_timestamp() where id = ${changing}`;
       expect(await store.claim(changing)).toBeUndefined();
+      // Passed over, the run behind it is offered: one locked run holds up no other.
+      expect(await store.nextQueued()).toBe(changing);
+      expect(await store.nextQueued([changing])).toBe(behind);
       await other`rollback`;
       expect((await store.claim(changing))?.state).toBe("RUNNING");
     } finally {

@@ -11,14 +11,21 @@ import type { Executor } from "../../src/worker/executor";
 import type { RunStore } from "../../src/worker/run-store";
 import { eventually } from "../support/eventually";
 
-function harness(nextQueued: () => Promise<string | undefined>, claim: (id: string) => Promise<unknown> = async () => undefined) {
+function harness(nextQueued: (except: readonly string[]) => Promise<string | undefined>, claim: (id: string) => Promise<unknown> = async () => undefined) {
+  const executed: string[] = [];
   const warnings: { event: string; fields?: Record<string, unknown> }[] = [];
   const log: Logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (event, fields) => void warnings.push({ event, fields }) };
-  const store = { reclaimExpired: async () => [], nextQueued, claim } as unknown as RunStore;
+  // Each lookup waits for the event loop, as a database call does: a loop of stand-ins that resolve
+  // at once would never let the test's timers run.
+  const lookup = async (except: readonly string[]) => {
+    await Bun.sleep(1);
+    return nextQueued(except);
+  };
+  const store = { reclaimExpired: async () => [], nextQueued: lookup, claim } as unknown as RunStore;
   const queue = { onNotify: () => {}, onCancel: () => {} } as unknown as LocalQueue;
-  const executor = { execute: async () => {}, cancel: () => {} } as unknown as Executor;
+  const executor = { execute: async (run: { id: string }) => void executed.push(run.id), cancel: () => {} } as unknown as Executor;
   const dispatcher = startDispatcher({ store, executor, queue, concurrency: 1, pollMs: 10, log, stallMs: 60 });
-  return { warnings, dispatcher };
+  return { warnings, dispatcher, executed };
 }
 
 test("a lookup that never returns is logged once as dispatcher_stalled, naming the step", async () => {
@@ -50,7 +57,7 @@ test("a loop whose calls return logs no stall (negative case)", async () => {
 test("a run offered first that no claim can lock is logged once as dispatcher_claim_refused, naming it", async () => {
   let claims = 0;
   const { warnings, dispatcher } = harness(
-    async () => "run-locked",
+    async (except) => (except.includes("run-locked") ? undefined : "run-locked"),
     async () => {
       claims++;
       return undefined; // its row is locked by another transaction: skipped
@@ -73,4 +80,19 @@ test("runs that are claimed, or each refused once (taken by another worker), log
   await eventually(() => n > 40, { what: "many passes", timeoutMs: 10_000, intervalMs: 20 });
   await dispatcher.stop();
   expect(warnings).toEqual([]);
+});
+
+test("a run no claim can lock is passed over: the run behind it is claimed in the same pass", async () => {
+  const queued = ["run-locked", "run-free"];
+  const { dispatcher, executed } = harness(
+    async (except) => queued.find((id) => !except.includes(id)),
+    async (id) => {
+      if (id === "run-locked") return undefined;
+      queued.splice(queued.indexOf(id), 1); // claimed: no longer QUEUED
+      return { id };
+    },
+  );
+  await eventually(() => executed.length > 0, { what: "a claimed run", timeoutMs: 10_000, intervalMs: 20 });
+  await dispatcher.stop();
+  expect(executed).toEqual(["run-free"]);
 });

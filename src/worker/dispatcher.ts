@@ -12,8 +12,8 @@ export type Dispatcher = { stop: () => Promise<void>; readonly active: number };
 
 /**
  * A step of the loop (a database call) that has not returned in this long is logged once, with its
- * name: a dispatcher stuck in one claims nothing and would say nothing. So is a run offered first
- * that no claim could lock for this long. (A full test run twice saw a run stay QUEUED with
+ * name: a dispatcher stuck in one claims nothing and would say nothing. So is a run that no claim
+ * could lock, pass after pass, for this long. (A full test run twice saw a run stay QUEUED with
  * attempt 0 for 120 s while the service's log showed nothing of why.)
  */
 const STALL_MS = 30_000;
@@ -51,8 +51,8 @@ export function startDispatcher(deps: {
     }
   };
   // A run that nextQueued offers and claim cannot lock (another transaction is changing its row)
-  // is passed over for the rest of the pass: the runs behind it are claimed. One refused pass after
-  // pass for stallMs is said once.
+  // is passed over for the rest of the pass: the runs behind it are claimed. A run refused in every
+  // pass for stallMs is logged once.
   const refused = new Map<string, { since: number; warned: boolean }>();
   const notClaimed = (id: string) => {
     const r = refused.get(id) ?? { since: Date.now(), warned: false };

@@ -1,7 +1,9 @@
 /**
  * The embedded dispatcher (src/worker/dispatcher.ts) with stand-ins for the run store, executor and
  * queue: a database call that does not return is logged as `dispatcher_stalled` with the step it is
- * stuck in, once; a loop whose calls return logs nothing of the kind.
+ * stuck in, once; a loop whose calls return logs nothing of the kind. A run that no claim can lock
+ * is passed over for the run behind it, and logged once as `dispatcher_claim_refused` when that
+ * lasts; refusals that are one-offs log nothing.
  */
 import { expect, test } from "bun:test";
 import type { Logger } from "../../src/platform/logger";

@@ -100,10 +100,12 @@ describe("claims are fair across tenants", () => {
     expect(await dispatch(1, "none")).toEqual([critical, normal, normal2, low]);
   });
 
+  /** One run of `scenario`, triggered through the API; its id. */
+  const trigger = async (scenario: string, headers: Record<string, string>, priority: string, seed: number) =>
+    (await call(app, "POST", `/v1/scenarios/${scenario}/run`, { body: { priority, seed }, headers })).json.data.id as string;
+
   test("a tenant offers its first due run, past deferred ones; a tenant with none due (deferred, or cancel requested) offers nothing", async () => {
     await db.sql`delete from scenario_run`;
-    const trigger = async (scenario: string, headers: Record<string, string>, priority: string, seed: number) =>
-      (await call(app, "POST", `/v1/scenarios/${scenario}/run`, { body: { priority, seed }, headers })).json.data.id as string;
     const deferredCritical = await trigger(bulkyScenario, BULKY, "CRITICAL", 20);
     const dueLow = await trigger(bulkyScenario, BULKY, "LOW", 21);
     const otherDeferred = await trigger(otherScenario, OTHER, "CRITICAL", 22);
@@ -130,10 +132,9 @@ describe("claims are fair across tenants", () => {
 
   test("a claim takes a run that another open transaction only refers to (an event being inserted), and skips one it is changing for the run behind it", async () => {
     await db.sql`delete from scenario_run`;
-    const trigger = async (seed: number) => (await call(app, "POST", `/v1/scenarios/${otherScenario}/run`, { body: { seed }, headers: OTHER })).json.data.id as string;
-    const referred = await trigger(30);
-    const changing = await trigger(31);
-    const behind = await trigger(32);
+    const referred = await trigger(otherScenario, OTHER, "NORMAL", 30);
+    const changing = await trigger(otherScenario, OTHER, "NORMAL", 31);
+    const behind = await trigger(otherScenario, OTHER, "NORMAL", 32);
     const store = createRunStore(createMetadata(db.sql), "lock-test", 60_000);
     const other = await db.sql.reserve();
     try {

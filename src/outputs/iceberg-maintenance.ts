@@ -75,8 +75,11 @@ export async function maintainIceberg(o: MaintainOptions): Promise<MaintainRepor
   if (wrong) throw new Error(wrong);
   const parts = o.table.split(".");
   if (parts.length !== 3 || !parts.every((p) => /^[a-z_][a-z0-9_]*$/.test(p))) throw new Error(`table ${o.table} is not catalog.schema.table`);
-  const count = async (suffix: string) => Number((await o.trino.execute(`SELECT count(*) FROM ${metadataTable(o.table, suffix)}`, opts(o))).rows[0]?.[0] ?? 0);
-  const state = async () => ({ files: await count("files"), manifests: await count("manifests"), snapshots: await count("snapshots") });
+  const state = async () => {
+    const count = (suffix: string) => `(SELECT count(*) FROM ${metadataTable(o.table, suffix)})`;
+    const [row] = (await o.trino.execute(`SELECT ${count("files")}, ${count("manifests")}, ${count("snapshots")}`, opts(o))).rows;
+    return { files: Number(row?.[0] ?? 0), manifests: Number(row?.[1] ?? 0), snapshots: Number(row?.[2] ?? 0) };
+  };
   const before = await state();
   const ms = { optimize: 0, optimize_manifests: 0, expire_snapshots: 0, remove_orphan_files: 0 };
   // Arguments are made when a step (or its retry) starts: the snapshots' ages change meanwhile.

@@ -31,10 +31,10 @@ export async function keysetPage<K extends string, R>(o: {
 }
 
 /**
- * A page of a newest-first list (rows carrying `sort_ts` and `id`): the cursor is issued for
- * `filter` with its creation bounds as ISO text, and `sort_ts` is dropped from the items.
+ * A page of a newest-first list (rows carrying `created_at`, as UTC ISO text to the microsecond,
+ * and `id`): the cursor is issued for `filter` with its creation bounds as ISO text.
  */
-export async function newestFirstPage<R extends { sort_ts: string; id: string }>(o: {
+export async function newestFirstPage<R extends { created_at: string; id: string }>(o: {
   cursor: string | undefined;
   limit: number;
   filter: Record<string, unknown> & { createdAfter?: Date; createdBefore?: Date };
@@ -46,9 +46,9 @@ export async function newestFirstPage<R extends { sort_ts: string; id: string }>
     filters: { ...o.filter, createdAfter: o.filter.createdAfter?.toISOString(), createdBefore: o.filter.createdBefore?.toISOString() },
     shape: NEWEST_FIRST_KEY,
     fetch: (after) => o.fetch(after && { ts: after.t, id: after.i }),
-    keyOf: (r) => ({ t: r.sort_ts, i: r.id }),
+    keyOf: (r) => ({ t: r.created_at, i: r.id }),
   });
-  return { items: items.map(({ sort_ts: _, ...r }) => r), nextCursor };
+  return { items, nextCursor };
 }
 
 export function filterFingerprint(filters: Record<string, unknown>): string {

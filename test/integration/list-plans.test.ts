@@ -55,9 +55,9 @@ describe("keyset pages and exports read one index in order and sort nothing", ()
     if (names) expect(names).toContain(used[0] as string);
   }
   /** A keyset list's first page and the page after it. */
-  async function twoPages<R extends { sort_ts: string; id: string }>(list: (after?: { ts: string; id: string }) => Promise<R[]>) {
+  async function twoPages<R extends { created_at: string; id: string }>(list: (after?: { ts: string; id: string }) => Promise<R[]>) {
     const last = (await list()).at(-1) as R;
-    return [() => list(), () => list({ ts: last.sort_ts, id: last.id })];
+    return [() => list(), () => list({ ts: last.created_at, id: last.id })];
   }
 
   beforeAll(async () => {

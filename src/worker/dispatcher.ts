@@ -52,7 +52,7 @@ export function startDispatcher(deps: {
   };
   // A run that nextQueued offers and claim cannot lock (another transaction is changing its row)
   // is passed over for the rest of the pass: the runs behind it are claimed. A run refused in every
-  // pass for stallMs is logged once.
+  // pass that offered runs, for stallMs, is logged once (a busy worker's passes between offer none).
   const refused = new Map<string, { since: number; warned: boolean }>();
   const notClaimed = (id: string) => {
     const r = refused.get(id) ?? { since: Date.now(), warned: false };
@@ -79,8 +79,10 @@ export function startDispatcher(deps: {
           if (reclaimed.length) log.warn("runs_reclaimed", { run_ids: reclaimed });
         }
         const passedOver: string[] = [];
+        let offered = false;
         while (!stopped && active < concurrency && passedOver.length < MAX_PASSED_OVER) {
           const id = await during("nextQueued", () => store.nextQueued(passedOver));
+          offered = true;
           if (!id) break;
           const run = await during("claim", () => store.claim(id));
           if (!run) {
@@ -97,8 +99,9 @@ export function startDispatcher(deps: {
               poke();
             });
         }
-        // A refusal counts from the first of an unbroken series of passes that refused the run.
-        for (const id of refused.keys()) if (!passedOver.includes(id)) refused.delete(id);
+        // A refusal counts from the first of an unbroken series of passes that refused the run. A
+        // pass with no free slot offers nothing, so it neither breaks the series nor extends it.
+        if (offered) for (const id of refused.keys()) if (!passedOver.includes(id)) refused.delete(id);
       } catch (err) {
         log.error("dispatcher_error", { error: (err as Error).message });
       }

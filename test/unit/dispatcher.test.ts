@@ -3,7 +3,7 @@
  * queue: a database call that does not return is logged as `dispatcher_stalled` with the step it is
  * stuck in, once; a loop whose calls return logs nothing of the kind. A run that no claim can lock
  * is passed over for the run behind it, and logged once as `dispatcher_claim_refused` when that
- * lasts; refusals that are one-offs log nothing.
+ * lasts (also while the worker is busy between refusals); refusals that are one-offs log nothing.
  */
 import { expect, test } from "bun:test";
 import type { Logger } from "../../src/platform/logger";
@@ -13,7 +13,12 @@ import type { Executor } from "../../src/worker/executor";
 import type { RunStore } from "../../src/worker/run-store";
 import { eventually } from "../support/eventually";
 
-function harness(nextQueued: (except: readonly string[]) => Promise<string | undefined>, claim: (id: string) => Promise<unknown> = async () => undefined) {
+function harness(
+  nextQueued: (except: readonly string[]) => Promise<string | undefined>,
+  claim: (id: string) => Promise<unknown> = async () => undefined,
+  /** How long each run the executor is given takes (its slot is taken meanwhile). */
+  runMs = 0,
+) {
   const executed: string[] = [];
   const warnings: { event: string; fields?: Record<string, unknown> }[] = [];
   const log: Logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (event, fields) => void warnings.push({ event, fields }) };
@@ -25,7 +30,11 @@ function harness(nextQueued: (except: readonly string[]) => Promise<string | und
   };
   const store = { reclaimExpired: async () => [], nextQueued: lookup, claim } as unknown as RunStore;
   const queue = { onNotify: () => {}, onCancel: () => {} } as unknown as LocalQueue;
-  const executor = { execute: async (run: { id: string }) => void executed.push(run.id), cancel: () => {} } as unknown as Executor;
+  const execute = async (run: { id: string }) => {
+    executed.push(run.id);
+    if (runMs) await Bun.sleep(runMs);
+  };
+  const executor = { execute, cancel: () => {} } as unknown as Executor;
   const dispatcher = startDispatcher({ store, executor, queue, concurrency: 1, pollMs: 10, log, stallMs: 60 });
   return { warnings, dispatcher, executed };
 }
@@ -71,6 +80,22 @@ test("a run offered first that no claim can lock is logged once as dispatcher_cl
   await dispatcher.stop();
   expect(warnings.length).toBe(1);
   expect(warnings[0]).toMatchObject({ event: "dispatcher_claim_refused", fields: { run_id: "run-locked", active: 0 } });
+});
+
+test("a busy worker still logs the run refused whenever a slot frees: its passes with no free slot do not restart the count", async () => {
+  // One slot: each pass that finds it free offers the locked run (refused), then claims a run that
+  // takes 40 ms. The passes in between (every 10 ms) find no slot and offer nothing; counting them
+  // as passes that did not refuse the run, the count restarted every 40 ms and never reached 60.
+  let n = 0;
+  const { warnings, dispatcher, executed } = harness(
+    async (except) => (except.includes("run-locked") ? `run-${n++}` : "run-locked"),
+    async (id) => (id === "run-locked" ? undefined : { id }),
+    40,
+  );
+  await eventually(() => warnings.length > 0 && executed.length >= 3, { what: "the refused-claim warning while runs go on", timeoutMs: 10_000, intervalMs: 20 });
+  await dispatcher.stop();
+  expect(warnings.length).toBe(1);
+  expect(warnings[0]).toMatchObject({ event: "dispatcher_claim_refused", fields: { run_id: "run-locked" } });
 });
 
 test("runs that are claimed, or each refused once (taken by another worker), log nothing (negative case)", async () => {

@@ -79,10 +79,10 @@ export function startDispatcher(deps: {
           if (reclaimed.length) log.warn("runs_reclaimed", { run_ids: reclaimed });
         }
         const passedOver: string[] = [];
-        let offered = false;
+        // A pass with no free slot offers no run.
+        const offers = !stopped && active < concurrency;
         while (!stopped && active < concurrency && passedOver.length < MAX_PASSED_OVER) {
           const id = await during("nextQueued", () => store.nextQueued(passedOver));
-          offered = true;
           if (!id) break;
           const run = await during("claim", () => store.claim(id));
           if (!run) {
@@ -99,9 +99,9 @@ export function startDispatcher(deps: {
               poke();
             });
         }
-        // A refusal counts from the first of an unbroken series of passes that refused the run. A
-        // pass with no free slot offers nothing, so it neither breaks the series nor extends it.
-        if (offered) for (const id of refused.keys()) if (!passedOver.includes(id)) refused.delete(id);
+        // A refusal counts from the first of an unbroken series of passes that refused the run; a
+        // pass that offered nothing neither breaks the series nor extends it.
+        if (offers) for (const id of refused.keys()) if (!passedOver.includes(id)) refused.delete(id);
       } catch (err) {
         log.error("dispatcher_error", { error: (err as Error).message });
       }

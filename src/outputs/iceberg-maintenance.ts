@@ -109,10 +109,16 @@ const opts = (o: MaintainOptions) => (o.signal ? { signal: o.signal } : {});
 
 /**
  * Slack on the age of the oldest snapshot that must stay: the threshold is read just before
- * `expire_snapshots` starts, and Trino takes its cutoff when it starts (milliseconds later on a
- * working Trino). Snapshots committed up to this long before that one stay as well.
+ * `expire_snapshots` starts, and Trino takes its cutoff when the procedure starts, which is
+ * milliseconds later on an idle Trino and as long as its queue holds the query on a busy one.
+ * A snapshot that must stay is lost only if that wait exceeds the margin, so the margin is the
+ * snapshot retention itself, at least EXPIRY_MARGIN_MS and at most EXPIRY_MARGIN_MAX_MS: an hour
+ * under the default retention of a day. Snapshots committed up to the margin before that one stay
+ * as well (at 1,000 runs a day an hour keeps ~40 more, under 1 ms a query).
  */
 export const EXPIRY_MARGIN_MS = 10_000;
+export const EXPIRY_MARGIN_MAX_MS = 3_600_000;
+export const expiryMarginMs = (retentionMs: number): number => Math.min(Math.max(retentionMs, EXPIRY_MARGIN_MS), EXPIRY_MARGIN_MAX_MS);
 
 /**
  * The `retention_threshold` for `expire_snapshots`. Trino expires every snapshot *committed* more
@@ -121,7 +127,7 @@ export const EXPIRY_MARGIN_MS = 10_000;
  * the table's last commit was days back, then this very command's `optimize` replaced it, and
  * `expire_snapshots` with the plain retention would delete the small files that export is still
  * reading. So the threshold reaches back to the oldest snapshot that stopped being current less
- * than `snapshotRetention` ago (by the table's `$history`), plus EXPIRY_MARGIN_MS; it is
+ * than `snapshotRetention` ago (by the table's `$history`), plus `expiryMarginMs`; it is
  * `snapshotRetention` itself when that reaches further.
  */
 async function expiryThreshold(o: MaintainOptions): Promise<string> {
@@ -136,8 +142,9 @@ async function expiryThreshold(o: MaintainOptions): Promise<string> {
     )
   ).rows;
   const [retentionMs, keptAgeMs] = [Number(row?.[0]), row?.[1] == null ? undefined : Number(row[1])];
-  if (keptAgeMs === undefined || keptAgeMs + EXPIRY_MARGIN_MS <= retentionMs) return o.snapshotRetention;
-  const threshold = `${Math.ceil((keptAgeMs + EXPIRY_MARGIN_MS) / 1000)}s`;
+  const margin = expiryMarginMs(retentionMs);
+  if (keptAgeMs === undefined || keptAgeMs + margin <= retentionMs) return o.snapshotRetention;
+  const threshold = `${Math.ceil((keptAgeMs + margin) / 1000)}s`;
   o.log.info("iceberg_snapshot_retention_extended", { table: o.table, snapshot_retention: o.snapshotRetention, threshold });
   return threshold;
 }

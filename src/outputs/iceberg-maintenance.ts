@@ -112,13 +112,13 @@ const opts = (o: MaintainOptions) => (o.signal ? { signal: o.signal } : {});
  * `expire_snapshots` starts, and Trino takes its cutoff when the procedure starts, which is
  * milliseconds later on an idle Trino and as long as its queue holds the query on a busy one.
  * A snapshot that must stay is lost only if that wait exceeds the margin, so the margin is the
- * snapshot retention itself, at least EXPIRY_MARGIN_MS and at most EXPIRY_MARGIN_MAX_MS: an hour
+ * snapshot retention itself, at least EXPIRY_MARGIN_MIN_MS and at most EXPIRY_MARGIN_MAX_MS: an hour
  * under the default retention of a day. Snapshots committed up to the margin before that one stay
  * as well (at 1,000 runs a day an hour keeps ~40 more, under 1 ms a query).
  */
-export const EXPIRY_MARGIN_MS = 10_000;
+export const EXPIRY_MARGIN_MIN_MS = 10_000;
 export const EXPIRY_MARGIN_MAX_MS = 3_600_000;
-export const expiryMarginMs = (retentionMs: number): number => Math.min(Math.max(retentionMs, EXPIRY_MARGIN_MS), EXPIRY_MARGIN_MAX_MS);
+export const expiryMarginMs = (retentionMs: number): number => Math.min(Math.max(retentionMs, EXPIRY_MARGIN_MIN_MS), EXPIRY_MARGIN_MAX_MS);
 
 /**
  * The `retention_threshold` for `expire_snapshots`. Trino expires every snapshot *committed* more

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createTrinoClient } from "../../src/adapters/trino";
 import { varcharLiteral } from "../../src/adapters/trino-literals";
 import { createMetadata } from "../../src/metadata";
-import { DEFAULT_RETENTION, EXPIRY_MARGIN_MS, type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
+import { DEFAULT_RETENTION, expiryMarginMs, type MaintainReport, maintainIceberg, retentionSession } from "../../src/outputs/iceberg-maintenance";
 import { writeRun } from "../../src/outputs/store";
 import { currentSnapshot } from "../../src/outputs/trino-export";
 import { createTrinoOutputWriter, ICEBERG_OUTPUT_TABLE } from "../../src/outputs/trino-store";
@@ -171,8 +171,8 @@ describe.skipIf(!service.available)("worker maintain on the Iceberg output table
     await commitOneRow(scenarioId, 1);
     await commitOneRow(scenarioId, 2);
     const superseded = await current();
-    // Farther back than the margin kept before the pinned snapshot, so this one is superseded long enough.
-    await Bun.sleep(EXPIRY_MARGIN_MS + 3_000);
+    // Farther back than the margin kept before the pinned snapshot under the 2 s retention below, so this one is superseded long enough.
+    await Bun.sleep(expiryMarginMs(2_000) + 3_000);
     await commitOneRow(scenarioId, 3);
     // What an export starting now pins (the export's own currentSnapshot). It grows older than the retention
     // below, the way a table's last run may be days old when the nightly maintenance runs.

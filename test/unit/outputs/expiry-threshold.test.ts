@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { TrinoClient, TrinoResult } from "../../../src/adapters/trino";
-import { EXPIRY_MARGIN_MAX_MS, EXPIRY_MARGIN_MS, expiryMarginMs, maintainIceberg } from "../../../src/outputs/iceberg-maintenance";
+import { EXPIRY_MARGIN_MAX_MS, EXPIRY_MARGIN_MIN_MS, expiryMarginMs, maintainIceberg } from "../../../src/outputs/iceberg-maintenance";
 import { createLogger } from "../../../src/platform/logger";
 
 const DAY = 86_400_000;
@@ -34,7 +34,7 @@ async function thresholdFor(snapshotRetention: string, retentionMs: number, kept
 
 describe("expire_snapshots' threshold: the snapshot current until maintain began stays, with a margin for Trino's queue", () => {
   test("the margin is the retention, between 10 s and an hour", () => {
-    expect([0, 2_000, 60_000, DAY].map(expiryMarginMs)).toEqual([EXPIRY_MARGIN_MS, EXPIRY_MARGIN_MS, 60_000, EXPIRY_MARGIN_MAX_MS]);
+    expect([0, 2_000, 60_000, DAY].map(expiryMarginMs)).toEqual([EXPIRY_MARGIN_MIN_MS, EXPIRY_MARGIN_MIN_MS, 60_000, EXPIRY_MARGIN_MAX_MS]);
   });
 
   test("under the default day: a snapshot committed three days ago and current a moment ago stays for an hour more than its age (a 10 s margin lost it to a queue of 11 s)", async () => {

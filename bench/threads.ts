@@ -1,6 +1,6 @@
 /**
  * How far two threads of one Bun process can scale on this machine, apart from the pool:
- * `bun bench/threads.ts [--rounds 5]`. Each workload runs 4 units of work on one Worker and then
+ * `bun bench/threads.ts [--rounds 5] [--kinds engine,arithmetic,strings]`. Each workload runs 4 units of work on one Worker and then
  * split over two, both warmed first, and once as two processes side by side; it prints the
  * medians of the rounds, the 2 / 1 ratio of work per second, and how many cores one process
  * doing it alone keeps busy (its CPU time over its wall time: its collector's and JIT's threads
@@ -49,8 +49,11 @@ if (!Bun.isMainThread) {
   const cpu = process.cpuUsage(cpu0);
   console.log(performance.now() - t0, (cpu.user + cpu.system) / 1000);
 } else {
-  const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
+  const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, kinds: { type: "string", default: KINDS.join(",") } } });
   const rounds = Number(values.rounds);
+  const kinds = values.kinds.split(",") as Kind[];
+  const unknown = kinds.filter((k) => !KINDS.includes(k));
+  if (unknown.length) throw new Error(`unknown workload(s): ${unknown.join(", ")} (known: ${KINDS.join(", ")})`);
   const call = (w: Worker, kind: Kind, units: number) =>
     new Promise<void>((resolve) => {
       w.onmessage = () => resolve();
@@ -75,7 +78,7 @@ if (!Bun.isMainThread) {
     return { ms: Math.max(...out.map(([ms]) => ms)), cores: (out[0] as [number, number])[1] / (out[0] as [number, number])[0] };
   }
   console.log("workload     1 thread ms  2 threads ms  2 / 1   2 processes: 2 / 1   cores used by 1 process");
-  for (const kind of KINDS) {
+  for (const kind of kinds) {
     const one: number[] = [];
     const two: number[] = [];
     const procs: number[] = [];

@@ -9,7 +9,7 @@ import { attributionAt, textAt } from "../../src/engine/batch";
 import type { OutputBatch, TextColumn } from "../../src/engine/types";
 import { packBatch, unpackBatch } from "../../src/worker/messages";
 import { WorkerPool } from "../../src/worker/pool";
-import { WORKED_EXAMPLE } from "./engine/helpers";
+import { randomScenario, WORKED_EXAMPLE } from "./engine/helpers";
 
 /**
  * A batch as plain arrays, to compare with toEqual (numbers compared by Object.is: -0 is not 0, NaN
@@ -98,6 +98,19 @@ describe("a batch across the thread boundary", () => {
       // null and non-null rows both present, so both kinds of row were compared
       const all = inline.flatMap((b) => b.attribution);
       expect(all.some((a) => a === null) && all.some((a) => a !== null)).toBe(true);
+    });
+
+    test("random scenarios: every row's joined text is its per-row text, in batches of 50,000 rows and of 7", () => {
+      let rows = 0;
+      for (let seed = 1; seed <= 20; seed++)
+        for (const batchRows of [undefined, 7]) {
+          const texts = (b: OutputBatch) => Array.from({ length: b.length }, (_, i) => attributionAt(b, i));
+          const input = randomScenario(seed);
+          const perRow = runScenario(input, { batchRows }).batches.flatMap(texts);
+          expect(runScenario(input, { batchRows, attributionText: true }).batches.flatMap(texts)).toEqual(perRow);
+          rows += perRow.filter((a) => a !== null).length;
+        }
+      expect(rows).toBeGreaterThan(10_000);
     });
 
     test("the comparison sees a difference: one changed character of the joined text does not unpack equal", () => {

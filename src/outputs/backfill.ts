@@ -23,7 +23,14 @@ export type BackfillOptions = BackfillSelection & {
   onProgress?: (p: BackfillProgress) => void;
   table?: string;
   maxStatementChars?: number;
+  /** INSERT statements in flight at once, across the runs being copied (default 2). */
   concurrency?: number;
+  /**
+   * Runs copied at once, each in its own transaction under its own lock (default 2): one run's rows
+   * are read from Postgres and encoded while another's statements run in Trino, which held the
+   * copy at one step at a time. `concurrency` still bounds the statements Trino holds.
+   */
+  runsAtOnce?: number;
 };
 
 export type BackfillProgress = {
@@ -31,18 +38,22 @@ export type BackfillProgress = {
   runsDone: number;
   rowsTotal: number;
   rowsDone: number;
-  /** The run being copied, if any. */
+  /** The run last reported on, while runs are being copied. */
   runId?: string;
   elapsedMs: number;
 };
 
 const READ_ROWS = 10_000;
 
-/** Copies the selected runs that the ledger lacks; throws the signal's reason when aborted (progress so far is kept). */
+/**
+ * Copies the selected runs that the ledger lacks; throws the signal's reason when aborted (progress
+ * so far is kept). On a failure it starts no further run, lets the runs in flight finish, and throws.
+ */
 export async function backfill(opts: BackfillOptions): Promise<BackfillProgress> {
   const { log, signal } = opts;
   const { transaction, outputs } = opts.metadata;
-  const iceberg = createIcebergOutputs(opts);
+  const concurrency = opts.concurrency ?? 2;
+  const iceberg = createIcebergOutputs({ ...opts, concurrency, inFlight: concurrency });
   const started = performance.now();
   const runs = await outputs.backfillSource(opts);
   const progress: BackfillProgress = { runsTotal: runs.length, runsDone: 0, rowsTotal: runs.reduce((n, r) => n + r.rows, 0), rowsDone: 0, elapsedMs: 0 };
@@ -54,11 +65,8 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillProgress>
   };
   log.info("backfill_started", { runs: progress.runsTotal, rows: progress.rowsTotal, scenario_id: opts.scenarioId, from: opts.from, to: opts.to });
 
-  for (const { run_id: runId } of runs) {
-    signal?.throwIfAborted();
-    const before = progress.rowsDone;
-    report(runId);
-    await transaction(async (tx) => {
+  const copy = (runId: string) =>
+    transaction(async (tx) => {
       await outputs.lockRun(tx, runId);
       if (!opts.redo && (await outputs.backfilled(tx, runId))) return; // another backfill did it meanwhile
       const segments = await outputs.segments(tx, runId);
@@ -66,6 +74,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillProgress>
       if (!first) return; // its rows were deleted meanwhile
       let rows = 0;
       const onRows = (n: number) => {
+        rows += n;
         progress.rowsDone += n;
         report(runId);
       };
@@ -73,7 +82,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillProgress>
       const write = async (writeId: string) => {
         for (const [part, s] of segments.entries()) {
           const meta = { ...s, runId };
-          rows += await iceberg.run(iceberg.statementsFrom(meta, writeId, outputs.readSegment(tx, meta, READ_ROWS), part), meta, signal, onRows);
+          await iceberg.run(iceberg.statementsFrom(meta, writeId, outputs.readSegment(tx, meta, READ_ROWS), part), meta, signal, onRows);
         }
         return rows;
       };
@@ -81,12 +90,27 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillProgress>
       try {
         await replaceWrite(iceberg, { ...first, runId }, write, record);
       } catch (err) {
-        progress.rowsDone = before;
+        progress.rowsDone -= rows;
         throw err;
       }
     });
-    progress.runsDone++;
-  }
+
+  const queue = runs.values();
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    for (let next = queue.next(); !next.done && !failure; next = queue.next()) {
+      try {
+        signal?.throwIfAborted();
+        report(next.value.run_id);
+        await copy(next.value.run_id);
+        progress.runsDone++;
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.runsAtOnce ?? 2) }, lane));
+  if (failure) throw failure.err;
   report();
   log.info("backfill_finished", { runs: progress.runsDone, rows: progress.rowsDone, ms: Math.round(performance.now() - started) });
   return { ...progress, elapsedMs: Math.round(performance.now() - started) };

@@ -54,6 +54,12 @@ export type TrinoOutputOptions = {
   maxStatementChars?: number;
   /** INSERT statements of one run in flight at once (2 hides the client's share of the work). */
   concurrency?: number;
+  /**
+   * INSERT statements in flight at once across every write of this store (default: no limit but
+   * `concurrency` per write). The backfill copies several runs at once and sets it, so that one
+   * run's rows are read while another's are written without Trino holding more statements.
+   */
+  inFlight?: number;
   /** Let Trino write its NDV sketches with each INSERT (off: see insertSession below); bench/trino-write.ts compares. */
   extendedStatistics?: boolean;
   /**
@@ -104,6 +110,7 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
   const table = opts.table ?? ICEBERG_OUTPUT_TABLE;
   const wantedChars = opts.maxStatementChars ?? MAX_STATEMENT_CHARS;
   const concurrency = opts.concurrency ?? 2;
+  const slots = opts.inFlight ? statementSlots(opts.inFlight) : undefined;
 
   /**
    * The INSERTs skip the extended statistics (NDV sketches, a Puffin file per commit): about a quarter
@@ -155,20 +162,20 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
     let failure: { err: unknown } | undefined;
     const landed = (tag: string) => async () =>
       Number((await trino.execute(`SELECT count(*) FROM ${table} WHERE ${runFilter(meta)} AND write_id = ${varcharLiteral(tag)}`)).rows[0]?.[0]);
+    const options = {
+      tenantId: meta.tenantId,
+      ...(insertSession ? { session: insertSession } : {}),
+      ...(meta.traceId ? { traceId: meta.traceId } : {}),
+      ...(signal ? { signal } : {}),
+    };
     const lane = async () => {
       try {
         while (!failure) {
           const next = await statements.next();
           if (next.done || failure) return;
           const { sql, tag } = next.value;
-          const n =
-            (await execute(sql, {
-              tenantId: meta.tenantId,
-              landed: landed(tag),
-              ...(insertSession ? { session: insertSession } : {}),
-              ...(meta.traceId ? { traceId: meta.traceId } : {}),
-              ...(signal ? { signal } : {}),
-            })) ?? next.value.rows;
+          const release = await slots?.take();
+          const n = (await execute(sql, { ...options, landed: landed(tag) }).finally(() => release?.())) ?? next.value.rows;
           rows += n;
           onRows?.(n);
         }
@@ -230,6 +237,27 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
 }
 
 export type IcebergOutputs = ReturnType<typeof createIcebergOutputs>;
+
+/** At most `n` holders at once; `take` waits for a free slot and returns its release (first come, first served). */
+export function statementSlots(n: number): { take(): Promise<() => void> } {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return {
+    async take() {
+      if (free > 0) free--;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      let held = true;
+      return () => {
+        if (!held) return;
+        held = false;
+        const next = waiting.shift();
+        if (next)
+          next(); // the slot passes straight on
+        else free++;
+      };
+    },
+  };
+}
 
 /** Trino's error for a statement over its `query.max-length`: "Query text length (N) exceeds the maximum length (M)". */
 const TOO_LARGE = "QUERY_TEXT_TOO_LARGE";

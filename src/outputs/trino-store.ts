@@ -250,9 +250,9 @@ export function statementSlots(n: number): { take(): Promise<() => void> } {
       return () => {
         if (!held) return;
         held = false;
+        // the slot passes straight on to the first waiter, if any
         const next = waiting.shift();
-        if (next)
-          next(); // the slot passes straight on
+        if (next) next();
         else free++;
       };
     },

@@ -162,19 +162,15 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
     let failure: { err: unknown } | undefined;
     const landed = (tag: string) => async () =>
       Number((await trino.execute(`SELECT count(*) FROM ${table} WHERE ${runFilter(meta)} AND write_id = ${varcharLiteral(tag)}`)).rows[0]?.[0]);
-    const options = {
-      tenantId: meta.tenantId,
-      ...(insertSession ? { session: insertSession } : {}),
-      ...(meta.traceId ? { traceId: meta.traceId } : {}),
-      ...(signal ? { signal } : {}),
-    };
+    const options = statementOptions(meta, insertSession, signal);
     const lane = async () => {
       try {
         while (!failure) {
           const next = await statements.next();
           if (next.done || failure) return;
-          const { sql, tag } = next.value;
           const release = await slots?.take();
+          if (failure) return release?.(); // another lane failed while this one waited
+          const { sql, tag } = next.value;
           const n = (await execute(sql, { ...options, landed: landed(tag) }).finally(() => release?.())) ?? next.value.rows;
           rows += n;
           onRows?.(n);
@@ -237,6 +233,14 @@ export function createIcebergOutputs(opts: Omit<TrinoOutputOptions, "metadata">)
 }
 
 export type IcebergOutputs = ReturnType<typeof createIcebergOutputs>;
+
+/** The query options of a write's INSERTs: its tenant and trace, the session properties, the caller's signal. */
+const statementOptions = (meta: RunOutputMeta, session: Record<string, string> | undefined, signal: AbortSignal | undefined) => ({
+  tenantId: meta.tenantId,
+  ...(session ? { session } : {}),
+  ...(meta.traceId ? { traceId: meta.traceId } : {}),
+  ...(signal ? { signal } : {}),
+});
 
 /** At most `n` holders at once; `take` waits for a free slot and returns its release (first come, first served). */
 export function statementSlots(n: number): { take(): Promise<() => void> } {

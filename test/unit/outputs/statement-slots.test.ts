@@ -103,7 +103,7 @@ describe("createIcebergOutputs: inFlight", () => {
     expect(state.peak).toBe(4);
   });
 
-  test("a failed statement gives its slot back: the other write still finishes", async () => {
+  test("a failed statement gives its slot back: the other write still finishes, and the failed write sends no further statement", async () => {
     const { trino, state, finishAll } = scriptedTrino();
     const iceberg = createIcebergOutputs({ trino, log, concurrency: 2, inFlight: 1 });
     const failed = iceberg.run(statements("a", 3, "FAIL"), meta("a")).catch((err: Error) => err);
@@ -112,5 +112,7 @@ describe("createIcebergOutputs: inFlight", () => {
     expect(((await failed) as Error).message).toBe("boom");
     expect(await other).toBe(3);
     expect(state.peak).toBe(1);
+    // the failed write's other lane, which waited for the slot meanwhile, sent nothing more
+    expect(state.executed).toBe(4);
   });
 });

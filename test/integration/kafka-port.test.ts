@@ -35,7 +35,7 @@ describe("PartitionWatermark", () => {
   });
 });
 
-describe("GroupConsumer with a stream that consume() returns after close() began", () => {
+describe("GroupConsumer and the streams consume() hands over", () => {
   // A race the broker cannot be made to lose on cue (the CI run on 2974868 lost it: a test's
   // consumer closed while consume() was retrying after Kafka came back, and the process crashed on
   // the unlistened stream's "Client is closed."). The client is a stand-in with the calls the
@@ -48,15 +48,40 @@ describe("GroupConsumer with a stream that consume() returns after close() began
     }
   }
 
-  test("the stream is closed, and an error it emits afterwards is listened to (no crash)", async () => {
-    let handOver: (s: Stream) => void = () => {};
+  /** The client's consume(): with a callback it hands the stream over through it, without one as a promise (as the real client does). */
+  const standIn = () => {
+    const state = { handOver: (_: Stream) => {}, listenedAtHandOver: false };
     const client = {
       generationId: 1,
       assignments: [],
       on() {},
-      consume: () => new Promise<Stream>((resolve) => (handOver = resolve)),
+      consume: (_options: unknown, callback?: (err: Error | null, s?: Stream) => void) => {
+        if (!callback) return new Promise<Stream>((resolve) => (state.handOver = resolve));
+        state.handOver = (s) => {
+          callback(null, s);
+          // what a stream's error emitted on the next tick would find: nextTick runs before the awaiting code's microtask
+          state.listenedAtHandOver = s.listenerCount("error") > 0;
+        };
+      },
       close: async () => {},
     };
+    return { client, state };
+  };
+
+  test("a new stream's errors are listened to the moment the client hands it over, before any next tick", async () => {
+    const { client, state } = standIn();
+    const consumer = new GroupConsumer(client as never, { groupId: "g", topics: ["t"] }, () => {});
+    const running = consumer.run(async () => {});
+    await Bun.sleep(0);
+    state.handOver(new Stream());
+    expect(state.listenedAtHandOver).toBe(true);
+    await consumer.close(0);
+    await running;
+  });
+
+  test("the stream is closed, and an error it emits afterwards is listened to (no crash)", async () => {
+    const { client, state } = standIn();
+    const handOver = (s: Stream) => state.handOver(s);
     const consumer = new GroupConsumer(client as never, { groupId: "g", topics: ["t"] }, () => {});
     const running = consumer.run(async () => {});
     await Bun.sleep(0); // run() is waiting in consume()

@@ -1,10 +1,10 @@
 /**
- * Backfill: copies outputs from the Postgres store (`scenario_output`) into Iceberg, a run at a time
- * (one scenario, an as-of date range, or everything). Each run is copied like the Trino writer
+ * Backfill: copies outputs from the Postgres store (`scenario_output`) into Iceberg, run by run, two
+ * at once (one scenario, an as-of date range, or everything). Each run is copied like the Trino writer
  * writes one (src/outputs/trino-store.ts): under the run's lock, its rows go in under a fresh
  * write_id, the run's other Iceberg rows are deleted, and the run is recorded in the
  * `output_backfill` ledger in the same Postgres transaction. Interrupted and restarted, it skips
- * the recorded runs and redoes the one in flight, whose partial rows that delete removes: the
+ * the recorded runs and redoes those in flight, whose partial rows that delete removes: the
  * result is exactly the source rows, however often it is stopped.
  */
 import type { Transaction } from "../adapters/postgres";

@@ -35,6 +35,14 @@ export type CopyTarget = {
   tls: false | { mode: "prefer" | "require"; options: TLSOptions };
 };
 
+/**
+ * Whether work that failed with server error `sqlState` may succeed when tried again: not after a
+ * data exception (class 22: a value out of range or not representable), which the same rows raise
+ * again. The retry verdict of this client's and postgres.js's server errors (`retryable`, read by
+ * src/worker/failure.ts; postgres.js's in src/adapters/postgres.ts).
+ */
+export const retryableSqlState = (sqlState: string): boolean => !sqlState.startsWith("22");
+
 /** The server's ErrorResponse, with the fields postgres.js's PostgresError carries. */
 export class PostgresError extends Error {
   override name = "PostgresError";
@@ -48,6 +56,10 @@ export class PostgresError extends Error {
     this.code = fields.C ?? "XX000";
     this.detail = fields.D;
     this.hint = fields.H;
+  }
+
+  get retryable(): boolean {
+    return retryableSqlState(this.code);
   }
 }
 

@@ -6,7 +6,17 @@ import net from "node:net";
 import postgres from "postgres";
 import type { Logger } from "../platform/logger";
 import { withTimeout } from "../platform/timers";
+import { retryableSqlState } from "./pg-copy";
 import { startEmbeddedPostgres } from "./pglite";
+
+// postgres.js's server errors carry a retry verdict like this adapter's other errors (TrinoError,
+// pg-copy's PostgresError), so the worker decides by `retryable`, not by the driver's class or name.
+Object.defineProperty(postgres.PostgresError.prototype, "retryable", {
+  get(this: { code?: unknown }): boolean | undefined {
+    return typeof this.code === "string" ? retryableSqlState(this.code) : undefined;
+  },
+  configurable: true,
+});
 
 export type Sql = postgres.Sql;
 

@@ -1,8 +1,8 @@
 /**
  * Every value the engine produces must be finite. A non-finite one (an overflow from extreme
  * curve values, a 0/0) is a deterministic failure of these inputs: the run fails at once, and is
- * not retried, with an error naming the curve, the period and the metric. The error's `name` and
- * `code` are plain strings because they cross the worker-thread boundary (src/worker/thread.ts).
+ * not retried, with an error naming the curve, the period and the metric. The error's `code` and
+ * `retryable` are plain fields because they cross the worker-thread boundary (src/worker/thread.ts).
  */
 import type { TenorType } from "./types";
 
@@ -11,6 +11,7 @@ export const NON_FINITE_OUTPUT = "NON_FINITE_OUTPUT";
 export class NonFiniteOutputError extends Error {
   override name = "NonFiniteOutputError";
   readonly code = NON_FINITE_OUTPUT;
+  readonly retryable = false;
   constructor(
     readonly curveKey: string,
     readonly period: string,

@@ -149,11 +149,19 @@ export function validateInput(input: EngineInput): { issues: ValidationIssue[]; 
   return { issues, parameters };
 }
 
+/**
+ * The engine's refusal of its inputs: deterministic, so `retryable` is false and the worker fails
+ * the run at once. `code` and `retryable` are plain fields because they cross the worker-thread
+ * boundary (src/worker/thread.ts); the worker decides by them, not by the class or its name.
+ * A message instead of issues: a refusal found before the engine (the worker's input checks).
+ */
 export class EngineValidationError extends Error {
+  override name = "EngineValidationError";
+  readonly code = "INVALID_INPUT";
+  readonly retryable = false;
   readonly issues: ValidationIssue[];
-  constructor(issues: ValidationIssue[]) {
-    super(`invalid engine input: ${issues.map((x) => `${x.field}: ${x.message}`).join("; ")}`);
-    this.name = "EngineValidationError";
-    this.issues = issues;
+  constructor(issues: ValidationIssue[] | string) {
+    super(typeof issues === "string" ? issues : `invalid engine input: ${issues.map((x) => `${x.field}: ${x.message}`).join("; ")}`);
+    this.issues = typeof issues === "string" ? [] : issues;
   }
 }

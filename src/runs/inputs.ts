@@ -139,6 +139,7 @@ async function calibrate(
 export class SnapshotChangedError extends Error {
   override name = "SnapshotChangedError";
   readonly code = "CURVE_SNAPSHOT_CHANGED";
+  readonly retryable = false;
 }
 
 /**

@@ -4,7 +4,8 @@
  * is for the log only: it names tables, constraints and hosts, and means nothing to the caller.
  *
  * Classification goes by the step that failed (loading inputs, the engine, writing outputs) and
- * by the error's own kind (AppError, engine validation), not by matching driver messages.
+ * by the error's own `code` and `retryable` (AppError, the engine's refusals, the store adapters'
+ * errors), not by matching driver messages or error names.
  */
 import { AppError } from "../platform/errors";
 
@@ -23,7 +24,7 @@ export type RunFailure = {
 /** Codes engine errors carry themselves (e.g. NON_FINITE_OUTPUT): short upper-case words. */
 const ENGINE_CODE = /^[A-Z][A-Z0-9_]{2,63}$/;
 /** Engine codes recognised wherever they are raised (a finiteness check may run outside the thread). */
-const DETERMINISTIC_CODES: ReadonlySet<string> = new Set(["INVALID_INPUT", "NON_FINITE_OUTPUT", "NON_FINITE_VALUE", "CURVE_SNAPSHOT_CHANGED"]);
+const DETERMINISTIC_CODES: ReadonlySet<string> = new Set(["INVALID_INPUT", "NON_FINITE_OUTPUT", "CURVE_SNAPSHOT_CHANGED"]);
 
 const GENERIC: Record<RunStep, Omit<RunFailure, "redacted">> = {
   input: { code: "INPUT_UNAVAILABLE", message: "the run's inputs could not be read from the metadata database; the details are in the worker log", retryable: true },
@@ -31,15 +32,14 @@ const GENERIC: Record<RunStep, Omit<RunFailure, "redacted">> = {
   output: { code: "OUTPUT_WRITE_FAILED", message: "the run's outputs could not be written to the output store; the details are in the worker log", retryable: true },
 };
 
-/** Classifies an error thrown by `step` of an attempt. */
+/** Classifies an error thrown by `step` of an attempt. Whether it is retried is the error's own `retryable` where it has one. */
 export function classifyFailure(err: unknown, step: RunStep): RunFailure {
   if (err instanceof AppError) return { code: err.code, message: err.message, retryable: err.retryable, redacted: false };
-  if (isEngineError(err, step)) {
-    const code = (err as { code?: unknown }).code;
-    return { code: typeof code === "string" && ENGINE_CODE.test(code) ? code : "INVALID_INPUT", message: err.message, retryable: false, redacted: false };
-  }
+  const own = ownRetryable(err);
+  const code = engineCode(err, step);
+  if (code !== undefined) return { code, message: (err as Error).message, retryable: own ?? false, redacted: false };
   const generic = GENERIC[step];
-  const retryable = ownRetryable(err) ?? generic.retryable;
+  const retryable = own ?? generic.retryable;
   return {
     ...generic,
     ...(retryable ? {} : { message: `${generic.message.split(";")[0]}; retrying would not help, the details are in the worker log` }),
@@ -49,28 +49,26 @@ export function classifyFailure(err: unknown, step: RunStep): RunFailure {
 }
 
 /**
- * An error's own retry verdict, where it has one: a `retryable` flag (TrinoError: user errors are
- * not retryable), or a Postgres data exception (SQLSTATE class 22: a value out of range or not
- * representable), which the same rows would raise again.
+ * An error's own retry verdict: its `retryable` flag, where it carries one. The engine's refusals
+ * carry false; so do the adapters' errors that the same work would raise again (a TrinoError of
+ * a user error; a Postgres data exception, SQLSTATE class 22, src/adapters/postgres.ts).
  */
 function ownRetryable(err: unknown): boolean | undefined {
-  const e = err as { retryable?: unknown; code?: unknown; name?: unknown } | null;
-  if (typeof e?.retryable === "boolean") return e.retryable;
-  if (e?.name === "PostgresError" && typeof e.code === "string" && e.code.startsWith("22")) return false;
-  return undefined;
+  const retryable = (err as { retryable?: unknown } | null)?.retryable;
+  return typeof retryable === "boolean" ? retryable : undefined;
 }
 
 /**
- * The engine's own refusals: its validation error (by name, as it crosses the thread boundary),
- * or any error of the engine step that carries a code of its own. They are deterministic.
+ * The code of one of the engine's own refusals, shown with its message: a code known wherever it
+ * is raised (the engine's validation, a non-finite value, a changed snapshot), or any engine-like
+ * code raised by the engine step.
  */
-function isEngineError(err: unknown, step: RunStep): err is Error {
-  if (!(err instanceof Error)) return false;
-  if (err.name === "EngineValidationError") return true;
+function engineCode(err: unknown, step: RunStep): string | undefined {
+  if (!(err instanceof Error)) return undefined;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== "string") return false;
+  if (typeof code !== "string") return undefined;
   // Outside the engine step a code may be a driver's (ECONNREFUSED, CONNECTION_CLOSED): only known ones count.
-  return DETERMINISTIC_CODES.has(code) || (step === "engine" && ENGINE_CODE.test(code));
+  return DETERMINISTIC_CODES.has(code) || (step === "engine" && ENGINE_CODE.test(code)) ? code : undefined;
 }
 
 /** The raw text of an error, for the log. */

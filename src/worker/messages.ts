@@ -11,8 +11,8 @@ export type FromThread =
   | { type: "progress"; jobId: number; done: number; total: number }
   | { type: "batch"; jobId: number; batch: PackedBatch }
   | { type: "done"; jobId: number; rows: number; bandStats: BandStats }
-  /** `name` and `code` travel as strings (a thrown class does not survive the clone): the executor classifies by them. */
-  | { type: "error"; jobId: number; message: string; name: string; code?: string };
+  /** `code` and `retryable` travel as plain fields (a thrown class does not survive the clone): the executor classifies by them (failure.ts). */
+  | { type: "error"; jobId: number; message: string; name: string; code?: string; retryable?: boolean };
 
 /**
  * An OutputBatch as it crosses from an engine thread to the main thread. Cloning a batch's string

@@ -136,7 +136,10 @@ export class WorkerPool {
             slot.untaken++;
             stream.push(unpackBatch(m.batch));
           } else if (m.type === "done") end(slot, { summary: { versionHash: hash, rows: m.rows, bandStats: m.bandStats } });
-          else end(slot, { error: Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {}) });
+          else
+            end(slot, {
+              error: Object.assign(new Error(m.message), { name: m.name }, m.code ? { code: m.code } : {}, m.retryable === undefined ? {} : { retryable: m.retryable }),
+            });
         };
         slot.worker.onerror = (event) => end(slot, { error: new Error(`engine thread crashed: ${event.message}`) });
         slot.lost = (err) => end(slot, { error: err });

@@ -6,7 +6,8 @@
 import type { Transaction, Tx } from "../adapters/postgres";
 import type { CurveRepo } from "../curves/repo";
 import { DEFAULT_PARAMETERS, type EngineInput, type ModelParameters } from "../engine/types";
-import { normalizeParameters } from "../engine/validate";
+import { EngineValidationError, normalizeParameters } from "../engine/validate";
+import { AppError } from "../platform/errors";
 import { type RunInputs, resolveInputs, snapshotCurves, toEngineInput } from "../runs/inputs";
 import type { RunRecord } from "../runs/model";
 import type { OutboxRepo } from "../runs/outbox";
@@ -28,7 +29,7 @@ const FAIR_DEFERRAL = "fair-";
 /** Runs queued before migration 010 have no inputs: resolve them from the scenario as it is now and keep them. */
 async function recordLegacyInputs(ports: RunStorePorts, run: RunRecord): Promise<RunInputs> {
   const scenario = await ports.scenarios.get(run.scenario_id, null);
-  if (!scenario) throw Object.assign(new Error("the run's scenario no longer exists"), { name: "EngineValidationError" });
+  if (!scenario) throw new EngineValidationError("the run's scenario no longer exists");
   let inputs: RunInputs;
   try {
     inputs = await resolveInputs(ports.curves, {
@@ -38,7 +39,10 @@ async function recordLegacyInputs(ports: RunStorePorts, run: RunRecord): Promise
       seed: run.seed,
     });
   } catch (err) {
-    throw Object.assign(new Error((err as Error).message), { name: "EngineValidationError" });
+    // The inputs refused (no curve for the as-of date): the run's own fault, as the engine's refusal
+    // would be. Anything else (the database away) stays what it is, and is classified as such.
+    if (err instanceof AppError && !err.retryable) throw new EngineValidationError(err.message);
+    throw err;
   }
   return (await ports.runs.keepInputs(run.id, inputs)) ?? inputs;
 }
@@ -176,7 +180,7 @@ export function createRunStore(ports: RunStorePorts, workerId: string, leaseMs: 
           .map((k) => [k, merged[k]]),
       );
       const parameters = normalizeParameters(modelKeys as Partial<ModelParameters>, issues);
-      if (issues.length) throw Object.assign(new Error(`invalid parameters: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`), { name: "EngineValidationError" });
+      if (issues.length) throw new EngineValidationError(`invalid parameters: ${issues.map((i) => `${i.field} ${i.message}`).join("; ")}`);
       return toEngineInput(run, inputs, curves, parameters);
     },
   };

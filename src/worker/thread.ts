@@ -67,14 +67,15 @@ async function run(jobId: number, input: EngineInput): Promise<void> {
       post({ type: "batch", jobId, batch: packed }, transfer);
     }
   } catch (err) {
-    // The code too (e.g. NON_FINITE_OUTPUT): the main thread classifies the failure by it (failure.ts).
-    const code = (err as { code?: unknown } | null)?.code;
+    // The code and the retry verdict too (e.g. NON_FINITE_OUTPUT, not retryable): the main thread classifies the failure by them (failure.ts).
+    const { code, retryable } = (err ?? {}) as { code?: unknown; retryable?: unknown };
     post({
       type: "error",
       jobId,
       message: err instanceof Error ? err.message : String(err),
       name: err instanceof Error ? err.name : "Error",
       ...(typeof code === "string" ? { code } : {}),
+      ...(typeof retryable === "boolean" ? { retryable } : {}),
     });
   } finally {
     if (current === job) current = undefined;

@@ -10,7 +10,7 @@ import { createMetrics } from "../../src/adapters/metrics";
 import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { createCurveService } from "../../src/curves/service";
-import type { BaselineCurve, EngineInput } from "../../src/engine";
+import { type BaselineCurve, type EngineInput, EngineValidationError } from "../../src/engine";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
@@ -33,11 +33,12 @@ describe("the engine thread's error crosses the thread boundary", () => {
       const drivers: EngineInput["drivers"] = [{ driver_type: "fuel_curve", fuel: "natural_gas", reference_series: "HH_GAS", basis_points_adjustment: 10_000 }];
       const err = await pool.run({ ...WORKED_EXAMPLE, drivers, curves: [gas] }).result.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
-      expect(err).toMatchObject({ name: "NonFiniteOutputError", code: "NON_FINITE_OUTPUT" });
+      // The code and the retry verdict cross the thread boundary as plain fields.
+      expect(err).toMatchObject({ name: "NonFiniteOutputError", code: "NON_FINITE_OUTPUT", retryable: false });
       expect((err as Error).message).toMatch(/^non-finite output: curve HH_GAS, month 2027-02/);
       expect(classifyFailure(err, "engine")).toMatchObject({ code: "NON_FINITE_OUTPUT", retryable: false });
       // Invalid input stays what it was; a thread crash or a store error stays retryable.
-      expect(classifyFailure(Object.assign(new Error("invalid engine input"), { name: "EngineValidationError" }), "engine")).toMatchObject({
+      expect(classifyFailure(new EngineValidationError("invalid engine input"), "engine")).toMatchObject({
         code: "INVALID_INPUT",
         retryable: false,
       });

@@ -8,7 +8,7 @@ import { loadConfig } from "../../src/config";
 import { createCurveRepo } from "../../src/curves/repo";
 import { SAMPLE_ASOF, syntheticCurves } from "../../src/curves/sample";
 import { createCurveService } from "../../src/curves/service";
-import { runScenario } from "../../src/engine";
+import { EngineValidationError, runScenario } from "../../src/engine";
 import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
 import type { OutputWriter } from "../../src/outputs/store";
@@ -302,7 +302,7 @@ describe("embedded worker: failures, retries and leases", () => {
     const nonFinite = await h.waitFor(await h.trigger(scenarioId, { seed: 1, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
     expect(nonFinite).toMatchObject({ state: "FAILED", attempts: 1, error: { code: "NON_FINITE_OUTPUT", message: "curve PJM_W month 2027-01: value is Infinity" } });
     failures = 1;
-    failWith = () => Object.assign(new Error("invalid engine input: /asof_date: asofDate must be a date YYYY-MM-DD"), { name: "EngineValidationError" });
+    failWith = () => new EngineValidationError("invalid engine input: /asof_date: asofDate must be a date YYYY-MM-DD");
     const invalid = await h.waitFor(await h.trigger(scenarioId, { seed: 2, max_retries: 3 }), ["FAILED", "SUCCEEDED"]);
     expect(invalid).toMatchObject({
       state: "FAILED",

@@ -1,11 +1,19 @@
 /** How a failed attempt is shown on its run: classified codes, readable messages, a retry decision. */
 import { afterAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { PostgresError as CopyPostgresError } from "../../src/adapters/pg-copy";
+// The adapter gives postgres.js's server errors their retry verdict when it is loaded, as every process that talks to Postgres loads it.
+import "../../src/adapters/postgres";
+import { TrinoError } from "../../src/adapters/trino";
+import { EngineValidationError } from "../../src/engine";
 import { AppError } from "../../src/platform/errors";
 import { classifyFailure } from "../../src/worker/failure";
 import { WorkerPool } from "../../src/worker/pool";
 import { WORKED_EXAMPLE } from "./engine/helpers";
 
-const pgError = () => Object.assign(new Error('duplicate key value violates unique constraint "scenario_output_pkey"'), { name: "PostgresError", code: "23505" });
+/** A server error as postgres.js raises it (its constructor copies the ErrorResponse's fields). */
+const pgServerError = (message: string, code: string) => new postgres.PostgresError({ message, code } as unknown as string);
+const pgError = () => pgServerError('duplicate key value violates unique constraint "scenario_output_pkey"', "23505");
 
 describe("classifyFailure", () => {
   test("an AppError keeps its code, message and retryable flag", () => {
@@ -19,10 +27,21 @@ describe("classifyFailure", () => {
   });
 
   test("engine validation keeps its readable message and is not retried, from any step", () => {
-    const err = Object.assign(new Error("invalid engine input: /asof_date: asofDate must be a date YYYY-MM-DD"), { name: "EngineValidationError" });
+    const err = new EngineValidationError("invalid engine input: /asof_date: asofDate must be a date YYYY-MM-DD");
     for (const step of ["input", "engine", "output"] as const) {
       expect(classifyFailure(err, step)).toEqual({ code: "INVALID_INPUT", message: err.message, retryable: false, redacted: false });
     }
+  });
+
+  test("an error's name decides nothing: only its code and its retryable flag do (negative cases)", () => {
+    // Named like the engine's refusal, without its code: an unexpected error, redacted and retried.
+    const named = Object.assign(new Error("invalid engine input: /asof_date"), { name: "EngineValidationError" });
+    expect(classifyFailure(named, "engine")).toMatchObject({ code: "INTERNAL", retryable: true, redacted: true });
+    // Named like a Postgres error with a data exception's code, without a verdict of its own: retried like any store error.
+    const lookalike = Object.assign(new Error("numeric field overflow"), { name: "PostgresError", code: "22003" });
+    expect(classifyFailure(lookalike, "output")).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: true });
+    // The engine's refusal with its verdict turned: the flag is what counts.
+    expect(classifyFailure(Object.assign(new EngineValidationError("x"), { retryable: true }), "engine")).toMatchObject({ code: "INVALID_INPUT", retryable: true });
   });
 
   test("an engine error with its own code (a non-finite value) keeps code and message and is not retried", () => {
@@ -49,8 +68,18 @@ describe("classifyFailure", () => {
     expect(failure).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: false, redacted: true });
     expect(failure.message).toContain("retrying would not help");
     expect(failure.message).not.toContain("NUMERIC");
-    const outOfRange = Object.assign(new Error("numeric field overflow"), { name: "PostgresError", code: "22003" });
+    // A Postgres data exception (SQLSTATE class 22) from either client: postgres.js's, and the COPY client's.
+    const outOfRange = pgServerError("numeric field overflow", "22003");
+    expect(outOfRange).toMatchObject({ name: "PostgresError", retryable: false });
     expect(classifyFailure(outOfRange, "output")).toMatchObject({ code: "OUTPUT_WRITE_FAILED", retryable: false });
+    expect(classifyFailure(new CopyPostgresError({ C: "22P02", M: "invalid input syntax" }), "output")).toMatchObject({ retryable: false });
+    expect(classifyFailure(pgServerError("numeric field overflow", "22003"), "input")).toMatchObject({ code: "INPUT_UNAVAILABLE", retryable: false });
+    // Other server errors are worth another attempt.
+    expect(classifyFailure(new CopyPostgresError({ C: "57014", M: "canceling statement due to statement timeout" }), "output")).toMatchObject({ retryable: true });
+    expect(pgError()).toMatchObject({ retryable: true });
+    // Trino's verdict: a user error is not retried, anything else is.
+    expect(classifyFailure(new TrinoError("line 1:8: Table 'x' does not exist", "TABLE_NOT_FOUND", "USER_ERROR"), "output")).toMatchObject({ retryable: false });
+    expect(classifyFailure(new TrinoError("no nodes available", "NO_NODES_AVAILABLE", "INTERNAL_ERROR"), "output")).toMatchObject({ retryable: true });
     expect(classifyFailure(Object.assign(new Error("Trino is starting"), { retryable: true }), "output")).toMatchObject({ retryable: true });
   });
 
@@ -69,6 +98,9 @@ describe("engine errors across the thread boundary", () => {
   test("a validation error from the engine thread is classified INVALID_INPUT with the engine's message", async () => {
     const err = await pool.run({ ...WORKED_EXAMPLE, asofDate: "0000-00-00" }).result.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
+    // Its code and retry verdict crossed as plain fields; the class did not.
+    expect(err).toMatchObject({ name: "EngineValidationError", code: "INVALID_INPUT", retryable: false });
+    expect(err).not.toBeInstanceOf(EngineValidationError);
     const failure = classifyFailure(err, "engine");
     expect(failure).toMatchObject({ code: "INVALID_INPUT", retryable: false });
     expect(failure.message).toContain("asof");

@@ -376,7 +376,7 @@ export function* runScenarioStream(input: EngineInput, opts: RunOptions = {}): G
 
   const writer = new BatchWriter(batchRows, total, attrKeys, opts.attributionText === true);
   const versionHash = computeVersionHash(input, P);
-  opts.onVersionHash?.(versionHash);
+  opts.onVersionHash?.(versionHash, total);
 
   // ---- scratch (reused across curves)
   const ws = new Workspace(maxT, drivers.length);

@@ -190,8 +190,8 @@ export interface RunOptions {
   batchRows?: number;
   /** Called after each curve with (curves done, curves total). */
   onProgress?: (done: number, total: number) => void;
-  /** Called once, before the first row: the run's version hash (every row carries it). */
-  onVersionHash?: (hash: string) => void;
+  /** Called once, before the first row: the run's version hash (every row carries it) and its row total. */
+  onVersionHash?: (hash: string, rows: number) => void;
   signal?: { aborted: boolean };
   /**
    * Each batch's attribution as one joined text (`OutputBatch.attributionText`), not a string per

@@ -12,7 +12,10 @@
  *   transaction, so the worker's memory does not grow with the run and no transaction stays open
  *   for the whole run); publishing moves them over with one INSERT ... SELECT ... ORDER BY the key
  *   and drops the table. A staging table whose run is no longer RUNNING (its worker crashed) is
- *   dropped by `dropOrphanStaging` (the output purge's pass).
+ *   dropped by `dropOrphanStaging` (the output purge's pass). Where the run's row total is known
+ *   before its first batch (`RunOutputMeta.rows`: the worker passes the engine's), a run past
+ *   `sortRows` goes to staging from its first batch; otherwise the first `sortRows` rows are held
+ *   to find out.
  *
  * Embedded PGlite's socket does not carry COPY, so there the whole run is held and its columns go
  * in as arrays (`unnest`), one statement per chunk. jsonb has no NaN/Infinity: a non-finite
@@ -84,7 +87,9 @@ export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?
         const { held, rows } = await hold(batches, Number.POSITIVE_INFINITY);
         return stagedRun(rows, meta.runId, (tx) => unnestRows(tx, meta, held));
       }
-      const split = await hold(batches, sortRows);
+      // A run known to be past the budget goes to staging from its first batch; holding its first
+      // `sortRows` rows only to find that out had been its memory's peak (docs/runs.md, "Memory").
+      const split = meta.rows !== undefined && meta.rows > sortRows ? { held: [], rows: 0, rest: batchStream(batches) } : await hold(batches, sortRows);
       if (!split.rest) return stagedRun(split.rows, meta.runId, (tx) => copySorted(tx, meta, split.held));
       try {
         return await stageTable(sql, meta, split);

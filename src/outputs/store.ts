@@ -16,6 +16,8 @@ export type RunOutputMeta = {
   computedTs: string;
   /** The run's W3C trace id: the Iceberg writer sends it to Trino with each statement. */
   traceId?: string;
+  /** The run's row total, where it is known before the first batch (the engine knows it): a Postgres writer then stages a run past its sort budget from the first row. */
+  rows?: number;
 };
 
 /** A run's batches: all at hand (an array), or streamed from the engine as it fills them (read once). */

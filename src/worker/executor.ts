@@ -219,7 +219,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
       const current = pool.run(input, { onProgress: (f) => (progress = f) });
       job = current;
       if (stopReason) current.abort(stopReason);
-      const versionHash = await current.versionHash;
+      const { versionHash, rows: expectedRows } = await current.started;
       // The engine goes on filling batches while the writer stages them (at most IN_FLIGHT wait).
       step = "output";
       const meta = {
@@ -230,6 +230,7 @@ export function createExecutor(deps: { store: RunStore; pool: WorkerPool; writer
         versionHash,
         computedTs: new Date().toISOString(),
         traceId: runTraceId(run),
+        rows: expectedRows,
       };
       // The staged rows become the run's in this worker's transaction, with its own checks (still
       // ours, not cancelled) and SUCCEEDED between the store's publish and seal (store.ts).

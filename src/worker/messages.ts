@@ -7,7 +7,7 @@ export const IN_FLIGHT = 2;
 export type ToThread = { type: "run"; jobId: number; input: EngineInput } | { type: "ack"; jobId: number };
 
 export type FromThread =
-  | { type: "started"; jobId: number; versionHash: string }
+  | { type: "started"; jobId: number; versionHash: string; rows: number }
   | { type: "progress"; jobId: number; done: number; total: number }
   | { type: "batch"; jobId: number; batch: PackedBatch }
   | { type: "done"; jobId: number; rows: number; bandStats: BandStats }

@@ -12,8 +12,8 @@ import { type FromThread, IN_FLIGHT, type ToThread, unpackBatch } from "./messag
 
 export type JobSummary = { versionHash: string; rows: number; bandStats?: BandStats };
 export type Job = {
-  /** The run's version hash, known before its first batch (every row carries it). */
-  versionHash: Promise<string>;
+  /** Known before the first batch: the run's version hash (every row carries it) and how many rows it will have. */
+  started: Promise<{ versionHash: string; rows: number }>;
   /**
    * The batches in the order the engine fills them, for one reader; taking one lets the thread go
    * on. Ends after the last batch; throws what the job failed with (or AbortedError).
@@ -88,10 +88,10 @@ export class WorkerPool {
   }
 
   run(input: EngineInput, callbacks: JobCallbacks = {}): Job {
-    const versionHash = Promise.withResolvers<string>();
+    const started = Promise.withResolvers<{ versionHash: string; rows: number }>();
     const result = Promise.withResolvers<JobSummary>();
     // Whoever does not wait on these must not see an unhandled rejection.
-    versionHash.promise.catch(() => {});
+    started.promise.catch(() => {});
     result.promise.catch(() => {});
     const stream = new BatchStream();
     let settled = false;
@@ -108,7 +108,7 @@ export class WorkerPool {
         result.resolve(outcome.summary);
       } else {
         stream.fail(outcome.error);
-        versionHash.reject(outcome.error);
+        started.reject(outcome.error);
         result.reject(outcome.error);
       }
     };
@@ -131,7 +131,7 @@ export class WorkerPool {
           if (m.type === "progress") callbacks.onProgress?.(m.total ? m.done / m.total : 0);
           else if (m.type === "started") {
             hash = m.versionHash;
-            versionHash.resolve(hash);
+            started.resolve({ versionHash: hash, rows: m.rows });
           } else if (m.type === "batch") {
             slot.untaken++;
             stream.push(unpackBatch(m.batch));
@@ -160,7 +160,7 @@ export class WorkerPool {
       end(slot, { error: new AbortedError(reason) });
     };
     this.acquire(entry);
-    return { versionHash: versionHash.promise, batches: stream, result: result.promise, abort };
+    return { started: started.promise, batches: stream, result: result.promise, abort };
   }
 
   async close(): Promise<void> {

@@ -5,19 +5,24 @@
  * take one, so a run's rows are never all in memory at once. Cancellation terminates the whole
  * thread (see pool.ts).
  */
-import { runScenarioStream } from "../engine";
+import { DEFAULT_BATCH_ROWS, runScenarioStream } from "../engine";
 import type { EngineInput } from "../engine/types";
 import { type FromThread, IN_FLIGHT, packBatch, type ToThread } from "./messages";
 
 declare const self: Worker;
 
 /**
- * Batches posted between two full collections of this thread's heap when the reader never keeps
- * it waiting. Measured on 2,040,000 rows with 1 engine thread and a reader that drops them: the
- * process peaked at +165 MB over idle with no collection, +79 MB with one after every batch (which
- * cost ~20 % of the engine's time, ~20 ms each), +85–95 MB with one every 4th.
+ * Batches a run posts before this thread's heap is collected fully after each one. Measured on
+ * 2,040,000 rows with 1 engine thread and a reader that drops them: the process peaked at +165 MB
+ * over idle with no collection, +79 MB with one after every batch (~20 ms each), +85–95 MB with
+ * one every 4th. With a real writer (test/integration/run-memory.test.ts, 5,012,672 rows, stop 59)
+ * one every 4th peaked at +132 and +140 MB, past the bound of +128, and one after every batch at
+ * +83 MB in the same time (44.5 s against 43.2 s: such a run waits on its COPY, not on the engine).
+ * A run of up to GC_AFTER batches (200,000 rows) collects nothing: a run of three had paid a full
+ * collection (5-13 ms) before its last batch for garbage the next run's would free anyway. The
+ * engine tells the run's size before its first batch, so a larger run collects from its first.
  */
-const GC_EVERY = 4;
+const GC_AFTER = 4;
 
 /** The job running now: its id, the batches it may still post before an ack, and who waits for one. */
 let current: { jobId: number; credits: number; wake?: () => void } | undefined;
@@ -35,14 +40,16 @@ self.onmessage = (event: MessageEvent<ToThread>) => {
 
 async function run(jobId: number, input: EngineInput): Promise<void> {
   const job: NonNullable<typeof current> = { jobId, credits: IN_FLIGHT };
-  let sinceGc = 0;
-  let posted = 0;
+  let large = false;
   current = job;
   try {
     const stream = runScenarioStream(input, {
       attributionText: true,
       onProgress: (done, total) => post({ type: "progress", jobId, done, total }),
-      onVersionHash: (versionHash) => post({ type: "started", jobId, versionHash }),
+      onVersionHash: (versionHash, rows) => {
+        large = rows > GC_AFTER * DEFAULT_BATCH_ROWS;
+        post({ type: "started", jobId, versionHash, rows });
+      },
     });
     for (;;) {
       const next = stream.next();
@@ -51,18 +58,10 @@ async function run(jobId: number, input: EngineInput): Promise<void> {
         return;
       }
       // The batches posted so far are copies now, garbage here; left to the collector's own pace,
-      // a large run's pile up faster than it frees them. Collect while the reader keeps us waiting
-      // anyway, or every GC_EVERY batches when it does not; not in a run's first GC_EVERY batches,
-      // as much garbage as the count allows. There the "wait" is mostly acks this loop has not read
-      // yet (it reads them only when it yields): a run of three batches paid a full collection
-      // (5-13 ms, before its last batch) for a wait of 0.1 ms.
-      if ((job.credits === 0 && posted >= GC_EVERY) || ++sinceGc >= GC_EVERY) {
-        Bun.gc(true);
-        sinceGc = 0;
-      }
+      // a large run's pile up faster than it frees them (GC_AFTER).
+      if (large) Bun.gc(true);
       while (job.credits === 0) await new Promise<void>((resolve) => (job.wake = resolve));
       job.credits--;
-      posted++;
       const { packed, transfer } = packBatch(next.value);
       post({ type: "batch", jobId, batch: packed }, transfer);
     }

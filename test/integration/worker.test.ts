@@ -11,7 +11,7 @@ import { createCurveService } from "../../src/curves/service";
 import { EngineValidationError, runScenario } from "../../src/engine";
 import { createMetadata } from "../../src/metadata";
 import { createPgOutputWriter } from "../../src/outputs/pg-store";
-import type { OutputWriter } from "../../src/outputs/store";
+import type { OutputWriter, RunOutputMeta } from "../../src/outputs/store";
 import { AppError } from "../../src/platform/errors";
 import { createLogger } from "../../src/platform/logger";
 import type { RunRecord } from "../../src/runs/model";
@@ -90,8 +90,21 @@ async function duplicateKeys(h: Harness): Promise<number> {
 
 describe("embedded worker: execution", () => {
   let h: Harness;
+  /** What the worker told the writer about each run before its first batch. */
+  const staged = new Map<string, RunOutputMeta>();
   beforeAll(async () => {
-    h = await harness();
+    h = await harness({
+      writer: (sql) => {
+        const writer = createPgOutputWriter(sql);
+        return {
+          ...writer,
+          stage: (meta, batches) => {
+            staged.set(meta.runId, meta);
+            return writer.stage(meta, batches);
+          },
+        };
+      },
+    });
   });
   afterAll(async () => {
     await h?.close();
@@ -106,6 +119,8 @@ describe("embedded worker: execution", () => {
     expect(expected).toBeGreaterThan(1000);
     expect(done.rows_written).toBe(expected);
     expect(await h.rowsOf(run.id)).toBe(expected);
+    // The writer knew the row total before the first batch (a run past its sort budget is staged from the start).
+    expect(staged.get(run.id)?.rows).toBe(expected);
     const events = await h.db.sql`select payload->>'from' as "from", payload->>'to' as "to" from scenario_event where run_id = ${run.id} order by id`;
     expect(events.map((e) => `${e.from}→${e.to}`)).toEqual(["null→QUEUED", "QUEUED→RUNNING", "RUNNING→SUCCEEDED"]);
     const [meta] = await h.db

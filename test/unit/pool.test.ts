@@ -122,7 +122,8 @@ describe("a job's batches stream to one reader", () => {
     expect(summary.rows).toBe(121 * 2_720);
     // The bound means something: the run has more batches than may wait.
     expect(read.batches).toBeGreaterThan(IN_FLIGHT + 1);
-    expect(summary.versionHash).toBe(await job.versionHash);
+    // Known before the first batch: the hash, and the row total the run then has.
+    expect(await job.started).toEqual({ versionHash: summary.versionHash, rows: summary.rows });
   }, 60_000);
 
   test("aborted while its reader waits: the reader gets AbortError, and the next job runs", async () => {
@@ -141,6 +142,6 @@ describe("a job's batches stream to one reader", () => {
     const job = pool.run({ ...WORKED_EXAMPLE, asofDate: "0000-00-00" });
     const err = (await readAll(job).catch((e: unknown) => e)) as Error;
     expect(err.name).toBe("EngineValidationError");
-    expect(((await job.versionHash.catch((e: unknown) => e)) as Error).name).toBe("EngineValidationError");
+    expect(((await job.started.catch((e: unknown) => e)) as Error).name).toBe("EngineValidationError");
   });
 });

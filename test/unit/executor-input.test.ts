@@ -24,7 +24,7 @@ function harness(engineInput: () => Promise<unknown>) {
     },
     finish: async () => true,
   } as unknown as RunStore;
-  // A pool whose jobs never start (no version hash, no batch) unless aborted.
+  // A pool whose jobs never start (no version hash and row total, no batch) unless aborted.
   const pool = {
     run: () => {
       let abort: (reason: string) => void = () => {};
@@ -32,7 +32,7 @@ function harness(engineInput: () => Promise<unknown>) {
         abort = (reason) => reject(new Error(reason));
       });
       result.catch(() => {});
-      return { versionHash: result, batches: [], result, abort: (reason: string) => abort(reason) };
+      return { started: result, batches: [], result, abort: (reason: string) => abort(reason) };
     },
   } as unknown as WorkerPool;
   const executor = createExecutor({

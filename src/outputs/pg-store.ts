@@ -87,8 +87,8 @@ export function createPgOutputWriter(sql: Sql, opts: { copy?: boolean; sortRows?
         const { held, rows } = await hold(batches, Number.POSITIVE_INFINITY);
         return stagedRun(rows, meta.runId, (tx) => unnestRows(tx, meta, held));
       }
-      // A run known to be past the budget goes to staging from its first batch; holding its first
-      // `sortRows` rows only to find that out had been its memory's peak (docs/runs.md, "Memory").
+      // A run known to be past the budget goes to staging from its first batch: holding its first
+      // `sortRows` rows only to find that out held its COPY back (docs/runs.md, "Memory").
       const split = meta.rows !== undefined && meta.rows > sortRows ? { held: [], rows: 0, rest: batchStream(batches) } : await hold(batches, sortRows);
       if (!split.rest) return stagedRun(split.rows, meta.runId, (tx) => copySorted(tx, meta, split.held));
       try {

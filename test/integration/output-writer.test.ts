@@ -162,8 +162,8 @@ describe("output writer: a run's rows in the heap", () => {
 /**
  * The engine knows a run's row total before its first batch, and the worker passes it on
  * (RunOutputMeta.rows): a run past the sort budget then goes to staging from its first batch.
- * Without it the writer holds batches until they pass the budget before it knows, and that
- * budget's rows, held and then let go, had been a large run's memory peak (docs/runs.md, "Memory").
+ * Without it the writer holds batches until they pass the budget before it knows, and its COPY
+ * waits for them (docs/runs.md, "Memory").
  */
 describe("output writer: a run whose row total is known before its first batch", () => {
   let db: TestDb;
@@ -174,20 +174,21 @@ describe("output writer: a run whose row total is known before its first batch",
     await db?.drop();
   });
 
+  /** `batches` one at a time, pushing onto `seen` how many staging tables the run had when each was asked for. */
+  async function* watched(runId: string, batches: OutputBatch[], seen: number[]): AsyncGenerator<OutputBatch> {
+    for (const b of batches) {
+      seen.push((await stagingTables(db.sql, runId)).length);
+      yield b;
+    }
+  }
+
   for (const known of [true, false])
     test(`past the budget, ${known ? "known: staged from the first batch" : "not known: the first batches held until past the budget (the negative case)"}; every row written`, async () => {
       const meta = await runningRun(db, `row total known: ${known}`);
-      const batches = syntheticBatches(12_000, 2_000);
-      /** Staging tables of the run when each batch was asked for. */
       const seen: number[] = [];
-      async function* watched(): AsyncGenerator<OutputBatch> {
-        for (const b of batches) {
-          seen.push((await stagingTables(db.sql, meta.runId)).length);
-          yield b;
-        }
-      }
       const writer = createPgOutputWriter(db.sql, { copy: true, sortRows: 3_000 });
-      expect(await writeRun(writer, transactions(db.sql), known ? { ...meta, rows: 12_000 } : meta, watched())).toBe(12_000);
+      const batches = watched(meta.runId, syntheticBatches(12_000, 2_000), seen);
+      expect(await writeRun(writer, transactions(db.sql), known ? { ...meta, rows: 12_000 } : meta, batches)).toBe(12_000);
       expect(await countRows(db, meta.runId)).toEqual({ n: 12_000 });
       // Not known: 2,000 then 4,000 rows held (past 3,000) before the table is made.
       expect(seen).toEqual(known ? [1, 1, 1, 1, 1, 1] : [0, 0, 1, 1, 1, 1]);
@@ -197,14 +198,8 @@ describe("output writer: a run whose row total is known before its first batch",
   test("a total within the budget is held and sorted as before: no staging table at any batch", async () => {
     const meta = await runningRun(db, "row total within the budget");
     const seen: number[] = [];
-    async function* watched(): AsyncGenerator<OutputBatch> {
-      for (const b of syntheticBatches(3_000, 1_000)) {
-        seen.push((await stagingTables(db.sql, meta.runId)).length);
-        yield b;
-      }
-    }
     const writer = createPgOutputWriter(db.sql, { copy: true, sortRows: 3_000 });
-    expect(await writeRun(writer, transactions(db.sql), { ...meta, rows: 3_000 }, watched())).toBe(3_000);
+    expect(await writeRun(writer, transactions(db.sql), { ...meta, rows: 3_000 }, watched(meta.runId, syntheticBatches(3_000, 1_000), seen))).toBe(3_000);
     expect(seen).toEqual([0, 0, 0]);
   });
 });
